@@ -1,0 +1,1 @@
+"""The infill diffusion engine: model, sampler, scheduler, and the process that hosts them."""

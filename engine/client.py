@@ -1,0 +1,51 @@
+"""The editor-side view of an engine: one async interface, hosted in-process or behind a socket.
+
+This module imports neither torch nor onnxruntime, so the language server starts fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from engine.protocol import InfillRequest, InfillResult, Partial, StatusReply, Welcome
+
+
+class EngineError(RuntimeError):
+    """The engine answered a request with an error (the request failed alone)."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class EngineUnavailable(RuntimeError):
+    """The engine could not be reached, died, or did not answer in time."""
+
+
+class EngineClient(Protocol):
+    """What the language server and the batch tool need from an engine."""
+
+    async def start(self) -> Welcome:
+        """Connect (spawning or loading as needed) and return the engine's handshake."""
+        ...
+
+    async def infill(
+        self,
+        request: InfillRequest,
+        on_partial: Callable[[Partial], None] | None = None,
+        timeout: float | None = None,
+    ) -> InfillResult:
+        """Send ``request`` and wait for its result; raise EngineError or EngineUnavailable."""
+        ...
+
+    async def cancel(self, request_id: int) -> None:
+        """Ask the engine to drop ``request_id``; its ``infill`` call ends with a CANCELLED result."""
+        ...
+
+    async def status(self) -> StatusReply: ...
+
+    async def close(self) -> None: ...
+
+    @property
+    def alive(self) -> bool: ...

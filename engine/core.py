@@ -1,0 +1,311 @@
+"""EngineCore: admits infill requests, batches their canvases per denoising step, and emits results.
+
+No IO: ``add`` / ``cancel`` / ``step`` / ``status``. The same core runs in-process (tests, ``infill
+complete``) and behind the socket server. One ``step()`` prefills waiting prompts within a token budget
+(reusing per-document encoder caches), then runs one decoder forward pass per canvas length over every
+active canvas of every request, applies the sampler, and returns the messages that step produced.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from engine.config import EngineConfig
+from engine.fim import build_prompt
+from engine.kv import KVStore, PromptKV
+from engine.protocol import (
+    Candidate,
+    ErrorCode,
+    ErrorReply,
+    FinishReason,
+    InfillRequest,
+    InfillResult,
+    Partial,
+    Priority,
+    StatusReply,
+    Welcome,
+    PROTOCOL_VERSION,
+)
+from engine.sampler import denoise_step
+from engine.tokenizer import InfillTokenizer
+
+Message = Partial | InfillResult | ErrorReply
+
+
+@dataclass(slots=True)
+class Slot:
+    """One canvas being denoised: a (request, candidate, canvas length) triple."""
+
+    width: int
+    canvas: torch.Tensor
+    pinned: torch.Tensor
+    argmax: torch.Tensor
+    sc_logits: torch.Tensor | None = None
+    stable: int = 0
+    steps: int = 0
+    done: bool = False
+    confidence: float = 0.0
+    forward_passes: int = 0
+
+
+@dataclass(slots=True)
+class Job:
+    request: InfillRequest
+    prompt: list[int]
+    max_steps: int
+    widths: tuple[int, ...]
+    arrived: float
+    kv: PromptKV = field(default_factory=PromptKV)
+    cached_tokens: int = 0
+    started: float = 0.0
+    slots: list[Slot] = field(default_factory=list)
+    cancelled: bool = False
+    generator: torch.Generator | None = None
+
+    @property
+    def encoded(self) -> bool:
+        return len(self.kv.ids) == len(self.prompt)
+
+
+class EngineCore:
+    """Continuous, step-level batching of diffusion infill requests over one model runner."""
+
+    def __init__(self, runner, tokenizer: InfillTokenizer, config: EngineConfig | None = None,
+                 model_name: str = "", trained: bool = True) -> None:
+        self.runner = runner
+        self.tokenizer = tokenizer
+        self.config = config or EngineConfig()
+        self.special = tokenizer.special
+        self.kv_store = KVStore(self.config.kv_budget_bytes)
+        self.jobs: dict[int, Job] = {}
+        self.completed = 0
+        self.banned = torch.tensor(self.special.never_generated, dtype=torch.long)
+        self.noise_low = max(self.special.never_generated) + 1
+        self.welcome = Welcome(
+            protocol_version=PROTOCOL_VERSION,
+            model_name=model_name,
+            device=str(runner.device),
+            backend=runner.backend,
+            trained=trained,
+            max_context_tokens=self.config.max_prefix_tokens + self.config.max_suffix_tokens,
+        )
+
+    # ---- requests ---------------------------------------------------------------------------
+
+    def add(self, request: InfillRequest) -> None:
+        """Queue ``request``; raise ValueError (naming the field) if it cannot be served."""
+        cfg = self.config
+        if request.request_id in self.jobs:
+            raise ValueError(f"request_id {request.request_id} is already in flight")
+        if len(self.jobs) >= cfg.max_queued:
+            raise OverflowError("engine queue is full")
+        if not 1 <= request.num_candidates <= cfg.max_candidates:
+            raise ValueError(f"num_candidates must be in [1, {cfg.max_candidates}]")
+        if request.max_steps < 0:
+            raise ValueError("max_steps must be >= 0")
+        widths = tuple(request.canvas_lengths) or (
+            cfg.single_line_canvases if request.single_line else cfg.multi_line_canvases
+        )
+        if any(not 2 <= w <= cfg.max_canvas for w in widths) or len(widths) > 4:
+            raise ValueError(f"canvas_lengths must be 1-4 lengths in [2, {cfg.max_canvas}]")
+        prompt = self._prompt(request)
+        steps = min(request.max_steps or cfg.default_steps, cfg.max_steps_cap)
+        generator = torch.Generator().manual_seed(request.seed or request.request_id)
+        job = Job(request, prompt, steps, widths, time.monotonic(), generator=generator)
+        self.jobs[request.request_id] = job
+
+    def cancel(self, request_id: int) -> None:
+        job = self.jobs.get(request_id)
+        if job is not None:
+            job.cancelled = True
+
+    def has_work(self) -> bool:
+        return bool(self.jobs)
+
+    def _prompt(self, request: InfillRequest) -> list[int]:
+        cfg = self.config
+        prefix = self.tokenizer.encode(request.prefix[-cfg.max_prefix_tokens * 8 :])
+        excess = len(prefix) - cfg.max_prefix_tokens
+        if excess > 0:
+            # Drop whole blocks from the start, so a growing prefix keeps the same first tokens.
+            quantum = cfg.prefix_trim_quantum
+            prefix = prefix[-(-excess // quantum) * quantum :]
+        suffix = self.tokenizer.encode(request.suffix[: cfg.max_suffix_tokens * 8])[: cfg.max_suffix_tokens]
+        return build_prompt(self.special, prefix, suffix, request.language)
+
+    # ---- the step ---------------------------------------------------------------------------
+
+    @torch.inference_mode()
+    def step(self) -> list[Message]:
+        out: list[Message] = []
+        for job in [j for j in self.jobs.values() if j.cancelled]:
+            out.append(self._finish(job, FinishReason.CANCELLED))
+        self._prefill()
+        self._denoise(out)
+        for job in [j for j in self.jobs.values() if j.slots and all(s.done for s in j.slots)]:
+            capped = any(s.steps >= job.max_steps and s.stable == 0 for s in job.slots)
+            out.append(self._finish(job, FinishReason.STEP_CAP if capped else FinishReason.CONVERGED))
+        return out
+
+    def _ordered(self) -> list[Job]:
+        return sorted(self.jobs.values(), key=lambda j: (j.request.priority != Priority.INTERACTIVE, j.arrived))
+
+    def _prefill(self) -> None:
+        budget = self.config.prefill_tokens_per_step
+        for job in self._ordered():
+            if job.encoded or budget <= 0:
+                continue
+            if not job.kv.ids:
+                job.kv = self.kv_store.lookup(job.request.document_key, job.prompt)
+                job.cached_tokens = len(job.kv.ids)
+                job.started = time.monotonic()
+            before = len(job.kv.ids)
+            job.kv = self.runner.encode(job.kv, job.prompt, budget)
+            budget -= len(job.kv.ids) - before
+            if job.encoded:
+                self.kv_store.store(job.request.document_key, job.kv)
+                self._make_slots(job)
+
+    def _make_slots(self, job: Job) -> None:
+        pinned_ids = self.tokenizer.encode(job.request.pinned) if job.request.pinned else []
+        vocab = self.runner.vocab_size
+        for width in job.widths:
+            for _ in range(job.request.num_candidates):
+                canvas = torch.randint(self.noise_low, vocab, (width,), generator=job.generator)
+                pinned = torch.zeros(width, dtype=torch.bool)
+                n = min(len(pinned_ids), width - 1)
+                if n:
+                    canvas[:n] = torch.tensor(pinned_ids[:n])
+                    pinned[:n] = True
+                job.slots.append(Slot(width, canvas, pinned, canvas.clone()))
+
+    def _denoise(self, out: list[Message]) -> None:
+        active: list[tuple[Job, Slot]] = [
+            (job, slot) for job in self._ordered() if job.encoded and not job.cancelled
+            for slot in job.slots if not slot.done
+        ]
+        active = active[: self.config.max_batch_canvases]
+        by_width: dict[int, list[tuple[Job, Slot]]] = {}
+        for pair in active:
+            by_width.setdefault(pair[1].width, []).append(pair)
+        for width, group in by_width.items():
+            self._denoise_group(width, group)
+        for job in {id(j): j for j, _ in active}.values():
+            if job.request.stream and job.slots:
+                best = max(job.slots, key=lambda s: s.confidence)
+                text, _ = self.tokenizer.decode_middle(best.argmax.tolist())
+                out.append(Partial(job.request.request_id, text, max(s.steps for s in job.slots)))
+
+    def _denoise_group(self, width: int, group: list[tuple[Job, Slot]]) -> None:
+        canvases = torch.stack([s.canvas for _, s in group])
+        has_sc = [s.sc_logits is not None for _, s in group]
+        sc = None
+        if any(has_sc):
+            vocab = self.runner.vocab_size
+            sc = torch.stack([s.sc_logits if s.sc_logits is not None else torch.zeros(width, vocab) for _, s in group])
+            sc = sc.to(self.runner.device, self.runner.loaded.dtype)
+        logits = self.runner.denoise(canvases, [j.kv for j, _ in group], sc).float().cpu()
+        outcome, stable = denoise_step(
+            canvases,
+            logits,
+            pinned=torch.stack([s.pinned for _, s in group]),
+            previous_argmax=torch.stack([s.argmax for _, s in group]),
+            stable_count=torch.tensor([s.stable for _, s in group]),
+            step=torch.tensor([s.steps for _, s in group]),
+            max_steps=torch.tensor([j.max_steps for j, _ in group]),
+            banned=self.banned,
+            noise_low=self.noise_low,
+            eom_id=self.special.eom,
+            cfg=self.config.sampler,
+            generator=group[0][0].generator,
+        )
+        for row, (job, slot) in enumerate(group):
+            slot.canvas = outcome.canvas[row]
+            slot.argmax = outcome.argmax[row]
+            slot.sc_logits = outcome.logits[row]
+            slot.stable = int(stable[row])
+            slot.steps += 1
+            slot.forward_passes += 1
+            slot.confidence = float(outcome.confidence[row])
+            if bool(outcome.done[row]) or slot.steps >= job.max_steps:
+                slot.done = True
+                slot.sc_logits = None
+                if not bool(outcome.done[row]):
+                    slot.stable = 0
+
+    def _finish(self, job: Job, reason: FinishReason) -> InfillResult:
+        del self.jobs[job.request.request_id]
+        self.completed += 1
+        candidates: dict[str, Candidate] = {}
+        if reason != FinishReason.CANCELLED:
+            for slot in sorted(job.slots, key=lambda s: -s.confidence):
+                text, tokens = self.tokenizer.decode_middle(slot.argmax.tolist())
+                if text not in candidates:
+                    candidates[text] = Candidate(text, round(slot.confidence, 4), tokens, slot.width)
+        now = time.monotonic()
+        started = job.started or now
+        return InfillResult(
+            request_id=job.request.request_id,
+            candidates=tuple(candidates.values()),
+            finish_reason=int(reason),
+            steps=max((s.steps for s in job.slots), default=0),
+            forward_passes=max((s.forward_passes for s in job.slots), default=0),
+            prompt_tokens=len(job.prompt),
+            cached_tokens=job.cached_tokens,
+            queue_ms=round((started - job.arrived) * 1000, 2),
+            elapsed_ms=round((now - job.arrived) * 1000, 2),
+        )
+
+    def fail_all(self, message: str) -> list[Message]:
+        """Drop every job with an error reply (used when a step raised)."""
+        out: list[Message] = [
+            ErrorReply(rid, int(ErrorCode.INTERNAL), message) for rid in list(self.jobs)
+        ]
+        self.jobs.clear()
+        return out
+
+    def status(self, request_id: int) -> StatusReply:
+        runner = self.runner
+        return StatusReply(
+            request_id=request_id,
+            model_name=self.welcome.model_name,
+            device=self.welcome.device,
+            backend=self.welcome.backend,
+            active=sum(1 for j in self.jobs.values() if j.slots),
+            queued=sum(1 for j in self.jobs.values() if not j.slots),
+            completed=self.completed,
+            cache_entries=len(self.kv_store),
+            cache_bytes=self.kv_store.nbytes,
+            cache_hit_tokens=self.kv_store.hit_tokens,
+            cache_lookup_tokens=self.kv_store.lookup_tokens,
+            mean_step_ms=round(1000 * runner.step_seconds / max(1, runner.forward_passes), 3),
+        )
+
+
+def default_model_dir() -> Path:
+    """The embedded model shipped inside the package."""
+    return Path(__file__).parent / "models" / "infill-small"
+
+
+def load_core(model_dir: str | Path | None = None, device: str = "cpu", backend: str = "torch",
+              config: EngineConfig | None = None) -> EngineCore:
+    """Load a model directory (default: the embedded model) and return a core serving it."""
+    from engine.runner import TorchRunner, load_model
+
+    path = Path(model_dir) if model_dir else default_model_dir()
+    if backend != "torch":
+        raise ValueError(f"backend {backend!r} is not available (torch)")
+    loaded = load_model(path, device=device)
+    tokenizer = InfillTokenizer.from_file(path)
+    card = loaded.card
+    return EngineCore(
+        TorchRunner(loaded),
+        tokenizer,
+        config,
+        model_name=card.get("name", path.name),
+        trained=bool(card.get("trained", True)),
+    )

@@ -1,0 +1,192 @@
+"""The engine's wire format: every message between an editor-side client and the engine, in one place.
+
+Frames are a 4-byte big-endian length followed by a msgpack body. Bodies are tagged ``msgspec.Struct``
+arrays (the tag is the first element), decoded by one typed decoder per direction. No pickle, no
+dispatch by attribute name: the receiver matches on the decoded type.
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+
+import msgspec
+
+PROTOCOL_VERSION = 1
+MAX_FRAME_BYTES = 16 * 1024 * 1024
+_HEADER = struct.Struct(">I")
+
+
+class Priority(enum.IntEnum):
+    INTERACTIVE = 0
+    BATCH = 1
+
+
+class FinishReason(enum.IntEnum):
+    CONVERGED = 0  # the canvas was stable and confident
+    STEP_CAP = 1  # the step budget ran out
+    CANCELLED = 2
+    ERROR = 3
+
+
+class ErrorCode(enum.IntEnum):
+    BAD_REQUEST = 1
+    OVERLOADED = 2
+    INTERNAL = 3
+    CANCELLED = 4
+    SHUTTING_DOWN = 5
+    PROTOCOL = 6
+
+
+class _Msg(msgspec.Struct, array_like=True, omit_defaults=True, gc=False, frozen=True):
+    pass
+
+
+# ---- client -> engine -------------------------------------------------------------------------
+
+
+class Hello(_Msg, tag=1):
+    protocol_version: int
+    client_name: str = ""
+
+
+class InfillRequest(_Msg, tag=2):
+    """Fill the hole between ``prefix`` and ``suffix``.
+
+    ``document_key`` names the document the hole is in, so the engine can reuse that document's encoder
+    cache across keystrokes. ``canvas_lengths`` lists candidate canvas sizes (empty: the engine chooses);
+    ``max_steps`` is the denoising step budget (0: the engine default). ``pinned`` is text the fill must
+    start with (characters already typed or a selected popup item).
+    """
+
+    request_id: int
+    prefix: str
+    suffix: str
+    language: str = ""
+    document_key: str = ""
+    canvas_lengths: tuple[int, ...] = ()
+    max_steps: int = 0
+    num_candidates: int = 1
+    priority: int = Priority.INTERACTIVE
+    stream: bool = False
+    pinned: str = ""
+    single_line: bool = False
+    seed: int = 0
+
+
+class Cancel(_Msg, tag=3):
+    request_id: int
+
+
+class StatusRequest(_Msg, tag=4):
+    request_id: int
+
+
+class Shutdown(_Msg, tag=5):
+    pass
+
+
+# ---- engine -> client -------------------------------------------------------------------------
+
+
+class Welcome(_Msg, tag=11):
+    protocol_version: int
+    model_name: str
+    device: str
+    backend: str
+    trained: bool = True
+    max_context_tokens: int = 0
+
+
+class Candidate(msgspec.Struct, array_like=True, omit_defaults=True, gc=False, frozen=True):
+    text: str
+    confidence: float = 0.0
+    tokens: int = 0
+    canvas_length: int = 0
+
+
+class Partial(_Msg, tag=12):
+    """An intermediate canvas, streamed when the request asked for it."""
+
+    request_id: int
+    text: str
+    step: int
+
+
+class InfillResult(_Msg, tag=13):
+    request_id: int
+    candidates: tuple[Candidate, ...]
+    finish_reason: int
+    steps: int = 0
+    forward_passes: int = 0
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    queue_ms: float = 0.0
+    elapsed_ms: float = 0.0
+
+
+class ErrorReply(_Msg, tag=14):
+    request_id: int
+    code: int
+    message: str
+
+
+class StatusReply(_Msg, tag=15):
+    request_id: int
+    model_name: str
+    device: str
+    backend: str
+    active: int = 0
+    queued: int = 0
+    completed: int = 0
+    cache_entries: int = 0
+    cache_bytes: int = 0
+    cache_hit_tokens: int = 0
+    cache_lookup_tokens: int = 0
+    mean_step_ms: float = 0.0
+
+
+ClientMessage = Hello | InfillRequest | Cancel | StatusRequest | Shutdown
+ServerMessage = Welcome | Partial | InfillResult | ErrorReply | StatusReply
+
+_encoder = msgspec.msgpack.Encoder()
+_client_decoder = msgspec.msgpack.Decoder(ClientMessage)
+_server_decoder = msgspec.msgpack.Decoder(ServerMessage)
+
+
+class ProtocolError(ValueError):
+    """A frame that is not a valid message of this protocol."""
+
+
+def encode(message: ClientMessage | ServerMessage) -> bytes:
+    """Return ``message`` as one length-prefixed frame."""
+    body = _encoder.encode(message)
+    if len(body) > MAX_FRAME_BYTES:
+        raise ProtocolError(f"message of {len(body)} bytes exceeds the {MAX_FRAME_BYTES}-byte frame limit")
+    return _HEADER.pack(len(body)) + body
+
+
+def frame_length(header: bytes) -> int:
+    """Return the body length announced by a 4-byte frame header, rejecting oversized frames."""
+    if len(header) != _HEADER.size:
+        raise ProtocolError("truncated frame header")
+    (length,) = _HEADER.unpack(header)
+    if length > MAX_FRAME_BYTES:
+        raise ProtocolError(f"frame of {length} bytes exceeds the {MAX_FRAME_BYTES}-byte limit")
+    return length
+
+
+def decode_client(body: bytes) -> ClientMessage:
+    """Decode a frame body sent by a client; raise ProtocolError on anything else."""
+    try:
+        return _client_decoder.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise ProtocolError(f"malformed client message: {exc}") from None
+
+
+def decode_server(body: bytes) -> ServerMessage:
+    """Decode a frame body sent by the engine; raise ProtocolError on anything else."""
+    try:
+        return _server_decoder.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise ProtocolError(f"malformed engine message: {exc}") from None

@@ -1,0 +1,150 @@
+"""The model side of the engine: ``encode(prompt) -> cache`` and ``denoise(canvases, caches) -> logits``.
+
+``TorchRunner`` wraps transformers' ``DiffusionGemmaForBlockDiffusion`` loaded from a local model
+directory (safetensors only, no remote code). Encoding is chunked so every layer's full KV history can be
+kept for reuse; denoising runs the canvases of many requests in one forward pass, left-padding their
+caches and masking the padding per layer type.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from engine.kv import PromptKV, new_entries, to_hf_cache
+
+# The window the DiffusionGemma decoder sees on sliding layers is the last (sliding_window - 1) tokens.
+
+
+@dataclass(slots=True)
+class LoadedModel:
+    model: object
+    card: dict
+    path: Path
+    dtype: torch.dtype
+    device: torch.device
+
+
+def load_model(model_dir: str | Path, device: str = "cpu", dtype: torch.dtype | None = None) -> LoadedModel:
+    """Load a DiffusionGemma checkpoint from a local directory; never fetches, never runs its code."""
+    from transformers import DiffusionGemmaForBlockDiffusion
+
+    from engine.training.export import read_model_card
+
+    path = Path(model_dir)
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(f"{path} is not a model directory (no config.json)")
+    if not any(path.glob("*.safetensors")):
+        raise FileNotFoundError(f"{path} holds no .safetensors weights (other formats are refused)")
+    torch_device = torch.device(device)
+    if dtype is None:
+        dtype = torch.bfloat16 if torch_device.type == "cuda" else torch.float32
+    model = DiffusionGemmaForBlockDiffusion.from_pretrained(
+        path,
+        dtype=dtype,
+        use_safetensors=True,
+        local_files_only=True,
+        trust_remote_code=False,
+        attn_implementation="sdpa",
+    )
+    model.to(torch_device).eval()
+    experts = "grouped_mm" if torch_device.type == "cuda" else "grouped_mm"
+    model.config.text_config._experts_implementation = experts
+    return LoadedModel(model, read_model_card(path), path, dtype, torch_device)
+
+
+class TorchRunner:
+    """Encode prompts and denoise batches of canvases with the transformers model class."""
+
+    backend = "torch"
+
+    def __init__(self, loaded: LoadedModel) -> None:
+        self.loaded = loaded
+        self.model = loaded.model
+        self.device = loaded.device
+        self.text_config = self.model.config.text_config
+        self.vocab_size = self.text_config.vocab_size
+        self.window = self.text_config.sliding_window
+        # Chunks must fit the sliding window so each chunk's new entries stay visible in the cache.
+        self.chunk = max(1, self.window - 1)
+        self.layer_is_sliding = [t == "sliding_attention" for t in self.text_config.layer_types]
+        self.forward_passes = 0
+        self.step_seconds = 0.0
+
+    @torch.inference_mode()
+    def encode(self, base: PromptKV, ids: list[int], budget: int | None = None) -> PromptKV:
+        """Extend ``base`` (a prefix of ``ids``) by encoding up to ``budget`` more tokens of ``ids``."""
+        done = len(base.ids)
+        target = len(ids) if budget is None else min(len(ids), done + budget)
+        kv = base
+        while done < target:
+            count = min(self.chunk, target - done)
+            cache = to_hf_cache(kv, self.text_config)
+            chunk = torch.tensor([ids[done : done + count]], device=self.device)
+            positions = torch.arange(done, done + count, device=self.device)[None]
+            self.model.model.encoder(input_ids=chunk, past_key_values=cache, position_ids=positions)
+            keys, values = new_entries(cache, count)
+            kv = kv.appended(ids[done : done + count], keys, values)
+            done += count
+        return kv
+
+    @torch.inference_mode()
+    def denoise(
+        self,
+        canvases: torch.Tensor,
+        prompts: list[PromptKV],
+        self_conditioning: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """Return logits (B, C, V) for canvases (B, C), each reading its own prompt cache."""
+        started = time.perf_counter()
+        rows, width = canvases.shape
+        if rows == 1:
+            cache = to_hf_cache(prompts[0], self.text_config)
+            positions = torch.arange(len(prompts[0].ids), len(prompts[0].ids) + width, device=self.device)[None]
+            masks = None
+        else:
+            cache, masks, positions = self._batched_cache(prompts, width)
+        logits = self.model(
+            decoder_input_ids=canvases.to(self.device),
+            past_key_values=cache,
+            decoder_attention_mask=masks,
+            decoder_position_ids=positions,
+            self_conditioning_logits=self_conditioning,
+        ).logits
+        self.forward_passes += 1
+        self.step_seconds += time.perf_counter() - started
+        return logits
+
+    def _batched_cache(self, prompts: list[PromptKV], width: int):
+        """Left-pad per-request caches into one, with a 4D mask per layer type hiding the padding."""
+        caches = [to_hf_cache(p, self.text_config) for p in prompts]
+        batched = to_hf_cache(PromptKV(), self.text_config)
+        masks: dict[str, torch.Tensor] = {}
+        for index, layer in enumerate(batched.layers):
+            per_row = [c.layers[index] for c in caches]
+            lengths = [lay.keys.shape[2] if lay.is_initialized else 0 for lay in per_row]
+            longest = max(lengths)
+            ref = next(lay.keys for lay in per_row if lay.is_initialized)
+            heads, dim = ref.shape[1], ref.shape[3]
+            keys = ref.new_zeros((len(prompts), heads, longest, dim))
+            values = ref.new_zeros((len(prompts), heads, longest, dim))
+            valid = torch.zeros((len(prompts), longest + width), dtype=torch.bool, device=self.device)
+            for row, (lay, n) in enumerate(zip(per_row, lengths, strict=True)):
+                if n:
+                    keys[row, :, longest - n :] = lay.keys[0]
+                    values[row, :, longest - n :] = lay.values[0]
+                valid[row, longest - n :] = True
+            layer.lazy_initialization(keys, values)
+            layer.keys, layer.values = keys, values
+            if hasattr(layer, "cumulative_length"):
+                layer.cumulative_length = max(len(p.ids) for p in prompts)
+            kind = "sliding_attention" if self.layer_is_sliding[index] else "full_attention"
+            if kind not in masks:
+                masks[kind] = valid[:, None, None, :].expand(-1, 1, width, -1)
+        positions = torch.stack(
+            [torch.arange(len(p.ids), len(p.ids) + width, device=self.device) for p in prompts]
+        )
+        return batched, masks, positions

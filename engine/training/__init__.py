@@ -1,0 +1,1 @@
+"""Training the embedded model: corpus, tokenizer, objectives, and the training loop."""

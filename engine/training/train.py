@@ -1,0 +1,333 @@
+"""``infill train``: train an infill model (diffusion or the AR baseline) from a corpus, resumably.
+
+Batches are cut from corpus files by DataLoader workers; the loop runs AdamW with warmup and cosine decay
+under bf16 autocast on a GPU (fp32 on a CPU), evaluates a fixed held-out set, checkpoints the full state
+so a run resumes where it stopped, and stops cleanly at a wall-clock limit. The result is exported as a
+self-describing model directory (fp16 safetensors shards, tokenizer, recipe, corpus hash, losses).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from engine.architecture import SHAPES, ModelShape, count_parameters
+from engine.tokenizer import InfillTokenizer
+from engine.training.fim_examples import FimBatch, FimRecipe, FimSampler, collate
+from engine.training.objectives import OBJECTIVES, ObjectiveConfig
+
+
+@dataclass(slots=True, kw_only=True)
+class TrainConfig:
+    objective: str = "diffusion"
+    shape: str = "small"
+    steps: int = 2000
+    batch_size: int = 64
+    lr: float = 2e-3
+    min_lr_ratio: float = 0.1
+    warmup_steps: int = 200
+    weight_decay: float = 0.1
+    grad_clip: float = 1.0
+    seed: int = 0
+    workers: int = 2
+    eval_every: int = 250
+    eval_batches: int = 4
+    save_every: int = 500
+    log_every: int = 20
+    time_limit_s: float = 0.0  # 0 = no limit; else stop (and save) before this many seconds
+    plan_steps_from_time: bool = False  # set `steps` from the measured step time and the time limit
+    recipe: FimRecipe = field(default_factory=FimRecipe)
+    objective_cfg: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+
+    def __post_init__(self) -> None:
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"TrainConfig.objective must be one of {sorted(OBJECTIVES)}, got {self.objective!r}")
+        if self.shape not in SHAPES:
+            raise ValueError(f"TrainConfig.shape must be one of {sorted(SHAPES)}, got {self.shape!r}")
+        if self.steps < 1 or self.batch_size < 1:
+            raise ValueError("TrainConfig.steps and batch_size must be positive")
+
+
+def load_corpus_texts(corpus_dir: Path, max_files: int = 0) -> list[tuple[str, str]]:
+    """Return (text, language) pairs of a corpus built by ``infill train corpus``."""
+    from engine.training.corpus import iter_records
+
+    out = []
+    for record in iter_records(corpus_dir):
+        out.append((record["text"], record.get("language", "text")))
+        if max_files and len(out) >= max_files:
+            break
+    if not out:
+        raise ValueError(f"corpus at {corpus_dir} holds no files")
+    return out
+
+
+class FimBatches(torch.utils.data.IterableDataset):
+    """An endless stream of collated FIM batches; each worker draws with its own seed."""
+
+    def __init__(self, texts, tokenizer_path: str, recipe: FimRecipe, batch_size: int, seed: int) -> None:
+        self.texts = texts
+        self.tokenizer_path = tokenizer_path
+        self.recipe = recipe
+        self.batch_size = batch_size
+        self.seed = seed
+        weights = [min(len(t), 16000) for t, _ in texts]
+        total = float(sum(weights))
+        acc, self.cumulative = 0.0, []
+        for w in weights:
+            acc += w / total
+            self.cumulative.append(acc)
+
+    def __iter__(self):
+        import bisect
+
+        info = torch.utils.data.get_worker_info()
+        worker = info.id if info else 0
+        rng = random.Random(self.seed * 1000 + worker)
+        tokenizer = InfillTokenizer.from_file(self.tokenizer_path)
+        sampler = FimSampler(tokenizer, self.recipe)
+        special = tokenizer.special
+        while True:
+            canvas = rng.choice(self.recipe.canvas_lengths)
+            examples = []
+            while len(examples) < self.batch_size:
+                index = min(bisect.bisect_left(self.cumulative, rng.random()), len(self.texts) - 1)
+                text, language = self.texts[index]
+                example = sampler.sample(text, language, canvas, rng)
+                if example is not None:
+                    examples.append(example)
+            yield collate(examples, canvas, special.pad, special.eom)
+
+
+def build_model(shape: ModelShape, device: torch.device):
+    from transformers import DiffusionGemmaForBlockDiffusion
+
+    config = shape.to_config("sdpa")
+    if device.type == "cuda":
+        config.text_config._experts_implementation = "grouped_mm"
+    return DiffusionGemmaForBlockDiffusion(config).to(device)
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
+    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def _log(record: dict, log_file) -> None:
+    line = json.dumps(record)
+    print(line, flush=True)
+    if log_file is not None:
+        log_file.write(line + "\n")
+        log_file.flush()
+
+
+def _save_state(path: Path, model, optimizer, step: int, tokens: int, cfg: TrainConfig, history: list) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(
+        {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "step": step,
+            "tokens": tokens,
+            "config": asdict(cfg),
+            "history": history,
+            "rng": torch.get_rng_state(),
+        },
+        tmp,
+    )
+    os.replace(tmp, path)
+
+
+@torch.no_grad()
+def evaluate(model, batches: list[FimBatch], cfg: TrainConfig, device, autocast) -> dict[str, float]:
+    model.eval()
+    totals: dict[str, float] = {}
+    state = torch.get_rng_state()
+    torch.manual_seed(1234)  # the same noise for every evaluation
+    for batch in batches:
+        with autocast():
+            _, stats = OBJECTIVES[cfg.objective](model, batch.to(device), cfg.objective_cfg)
+        for key, value in stats.items():
+            totals[key] = totals.get(key, 0.0) + value / len(batches)
+    torch.set_rng_state(state)
+    model.train()
+    return totals
+
+
+def train(cfg: TrainConfig, corpus: Path, tokenizer_path: Path, out: Path, device_name: str = "auto") -> dict:
+    """Train per ``cfg``; checkpoints under ``out/state.pt``; export the model to ``out/model``."""
+    device = torch.device(device_name if device_name != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
+    torch.manual_seed(cfg.seed)
+    out.mkdir(parents=True, exist_ok=True)
+    tokenizer = InfillTokenizer.from_file(tokenizer_path)
+    shape = SHAPES[cfg.shape]
+    shape = ModelShape(**{**shape.to_dict(), "vocab_size": tokenizer.vocab_size})
+    cfg.objective_cfg.noise_low_id = max(tokenizer.special.never_generated) + 1
+    model = build_model(shape, device)
+    params = count_parameters(model)
+    decay, no_decay = [], []
+    seen = set()
+    for name, p in model.named_parameters():
+        if id(p) in seen or not p.requires_grad or "vision" in name:
+            continue
+        seen.add(id(p))
+        (decay if p.ndim >= 2 else no_decay).append(p)
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=cfg.lr,
+        betas=(0.9, 0.95),
+        fused=device.type == "cuda",
+    )
+    state_path = out / "state.pt"
+    step, tokens, history = 0, 0, []
+    if state_path.exists():
+        state = torch.load(state_path, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        step, tokens, history = state["step"], state["tokens"], state["history"]
+        cfg.steps = max(cfg.steps, state["config"]["steps"]) if not cfg.plan_steps_from_time else cfg.steps
+        print(f"resumed from {state_path} at step {step}", file=sys.stderr)
+
+    texts = load_corpus_texts(corpus)
+    rng = random.Random(cfg.seed)
+    rng.shuffle(texts)
+    held_out = max(1, len(texts) // 100)
+    eval_texts, train_texts = texts[:held_out], texts[held_out:]
+    eval_stream = iter(FimBatches(eval_texts, str(tokenizer_path), cfg.recipe, cfg.batch_size, seed=999))
+    eval_batches = [next(eval_stream) for _ in range(cfg.eval_batches)]
+    stream = FimBatches(train_texts, str(tokenizer_path), cfg.recipe, cfg.batch_size, seed=cfg.seed + step)
+    loader = torch.utils.data.DataLoader(
+        stream,
+        batch_size=None,
+        num_workers=cfg.workers,
+        pin_memory=device.type == "cuda",
+        prefetch_factor=4 if cfg.workers else None,
+        persistent_workers=False,
+    )
+    use_bf16 = device.type == "cuda"
+
+    def autocast():
+        return torch.autocast("cuda", dtype=torch.bfloat16) if use_bf16 else torch.autocast("cpu", enabled=False)
+
+    log_file = (out / "train_log.jsonl").open("a")
+    _log({"event": "start", "step": step, "params": params, "device": str(device), "config": asdict(cfg),
+          "train_files": len(train_texts), "eval_files": len(eval_texts)}, log_file)
+    objective = OBJECTIVES[cfg.objective]
+    model.train()
+    started = time.monotonic()
+    window_start, window_tokens, window_steps = started, 0, 0
+    planned = not cfg.plan_steps_from_time
+    last_stats: dict[str, float] = {}
+    for batch in loader:
+        if step >= cfg.steps:
+            break
+        elapsed = time.monotonic() - started
+        if cfg.time_limit_s and elapsed > cfg.time_limit_s:
+            _log({"event": "time_limit", "step": step, "elapsed_s": elapsed}, log_file)
+            break
+        if not planned and step >= 30 and cfg.time_limit_s:
+            per_step = (time.monotonic() - window_start) / max(1, window_steps)
+            cfg.steps = step + int((cfg.time_limit_s - elapsed) / per_step * 0.97)
+            planned = True
+            _log({"event": "planned", "steps": cfg.steps, "step_s": per_step}, log_file)
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, cfg)
+        batch = batch.to(device)
+        with autocast():
+            loss, stats = objective(model, batch, cfg.objective_cfg)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+        step += 1
+        batch_tokens = batch.tokens
+        tokens += batch_tokens
+        window_tokens += batch_tokens
+        window_steps += 1
+        last_stats = stats
+        if step % cfg.log_every == 0:
+            now = time.monotonic()
+            _log({"step": step, "lr": round(lr_at(step, cfg), 6), "grad_norm": round(float(grad_norm), 3),
+                  "tokens": tokens, "tok_per_s": round(window_tokens / (now - window_start)),
+                  **{k: round(v, 4) for k, v in stats.items()}}, log_file)
+            window_start, window_tokens, window_steps = now, 0, 0
+        if step % cfg.eval_every == 0:
+            ev = evaluate(model, eval_batches, cfg, device, autocast)
+            history.append({"step": step, "tokens": tokens, **ev})
+            _log({"event": "eval", "step": step, **{k: round(v, 4) for k, v in ev.items()}}, log_file)
+        if step % cfg.save_every == 0:
+            _save_state(state_path, model, optimizer, step, tokens, cfg, history)
+    final_eval = evaluate(model, eval_batches, cfg, device, autocast)
+    history.append({"step": step, "tokens": tokens, **final_eval})
+    _save_state(state_path, model, optimizer, step, tokens, cfg, history)
+    summary = {"event": "done", "step": step, "tokens": tokens, "final_eval": final_eval,
+               "final_train": last_stats, "elapsed_s": time.monotonic() - started, "params": params}
+    _log(summary, log_file)
+    log_file.close()
+    from engine.training.export import export_model
+
+    export_model(model, shape, tokenizer_path, out / "model", corpus=corpus, train_config=asdict(cfg),
+                 summary=summary)
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="infill train run", description=__doc__)
+    parser.add_argument("--corpus", type=Path, default=Path("corpus"))
+    parser.add_argument("--tokenizer", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--objective", choices=sorted(OBJECTIVES), default="diffusion")
+    parser.add_argument("--shape", choices=sorted(SHAPES), default="small")
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--time-limit", type=float, default=0.0, help="seconds; stop and save before it")
+    parser.add_argument("--plan-from-time", action="store_true", help="derive --steps from the time limit")
+    parser.add_argument("--eval-every", type=int, default=250)
+    parser.add_argument("--save-every", type=int, default=500)
+    parser.add_argument("--log-every", type=int, default=20)
+    parser.add_argument("--max-prefix-tokens", type=int, default=640)
+    parser.add_argument("--max-suffix-tokens", type=int, default=192)
+    parser.add_argument("--canvas-lengths", default="16,32,64")
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args(argv)
+    cfg = TrainConfig(
+        objective=args.objective,
+        shape=args.shape,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        warmup_steps=args.warmup,
+        workers=args.workers,
+        seed=args.seed,
+        time_limit_s=args.time_limit,
+        plan_steps_from_time=args.plan_from_time,
+        eval_every=args.eval_every,
+        save_every=args.save_every,
+        log_every=args.log_every,
+        recipe=FimRecipe(
+            max_prefix_tokens=args.max_prefix_tokens,
+            max_suffix_tokens=args.max_suffix_tokens,
+            canvas_lengths=tuple(int(x) for x in args.canvas_lengths.split(",")),
+        ),
+    )
+    train(cfg, args.corpus, args.tokenizer, args.out, args.device)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
