@@ -18,6 +18,7 @@ from engine.config import EngineConfig
 from engine.fim import build_prompt
 from engine.kv import KVStore, PromptKV
 from engine.protocol import (
+    PROTOCOL_VERSION,
     Candidate,
     ErrorCode,
     ErrorReply,
@@ -28,7 +29,6 @@ from engine.protocol import (
     Priority,
     StatusReply,
     Welcome,
-    PROTOCOL_VERSION,
 )
 from engine.sampler import denoise_step
 from engine.tokenizer import InfillTokenizer

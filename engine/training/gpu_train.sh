@@ -1,33 +1,56 @@
 #!/usr/bin/env bash
-# Train the embedded model on a lent GPU machine in one call, and leave the results under $OUT.
+# Train and evaluate the embedded model on a lent GPU machine, leaving results under $OUT.
 #
-# Usage (from the repo root, on the GPU machine):
-#   bash engine/training/gpu_train.sh OBJECTIVE TIME_LIMIT_S [extra train args...]
-# Needs: corpus/ (built by `infill train corpus build`), runs/tokenizer/tokenizer.json, and where the
-# machine's transformers predates DiffusionGemma, a transformers wheel under .whl/.
+# Usage, from the repo root on the GPU machine:
+#   bash engine/training/gpu_train.sh train TIME_LIMIT_S   # diffusion model + same-size AR baseline, side by side
+#   bash engine/training/gpu_train.sh eval [LIMIT]         # HumanEval-Infilling for both, on this GPU
+# Needs corpus/ (infill train corpus build), runs/tokenizer/tokenizer.json (infill train tokenizer), and
+# where the machine's transformers predates DiffusionGemma, .gpu/transformers_slim.zip (see TRAINING.md).
 set -euo pipefail
-objective=${1:-diffusion}
-limit=${2:-480}
-shift 2 || true
+phase=${1:?train or eval}
 out=${OUT:-$PWD/runs/gpu-out}
 mkdir -p "$out"
 export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
-if ls .whl/*.whl >/dev/null 2>&1; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
-  export PYTHONPATH=/tmp/site:$PWD
-else
-  export PYTHONPATH=$PWD
+if [ -f .gpu/transformers_slim.zip ] && [ ! -d /tmp/site/transformers ]; then
+  mkdir -p /tmp/site && (cd /tmp/site && python3 -m zipfile -e "$OLDPWD/.gpu/transformers_slim.zip" .)
 fi
-python3 - <<'EOF'
-import torch, transformers
-print("torch", torch.__version__, "transformers", transformers.__version__, "cuda", torch.cuda.is_available(),
-      torch.cuda.get_device_name(0) if torch.cuda.is_available() else "-")
-EOF
-nvidia-smi --query-gpu=name,memory.total,memory.used --format=csv || true
-run=runs/gpu-$objective
-python3 -m engine.training.train --objective "$objective" --corpus corpus \
-  --tokenizer runs/tokenizer/tokenizer.json --out "$run" --time-limit "$limit" --plan-from-time \
-  --steps 1000000 "$@" 2>&1 | tee "$out/train-$objective.log"
-# Bring back what fits: the model directory as one archive split into 15 MB parts, plus the log.
-tar -C "$run" -cf - model train_log.jsonl | split -b 15m -d - "$out/$objective-model.tar.part-"
+export PYTHONPATH=/tmp/site:$PWD
+python3 -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__, torch.cuda.get_device_name(0))"
+
+case $phase in
+train)
+  limit=${2:-480}
+  rm -f runs/gpu-diffusion/plan.json
+  common=(--corpus corpus --tokenizer runs/tokenizer/tokenizer.json --batch-size 128 --workers 6
+          --lr 2e-3 --warmup 200 --eval-every 500 --save-every 2000 --log-every 50 --seed 0)
+  mkdir -p runs/gpu-diffusion runs/gpu-ar
+  python3 -m engine.training.train --objective diffusion --out runs/gpu-diffusion "${common[@]}" \
+    --steps 1000000 --time-limit "$limit" --plan-from-time --plan-safety 0.8 \
+    --plan-file runs/gpu-diffusion/plan.json > "$out/train-diffusion.log" 2>&1 &
+  diffusion=$!
+  python3 -m engine.training.train --objective ar --out runs/gpu-ar "${common[@]}" \
+    --steps-from runs/gpu-diffusion/plan.json --time-limit "$limit" > "$out/train-ar.log" 2>&1 &
+  ar=$!
+  wait $diffusion || echo "diffusion run failed"
+  wait $ar || echo "ar run failed"
+  tail -3 "$out/train-diffusion.log" "$out/train-ar.log"
+  tar -C runs/gpu-diffusion -cf - model train_log.jsonl | split -b 15m -d - "$out/diffusion-model.tar.part-"
+  cp runs/gpu-ar/train_log.jsonl "$out/ar-train_log.jsonl" 2>/dev/null || true
+  ;;
+eval)
+  limit=${2:-0}
+  single=../shared/benchmarks/humaneval-infilling/HumanEval-SingleLineInfilling.jsonl.gz
+  span=../shared/benchmarks/humaneval-infilling/HumanEval-RandomSpanInfillingLight.jsonl.gz
+  [ -f "$single" ] || single=shared/benchmarks/humaneval-infilling/HumanEval-SingleLineInfilling.jsonl.gz
+  [ -f "$span" ] || span=shared/benchmarks/humaneval-infilling/HumanEval-RandomSpanInfillingLight.jsonl.gz
+  for objective in ar diffusion; do
+    python3 -m engine.humaneval --model runs/gpu-$objective/model --device cuda --data "$single" \
+      --limit "$limit" --canvas 16 --out "$out/eval-single-$objective.json" > "$out/eval-single-$objective.log" 2>&1 &
+    python3 -m engine.humaneval --model runs/gpu-$objective/model --device cuda --data "$span" \
+      --canvas 64 --out "$out/eval-span-$objective.json" > "$out/eval-span-$objective.log" 2>&1 &
+  done
+  wait
+  tail -n 12 "$out"/eval-*.log
+  ;;
+esac
 ls -la "$out"

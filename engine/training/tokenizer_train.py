@@ -40,7 +40,7 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 16384, min_frequency
 
 
 def _sample_texts(corpus_dir: Path, max_bytes: int) -> Iterator[str]:
-    from engine.training.corpus import iter_records
+    from engine.training.shards import iter_records
 
     used = 0
     for record in iter_records(corpus_dir):
@@ -63,3 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     tokenizer.save(str(args.out))
     print(f"wrote {args.out} ({tokenizer.get_vocab_size()} entries)")
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

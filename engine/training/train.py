@@ -45,6 +45,9 @@ class TrainConfig:
     log_every: int = 20
     time_limit_s: float = 0.0  # 0 = no limit; else stop (and save) before this many seconds
     plan_steps_from_time: bool = False  # set `steps` from the measured step time and the time limit
+    plan_safety: float = 0.97  # fraction of the estimated steps to plan for (below 1 when sharing a GPU)
+    plan_file: str = ""  # write the planned step count here
+    steps_from: str = ""  # wait for another run's plan file and train the same number of steps
     recipe: FimRecipe = field(default_factory=FimRecipe)
     objective_cfg: ObjectiveConfig = field(default_factory=ObjectiveConfig)
 
@@ -59,7 +62,7 @@ class TrainConfig:
 
 def load_corpus_texts(corpus_dir: Path, max_files: int = 0) -> list[tuple[str, str]]:
     """Return (text, language) pairs of a corpus built by ``infill train corpus``."""
-    from engine.training.corpus import iter_records
+    from engine.training.shards import iter_records
 
     out = []
     for record in iter_records(corpus_dir):
@@ -108,13 +111,36 @@ class FimBatches(torch.utils.data.IterableDataset):
             yield collate(examples, canvas, special.pad, special.eom)
 
 
+def _wait_for_plan(path: Path, timeout_s: float = 600.0) -> int:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if path.is_file():
+            try:
+                return int(json.loads(path.read_text())["steps"])
+            except (ValueError, KeyError):
+                pass
+        time.sleep(1.0)
+    raise TimeoutError(f"no plan appeared at {path} within {timeout_s:.0f}s")
+
+
 def build_model(shape: ModelShape, device: torch.device):
+    """Build the model with the fastest experts implementation that works on ``device``."""
     from transformers import DiffusionGemmaForBlockDiffusion
 
     config = shape.to_config("sdpa")
-    if device.type == "cuda":
-        config.text_config._experts_implementation = "grouped_mm"
-    return DiffusionGemmaForBlockDiffusion(config).to(device)
+    model = DiffusionGemmaForBlockDiffusion(config).to(device)
+    for impl in ("grouped_mm", "batched_mm", "eager"):
+        config.text_config._experts_implementation = impl
+        try:
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                probe = model.model.encoder(input_ids=torch.full((2, 8), 20, device=device))
+                probe.last_hidden_state.float().sum().backward()
+            model.zero_grad(set_to_none=True)
+            print(f"experts implementation: {impl}", file=sys.stderr)
+            return model
+        except Exception as exc:  # noqa: BLE001 - any failure means: try the next implementation
+            print(f"experts implementation {impl} failed: {exc}", file=sys.stderr)
+    raise RuntimeError("no experts implementation works on this device")
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -199,6 +225,8 @@ def train(cfg: TrainConfig, corpus: Path, tokenizer_path: Path, out: Path, devic
         cfg.steps = max(cfg.steps, state["config"]["steps"]) if not cfg.plan_steps_from_time else cfg.steps
         print(f"resumed from {state_path} at step {step}", file=sys.stderr)
 
+    if cfg.steps_from:
+        cfg.steps = _wait_for_plan(Path(cfg.steps_from))
     texts = load_corpus_texts(corpus)
     rng = random.Random(cfg.seed)
     rng.shuffle(texts)
@@ -228,6 +256,7 @@ def train(cfg: TrainConfig, corpus: Path, tokenizer_path: Path, out: Path, devic
     started = time.monotonic()
     window_start, window_tokens, window_steps = started, 0, 0
     planned = not cfg.plan_steps_from_time
+    calibration_start = started
     last_stats: dict[str, float] = {}
     for batch in loader:
         if step >= cfg.steps:
@@ -236,11 +265,15 @@ def train(cfg: TrainConfig, corpus: Path, tokenizer_path: Path, out: Path, devic
         if cfg.time_limit_s and elapsed > cfg.time_limit_s:
             _log({"event": "time_limit", "step": step, "elapsed_s": elapsed}, log_file)
             break
-        if not planned and step >= 30 and cfg.time_limit_s:
-            per_step = (time.monotonic() - window_start) / max(1, window_steps)
-            cfg.steps = step + int((cfg.time_limit_s - elapsed) / per_step * 0.97)
+        if not planned and step == 10:
+            calibration_start = time.monotonic()
+        if not planned and step >= 40 and cfg.time_limit_s:
+            per_step = (time.monotonic() - calibration_start) / (step - 10)
+            cfg.steps = step + int((cfg.time_limit_s - elapsed) / per_step * cfg.plan_safety)
             planned = True
             _log({"event": "planned", "steps": cfg.steps, "step_s": per_step}, log_file)
+            if cfg.plan_file:
+                Path(cfg.plan_file).write_text(json.dumps({"steps": cfg.steps}))
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, cfg)
         batch = batch.to(device)
@@ -297,6 +330,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--time-limit", type=float, default=0.0, help="seconds; stop and save before it")
     parser.add_argument("--plan-from-time", action="store_true", help="derive --steps from the time limit")
+    parser.add_argument("--plan-safety", type=float, default=0.97)
+    parser.add_argument("--plan-file", default="", help="write the planned step count here")
+    parser.add_argument("--steps-from", default="", help="take --steps from another run's plan file")
     parser.add_argument("--eval-every", type=int, default=250)
     parser.add_argument("--save-every", type=int, default=500)
     parser.add_argument("--log-every", type=int, default=20)
@@ -316,6 +352,9 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         time_limit_s=args.time_limit,
         plan_steps_from_time=args.plan_from_time,
+        plan_safety=args.plan_safety,
+        plan_file=args.plan_file,
+        steps_from=args.steps_from,
         eval_every=args.eval_every,
         save_every=args.save_every,
         log_every=args.log_every,

@@ -1,0 +1,5 @@
+"""``python -m engine``: run the engine process (the same as ``infill engine``)."""
+
+from engine.server import main
+
+raise SystemExit(main())

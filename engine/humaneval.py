@@ -1,0 +1,257 @@
+"""``infill eval humaneval-infilling``: fill the benchmark's holes through the engine and score by execution.
+
+Each completion runs as ``prompt + fill + suffix + test + check(entry_point)`` in its own Python
+subprocess: isolated mode, a fresh temporary directory, a stripped environment, a timeout. Model output
+is executed nowhere else in the project. The diffusion model is served by the EngineCore (the product's
+path); the autoregressive baseline decodes greedily with the same model class's causal encoder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "benchmarks" / "humaneval-infilling"
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    task_id: str
+    prompt: str
+    suffix: str
+    solution: str
+    test: str
+    entry_point: str
+
+
+def load_problems(path: Path, limit: int = 0) -> list[Problem]:
+    opener = gzip.open if str(path).endswith(".gz") else open
+    problems = []
+    with opener(path, "rt", encoding="utf-8") as handle:
+        for line in handle:
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            problems.append(
+                Problem(row["task_id"], row["prompt"], row["suffix"], row["canonical_solution"], row["test"],
+                        row["entry_point"])
+            )
+            if limit and len(problems) >= limit:
+                break
+    return problems
+
+
+def run_program(source: str, timeout: float = 10.0) -> bool:
+    """Run ``source`` in a sandboxed subprocess; True when it exits 0 within ``timeout`` seconds."""
+    with tempfile.TemporaryDirectory(prefix="infill-eval-") as tmp:
+        script = Path(tmp) / "program.py"
+        script.write_text(source, encoding="utf-8")
+        env = {"PATH": "/usr/bin:/bin", "PYTHONHASHSEED": "0", "HOME": tmp, "no_proxy": "*"}
+        try:
+            result = subprocess.run(
+                [sys.executable, "-I", "-S", str(script)],
+                cwd=tmp,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=timeout,
+                start_new_session=True,
+            )
+        except subprocess.TimeoutExpired:
+            return False
+        return result.returncode == 0
+
+
+def program_for(problem: Problem, fill: str) -> str:
+    return f"{problem.prompt}{fill}{problem.suffix}\n\n{problem.test}\n\ncheck({problem.entry_point})\n"
+
+
+def clean_fill(fill: str, single_line: bool) -> str:
+    """Shape a raw fill as the benchmark expects: one line (with its newline) for single-line holes."""
+    if single_line:
+        head, newline, _ = fill.partition("\n")
+        return head + "\n"
+    return fill
+
+
+@dataclass(slots=True)
+class Outcome:
+    task_id: str
+    fill: str
+    passed: bool
+    latency_ms: float
+    steps: int
+    tokens: int
+
+
+class DiffusionFiller:
+    """Fills holes one request at a time through an EngineCore (the product's path)."""
+
+    def __init__(self, core, steps: int, canvas: tuple[int, ...]) -> None:
+        self.core = core
+        self.steps = steps
+        self.canvas = canvas
+        self._next = 0
+
+    def fill(self, problem: Problem, single_line: bool) -> tuple[str, int, int]:
+        from engine.protocol import InfillRequest, InfillResult
+
+        self._next += 1
+        self.core.add(
+            InfillRequest(
+                request_id=self._next, prefix=problem.prompt, suffix=problem.suffix, language="python",
+                max_steps=self.steps, canvas_lengths=self.canvas, single_line=single_line, seed=1,
+            )
+        )
+        result = None
+        while self.core.has_work():
+            for message in self.core.step():
+                if isinstance(message, InfillResult):
+                    result = message
+        if result is None or not result.candidates:
+            return "", 0, 0
+        best = result.candidates[0]
+        return best.text, result.forward_passes, best.tokens
+
+
+class AutoregressiveFiller:
+    """Greedy decoding with the causal encoder of a model trained with the AR objective."""
+
+    def __init__(self, model_dir: Path, device: str, max_tokens: int) -> None:
+        from engine.config import EngineConfig
+        from engine.core import EngineCore
+        from engine.runner import TorchRunner, load_model
+        from engine.tokenizer import InfillTokenizer
+
+        loaded = load_model(model_dir, device=device)
+        self.model = loaded.model
+        self.device = loaded.device
+        self.tokenizer = InfillTokenizer.from_file(model_dir)
+        # Borrow the engine's prompt building so both models see identical prompts.
+        self._prompter = EngineCore(TorchRunner(loaded), self.tokenizer, EngineConfig())
+        self.max_tokens = max_tokens
+
+    def fill(self, problem: Problem, single_line: bool) -> tuple[str, int, int]:
+        import torch
+        from transformers.cache_utils import DynamicCache
+
+        from engine.protocol import InfillRequest
+        from engine.training.objectives import softcapped_logits
+
+        request = InfillRequest(0, problem.prompt, problem.suffix, language="python", single_line=single_line)
+        ids = self._prompter._prompt(request)
+        special = self.tokenizer.special
+        banned = torch.tensor(special.never_generated, device=self.device)
+        cache = DynamicCache(config=self.model.config.text_config)
+        out: list[int] = []
+        step_input = torch.tensor([ids], device=self.device)
+        position = 0
+        passes = 0
+        with torch.inference_mode():
+            for _ in range(self.max_tokens):
+                positions = torch.arange(position, position + step_input.shape[1], device=self.device)[None]
+                hidden = self.model.model.encoder(
+                    input_ids=step_input, past_key_values=cache, position_ids=positions
+                ).last_hidden_state[:, -1:]
+                passes += 1
+                position += step_input.shape[1]
+                logits = softcapped_logits(self.model, hidden)[0, -1]
+                logits[banned] = float("-inf")
+                token = int(logits.argmax())
+                if token == special.eom:
+                    break
+                out.append(token)
+                if single_line and "\n" in self.tokenizer.decode(out[-1:]):
+                    break
+                step_input = torch.tensor([[token]], device=self.device)
+        return self.tokenizer.decode(out), passes, len(out)
+
+
+def evaluate(problems: list[Problem], filler, single_line: bool, workers: int = 2) -> dict:
+    outcomes: list[Outcome] = []
+    pending = []
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for index, problem in enumerate(problems):
+            started = time.perf_counter()
+            raw, steps, tokens = filler.fill(problem, single_line)
+            latency = (time.perf_counter() - started) * 1000
+            fill = clean_fill(raw, single_line)
+            future = pool.submit(run_program, program_for(problem, fill))
+            pending.append((problem, fill, latency, steps, tokens, future))
+            if sys.stderr.isatty() or (index + 1) % 25 == 0:
+                print(f"\r{index + 1}/{len(problems)} filled", end="", file=sys.stderr, flush=True)
+        for problem, fill, latency, steps, tokens, future in pending:
+            outcomes.append(Outcome(problem.task_id, fill, future.result(), latency, steps, tokens))
+    print(file=sys.stderr)
+    latencies = sorted(o.latency_ms for o in outcomes)
+    total_steps = sum(o.steps for o in outcomes)
+    return {
+        "problems": len(outcomes),
+        "pass@1": round(sum(o.passed for o in outcomes) / max(1, len(outcomes)), 4),
+        "mean_latency_ms": round(statistics.fmean(latencies), 2) if latencies else 0.0,
+        "p95_latency_ms": round(latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))], 2) if latencies else 0.0,
+        "mean_forward_passes": round(total_steps / max(1, len(outcomes)), 2),
+        "tokens_per_forward": round(sum(o.tokens for o in outcomes) / max(1, total_steps), 3),
+        "outcomes": [
+            {"task_id": o.task_id, "passed": o.passed, "latency_ms": round(o.latency_ms, 2), "fill": o.fill}
+            for o in outcomes
+        ],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="infill eval humaneval-infilling", description=__doc__)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA / "HumanEval-SingleLineInfilling.jsonl.gz")
+    parser.add_argument("--limit", type=int, default=0)
+    parser.add_argument("--json", action="store_true", help="print the full JSON report")
+    parser.add_argument("--model", type=Path, default=None, help="model directory (default: embedded)")
+    parser.add_argument("--objective", choices=("diffusion", "ar"), default=None,
+                        help="how to decode (default: from the model card)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--steps", type=int, default=0, help="denoising step cap (0: engine default)")
+    parser.add_argument("--canvas", default="", help="canvas lengths, e.g. 16 or 16,32 (default: engine's)")
+    parser.add_argument("--single-line", choices=("auto", "yes", "no"), default="auto")
+    parser.add_argument("--out", type=Path, default=None, help="also write the JSON report here")
+    args = parser.parse_args(argv)
+    if not args.data.is_file():
+        print(f"error: benchmark data not found at {args.data}", file=sys.stderr)
+        return 2
+    from engine.core import default_model_dir, load_core
+    from engine.training.export import read_model_card
+
+    model_dir = args.model or default_model_dir()
+    card = read_model_card(model_dir)
+    objective = args.objective or card.get("objective", "diffusion")
+    single_line = "SingleLine" in args.data.name if args.single_line == "auto" else args.single_line == "yes"
+    problems = load_problems(args.data, args.limit)
+    canvas = tuple(int(x) for x in args.canvas.split(",") if x.strip())
+    if objective == "ar":
+        filler = AutoregressiveFiller(model_dir, args.device, max_tokens=max(canvas or (64,)))
+    else:
+        filler = DiffusionFiller(load_core(model_dir, device=args.device), args.steps, canvas)
+    if not card.get("trained", True):
+        print("note: this model is UNTRAINED (random weights); its scores mean nothing", file=sys.stderr)
+    report = {"data": args.data.name, "model": str(model_dir), "objective": objective,
+              "trained": card.get("trained", True), **evaluate(problems, filler, single_line)}
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=2))
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        summary = {k: v for k, v in report.items() if k != "outcomes"}
+        print(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

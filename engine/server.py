@@ -1,0 +1,489 @@
+"""The engine process: one EngineLoop served to same-user clients over a private Unix socket.
+
+Safety of the socket: its directory is ours with mode 0700, the socket has mode 0600, and every
+connection's peer credentials must carry our uid. A lock file beside the socket keeps a second engine
+off it; a socket file that accepts no connection is a dead engine's and is replaced. Each connection
+has a bounded outbox: a client that stops reading is dropped instead of stalling the engine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import concurrent.futures
+import contextlib
+import fcntl
+import functools
+import importlib
+import logging
+import os
+import signal
+import socket
+import stat
+import struct
+from collections.abc import Callable
+from pathlib import Path
+
+from engine.loop import EngineCore, EngineLoop
+from engine.protocol import (
+    MAX_FRAME_BYTES,
+    PROTOCOL_VERSION,
+    Cancel,
+    ClientMessage,
+    ErrorCode,
+    ErrorReply,
+    Hello,
+    InfillRequest,
+    ProtocolError,
+    ServerMessage,
+    Shutdown,
+    StatusReply,
+    StatusRequest,
+    Welcome,
+    decode_client,
+    encode,
+    frame_length,
+)
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_ALREADY_RUNNING = 3
+_MAX_SOCKET_PATH_BYTES = 107  # sun_path holds 108 bytes with the terminating NUL
+_FLUSH_TIMEOUT_S = 1.0
+
+
+class EngineStartError(RuntimeError):
+    """The engine cannot serve on the requested socket."""
+
+
+class AlreadyRunning(EngineStartError):
+    """Another engine holds the socket."""
+
+
+def default_socket_path() -> Path:
+    """``$XDG_RUNTIME_DIR/infill/engine.sock``, else ``/tmp/infill-$UID/engine.sock``."""
+    runtime_dir = os.environ.get("XDG_RUNTIME_DIR")
+    base = Path(runtime_dir) / "infill" if runtime_dir else Path(f"/tmp/infill-{os.getuid()}")
+    return base / "engine.sock"
+
+
+def ensure_private_dir(path: Path) -> None:
+    """Create ``path`` with mode 0700, or check that the existing directory is ours and private."""
+    with contextlib.suppress(FileExistsError):
+        path.mkdir(mode=0o700, parents=True)
+    st = os.lstat(path)
+    if not stat.S_ISDIR(st.st_mode):
+        raise EngineStartError(f"{path} is not a directory (a symlink is refused too)")
+    if st.st_uid != os.geteuid():
+        raise EngineStartError(f"{path} belongs to uid {st.st_uid}, not to uid {os.geteuid()}")
+    if st.st_mode & 0o077:
+        raise EngineStartError(
+            f"{path} has mode {stat.S_IMODE(st.st_mode):04o}; the engine needs a private directory (0700)"
+        )
+
+
+class EngineServer:
+    """Serves the core made by ``core_factory`` on ``socket_path`` until shut down."""
+
+    def __init__(
+        self,
+        core_factory: Callable[[], EngineCore],
+        socket_path: str | os.PathLike[str],
+        *,
+        idle_exit: float = 0.0,
+        outbox_limit_bytes: int = 2 * MAX_FRAME_BYTES,
+        handshake_timeout: float = 10.0,
+    ) -> None:
+        self.socket_path = Path(socket_path)
+        self.idle_exit = idle_exit
+        self.outbox_limit_bytes = outbox_limit_bytes
+        self.handshake_timeout = handshake_timeout
+        self._core_factory = core_factory
+        self._engine: EngineLoop | None = None
+        self._lock_fd: int | None = None
+        self._server: asyncio.Server | None = None
+        self._socket_inode: tuple[int, int] | None = None
+        self._connections: set[_Connection] = set()
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._shutdown = asyncio.Event()
+        self.dropped_connections = 0
+
+    @property
+    def connections(self) -> int:
+        return len(self._connections)
+
+    @property
+    def engine(self) -> EngineLoop:
+        assert self._engine is not None, "start() first"
+        return self._engine
+
+    async def start(self) -> None:
+        """Claim the socket path, build the core, and listen."""
+        if len(os.fsencode(self.socket_path)) > _MAX_SOCKET_PATH_BYTES:
+            raise EngineStartError(
+                f"socket path {self.socket_path} is longer than {_MAX_SOCKET_PATH_BYTES} bytes"
+            )
+        ensure_private_dir(self.socket_path.parent)
+        self._lock_fd = _acquire_lock(self.socket_path.with_name(self.socket_path.name + ".lock"))
+        try:
+            _remove_stale_socket(self.socket_path)
+            core = await asyncio.to_thread(self._core_factory)
+            self._engine = EngineLoop(core)
+            self._engine.start()
+            self._server = await asyncio.start_unix_server(self._on_connect, sock=self._bind())
+        except BaseException:
+            await self.close()
+            raise
+        self._arm_idle_timer()
+        welcome = self._engine.welcome
+        log.info(
+            "engine %s (%s, %s) listening on %s",
+            welcome.model_name,
+            welcome.device,
+            welcome.backend,
+            self.socket_path,
+        )
+
+    async def serve_until_shutdown(self) -> None:
+        await self._shutdown.wait()
+        await self.close()
+
+    def request_shutdown(self) -> None:
+        self._shutdown.set()
+
+    async def close(self) -> None:
+        """Stop listening, fail requests in flight, flush and close connections, release the socket."""
+        self._shutdown.set()
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+        if self._server is not None:
+            self._server.close()
+        if self._socket_inode is not None:
+            with contextlib.suppress(OSError):
+                st = os.lstat(self.socket_path)
+                if (st.st_dev, st.st_ino) == self._socket_inode:
+                    os.unlink(self.socket_path)
+            self._socket_inode = None
+        if self._engine is not None:
+            await asyncio.to_thread(self._engine.close)  # its SHUTTING_DOWN replies reach the outboxes
+            await asyncio.sleep(0)
+        await asyncio.gather(*(c.close(flush=True) for c in list(self._connections)))
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # the lock file stays: unlinking it would race with a new engine
+            self._lock_fd = None
+
+    # ---- internals ----------------------------------------------------------------------------
+
+    def _bind(self) -> socket.socket:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.bind(str(self.socket_path))
+            os.chmod(self.socket_path, 0o600)  # before listen(): nobody can connect yet
+            st = os.lstat(self.socket_path)
+            self._socket_inode = (st.st_dev, st.st_ino)
+            sock.listen(128)
+            sock.setblocking(False)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+    async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connection = _Connection(self, reader, writer)
+        self._connections.add(connection)
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        try:
+            await connection.serve()
+        finally:
+            self._connections.discard(connection)
+            if not self._connections:
+                self._arm_idle_timer()
+
+    def _arm_idle_timer(self) -> None:
+        if self.idle_exit > 0 and not self._shutdown.is_set():
+            self._idle_timer = asyncio.get_running_loop().call_later(self.idle_exit, self._idle_expired)
+
+    def _idle_expired(self) -> None:
+        if not self._connections:
+            log.info("no clients for %gs: exiting", self.idle_exit)
+            self.request_shutdown()
+
+
+class _Connection:
+    """One client: reads its frames, feeds the engine loop, writes its answers from a bounded outbox."""
+
+    def __init__(
+        self, server: EngineServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self._server = server
+        self._engine = server.engine
+        self._reader = reader
+        self._writer = writer
+        self._aio = asyncio.get_running_loop()
+        self._outbox: collections.deque[bytes] = collections.deque()  # encoded frames
+        self._outbox_bytes = 0
+        self._outbox_ready = asyncio.Event()
+        self._writer_task: asyncio.Task[None] | None = None
+        self._closed = False
+        self.peer_pid = 0
+
+    async def serve(self) -> None:
+        self._writer_task = asyncio.create_task(self._write_loop(), name="engine-connection-writer")
+        try:
+            if self._peer_allowed() and await self._handshake():
+                while not self._closed:
+                    body = await self._read_frame()
+                    if body is None:
+                        break  # a bad frame length: the stream is out of step, give up on it
+                    try:
+                        message = decode_client(body)
+                    except ProtocolError as exc:  # well framed: answer and keep serving
+                        self.send(ErrorReply(0, ErrorCode.PROTOCOL, str(exc)))
+                        continue
+                    self._dispatch(message)
+        except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
+            pass
+        finally:
+            self._engine.cancel_owner(self)
+            await self.close(flush=True)
+
+    def send(self, message: ServerMessage) -> None:
+        """Queue ``message`` for the client (event-loop thread); drop a client whose outbox is full."""
+        if self._closed:
+            return
+        frame = _encode_reply(message)
+        if self._outbox_bytes + len(frame) > self._server.outbox_limit_bytes:
+            log.warning("client pid %d does not read its replies: dropping the connection", self.peer_pid)
+            self._server.dropped_connections += 1
+            self._engine.cancel_owner(self)
+            self._abort()
+            return
+        self._outbox.append(frame)
+        self._outbox_bytes += len(frame)
+        self._outbox_ready.set()
+
+    def sink(self, message: ServerMessage) -> None:
+        """EngineLoop sink (loop thread): hand over to the event loop."""
+        with contextlib.suppress(RuntimeError):  # the event loop is already closed
+            self._aio.call_soon_threadsafe(self.send, message)
+
+    async def close(self, *, flush: bool) -> None:
+        if flush and not self._closed and self._writer_task is not None and not self._writer_task.done():
+            self._outbox_ready.set()
+            with contextlib.suppress(TimeoutError, OSError):  # OSError: the client is gone
+                await asyncio.wait_for(self._drained(), _FLUSH_TIMEOUT_S)
+        self._abort()
+
+    def _abort(self) -> None:
+        self._closed = True
+        self._outbox.clear()
+        self._outbox_bytes = 0
+        if self._writer_task is not None:
+            self._writer_task.cancel()
+        self._writer.transport.abort()
+
+    async def _drained(self) -> None:
+        while self._outbox:
+            await asyncio.sleep(0.01)
+        await self._writer.drain()
+
+    def _peer_allowed(self) -> bool:
+        sock = self._writer.get_extra_info("socket")
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        self.peer_pid, uid, _gid = struct.unpack("3i", creds)
+        if uid == os.geteuid():
+            return True
+        log.warning("refused a connection from pid %d of uid %d", self.peer_pid, uid)
+        self.send(ErrorReply(0, ErrorCode.PROTOCOL, f"connection refused: uid {uid} may not use this engine"))
+        return False
+
+    async def _handshake(self) -> bool:
+        body = await asyncio.wait_for(self._read_frame(), self._server.handshake_timeout)
+        if body is None:
+            return False
+        try:
+            hello = decode_client(body)
+        except ProtocolError as exc:
+            self.send(ErrorReply(0, ErrorCode.PROTOCOL, f"expected Hello: {exc}"))
+            return False
+        match hello:
+            case Hello(protocol_version=version) if version == PROTOCOL_VERSION:
+                self.send(self._engine.welcome)
+                return True
+            case Hello(protocol_version=version):
+                message = (
+                    f"protocol version {version} is not supported; this engine speaks {PROTOCOL_VERSION}"
+                )
+            case _:
+                message = f"expected Hello, got {type(hello).__name__}"
+        self.send(ErrorReply(0, ErrorCode.PROTOCOL, message))
+        return False
+
+    async def _read_frame(self) -> bytes | None:
+        """Return the next frame body, or None (after answering) when its length is invalid."""
+        header = await self._reader.readexactly(4)
+        try:
+            length = frame_length(header)
+        except ProtocolError as exc:
+            self.send(ErrorReply(0, ErrorCode.PROTOCOL, str(exc)))
+            return None
+        return await self._reader.readexactly(length)
+
+    def _dispatch(self, message: ClientMessage) -> None:
+        match message:
+            case InfillRequest():
+                self._engine.submit(self, message, self.sink)
+            case Cancel(request_id=request_id):
+                self._engine.cancel(self, request_id)
+            case StatusRequest(request_id=request_id):
+                future = self._engine.status(request_id)
+                future.add_done_callback(functools.partial(self._status_done, request_id))
+            case Shutdown():
+                log.info("shutdown requested by client pid %d", self.peer_pid)
+                self._server.request_shutdown()
+            case Hello():
+                self.send(ErrorReply(0, ErrorCode.PROTOCOL, "Hello is only valid as the first message"))
+
+    def _status_done(self, request_id: int, future: concurrent.futures.Future[StatusReply]) -> None:
+        """Runs on whichever thread finished ``future``."""
+        try:
+            reply: ServerMessage = future.result()
+        except Exception as exc:
+            reply = ErrorReply(request_id, ErrorCode.INTERNAL, f"status failed: {exc!r}")
+        with contextlib.suppress(RuntimeError):  # the event loop is already closed
+            self._aio.call_soon_threadsafe(self.send, reply)
+
+    async def _write_loop(self) -> None:
+        try:
+            while True:
+                await self._outbox_ready.wait()
+                self._outbox_ready.clear()
+                while self._outbox:
+                    frame = self._outbox.popleft()
+                    self._outbox_bytes -= len(frame)
+                    self._writer.write(frame)
+                await self._writer.drain()  # a client that does not read blocks here, and its outbox fills
+        except (ConnectionError, OSError):
+            self._abort()
+
+
+def _encode_reply(message: ServerMessage) -> bytes:
+    try:
+        return encode(message)
+    except ProtocolError as exc:  # an answer too big for one frame fails alone
+        request_id = 0 if isinstance(message, Welcome) else message.request_id
+        return encode(ErrorReply(request_id, ErrorCode.INTERNAL, str(exc)))
+
+
+def _acquire_lock(lock_path: Path) -> int:
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise AlreadyRunning(f"another engine holds {lock_path}") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
+
+
+def _remove_stale_socket(path: Path) -> None:
+    """Unlink a socket file nobody listens on; refuse a live one or a file that is not a socket."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(st.st_mode):
+        raise EngineStartError(f"{path} exists and is not a socket")
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.settimeout(1.0)
+    try:
+        probe.connect(str(path))
+    except (ConnectionRefusedError, FileNotFoundError):
+        log.info("replacing the stale socket %s", path)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        return
+    except OSError:
+        pass  # a timeout or a full backlog: somebody is there
+    finally:
+        probe.close()
+    raise AlreadyRunning(f"an engine is already listening on {path}")
+
+
+# ---- command line -------------------------------------------------------------------------------
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="infill engine", description="Run the infill diffusion engine.")
+    parser.add_argument(
+        "--socket", type=Path, default=None, help=f"socket path (default: {default_socket_path()})"
+    )
+    parser.add_argument("--model", default=None, help="model directory (default: the packaged model)")
+    parser.add_argument(
+        "--device", default=None, help="torch device, e.g. cpu or cuda (default: the core's choice)"
+    )
+    parser.add_argument("--backend", default=None, help="runner backend (default: the core's choice)")
+    parser.add_argument(
+        "--idle-exit",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="exit after this long with no clients (0: never)",
+    )
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument(
+        "--core-factory",
+        default=None,
+        metavar="MODULE:FUNCTION",
+        help="TESTING ONLY: build the core with this function instead of engine.core.load_core",
+    )
+    return parser.parse_args(argv)
+
+
+def _core_factory(args: argparse.Namespace) -> Callable[[], EngineCore]:
+    if args.core_factory:  # test hook: a fake core in a real engine process
+        module_name, _, function_name = args.core_factory.partition(":")
+        load = getattr(importlib.import_module(module_name), function_name)
+    else:
+        from engine.core import load_core  # imported late: it brings torch
+
+        load = load_core
+    options = {name: value for name, value in (("device", args.device), ("backend", args.backend)) if value}
+    return functools.partial(load, args.model, **options)
+
+
+async def _serve(server: EngineServer) -> None:
+    await server.start()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, server.request_shutdown)
+    await server.serve_until_shutdown()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the engine until a Shutdown message, SIGTERM/SIGINT, or ``--idle-exit``; return the exit status."""
+    args = _parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
+    )
+    socket_path = args.socket if args.socket is not None else default_socket_path()
+    server = EngineServer(_core_factory(args), socket_path, idle_exit=args.idle_exit)
+    try:
+        asyncio.run(_serve(server))
+    except AlreadyRunning as exc:
+        log.error("%s", exc)
+        return EXIT_ALREADY_RUNNING
+    except EngineStartError as exc:
+        log.error("%s", exc)
+        return EXIT_ERROR
+    except Exception:
+        log.exception("the engine failed")
+        return EXIT_ERROR
+    log.info("engine stopped")
+    return EXIT_OK

@@ -1,0 +1,115 @@
+"""The ``infill`` command: one entry point, a subcommand per way of using the product.
+
+Each subcommand imports its module only when chosen, so ``infill serve`` never loads torch.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+USAGE = """usage: infill COMMAND [ARGS...]
+
+commands:
+  serve      run the language server (stdio; --tcp HOST:PORT for debugging)
+  engine     run the diffusion engine process on a Unix socket
+  complete   fill the hole(s) of a file through the engine and print the result
+  demo       fill the holes of a sample file and show how to connect an editor
+  eval       evaluate on a benchmark (humaneval-infilling)
+  bench      measure the engine (latency, cache reuse, tokens per forward, backends)
+  batch      fill many holes across a repository (dry-run diff by default)
+  train      build the corpus, the tokenizer, and train models (corpus | tokenizer | run)
+
+Run 'infill COMMAND --help' for a command's options.
+"""
+
+
+def _serve(argv: list[str]) -> int:
+    from infill_lsp.server import main
+
+    return main(argv)
+
+
+def _engine(argv: list[str]) -> int:
+    from engine.server import main
+
+    return main(argv)
+
+
+def _complete(argv: list[str]) -> int:
+    from infill_lsp.complete import main
+
+    return main(argv)
+
+
+def _demo(argv: list[str]) -> int:
+    from infill_lsp.complete import demo
+
+    return demo(argv)
+
+
+def _eval(argv: list[str]) -> int:
+    if not argv or argv[0] != "humaneval-infilling":
+        print("usage: infill eval humaneval-infilling [--data FILE] [--limit N] [--json]", file=sys.stderr)
+        return 2
+    from engine.humaneval import main
+
+    return main(argv[1:])
+
+
+def _bench(argv: list[str]) -> int:
+    from engine.bench import main
+
+    return main(argv)
+
+
+def _batch(argv: list[str]) -> int:
+    from infill_lsp.batch import main
+
+    return main(argv)
+
+
+def _train(argv: list[str]) -> int:
+    commands = {
+        "corpus": "engine.training.corpus",
+        "tokenizer": "engine.training.tokenizer_train",
+        "run": "engine.training.train",
+    }
+    if not argv or argv[0] not in commands:
+        print("usage: infill train {corpus|tokenizer|run} [ARGS...]", file=sys.stderr)
+        return 2
+    import importlib
+
+    return importlib.import_module(commands[argv[0]]).main(argv[1:])
+
+
+COMMANDS: dict[str, Callable[[list[str]], int]] = {
+    "serve": _serve,
+    "engine": _engine,
+    "complete": _complete,
+    "demo": _demo,
+    "eval": _eval,
+    "bench": _bench,
+    "batch": _batch,
+    "train": _train,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(USAGE)
+        return 0 if args else 2
+    command = COMMANDS.get(args[0])
+    if command is None:
+        print(f"infill: unknown command {args[0]!r}\n\n{USAGE}", file=sys.stderr)
+        return 2
+    try:
+        return int(command(args[1:]) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,165 @@
+"""Engine tests on a tiny untrained model: cache reuse, batching, sampler policy, stopping, the core."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from engine.config import EngineConfig
+from engine.kv import KVStore, PromptKV, common_prefix_length
+from engine.protocol import FinishReason, InfillRequest, InfillResult, Partial
+from engine.sampler import SamplerConfig, denoise_step
+
+
+@pytest.fixture(scope="module")
+def core(tiny_model_dir):
+    from engine.core import load_core
+
+    return load_core(tiny_model_dir)
+
+
+def run_all(core) -> list:
+    out = []
+    for _ in range(500):
+        if not core.has_work():
+            break
+        out.extend(core.step())
+    assert not core.has_work(), "core did not finish its work"
+    return out
+
+
+def test_common_prefix_length():
+    assert common_prefix_length([1, 2, 3], [1, 2, 4]) == 2
+    assert common_prefix_length([], [1]) == 0
+    assert common_prefix_length([5, 6], [5, 6]) == 2
+
+
+def test_chunked_and_reused_encoding_match_a_fresh_encode(core):
+    runner = core.runner
+    runner.chunk = 7  # force several chunks and sliding-window trimming on the tiny model (window 64)
+    ids = list(range(20, 20 + 150))
+    fresh = runner.encode(PromptKV(), ids)
+    partial = runner.encode(PromptKV(), ids[:90])
+    resumed = runner.encode(partial.truncated(80), ids)
+    runner.chunk = runner.window - 1
+    canvas = torch.randint(30, 200, (1, 16))
+    a = runner.denoise(canvas, [fresh], None)
+    b = runner.denoise(canvas, [resumed], None)
+    assert torch.allclose(a, b, atol=1e-4)
+
+
+def test_batched_denoise_equals_one_by_one(core):
+    runner = core.runner
+    prompts = [runner.encode(PromptKV(), list(range(20, 20 + n))) for n in (5, 40, 100)]
+    canvas = torch.randint(30, 200, (3, 16))
+    batched = runner.denoise(canvas, prompts, None)
+    for row, prompt in enumerate(prompts):
+        single = runner.denoise(canvas[row : row + 1], [prompt], None)
+        assert torch.allclose(batched[row], single[0], atol=1e-4), row
+
+
+def test_sampler_accepts_at_least_one_and_keeps_pins():
+    rows, width, vocab = 2, 8, 50
+    logits = torch.zeros(rows, width, vocab)  # maximal entropy everywhere
+    canvas = torch.randint(10, vocab, (rows, width))
+    pinned = torch.zeros(rows, width, dtype=torch.bool)
+    pinned[:, :2] = True
+    outcome, stable = denoise_step(
+        canvas, logits, pinned=pinned, previous_argmax=canvas.clone(), stable_count=torch.zeros(rows),
+        step=torch.zeros(rows), max_steps=torch.full((rows,), 10), banned=torch.tensor([0, 1]),
+        noise_low=10, eom_id=2, cfg=SamplerConfig(),
+    )
+    assert (outcome.accepted & ~pinned).sum(-1).min() >= 1
+    assert torch.equal(outcome.canvas[:, :2], canvas[:, :2])
+    assert not outcome.done.any()
+
+
+def test_sampler_stops_on_a_confident_stable_canvas():
+    vocab, width = 50, 6
+    target = torch.tensor([[12, 13, 2, 2, 2, 2]])
+    logits = torch.full((1, width, vocab), -20.0)
+    logits[0, torch.arange(width), target[0]] = 20.0
+    kwargs = dict(pinned=torch.zeros(1, width, dtype=torch.bool), step=torch.tensor([3]),
+                  max_steps=torch.tensor([10]), banned=torch.tensor([0, 1]), noise_low=10, eom_id=2,
+                  cfg=SamplerConfig())
+    outcome, stable = denoise_step(target.clone(), logits, previous_argmax=target.clone(),
+                                   stable_count=torch.zeros(1), **kwargs)
+    assert outcome.done.all() and torch.equal(outcome.argmax, target)
+    assert outcome.accepted.all()
+    # The same confident logits against a different previous guess are not yet stable.
+    outcome, _ = denoise_step(target.clone(), logits, previous_argmax=target.flip(-1),
+                              stable_count=torch.zeros(1), **kwargs)
+    assert not outcome.done.any()
+
+
+def test_core_serves_requests_and_reuses_the_document_cache(core):
+    core.add(InfillRequest(1, "def add(a, b):\n    ", "\n", language="python", document_key="doc-a",
+                           max_steps=5, num_candidates=2, canvas_lengths=(8, 16), stream=True))
+    core.add(InfillRequest(2, "func Max(", ") int {}\n", language="go", single_line=True, max_steps=3))
+    out = run_all(core)
+    results = {m.request_id: m for m in out if isinstance(m, InfillResult)}
+    assert set(results) == {1, 2}
+    assert any(isinstance(m, Partial) and m.request_id == 1 for m in out)
+    assert results[1].steps <= 5 and results[2].steps <= 3
+    assert 1 <= len(results[1].candidates) <= 4
+    assert {c.canvas_length for c in results[1].candidates} <= {8, 16}
+    assert results[1].finish_reason in (FinishReason.CONVERGED, FinishReason.STEP_CAP)
+    core.add(InfillRequest(3, "def add(a, b):\n    r", "\n", language="python", document_key="doc-a",
+                           max_steps=2))
+    (again,) = [m for m in run_all(core) if isinstance(m, InfillResult)]
+    assert again.cached_tokens > 0 and again.cached_tokens < again.prompt_tokens
+
+
+def test_core_pins_typed_text(core):
+    core.add(InfillRequest(4, "x = ", "\n", pinned="foo", max_steps=3, canvas_lengths=(8,)))
+    (result,) = [m for m in run_all(core) if isinstance(m, InfillResult)]
+    assert all(c.text.startswith("foo") for c in result.candidates)
+
+
+def test_core_cancel_frees_the_request(core):
+    core.add(InfillRequest(5, "a", "b", max_steps=50))
+    core.step()
+    core.cancel(5)
+    out = core.step()
+    (result,) = [m for m in out if isinstance(m, InfillResult)]
+    assert result.finish_reason == FinishReason.CANCELLED
+    assert not core.has_work()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(num_candidates=0),
+        dict(num_candidates=99),
+        dict(canvas_lengths=(1,)),
+        dict(canvas_lengths=(100000,)),
+        dict(max_steps=-1),
+    ],
+)
+def test_core_rejects_bad_requests(core, bad):
+    with pytest.raises(ValueError):
+        core.add(InfillRequest(100, "a", "b", **bad))
+    assert 100 not in core.jobs
+
+
+def test_core_reports_untrained_model(core):
+    assert core.welcome.trained is False
+    assert core.status(0).model_name == core.welcome.model_name
+
+
+def test_kv_store_evicts_least_recently_used():
+    tensor = torch.zeros(1, 1, 10, 4)
+    kv = PromptKV(list(range(10)), [tensor], [tensor])
+    store = KVStore(budget_bytes=kv.nbytes * 2)
+    for key in ("a", "b", "c"):
+        store.store(key, kv)
+    assert len(store) == 2
+    assert store.lookup("a", list(range(10))).ids == []
+    assert len(store.lookup("c", list(range(5)) + [99]).ids) == 5
+
+
+def test_engine_config_validates():
+    with pytest.raises(ValueError, match="max_prefix_tokens"):
+        EngineConfig(max_prefix_tokens=0)
+    with pytest.raises(ValueError, match="single_line_canvases"):
+        EngineConfig(single_line_canvases=())
