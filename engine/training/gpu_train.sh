@@ -41,8 +41,9 @@ eval)
   limit=${2:-0}
   single=../shared/benchmarks/humaneval-infilling/HumanEval-SingleLineInfilling.jsonl.gz
   span=../shared/benchmarks/humaneval-infilling/HumanEval-RandomSpanInfillingLight.jsonl.gz
-  [ -f "$single" ] || single=shared/benchmarks/humaneval-infilling/HumanEval-SingleLineInfilling.jsonl.gz
-  [ -f "$span" ] || span=shared/benchmarks/humaneval-infilling/HumanEval-RandomSpanInfillingLight.jsonl.gz
+  # The benchmark does not travel with the repository; a copy is carried under .gpu/.
+  [ -f "$single" ] || single=.gpu/humaneval-infilling/HumanEval-SingleLineInfilling.jsonl.gz
+  [ -f "$span" ] || span=.gpu/humaneval-infilling/HumanEval-RandomSpanInfillingLight.jsonl.gz
   for objective in ar diffusion; do
     python3 -m engine.humaneval --model runs/gpu-$objective/model --device cuda --data "$single" \
       --limit "$limit" --canvas 16 --out "$out/eval-single-$objective.json" > "$out/eval-single-$objective.log" 2>&1 &
