@@ -33,12 +33,12 @@ class Problem:
     entry_point: str
 
 
-def load_problems(path: Path, limit: int = 0) -> list[Problem]:
+def load_problems(path: Path, limit: int = 0, stride: int = 1) -> list[Problem]:
     opener = gzip.open if str(path).endswith(".gz") else open
     problems = []
     with opener(path, "rt", encoding="utf-8") as handle:
-        for line in handle:
-            if not line.strip():
+        for number, line in enumerate(handle):
+            if not line.strip() or number % stride:
                 continue
             row = json.loads(line)
             problems.append(
@@ -213,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="infill eval humaneval-infilling", description=__doc__)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA / "HumanEval-SingleLineInfilling.jsonl.gz")
     parser.add_argument("--limit", type=int, default=0)
+    parser.add_argument("--stride", type=int, default=1, help="take every STRIDE-th problem (an even subset)")
     parser.add_argument("--json", action="store_true", help="print the full JSON report")
     parser.add_argument("--model", type=Path, default=None, help="model directory (default: embedded)")
     parser.add_argument("--objective", choices=("diffusion", "ar"), default=None,
@@ -233,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     card = read_model_card(model_dir)
     objective = args.objective or card.get("objective", "diffusion")
     single_line = "SingleLine" in args.data.name if args.single_line == "auto" else args.single_line == "yes"
-    problems = load_problems(args.data, args.limit)
+    problems = load_problems(args.data, args.limit, max(1, args.stride))
     canvas = tuple(int(x) for x in args.canvas.split(",") if x.strip())
     if objective == "ar":
         filler = AutoregressiveFiller(model_dir, args.device, max_tokens=max(canvas or (64,)))

@@ -234,6 +234,8 @@ def _select(
         queues[candidate.language].append(candidate)
     for language in sorted(queues):
         rng.shuffle(queues[language])
+        # Hand-written source first; declarations and compiled bundles only fill what is left.
+        queues[language].sort(key=lambda c: filters.priority(c.path))
     selector = _Selector(config, packages, dropped)
     cursor: Counter[str] = Counter()
     index = decontam.ContaminationIndex.from_directory(config.benchmark_dir)

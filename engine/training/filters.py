@@ -60,6 +60,18 @@ def language_of(path: str) -> str | None:
     return LANGUAGE_BY_SUFFIX.get(PurePosixPath(path).suffix.lower())
 
 
+_DECLARATION_SUFFIXES = (".d.ts", ".d.mts", ".d.cts")
+_BUILD_DIRS = frozenset({"dist", "build", "cjs", "umd", "esm", "es5", "es2015", "_esm", "_cjs", "fesm2022"})
+
+
+def priority(path: str) -> int:
+    """0 for hand-written source, 1 for type declarations and compiled build output (taken last)."""
+    lowered = path.lower()
+    if lowered.endswith(_DECLARATION_SUFFIXES):
+        return 1
+    return int(any(part in _BUILD_DIRS for part in PurePosixPath(lowered).parts[:-1]))
+
+
 def path_reason(path: str, *, nested_node_modules: bool = True) -> str | None:
     """Drop reason from the path alone: vendored copies, minified bundles, fixture directories."""
     lowered = path.lower()

@@ -123,6 +123,34 @@ class FimSampler:
         return None
 
 
+def trim_prompt(prompt: list[int], length: int, fim_prefix: int) -> list[int]:
+    """Shorten a FIM prompt to ``length`` tokens: drop the oldest prefix tokens, then the suffix's end."""
+    excess = len(prompt) - length
+    if excess <= 0:
+        return prompt
+    split = prompt.index(fim_prefix)
+    prefix_len = len(prompt) - split - 2  # tokens between <fim_prefix> and <fim_middle>
+    from_prefix = min(excess, prefix_len)
+    prompt = prompt[: split + 1] + prompt[split + 1 + from_prefix :]
+    rest = excess - from_prefix
+    if rest:  # drop from the end of the suffix, which sits just before <fim_prefix>
+        prompt = prompt[: split - rest] + prompt[split:]
+    return prompt
+
+
+def equal_length_batches(examples: list[FimExample], batch_size: int, special) -> list[list[FimExample]]:
+    """Group examples by prompt length and trim each group to its shortest prompt (no padding needed)."""
+    ordered = sorted(examples, key=lambda e: len(e.prompt))
+    batches = []
+    for start in range(0, len(ordered) - batch_size + 1, batch_size):
+        group = ordered[start : start + batch_size]
+        length = len(group[0].prompt)
+        batches.append(
+            [FimExample(trim_prompt(e.prompt, length, special.fim_prefix), e.middle, e.kind) for e in group]
+        )
+    return batches
+
+
 @dataclass(slots=True)
 class FimBatch:
     """Left-padded prompts and ``<eom>``-padded canvases, ready for the model."""

@@ -10,7 +10,7 @@ set -euo pipefail
 phase=${1:?train or eval}
 out=${OUT:-$PWD/runs/gpu-out}
 mkdir -p "$out"
-export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
+export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True
 if [ -f .gpu/transformers_slim.zip ] && [ ! -d /tmp/site/transformers ]; then
   mkdir -p /tmp/site && (cd /tmp/site && python3 -m zipfile -e "$OLDPWD/.gpu/transformers_slim.zip" .)
 fi
@@ -33,9 +33,9 @@ train)
   ar=$!
   wait $diffusion || echo "diffusion run failed"
   wait $ar || echo "ar run failed"
-  tail -3 "$out/train-diffusion.log" "$out/train-ar.log"
+  tail -n 2 "$out/train-diffusion.log" || true
+  tail -n 2 "$out/train-ar.log" || true
   tar -C runs/gpu-diffusion -cf - model train_log.jsonl | split -b 15m -d - "$out/diffusion-model.tar.part-"
-  cp runs/gpu-ar/train_log.jsonl "$out/ar-train_log.jsonl" 2>/dev/null || true
   ;;
 eval)
   limit=${2:-0}
@@ -44,14 +44,22 @@ eval)
   # The benchmark does not travel with the repository; a copy is carried under .gpu/.
   [ -f "$single" ] || single=.gpu/humaneval-infilling/HumanEval-SingleLineInfilling.jsonl.gz
   [ -f "$span" ] || span=.gpu/humaneval-infilling/HumanEval-RandomSpanInfillingLight.jsonl.gz
-  for objective in ar diffusion; do
-    python3 -m engine.humaneval --model runs/gpu-$objective/model --device cuda --data "$single" \
-      --limit "$limit" --canvas 16 --out "$out/eval-single-$objective.json" > "$out/eval-single-$objective.log" 2>&1 &
-    python3 -m engine.humaneval --model runs/gpu-$objective/model --device cuda --data "$span" \
-      --canvas 64 --out "$out/eval-span-$objective.json" > "$out/eval-span-$objective.log" 2>&1 &
+  stride=${3:-1}
+  mkdir -p runs/gpu-eval
+  for objective in ar diffusion; do  # one at a time, so latencies are not disturbed by the other
+    for split in single span; do
+      data=$single; canvas=16
+      [ $split = span ] && data=$span && canvas=64
+      python3 -m engine.humaneval --model runs/gpu-$objective/model --device cuda --data "$data" \
+        --limit "$limit" --stride "$( [ $split = single ] && echo "$stride" || echo 1)" --canvas $canvas \
+        --out runs/gpu-eval/eval-$split-$objective.json > runs/gpu-eval/eval-$split-$objective.log 2>&1 \
+        || echo "eval $split $objective failed"
+      tail -n 14 runs/gpu-eval/eval-$split-$objective.log || true
+    done
   done
-  wait
-  tail -n 12 "$out"/eval-*.log
+  cp runs/gpu-ar/train_log.jsonl runs/gpu-eval/ar-train_log.jsonl 2>/dev/null || true
+  tar -C runs -cf "$out/evals.tar" gpu-eval
+  tar -C runs/gpu-ar -cf - model | split -b 15m -d - "$out/ar-model.tar.part-"
   ;;
 esac
 ls -la "$out"

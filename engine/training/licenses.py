@@ -50,6 +50,7 @@ _ALIASES: dict[str, str] = {
     "new bsd license": "BSD-3-Clause",
     "modified bsd": "BSD-3-Clause",
     "modified bsd license": "BSD-3-Clause",
+    "revised bsd license": "BSD-3-Clause",
     "revised bsd": "BSD-3-Clause",
     "bsd-2-clause": "BSD-2-Clause",
     "bsd 2-clause": "BSD-2-Clause",

@@ -54,8 +54,10 @@ def noise_canvas(
 
 def _encode(model, batch: FimBatch, ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor):
     cache = DynamicCache(config=model.config.text_config)
+    # Without padding, no mask: attention then runs its fused causal kernels.
+    attention_mask = None if bool(mask.all()) else mask.long()
     out = model.model.encoder(
-        input_ids=ids, attention_mask=mask.long(), position_ids=positions, past_key_values=cache
+        input_ids=ids, attention_mask=attention_mask, position_ids=positions, past_key_values=cache
     )
     return out.last_hidden_state, cache
 
@@ -83,7 +85,9 @@ def diffusion_loss(model, batch: FimBatch, cfg: ObjectiveConfig) -> tuple[torch.
     rows, width = canvas.shape
     rate = torch.rand(rows, device=canvas.device) * (1 - cfg.min_noise) + cfg.min_noise
     noised, noised_mask = noise_canvas(canvas, rate, cfg.noise_low_id, vocab)
-    decoder_mask = torch.cat([batch.prompt_mask, torch.ones_like(canvas, dtype=torch.bool)], dim=-1)
+    decoder_mask = None
+    if not bool(batch.prompt_mask.all()):
+        decoder_mask = torch.cat([batch.prompt_mask, torch.ones_like(canvas, dtype=torch.bool)], dim=-1)
     decoder_positions = batch.prompt_mask.sum(-1, keepdim=True) + torch.arange(width, device=canvas.device)
 
     def decode(sc_logits, sc_mask):
@@ -131,7 +135,9 @@ def autoregressive_loss(model, batch: FimBatch, cfg: ObjectiveConfig) -> tuple[t
     # Keep the middle and exactly one <eom>; the rest of the canvas is right padding.
     in_target = torch.arange(width, device=canvas.device)[None, :] <= lengths[:, None]
     ids = torch.cat([batch.prompt_ids, canvas], dim=-1)
-    mask = torch.cat([batch.prompt_mask, in_target], dim=-1)
+    # Right padding after the first <eom> cannot affect earlier positions of a causal model: only the
+    # prompt's left padding needs masking.
+    mask = torch.cat([batch.prompt_mask, torch.ones_like(in_target)], dim=-1)
     positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
     hidden, _ = _encode(model, batch, ids, mask, positions)
     prompt_len = batch.prompt_ids.shape[1]

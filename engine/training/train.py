@@ -22,7 +22,7 @@ import torch
 
 from engine.architecture import SHAPES, ModelShape, count_parameters
 from engine.tokenizer import InfillTokenizer
-from engine.training.fim_examples import FimBatch, FimRecipe, FimSampler, collate
+from engine.training.fim_examples import FimBatch, FimRecipe, FimSampler, collate, equal_length_batches
 from engine.training.objectives import OBJECTIVES, ObjectiveConfig
 
 
@@ -77,8 +77,11 @@ def load_corpus_texts(corpus_dir: Path, max_files: int = 0) -> list[tuple[str, s
 class FimBatches(torch.utils.data.IterableDataset):
     """An endless stream of collated FIM batches; each worker draws with its own seed."""
 
-    def __init__(self, texts, tokenizer_path: str, recipe: FimRecipe, batch_size: int, seed: int) -> None:
+    def __init__(
+        self, texts, tokenizer_path: str, recipe: FimRecipe, batch_size: int, seed: int, buckets: int = 4
+    ) -> None:
         self.texts = texts
+        self.buckets = buckets
         self.tokenizer_path = tokenizer_path
         self.recipe = recipe
         self.batch_size = batch_size
@@ -102,13 +105,15 @@ class FimBatches(torch.utils.data.IterableDataset):
         while True:
             canvas = rng.choice(self.recipe.canvas_lengths)
             examples = []
-            while len(examples) < self.batch_size:
+            while len(examples) < self.batch_size * self.buckets:
                 index = min(bisect.bisect_left(self.cumulative, rng.random()), len(self.texts) - 1)
                 text, language = self.texts[index]
                 example = sampler.sample(text, language, canvas, rng)
                 if example is not None:
                     examples.append(example)
-            yield collate(examples, canvas, special.pad, special.eom)
+            # Batches of equal prompt length need no padding mask, so attention takes its fast kernels.
+            for batch in equal_length_batches(examples, self.batch_size, special):
+                yield collate(batch, canvas, special.pad, special.eom)
 
 
 def _wait_for_plan(path: Path, timeout_s: float = 600.0) -> int:

@@ -1,0 +1,122 @@
+"""A scripted EngineClient for the language-server tests (test and development use only).
+
+Select it with initializationOptions ``{"engine": {"mode": "factory", "factory":
+"lsp_fake_engine:make_client"}}``. The fill is read from the request's prefix: the text after
+the last ``FILL:`` marker up to the end of its line, with ``\\n`` standing for a newline (no marker:
+``pass``). These fills make it misbehave on purpose instead:
+
+- ``FILL: <<unavailable>>``: the request raises EngineUnavailable and the client dies;
+- ``FILL: <<error>>``: the request raises EngineError (the request fails alone);
+- ``FILL: <<hang>>``: the request waits until cancelled (then ends with a CANCELLED result) or timed out.
+
+``status()`` reports ``active`` (requests waiting) and ``completed`` (requests answered or cancelled).
+``make_dead_client`` returns a client whose start always fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+
+from engine.client import EngineError, EngineUnavailable
+from engine.protocol import (
+    PROTOCOL_VERSION,
+    Candidate,
+    FinishReason,
+    InfillRequest,
+    InfillResult,
+    Partial,
+    StatusReply,
+    Welcome,
+)
+
+FILL_MARKER = re.compile(r"FILL:(.*)$", re.MULTILINE)
+UNAVAILABLE = "<<unavailable>>"
+ERROR = "<<error>>"
+HANG = "<<hang>>"
+
+
+def scripted_fill(request: InfillRequest) -> str:
+    """The fill for ``request``: its prefix's last ``FILL:`` text, ``\\n`` decoded."""
+    matches = FILL_MARKER.findall(request.prefix)
+    if not matches:
+        return "pass"
+    return matches[-1].strip().replace("\\n", "\n").replace("\\t", "\t")
+
+
+class FakeEngineClient:
+    def __init__(self, *, fail_start: bool = False) -> None:
+        self.fail_start = fail_start
+        self.started = False
+        self.dead = False
+        self.completed = 0
+        self.requests: list[InfillRequest] = []
+        self._waiting: dict[int, asyncio.Future[None]] = {}
+
+    async def start(self) -> Welcome:
+        if self.fail_start:
+            raise EngineUnavailable("fake engine refuses to start")
+        self.started = True
+        return Welcome(PROTOCOL_VERSION, "fake-engine", "cpu", "fake", trained=False)
+
+    @property
+    def alive(self) -> bool:
+        return self.started and not self.dead
+
+    async def infill(
+        self,
+        request: InfillRequest,
+        on_partial: Callable[[Partial], None] | None = None,
+        timeout: float | None = None,
+    ) -> InfillResult:
+        if not self.alive:
+            raise EngineUnavailable("fake engine is not running")
+        self.requests.append(request)
+        script = scripted_fill(request)
+        if script == UNAVAILABLE:
+            self.dead = True
+            raise EngineUnavailable("fake engine crashed")
+        if script == ERROR:
+            raise EngineError(1, "fake engine rejected the request")
+        if script == HANG:
+            waiter = self._waiting[request.request_id] = asyncio.get_running_loop().create_future()
+            try:
+                await asyncio.wait_for(waiter, timeout)
+            except TimeoutError:
+                raise EngineUnavailable("fake engine timed out") from None
+            finally:
+                self._waiting.pop(request.request_id, None)
+                self.completed += 1
+            return InfillResult(request.request_id, (), FinishReason.CANCELLED)
+        self.completed += 1
+        text = script
+        if not text.startswith(request.pinned):
+            text = request.pinned + text
+        return InfillResult(
+            request.request_id, (Candidate(text, confidence=0.9),), FinishReason.CONVERGED, steps=3
+        )
+
+    async def cancel(self, request_id: int) -> None:
+        waiter = self._waiting.get(request_id)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def status(self) -> StatusReply:
+        return StatusReply(
+            0, "fake-engine", "cpu", "fake", active=len(self._waiting), completed=self.completed
+        )
+
+    async def close(self) -> None:
+        self.dead = True
+        for waiter in self._waiting.values():
+            if not waiter.done():
+                waiter.set_result(None)
+
+
+def make_client(settings: object) -> FakeEngineClient:
+    return FakeEngineClient()
+
+
+def make_dead_client(settings: object) -> FakeEngineClient:
+    return FakeEngineClient(fail_start=True)

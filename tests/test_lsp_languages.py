@@ -1,0 +1,135 @@
+"""The language table: every row loads, its ABI is readable, its queries capture on a sample."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import tree_sitter
+
+from grammars import GrammarTableError, load_table
+from infill_lsp.context import HoleKind, classify_hole
+from infill_lsp.documents import encode_source
+from infill_lsp.languages import SUPPORTED_ABI, GrammarError, LanguageRegistry, check_abi
+
+REGISTRY = LanguageRegistry()
+
+# One sample per language: parses without errors, and "|" marks a cursor inside an argument list.
+SAMPLES = {
+    "python": "import os\n\ndef f(a):\n    return os.path.join(a, |'x')\n",
+    "javascript": "import x from 'y';\nfunction f(a) {\n  return g(a, |1);\n}\n",
+    "typescript": "interface P { a: number }\nfunction f(p: P): number {\n  return g(p.a, |1);\n}\n",
+    "tsx": "function A(p: { n: string }) {\n  return <div>{g(p.n, |1)}</div>;\n}\n",
+    "go": 'package main\n\nimport "fmt"\n\nfunc main() {\n\tfmt.Println(1, |2)\n}\n',
+    "rust": "use std::fmt;\n\nfn main() {\n    let v = f(1, |2);\n}\n",
+}
+
+
+def test_every_table_row_has_a_sample():
+    assert set(SAMPLES) == set(REGISTRY.entries)
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_language_loads_parses_and_its_queries_capture(name):
+    support = REGISTRY.get(name)
+    assert support is not None, REGISTRY.failures()
+    low, high = SUPPORTED_ABI
+    assert low <= support.language.abi_version <= high
+    marked = SAMPLES[name]
+    cursor = marked.index("|")
+    text = marked.replace("|", "", 1)
+    tree = support.parse(encode_source(text))
+    assert not tree.root_node.has_error, str(tree.root_node)
+    boundaries = tree_sitter.QueryCursor(support.boundaries).captures(tree.root_node)
+    assert len(boundaries.get("boundary", [])) >= 2
+    assert classify_hole(text, cursor, support, tree) is HoleKind.ARGUMENTS
+
+
+@pytest.mark.parametrize(
+    ("language_id", "uri", "name"),
+    [
+        ("python", "file:///a.txt", "python"),
+        ("typescriptreact", "file:///a", "tsx"),
+        ("javascriptreact", "file:///a", "javascript"),
+        ("", "file:///src/main.rs", "rust"),
+        ("plaintext", "file:///src/lib.go", "go"),
+        ("plaintext", "file:///dir%20x/a.PY", "python"),
+        ("plaintext", "file:///notes.txt", None),
+        ("cobol", "untitled:Untitled-1", None),
+    ],
+)
+def test_documents_map_to_languages_by_id_then_extension(language_id, uri, name):
+    assert REGISTRY.name_for(language_id, uri) == name
+
+
+def test_unknown_languages_have_no_support():
+    assert REGISTRY.for_document("cobol", "file:///a.cob") is None
+    assert REGISTRY.get(None) is None
+
+
+def test_abi_outside_the_supported_range_fails_with_both_versions():
+    with pytest.raises(GrammarError, match=r"ABI version 99.*reads versions 13 to 15"):
+        check_abi("future", 99, (13, 15))
+
+
+def _write_table(tmp_path: Path, row: str, queries: bool = True) -> Path:
+    (tmp_path / "toy").mkdir()
+    if queries:
+        (tmp_path / "toy" / "boundaries.scm").write_text("(expression_statement) @boundary\n")
+        (tmp_path / "toy" / "holes.scm").write_text("(string) @string\n")
+    table = tmp_path / "languages.toml"
+    table.write_text(row)
+    return table
+
+
+TOY = """[toy]
+language_ids = ["toy"]
+extensions = [".toy"]
+grammar = "tree_sitter_python:language"
+"""
+
+
+def test_adding_a_language_is_adding_a_row_and_a_folder(tmp_path):
+    registry = LanguageRegistry(load_table(_write_table(tmp_path, TOY)))
+    support = registry.for_document("", "file:///x.toy")
+    assert support is not None and support.name == "toy"
+
+
+def test_a_missing_grammar_module_is_reported_not_raised(tmp_path):
+    table = _write_table(tmp_path, TOY.replace("tree_sitter_python", "tree_sitter_nonexistent"))
+    registry = LanguageRegistry(load_table(table))
+    assert registry.get("toy") is None
+    assert "tree_sitter_nonexistent" in registry.failures()["toy"]
+
+
+def test_a_broken_query_is_reported_with_its_file(tmp_path):
+    table = _write_table(tmp_path, TOY)
+    (tmp_path / "toy" / "holes.scm").write_text("(no_such_node) @string\n")
+    registry = LanguageRegistry(load_table(table))
+    assert registry.get("toy") is None
+    assert "holes" in registry.failures()["toy"]
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        (TOY.replace('grammar = "tree_sitter_python:language"', 'grammar = "nocolon"'), "module:function"),
+        (TOY.replace('extensions = [".toy"]', "extensions = 3"), "extensions"),
+        (TOY + 'block_comment = ["/*"]\n', "block_comment"),
+        (TOY + 'indent = "x"\n', "indent"),
+        (TOY + TOY.replace("[toy]", "[toy2]").replace('queries = "toy"', ""), "claimed by both"),
+        ("not toml = = =", "cannot read"),
+    ],
+)
+def test_malformed_tables_fail_with_a_clear_message(tmp_path, row, message):
+    table = _write_table(tmp_path, row)
+    (tmp_path / "toy2").mkdir()
+    for kind in ("boundaries", "holes"):
+        (tmp_path / "toy2" / f"{kind}.scm").write_text("")
+    with pytest.raises(GrammarTableError, match=message):
+        load_table(table)
+
+
+def test_a_row_without_its_query_folder_fails(tmp_path):
+    with pytest.raises(GrammarTableError, match="lacks boundaries.scm"):
+        load_table(_write_table(tmp_path, TOY, queries=False))
