@@ -1,0 +1,109 @@
+"""The language table (``languages.toml``) and the tree-sitter query files beside it, as plain data.
+
+This module reads files only; compiling grammars and queries is ``infill_lsp.languages``'s job.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+TABLE_FILE = "languages.toml"
+QUERY_KINDS = ("boundaries", "holes")
+
+
+class GrammarTableError(ValueError):
+    """The language table or one of its query folders is malformed."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LanguageEntry:
+    """One row of the language table."""
+
+    name: str
+    language_ids: tuple[str, ...]
+    extensions: tuple[str, ...]
+    grammar_module: str
+    grammar_function: str
+    query_dir: Path
+    line_comment: str = ""
+    block_comment: tuple[str, str] | None = None
+    block_openers: tuple[str, ...] = ()
+    indent: str = "    "
+
+    def query_source(self, kind: str) -> str:
+        """Return the text of ``<query_dir>/<kind>.scm``."""
+        if kind not in QUERY_KINDS:
+            raise GrammarTableError(f"unknown query kind {kind!r}; expected one of {QUERY_KINDS}")
+        path = self.query_dir / f"{kind}.scm"
+        try:
+            return path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise GrammarTableError(f"language {self.name!r}: cannot read query {path}: {exc}") from None
+
+
+def grammars_dir() -> Path:
+    """Return the folder holding the table and the query folders."""
+    return Path(str(resources.files(__name__)))
+
+
+def _strings(name: str, row: dict, key: str, *, required: bool = True) -> tuple[str, ...]:
+    value = row.get(key, [] if not required else None)
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise GrammarTableError(f"language {name!r}: {key!r} must be a list of non-empty strings")
+    return tuple(value)
+
+
+def _entry(name: str, row: object, root: Path) -> LanguageEntry:
+    if not isinstance(row, dict):
+        raise GrammarTableError(f"language {name!r}: expected a table")
+    grammar = row.get("grammar")
+    if not isinstance(grammar, str) or grammar.count(":") != 1 or not all(grammar.split(":")):
+        raise GrammarTableError(f"language {name!r}: 'grammar' must read 'module:function', got {grammar!r}")
+    module, function = grammar.split(":")
+    block = _strings(name, row, "block_comment", required=False)
+    if len(block) not in (0, 2):
+        raise GrammarTableError(f"language {name!r}: 'block_comment' must be [] or [open, close]")
+    query_dir = root / str(row.get("queries", name))
+    missing = [k for k in QUERY_KINDS if not (query_dir / f"{k}.scm").is_file()]
+    if missing:
+        raise GrammarTableError(
+            f"language {name!r}: {query_dir} lacks {', '.join(k + '.scm' for k in missing)}"
+        )
+    line_comment = row.get("line_comment", "")
+    if not isinstance(line_comment, str):
+        raise GrammarTableError(f"language {name!r}: 'line_comment' must be a string")
+    indent = row.get("indent", "    ")
+    if not isinstance(indent, str) or not indent or indent.strip(" \t"):
+        raise GrammarTableError(f"language {name!r}: 'indent' must be a tab or spaces")
+    return LanguageEntry(
+        name=name,
+        language_ids=_strings(name, row, "language_ids"),
+        extensions=tuple(e.lower() for e in _strings(name, row, "extensions")),
+        grammar_module=module,
+        grammar_function=function,
+        query_dir=query_dir,
+        line_comment=line_comment,
+        block_comment=(block[0], block[1]) if block else None,
+        block_openers=_strings(name, row, "block_openers", required=False),
+        indent=indent,
+    )
+
+
+def load_table(path: Path | None = None) -> dict[str, LanguageEntry]:
+    """Read the language table (default: the packaged one) and return its rows by language name."""
+    table_path = path or grammars_dir() / TABLE_FILE
+    try:
+        raw = tomllib.loads(table_path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise GrammarTableError(f"cannot read language table {table_path}: {exc}") from None
+    entries = {name: _entry(name, row, table_path.parent) for name, row in raw.items()}
+    seen: dict[str, str] = {}
+    for entry in entries.values():
+        for key in (*entry.language_ids, *entry.extensions):
+            if key in seen:
+                raise GrammarTableError(f"{key!r} is claimed by both {seen[key]!r} and {entry.name!r}")
+            seen[key] = entry.name
+    return entries

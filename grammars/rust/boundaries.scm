@@ -1,0 +1,21 @@
+; Statement- and definition-level nodes: context may be cut at their start (prefix) or end (suffix).
+[
+  (function_item)
+  (struct_item)
+  (enum_item)
+  (union_item)
+  (impl_item)
+  (trait_item)
+  (mod_item)
+  (use_declaration)
+  (extern_crate_declaration)
+  (const_item)
+  (static_item)
+  (type_item)
+  (macro_definition)
+  (attribute_item)
+  (let_declaration)
+  (expression_statement)
+  (line_comment)
+  (block_comment)
+] @boundary

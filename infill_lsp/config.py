@@ -1,0 +1,180 @@
+"""Typed settings from initializationOptions and workspace/didChangeConfiguration.
+
+``parse_settings`` never raises on editor input: each bad value becomes a warning naming the field,
+and the field keeps its previous (default) value. Keys may be snake_case or camelCase, flat or under
+an ``infill`` section.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+ENGINE_MODES = ("spawn", "connect", "inproc", "factory")
+BACKENDS = ("auto", "torch", "onnx")
+_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+_FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineSettings:
+    """How to reach the engine.
+
+    ``mode``: "spawn" (start or join the per-user engine process), "connect" (an engine already
+    listening on ``socket``), "inproc" (load the model in this process; needs ``core_factory``
+    for tests, "module:function"), "factory" (tests and development only: ``factory`` is a
+    "module:function" taking EngineSettings and returning an EngineClient).
+    """
+
+    mode: str = "spawn"
+    socket: str = ""
+    model_dir: str = ""
+    device: str = "auto"
+    backend: str = "auto"
+    core_factory: str = ""
+    factory: str = ""
+    restart_backoff_ms: int = 1000
+    start_timeout_ms: int = 120_000
+
+    def __post_init__(self) -> None:
+        if self.mode not in ENGINE_MODES:
+            raise ValueError(f"engine.mode must be one of {', '.join(ENGINE_MODES)}, got {self.mode!r}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"engine.backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        if not _DEVICE.match(self.device):
+            raise ValueError(f"engine.device must be auto, cpu, mps, cuda or cuda:N, got {self.device!r}")
+        for name in ("core_factory", "factory"):
+            value = getattr(self, name)
+            if value and not _FACTORY.match(value):
+                raise ValueError(f"engine.{name} must read 'module:function', got {value!r}")
+        if self.mode == "connect" and not self.socket:
+            raise ValueError("engine.socket is required when engine.mode is 'connect'")
+        if self.mode == "factory" and not self.factory:
+            raise ValueError("engine.factory is required when engine.mode is 'factory'")
+        _check_range("engine.restart_backoff_ms", self.restart_backoff_ms, 0, 600_000)
+        _check_range("engine.start_timeout_ms", self.start_timeout_ms, 100, 3_600_000)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Everything the language server can be told by the editor."""
+
+    engine: EngineSettings = field(default_factory=EngineSettings)
+    debounce_ms: int = 30
+    max_lines: int = 12
+    max_steps: int = 0
+    num_candidates: int = 1
+    request_timeout_ms: int = 5000
+    prefix_chars: int = 4000
+    suffix_chars: int = 1500
+    languages: tuple[str, ...] = ()  # empty: every language, plain text included
+
+    def __post_init__(self) -> None:
+        _check_range("debounce_ms", self.debounce_ms, 0, 5000)
+        _check_range("max_lines", self.max_lines, 1, 1000)
+        _check_range("max_steps", self.max_steps, 0, 10_000)
+        _check_range("num_candidates", self.num_candidates, 1, 8)
+        _check_range("request_timeout_ms", self.request_timeout_ms, 10, 600_000)
+        _check_range("prefix_chars", self.prefix_chars, 0, 1_000_000)
+        _check_range("suffix_chars", self.suffix_chars, 0, 1_000_000)
+
+    @property
+    def request_timeout_s(self) -> float:
+        return self.request_timeout_ms / 1000
+
+    def language_enabled(self, name: str | None) -> bool:
+        return not self.languages or (name or "text") in self.languages
+
+
+def _check_range(name: str, value: int, low: int, high: int) -> None:
+    if not low <= value <= high:
+        raise ValueError(f"{name} must lie in [{low}, {high}], got {value}")
+
+
+def _snake(key: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", key).lower()
+
+
+def _coerce(name: str, value: Any, default: Any) -> Any:
+    """Return ``value`` as the type of ``default``; raise ValueError naming ``name`` otherwise."""
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+    elif isinstance(default, int):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+    elif isinstance(default, str):
+        if isinstance(value, str):
+            return value
+    elif isinstance(default, tuple):
+        if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+    raise ValueError(f"{name} must be {_type_name(default)}, got {value!r}")
+
+
+def _type_name(default: Any) -> str:
+    return {bool: "true or false", int: "an integer", str: "a string", tuple: "a list of strings"}.get(
+        type(default), type(default).__name__
+    )
+
+
+def _merge(cls: type, base: Any, raw: dict[str, Any], prefix: str, warnings: list[str]) -> Any:
+    """Build ``cls`` from ``base`` with the fields of ``raw``, dropping (and reporting) bad ones."""
+    fields = {f.name for f in dataclasses.fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = _snake(str(key))
+        if name not in fields or name == "engine":
+            if name != "engine":
+                warnings.append(f"unknown setting {prefix}{key!r} ignored")
+            continue
+        try:
+            values[name] = _coerce(f"{prefix}{name}", value, getattr(base, name))
+        except ValueError as exc:
+            warnings.append(f"{exc}; using {getattr(base, name)!r}")
+    try:  # all at once first: some fields are only valid together (mode "connect" needs a socket)
+        return dataclasses.replace(base, **values)
+    except ValueError:
+        pass
+    accepted: dict[str, Any] = {}
+    pending = dict(values)
+    progress = True
+    while pending and progress:  # then field by field, so one bad value does not discard the rest
+        progress = False
+        for name, value in list(pending.items()):
+            try:
+                dataclasses.replace(base, **accepted, **{name: value})
+            except ValueError:
+                continue
+            accepted[name] = pending.pop(name)
+            progress = True
+    for name, value in pending.items():
+        try:
+            dataclasses.replace(base, **accepted, **{name: value})
+        except ValueError as exc:
+            warnings.append(f"{exc}; using {getattr(base, name)!r}")
+    return dataclasses.replace(base, **accepted)
+
+
+def parse_settings(raw: Any, base: Settings | None = None) -> tuple[Settings, list[str]]:
+    """Return settings read from editor-provided ``raw`` on top of ``base``, and warnings about it."""
+    base = base or Settings()
+    warnings: list[str] = []
+    if raw is None:
+        return base, warnings
+    if not isinstance(raw, dict):
+        return base, [f"settings must be an object, got {type(raw).__name__}; using defaults"]
+    if isinstance(raw.get("infill"), dict):
+        raw = raw["infill"]
+    engine = base.engine
+    raw_engine = raw.get("engine")
+    if isinstance(raw_engine, dict):
+        engine = _merge(EngineSettings, base.engine, raw_engine, "engine.", warnings)
+    elif raw_engine is not None:
+        warnings.append(f"engine must be an object, got {raw_engine!r}; using the previous engine settings")
+    settings = _merge(Settings, dataclasses.replace(base, engine=engine), raw, "", warnings)
+    return settings, warnings

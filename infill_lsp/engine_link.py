@@ -1,0 +1,321 @@
+"""The language server's hold on the engine: make a client, start it, restart it with backoff.
+
+Nothing here imports torch: the engine modules are imported lazily and only the one a mode needs.
+A dead engine is reported once (through ``on_outage``), answers become empty, and the next request
+after the backoff tries a fresh client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import functools
+import importlib
+import itertools
+import logging
+import statistics
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from engine.client import EngineClient, EngineError, EngineUnavailable
+from engine.protocol import InfillRequest, InfillResult, Partial, StatusReply, Welcome
+from infill_lsp.config import EngineSettings
+
+log = logging.getLogger(__name__)
+
+ClientFactory = Callable[[EngineSettings], EngineClient]
+MAX_BACKOFF_S = 60.0
+CLOSE_TIMEOUT_S = 5.0
+
+
+def resolve_callable(spec: str) -> Callable[..., Any]:
+    """Import ``module:function`` (for test and development hooks named in settings)."""
+    module_name, _, name = spec.partition(":")
+    try:
+        target = getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError) as exc:
+        raise EngineUnavailable(f"cannot load {spec!r}: {exc}") from None
+    if not callable(target):
+        raise EngineUnavailable(f"{spec!r} is not callable")
+    return target
+
+
+class SpawningClient:
+    """An EngineClient whose ``start`` joins the per-user engine, spawning it when none listens."""
+
+    def __init__(self, settings: EngineSettings) -> None:
+        self.settings = settings
+        self._client: EngineClient | None = None
+
+    async def start(self) -> Welcome:
+        from engine.socket_client import spawn_or_connect
+
+        extra: list[str] = []
+        if self.settings.device != "auto":
+            extra += ["--device", self.settings.device]
+        if self.settings.backend != "auto":
+            extra += ["--backend", self.settings.backend]
+        if self.settings.core_factory:
+            extra += ["--core-factory", self.settings.core_factory]
+        client = await spawn_or_connect(
+            socket_path=self.settings.socket or None,
+            model_dir=self.settings.model_dir or None,
+            extra_args=extra,
+            start_timeout=self.settings.start_timeout_ms / 1000,
+        )
+        self._client = client
+        welcome = client.welcome
+        if welcome is None:  # pragma: no cover - spawn_or_connect returns started clients
+            raise EngineUnavailable("the engine did not send its handshake")
+        return welcome
+
+    def _started(self) -> EngineClient:
+        if self._client is None:
+            raise EngineUnavailable("the engine client is not started")
+        return self._client
+
+    async def infill(
+        self,
+        request: InfillRequest,
+        on_partial: Callable[[Partial], None] | None = None,
+        timeout: float | None = None,
+    ) -> InfillResult:
+        return await self._started().infill(request, on_partial, timeout)
+
+    async def cancel(self, request_id: int) -> None:
+        await self._started().cancel(request_id)
+
+    async def status(self) -> StatusReply:
+        return await self._started().status()
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+
+    @property
+    def alive(self) -> bool:
+        return self._client is not None and self._client.alive
+
+
+def make_engine_client(settings: EngineSettings) -> EngineClient:
+    """Return an unstarted EngineClient for ``settings.mode``."""
+    match settings.mode:
+        case "spawn":
+            return SpawningClient(settings)
+        case "connect":
+            from engine.socket_client import SocketEngineClient
+
+            return SocketEngineClient(settings.socket, client_name="infill-lsp")
+        case "inproc":
+            from engine.inproc_client import InprocEngineClient
+
+            load = resolve_callable(settings.core_factory or "engine.core:load_core")
+            options = {k: v for k in ("device", "backend") if (v := getattr(settings, k)) != "auto"}
+            core_factory = functools.partial(load, settings.model_dir or None, **options)
+            return InprocEngineClient(core_factory, start_timeout=settings.start_timeout_ms / 1000)
+        case "factory":
+            return resolve_callable(settings.factory)(settings)
+        case _:
+            raise EngineUnavailable(f"unknown engine mode {settings.mode!r}")
+
+
+class EngineState(enum.Enum):
+    IDLE = "idle"
+    STARTING = "starting"
+    READY = "ready"
+    DOWN = "down"
+    CLOSED = "closed"
+
+
+class EngineLink:
+    """Owns one EngineClient at a time for the server; every method returns within its timeout."""
+
+    def __init__(
+        self,
+        settings: EngineSettings,
+        factory: ClientFactory = make_engine_client,
+        *,
+        on_outage: Callable[[str], None] = lambda message: None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.factory = factory
+        self.on_outage = on_outage
+        self.clock = clock
+        self.state = EngineState.IDLE
+        self.welcome: Welcome | None = None
+        self.last_error = ""
+        self.failures = 0  # consecutive
+        self.restarts = 0
+        self._client: EngineClient | None = None
+        self._start_task: asyncio.Task[None] | None = None
+        self._retry_at = 0.0
+        self._background: set[asyncio.Task[Any]] = set()
+        self._latencies: deque[float] = deque(maxlen=200)
+        self._request_ids = itertools.count(1)
+
+    def next_request_id(self) -> int:
+        return next(self._request_ids)
+
+    def backoff_s(self) -> float:
+        base = self.settings.restart_backoff_ms / 1000
+        return min(MAX_BACKOFF_S, base * 2 ** max(0, self.failures - 1))
+
+    def ensure_started(self) -> None:
+        """Begin starting the engine unless it runs, is starting, or is backing off."""
+        if self.state in (EngineState.STARTING, EngineState.READY, EngineState.CLOSED):
+            return
+        if self.state is EngineState.DOWN and self.clock() < self._retry_at:
+            return
+        if self.state is EngineState.DOWN:
+            self.restarts += 1
+        self.state = EngineState.STARTING
+        self._start_task = asyncio.ensure_future(self._start())
+
+    async def _start(self) -> None:
+        client: EngineClient | None = None
+        try:
+            client = self.factory(self.settings)
+            self.welcome = await asyncio.wait_for(client.start(), self.settings.start_timeout_ms / 1000)
+        except asyncio.CancelledError:
+            self._close_soon(client)
+            raise
+        except Exception as exc:  # a broken factory or engine must not take the server down
+            self._close_soon(client)
+            self._fail(exc)
+            return
+        if self.state is EngineState.CLOSED:
+            self._close_soon(client)
+            return
+        self._client, self.state = client, EngineState.READY  # failures reset on the first answer
+        log.info("engine ready: %s", self.welcome)
+
+    def _fail(self, exc: BaseException | str) -> None:
+        message = str(exc) or type(exc).__name__
+        if isinstance(exc, TimeoutError):
+            message = "the engine did not start in time"
+        self.failures += 1
+        self.last_error = message
+        if self.state is not EngineState.CLOSED:
+            self.state = EngineState.DOWN
+        self._retry_at = self.clock() + self.backoff_s()
+        self._close_soon(self._client)
+        self._client = None
+        log.warning("engine unavailable (%s failures): %s", self.failures, message)
+        self.on_outage(message)
+
+    def _close_soon(self, client: EngineClient | None) -> None:
+        if client is not None:
+            self._spawn(asyncio.wait_for(client.close(), CLOSE_TIMEOUT_S))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())  # retrieve, never raise
+
+    async def ready_client(self, timeout: float) -> EngineClient | None:
+        """Return a started, live client, waiting up to ``timeout`` for a start in progress."""
+        self.ensure_started()
+        if self.state is EngineState.STARTING and self._start_task is not None:
+            await asyncio.wait({self._start_task}, timeout=timeout)
+        if self.state is EngineState.READY and self._client is not None:
+            if self._client.alive:
+                return self._client
+            self._fail("the engine connection was lost")
+        return None
+
+    async def infill(self, request: InfillRequest, timeout: float) -> InfillResult | None:
+        """Return the engine's result, or None when it is unavailable or failed this request."""
+        began = self.clock()
+        client = await self.ready_client(timeout)
+        if client is None:
+            return None
+        remaining = max(0.05, timeout - (self.clock() - began))
+        try:
+            result = await asyncio.wait_for(client.infill(request, timeout=remaining), remaining + 1.0)
+        except asyncio.CancelledError:
+            self._spawn(asyncio.wait_for(client.cancel(request.request_id), CLOSE_TIMEOUT_S))
+            raise
+        except EngineError as exc:
+            log.warning("engine rejected request %s: %s", request.request_id, exc)
+            return None
+        except (EngineUnavailable, TimeoutError) as exc:
+            if isinstance(exc, TimeoutError):
+                self._spawn(asyncio.wait_for(client.cancel(request.request_id), CLOSE_TIMEOUT_S))
+            if client.alive and self._client is client:
+                log.warning("engine request %s timed out or failed: %s", request.request_id, exc)
+            elif self._client is client:
+                self._fail(exc)
+            return None
+        self.failures = 0
+        self._latencies.append((self.clock() - began) * 1000)
+        return result
+
+    def latency_ms(self) -> dict[str, float]:
+        if not self._latencies:
+            return {}
+        ordered = sorted(self._latencies)
+        return {
+            "last": round(self._latencies[-1], 2),
+            "mean": round(statistics.fmean(ordered), 2),
+            "p50": round(ordered[len(ordered) // 2], 2),
+            "p90": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.9))], 2),
+            "count": len(ordered),
+        }
+
+    async def status(self, timeout: float = 2.0) -> dict[str, Any]:
+        """Engine state, handshake, live counters (when it answers in time) and latency."""
+        info: dict[str, Any] = {
+            "state": self.state.value,
+            "mode": self.settings.mode,
+            "failures": self.failures,
+            "restarts": self.restarts,
+            "last_error": self.last_error,
+            "latency_ms": self.latency_ms(),
+        }
+        if self.welcome is not None:
+            info.update(
+                model=self.welcome.model_name,
+                device=self.welcome.device,
+                backend=self.welcome.backend,
+                trained=self.welcome.trained,
+            )
+        if self.state is EngineState.READY and self._client is not None and self._client.alive:
+            try:
+                reply = await asyncio.wait_for(self._client.status(), timeout)
+            except (EngineError, EngineUnavailable, TimeoutError) as exc:
+                info["status_error"] = str(exc) or type(exc).__name__
+            else:
+                info.update(
+                    active=reply.active,
+                    queued=reply.queued,
+                    completed=reply.completed,
+                    cache_entries=reply.cache_entries,
+                    mean_step_ms=round(reply.mean_step_ms, 3),
+                )
+        return info
+
+    async def restart(self) -> None:
+        """Drop the current client and start a fresh one now, ignoring any backoff."""
+        if self.state is EngineState.CLOSED:
+            return
+        if self._start_task is not None and not self._start_task.done():
+            self._start_task.cancel()
+        self._close_soon(self._client)
+        self._client, self.state, self.failures = None, EngineState.IDLE, 0
+        self.ensure_started()
+
+    async def close(self) -> None:
+        self.state = EngineState.CLOSED
+        if self._start_task is not None and not self._start_task.done():
+            self._start_task.cancel()
+        client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(client.close(), CLOSE_TIMEOUT_S)
+        for task in list(self._background):
+            task.cancel()
