@@ -44,6 +44,7 @@ class Slot:
     canvas: torch.Tensor
     pinned: torch.Tensor
     argmax: torch.Tensor
+    no_end: torch.Tensor
     sc_logits: torch.Tensor | None = None
     stable: int = 0
     steps: int = 0
@@ -181,7 +182,9 @@ class EngineCore:
                 if n:
                     canvas[:n] = torch.tensor(pinned_ids[:n])
                     pinned[:n] = True
-                job.slots.append(Slot(width, canvas, pinned, canvas.clone()))
+                no_end = torch.zeros(width, dtype=torch.bool)
+                no_end[n] = True  # the first free position: the fill is never empty
+                job.slots.append(Slot(width, canvas, pinned, canvas.clone(), no_end))
 
     def _denoise(self, out: list[Message]) -> None:
         active: list[tuple[Job, Slot]] = [
@@ -213,6 +216,7 @@ class EngineCore:
             canvases,
             logits,
             pinned=torch.stack([s.pinned for _, s in group]),
+            no_end=torch.stack([s.no_end for _, s in group]),
             previous_argmax=torch.stack([s.argmax for _, s in group]),
             stable_count=torch.tensor([s.stable for _, s in group]),
             step=torch.tensor([s.steps for _, s in group]),

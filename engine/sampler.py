@@ -54,6 +54,7 @@ def denoise_step(
     raw_logits: torch.Tensor,
     *,
     pinned: torch.Tensor,
+    no_end: torch.Tensor | None = None,
     previous_argmax: torch.Tensor,
     stable_count: torch.Tensor,
     step: torch.Tensor,
@@ -67,6 +68,8 @@ def denoise_step(
     """Apply one step of the sampler to a batch; return the outcome and the updated stability counters."""
     rows, width, vocab = raw_logits.shape
     logits = raw_logits.float().index_fill(-1, banned.to(raw_logits.device), float("-inf"))
+    if no_end is not None:  # positions where the fill may not end (an empty fill helps nobody)
+        logits[..., eom_id] = logits[..., eom_id].masked_fill(no_end, float("-inf"))
     temp = temperature(step, max_steps, cfg)[:, None, None]
     logits = logits / temp
     log_probs = torch.log_softmax(logits, dim=-1)
