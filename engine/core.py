@@ -42,13 +42,13 @@ class Slot:
 
     width: int
     canvas: torch.Tensor
-    pinned: torch.Tensor
-    argmax: torch.Tensor
+    decided: torch.Tensor  # pinned positions start decided
     no_end: torch.Tensor
+    fill: torch.Tensor
     sc_logits: torch.Tensor | None = None
-    stable: int = 0
     steps: int = 0
     done: bool = False
+    converged: bool = False
     confidence: float = 0.0
     forward_passes: int = 0
 
@@ -148,7 +148,7 @@ class EngineCore:
         self._prefill()
         self._denoise(out)
         for job in [j for j in self.jobs.values() if j.slots and all(s.done for s in j.slots)]:
-            capped = any(s.steps >= job.max_steps and s.stable == 0 for s in job.slots)
+            capped = not all(s.converged for s in job.slots)
             out.append(self._finish(job, FinishReason.STEP_CAP if capped else FinishReason.CONVERGED))
         return out
 
@@ -184,7 +184,7 @@ class EngineCore:
                     pinned[:n] = True
                 no_end = torch.zeros(width, dtype=torch.bool)
                 no_end[n] = True  # the first free position: the fill is never empty
-                job.slots.append(Slot(width, canvas, pinned, canvas.clone(), no_end))
+                job.slots.append(Slot(width, canvas, pinned, no_end, canvas.clone()))
 
     def _denoise(self, out: list[Message]) -> None:
         active: list[tuple[Job, Slot]] = [
@@ -200,7 +200,7 @@ class EngineCore:
         for job in {id(j): j for j, _ in active}.values():
             if job.request.stream and job.slots:
                 best = max(job.slots, key=lambda s: s.confidence)
-                text, _ = self.tokenizer.decode_middle(best.argmax.tolist())
+                text, _ = self.tokenizer.decode_middle(best.fill.tolist())
                 out.append(Partial(job.request.request_id, text, max(s.steps for s in job.slots)))
 
     def _denoise_group(self, width: int, group: list[tuple[Job, Slot]]) -> None:
@@ -212,13 +212,11 @@ class EngineCore:
             sc = torch.stack([s.sc_logits if s.sc_logits is not None else torch.zeros(width, vocab) for _, s in group])
             sc = sc.to(self.runner.device, self.runner.loaded.dtype)
         logits = self.runner.denoise(canvases, [j.kv for j, _ in group], sc).float().cpu()
-        outcome, stable = denoise_step(
+        outcome = denoise_step(
             canvases,
             logits,
-            pinned=torch.stack([s.pinned for _, s in group]),
+            decided=torch.stack([s.decided for _, s in group]),
             no_end=torch.stack([s.no_end for _, s in group]),
-            previous_argmax=torch.stack([s.argmax for _, s in group]),
-            stable_count=torch.tensor([s.stable for _, s in group]),
             step=torch.tensor([s.steps for _, s in group]),
             max_steps=torch.tensor([j.max_steps for j, _ in group]),
             banned=self.banned,
@@ -229,17 +227,16 @@ class EngineCore:
         )
         for row, (job, slot) in enumerate(group):
             slot.canvas = outcome.canvas[row]
-            slot.argmax = outcome.argmax[row]
+            slot.decided = outcome.decided[row]
+            slot.fill = outcome.fill[row]
             slot.sc_logits = outcome.logits[row]
-            slot.stable = int(stable[row])
             slot.steps += 1
             slot.forward_passes += 1
             slot.confidence = float(outcome.confidence[row])
-            if bool(outcome.done[row]) or slot.steps >= job.max_steps:
+            slot.converged = bool(outcome.done[row])
+            if slot.converged or slot.steps >= job.max_steps:
                 slot.done = True
                 slot.sc_logits = None
-                if not bool(outcome.done[row]):
-                    slot.stable = 0
 
     def _finish(self, job: Job, reason: FinishReason) -> InfillResult:
         del self.jobs[job.request.request_id]
@@ -247,7 +244,7 @@ class EngineCore:
         candidates: dict[str, Candidate] = {}
         if reason != FinishReason.CANCELLED:
             for slot in sorted(job.slots, key=lambda s: -s.confidence):
-                text, tokens = self.tokenizer.decode_middle(slot.argmax.tolist())
+                text, tokens = self.tokenizer.decode_middle(slot.fill.tolist())
                 if text not in candidates:
                     candidates[text] = Candidate(text, round(slot.confidence, 4), tokens, slot.width)
         now = time.monotonic()

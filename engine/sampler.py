@@ -1,10 +1,12 @@
-"""The denoising policy: which canvas tokens to accept each step, what to re-noise, and when to stop.
+"""The denoising policy: which canvas tokens to decide each step, what to re-noise, and when to stop.
 
-Follows DiffusionGemma's sampler: logits are tempered on a linear schedule, the lowest-entropy positions
-are accepted while the sum of their entropies minus the largest stays under an entropy bound (at least
-one per step; confident positions are accepted too), every other position is re-noised with a uniform
-random token, and a canvas stops once its argmax is stable and its mean entropy is low. Pinned positions
-(text the user already typed) are never re-noised. All of it is batched tensor work: no per-token loops.
+DiffusionGemma-style parallel decoding over a uniform-noise canvas. Each step the logits are tempered on
+a linear schedule; among undecided positions, the lowest-entropy ones are accepted while the sum of
+their entropies minus the largest stays under an entropy bound (at least one per step), and any position
+whose top probability reaches ``confidence_accept`` is accepted too. Accepted tokens are decided for good
+(as are pinned ones: text the user already typed); every undecided position is re-noised with a uniform
+random token. A canvas is done once every position up to its first decided ``<eom>`` is decided. All of
+it is batched tensor work: no per-token Python loops.
 """
 
 from __future__ import annotations
@@ -20,26 +22,29 @@ class SamplerConfig:
     confidence_accept: float = 0.9  # also accept any position whose top probability reaches this
     t_max: float = 0.8
     t_min: float = 0.4
-    stability_steps: int = 1
-    stop_entropy: float = 0.05  # mean entropy under which a stable canvas is done
-    greedy: bool = True  # take the argmax as the denoised token (deterministic fills)
+    greedy: bool = True  # decide the argmax (deterministic fills); False samples from the tempered logits
+    max_per_step: int = 0  # cap on tokens decided per step (0: no cap)
 
     def __post_init__(self) -> None:
-        if self.entropy_bound <= 0:
-            raise ValueError("SamplerConfig.entropy_bound must be > 0")
+        if self.entropy_bound < 0:
+            raise ValueError("SamplerConfig.entropy_bound must be >= 0")
         if not 0 < self.t_min <= self.t_max:
             raise ValueError("SamplerConfig needs 0 < t_min <= t_max")
-        if self.stability_steps < 0:
-            raise ValueError("SamplerConfig.stability_steps must be >= 0")
+
+    @classmethod
+    def one_token_per_step(cls) -> SamplerConfig:
+        """The sequential reference: exactly one decided token per forward pass."""
+        return cls(entropy_bound=0.0, confidence_accept=2.0, max_per_step=1)
 
 
 @dataclass(slots=True)
 class StepOutcome:
     canvas: torch.Tensor  # (B, C) next canvas to feed the model
-    argmax: torch.Tensor  # (B, C) current best guess
+    decided: torch.Tensor  # (B, C) positions decided so far
+    fill: torch.Tensor  # (B, C) decided tokens, current argmax elsewhere
     logits: torch.Tensor  # (B, C, V) tempered logits, for self-conditioning
-    accepted: torch.Tensor  # (B, C) positions accepted this step
-    done: torch.Tensor  # (B,) converged
+    newly_decided: torch.Tensor  # (B,) tokens decided this step
+    done: torch.Tensor  # (B,) complete
     confidence: torch.Tensor  # (B,) mean top probability over the fill (up to its end)
 
 
@@ -49,14 +54,18 @@ def temperature(step: torch.Tensor, max_steps: torch.Tensor, cfg: SamplerConfig)
     return cfg.t_min + (cfg.t_max - cfg.t_min) * remaining
 
 
+def fill_extent(tokens: torch.Tensor, eom_id: int) -> torch.Tensor:
+    """(B, C) mask of the positions up to and including each row's first ``<eom>``."""
+    is_end = (tokens == eom_id).long()
+    return (is_end.cumsum(-1) - is_end) == 0
+
+
 def denoise_step(
     canvas: torch.Tensor,
     raw_logits: torch.Tensor,
     *,
-    pinned: torch.Tensor,
+    decided: torch.Tensor,
     no_end: torch.Tensor | None = None,
-    previous_argmax: torch.Tensor,
-    stable_count: torch.Tensor,
     step: torch.Tensor,
     max_steps: torch.Tensor,
     banned: torch.Tensor,
@@ -64,14 +73,13 @@ def denoise_step(
     eom_id: int,
     cfg: SamplerConfig,
     generator: torch.Generator | None = None,
-) -> tuple[StepOutcome, torch.Tensor]:
-    """Apply one step of the sampler to a batch; return the outcome and the updated stability counters."""
+) -> StepOutcome:
+    """Apply one step of the sampler to a batch of canvases (decided positions hold their tokens)."""
     rows, width, vocab = raw_logits.shape
     logits = raw_logits.float().index_fill(-1, banned.to(raw_logits.device), float("-inf"))
     if no_end is not None:  # positions where the fill may not end (an empty fill helps nobody)
         logits[..., eom_id] = logits[..., eom_id].masked_fill(no_end, float("-inf"))
-    temp = temperature(step, max_steps, cfg)[:, None, None]
-    logits = logits / temp
+    logits = logits / temperature(step, max_steps, cfg)[:, None, None]
     log_probs = torch.log_softmax(logits, dim=-1)
     probs = log_probs.exp()
     entropy = -(probs * log_probs.nan_to_num(neginf=0.0)).sum(-1)  # (B, C)
@@ -80,29 +88,28 @@ def denoise_step(
         proposal = argmax
     else:
         proposal = torch.multinomial(probs.view(-1, vocab), 1, generator=generator).view(rows, width)
-    argmax = torch.where(pinned, canvas, argmax)
-    proposal = torch.where(pinned, canvas, proposal)
 
-    # Entropy-bound acceptance over unpinned positions, lowest entropy first.
-    free_entropy = entropy.masked_fill(pinned, 0.0)
-    sorted_entropy, order = free_entropy.sort(dim=-1)
-    cumulative = sorted_entropy.cumsum(-1)
-    take_sorted = (cumulative - sorted_entropy) <= cfg.entropy_bound
-    take_sorted[:, 0] = True  # at least one token per step
-    accepted = torch.zeros_like(take_sorted).scatter(-1, order, take_sorted)
-    accepted |= top_prob >= cfg.confidence_accept
-    accepted |= pinned
+    # Entropy-bound acceptance over undecided positions, lowest entropy first, at least one.
+    open_entropy = entropy.masked_fill(decided, float("inf"))
+    sorted_entropy, order = open_entropy.sort(dim=-1)
+    finite = torch.isfinite(sorted_entropy)
+    cumulative = sorted_entropy.masked_fill(~finite, 0.0).cumsum(-1)
+    take = ((cumulative - sorted_entropy.masked_fill(~finite, 0.0)) <= cfg.entropy_bound) & finite
+    take[:, 0] = finite[:, 0]
+    if cfg.max_per_step:
+        take[:, cfg.max_per_step :] = False
+    accepted = torch.zeros_like(take).scatter(-1, order, take)
+    accepted |= (top_prob >= cfg.confidence_accept) & ~decided
 
+    new_decided = decided | accepted
+    fill = torch.where(decided, canvas, torch.where(accepted, proposal, argmax))
     noise = torch.randint(noise_low, vocab, canvas.shape, device=canvas.device, generator=generator)
-    next_canvas = torch.where(accepted, proposal, noise)
+    next_canvas = torch.where(new_decided, fill, noise)
 
-    # The fill ends at the first <eom> of the argmax; only that part decides confidence.
-    is_end = argmax == eom_id
-    before_end = (is_end.long().cumsum(-1) - is_end.long()) == 0  # positions up to and including the first <eom>
-    fill_entropy = (entropy * before_end).sum(-1) / before_end.sum(-1).clamp(min=1)
-    confidence = (top_prob * before_end).sum(-1) / before_end.sum(-1).clamp(min=1)
-    same = (argmax == previous_argmax).all(-1)
-    stable_count = torch.where(same, stable_count + 1, torch.zeros_like(stable_count))
-    done = (stable_count >= cfg.stability_steps) & (fill_entropy < cfg.stop_entropy)
-    outcome = StepOutcome(next_canvas, argmax, logits, accepted, done, confidence)
-    return outcome, stable_count
+    # Done once everything up to the first decided <eom> is decided.
+    decided_end = (fill == eom_id) & new_decided
+    extent = fill_extent(torch.where(decided_end, fill, torch.full_like(fill, -1)), eom_id)
+    done = (new_decided | ~extent).all(-1)
+    span = fill_extent(fill, eom_id)
+    confidence = (top_prob * span).sum(-1) / span.sum(-1).clamp(min=1)
+    return StepOutcome(next_canvas, new_decided, fill, logits, accepted.sum(-1), done, confidence)

@@ -58,38 +58,62 @@ def test_batched_denoise_equals_one_by_one(core):
         assert torch.allclose(batched[row], single[0], atol=1e-4), row
 
 
-def test_sampler_accepts_at_least_one_and_keeps_pins():
+def _step(canvas, logits, decided, cfg=None, **kw):
+    rows = canvas.shape[0]
+    return denoise_step(
+        canvas, logits, decided=decided, step=torch.zeros(rows), max_steps=torch.full((rows,), 10),
+        banned=torch.tensor([0, 1]), noise_low=10, eom_id=2, cfg=cfg or SamplerConfig(), **kw,
+    )
+
+
+def test_sampler_decides_at_least_one_and_keeps_pins():
     rows, width, vocab = 2, 8, 50
     logits = torch.zeros(rows, width, vocab)  # maximal entropy everywhere
+    logits[..., 2] = -5.0  # (and no reason to end)
     canvas = torch.randint(10, vocab, (rows, width))
     pinned = torch.zeros(rows, width, dtype=torch.bool)
     pinned[:, :2] = True
-    outcome, stable = denoise_step(
-        canvas, logits, pinned=pinned, previous_argmax=canvas.clone(), stable_count=torch.zeros(rows),
-        step=torch.zeros(rows), max_steps=torch.full((rows,), 10), banned=torch.tensor([0, 1]),
-        noise_low=10, eom_id=2, cfg=SamplerConfig(),
-    )
-    assert (outcome.accepted & ~pinned).sum(-1).min() >= 1
+    outcome = _step(canvas, logits, pinned)
+    assert (outcome.newly_decided >= 1).all()
     assert torch.equal(outcome.canvas[:, :2], canvas[:, :2])
+    assert (outcome.decided & ~pinned).sum(-1).min() >= 1
     assert not outcome.done.any()
 
 
-def test_sampler_stops_on_a_confident_stable_canvas():
+def test_one_token_per_step_decides_exactly_one():
     vocab, width = 50, 6
-    target = torch.tensor([[12, 13, 2, 2, 2, 2]])
     logits = torch.full((1, width, vocab), -20.0)
-    logits[0, torch.arange(width), target[0]] = 20.0
-    kwargs = dict(pinned=torch.zeros(1, width, dtype=torch.bool), step=torch.tensor([3]),
-                  max_steps=torch.tensor([10]), banned=torch.tensor([0, 1]), noise_low=10, eom_id=2,
-                  cfg=SamplerConfig())
-    outcome, stable = denoise_step(target.clone(), logits, previous_argmax=target.clone(),
-                                   stable_count=torch.zeros(1), **kwargs)
-    assert outcome.done.all() and torch.equal(outcome.argmax, target)
-    assert outcome.accepted.all()
-    # The same confident logits against a different previous guess are not yet stable.
-    outcome, _ = denoise_step(target.clone(), logits, previous_argmax=target.flip(-1),
-                              stable_count=torch.zeros(1), **kwargs)
+    logits[0, :, 12] = 20.0  # every position is certain
+    outcome = _step(torch.full((1, width), 30), logits, torch.zeros(1, width, dtype=torch.bool),
+                    cfg=SamplerConfig.one_token_per_step())
+    assert int(outcome.newly_decided) == 1
+    default = _step(torch.full((1, width), 30), logits, torch.zeros(1, width, dtype=torch.bool))
+    assert int(default.newly_decided) == width  # confident positions are decided in parallel
+
+
+def test_sampler_is_done_once_the_fill_up_to_its_end_is_decided():
+    vocab, width = 50, 6
+    target = torch.tensor([[12, 13, 2, 40, 41, 42]])  # positions after the first <eom> do not matter
+    logits = torch.full((1, width, vocab), 0.0)
+    logits[0, torch.arange(3), target[0, :3]] = 30.0
+    outcome = _step(torch.full((1, width), 30), logits, torch.zeros(1, width, dtype=torch.bool))
+    assert outcome.done.all()
+    assert outcome.fill[0, :3].tolist() == [12, 13, 2]
+    # An <eom> that is not yet decided does not end the fill.
+    weak = logits.clone()
+    weak[0, 1] = 0.0
+    outcome = _step(torch.full((1, width), 30), weak, torch.zeros(1, width, dtype=torch.bool),
+                    cfg=SamplerConfig.one_token_per_step())
     assert not outcome.done.any()
+
+
+def test_no_end_forbids_an_empty_fill():
+    vocab, width = 50, 4
+    logits = torch.full((1, width, vocab), 0.0)
+    logits[..., 2] = 30.0  # the model wants to end at once
+    no_end = torch.tensor([[True, False, False, False]])
+    outcome = _step(torch.full((1, width), 30), logits, torch.zeros(1, width, dtype=torch.bool), no_end=no_end)
+    assert int(outcome.fill[0, 0]) != 2
 
 
 def test_core_serves_requests_and_reuses_the_document_cache(core):
