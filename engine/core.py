@@ -298,13 +298,16 @@ def load_core(model_dir: str | Path | None = None, device: str = "cpu", backend:
     from engine.runner import TorchRunner, load_model
 
     path = Path(model_dir) if model_dir else default_model_dir()
-    if backend != "torch":
-        raise ValueError(f"backend {backend!r} is not available (torch)")
+    if backend not in ("torch", "onnx", "auto"):
+        raise ValueError(f"backend must be torch, onnx or auto, got {backend!r}")
     loaded = load_model(path, device=device)
     tokenizer = InfillTokenizer.from_file(path)
     card = loaded.card
+    runner = TorchRunner(loaded)
+    if backend == "onnx" or (backend == "auto" and loaded.device.type == "cpu"):
+        runner.use_onnx()
     return EngineCore(
-        TorchRunner(loaded),
+        runner,
         tokenizer,
         config,
         model_name=card.get("name", path.name),

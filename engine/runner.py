@@ -73,6 +73,14 @@ class TorchRunner:
         self.layer_is_sliding = [t == "sliding_attention" for t in self.text_config.layer_types]
         self.forward_passes = 0
         self.step_seconds = 0.0
+        self.onnx = None  # an OnnxDenoiser runs single-canvas steps when the ONNX backend is chosen
+
+    def use_onnx(self) -> None:
+        """Run single-canvas denoising steps on ONNX Runtime (batched steps stay on torch)."""
+        from engine.onnx_runner import OnnxDenoiser
+
+        self.onnx = OnnxDenoiser.for_model(self.loaded.path).use_windows(self.text_config)
+        self.backend = "onnx"
 
     @torch.inference_mode()
     def encode(self, base: PromptKV, ids: list[int], budget: int | None = None) -> PromptKV:
@@ -101,6 +109,11 @@ class TorchRunner:
         """Return logits (B, C, V) for canvases (B, C), each reading its own prompt cache."""
         started = time.perf_counter()
         rows, width = canvases.shape
+        if rows == 1 and self.onnx is not None:
+            logits = self.onnx.denoise(canvases.cpu(), prompts[0], self_conditioning)
+            self.forward_passes += 1
+            self.step_seconds += time.perf_counter() - started
+            return logits
         if rows == 1:
             cache = to_hf_cache(prompts[0], self.text_config)
             positions = torch.arange(len(prompts[0].ids), len(prompts[0].ids) + width, device=self.device)[None]

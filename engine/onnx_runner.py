@@ -1,0 +1,146 @@
+"""The denoising step on ONNX Runtime: export the decoder step of a model directory, and run it.
+
+The exported graph takes the canvas ids, the canvas positions and every layer's cached keys and values
+(as the encoder left them, sliding layers already trimmed to their window) and returns the logits, so
+the torch encoder and KV reuse stay as they are and only the hot step changes runtime. Routed experts
+are exported with the data-independent ``batched_mm`` implementation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine.kv import PromptKV, to_hf_cache
+
+ONNX_FILE = "denoise_step.onnx"
+
+
+def onnx_path_for(model_dir: str | Path) -> Path:
+    """Where the export of ``model_dir`` lives: a per-user cache keyed by the model's files."""
+    model_dir = Path(model_dir)
+    digest = hashlib.sha256()
+    for name in ("config.json", "model.safetensors.index.json", "model.safetensors"):
+        path = model_dir / name
+        if path.is_file():
+            digest.update(path.read_bytes() if path.stat().st_size < 1 << 20 else str(path.stat()).encode())
+    digest.update(torch.__version__.encode())
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "infill" / "onnx"
+    return root / digest.hexdigest()[:16] / ONNX_FILE
+
+
+def ensure_onnx(model_dir: str | Path) -> Path:
+    """Return the ONNX export of ``model_dir``'s denoising step, exporting it first if needed (seconds)."""
+    path = onnx_path_for(model_dir)
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        export_denoise_step(model_dir, tmp)
+        os.replace(tmp, path)
+    return path
+
+
+class _StepGraph(torch.nn.Module):
+    """(canvas, positions, sc_logits, sc_on, k0, v0, k1, v1, ...) -> logits, for batch 1, no padding."""
+
+    def __init__(self, model) -> None:
+        super().__init__()
+        self.model = model
+        self.text_config = model.config.text_config
+
+    def forward(self, canvas, positions, sc_logits, sc_on, *kv):
+        prompt = PromptKV(ids=[0], keys=list(kv[0::2]), values=list(kv[1::2]))
+        cache = to_hf_cache(prompt, self.text_config)
+        for layer, keys in zip(cache.layers, prompt.keys, strict=True):
+            if hasattr(layer, "cumulative_length"):
+                layer.cumulative_length = keys.shape[2]
+        return self.model(
+            decoder_input_ids=canvas,
+            past_key_values=cache,
+            decoder_position_ids=positions,
+            self_conditioning_logits=sc_logits,
+            self_conditioning_mask=sc_on,
+        ).logits
+
+
+def export_denoise_step(model_dir: str | Path, out: str | Path | None = None) -> Path:
+    """Export the decoder step of ``model_dir`` to ONNX (fp32) and return the file's path."""
+    from engine.runner import load_model
+
+    loaded = load_model(model_dir, device="cpu", dtype=torch.float32)
+    model = loaded.model
+    model.set_experts_implementation("batched_mm")
+    model.set_attn_implementation("eager")  # the ONNX exporter has no grouped-query SDPA
+    text = model.config.text_config
+    graph = _StepGraph(model).eval()
+    prompt_len, width = 40, 16
+    kv = []
+    for index in range(len(text.layer_types)):
+        layer = text.per_layer_config[index]
+        heads, dim = layer.num_key_value_heads, layer.head_dim
+        kv += [torch.randn(1, heads, prompt_len, dim), torch.randn(1, heads, prompt_len, dim)]
+    canvas = torch.randint(100, text.vocab_size, (1, width))
+    positions = torch.arange(prompt_len, prompt_len + width)[None]
+    names = [f"{kind}{i}" for i in range(len(text.layer_types)) for kind in ("key", "value")]
+    sc_logits = torch.randn(1, width, text.vocab_size)
+    sc_on = torch.ones(1, dtype=torch.bool)
+    dynamic = {"canvas": {1: "width"}, "positions": {1: "width"}, "logits": {1: "width"}, "sc_logits": {1: "width"}}
+    dynamic.update({name: {2: "cached"} for name in names})
+    out = Path(out) if out else Path(model_dir) / ONNX_FILE
+    with torch.inference_mode():
+        torch.onnx.export(graph, (canvas, positions, sc_logits, sc_on, *kv), str(out),
+                          input_names=["canvas", "positions", "sc_logits", "sc_on", *names],
+                          output_names=["logits"], dynamic_axes=dynamic, opset_version=18, dynamo=False)
+    return out
+
+
+class OnnxDenoiser:
+    """Run an exported decoder step with ONNX Runtime (CPU, or CUDA with the ``gpu`` extra)."""
+
+    backend = "onnxruntime"
+
+    def __init__(self, path: Path, providers: list[str] | None = None) -> None:
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = onnxruntime.InferenceSession(str(path), options,
+                                                    providers=providers or ["CPUExecutionProvider"])
+        self.names = [i.name for i in self.session.get_inputs()]
+        self.vocab_size = self.session.get_outputs()[0].shape[-1]
+
+    @classmethod
+    def for_model(cls, model_dir: str | Path, export: bool = True) -> OnnxDenoiser | None:
+        """The denoiser for ``model_dir`` (exported on first use unless ``export`` is False)."""
+        path = ensure_onnx(model_dir) if export else onnx_path_for(model_dir)
+        return cls(path) if path.is_file() else None
+
+    def denoise(self, canvas: torch.Tensor, prompt: PromptKV, sc_logits: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits (1, C, V) for one canvas reading ``prompt``'s cache (sliding layers trimmed as the model does)."""
+        length = len(prompt.ids)
+        width = canvas.shape[1]
+        if sc_logits is None:
+            sc = np.zeros((1, width, self.vocab_size), dtype=np.float32)
+        else:
+            sc = sc_logits.float().numpy()
+        feeds = {"canvas": canvas.numpy().astype(np.int64),
+                 "positions": np.arange(length, length + width, dtype=np.int64)[None],
+                 "sc_logits": sc, "sc_on": np.array([sc_logits is not None])}
+        windows = getattr(self, "_windows", None)
+        for index, (keys, values) in enumerate(zip(prompt.keys, prompt.values, strict=True)):
+            window = windows[index] if windows else None
+            if window:
+                keys, values = keys[:, :, -(window - 1) :], values[:, :, -(window - 1) :]
+            feeds[f"key{index}"] = keys.float().numpy()
+            feeds[f"value{index}"] = values.float().numpy()
+        return torch.from_numpy(self.session.run(["logits"], feeds)[0])
+
+    def use_windows(self, text_config) -> OnnxDenoiser:
+        """Trim sliding layers' caches to their window, as the torch runner's cache does."""
+        self._windows = [text_config.sliding_window if t == "sliding_attention" else 0
+                         for t in text_config.layer_types]
+        return self
