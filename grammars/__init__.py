@@ -11,7 +11,9 @@ from importlib import resources
 from pathlib import Path
 
 TABLE_FILE = "languages.toml"
-QUERY_KINDS = ("boundaries", "holes")
+QUERY_KINDS = ("boundaries", "holes")  # every language has these
+OPTIONAL_QUERY_KINDS = ("functions", "imports", "definitions")  # edit commands and cross-file context
+DOC_PLACEMENTS = ("", "body", "above")
 
 
 class GrammarTableError(ValueError):
@@ -32,11 +34,19 @@ class LanguageEntry:
     block_comment: tuple[str, str] | None = None
     block_openers: tuple[str, ...] = ()
     indent: str = "    "
+    doc_placement: str = ""  # "body": a docstring opening the body; "above": a comment above; "": none
+    doc_open: str = ""  # first line's marker (a docstring's quotes, "/**")
+    doc_line: str = ""  # every line's marker ("/// ", " * ")
+    doc_close: str = ""  # last line's marker
+
+    def has_query(self, kind: str) -> bool:
+        return (self.query_dir / f"{kind}.scm").is_file()
 
     def query_source(self, kind: str) -> str:
         """Return the text of ``<query_dir>/<kind>.scm``."""
-        if kind not in QUERY_KINDS:
-            raise GrammarTableError(f"unknown query kind {kind!r}; expected one of {QUERY_KINDS}")
+        if kind not in QUERY_KINDS + OPTIONAL_QUERY_KINDS:
+            known = QUERY_KINDS + OPTIONAL_QUERY_KINDS
+            raise GrammarTableError(f"unknown query kind {kind!r}; expected one of {known}")
         path = self.query_dir / f"{kind}.scm"
         try:
             return path.read_text(encoding="utf-8")
@@ -78,6 +88,11 @@ def _entry(name: str, row: object, root: Path) -> LanguageEntry:
     indent = row.get("indent", "    ")
     if not isinstance(indent, str) or not indent or indent.strip(" \t"):
         raise GrammarTableError(f"language {name!r}: 'indent' must be a tab or spaces")
+    doc = {k: row.get(k, "") for k in ("doc_placement", "doc_open", "doc_line", "doc_close")}
+    if not all(isinstance(v, str) for v in doc.values()) or doc["doc_placement"] not in DOC_PLACEMENTS:
+        raise GrammarTableError(
+            f"language {name!r}: 'doc_placement' must be one of {DOC_PLACEMENTS} and doc markers strings"
+        )
     return LanguageEntry(
         name=name,
         language_ids=_strings(name, row, "language_ids"),
@@ -89,6 +104,7 @@ def _entry(name: str, row: object, root: Path) -> LanguageEntry:
         block_comment=(block[0], block[1]) if block else None,
         block_openers=_strings(name, row, "block_openers", required=False),
         indent=indent,
+        **doc,
     )
 
 

@@ -2,3 +2,5 @@
 
 Importing this package imports neither torch nor onnxruntime.
 """
+
+__version__ = "0.1.0"

@@ -11,8 +11,11 @@ from engine.protocol import InfillRequest, InfillResult
 from infill_lsp.config import Settings
 from infill_lsp.context import Budgets, InfillContext, build_context
 from infill_lsp.documents import Document
+from infill_lsp.fill_cache import AUTOMATIC, INVOKED
 from infill_lsp.positions import Position
 from infill_lsp.postprocess import Fill, clean_fill
+
+MODES = (AUTOMATIC, INVOKED)
 
 
 class Skip(Exception):
@@ -28,6 +31,12 @@ class Plan:
     request: InfillRequest
     typed: str = ""  # text between the start of a selected popup item and the cursor
     start: int = 0  # document offset where the inserted text starts (the cursor, or the item start)
+    item_end: int = 0  # end of a selected popup item's range: the inserted text replaces up to here
+    mode: str = AUTOMATIC
+
+    def replace_end(self, fill: Fill) -> int:
+        """Document offset up to which inserting ``fill`` replaces text."""
+        return max(self.cursor + fill.replaces, self.item_end)
 
 
 def plan_completion(
@@ -37,8 +46,18 @@ def plan_completion(
     *,
     request_id: int,
     selected: tuple[Position, Position, str] | None = None,
+    mode: str = AUTOMATIC,
+    cross_file: str = "",
+    anchor: int | None = None,
 ) -> Plan:
-    """Return the plan for a completion at ``position``; raise Skip when there is nothing to do."""
+    """Return the plan for a completion at ``position``; raise Skip when there is nothing to do.
+
+    ``mode`` picks the step budget and candidate count (automatic: fast and one; invoked: the
+    "thinking" budget and several). ``cross_file`` is put before the prefix and taken from its budget;
+    ``anchor`` keeps the prefix's start where the previous request had it (see ``build_context``).
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     if not document.completable:
         raise Skip(f"{document.uri} is {document.health.value}; not completed")
     name = document.language.name if document.language else None
@@ -48,30 +67,41 @@ def plan_completion(
     if not 0 <= position.line < index.line_count:
         raise Skip(f"line {position.line} is outside {document.uri} ({index.line_count} lines)")
     cursor = index.offset(position)
-    typed, pinned, start = "", "", cursor
+    typed, pinned, start, item_end = "", "", cursor, cursor
     if selected is not None:
         item_start = index.offset(selected[0])
         text = selected[2]
         if item_start <= cursor and text.startswith(document.text[item_start:cursor]):
             typed = document.text[item_start:cursor]
             pinned, start = text[len(typed) :], item_start
-    budgets = Budgets(prefix_chars=settings.prefix_chars, suffix_chars=settings.suffix_chars)
+            item_end = max(cursor, index.offset(selected[1]))
+    cross_file = cross_file if len(cross_file) < settings.prefix_chars else ""
+    budgets = Budgets(prefix_chars=settings.prefix_chars - len(cross_file), suffix_chars=settings.suffix_chars)
     context = build_context(
-        document.text, cursor, language=document.language, tree=document.tree, budgets=budgets
+        document.text, cursor, language=document.language, tree=document.tree, budgets=budgets, anchor=anchor
     )
+    invoked = mode == INVOKED
     request = InfillRequest(
         request_id=request_id,
-        prefix=context.prefix,
+        prefix=cross_file + context.prefix,
         suffix=context.suffix,
         language=name or "text",
         document_key=document.uri,
         canvas_lengths=context.canvas_lengths,
-        max_steps=settings.max_steps,
-        num_candidates=settings.num_candidates,
+        max_steps=settings.invoked_steps if invoked else settings.max_steps,
+        num_candidates=settings.invoked_candidates if invoked else settings.num_candidates,
         pinned=pinned,
         single_line=context.single_line,
     )
-    return Plan(cursor=cursor, context=context, request=request, typed=typed, start=start)
+    return Plan(
+        cursor=cursor,
+        context=context,
+        request=request,
+        typed=typed,
+        start=start,
+        item_end=item_end,
+        mode=mode,
+    )
 
 
 def fills_from_result(result: InfillResult, plan: Plan, document: Document, settings: Settings) -> list[Fill]:

@@ -62,27 +62,46 @@ class Settings:
     """Everything the language server can be told by the editor."""
 
     engine: EngineSettings = field(default_factory=EngineSettings)
-    debounce_ms: int = 30
+    debounce_ms: int = 30  # the debounce before the typing speed is known; 0 turns debouncing off
+    debounce_min_ms: int = 10  # the adaptive debounce stays within [min, max]
+    debounce_max_ms: int = 250
     max_lines: int = 12
-    max_steps: int = 0
-    num_candidates: int = 1
+    max_steps: int = 16  # step budget of automatic (as-you-type) requests; 0: the engine default
+    num_candidates: int = 1  # candidates of automatic requests
+    invoked_steps: int = 64  # the "thinking" budget of explicitly invoked requests and edit commands
+    invoked_candidates: int = 3  # candidates of an invoked request, for the user to cycle
     request_timeout_ms: int = 5000
+    command_timeout_ms: int = 30_000  # edit commands (fill selection, complete body, docstring)
     prefix_chars: int = 4000
     suffix_chars: int = 1500
+    cross_file_chars: int = 1500  # taken from prefix_chars for snippets of other open documents
     languages: tuple[str, ...] = ()  # empty: every language, plain text included
+    completion_fallback: bool = False  # offer textDocument/completion even to inline-capable clients
+    speculative: bool = False  # after a fill is shown, prefetch the fill for the state after accepting it
+    event_log: bool = True  # keep accept/dismiss events in a local JSON-lines file (never sent anywhere)
 
     def __post_init__(self) -> None:
         _check_range("debounce_ms", self.debounce_ms, 0, 5000)
+        _check_range("debounce_min_ms", self.debounce_min_ms, 0, 5000)
+        _check_range("debounce_max_ms", self.debounce_max_ms, self.debounce_min_ms, 5000)
         _check_range("max_lines", self.max_lines, 1, 1000)
         _check_range("max_steps", self.max_steps, 0, 10_000)
         _check_range("num_candidates", self.num_candidates, 1, 8)
+        _check_range("invoked_steps", self.invoked_steps, 0, 10_000)
+        _check_range("invoked_candidates", self.invoked_candidates, 1, 8)
         _check_range("request_timeout_ms", self.request_timeout_ms, 10, 600_000)
+        _check_range("command_timeout_ms", self.command_timeout_ms, 10, 600_000)
         _check_range("prefix_chars", self.prefix_chars, 0, 1_000_000)
         _check_range("suffix_chars", self.suffix_chars, 0, 1_000_000)
+        _check_range("cross_file_chars", self.cross_file_chars, 0, self.prefix_chars)
 
     @property
     def request_timeout_s(self) -> float:
         return self.request_timeout_ms / 1000
+
+    @property
+    def command_timeout_s(self) -> float:
+        return self.command_timeout_ms / 1000
 
     def language_enabled(self, name: str | None) -> bool:
         return not self.languages or (name or "text") in self.languages
@@ -160,6 +179,41 @@ def _merge(cls: type, base: Any, raw: dict[str, Any], prefix: str, warnings: lis
     return dataclasses.replace(base, **accepted)
 
 
+# Flat names editors commonly use, mapped to the field they set ("engine." fields go to the engine).
+ALIASES = {
+    "automatic_steps": "max_steps",
+    "thinking_steps": "invoked_steps",
+    "model": "engine.model_dir",
+    "model_dir": "engine.model_dir",
+    "device": "engine.device",
+    "backend": "engine.backend",
+    "socket": "engine.socket",
+    "engine_socket": "engine.socket",
+}
+
+
+def _resolve_aliases(raw: dict[str, Any]) -> dict[str, Any]:
+    """Return ``raw`` with alias keys moved to their fields; explicit fields win over aliases."""
+    out = {k: v for k, v in raw.items() if _snake(str(k)) not in ALIASES}
+    engine = dict(raw["engine"]) if isinstance(raw.get("engine"), dict) else None
+    for key, value in raw.items():
+        target = ALIASES.get(_snake(str(key)))
+        if target is None:
+            continue
+        if target.startswith("engine."):
+            if engine is None and "engine" in raw:
+                continue  # a malformed engine object is reported as such
+            engine = engine if engine is not None else {}
+            name = target.removeprefix("engine.")
+            if name not in {_snake(str(k)) for k in engine}:
+                engine[name] = value
+        else:
+            out.setdefault(target, value)
+    if engine is not None:
+        out["engine"] = engine
+    return out
+
+
 def parse_settings(raw: Any, base: Settings | None = None) -> tuple[Settings, list[str]]:
     """Return settings read from editor-provided ``raw`` on top of ``base``, and warnings about it."""
     base = base or Settings()
@@ -170,6 +224,7 @@ def parse_settings(raw: Any, base: Settings | None = None) -> tuple[Settings, li
         return base, [f"settings must be an object, got {type(raw).__name__}; using defaults"]
     if isinstance(raw.get("infill"), dict):
         raw = raw["infill"]
+    raw = _resolve_aliases(raw)
     engine = base.engine
     raw_engine = raw.get("engine")
     if isinstance(raw_engine, dict):

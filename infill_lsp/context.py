@@ -202,6 +202,16 @@ def classify_hole(
     return HoleKind.STATEMENT
 
 
+def stable_anchor(text: str, cursor: int, anchor: int, budget: int) -> bool:
+    """True when a prefix may keep starting at ``anchor``: a line start within ``budget`` of ``cursor``.
+
+    An anchor that would leave less than half the budget of prefix is dropped for a fresh cut.
+    """
+    if not 0 <= anchor <= cursor or cursor - anchor > budget:
+        return False
+    return anchor == 0 or (text[anchor - 1] == "\n" and cursor - anchor >= budget // 2)
+
+
 def build_context(
     text: str,
     cursor: int,
@@ -209,11 +219,19 @@ def build_context(
     language: LanguageSupport | None = None,
     tree: tree_sitter.Tree | None = None,
     budgets: Budgets = Budgets(),
+    anchor: int | None = None,
 ) -> InfillContext:
-    """Cut the prefix and suffix around ``cursor`` and classify the hole."""
+    """Cut the prefix and suffix around ``cursor`` and classify the hole.
+
+    ``anchor`` is where the previous prefix of this document started: kept while it is a line start
+    within the budget, so the prefix (and the engine's cache of it) stays stable across keystrokes.
+    """
     if not 0 <= cursor <= len(text):
         raise ValueError(f"cursor {cursor} lies outside the text (length {len(text)})")
-    start = prefix_cut(text, cursor, budgets.prefix_chars, language, tree)
+    if anchor is not None and stable_anchor(text, cursor, anchor, budgets.prefix_chars):
+        start = anchor
+    else:
+        start = prefix_cut(text, cursor, budgets.prefix_chars, language, tree)
     end = suffix_cut(text, cursor, budgets.suffix_chars, language, tree)
     kind = classify_hole(text, cursor, language, tree)
     line_start = text.rfind("\n", 0, cursor) + 1

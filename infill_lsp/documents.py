@@ -9,6 +9,7 @@ are not completed.
 from __future__ import annotations
 
 import enum
+import time
 from dataclasses import dataclass
 
 import tree_sitter
@@ -84,6 +85,8 @@ class Document:
         self._stale = True  # the tree (if any) lags behind the text
         self._parser = language.new_parser() if language else None
         self.health = self._judge()
+        self.edited_line: int | None = None  # the line of the latest incremental edit
+        self.edited_at = 0.0  # time.monotonic() of the latest edit (0: never edited)
 
     @property
     def text(self) -> str:
@@ -140,6 +143,7 @@ class Document:
         start, end = (self.index.offset(p) for p in change.range)
         if end < start:
             start, end = end, start
+        self.edited_line, self.edited_at = self.index.line_of(start), time.monotonic()
         self._text = old[:start] + change.text + old[end:]
         self._index = None
         if self._tree is not None and self.health is Health.OK:
@@ -202,3 +206,7 @@ class DocumentStore:
 
     def get(self, uri: str) -> Document | None:
         return self._documents.get(uri)
+
+    def all(self) -> list[Document]:
+        """The open documents, in the order they were opened."""
+        return list(self._documents.values())

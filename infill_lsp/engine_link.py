@@ -139,13 +139,15 @@ class EngineLink:
         factory: ClientFactory = make_engine_client,
         *,
         on_outage: Callable[[str], None] = lambda message: None,
+        on_state: Callable[[EngineState], None] = lambda state: None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self.factory = factory
         self.on_outage = on_outage
+        self.on_state = on_state
         self.clock = clock
-        self.state = EngineState.IDLE
+        self._state = EngineState.IDLE
         self.welcome: Welcome | None = None
         self.last_error = ""
         self.failures = 0  # consecutive
@@ -156,6 +158,17 @@ class EngineLink:
         self._background: set[asyncio.Task[Any]] = set()
         self._latencies: deque[float] = deque(maxlen=200)
         self._request_ids = itertools.count(1)
+        self._auto_restart: asyncio.TimerHandle | None = None
+
+    @property
+    def state(self) -> EngineState:
+        return self._state
+
+    @state.setter
+    def state(self, value: EngineState) -> None:
+        changed, self._state = value is not self._state, value
+        if changed:
+            self.on_state(value)
 
     def next_request_id(self) -> int:
         return next(self._request_ids)
@@ -206,6 +219,17 @@ class EngineLink:
         self._client = None
         log.warning("engine unavailable (%s failures): %s", self.failures, message)
         self.on_outage(message)
+        self._schedule_restart()
+
+    def _schedule_restart(self) -> None:
+        """Restart on its own after the backoff, so the engine comes back without waiting for a request."""
+        if self._auto_restart is not None:
+            self._auto_restart.cancel()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._auto_restart = loop.call_later(self.backoff_s() + 0.01, self.ensure_started)
 
     def _close_soon(self, client: EngineClient | None) -> None:
         if client is not None:
@@ -264,6 +288,7 @@ class EngineLink:
             "mean": round(statistics.fmean(ordered), 2),
             "p50": round(ordered[len(ordered) // 2], 2),
             "p90": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.9))], 2),
+            "p95": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))], 2),
             "count": len(ordered),
         }
 
@@ -295,6 +320,13 @@ class EngineLink:
                     queued=reply.queued,
                     completed=reply.completed,
                     cache_entries=reply.cache_entries,
+                    cache_hit_tokens=reply.cache_hit_tokens,
+                    cache_lookup_tokens=reply.cache_lookup_tokens,
+                    cache_hit_rate=(
+                        round(reply.cache_hit_tokens / reply.cache_lookup_tokens, 4)
+                        if reply.cache_lookup_tokens
+                        else None
+                    ),
                     mean_step_ms=round(reply.mean_step_ms, 3),
                 )
         return info
@@ -311,6 +343,8 @@ class EngineLink:
 
     async def close(self) -> None:
         self.state = EngineState.CLOSED
+        if self._auto_restart is not None:
+            self._auto_restart.cancel()
         if self._start_task is not None and not self._start_task.done():
             self._start_task.cancel()
         client, self._client = self._client, None

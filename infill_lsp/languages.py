@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlparse
 
 import tree_sitter
 
-from grammars import LanguageEntry, load_table
+from grammars import OPTIONAL_QUERY_KINDS, LanguageEntry, load_table
 
 SUPPORTED_ABI = (tree_sitter.MIN_COMPATIBLE_LANGUAGE_VERSION, tree_sitter.LANGUAGE_VERSION)
 
@@ -31,6 +31,9 @@ class LanguageSupport:
     language: tree_sitter.Language
     boundaries: tree_sitter.Query
     holes: tree_sitter.Query
+    functions: tree_sitter.Query | None = None  # optional queries: None when the language has none
+    imports: tree_sitter.Query | None = None
+    definitions: tree_sitter.Query | None = None
 
     @property
     def name(self) -> str:
@@ -79,13 +82,15 @@ def compile_language(entry: LanguageEntry) -> LanguageSupport:
             f"(supported ABI versions {SUPPORTED_ABI[0]} to {SUPPORTED_ABI[1]}): {exc}"
         ) from None
     check_abi(entry.name, language.abi_version)
-    queries = {}
-    for kind in ("boundaries", "holes"):
+    queries: dict[str, tree_sitter.Query] = {}
+    kinds = ("boundaries", "holes", *(k for k in OPTIONAL_QUERY_KINDS if entry.has_query(k)))
+    for kind in kinds:
         try:
             queries[kind] = tree_sitter.Query(language, entry.query_source(kind))
         except tree_sitter.QueryError as exc:
             raise GrammarError(f"language {entry.name!r}: {entry.query_dir / kind}.scm: {exc}") from None
-    return LanguageSupport(entry, language, queries["boundaries"], queries["holes"])
+    optional = {k: queries.get(k) for k in OPTIONAL_QUERY_KINDS}
+    return LanguageSupport(entry, language, queries.pop("boundaries"), queries.pop("holes"), **optional)
 
 
 class LanguageRegistry:
