@@ -9,6 +9,7 @@ active canvas of every request, applies the sampler, and returns the messages th
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,6 +67,7 @@ class Job:
     slots: list[Slot] = field(default_factory=list)
     cancelled: bool = False
     generator: torch.Generator | None = None
+    seed_ids: list[int] = field(default_factory=list)
 
     @property
     def encoded(self) -> bool:
@@ -84,6 +86,9 @@ class EngineCore:
         self.kv_store = KVStore(self.config.kv_budget_bytes)
         self.jobs: dict[int, Job] = {}
         self.completed = 0
+        # Per document: the prefix and best fill of its last finished request, to seed the next canvas.
+        self.last_fills: OrderedDict[str, tuple[str, str]] = OrderedDict()
+        self.seeded = 0
         self.banned = torch.tensor(self.special.never_generated, dtype=torch.long)
         self.noise_low = max(self.special.never_generated) + 1
         self.welcome = Welcome(
@@ -117,7 +122,26 @@ class EngineCore:
         steps = min(request.max_steps or cfg.default_steps, cfg.max_steps_cap)
         generator = torch.Generator().manual_seed(request.seed or request.request_id)
         job = Job(request, prompt, steps, widths, time.monotonic(), generator=generator)
+        job.seed_ids = self._seed_for(request)
         self.jobs[request.request_id] = job
+
+    def _seed_for(self, request: InfillRequest) -> list[int]:
+        """Tokens to start the canvas from when the user typed the beginning of the document's last fill.
+
+        The rest of that fill seeds the canvas (undecided, so the model still judges every token): where
+        it still fits, it is decided in a step or two; where the new text conflicts, it is re-denoised.
+        """
+        last = self.last_fills.get(request.document_key) if request.document_key else None
+        if last is None or request.pinned:
+            return []
+        old_prefix, old_fill = last
+        if not request.prefix.startswith(old_prefix):
+            return []
+        typed = request.prefix[len(old_prefix) :]
+        if not typed or not old_fill.startswith(typed) or len(typed) >= len(old_fill):
+            return []
+        self.seeded += 1
+        return self.tokenizer.encode(old_fill[len(typed) :])
 
     def cancel(self, request_id: int) -> None:
         job = self.jobs.get(request_id)
@@ -182,6 +206,11 @@ class EngineCore:
                 if n:
                     canvas[:n] = torch.tensor(pinned_ids[:n])
                     pinned[:n] = True
+                seed = job.seed_ids[: width - n]
+                if seed:
+                    canvas[n : n + len(seed)] = torch.tensor(seed)
+                    if n + len(seed) < width:
+                        canvas[n + len(seed)] = self.special.eom
                 no_end = torch.zeros(width, dtype=torch.bool)
                 no_end[n] = True  # the first free position: the fill is never empty
                 job.slots.append(Slot(width, canvas, pinned, no_end, canvas.clone()))
@@ -224,6 +253,9 @@ class EngineCore:
             eom_id=self.special.eom,
             cfg=self.config.sampler,
             generator=group[0][0].generator,
+            # Each row re-noises from its own request's generator: a fill does not depend on its batch.
+            noise=torch.stack([torch.randint(self.noise_low, self.runner.vocab_size, (width,), generator=j.generator)
+                               for j, _ in group]),
         )
         for row, (job, slot) in enumerate(group):
             slot.canvas = outcome.canvas[row]
@@ -247,6 +279,12 @@ class EngineCore:
                 text, tokens = self.tokenizer.decode_middle(slot.fill.tolist())
                 if text not in candidates:
                     candidates[text] = Candidate(text, round(slot.confidence, 4), tokens, slot.width)
+        key = job.request.document_key
+        if key and candidates:
+            self.last_fills[key] = (job.request.prefix, next(iter(candidates)))
+            self.last_fills.move_to_end(key)
+            while len(self.last_fills) > 256:
+                self.last_fills.popitem(last=False)
         now = time.monotonic()
         started = job.started or now
         return InfillResult(

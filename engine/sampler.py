@@ -73,6 +73,7 @@ def denoise_step(
     eom_id: int,
     cfg: SamplerConfig,
     generator: torch.Generator | None = None,
+    noise: torch.Tensor | None = None,
 ) -> StepOutcome:
     """Apply one step of the sampler to a batch of canvases (decided positions hold their tokens)."""
     rows, width, vocab = raw_logits.shape
@@ -103,7 +104,8 @@ def denoise_step(
 
     new_decided = decided | accepted
     fill = torch.where(decided, canvas, torch.where(accepted, proposal, argmax))
-    noise = torch.randint(noise_low, vocab, canvas.shape, device=canvas.device, generator=generator)
+    if noise is None:  # callers that need per-row reproducibility pass each row's own noise
+        noise = torch.randint(noise_low, vocab, canvas.shape, device=canvas.device, generator=generator)
     next_canvas = torch.where(new_decided, fill, noise)
 
     # Done once everything up to the first decided <eom> is decided.

@@ -187,3 +187,32 @@ def test_engine_config_validates():
         EngineConfig(max_prefix_tokens=0)
     with pytest.raises(ValueError, match="single_line_canvases"):
         EngineConfig(single_line_canvases=())
+
+
+def test_typing_the_start_of_a_fill_seeds_the_next_canvas(core):
+    core.add(InfillRequest(200, "value = ", "\n", document_key="doc-seed", max_steps=6, canvas_lengths=(8,)))
+    (first,) = [m for m in run_all(core) if isinstance(m, InfillResult)]
+    fill = first.candidates[0].text
+    before = core.seeded
+    if len(fill) >= 2:
+        core.add(InfillRequest(201, "value = " + fill[0], "\n", document_key="doc-seed", max_steps=6,
+                               canvas_lengths=(8,)))
+        assert core.jobs[201].seed_ids == core.tokenizer.encode(fill[1:])
+        run_all(core)
+        assert core.seeded == before + 1
+    # A keystroke that disagrees with the fill starts from noise.
+    core.add(InfillRequest(202, "value = \x01", "\n", document_key="doc-seed", max_steps=2, canvas_lengths=(8,)))
+    assert core.jobs[202].seed_ids == []
+    run_all(core)
+
+
+def test_a_fill_does_not_depend_on_what_shares_its_batch(core):
+    def fill(requests):
+        for request in requests:
+            core.add(request)
+        return {m.request_id: m.candidates[0].text for m in run_all(core) if isinstance(m, InfillResult)}
+
+    alone = fill([InfillRequest(300, "a = ", "\n", max_steps=4, canvas_lengths=(8,), seed=7)])
+    together = fill([InfillRequest(301, "b = ", "\n", max_steps=4, canvas_lengths=(8,), seed=9),
+                     InfillRequest(300, "a = ", "\n", max_steps=4, canvas_lengths=(8,), seed=7)])
+    assert alone[300] == together[300]

@@ -1,0 +1,4 @@
+; Functions whose body does not open with a string: the docstring goes before the first statement.
+(function_definition
+  body: (block . (_) @hole.before)
+  (#not-match? @hole.before "^[rRbBuUfF]*(\"|')"))

@@ -1,0 +1,272 @@
+"""``infill batch``: fill many holes across a repository through the engine (dry-run diff by default).
+
+Holes come from recipes (tree-sitter queries in grammars/<language>/batch_*.scm, listed in
+grammars/batch_recipes.toml), a query of your own (--query FILE.scm capturing @hole to replace a node,
+or @hole.before to insert before one), or markers in the files (--marker TEXT). Every fill is checked
+to parse (tree-sitter error nodes before and after); those that do not are reported and left out.
+
+Finished holes are journaled (JSON lines, fsynced per hole), so an interrupted run (Ctrl-C) resumes
+where it stopped when rerun with the same arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from pathlib import Path
+
+from infill_lsp.batch.holes import RecipeError, load_recipes
+from infill_lsp.batch.journal import default_journal_path
+from infill_lsp.batch.planning import FillSettings
+from infill_lsp.batch.report import summary, to_json
+from infill_lsp.batch.run import DEFAULT_RECIPES, BatchConfig, HoleFinder, collect_plans, run_batch
+
+EXIT_WRITE_REFUSED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="infill batch", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "paths", nargs="*", help="files and folders to process (nothing outside them is touched)"
+    )
+    holes = parser.add_argument_group("which holes")
+    holes.add_argument(
+        "--recipe",
+        action="append",
+        dest="recipes",
+        metavar="NAME",
+        help=f"a recipe to apply (repeatable; 'all' for every one; default: {', '.join(DEFAULT_RECIPES)} "
+        "unless --query or --marker is given)",
+    )
+    holes.add_argument(
+        "--query", type=Path, metavar="FILE.scm", help="a tree-sitter query capturing @hole or @hole.before"
+    )
+    holes.add_argument(
+        "--marker",
+        default="",
+        metavar="TEXT",
+        help="fill every occurrence of TEXT, e.g. '<FILL>' (default: off)",
+    )
+    holes.add_argument("--list-recipes", action="store_true", help="list the recipes and exit")
+    output = parser.add_argument_group("output")
+    output.add_argument(
+        "--write", action="store_true", help="apply the changes (atomic replace); default: print a diff"
+    )
+    output.add_argument(
+        "--json", action="store_true", help="print a machine-readable report on stdout instead of the diff"
+    )
+    output.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show a progress bar on stderr (default: when stderr is a terminal)",
+    )
+    output.add_argument(
+        "--journal",
+        type=Path,
+        help="journal file of finished holes (default: one per set of arguments "
+        "under $XDG_STATE_HOME/infill/batch)",
+    )
+    output.add_argument("--no-journal", action="store_true", help="do not read or write a journal")
+    engine = parser.add_argument_group("engine")
+    engine.add_argument("--model", default=None, help="model directory (default: the embedded model)")
+    engine.add_argument("--device", default="cpu")
+    engine.add_argument("--socket", default=None, help="use (or spawn) an engine process on this socket")
+    engine.add_argument(
+        "--steps", type=int, default=0, help="denoising step budget per hole (0: engine default)"
+    )
+    engine.add_argument("--seed", type=int, default=0, help="run seed (fills are deterministic for a seed)")
+    engine.add_argument(
+        "--wave-size", type=int, default=64, help="holes sent to the engine at once (default 64)"
+    )
+    engine.add_argument(
+        "--timeout", type=float, default=600.0, help="seconds to wait for one hole (default 600)"
+    )
+    engine.add_argument(
+        "--max-file-bytes", type=int, default=1024 * 1024, help="skip larger files (default 1 MiB)"
+    )
+    engine.add_argument(
+        "--limit", type=int, default=0, help="stop after N holes this run (0: all); rerun to go on"
+    )
+    engine.add_argument(
+        "--bench",
+        action="store_true",
+        help="time the holes in batch mode and one at a time through the same engine; print both",
+    )
+    cluster = parser.add_argument_group("cluster")
+    cluster.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        default=None,
+        help="spread waves over Ray engine actors: a cluster address, 'auto', or 'local' to start one",
+    )
+    cluster.add_argument(
+        "--ray-actors", type=int, default=1, help="engine actors where the cluster has no GPU (default 1)"
+    )
+    return parser
+
+
+def _config(args: argparse.Namespace) -> BatchConfig:
+    table = load_recipes()
+    names = args.recipes or ([] if (args.query or args.marker) else list(DEFAULT_RECIPES))
+    if "all" in names:
+        names = sorted(table)
+    journal = None
+    if not args.no_journal and not args.bench:
+        fingerprint = repr(
+            (
+                sorted(str(Path(p).resolve()) for p in args.paths),
+                names,
+                str(args.query),
+                args.marker,
+                args.model,
+                args.steps,
+                args.seed,
+                args.wave_size,
+            )
+        )
+        journal = args.journal or default_journal_path(fingerprint)
+    return BatchConfig(
+        paths=tuple(args.paths),
+        recipes=tuple(names),
+        query_file=args.query,
+        fill=FillSettings(steps=args.steps, seed=args.seed, wave_size=args.wave_size, marker=args.marker),
+        write=args.write,
+        journal=journal,
+        max_file_bytes=args.max_file_bytes,
+        limit=args.limit,
+    )
+
+
+def local_runner_factory(args: argparse.Namespace):
+    """A factory of (runner, model name, close) over an in-process or socket engine."""
+
+    async def make():
+        from infill_lsp.batch.driving import LocalWaveRunner
+
+        client = await _client(args)
+        welcome = await client.start() if not args.socket else client.welcome
+        note = "" if welcome.trained else " (UNTRAINED: fills are noise)"
+        return (
+            LocalWaveRunner(client, args.timeout),
+            f"{welcome.model_name} on {welcome.device}{note}",
+            client.close,
+        )
+
+    return make
+
+
+async def _client(args: argparse.Namespace):
+    if args.socket:
+        from engine.socket_client import spawn_or_connect
+
+        return await spawn_or_connect(Path(args.socket), model_dir=args.model)
+    from engine.core import load_core
+    from engine.inproc_client import InprocEngineClient
+
+    return InprocEngineClient(lambda: load_core(args.model, device=args.device), request_timeout=args.timeout)
+
+
+def ray_runner_factory(args: argparse.Namespace):
+    async def make():
+        from infill_lsp.batch.ray_pool import RayWaveRunner, connect
+
+        ray, started = connect(args.ray, args.ray_actors)
+        runner = RayWaveRunner.start(ray, model_dir=args.model, actors=args.ray_actors, timeout=args.timeout)
+        model = await runner.model()
+
+        async def close() -> None:
+            runner.close()
+            if started:
+                ray.shutdown()
+
+        return runner, model, close
+
+    return make
+
+
+async def _bench(args: argparse.Namespace, config: BatchConfig) -> int:
+    from infill_lsp.batch.driving import bench
+    from infill_lsp.batch.planning import waves
+
+    _, plans, skipped = collect_plans(config, _registry(), HoleFinder(config))
+    holes = [p for plan in plans for p in plan.holes][: config.limit or None]
+    client = await _client(args)
+    welcome = await client.start() if not args.socket else client.welcome
+    try:
+        figures = await bench(client, waves(holes, config.fill.wave_size), args.timeout)
+    finally:
+        await client.close()
+    print(
+        f"infill batch --bench: {welcome.model_name} on {welcome.device}, {figures.holes} holes, "
+        f"{len(skipped)} files skipped"
+    )
+    print(figures.describe())
+    return 0
+
+
+def _registry():
+    from infill_lsp.languages import LanguageRegistry
+
+    return LanguageRegistry()
+
+
+async def _run(args: argparse.Namespace, config: BatchConfig) -> int:
+    from infill_lsp.batch.progress import progress_for
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGINT, _on_interrupt, loop, stop)
+    make = ray_runner_factory(args) if args.ray else local_runner_factory(args)
+    try:
+        report = await run_batch(config, make, progress=progress_for(args.progress), stop=stop)
+    finally:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.remove_signal_handler(signal.SIGINT)
+    if args.json:
+        sys.stdout.write(to_json(report) + "\n")
+    elif not args.write:
+        sys.stdout.write("".join(f.diff for f in report.files))
+    print(summary(report), file=sys.stderr)
+    if report.interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_WRITE_REFUSED if report.refused and args.write else 0
+
+
+def _on_interrupt(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+    """First Ctrl-C: finish cleanly (journal flushed); a second one: the default (KeyboardInterrupt)."""
+    print("\ninterrupting: stopping after the holes in flight are cancelled...", file=sys.stderr)
+    stop.set()
+    loop.remove_signal_handler(signal.SIGINT)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.list_recipes:
+        for name, recipe in sorted(load_recipes().items()):
+            print(f"{name:20} {recipe.description}")
+        return 0
+    if not args.paths:
+        parser.print_usage(sys.stderr)
+        print("infill batch: name at least one file or folder", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        config = _config(args)
+        if args.query is not None and not args.query.is_file():
+            raise ValueError(f"--query: {args.query} is not a file")
+        if args.bench:
+            return asyncio.run(_bench(args, config))
+        HoleFinder(config)  # unknown recipes fail here, before an engine is loaded
+        return asyncio.run(_run(args, config))
+    except (ValueError, RecipeError) as exc:
+        print(f"infill batch: {exc}", file=sys.stderr)
+        return EXIT_USAGE

@@ -1,0 +1,156 @@
+"""infill batch: recipes, user queries and markers find the right holes in small real files."""
+
+from __future__ import annotations
+
+import pytest
+
+from infill_lsp.batch.holes import (
+    CAPTURE_BEFORE,
+    RecipeError,
+    compile_query,
+    load_recipes,
+    marker_holes,
+    query_holes,
+    recipe_query,
+    without_overlaps,
+)
+from infill_lsp.batch.patches import apply_fills, unified_diff
+from infill_lsp.languages import LanguageRegistry
+
+REGISTRY = LanguageRegistry()
+
+PYTHON = '''def add(a, b):
+    pass
+
+
+def sub(a, b):
+    """Subtract."""
+    ...
+
+
+class K:
+    def m(self):
+        raise NotImplementedError("later")
+
+    def n(self):
+        raise NotImplementedError
+
+
+def done(x):
+    return x
+
+
+def almost(x):
+    pass
+    return x
+'''
+
+SOURCES = {
+    "python": (PYTHON, ["pass", "...", 'raise NotImplementedError("later")', "raise NotImplementedError"]),
+    "rust": (
+        'fn f() -> i32 {\n    todo!()\n}\n\nfn g() {\n    unimplemented!();\n}\n\nfn h() {\n    println!("x");\n}\n',
+        ["todo!()", "unimplemented!();"],
+    ),
+    "go": (
+        'package p\n\nfunc F() int {\n\tpanic("TODO: implement")\n}\n\nfunc G() {\n\tpanic("boom")\n}\n',
+        ['panic("TODO: implement")'],
+    ),
+    "javascript": (
+        'function f(a) {\n  throw new Error("TODO");\n}\nclass A {\n  m() {\n    // TODO\n  }\n'
+        '  n() {\n    throw new Error("bad input");\n  }\n}\nconst g = () => {\n  throw new Error("TODO: g");\n};\n',
+        ['throw new Error("TODO");', "// TODO", 'throw new Error("TODO: g");'],
+    ),
+    "typescript": (
+        'function f(a: number): number {\n  throw new Error("TODO");\n}\n'
+        "class A {\n  m(): void {\n    // TODO later\n  }\n  n(): void {\n    // done\n    go();\n  }\n}\n",
+        ['throw new Error("TODO");', "// TODO later"],
+    ),
+}
+
+
+def _todo_holes(language: str, text: str):
+    support = REGISTRY.get(language)
+    recipe = load_recipes()["todo_bodies"]
+    query = recipe_query(support, recipe)
+    assert query is not None
+    return query_holes(text, support.parse(text.encode()), query, recipe=recipe.name)
+
+
+@pytest.mark.parametrize("language", sorted(SOURCES))
+def test_todo_bodies_recipe_finds_placeholder_bodies_only(language):
+    text, expected = SOURCES[language]
+    holes, _ = without_overlaps(_todo_holes(language, text))
+    assert [text[h.start : h.end] for h in holes] == expected
+
+
+def test_python_todo_bodies_skip_bodies_with_real_statements():
+    holes = _todo_holes("python", PYTHON)
+    lines = sorted(PYTHON.count("\n", 0, h.start) + 1 for h in holes)
+    assert lines == [2, 7, 12, 15]  # not `almost` (pass then return) nor `done`
+
+
+def test_tsx_uses_the_typescript_recipes():
+    text = 'function F(): JSX.Element {\n  throw new Error("TODO");\n}\n'
+    holes = _todo_holes("tsx", text)
+    assert [text[h.start : h.end] for h in holes] == ['throw new Error("TODO");']
+
+
+def test_missing_docstrings_insert_before_the_first_statement():
+    support = REGISTRY.get("python")
+    recipe = load_recipes()["missing_docstrings"]
+    holes = query_holes(
+        PYTHON,
+        support.parse(PYTHON.encode()),
+        recipe_query(support, recipe),
+        recipe=recipe.name,
+        pinned=recipe.pinned,
+        single_line=True,
+    )
+    lines = sorted(PYTHON.count("\n", 0, h.start) + 1 for h in holes)
+    assert lines == [2, 12, 15, 19, 23]  # every function but `sub`, which has one
+    assert all(h.start == h.end and h.pinned == '"""' for h in holes)
+    method = next(h for h in holes if PYTHON.count("\n", 0, h.start) + 1 == 12)
+    assert method.trailer == "\n        "
+
+
+def test_languages_without_a_recipe_file_have_no_query():
+    assert recipe_query(REGISTRY.get("rust"), load_recipes()["missing_docstrings"]) is None
+
+
+def test_user_query_with_hole_capture(tmp_path):
+    support = REGISTRY.get("python")
+    query = compile_query(support, "(return_statement) @hole", "q.scm")
+    holes = query_holes(PYTHON, support.parse(PYTHON.encode()), query, recipe="query")
+    assert [PYTHON[h.start : h.end] for h in holes] == ["return x", "return x"]
+    before = compile_query(support, f"(class_definition) @{CAPTURE_BEFORE}", "q.scm")
+    (insert,) = query_holes(PYTHON, support.parse(PYTHON.encode()), before, recipe="query")
+    assert insert.start == insert.end == PYTHON.index("class K")
+
+
+def test_user_query_must_capture_a_hole_and_compile():
+    support = REGISTRY.get("python")
+    with pytest.raises(RecipeError, match="captures neither"):
+        compile_query(support, "(return_statement) @ret", "q.scm")
+    with pytest.raises(RecipeError, match="q.scm"):
+        compile_query(support, "(no_such_node) @hole", "q.scm")
+
+
+def test_non_ascii_text_gives_character_offsets():
+    text = 'def é():\n    """ü"""\n    pass\n'
+    (hole,) = _todo_holes("python", text)
+    assert text[hole.start : hole.end] == "pass"
+
+
+def test_markers_and_overlaps():
+    text = "a = <FILL>\nb = <FILL>\n"
+    holes = marker_holes(text, "<FILL>")
+    assert [(h.start, h.end) for h in holes] == [(4, 10), (15, 21)]
+    kept, dropped = without_overlaps(holes + [holes[0]])
+    assert kept == holes and not dropped
+    assert apply_fills(text, [(4, 10, "1"), (15, 21, "2")]) == "a = 1\nb = 2\n"
+
+
+def test_unified_diff_names_both_sides():
+    diff = unified_diff("pkg/a.py", "x = 1\n", "x = 2\n")
+    assert diff.startswith("--- a/pkg/a.py\n+++ b/pkg/a.py\n") and "-x = 1\n+x = 2\n" in diff
+    assert unified_diff("a.py", "same\n", "same\n") == ""

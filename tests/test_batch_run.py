@@ -1,0 +1,242 @@
+"""infill batch runs with a scripted engine: diffs, atomic writes, refusals, bad files, journal, JSON."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import stat
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from engine.protocol import Candidate, FinishReason, InfillRequest, InfillResult, Welcome
+from infill_lsp.batch import cli
+from infill_lsp.batch.driving import LocalWaveRunner
+from infill_lsp.batch.journal import Journal, read_journal
+from infill_lsp.batch.patches import WriteRefused, write_atomically
+from infill_lsp.batch.planning import FillSettings
+from infill_lsp.batch.run import BatchConfig, run_batch
+
+BREAK = "BREAK_ME"
+FILLS = {
+    "python": "return 42",
+    "rust": "42",
+    "go": "return 42",
+    "javascript": "return 42;",
+    "typescript": "return 42;",
+}
+
+
+class ScriptedClient:
+    """An EngineClient answering from a table; a hole whose prefix holds BREAK gets an unparsable fill."""
+
+    def __init__(self, on_infill=None) -> None:
+        self.requests: list[InfillRequest] = []
+        self.max_in_flight = 0
+        self._in_flight = 0
+        self.on_infill = on_infill
+
+    async def start(self) -> Welcome:
+        return Welcome(1, "scripted", "cpu", "none", trained=False)
+
+    async def infill(self, request, on_partial=None, timeout=None) -> InfillResult:
+        self.requests.append(request)
+        self._in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self._in_flight)
+        await asyncio.sleep(0.001)
+        self._in_flight -= 1
+        if self.on_infill is not None:
+            self.on_infill(request)
+        text = "(((" if BREAK in request.prefix else FILLS[request.language]
+        return InfillResult(
+            request.request_id, (Candidate(text, 0.9, 3, 64),), int(FinishReason.CONVERGED), steps=3
+        )
+
+    async def cancel(self, request_id: int) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+
+def _factory(client):
+    async def make():
+        return LocalWaveRunner(client, 10.0), "scripted", client.close
+
+    return make
+
+
+def _run(config: BatchConfig, client=None, stop=None):
+    client = client or ScriptedClient()
+    return asyncio.run(run_batch(config, _factory(client), stop=stop)), client
+
+
+PY = "def add(a, b):\n    pass\n\n\ndef sub(a, b):\n    # " + BREAK + "\n    ...\n"
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "a.py").write_text(PY)
+    (root / "pkg" / "b.rs").write_text("fn f() -> i32 {\n    todo!()\n}\n")
+    (root / "c.go").write_text('package p\n\nfunc F() int {\n\tpanic("TODO")\n}\n')
+    (root / "d.js").write_text('function f() {\n  throw new Error("TODO");\n}\n')
+    (root / "ok.py").write_text("def done():\n    return 1\n")
+    os.chmod(root / "c.go", 0o640)
+    return root
+
+
+def test_dry_run_reports_a_diff_and_touches_nothing(tree):
+    before = {p: p.read_bytes() for p in tree.rglob("*") if p.is_file()}
+    report, client = _run(BatchConfig(paths=(str(tree),)))
+    assert {p: p.read_bytes() for p in tree.rglob("*") if p.is_file()} == before
+    assert client.max_in_flight == 5  # the whole wave was in flight at once
+    assert all(r.priority == 1 and r.seed > 0 for r in client.requests)
+    diffs = {f.path.rsplit("/", 1)[-1]: f.diff for f in report.files}
+    assert "-    pass\n+    return 42\n" in diffs["a.py"]
+    assert "-    todo!()\n+    42\n" in diffs["b.rs"]
+    assert '-\tpanic("TODO")\n+\treturn 42\n' in diffs["c.go"]
+    assert diffs["ok.py"] == ""
+    (broken,) = [h for f in report.files for h in f.holes if h.status == "rejected"]
+    assert broken.line == 7 and "does not parse" in broken.detail
+    assert (report.holes, report.filled, report.rejected) == (5, 4, 1)
+
+
+def test_write_replaces_atomically_and_keeps_the_mode(tree):
+    report, _ = _run(BatchConfig(paths=(str(tree),), write=True))
+    assert report.written == 4 and report.refused == 0
+    assert (tree / "c.go").read_text() == "package p\n\nfunc F() int {\n\treturn 42\n}\n"
+    assert stat.S_IMODE((tree / "c.go").stat().st_mode) == 0o640
+    assert (
+        "return 42\n" in (tree / "pkg" / "a.py").read_text() and "..." in (tree / "pkg" / "a.py").read_text()
+    )
+    assert not [p for p in tree.rglob("*infill-tmp*")]
+
+
+def test_write_refuses_a_file_changed_since_it_was_read(tree):
+    target = tree / "d.js"
+
+    def edit_behind_our_back(request):
+        if request.language == "javascript":
+            target.write_text("// edited by someone else\n")
+
+    report, _ = _run(BatchConfig(paths=(str(tree),), write=True), ScriptedClient(edit_behind_our_back))
+    outcome = next(f for f in report.files if f.path.endswith("d.js"))
+    assert outcome.status == "refused" and "changed since it was read" in outcome.detail
+    assert target.read_text() == "// edited by someone else\n"
+    assert report.written == 3 and report.refused == 1
+    assert not [p for p in tree.rglob("*infill-tmp*")]
+
+
+def test_write_atomically_refuses_paths_outside_the_roots(tmp_path):
+    inside, outside = tmp_path / "in", tmp_path / "out"
+    inside.mkdir()
+    outside.mkdir()
+    (outside / "x.py").write_text("x = 1\n")
+    (inside / "x.py").symlink_to(outside / "x.py")
+    with pytest.raises(WriteRefused, match="outside"):
+        write_atomically(inside / "x.py", "y\n", expected_sha256="", mode=0o644, roots=[inside.resolve()])
+    assert (outside / "x.py").read_text() == "x = 1\n"
+
+
+def test_symlinks_escaping_the_roots_are_never_read_or_written(tmp_path):
+    root, elsewhere = tmp_path / "root", tmp_path / "elsewhere"
+    root.mkdir()
+    elsewhere.mkdir()
+    (elsewhere / "secret.py").write_text("def f():\n    pass\n")
+    (root / "link.py").symlink_to(elsewhere / "secret.py")
+    (root / "linkdir").symlink_to(elsewhere, target_is_directory=True)
+    (root / "own.py").write_text("def g():\n    pass\n")
+    report, client = _run(BatchConfig(paths=(str(root),), write=True))
+    assert (elsewhere / "secret.py").read_text() == "def f():\n    pass\n"
+    assert [s.reason for s in report.skipped if "link.py" in s.path][0].endswith("outside the given paths")
+    assert [f.path for f in report.files] == [str(root / "own.py")] or report.files[0].path.endswith("own.py")
+    assert len(client.requests) == 1 and report.written == 1
+
+
+def test_bad_files_are_reported_and_skipped(tree):
+    (tree / "bin.py").write_bytes(b"x = 1\x00\x01\n")
+    (tree / "latin1.py").write_bytes(b'x = "\xff"\n')
+    (tree / "broken.py").write_text("def f(:\n    pass\n")
+    (tree / "huge.py").write_text("def f():\n    pass\n" + "#" * 5000 + "\n")
+    report, _ = _run(BatchConfig(paths=(str(tree),), max_file_bytes=4000))
+    reasons = {Path(s.path).name: s.reason for s in report.skipped}
+    assert "binary" in reasons["bin.py"]
+    assert "UTF-8" in reasons["latin1.py"]
+    assert "does not parse" in reasons["broken.py"]
+    assert "too large" in reasons["huge.py"]
+    assert report.filled == 4  # the good files went on
+
+
+def test_markers_fill_each_occurrence(tmp_path):
+    path = tmp_path / "m.py"
+    path.write_text("def f():\n    <FILL>\n\n\ndef g():\n    <FILL>\n")
+    report, client = _run(BatchConfig(paths=(str(path),), recipes=(), fill=FillSettings(marker="<FILL>")))
+    assert all("<FILL>" not in r.prefix + r.suffix for r in client.requests)
+    assert report.filled == 2 and "+    return 42\n" in report.files[0].diff
+
+
+def test_journal_resume_skips_finished_holes_and_gives_the_same_result(tree, tmp_path):
+    journal = tmp_path / "journal.jsonl"
+    whole, _ = _run(BatchConfig(paths=(str(tree),), journal=tmp_path / "whole.jsonl"))
+    first, client1 = _run(BatchConfig(paths=(str(tree),), journal=journal, limit=2))
+    assert len(client1.requests) == 2 and first.pending == 3
+    # files whose holes are not all done are left alone (no diff, never written)
+    assert all(not f.diff for f in first.files if f.status == "incomplete")
+    assert {Path(f.path).name for f in first.files if f.status == "incomplete"} == {"a.py", "b.rs"}
+    assert len(read_journal(journal)) == 2
+    second, client2 = _run(BatchConfig(paths=(str(tree),), journal=journal))
+    assert len(client2.requests) == 3 and second.reused == 2 and second.pending == 0
+    assert [f.diff for f in second.files] == [f.diff for f in whole.files]
+
+
+def test_journal_ignores_a_torn_last_line(tmp_path):
+    path = tmp_path / "j.jsonl"
+    journal = Journal(path)
+    from infill_lsp.batch.journal import HoleRecord
+
+    journal.append(HoleRecord(path="a", sha256="h", start=1, end=2, recipe="r", status="filled", fill="x"))
+    journal.close()
+    with path.open("ab") as handle:
+        handle.write(b'{"path": "a", "sha2')
+    assert list(read_journal(path)) == [("a", "h", 1, 2)]
+    Journal(path).append(HoleRecord(path="b", sha256="h", start=1, end=2, recipe="r", status="filled"))
+    assert len(read_journal(path)) == 2
+
+
+def test_stop_event_ends_the_run_cleanly(tree, tmp_path):
+    stop = asyncio.Event()
+    client = ScriptedClient(lambda request: stop.set())
+    report, _ = _run(
+        BatchConfig(paths=(str(tree),), journal=tmp_path / "j.jsonl", fill=FillSettings(wave_size=1)),
+        client,
+        stop,
+    )
+    assert report.interrupted and report.pending >= 3
+    assert len(read_journal(tmp_path / "j.jsonl")) == report.filled + report.rejected
+
+
+def test_cli_json_report(tree, monkeypatch, capsys):
+    monkeypatch.setattr(cli, "local_runner_factory", lambda args: _factory(ScriptedClient()))
+    code = cli.main([str(tree), "--json", "--no-journal", "--no-progress"])
+    assert code == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["holes"] == 5 and data["filled"] == 4 and data["rejected"] == 1 and data["dry_run"] is True
+    files = {Path(f["path"]).name: f for f in data["files"]}
+    assert files["b.rs"]["status"] == "changed" and files["b.rs"]["holes"][0]["fill"] == "42"
+
+
+def test_cli_usage_errors(tmp_path, capsys):
+    assert cli.main([]) == 2
+    assert cli.main([str(tmp_path), "--recipe", "nope"]) == 2
+    assert "unknown recipe" in capsys.readouterr().err
+    assert cli.main(["--list-recipes"]) == 0
+    assert "todo_bodies" in capsys.readouterr().out
+
+
+def test_report_round_trips_as_json(tree):
+    report, _ = _run(BatchConfig(paths=(str(tree),)))
+    assert msgspec.json.decode(msgspec.json.encode(report))["filled"] == 4
