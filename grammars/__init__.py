@@ -38,6 +38,7 @@ class LanguageEntry:
     doc_open: str = ""  # first line's marker (a docstring's quotes, "/**")
     doc_line: str = ""  # every line's marker ("/// ", " * ")
     doc_close: str = ""  # last line's marker
+    package_is_folder: bool = False  # an import names a folder (Go packages), not a file
 
     def has_query(self, kind: str) -> bool:
         return (self.query_dir / f"{kind}.scm").is_file()
@@ -93,8 +94,12 @@ def _entry(name: str, row: object, root: Path) -> LanguageEntry:
         raise GrammarTableError(
             f"language {name!r}: 'doc_placement' must be one of {DOC_PLACEMENTS} and doc markers strings"
         )
+    package_is_folder = row.get("package_is_folder", False)
+    if not isinstance(package_is_folder, bool):
+        raise GrammarTableError(f"language {name!r}: 'package_is_folder' must be true or false")
     return LanguageEntry(
         name=name,
+        package_is_folder=package_is_folder,
         language_ids=_strings(name, row, "language_ids"),
         extensions=tuple(e.lower() for e in _strings(name, row, "extensions")),
         grammar_module=module,

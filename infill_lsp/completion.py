@@ -76,7 +76,9 @@ def plan_completion(
             pinned, start = text[len(typed) :], item_start
             item_end = max(cursor, index.offset(selected[1]))
     cross_file = cross_file if len(cross_file) < settings.prefix_chars else ""
-    budgets = Budgets(prefix_chars=settings.prefix_chars - len(cross_file), suffix_chars=settings.suffix_chars)
+    budgets = Budgets(
+        prefix_chars=settings.prefix_chars - len(cross_file), suffix_chars=settings.suffix_chars
+    )
     context = build_context(
         document.text, cursor, language=document.language, tree=document.tree, budgets=budgets, anchor=anchor
     )
@@ -87,7 +89,9 @@ def plan_completion(
         suffix=context.suffix,
         language=name or "text",
         document_key=document.uri,
-        canvas_lengths=context.canvas_lengths,
+        # As-you-type requests denoise one canvas (the hole's usual length) to keep latency down; invoked
+        # ones also try the longer length in the same batch and keep the more confident fill.
+        canvas_lengths=context.canvas_lengths if invoked else context.canvas_lengths[:1],
         max_steps=settings.invoked_steps if invoked else settings.max_steps,
         num_candidates=settings.invoked_candidates if invoked else settings.num_candidates,
         pinned=pinned,

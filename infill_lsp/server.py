@@ -23,7 +23,7 @@ from pygls.exceptions import JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 
-from infill_lsp import __version__, commands, handlers
+from infill_lsp import commands, handlers
 from infill_lsp.completer import Completer
 from infill_lsp.config import Settings, parse_settings
 from infill_lsp.documents import DocumentStore
@@ -31,6 +31,7 @@ from infill_lsp.engine_link import ClientFactory, EngineLink, EngineState, make_
 from infill_lsp.events import LOG_NAME, EventLog, SessionStats, state_dir
 from infill_lsp.languages import LanguageRegistry
 
+__version__ = "0.1.0"
 __all__ = ["InfillServer", "__version__", "create_server", "main"]
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 PROGRESS_TIMEOUT_S = 5.0
@@ -138,7 +139,9 @@ class InfillServer(LanguageServer):
             await asyncio.wait_for(self.work_done_progress.create_async(token), PROGRESS_TIMEOUT_S)
             self.work_done_progress.begin(
                 token,
-                types.WorkDoneProgressBegin(title="infill", message="starting the engine and loading the model"),
+                types.WorkDoneProgressBegin(
+                    title="infill", message="starting the engine and loading the model"
+                ),
             )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(settled.wait(), self.settings.engine.start_timeout_ms / 1000 + 1)

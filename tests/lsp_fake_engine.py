@@ -9,13 +9,17 @@ the last ``FILL:`` marker up to the end of its line, with ``\\n`` standing for a
 - ``FILL: <<error>>``: the request raises EngineError (the request fails alone);
 - ``FILL: <<hang>>``: the request waits until cancelled (then ends with a CANCELLED result) or timed out.
 
-``status()`` reports ``active`` (requests waiting) and ``completed`` (requests answered or cancelled).
-``make_dead_client`` returns a client whose start always fails.
+``FILL: a || b || c`` gives one candidate per alternative, up to the request's ``num_candidates``.
+``status()`` reports ``active`` (requests waiting), ``completed`` (requests answered or cancelled), and
+fixed cache counters (30 of 40 prompt tokens hit). With ``FAKE_ENGINE_LOG`` set, every request is
+appended to that file as a JSON line. ``make_dead_client`` returns a client whose start always fails.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import re
 from collections.abc import Callable
 
@@ -43,6 +47,22 @@ def scripted_fill(request: InfillRequest) -> str:
     if not matches:
         return "pass"
     return matches[-1].strip().replace("\\n", "\n").replace("\\t", "\t")
+
+
+def log_request(request: InfillRequest) -> None:
+    path = os.environ.get("FAKE_ENGINE_LOG")
+    if path:
+        fields = (
+            "prefix",
+            "suffix",
+            "max_steps",
+            "num_candidates",
+            "pinned",
+            "single_line",
+            "canvas_lengths",
+        )
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(json.dumps({k: getattr(request, k) for k in fields}) + "\n")
 
 
 class FakeEngineClient:
@@ -73,6 +93,7 @@ class FakeEngineClient:
         if not self.alive:
             raise EngineUnavailable("fake engine is not running")
         self.requests.append(request)
+        log_request(request)
         script = scripted_fill(request)
         if script == UNAVAILABLE:
             self.dead = True
@@ -90,12 +111,11 @@ class FakeEngineClient:
                 self.completed += 1
             return InfillResult(request.request_id, (), FinishReason.CANCELLED)
         self.completed += 1
-        text = script
-        if not text.startswith(request.pinned):
-            text = request.pinned + text
-        return InfillResult(
-            request.request_id, (Candidate(text, confidence=0.9),), FinishReason.CONVERGED, steps=3
-        )
+        candidates = []
+        for text in script.split(" || ")[: max(1, request.num_candidates)]:
+            text = text if text.startswith(request.pinned) else request.pinned + text
+            candidates.append(Candidate(text, confidence=0.9))
+        return InfillResult(request.request_id, tuple(candidates), FinishReason.CONVERGED, steps=3)
 
     async def cancel(self, request_id: int) -> None:
         waiter = self._waiting.get(request_id)
@@ -104,7 +124,14 @@ class FakeEngineClient:
 
     async def status(self) -> StatusReply:
         return StatusReply(
-            0, "fake-engine", "cpu", "fake", active=len(self._waiting), completed=self.completed
+            0,
+            "fake-engine",
+            "cpu",
+            "fake",
+            active=len(self._waiting),
+            completed=self.completed,
+            cache_hit_tokens=30,
+            cache_lookup_tokens=40,
         )
 
     async def close(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +20,19 @@ CLIENTS = ("neovim", "visual-studio-code")
 FAKE_ENGINE = {"mode": "factory", "factory": "lsp_fake_engine:make_client", "restart_backoff_ms": 50}
 DEFAULT_OPTIONS: dict[str, Any] = {"engine": FAKE_ENGINE, "debounce_ms": 0, "request_timeout_ms": 3000}
 
-SERVER = ClientServerConfig(
-    server_command=[sys.executable, "-m", "infill_lsp.server", "--log-level", "debug"],
-    server_env={
-        **os.environ,
-        "PYTHONPATH": PYTHONPATH,
-    },
-)
+# The servers under test keep their event logs here, never in the user's state folder.
+STATE_HOME = tempfile.mkdtemp(prefix="infill-test-state-")
+
+
+def server_config(**env: str) -> ClientServerConfig:
+    """The server under test, with extra environment variables."""
+    return ClientServerConfig(
+        server_command=[sys.executable, "-m", "infill_lsp.server", "--log-level", "debug"],
+        server_env={**os.environ, "PYTHONPATH": PYTHONPATH, "XDG_STATE_HOME": STATE_HOME, **env},
+    )
+
+
+SERVER = server_config()
 
 
 async def initialize(client: LanguageClient, client_name: str, options: dict[str, Any] | None = None):
@@ -55,13 +62,17 @@ def change_document(
     )
 
 
-def inline_params(uri: str, line: int, character: int, selected: types.SelectedCompletionInfo | None = None):
+def inline_params(
+    uri: str,
+    line: int,
+    character: int,
+    selected: types.SelectedCompletionInfo | None = None,
+    trigger: types.InlineCompletionTriggerKind = types.InlineCompletionTriggerKind.Automatic,
+):
     return types.InlineCompletionParams(
         text_document=types.TextDocumentIdentifier(uri=uri),
         position=types.Position(line=line, character=character),
-        context=types.InlineCompletionContext(
-            trigger_kind=types.InlineCompletionTriggerKind.Automatic, selected_completion_info=selected
-        ),
+        context=types.InlineCompletionContext(trigger_kind=trigger, selected_completion_info=selected),
     )
 
 

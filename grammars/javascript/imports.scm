@@ -1,0 +1,4 @@
+; Names a document imports (@name) and modules it imports whole (@module).
+(import_specifier name: (identifier) @name)
+(import_clause (identifier) @name)
+(import_statement source: (string (string_fragment) @module))

@@ -1,0 +1,2 @@
+; Function definitions for the edit commands: the whole definition, its name and its body.
+(function_item name: (identifier) @name body: (block) @body) @function

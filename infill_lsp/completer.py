@@ -1,0 +1,235 @@
+"""Completions as the user types: fill cache first, then an adaptive debounce, the newest request wins.
+
+Per document: a keystroke cancels stale work and feeds the typing tempo; a request is served from the
+fill cache (exactly, or forwarded past what was typed) before the engine is asked; the prefix keeps
+its start and the cross-file block its bytes across keystrokes; after a fill is shown, the state after
+accepting it may be prefetched (``speculative``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from infill_lsp.completion import Plan, Skip, fills_from_result, plan_completion
+from infill_lsp.crossfile import cross_file_block, definitions, related_snippets, uri_path
+from infill_lsp.documents import Document
+from infill_lsp.fill_cache import AUTOMATIC, FillCache
+from infill_lsp.positions import Position
+from infill_lsp.postprocess import Fill
+from infill_lsp.tempo import TypingTempo
+
+if TYPE_CHECKING:
+    from infill_lsp.server import InfillServer
+
+log = logging.getLogger(__name__)
+
+COUNTERS = ("requests", "answered", "empty", "superseded", "cancelled", "cached", "forwarded", "speculative")
+
+
+class Completer:
+    """The completion work of one server; everything runs on the event loop thread."""
+
+    def __init__(self, server: InfillServer, clock: Callable[[], float] = time.monotonic) -> None:
+        self.server = server
+        self.clock = clock
+        self.counters = dict.fromkeys(COUNTERS, 0)
+        self.tempo = TypingTempo()
+        self.cache = FillCache()
+        self._inflight: dict[str, asyncio.Future[list[Fill]]] = {}
+        self._speculation: dict[str, asyncio.Task[None]] = {}
+        self._anchors: dict[str, int] = {}
+        self._definitions: dict[str, tuple[int, list[tuple[str, str]]]] = {}
+
+    # ---- document events ------------------------------------------------------------------------
+
+    def keystroke(self, uri: str) -> None:
+        self.cancel_stale(uri)
+        self.tempo.keystroke(uri, self.clock())
+
+    def cancel_stale(self, uri: str) -> None:
+        work = self._inflight.pop(uri, None)
+        if work is not None and not work.done():
+            work.cancel()
+
+    def forget(self, uri: str) -> None:
+        self.cancel_stale(uri)
+        task = self._speculation.pop(uri, None)
+        if task is not None:
+            task.cancel()
+        for table in (self._anchors, self._definitions):
+            table.pop(uri, None)
+        self.tempo.forget(uri)
+        self.cache.forget(uri)
+
+    def cancel_all(self) -> None:
+        for uri in list(self._inflight):
+            self.cancel_stale(uri)
+        for task in self._speculation.values():
+            task.cancel()
+
+    # ---- context --------------------------------------------------------------------------------
+
+    def _definitions_of(self, document: Document) -> list[tuple[str, str]]:
+        cached = self._definitions.get(document.uri)
+        if cached is None or cached[0] != document.version:
+            cached = self._definitions[document.uri] = (document.version, definitions(document))
+        return cached[1]
+
+    def cross_file(self, document: Document) -> str:
+        """The cross-file block for ``document`` (identical bytes while the other documents are unchanged)."""
+        settings = self.server.settings
+        comment = document.language.entry.line_comment if document.language else ""
+        if not comment or settings.cross_file_chars == 0:
+            return ""
+        others = [d for d in self.server.documents.all() if d.uri != document.uri]
+        if not others:
+            return ""
+        imported_defs, recent = related_snippets(document, others, definitions_of=self._definitions_of)
+        return cross_file_block(
+            imported_defs, recent, comment=comment, budget=settings.cross_file_chars, display=self.display
+        )
+
+    def display(self, uri: str) -> str:
+        path = uri_path(uri)
+        root = self.server.workspace.root_path if self.server.workspace else None
+        if root and path.is_relative_to(root):
+            return str(path.relative_to(root))
+        return path.name
+
+    def plan(
+        self,
+        document: Document,
+        position: Position,
+        *,
+        selected: tuple[Position, Position, str] | None = None,
+        mode: str = AUTOMATIC,
+    ) -> Plan:
+        link = self.server.link
+        plan = plan_completion(
+            document,
+            position,
+            self.server.settings,
+            request_id=link.next_request_id() if link else 0,
+            selected=selected,
+            mode=mode,
+            cross_file=self.cross_file(document),
+            anchor=self._anchors.get(document.uri),
+        )
+        self._anchors[document.uri] = plan.context.prefix_start
+        return plan
+
+    # ---- requests -------------------------------------------------------------------------------
+
+    async def complete(
+        self,
+        uri: str,
+        position: Position,
+        selected: tuple[Position, Position, str] | None = None,
+        mode: str = AUTOMATIC,
+    ) -> tuple[Plan, list[Fill]] | None:
+        """The plan and fills for a cursor; None when there are none. The newest request per document wins."""
+        self.counters["requests"] += 1
+        document = self.server.documents.get(uri)
+        if document is None or self.server.link is None:
+            log.info("inline completion for a document that is not open: %s", uri)
+            return None
+        try:
+            plan = self.plan(document, position, selected=selected, mode=mode)
+        except Skip as why:
+            log.info("no completion: %s", why)
+            return None
+        if selected is None and (fills := self._cached(document, plan)) is not None:
+            self._maybe_speculate(document, plan, fills)
+            return plan, fills
+        self.cancel_stale(uri)
+        work = self._inflight[uri] = asyncio.ensure_future(self._run(plan, document))
+        try:
+            fills = await work
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                self.counters["cancelled"] += 1
+                raise
+            self.counters["superseded"] += 1
+            return None
+        finally:
+            if self._inflight.get(uri) is work:
+                del self._inflight[uri]
+        self.counters["answered" if fills else "empty"] += 1
+        self._maybe_speculate(document, plan, fills)
+        return plan, fills
+
+    def _cached(self, document: Document, plan: Plan) -> list[Fill] | None:
+        before = self.cache.forwarded
+        fills = self.cache.lookup(document.uri, document.text, plan.cursor, plan.mode)
+        if fills is not None:
+            self.counters["forwarded" if self.cache.forwarded > before else "cached"] += 1
+        return fills
+
+    async def _run(self, plan: Plan, document: Document) -> list[Fill]:
+        settings = self.server.settings
+        delay = self.tempo.debounce_ms(
+            document.uri,
+            initial=settings.debounce_ms,
+            low=settings.debounce_min_ms,
+            high=settings.debounce_max_ms,
+        )
+        if delay:
+            await asyncio.sleep(delay / 1000)
+        return await self._ask(plan, document, settings.request_timeout_s)
+
+    async def _ask(self, plan: Plan, document: Document, timeout: float) -> list[Fill]:
+        link = self.server.link
+        if link is None:
+            return []
+        text = document.text
+        result = await link.infill(plan.request, timeout)
+        if result is None or document.text != text:
+            return []
+        fills = fills_from_result(result, plan, document, self.server.settings)
+        if not plan.request.pinned:
+            self.cache.store(
+                document.uri,
+                text,
+                plan.cursor,
+                head_start=plan.context.prefix_start,
+                tail_end=plan.context.suffix_end,
+                mode=plan.mode,
+                fills=fills,
+            )
+        return fills
+
+    # ---- speculation ----------------------------------------------------------------------------
+
+    def _maybe_speculate(self, document: Document, plan: Plan, fills: list[Fill]) -> None:
+        """Prefetch the fill for the document as it will be once the first fill is accepted."""
+        if not self.server.settings.speculative or not fills or plan.request.pinned:
+            return
+        fill = fills[0]
+        inserted = plan.typed + fill.text
+        after = document.text[: plan.start] + inserted + document.text[plan.replace_end(fill) :]
+        future = Document(
+            document.uri,
+            after,
+            language_id=document.language_id,
+            language=document.language,
+            encoding=document.encoding,
+        )
+        cursor = future.index.position(plan.start + len(inserted))
+        previous = self._speculation.pop(document.uri, None)
+        if previous is not None:
+            previous.cancel()
+        self._speculation[document.uri] = asyncio.ensure_future(self._speculate(future, cursor))
+
+    async def _speculate(self, future: Document, cursor: Position) -> None:
+        try:
+            plan = self.plan(future, cursor)
+        except Skip:
+            return
+        self.counters["speculative"] += 1
+        fills = await self._ask(plan, future, self.server.settings.request_timeout_s)
+        log.debug("speculative fills for %s: %d", future.uri, len(fills))
