@@ -1,0 +1,107 @@
+/** Turns the server's `infill/status` answer into the status bar's text and tooltip. */
+
+export interface LatencyStats {
+  last?: number;
+  mean?: number;
+  p50?: number;
+  p90?: number;
+  count?: number;
+}
+
+export interface EngineStatus {
+  state?: string;
+  mode?: string;
+  model?: string;
+  device?: string;
+  backend?: string;
+  trained?: boolean;
+  failures?: number;
+  restarts?: number;
+  last_error?: string;
+  latency_ms?: LatencyStats;
+  active?: number;
+  queued?: number;
+  completed?: number;
+}
+
+export interface ServerStatus {
+  version?: string;
+  engine?: EngineStatus;
+  requests?: Record<string, number>;
+  documents?: number;
+}
+
+export interface StatusView {
+  text: string;
+  tooltip: string;
+  /** "ok", "busy" or "error": the extension picks colours from it. */
+  level: "ok" | "busy" | "error";
+}
+
+const ICONS: Record<string, string> = {
+  ready: "$(sparkle)",
+  starting: "$(loading~spin)",
+  idle: "$(circle-outline)",
+  down: "$(error)",
+  closed: "$(circle-slash)",
+};
+
+/** "42 ms", "1.3 s": a latency in a few characters. */
+export function formatMs(ms: number): string {
+  if (ms < 1000) {
+    return `${Math.round(ms)} ms`;
+  }
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** What the status bar shows when the server answered `status`. */
+export function statusView(status: ServerStatus): StatusView {
+  const engine = status.engine ?? {};
+  const state = engine.state ?? "unknown";
+  const icon = ICONS[state] ?? "$(question)";
+  const last = engine.latency_ms?.last;
+  const text = state === "ready" && last !== undefined ? `${icon} infill ${formatMs(last)}` : `${icon} infill ${state}`;
+  const level = state === "down" ? "error" : state === "ready" ? "ok" : "busy";
+  return { text, tooltip: statusLines(status).join("\n"), level };
+}
+
+/** What the status bar shows when the server is not running or did not answer. */
+export function unavailableView(reason: string): StatusView {
+  return { text: "$(error) infill off", tooltip: `infill: ${reason}`, level: "error" };
+}
+
+/** A plain-text report of the status, one fact per line (tooltip and the Show Status command). */
+export function statusLines(status: ServerStatus): string[] {
+  const engine = status.engine ?? {};
+  const lines = [`infill ${status.version ?? "?"}: engine ${engine.state ?? "unknown"} (${engine.mode ?? "?"} mode)`];
+  if (engine.model) {
+    const untrained = engine.trained === false ? ", untrained" : "";
+    lines.push(`model ${engine.model} on ${engine.device ?? "?"} (${engine.backend ?? "?"}${untrained})`);
+  }
+  const latency = engine.latency_ms ?? {};
+  if (latency.count) {
+    const parts = [`last ${formatMs(latency.last ?? 0)}`];
+    if (latency.p50 !== undefined) parts.push(`p50 ${formatMs(latency.p50)}`);
+    if (latency.p90 !== undefined) parts.push(`p90 ${formatMs(latency.p90)}`);
+    lines.push(`latency ${parts.join(", ")} over ${latency.count} requests`);
+  }
+  if (engine.active !== undefined) {
+    lines.push(`engine: ${engine.active} active, ${engine.queued ?? 0} queued, ${engine.completed ?? 0} completed`);
+  }
+  const requests = status.requests;
+  if (requests && Object.keys(requests).length) {
+    lines.push(
+      "requests: " +
+        Object.entries(requests)
+          .map(([k, v]) => `${v} ${k}`)
+          .join(", "),
+    );
+  }
+  if (engine.failures) {
+    lines.push(`${engine.failures} consecutive failures, ${engine.restarts ?? 0} restarts`);
+  }
+  if (engine.last_error) {
+    lines.push(`last error: ${engine.last_error}`);
+  }
+  return lines;
+}

