@@ -240,11 +240,12 @@ class EngineCore:
             vocab = self.runner.vocab_size
             sc = torch.stack([s.sc_logits if s.sc_logits is not None else torch.zeros(width, vocab) for _, s in group])
             sc = sc.to(self.runner.device, self.runner.loaded.dtype)
-        logits = self.runner.denoise(canvases, [j.kv for j, _ in group], sc).float().cpu()
+        decided = torch.stack([s.decided for _, s in group])
+        logits = self.runner.denoise(canvases, [j.kv for j, _ in group], sc, decided).float().cpu()
         outcome = denoise_step(
             canvases,
             logits,
-            decided=torch.stack([s.decided for _, s in group]),
+            decided=decided,
             no_end=torch.stack([s.no_end for _, s in group]),
             step=torch.tensor([s.steps for _, s in group]),
             max_steps=torch.tensor([j.max_steps for j, _ in group]),

@@ -105,8 +105,13 @@ class TorchRunner:
         canvases: torch.Tensor,
         prompts: list[PromptKV],
         self_conditioning: torch.Tensor | None,
+        decided: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Return logits (B, C, V) for canvases (B, C), each reading its own prompt cache."""
+        """Return logits (B, C, V) for canvases (B, C), each reading its own prompt cache.
+
+        Positions marked ``decided`` skip the LM head: their logits are exactly their token (a one-hot
+        row), which is all the sampler and the self-conditioning signal need from them.
+        """
         started = time.perf_counter()
         rows, width = canvases.shape
         if rows == 1 and self.onnx is not None:
@@ -120,16 +125,30 @@ class TorchRunner:
             masks = None
         else:
             cache, masks, positions = self._batched_cache(prompts, width)
-        logits = self.model(
+        hidden = self.model.model(
             decoder_input_ids=canvases.to(self.device),
             past_key_values=cache,
             decoder_attention_mask=masks,
             decoder_position_ids=positions,
             self_conditioning_logits=self_conditioning,
-        ).logits
+        ).last_hidden_state
+        if decided is None or not bool(decided.any()):
+            logits = self._head(hidden)
+        else:
+            decided = decided.to(self.device)
+            tokens = canvases.to(self.device)
+            logits = torch.full((rows, width, self.vocab_size), float("-inf"), device=self.device)
+            logits.scatter_(-1, tokens[..., None], 0.0)
+            logits[~decided] = self._head(hidden[~decided])
         self.forward_passes += 1
         self.step_seconds += time.perf_counter() - started
         return logits
+
+    def _head(self, hidden: torch.Tensor) -> torch.Tensor:
+        """The model's LM head with its final logit soft-capping, in fp32 (as its forward computes it)."""
+        logits = self.model.lm_head(hidden).float()
+        cap = self.model.final_logit_softcapping
+        return torch.tanh(logits / cap) * cap if cap else logits
 
     def _batched_cache(self, prompts: list[PromptKV], width: int):
         """Left-pad per-request caches into one, with a 4D mask per layer type hiding the padding."""

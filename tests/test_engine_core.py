@@ -216,3 +216,16 @@ def test_a_fill_does_not_depend_on_what_shares_its_batch(core):
     together = fill([InfillRequest(301, "b = ", "\n", max_steps=4, canvas_lengths=(8,), seed=9),
                      InfillRequest(300, "a = ", "\n", max_steps=4, canvas_lengths=(8,), seed=7)])
     assert alone[300] == together[300]
+
+
+def test_decided_positions_skip_the_head_without_changing_undecided_logits(core):
+    runner = core.runner
+    kv = runner.encode(PromptKV(), list(range(20, 80)))
+    canvas = torch.randint(30, runner.vocab_size, (2, 8))
+    decided = torch.zeros(2, 8, dtype=torch.bool)
+    decided[0, :3] = True
+    full = runner.denoise(canvas, [kv, kv], None)
+    partial = runner.denoise(canvas, [kv, kv], None, decided)
+    assert torch.allclose(full[~decided], partial[~decided], atol=1e-5)
+    assert (partial[decided].argmax(-1) == canvas[decided]).all()
+    assert torch.isinf(partial[decided]).sum() == decided.sum() * (runner.vocab_size - 1)
