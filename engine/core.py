@@ -281,8 +281,9 @@ class EngineCore:
                 if text not in candidates:
                     candidates[text] = Candidate(text, round(slot.confidence, 4), tokens, slot.width)
         key = job.request.document_key
-        if key and candidates:
-            self.last_fills[key] = (job.request.prefix, next(iter(candidates)))
+        best = next(iter(candidates), "") or self._decided_text(job)
+        if key and best:
+            self.last_fills[key] = (job.request.prefix, best)
             self.last_fills.move_to_end(key)
             while len(self.last_fills) > 256:
                 self.last_fills.popitem(last=False)
@@ -299,6 +300,16 @@ class EngineCore:
             queue_ms=round((started - job.arrived) * 1000, 2),
             elapsed_ms=round((now - job.arrived) * 1000, 2),
         )
+
+    def _decided_text(self, job: Job) -> str:
+        """The text a cancelled job had already decided (its leading decided tokens), to seed the next one."""
+        best = ""
+        for slot in job.slots:
+            undecided = (~slot.decided).nonzero()
+            end = int(undecided[0]) if len(undecided) else slot.width
+            text, _ = self.tokenizer.decode_middle(slot.fill[:end].tolist())
+            best = max(best, text, key=len)
+        return best
 
     def fail_all(self, message: str) -> list[Message]:
         """Drop every job with an error reply (used when a step raised)."""

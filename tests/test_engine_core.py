@@ -229,3 +229,17 @@ def test_decided_positions_skip_the_head_without_changing_undecided_logits(core)
     assert torch.allclose(full[~decided], partial[~decided], atol=1e-5)
     assert (partial[decided].argmax(-1) == canvas[decided]).all()
     assert torch.isinf(partial[decided]).sum() == decided.sum() * (runner.vocab_size - 1)
+
+
+def test_a_cancelled_fill_still_seeds_the_next_request(core):
+    core.add(InfillRequest(400, "name = ", "\n", document_key="doc-cancel", max_steps=30, canvas_lengths=(8,),
+                           pinned="abc"))
+    core.step()
+    core.step()
+    core.cancel(400)
+    run_all(core)
+    prefix, text = core.last_fills["doc-cancel"]
+    assert prefix == "name = " and text.startswith("abc")
+    core.add(InfillRequest(401, "name = a", "\n", document_key="doc-cancel", max_steps=2, canvas_lengths=(8,)))
+    assert core.jobs[401].seed_ids == core.tokenizer.encode(text[1:])
+    run_all(core)
