@@ -10,10 +10,18 @@ if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv with $($python --version)"
   "$python" -m venv .venv
 fi
-stamp=.venv/.infill-installed$([ -n "$extras" ] && echo -dev)
-want=$(cat pyproject.toml | sha256sum | cut -c1-16)
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+want=$(sha256sum < pyproject.toml | cut -c1-16)
+# A dev install also satisfies a plain one.
+if [ -f .venv/.infill-installed-dev ] && [ "$(cat .venv/.infill-installed-dev)" = "$want" ]; then
   exit 0
+fi
+if [ -n "$extras" ]; then
+  stamp=.venv/.infill-installed-dev
+else
+  stamp=.venv/.infill-installed
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    exit 0
+  fi
 fi
 echo "setup: installing infill$extras into .venv (first run takes a minute or two)"
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
