@@ -158,6 +158,10 @@ class ProtocolError(ValueError):
     """A frame that is not a valid message of this protocol."""
 
 
+# msgspec reports a str field holding invalid UTF-8 as UnicodeDecodeError (a ValueError), not DecodeError.
+_DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, ValueError)
+
+
 def encode(message: ClientMessage | ServerMessage) -> bytes:
     """Return ``message`` as one length-prefixed frame."""
     body = _encoder.encode(message)
@@ -180,7 +184,7 @@ def decode_client(body: bytes) -> ClientMessage:
     """Decode a frame body sent by a client; raise ProtocolError on anything else."""
     try:
         return _client_decoder.decode(body)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except _DECODE_ERRORS as exc:
         raise ProtocolError(f"malformed client message: {exc}") from None
 
 
@@ -188,5 +192,5 @@ def decode_server(body: bytes) -> ServerMessage:
     """Decode a frame body sent by the engine; raise ProtocolError on anything else."""
     try:
         return _server_decoder.decode(body)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except _DECODE_ERRORS as exc:
         raise ProtocolError(f"malformed engine message: {exc}") from None

@@ -8,6 +8,7 @@ pending request at once with EngineUnavailable.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import os
 import socket
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 
 _LOG_TAIL_BYTES = 4000
 _LOG_ROTATE_BYTES = 4 * 1024 * 1024
+_MAX_RESPAWNS = 10  # engines started in one spawn_or_connect after losing the socket to a dying one
 _spawned: list[subprocess.Popen[bytes]] = []  # kept so exited engines are reaped, not left as zombies
 
 
@@ -224,7 +226,15 @@ class SocketEngineClient:
             self._check_peer(writer)
             writer.write(encode(Hello(PROTOCOL_VERSION, self.client_name)))
             reply = await asyncio.wait_for(_read_message(reader), self.handshake_timeout)
-        except (OSError, EOFError, ProtocolError, TimeoutError, asyncio.IncompleteReadError) as exc:
+        except (ConnectionResetError, BrokenPipeError, asyncio.IncompleteReadError) as exc:
+            # Closed without a word: an engine that is exiting (killed, or shut down) still had its
+            # socket open when we connected. Nobody will serve this socket: the caller may start one.
+            writer.close()
+            raise EngineNotListening(
+                f"the engine on {self.socket_path} closed the connection before its handshake "
+                f"(it is exiting): {exc!r}"
+            ) from None
+        except (OSError, EOFError, ProtocolError, TimeoutError) as exc:
             writer.close()
             raise EngineUnavailable(
                 f"handshake with the engine on {self.socket_path} failed: {exc!r}"
@@ -382,6 +392,7 @@ async def spawn_or_connect(
     process, log_offset = _spawn_engine(path, model_dir, extra_args, log_path)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + start_timeout
+    respawns = 0
     while True:
         client = SocketEngineClient(path, **client_options)  # type: ignore[arg-type]
         try:
@@ -390,6 +401,16 @@ async def spawn_or_connect(
         except EngineNotListening:
             pass
         returncode = process.poll()
+        if (
+            returncode == EXIT_ALREADY_RUNNING
+            and respawns < _MAX_RESPAWNS
+            and loop.time() < deadline
+            and not _engine_lock_held(path)
+        ):
+            # Ours lost the socket to an engine that was still exiting (or to a concurrent start that
+            # has since died): nobody holds the socket now, so start another.
+            process, log_offset = _spawn_engine(path, model_dir, extra_args, log_path)
+            respawns, returncode = respawns + 1, None
         if returncode is not None and returncode != EXIT_ALREADY_RUNNING:  # another engine may be starting
             raise EngineUnavailable(
                 f"the engine exited with status {returncode} while starting; "
@@ -401,6 +422,23 @@ async def spawn_or_connect(
                 f"the end of {log_path}:\n{_log_tail(log_path, log_offset)}"
             )
         await asyncio.sleep(0.05)
+
+
+def _engine_lock_held(path: Path) -> bool:
+    """True when an engine process (starting, serving or exiting) holds the lock beside ``path``."""
+    try:
+        fd = os.open(path.with_name(path.name + ".lock"), os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)  # closing releases a lock we took
+    return False
 
 
 def _spawn_engine(

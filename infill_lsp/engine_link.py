@@ -14,6 +14,7 @@ import functools
 import importlib
 import itertools
 import logging
+import os
 import statistics
 import time
 from collections import deque
@@ -100,8 +101,26 @@ class SpawningClient:
         return self._client is not None and self._client.alive
 
 
+CODE_SETTINGS_ENV = "INFILL_ALLOW_CODE_SETTINGS"
+
+
+def check_code_settings(settings: EngineSettings) -> None:
+    """Refuse settings that name code to import unless the server's own environment allows them.
+
+    ``engine.factory`` and ``engine.core_factory`` exist for tests and development. Editor settings can
+    come from a workspace file, so naming code to run there must not be enough to run it.
+    """
+    named = settings.mode == "factory" or bool(settings.core_factory)
+    if named and os.environ.get(CODE_SETTINGS_ENV) != "1":
+        raise EngineUnavailable(
+            "engine.factory / engine.core_factory are development settings; they are honoured only when "
+            f"the server runs with {CODE_SETTINGS_ENV}=1"
+        )
+
+
 def make_engine_client(settings: EngineSettings) -> EngineClient:
     """Return an unstarted EngineClient for ``settings.mode``."""
+    check_code_settings(settings)
     match settings.mode:
         case "spawn":
             return SpawningClient(settings)

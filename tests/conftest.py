@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -12,3 +13,7 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     from engine.testing import build_tiny_model_dir
 
     return build_tiny_model_dir(tmp_path_factory.mktemp("models") / "tiny")
+
+
+# Test servers name fake engines by module path; the server honours that only when told to.
+os.environ.setdefault("INFILL_ALLOW_CODE_SETTINGS", "1")

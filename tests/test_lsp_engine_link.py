@@ -180,3 +180,17 @@ def test_the_language_server_process_imports_neither_torch_nor_onnxruntime():
         cwd=ROOT,
     )
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_code_naming_settings_need_the_servers_permission(monkeypatch):
+    from engine.client import EngineUnavailable
+    from infill_lsp.config import parse_settings
+    from infill_lsp.engine_link import make_engine_client
+
+    settings, _ = parse_settings({"engine": {"mode": "factory", "factory": "os:system"}})
+    monkeypatch.delenv("INFILL_ALLOW_CODE_SETTINGS", raising=False)
+    with pytest.raises(EngineUnavailable, match="INFILL_ALLOW_CODE_SETTINGS"):
+        make_engine_client(settings.engine)
+    settings, _ = parse_settings({"engine": {"mode": "inproc", "core_factory": "os:system"}})
+    with pytest.raises(EngineUnavailable):
+        make_engine_client(settings.engine)

@@ -223,7 +223,7 @@ def train(cfg: TrainConfig, corpus: Path, tokenizer_path: Path, out: Path, devic
     state_path = out / "state.pt"
     step, tokens, history = 0, 0, []
     if state_path.exists():
-        state = torch.load(state_path, map_location=device, weights_only=False)
+        state = torch.load(state_path, map_location=device, weights_only=True)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         step, tokens, history = state["step"], state["tokens"], state["history"]

@@ -2,6 +2,7 @@
 
 A record is keyed by the file's resolved path, the SHA-256 of the text the hole was found in, and the
 hole's span: a file edited since is a new key and is filled again. Torn or foreign lines are ignored.
+A journal that cannot be written (a full disk, a read-only folder) raises JournalError naming it.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ class HoleRecord(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=False
     @property
     def key(self) -> tuple[str, str, int, int]:
         return (self.path, self.sha256, self.start, self.end)
+
+
+class JournalError(OSError):
+    """The journal could not be opened or written; the message names the file and the reason."""
 
 
 _encoder = msgspec.json.Encoder()
@@ -74,10 +79,16 @@ class Journal:
     _fd: int = field(default=-1, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        if os.fstat(self._fd).st_size:
-            self._repair_torn_tail()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            if os.fstat(self._fd).st_size:
+                self._repair_torn_tail()
+        except OSError as exc:
+            self.close()
+            raise JournalError(
+                exc.errno, f"cannot open the journal {self.path}: {exc.strerror or exc}"
+            ) from None
 
     def _repair_torn_tail(self) -> None:
         with self.path.open("rb") as handle:
@@ -86,8 +97,16 @@ class Journal:
                 os.write(self._fd, b"\n")
 
     def append(self, record: HoleRecord) -> None:
-        os.write(self._fd, _encoder.encode(record) + b"\n")
-        os.fsync(self._fd)
+        """Write and fsync one record; raise JournalError (a torn line may stay: readers skip it)."""
+        data = _encoder.encode(record) + b"\n"
+        try:
+            while data:
+                data = data[os.write(self._fd, data) :]
+            os.fsync(self._fd)
+        except OSError as exc:
+            raise JournalError(
+                exc.errno, f"cannot write the journal {self.path}: {exc.strerror or exc}"
+            ) from None
         self.written += 1
 
     def close(self) -> None:

@@ -2,18 +2,24 @@
 
 Writing never loses a file: the new text goes to a temporary file in the same folder, is fsynced, and
 replaces the original with ``os.replace`` only if the original's hash still matches what was read and
-its real path still lies inside the given roots. The mode of the original is kept.
+its real path still lies inside the given roots. The mode of the original is kept. A run killed while
+writing can leave its temporary file behind; the next write of the same file removes it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
+import re
+import stat
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
 from infill_lsp.batch.sources import inside, sha256_of
+
+TEMP_SUFFIX = ".infill-tmp"
 
 
 class WriteRefused(RuntimeError):
@@ -54,7 +60,8 @@ def write_atomically(
     if real != path or not inside(real, roots):
         raise WriteRefused(f"{path} now resolves to {real}, outside the given paths")
     data = new_text.encode("utf-8")
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".infill-tmp", dir=path.parent)
+    remove_stale_temps(path)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -75,6 +82,25 @@ def write_atomically(
             pass
         raise
     _fsync_dir(path.parent)
+
+
+def remove_stale_temps(path: Path) -> int:
+    """Remove temporary files an interrupted write of ``path`` left beside it; return how many."""
+    pattern = re.compile(re.escape(f".{path.name}.") + r"[A-Za-z0-9_]{8}" + re.escape(TEMP_SUFFIX))
+    removed = 0
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return 0
+    for entry in entries:
+        if not pattern.fullmatch(entry.name):
+            continue
+        with contextlib.suppress(OSError):
+            st = entry.stat(follow_symlinks=False)
+            if stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid():
+                os.unlink(entry.path)
+                removed += 1
+    return removed
 
 
 def _fsync_dir(folder: Path) -> None:

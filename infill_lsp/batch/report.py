@@ -47,6 +47,7 @@ class BatchReport(msgspec.Struct):
     dry_run: bool = True
     model: str = ""
     journal: str = ""
+    journal_error: str = ""  # the journal failed (e.g. a full disk): this run cannot be resumed
 
     def count(self) -> None:
         """Fill the totals from ``files``."""
@@ -90,6 +91,11 @@ def summary(report: BatchReport) -> str:
         lines.append(f"left as they are (holes not done): {shown}")
     if report.engine_seconds:
         lines.append(f"engine: {report.holes_per_second:.2f} holes/s over {report.engine_seconds:.1f} s")
+    if report.journal_error:
+        lines.append(
+            f"warning: {report.journal_error}; the run went on without a journal, so an interrupted "
+            "run would start over (free space or pass --journal elsewhere)"
+        )
     if report.interrupted:
         lines.append("interrupted: finished holes are in the journal; rerun the same command to resume")
     return "\n".join(lines)

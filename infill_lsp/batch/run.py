@@ -24,7 +24,7 @@ from infill_lsp.batch.holes import (
     query_holes,
     recipe_query,
 )
-from infill_lsp.batch.journal import HoleRecord, Journal, read_journal
+from infill_lsp.batch.journal import HoleRecord, Journal, JournalError, read_journal
 from infill_lsp.batch.patches import WriteRefused, apply_fills, unified_diff, write_atomically
 from infill_lsp.batch.planning import FilePlan, FillSettings, PlannedHole, judge_fill, plan_file, waves
 from infill_lsp.batch.progress import NoProgress, Progress
@@ -174,7 +174,7 @@ async def run_batch(
     interrupted = False
     if pending:
         interrupted, seconds, model = await _fill(
-            config, make_runner, pending, records, errors, progress, stop, registry
+            config, make_runner, pending, records, errors, progress, stop, registry, report
         )
         report.engine_seconds = round(seconds, 3)
         report.model = model
@@ -191,13 +191,19 @@ async def run_batch(
     return report
 
 
-async def _fill(config, make_runner, pending, records, errors, progress, stop, registry):
-    journal = Journal(config.journal) if config.journal is not None else None
+async def _fill(config, make_runner, pending, records, errors, progress, stop, registry, report):
+    journal = None
+    if config.journal is not None:
+        try:
+            journal = Journal(config.journal)
+        except JournalError as exc:  # the fills still count: go on without resuming
+            report.journal_error = str(exc)
     runner, model, close = await make_runner()
     started = time.perf_counter()
     progress.start(len(pending))
 
     def on_answer(planned: PlannedHole, answer: Answer) -> None:
+        nonlocal journal
         text, confidence, steps, error = answer_text(answer)
         progress.advance()
         if error:
@@ -207,7 +213,12 @@ async def _fill(config, make_runner, pending, records, errors, progress, stop, r
         record = judge_fill(planned, language, text, confidence=confidence, steps=steps)
         records[planned.key] = record
         if journal is not None:
-            journal.append(record)
+            try:
+                journal.append(record)
+            except JournalError as exc:  # a full disk: keep the fills, stop journaling, say so
+                report.journal_error = str(exc)
+                journal.close()
+                journal = None
 
     try:
         finished = await drive(waves(pending, config.fill.wave_size), runner, on_answer, stop)
