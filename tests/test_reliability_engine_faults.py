@@ -56,12 +56,18 @@ def engine_pid_from_lock(socket_path: Path) -> int:
         return 0
 
 
-async def assert_no_leaks(fds_before: set[int], children_before: list[int], engine_pids: set[int]) -> None:
-    """No new fds, no engine left running (a SIGKILLed process may take a moment to finish dying)."""
+async def assert_no_leaks(
+    fds_before: set[int], children_before: list[int], engine_pids: set[int], socket_path: Path
+) -> None:
+    """No new fds, no engine left running (a SIGKILLed process may take a moment to finish dying).
+
+    Only children serving this test's socket count: other tests' processes may still be winding down.
+    """
     deadline = time.monotonic() + WAIT_S
     while True:
         reap_spawned()
-        extra = sorted(set(live_children()) - set(children_before))
+        extra = [p for p in sorted(set(live_children()) - set(children_before))
+                 if str(socket_path) in process_cmdline(p)]
         alive = [pid for pid in engine_pids if process_state(pid) not in ("", "Z")]
         if not extra and not alive:
             break
@@ -121,7 +127,7 @@ async def test_engine_killed_at_random_points_100_times(socket_path: Path) -> No
             kill_quietly(pid)
     elapsed = time.perf_counter() - started
     assert outcomes["unavailable"] > 0 and outcomes["answered"] > 0  # the kill points were spread
-    await assert_no_leaks(fds_before, children_before, engine_pids)
+    await assert_no_leaks(fds_before, children_before, engine_pids, socket_path)
     record(
         "engine SIGKILL mid-request (socket client)",
         cases=100,
@@ -260,7 +266,7 @@ async def test_engine_link_survives_repeated_kills(socket_path: Path) -> None:
         for pid in engine_pids:
             kill_quietly(pid)
         await wait_until(lambda: all(process_state(p) in ("", "Z") for p in engine_pids))
-    await assert_no_leaks(fds_before, children_before, engine_pids)
+    await assert_no_leaks(fds_before, children_before, engine_pids, socket_path)
     record(
         "engine SIGKILL mid-request (LSP EngineLink)",
         cases=kills,
