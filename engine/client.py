@@ -5,10 +5,20 @@ This module imports neither torch nor onnxruntime, so the language server starts
 
 from __future__ import annotations
 
+import socket
+import struct
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from engine.protocol import InfillRequest, InfillResult, Partial, StatusReply, Welcome
+
+
+def peer_credentials(writer: Any) -> tuple[int, int]:
+    """Return (pid, uid) of the process at the other end of a Unix-socket stream (SO_PEERCRED)."""
+    sock = writer.get_extra_info("socket")
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    pid, uid, _gid = struct.unpack("3i", creds)
+    return pid, uid
 
 
 class EngineError(RuntimeError):

@@ -21,10 +21,10 @@ import os
 import signal
 import socket
 import stat
-import struct
 from collections.abc import Callable
 from pathlib import Path
 
+from engine.client import peer_credentials
 from engine.loop import EngineCore, EngineLoop
 from engine.protocol import (
     MAX_FRAME_BYTES,
@@ -293,9 +293,7 @@ class _Connection:
         await self._writer.drain()
 
     def _peer_allowed(self) -> bool:
-        sock = self._writer.get_extra_info("socket")
-        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-        self.peer_pid, uid, _gid = struct.unpack("3i", creds)
+        self.peer_pid, uid = peer_credentials(self._writer)
         if uid == os.geteuid():
             return True
         log.warning("refused a connection from pid %d of uid %d", self.peer_pid, uid)

@@ -11,8 +11,6 @@ import asyncio
 import fcntl
 import logging
 import os
-import socket
-import struct
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -21,7 +19,7 @@ from pathlib import Path
 
 import msgspec
 
-from engine.client import EngineError, EngineUnavailable
+from engine.client import EngineError, EngineUnavailable, peer_credentials
 from engine.protocol import (
     PROTOCOL_VERSION,
     Cancel,
@@ -308,9 +306,7 @@ class SocketEngineClient:
     # ---- internals ----------------------------------------------------------------------------
 
     def _check_peer(self, writer: asyncio.StreamWriter) -> None:
-        sock = writer.get_extra_info("socket")
-        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-        pid, uid, _gid = struct.unpack("3i", creds)
+        pid, uid = peer_credentials(writer)
         if uid != os.geteuid():
             raise EngineUnavailable(f"the process on {self.socket_path} belongs to uid {uid}, not to us")
         self._engine_pid = pid
