@@ -29,15 +29,26 @@ from engine.protocol import InfillRequest, InfillResult
 CONTEXT_SOURCE = Path(__file__).with_name("core.py")
 
 
-def context_text(tokenizer, tokens: int = 1024) -> str:
-    """Real Python source of about ``tokens`` tokens, ending inside a function body (the cursor)."""
-    source = CONTEXT_SOURCE.read_text()
-    text = ""
-    for line in source.splitlines(keepends=True):
-        if len(tokenizer.encode(text + line)) > tokens - 24:
-            break
-        text += line
-    return text + "\n\ndef summarize(values):\n    "
+def bench_context(tokenizer, prefix_tokens: int = 760, suffix_tokens: int = 256) -> tuple[str, str]:
+    """Real Python source around a hole: ~``prefix_tokens`` before the cursor, ``suffix_tokens`` or more after.
+
+    The cursor starts the body of a new method, written between two methods of ``engine/core.py``, so the
+    engine sees a full context on both sides (1024 tokens with the defaults: the engine's budget).
+    """
+    lines = CONTEXT_SOURCE.read_text().splitlines(keepends=True)
+
+    def count(chunk: list[str]) -> int:
+        return len(tokenizer.encode("".join(chunk)))
+
+    for cut, line in enumerate(lines):
+        if not line.startswith("    def ") or count(lines[:cut]) < prefix_tokens or count(lines[cut:]) < suffix_tokens:
+            continue
+        hole = "    def summarize(self, values):\n        "
+        first = cut
+        while first > 0 and count(lines[first - 1 : cut]) + len(tokenizer.encode(hole)) <= prefix_tokens:
+            first -= 1
+        return "".join(lines[first:cut]) + hole, "\n\n" + "".join(lines[cut:])
+    raise RuntimeError(f"{CONTEXT_SOURCE} is too short for a {prefix_tokens}+{suffix_tokens}-token context")
 
 
 def _run(core, request: InfillRequest) -> tuple[InfillResult, float]:
@@ -51,13 +62,18 @@ def _run(core, request: InfillRequest) -> tuple[InfillResult, float]:
     return result, (time.perf_counter() - started) * 1000
 
 
-def bench_generate(core, text: str, steps: int, width: int, repeats: int) -> dict:
-    """Time per fill: our engine vs ``model.generate()``, both cold, same prompt, step cap and canvas."""
+def bench_generate(core, context: tuple[str, str], steps: int, width: int, repeats: int) -> dict:
+    """Time per fill: our engine vs ``model.generate()``, same model, prompt, step cap and canvas.
+
+    Cold: both encode the whole prompt. After a keystroke: the engine's document cache holds the prompt
+    as it was one character earlier (an editor's usual request); ``generate()`` has no such cache.
+    """
     from transformers.models.diffusion_gemma.generation_diffusion_gemma import EntropyBoundSamplerConfig
 
+    prefix, suffix = context
     model = core.runner.model
     special = core.special
-    prompt = core._prompt(InfillRequest(0, text, "", language="python"))
+    prompt = core._prompt(InfillRequest(0, prefix, suffix, language="python"))
     ids = torch.tensor([prompt], device=core.runner.device)
     sampler = core.config.sampler
     model.config.canvas_length = width
@@ -67,45 +83,70 @@ def bench_generate(core, text: str, steps: int, width: int, repeats: int) -> dic
         t_min=sampler.t_min, t_max=sampler.t_max, stability_threshold=1, confidence_threshold=0.05,
         eos_token_id=special.eom, pad_token_id=special.pad,
     )
+
+    def request(rid: int, key: str, text: str) -> InfillRequest:
+        return InfillRequest(rid, text, suffix, language="python", document_key=key, max_steps=steps,
+                             canvas_lengths=(width,))
+
     with torch.inference_mode():
         model.generate(input_ids=ids, **gen_kwargs)  # warm-up
-        generate_ms, generate_passes = [], []
-        for _ in range(repeats):
+    _run(core, request(10_000, "", prefix))
+    generate_ms, generate_tpf, cold_ms, cold_steps, warm_ms, warm_steps = [], [], [], [], [], []
+    for i in range(repeats):  # interleaved, so a noisy spell hits all three alike
+        with torch.inference_mode():
             started = time.perf_counter()
             out = model.generate(input_ids=ids, **gen_kwargs)
             generate_ms.append((time.perf_counter() - started) * 1000)
-            tpf = float(out.tokens_per_forward[0]) if getattr(out, "tokens_per_forward", None) is not None else 0.0
-            generate_passes.append(tpf)
-    _run(core, InfillRequest(10_000, text, "", language="python", max_steps=steps, canvas_lengths=(width,)))
-    engine_ms, engine_steps = [], []
-    for i in range(repeats):
-        request = InfillRequest(10_001 + i, text, "", language="python", document_key=f"cold-{time.time()}-{i}",
-                                max_steps=steps, canvas_lengths=(width,))
-        result, elapsed = _run(core, request)
-        engine_ms.append(elapsed)
-        engine_steps.append(result.forward_passes)
-    g, e = statistics.median(generate_ms), statistics.median(engine_ms)
+        if getattr(out, "tokens_per_forward", None) is not None:
+            generate_tpf.append(float(out.tokens_per_forward[0]))
+        result, elapsed = _run(core, request(10_001 + 3 * i, f"cold-{time.time()}-{i}", prefix))
+        cold_ms.append(elapsed)
+        cold_steps.append(result.forward_passes)
+        key = f"warm-{time.time()}-{i}"
+        _run(core, request(10_002 + 3 * i, key, prefix[:-1]))
+        result, elapsed = _run(core, request(10_003 + 3 * i, key, prefix))
+        warm_ms.append(elapsed)
+        warm_steps.append(result.forward_passes)
+    g, c, w = (statistics.median(x) for x in (generate_ms, cold_ms, warm_ms))
     return {"step_cap": steps, "canvas": width, "prompt_tokens": len(prompt),
-            "generate_ms": round(g, 1), "engine_ms": round(e, 1), "speedup": round(g / e, 2),
-            "engine_steps": statistics.median(engine_steps),
-            "generate_tokens_per_forward": round(statistics.fmean(generate_passes), 3)}
+            "generate_ms": round(g, 1), "engine_cold_ms": round(c, 1), "speedup_cold": round(g / c, 2),
+            "engine_after_keystroke_ms": round(w, 1), "speedup_after_keystroke": round(g / w, 2),
+            "engine_steps_cold": statistics.median(cold_steps),
+            "engine_steps_after_keystroke": statistics.median(warm_steps),
+            "generate_tokens_per_forward": round(statistics.fmean(generate_tpf), 3) if generate_tpf else None}
 
 
-def bench_keystroke(core, text: str, repeats: int) -> dict:
-    """A request after one typed character vs a cold request for the same hole."""
-    cold, warm = [], []
-    for i in range(repeats):
-        key = f"doc-{time.time()}-{i}"
-        result, elapsed = _run(core, InfillRequest(20_000 + 2 * i, text, "", language="python", document_key=key,
-                                                   single_line=True))
-        cold.append(elapsed)
-        result, elapsed = _run(core, InfillRequest(20_001 + 2 * i, text + "r", "", language="python",
-                                                   document_key=key, single_line=True))
-        warm.append(elapsed)
-        cached = result.cached_tokens / max(1, result.prompt_tokens)
-    c, w = statistics.median(cold), statistics.median(warm)
-    return {"cold_ms": round(c, 1), "after_keystroke_ms": round(w, 1), "ratio": round(w / c, 3),
-            "cached_fraction": round(cached, 3)}
+def bench_keystroke(core, context: tuple[str, str], repeats: int) -> dict:
+    """A request after one typed character vs a cold request for the same hole (single-line canvas).
+
+    The typed character is ``r``: it may or may not agree with the fill the cold request produced, so the
+    figure shows the encoder cache alone; ``agreeing`` types the first character of that fill instead,
+    as a user accepting it letter by letter does (the engine then seeds the canvas with the rest).
+    """
+    prefix, suffix = context
+    out = {}
+    for mode in ("r", "agreeing"):
+        cold, warm, cached, steps = [], [], [], []
+        for i in range(repeats):
+            key = f"doc-{mode}-{time.time()}-{i}"
+            first, elapsed = _run(core, InfillRequest(20_000 + 2 * i, prefix, suffix, language="python",
+                                                      document_key=key, single_line=True))
+            cold.append(elapsed)
+            typed = "r"
+            if mode == "agreeing":
+                shown = first.candidates[0].text if first.candidates else ""
+                typed = shown[:1] if shown[:1].strip() else "r"
+            result, elapsed = _run(core, InfillRequest(20_001 + 2 * i, prefix + typed, suffix, language="python",
+                                                       document_key=key, single_line=True))
+            warm.append(elapsed)
+            cached.append(result.cached_tokens / max(1, result.prompt_tokens))
+            steps.append(result.forward_passes)
+        c, w = statistics.median(cold), statistics.median(warm)
+        name = "" if mode == "r" else "agreeing_"
+        out.update({f"{name}cold_ms": round(c, 1), f"{name}after_keystroke_ms": round(w, 1),
+                    f"{name}ratio": round(w / c, 3), f"{name}cached_fraction": round(min(cached), 3),
+                    f"{name}steps_after_keystroke": statistics.median(steps)})
+    return out
 
 
 def bench_parallelism(core, problems: int) -> dict:
@@ -129,7 +170,7 @@ def bench_parallelism(core, problems: int) -> dict:
     return out
 
 
-def bench_lsp(model_dir: str | None, text: str, clients: list[int], requests: int) -> list[dict]:
+def bench_lsp(model_dir: str | None, context: tuple[str, str], clients: list[int], requests: int) -> list[dict]:
     """Warm inline-completion latency through ``infill serve`` processes sharing one engine process."""
     from infill_lsp.loadgen import run_editors
 
@@ -147,7 +188,12 @@ def bench_lsp(model_dir: str | None, text: str, clients: list[int], requests: in
             time.sleep(0.05)
         results = []
         for count in clients:
-            results.append(asyncio.run(run_editors(str(sock), text, count, requests)))
+            before = asyncio.run(_engine_completed(sock))
+            figures = asyncio.run(run_editors(str(sock), context[0], count, requests, suffix=context[1]))
+            # Requests the engine finished (cold ones included): empty answers are fills the server
+            # filtered, not requests that skipped the engine.
+            figures["engine_completed"] = asyncio.run(_engine_completed(sock)) - before
+            results.append(figures)
             print(f"  lsp: {results[-1]}", file=sys.stderr)
         return results
     finally:
@@ -158,12 +204,23 @@ def bench_lsp(model_dir: str | None, text: str, clients: list[int], requests: in
         directory.rmdir()
 
 
-def bench_backends(core, text: str, width: int, repeats: int) -> dict:
+async def _engine_completed(sock: Path) -> int:
+    from engine.socket_client import SocketEngineClient
+
+    client = SocketEngineClient(sock, client_name="infill-bench")
+    await client.start()
+    try:
+        return (await client.status()).completed
+    finally:
+        await client.close()
+
+
+def bench_backends(core, context: tuple[str, str], width: int, repeats: int) -> dict:
     """Time per denoising step on each available backend, same cache and canvas."""
     from engine.kv import PromptKV
 
     runner = core.runner
-    prompt = core._prompt(InfillRequest(0, text, "", language="python"))
+    prompt = core._prompt(InfillRequest(0, *context, language="python"))
     kv = runner.encode(PromptKV(), prompt)
     canvas = torch.randint(core.noise_low, runner.vocab_size, (1, width))
     out = {}
@@ -186,41 +243,78 @@ def bench_backends(core, text: str, width: int, repeats: int) -> dict:
     return out
 
 
+def bench_dtypes(model_dir: str | None, device: str, context: tuple[str, str], repeats: int) -> dict:
+    """fp32 vs bf16 weights: prompt encoding and denoising-step time, interleaved, and argmax agreement."""
+    from engine.core import load_core
+    from engine.kv import PromptKV
+
+    setups = {}
+    for name in ("float32", "bfloat16"):
+        core = load_core(model_dir, device=device, dtype=name)
+        prompt = core._prompt(InfillRequest(0, *context, language="python"))
+        kv = core.runner.encode(PromptKV(), prompt)
+        canvas = torch.randint(core.noise_low, core.runner.vocab_size, (1, 16), generator=torch.Generator().manual_seed(0))
+        setups[name] = (core.runner, prompt, kv, canvas)
+    times: dict[str, list[float]] = {f"{n}_{k}": [] for n in setups for k in ("encode_ms", "step_ms")}
+    for _ in range(repeats):
+        for name, (runner, prompt, kv, canvas) in setups.items():
+            started = time.perf_counter()
+            runner.encode(PromptKV(), prompt)
+            times[f"{name}_encode_ms"].append((time.perf_counter() - started) * 1000)
+            for _ in range(4):
+                started = time.perf_counter()
+                runner.denoise(canvas, [kv], None)
+                times[f"{name}_step_ms"].append((time.perf_counter() - started) * 1000)
+    out = {key: round(statistics.median(values), 1) for key, values in times.items()}
+    logits = {name: runner.denoise(canvas, [kv], None) for name, (runner, _, kv, canvas) in setups.items()}
+    out["argmax_agreement"] = round(float((logits["float32"].argmax(-1) == logits["bfloat16"].argmax(-1)).float().mean()), 3)
+    out["prompt_tokens"] = len(setups["float32"][1])
+    out["encode_speedup"] = round(out["float32_encode_ms"] / out["bfloat16_encode_ms"], 2)
+    out["step_speedup"] = round(out["float32_step_ms"] / out["bfloat16_step_ms"], 2)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="infill bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=None, help="model directory (default: the embedded model)")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="auto", help="cpu, cuda, ... (default: cuda if present, else cpu)")
+    parser.add_argument("--dtype", default="auto", help="weights dtype: auto, float32 or bfloat16")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--clients", default="1,4,16", help="LSP client counts ('' to skip)")
     parser.add_argument("--lsp-requests", type=int, default=8, help="warm requests per client")
     parser.add_argument("--problems", type=int, default=40, help="benchmark problems per split (0 to skip)")
-    parser.add_argument("--only", default="", help="comma list of parts: generate,keystroke,parallelism,lsp,backends")
+    parser.add_argument("--only", default="", help="comma list of parts: generate,keystroke,parallelism,lsp,backends,dtypes")
     args = parser.parse_args(argv)
     from engine.core import load_core
 
     torch.set_num_threads(max(1, min(torch.get_num_threads(), os.cpu_count() or 1)))
-    core = load_core(args.model, device=args.device)
-    text = context_text(core.tokenizer)
-    parts = set(filter(None, args.only.split(","))) or {"generate", "keystroke", "parallelism", "lsp", "backends"}
+    core = load_core(args.model, device=args.device, dtype=args.dtype)
+    context = bench_context(core.tokenizer)
+    parts = set(filter(None, args.only.split(","))) or {"generate", "keystroke", "parallelism", "lsp", "backends", "dtypes"}
     report: dict = {"model": core.welcome.model_name, "device": core.welcome.device,
-                    "torch_threads": torch.get_num_threads(), "trained": core.welcome.trained}
+                    "torch_threads": torch.get_num_threads(), "trained": core.welcome.trained,
+                    "dtype": str(core.runner.loaded.dtype).removeprefix("torch."),
+                    "context_tokens": len(core._prompt(InfillRequest(0, *context, language="python")))}
     if "generate" in parts:
-        report["engine_vs_generate"] = bench_generate(core, text, steps=16, width=16, repeats=args.repeats)
+        report["engine_vs_generate"] = bench_generate(core, context, steps=16, width=16, repeats=args.repeats)
         print(f"  generate: {report['engine_vs_generate']}", file=sys.stderr)
     if "keystroke" in parts:
-        report["keystroke_vs_cold"] = bench_keystroke(core, text, args.repeats)
+        report["keystroke_vs_cold"] = bench_keystroke(core, context, args.repeats)
         print(f"  keystroke: {report['keystroke_vs_cold']}", file=sys.stderr)
     if "backends" in parts:
-        report["backends"] = bench_backends(core, text, 16, args.repeats * 4)
+        report["backends"] = bench_backends(core, context, 16, args.repeats * 4)
         print(f"  backends: {report['backends']}", file=sys.stderr)
+    if "dtypes" in parts:
+        report["dtypes"] = bench_dtypes(args.model, args.device, context, args.repeats)
+        print(f"  dtypes: {report['dtypes']}", file=sys.stderr)
     if "parallelism" in parts and args.problems:
         report["parallel_decoding"] = bench_parallelism(core, args.problems)
         print(f"  parallelism: {report['parallel_decoding']}", file=sys.stderr)
     if "lsp" in parts and args.clients:
         counts = [int(x) for x in args.clients.split(",") if x]
-        report["lsp_latency"] = bench_lsp(args.model, text, counts, args.lsp_requests)
+        report["lsp_latency"] = bench_lsp(args.model, context, counts, args.lsp_requests)
     print(json.dumps(report, indent=None if args.json else 2))
     return 0
 

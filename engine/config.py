@@ -9,8 +9,8 @@ from engine.sampler import SamplerConfig
 
 @dataclass(slots=True, kw_only=True)
 class EngineConfig:
-    max_prefix_tokens: int = 640
-    max_suffix_tokens: int = 192
+    max_prefix_tokens: int = 768
+    max_suffix_tokens: int = 256
     prefix_trim_quantum: int = 128  # drop prompt-start tokens in blocks, so the cache stays reusable
     single_line_canvases: tuple[int, ...] = (16,)
     multi_line_canvases: tuple[int, ...] = (64,)

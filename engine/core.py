@@ -342,15 +342,25 @@ def default_model_dir() -> Path:
     return Path(__file__).parent / "models" / "infill-small"
 
 
-def load_core(model_dir: str | Path | None = None, device: str = "cpu", backend: str = "torch",
-              config: EngineConfig | None = None) -> EngineCore:
-    """Load a model directory (default: the embedded model) and return a core serving it."""
+def resolve_device(device: str | None) -> str:
+    """``auto`` / None -> cuda when torch sees a GPU, else cpu; anything else as given."""
+    if device in (None, "", "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def load_core(model_dir: str | Path | None = None, device: str = "auto", backend: str = "torch",
+              config: EngineConfig | None = None, dtype: str | torch.dtype | None = "auto") -> EngineCore:
+    """Load a model directory (default: the embedded model) and return a core serving it.
+
+    ``dtype``: ``auto`` (bf16 where the device multiplies it natively, else fp32), or a dtype name.
+    """
     from engine.runner import TorchRunner, load_model
 
     path = Path(model_dir) if model_dir else default_model_dir()
     if backend not in ("torch", "onnx", "auto"):
         raise ValueError(f"backend must be torch, onnx or auto, got {backend!r}")
-    loaded = load_model(path, device=device)
+    loaded = load_model(path, device=resolve_device(device), dtype=dtype)
     tokenizer = InfillTokenizer.from_file(path)
     card = loaded.card
     runner = TorchRunner(loaded)

@@ -127,13 +127,13 @@ class DiffusionFiller:
 class AutoregressiveFiller:
     """Greedy decoding with the causal encoder of a model trained with the AR objective."""
 
-    def __init__(self, model_dir: Path, device: str, max_tokens: int) -> None:
+    def __init__(self, model_dir: Path, device: str, max_tokens: int, dtype: str = "auto") -> None:
         from engine.config import EngineConfig
-        from engine.core import EngineCore
+        from engine.core import EngineCore, resolve_device
         from engine.runner import TorchRunner, load_model
         from engine.tokenizer import InfillTokenizer
 
-        loaded = load_model(model_dir, device=device)
+        loaded = load_model(model_dir, device=resolve_device(device), dtype=dtype)
         self.model = loaded.model
         self.device = loaded.device
         self.tokenizer = InfillTokenizer.from_file(model_dir)
@@ -218,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=None, help="model directory (default: embedded)")
     parser.add_argument("--objective", choices=("diffusion", "ar"), default=None,
                         help="how to decode (default: from the model card)")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="auto", help="cpu, cuda, ... (default: cuda if present, else cpu)")
+    parser.add_argument("--dtype", default="auto", help="auto, float32 or bfloat16 (default: auto)")
     parser.add_argument("--steps", type=int, default=0, help="denoising step cap (0: engine default)")
     parser.add_argument("--canvas", default="", help="canvas lengths, e.g. 16 or 16,32 (default: engine's)")
     parser.add_argument("--single-line", choices=("auto", "yes", "no"), default="auto")
@@ -237,9 +238,9 @@ def main(argv: list[str] | None = None) -> int:
     problems = load_problems(args.data, args.limit, max(1, args.stride))
     canvas = tuple(int(x) for x in args.canvas.split(",") if x.strip())
     if objective == "ar":
-        filler = AutoregressiveFiller(model_dir, args.device, max_tokens=max(canvas or (64,)))
+        filler = AutoregressiveFiller(model_dir, args.device, max_tokens=max(canvas or (64,)), dtype=args.dtype)
     else:
-        filler = DiffusionFiller(load_core(model_dir, device=args.device), args.steps, canvas)
+        filler = DiffusionFiller(load_core(model_dir, device=args.device, dtype=args.dtype), args.steps, canvas)
     if not card.get("trained", True):
         print("note: this model is UNTRAINED (random weights); its scores mean nothing", file=sys.stderr)
     report = {"data": args.data.name, "model": str(model_dir), "objective": objective,

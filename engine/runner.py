@@ -8,6 +8,7 @@ caches and masking the padding per layer type.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,49 @@ class LoadedModel:
     device: torch.device
 
 
-def load_model(model_dir: str | Path, device: str = "cpu", dtype: torch.dtype | None = None) -> LoadedModel:
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def cpu_has_bf16_dot() -> bool:
+    """Whether this CPU multiplies bf16 matrices natively (AVX512-BF16 or AMX), as oneDNN then does."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as info:
+            for line in info:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    except OSError:
+        pass
+    return False
+
+
+def preferred_dtype(device: torch.device | str) -> torch.dtype:
+    """The fastest dtype that keeps the model's fills: bf16 on GPUs and on CPUs with bf16 dot products.
+
+    On the 2-core development CPU (AVX512-BF16) bf16 encodes a 622-token prompt 1.6x faster and runs a
+    denoising step 1.3x faster than fp32, with the same argmax at every canvas position
+    (``infill bench --only dtypes``).
+    """
+    device = torch.device(device)
+    if device.type == "cuda" or (device.type == "cpu" and cpu_has_bf16_dot()):
+        return torch.bfloat16
+    return torch.float32
+
+
+def resolve_dtype(name: str | torch.dtype | None, device: torch.device | str) -> torch.dtype:
+    """``auto`` / None -> ``$INFILL_DTYPE`` if set, else :func:`preferred_dtype`; otherwise a :data:`DTYPES` name."""
+    if isinstance(name, torch.dtype):
+        return name
+    if name in (None, "", "auto"):
+        name = os.environ.get("INFILL_DTYPE", "auto")
+        if name in ("", "auto"):
+            return preferred_dtype(device)
+    if name not in DTYPES:
+        raise ValueError(f"dtype must be auto or one of {', '.join(DTYPES)}, got {name!r}")
+    return DTYPES[name]
+
+
+def load_model(model_dir: str | Path, device: str = "cpu", dtype: torch.dtype | str | None = None) -> LoadedModel:
     """Load a DiffusionGemma checkpoint from a local directory; never fetches, never runs its code."""
     from transformers import DiffusionGemmaForBlockDiffusion
 
@@ -40,8 +83,7 @@ def load_model(model_dir: str | Path, device: str = "cpu", dtype: torch.dtype | 
     if not any(path.glob("*.safetensors")):
         raise FileNotFoundError(f"{path} holds no .safetensors weights (other formats are refused)")
     torch_device = torch.device(device)
-    if dtype is None:
-        dtype = torch.bfloat16 if torch_device.type == "cuda" else torch.float32
+    dtype = resolve_dtype(dtype, torch_device)
     model = DiffusionGemmaForBlockDiffusion.from_pretrained(
         path,
         dtype=dtype,
@@ -51,8 +93,7 @@ def load_model(model_dir: str | Path, device: str = "cpu", dtype: torch.dtype | 
         attn_implementation="sdpa",
     )
     model.to(torch_device).eval()
-    experts = "grouped_mm" if torch_device.type == "cuda" else "grouped_mm"
-    model.config.text_config._experts_implementation = experts
+    model.config.text_config._experts_implementation = "grouped_mm"
     return LoadedModel(model, read_model_card(path), path, dtype, torch_device)
 
 

@@ -428,6 +428,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--backend", default=None, help="runner backend (default: the core's choice)")
     parser.add_argument(
+        "--dtype", default=None, help="weights dtype: auto, float32 or bfloat16 (default: auto)"
+    )
+    parser.add_argument(
         "--idle-exit",
         type=float,
         default=0.0,
@@ -452,7 +455,8 @@ def _core_factory(args: argparse.Namespace) -> Callable[[], EngineCore]:
         from engine.core import load_core  # imported late: it brings torch
 
         load = load_core
-    options = {name: value for name, value in (("device", args.device), ("backend", args.backend)) if value}
+    pairs = (("device", args.device), ("backend", args.backend), ("dtype", args.dtype))
+    options = {name: value for name, value in pairs if value}
     return functools.partial(load, args.model, **options)
 
 

@@ -81,7 +81,7 @@ async def _run(args, text: str, language: str, report) -> tuple[str, object]:
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None, help="model directory (default: the embedded model)")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="auto", help="cpu, cuda, ... (default: cuda if present, else cpu)")
     parser.add_argument("--socket", default=None, help="use (or spawn) an engine process on this socket")
     parser.add_argument("--marker", default=MARKER)
     parser.add_argument("--steps", type=int, default=0, help="denoising step budget (0: engine default)")

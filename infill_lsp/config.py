@@ -14,6 +14,7 @@ from typing import Any
 
 ENGINE_MODES = ("spawn", "connect", "inproc", "factory")
 BACKENDS = ("auto", "torch", "onnx")
+DTYPES = ("auto", "float32", "bfloat16")
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 _FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
@@ -33,6 +34,7 @@ class EngineSettings:
     model_dir: str = ""
     device: str = "auto"
     backend: str = "auto"
+    dtype: str = "auto"
     core_factory: str = ""
     factory: str = ""
     restart_backoff_ms: int = 1000
@@ -43,6 +45,8 @@ class EngineSettings:
             raise ValueError(f"engine.mode must be one of {', '.join(ENGINE_MODES)}, got {self.mode!r}")
         if self.backend not in BACKENDS:
             raise ValueError(f"engine.backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"engine.dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
         if not _DEVICE.match(self.device):
             raise ValueError(f"engine.device must be auto, cpu, mps, cuda or cuda:N, got {self.device!r}")
         for name in ("core_factory", "factory"):
@@ -187,6 +191,7 @@ ALIASES = {
     "model_dir": "engine.model_dir",
     "device": "engine.device",
     "backend": "engine.backend",
+    "dtype": "engine.dtype",
     "socket": "engine.socket",
     "engine_socket": "engine.socket",
 }

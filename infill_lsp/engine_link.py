@@ -59,6 +59,8 @@ class SpawningClient:
             extra += ["--device", self.settings.device]
         if self.settings.backend != "auto":
             extra += ["--backend", self.settings.backend]
+        if self.settings.dtype != "auto":
+            extra += ["--dtype", self.settings.dtype]
         if self.settings.core_factory:
             extra += ["--core-factory", self.settings.core_factory]
         client = await spawn_or_connect(
@@ -132,7 +134,7 @@ def make_engine_client(settings: EngineSettings) -> EngineClient:
             from engine.inproc_client import InprocEngineClient
 
             load = resolve_callable(settings.core_factory or "engine.core:load_core")
-            options = {k: v for k in ("device", "backend") if (v := getattr(settings, k)) != "auto"}
+            options = {k: v for k in ("device", "backend", "dtype") if (v := getattr(settings, k)) != "auto"}
             core_factory = functools.partial(load, settings.model_dir or None, **options)
             return InprocEngineClient(core_factory, start_timeout=settings.start_timeout_ms / 1000)
         case "factory":

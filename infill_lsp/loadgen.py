@@ -31,8 +31,8 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-async def _editor(index: int, socket: str, text: str, requests: int, pause_s: float, run: EditorRun,
-                  timeout_s: float) -> None:
+async def _editor(index: int, socket: str, prefix: str, suffix: str, requests: int, pause_s: float,
+                  run: EditorRun, timeout_s: float) -> None:
     client = BaseLanguageClient("infill-loadgen", "1")
     await client.start_io(sys.executable, "-m", "infill_lsp.server")
     try:
@@ -46,8 +46,8 @@ async def _editor(index: int, socket: str, text: str, requests: int, pause_s: fl
         client.initialized(types.InitializedParams())
         uri = f"file:///bench/editor{index}.py"
         client.text_document_did_open(types.DidOpenTextDocumentParams(
-            types.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)))
-        lines = text.split("\n")
+            types.TextDocumentItem(uri=uri, language_id="python", version=1, text=prefix + suffix)))
+        lines = prefix.split("\n")  # the cursor: the end of the prefix
         line, column = len(lines) - 1, len(lines[-1])
         typed = "total = sum(values"
         for number in range(requests + 1):
@@ -84,10 +84,13 @@ async def _editor(index: int, socket: str, text: str, requests: int, pause_s: fl
 
 
 async def run_editors(socket: str, text: str, editors: int, requests: int, pause_s: float = 0.05,
-                      timeout_s: float = 30.0) -> dict:
-    """Run ``editors`` simulated editors concurrently; return latency percentiles of warm requests."""
+                      timeout_s: float = 30.0, suffix: str = "") -> dict:
+    """Run ``editors`` simulated editors concurrently; return latency percentiles of warm requests.
+
+    Each document is ``text + suffix`` with the cursor between the two.
+    """
     runs = [EditorRun() for _ in range(editors)]
-    await asyncio.gather(*(_editor(i, socket, text, requests, pause_s, runs[i], timeout_s) for i in range(editors)))
+    await asyncio.gather(*(_editor(i, socket, text, suffix, requests, pause_s, runs[i], timeout_s) for i in range(editors)))
     latencies = [x for r in runs for x in r.latencies_ms]
     return {
         "clients": editors,

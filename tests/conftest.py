@@ -17,3 +17,6 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
 # Test servers name fake engines by module path; the server honours that only when told to.
 os.environ.setdefault("INFILL_ALLOW_CODE_SETTINGS", "1")
+# Exact-equivalence tests compare fp32 results; bf16 (the default on CPUs with bf16 dot products) has
+# its own tests that ask for it by name.
+os.environ.setdefault("INFILL_DTYPE", "float32")

@@ -39,6 +39,7 @@ def test_fields_that_are_only_valid_together_are_accepted_together():
         ({"engine": {"mode": "connect"}}, "engine.socket"),
         ({"engine": {"device": "tpu"}}, "engine.device"),
         ({"engine": {"backend": "tensorrt"}}, "engine.backend"),
+        ({"engine": {"dtype": "int4"}}, "engine.dtype"),
         ({"engine": {"factory": "not a spec"}}, "engine.factory"),
         ({"engine": 3}, "engine"),
         ({"colour": "blue"}, "colour"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,104 @@ def test_toy_training_reduces_loss_resumes_and_exports(toy_corpus, tmp_path, obj
 
     assert loaded.model.config.text_config.vocab_size == InfillTokenizer.from_file(tokenizer).vocab_size
     assert all(p.stat().st_size < 16 * 1024 * 1024 for p in (tmp_path / "run" / "model").glob("*.safetensors"))
+
+
+@pytest.mark.parametrize("cap", [30.0, None])
+def test_fused_lm_loss_equals_cross_entropy_of_softcapped_logits(monkeypatch, cap):
+    import torch.nn.functional as F
+
+    import engine.training.lm_loss as lm_loss
+
+    monkeypatch.setattr(lm_loss, "CHUNK_ELEMENTS", 3 * 50)  # three rows per chunk: the chunk seams are crossed
+    gen = torch.Generator().manual_seed(0)
+    hidden = torch.randn(2, 5, 8, generator=gen).requires_grad_()
+    weight = (torch.randn(50, 8, generator=gen) * 4).requires_grad_()
+    targets = torch.randint(0, 50, (2, 5), generator=gen)
+    row_weights = torch.rand(2, 5, generator=gen)
+    losses, predictions = lm_loss.softcapped_cross_entropy(hidden, weight, targets, cap)
+    (losses * row_weights).sum().backward()
+    fused_grads = hidden.grad.clone(), weight.grad.clone()
+    hidden.grad = weight.grad = None
+    logits = hidden @ weight.t()
+    if cap:
+        logits = torch.tanh(logits / cap) * cap
+    expected = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="none").view(2, 5)
+    (expected * row_weights).sum().backward()
+    torch.testing.assert_close(losses, expected)
+    assert torch.equal(predictions, logits.argmax(-1))
+    torch.testing.assert_close(fused_grads[0], hidden.grad)
+    torch.testing.assert_close(fused_grads[1], weight.grad)
+
+
+@pytest.mark.parametrize("objective", ["diffusion", "ar"])
+def test_fused_step_computes_the_reference_loss_and_gradients(objective):
+    from engine.architecture import SHAPES
+    from engine.training.objectives import OBJECTIVES, ObjectiveConfig
+    from engine.training.profile import synthetic_batch
+    from engine.training.train import build_model
+
+    shape = SHAPES["tiny"]
+    batch = synthetic_batch(shape, batch_size=3, prompt_length=40, canvas_length=16, seed=0)
+    batch.prompt_mask[0, :6] = False  # one padded row, so the masked paths run too
+    results = []
+    for fused in (False, True):
+        torch.manual_seed(0)
+        model = build_model(shape, torch.device("cpu"), lean_norms=fused)
+        torch.manual_seed(1)
+        cfg = ObjectiveConfig(noise_low_id=16, self_conditioning_prob=1.0, fused_lm_loss=fused)
+        loss, stats = OBJECTIVES[objective](model, batch, cfg)
+        loss.backward()
+        grads = {name: p.grad for name, p in model.named_parameters() if p.grad is not None}
+        results.append((stats, grads, set(model.state_dict())))
+    (ref_stats, ref_grads, ref_keys), (stats, grads, keys) = results
+    assert keys == ref_keys  # checkpoints and exports are unchanged
+    assert stats == pytest.approx(ref_stats, rel=1e-5)
+    assert grads.keys() == ref_grads.keys()
+    scale = max(g.abs().max() for g in ref_grads.values())
+    for name, grad in grads.items():
+        assert (grad - ref_grads[name]).abs().max() <= 1e-4 * scale, name
+
+
+def test_profile_writes_step_time_memory_and_operator_tables(tmp_path):
+    from engine.training.profile import ProfileConfig, profile_training
+
+    cfg = ProfileConfig(shape="tiny", batch_size=2, prompt_length=48, canvas_length=16, warmup_steps=1,
+                        timed_steps=1, profiled_steps=1, variants=("reference", "lean"))
+    results = profile_training(cfg, tmp_path / "profile.txt")
+    report = (tmp_path / "profile.txt").read_text()
+    assert [r["variant"] for r in results] == ["reference", "lean"]
+    assert all(r["step_s"] > 0 and r["tokens_per_s"] > 0 for r in results)
+    assert "| reference |" in report and "| lean |" in report
+    assert "aten::mm" in report and "top operators by self CPU time" in report
+    for phase in ("encoder", "decoder", "backward", "optimizer"):  # the phases of the step, timed
+        assert re.search(rf"^  {phase} +cpu +[\d.]+ ms", report, re.M), phase
+    with pytest.raises(ValueError, match="variants"):
+        ProfileConfig(variants=("nope",))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("with_scale", [True, False])
+def test_lean_rms_norm_matches_the_module(dtype, with_scale):
+    from transformers.models.diffusion_gemma.modeling_diffusion_gemma import DiffusionGemmaRMSNorm
+
+    from engine.training.kernels import use_lean_rms_norm
+
+    gen = torch.Generator().manual_seed(0)
+    plain, lean = (DiffusionGemmaRMSNorm(16, with_scale=with_scale) for _ in range(2))
+    if with_scale:
+        plain.weight.data = lean.weight.data = torch.randn(16, generator=gen)
+    assert use_lean_rms_norm(lean) == 1
+    x = (torch.randn(3, 4, 16, generator=gen) * 3).to(dtype)
+    upstream = torch.randn(3, 4, 16, generator=gen).to(dtype)
+    outputs = []
+    for norm in (plain, lean):
+        xi = x.clone().requires_grad_()
+        y = norm(xi)
+        y.backward(upstream)
+        outputs.append((y, xi.grad, norm.weight.grad if with_scale else None))
+    (y0, gx0, gw0), (y1, gx1, gw1) = outputs
+    assert y1.dtype == dtype and gx1.dtype == dtype
+    torch.testing.assert_close(y1, y0)
+    torch.testing.assert_close(gx1, gx0)
+    if with_scale:
+        torch.testing.assert_close(gw1, gw0)

@@ -4,10 +4,12 @@
 # Usage, from the repo root on the GPU machine:
 #   bash engine/training/gpu_train.sh train TIME_LIMIT_S   # diffusion model + same-size AR baseline, side by side
 #   bash engine/training/gpu_train.sh eval [LIMIT]         # HumanEval-Infilling for both, on this GPU
-# Needs corpus/ (infill train corpus build), runs/tokenizer/tokenizer.json (infill train tokenizer), and
-# where the machine's transformers predates DiffusionGemma, .gpu/transformers_slim.zip (see TRAINING.md).
+#   bash engine/training/gpu_train.sh profile [BATCH]      # time and profile the training step (~5 min)
+# train and eval need corpus/ (infill train corpus build) and runs/tokenizer/tokenizer.json (infill train
+# tokenizer); profile needs neither (synthetic batches of the longest prompts). All need, where the
+# machine's transformers predates DiffusionGemma, .gpu/transformers_slim.zip (see TRAINING.md).
 set -euo pipefail
-phase=${1:?train or eval}
+phase=${1:?train, eval or profile}
 out=${OUT:-$PWD/runs/gpu-out}
 mkdir -p "$out"
 export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True
@@ -60,6 +62,17 @@ eval)
   cp runs/gpu-ar/train_log.jsonl runs/gpu-eval/ar-train_log.jsonl 2>/dev/null || true
   tar -C runs -cf "$out/evals.tar" gpu-eval
   tar -C runs/gpu-ar -cf - model | split -b 15m -d - "$out/ar-model.tar.part-"
+  ;;
+profile)
+  # Reference modules vs the default lean step, then the lean step with compiled layers (its warm-up
+  # steps compile). Reports: $out/profile.txt and $out/profile-compiled.txt (op tables, memory, tokens/s).
+  batch=${2:-128}
+  common=(--shape small --batch-size "$batch" --prompt-length 832 --canvas-length 64 --timed 5 --profiled 2)
+  python3 -m engine.training.profile "${common[@]}" --variants reference,lean --warmup 3 \
+    --out "$out/profile.txt" > "$out/profile.log" 2>&1 || echo "profile failed"
+  timeout 420 python3 -m engine.training.profile "${common[@]}" --variants compiled --warmup 4 \
+    --out "$out/profile-compiled.txt" >> "$out/profile.log" 2>&1 || echo "compiled profile failed"
+  grep -h -A4 "^| variant" "$out"/profile*.txt || tail -n 30 "$out/profile.log"
   ;;
 esac
 ls -la "$out"

@@ -15,9 +15,11 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from torch.profiler import record_function
 from transformers.cache_utils import DynamicCache
 
 from engine.training.fim_examples import FimBatch
+from engine.training.lm_loss import softcapped_cross_entropy
 
 
 @dataclass(slots=True, kw_only=True)
@@ -27,6 +29,7 @@ class ObjectiveConfig:
     ar_positions: int = 128  # prompt positions per row scored by the encoder's AR loss
     min_noise: float = 0.02
     noise_low_id: int = 0  # random tokens are drawn from [noise_low_id, vocab)
+    fused_lm_loss: bool = True  # lm_loss.softcapped_cross_entropy; False: the model's full fp32 logits
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.self_conditioning_prob <= 1.0:
@@ -40,6 +43,17 @@ def softcapped_logits(model, hidden: torch.Tensor) -> torch.Tensor:
     logits = model.lm_head(hidden).float()
     cap = model.final_logit_softcapping
     return torch.tanh(logits / cap) * cap if cap else logits
+
+
+def lm_head_losses(
+    model, hidden: torch.Tensor, targets: torch.Tensor, fused: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-position cross-entropy of the soft-capped LM head against ``targets``, and its argmax."""
+    if fused:
+        return softcapped_cross_entropy(hidden, model.lm_head.weight, targets, model.final_logit_softcapping)
+    logits = softcapped_logits(model, hidden)
+    losses = F.cross_entropy(logits.flatten(0, -2), targets.flatten(), reduction="none").view(targets.shape)
+    return losses, logits.detach().argmax(-1)
 
 
 def noise_canvas(
@@ -62,7 +76,7 @@ def _encode(model, batch: FimBatch, ids: torch.Tensor, mask: torch.Tensor, posit
     return out.last_hidden_state, cache
 
 
-def _prompt_ar_loss(model, hidden: torch.Tensor, batch: FimBatch, positions: int) -> torch.Tensor:
+def _prompt_ar_loss(model, hidden: torch.Tensor, batch: FimBatch, positions: int, fused: bool) -> torch.Tensor:
     """Next-token loss on a random sample of real prompt positions of each row."""
     ids, mask = batch.prompt_ids, batch.prompt_mask
     valid = mask[:, :-1] & mask[:, 1:]
@@ -72,15 +86,15 @@ def _prompt_ar_loss(model, hidden: torch.Tensor, batch: FimBatch, positions: int
     keep = torch.gather(valid, 1, picked)
     h = torch.gather(hidden[:, :-1], 1, picked[..., None].expand(-1, -1, hidden.shape[-1]))
     targets = torch.gather(ids[:, 1:], 1, picked)
-    logits = softcapped_logits(model, h)
-    losses = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="none")
-    return (losses * keep.flatten()).sum() / keep.sum().clamp(min=1)
+    losses, _ = lm_head_losses(model, h, targets, fused)
+    return (losses * keep).sum() / keep.sum().clamp(min=1)
 
 
 def diffusion_loss(model, batch: FimBatch, cfg: ObjectiveConfig) -> tuple[torch.Tensor, dict[str, float]]:
     """Return the training loss of a DiffusionGemma model on a FIM batch, with its parts for logging."""
     vocab = model.config.text_config.vocab_size
-    hidden, cache = _encode(model, batch, batch.prompt_ids, batch.prompt_mask, batch.prompt_positions)
+    with record_function("step:encoder"):
+        hidden, cache = _encode(model, batch, batch.prompt_ids, batch.prompt_mask, batch.prompt_positions)
     canvas = batch.canvas_ids
     rows, width = canvas.shape
     rate = torch.rand(rows, device=canvas.device) * (1 - cfg.min_noise) + cfg.min_noise
@@ -90,34 +104,39 @@ def diffusion_loss(model, batch: FimBatch, cfg: ObjectiveConfig) -> tuple[torch.
         decoder_mask = torch.cat([batch.prompt_mask, torch.ones_like(canvas, dtype=torch.bool)], dim=-1)
     decoder_positions = batch.prompt_mask.sum(-1, keepdim=True) + torch.arange(width, device=canvas.device)
 
-    def decode(sc_logits, sc_mask):
-        return model(
+    def decode(sc_logits, sc_mask) -> torch.Tensor:
+        # The decoder's final hidden states; ``model(...)`` would add the LM head and soft-cap on top.
+        return model.model.decoder(
             decoder_input_ids=noised,
             past_key_values=cache,
             decoder_attention_mask=decoder_mask,
             decoder_position_ids=decoder_positions,
             self_conditioning_logits=sc_logits,
             self_conditioning_mask=sc_mask,
-        ).logits
+        ).last_hidden_state
 
     sc_logits = sc_mask = None
     if cfg.self_conditioning_prob > 0:
         sc_mask = torch.rand(rows, device=canvas.device) < cfg.self_conditioning_prob
         if sc_mask.any():
-            with torch.no_grad():
-                sc_logits = decode(None, None).detach()
+            with torch.no_grad(), record_function("step:self_conditioning"):
+                sc_logits = softcapped_logits(model, decode(None, None))
         else:
             sc_mask = None
-    logits = decode(sc_logits, sc_mask)
-    denoise = F.cross_entropy(logits.flatten(0, 1), canvas.flatten())
+    with record_function("step:decoder"):
+        decoded = decode(sc_logits, sc_mask)
+    with record_function("step:denoise_loss"):
+        losses, predictions = lm_head_losses(model, decoded, canvas, cfg.fused_lm_loss)
+    denoise = losses.mean()
     loss = denoise
     stats = {"denoise": float(denoise.detach())}
     if cfg.ar_weight > 0:
-        ar = _prompt_ar_loss(model, hidden, batch, cfg.ar_positions)
+        with record_function("step:encoder_ar_loss"):
+            ar = _prompt_ar_loss(model, hidden, batch, cfg.ar_positions, cfg.fused_lm_loss)
         loss = loss + cfg.ar_weight * ar
         stats["encoder_ar"] = float(ar.detach())
     with torch.no_grad():
-        correct = (logits.argmax(-1) == canvas) & noised_mask
+        correct = (predictions == canvas) & noised_mask
         stats["noised_acc"] = float(correct.sum() / noised_mask.sum().clamp(min=1))
     stats["loss"] = float(loss.detach())
     return loss, stats
@@ -139,18 +158,20 @@ def autoregressive_loss(model, batch: FimBatch, cfg: ObjectiveConfig) -> tuple[t
     # prompt's left padding needs masking.
     mask = torch.cat([batch.prompt_mask, torch.ones_like(in_target)], dim=-1)
     positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
-    hidden, _ = _encode(model, batch, ids, mask, positions)
+    with record_function("step:encoder"):
+        hidden, _ = _encode(model, batch, ids, mask, positions)
     prompt_len = batch.prompt_ids.shape[1]
     # Predict canvas token j from the hidden state just before it.
     h = hidden[:, prompt_len - 1 : prompt_len - 1 + width]
-    logits = softcapped_logits(model, h)
-    losses = F.cross_entropy(logits.flatten(0, 1), canvas.flatten(), reduction="none").view(rows, width)
+    with record_function("step:middle_loss"):
+        losses, _ = lm_head_losses(model, h, canvas, cfg.fused_lm_loss)
     middle = (losses * in_target).sum() / in_target.sum()
     loss = middle
     stats = {"middle": float(middle.detach())}
     if cfg.ar_weight > 0:
         prompt_hidden = hidden[:, :prompt_len]
-        ar = _prompt_ar_loss(model, prompt_hidden, batch, cfg.ar_positions)
+        with record_function("step:encoder_ar_loss"):
+            ar = _prompt_ar_loss(model, prompt_hidden, batch, cfg.ar_positions, cfg.fused_lm_loss)
         loss = loss + cfg.ar_weight * ar
         stats["encoder_ar"] = float(ar.detach())
     stats["loss"] = float(loss.detach())

@@ -48,6 +48,8 @@ class TrainConfig:
     plan_safety: float = 0.97  # fraction of the estimated steps to plan for (below 1 when sharing a GPU)
     plan_file: str = ""  # write the planned step count here
     steps_from: str = ""  # wait for another run's plan file and train the same number of steps
+    lean_norms: bool = True  # kernels.use_lean_rms_norm: the same function, less activation memory
+    compile: bool = False  # torch.compile each layer (kernels.compile_layers)
     recipe: FimRecipe = field(default_factory=FimRecipe)
     objective_cfg: ObjectiveConfig = field(default_factory=ObjectiveConfig)
 
@@ -128,9 +130,15 @@ def _wait_for_plan(path: Path, timeout_s: float = 600.0) -> int:
     raise TimeoutError(f"no plan appeared at {path} within {timeout_s:.0f}s")
 
 
-def build_model(shape: ModelShape, device: torch.device):
-    """Build the model with the fastest experts implementation that works on ``device``."""
+def build_model(shape: ModelShape, device: torch.device, lean_norms: bool = False, compile: bool = False):
+    """Build the model with the fastest experts implementation that works on ``device``.
+
+    ``lean_norms`` and ``compile`` swap in cheaper kernels for training (``engine.training.kernels``);
+    the weights and their state dict are the same either way.
+    """
     from transformers import DiffusionGemmaForBlockDiffusion
+
+    from engine.training.kernels import compile_layers, use_lean_rms_norm
 
     config = shape.to_config("sdpa")
     model = DiffusionGemmaForBlockDiffusion(config).to(device)
@@ -142,10 +150,40 @@ def build_model(shape: ModelShape, device: torch.device):
                 probe.last_hidden_state.float().sum().backward()
             model.zero_grad(set_to_none=True)
             print(f"experts implementation: {impl}", file=sys.stderr)
-            return model
+            break
         except Exception as exc:  # noqa: BLE001 - any failure means: try the next implementation
             print(f"experts implementation {impl} failed: {exc}", file=sys.stderr)
-    raise RuntimeError("no experts implementation works on this device")
+    else:
+        raise RuntimeError("no experts implementation works on this device")
+    if lean_norms:
+        use_lean_rms_norm(model)
+    if compile:
+        compile_layers(model)
+    return model
+
+
+def build_optimizer(model, cfg: TrainConfig, device: torch.device) -> torch.optim.AdamW:
+    """AdamW over the text weights (each tied tensor once), without weight decay on vectors."""
+    decay, no_decay = [], []
+    seen = set()
+    for name, p in model.named_parameters():
+        if id(p) in seen or not p.requires_grad or "vision" in name:
+            continue
+        seen.add(id(p))
+        (decay if p.ndim >= 2 else no_decay).append(p)
+    return torch.optim.AdamW(
+        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=cfg.lr,
+        betas=(0.9, 0.95),
+        fused=device.type == "cuda",
+    )
+
+
+def autocast_for(device: torch.device):
+    """The training autocast context: bf16 on a GPU, plain fp32 elsewhere."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return torch.autocast(device.type, enabled=False)
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -180,6 +218,22 @@ def _save_state(path: Path, model, optimizer, step: int, tokens: int, cfg: Train
     os.replace(tmp, path)
 
 
+def train_step(model, optimizer, objective, batch: FimBatch, cfg: TrainConfig, autocast):
+    """One optimizer step on ``batch``; return the objective's stats and the gradient norm (a tensor).
+
+    The parts are labelled for ``torch.profiler`` (``engine.training.profile``).
+    """
+    with autocast():
+        loss, stats = objective(model, batch, cfg.objective_cfg)
+    optimizer.zero_grad(set_to_none=True)
+    with torch.profiler.record_function("step:backward"):
+        loss.backward()
+    with torch.profiler.record_function("step:optimizer"):
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+    return stats, grad_norm
+
+
 @torch.no_grad()
 def evaluate(model, batches: list[FimBatch], cfg: TrainConfig, device, autocast) -> dict[str, float]:
     model.eval()
@@ -205,21 +259,9 @@ def train(cfg: TrainConfig, corpus: Path, tokenizer_path: Path, out: Path, devic
     shape = SHAPES[cfg.shape]
     shape = ModelShape(**{**shape.to_dict(), "vocab_size": tokenizer.vocab_size})
     cfg.objective_cfg.noise_low_id = max(tokenizer.special.never_generated) + 1
-    model = build_model(shape, device)
+    model = build_model(shape, device, lean_norms=cfg.lean_norms, compile=cfg.compile)
     params = count_parameters(model)
-    decay, no_decay = [], []
-    seen = set()
-    for name, p in model.named_parameters():
-        if id(p) in seen or not p.requires_grad or "vision" in name:
-            continue
-        seen.add(id(p))
-        (decay if p.ndim >= 2 else no_decay).append(p)
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=cfg.lr,
-        betas=(0.9, 0.95),
-        fused=device.type == "cuda",
-    )
+    optimizer = build_optimizer(model, cfg, device)
     state_path = out / "state.pt"
     step, tokens, history = 0, 0, []
     if state_path.exists():
@@ -248,10 +290,9 @@ def train(cfg: TrainConfig, corpus: Path, tokenizer_path: Path, out: Path, devic
         prefetch_factor=4 if cfg.workers else None,
         persistent_workers=False,
     )
-    use_bf16 = device.type == "cuda"
 
     def autocast():
-        return torch.autocast("cuda", dtype=torch.bfloat16) if use_bf16 else torch.autocast("cpu", enabled=False)
+        return autocast_for(device)
 
     log_file = (out / "train_log.jsonl").open("a")
     _log({"event": "start", "step": step, "params": params, "device": str(device), "config": asdict(cfg),
@@ -281,15 +322,9 @@ def train(cfg: TrainConfig, corpus: Path, tokenizer_path: Path, out: Path, devic
                 Path(cfg.plan_file).write_text(json.dumps({"steps": cfg.steps}))
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, cfg)
-        batch = batch.to(device)
-        with autocast():
-            loss, stats = objective(model, batch, cfg.objective_cfg)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        optimizer.step()
+        batch_tokens = batch.tokens  # counted on the host, before the batch moves
+        stats, grad_norm = train_step(model, optimizer, objective, batch.to(device), cfg, autocast)
         step += 1
-        batch_tokens = batch.tokens
         tokens += batch_tokens
         window_tokens += batch_tokens
         window_steps += 1
@@ -345,6 +380,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-suffix-tokens", type=int, default=192)
     parser.add_argument("--canvas-lengths", default="16,32,64")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--reference-ops", action="store_true",
+                        help="the model's own RMSNorm and full fp32 logits instead of the lean kernels")
+    parser.add_argument("--compile", action="store_true", help="torch.compile each layer (minutes of warm-up)")
     args = parser.parse_args(argv)
     cfg = TrainConfig(
         objective=args.objective,
@@ -363,6 +401,9 @@ def main(argv: list[str] | None = None) -> int:
         eval_every=args.eval_every,
         save_every=args.save_every,
         log_every=args.log_every,
+        lean_norms=not args.reference_ops,
+        compile=args.compile,
+        objective_cfg=ObjectiveConfig(fused_lm_loss=not args.reference_ops),
         recipe=FimRecipe(
             max_prefix_tokens=args.max_prefix_tokens,
             max_suffix_tokens=args.max_suffix_tokens,

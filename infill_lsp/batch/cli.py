@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     output.add_argument("--no-journal", action="store_true", help="do not read or write a journal")
     engine = parser.add_argument_group("engine")
     engine.add_argument("--model", default=None, help="model directory (default: the embedded model)")
-    engine.add_argument("--device", default="cpu")
+    engine.add_argument("--device", default="auto", help="cpu, cuda, ... (default: cuda if present, else cpu)")
     engine.add_argument("--socket", default=None, help="use (or spawn) an engine process on this socket")
     engine.add_argument(
         "--steps", type=int, default=0, help="denoising step budget per hole (0: engine default)"
