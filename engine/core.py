@@ -157,8 +157,9 @@ class EngineCore:
         excess = len(prefix) - cfg.max_prefix_tokens
         if excess > 0:
             # Drop whole blocks from the start, so a growing prefix keeps the same first tokens.
-            quantum = cfg.prefix_trim_quantum
-            prefix = prefix[-(-excess // quantum) * quantum :]
+            drop = -(-excess // cfg.prefix_trim_quantum) * cfg.prefix_trim_quantum
+            # (A quantum that is large next to the budget would drop most of it: then trim exactly.)
+            prefix = prefix[drop:] if len(prefix) - drop >= cfg.max_prefix_tokens // 2 else prefix[-cfg.max_prefix_tokens :]
         suffix = self.tokenizer.encode(request.suffix[: cfg.max_suffix_tokens * 8])[: cfg.max_suffix_tokens]
         return build_prompt(self.special, prefix, suffix, request.language)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
 import torch
 
@@ -134,6 +135,80 @@ def ar_tokens_per_second(model, prompt: int, tokens: int, device) -> float:
     return tokens / (time.perf_counter() - started)
 
 
+class _ByteTokens:
+    """A tokenizer stand-in for random weights: one token per byte of text, mapped into the model's vocabulary."""
+
+    def __init__(self, special, vocab_size: int) -> None:
+        self.special = special
+        self.low = max(special.never_generated) + 1
+        self.span = vocab_size - self.low
+
+    def encode(self, text: str) -> list[int]:
+        return [self.low + byte % self.span for byte in text.encode()]
+
+    def decode_middle(self, canvas_ids: list[int]) -> tuple[str, int]:
+        eom = self.special.eom
+        length = canvas_ids.index(eom) if eom in canvas_ids else len(canvas_ids)
+        return "x" * length, length
+
+
+def engine_vs_generate(model, canvas: int, prompt: int, steps: int, device, repeats: int = 3) -> dict:
+    """One cold fill at batch 1: our engine vs ``model.generate()``, same prompt, canvas and step cap.
+
+    Random weights never grow confident, so both run the full step cap: the ratio is the per-fill cost of
+    the two loops (encode + ``steps`` denoising steps), not a difference in stopping.
+    """
+    from transformers.models.diffusion_gemma.generation_diffusion_gemma import EntropyBoundSamplerConfig
+
+    from engine.config import EngineConfig
+    from engine.core import EngineCore, default_model_dir
+    from engine.protocol import InfillRequest, InfillResult
+    from engine.runner import LoadedModel, TorchRunner
+    from engine.tokenizer import InfillTokenizer
+
+    tokenizer = _ByteTokens(InfillTokenizer.from_file(default_model_dir()).special, model.config.text_config.vocab_size)
+    config = EngineConfig(max_prefix_tokens=prompt, max_suffix_tokens=0)
+    runner = TorchRunner(LoadedModel(model, {}, None, next(model.parameters()).dtype, device))
+    core = EngineCore(runner, tokenizer, config)
+    text = (Path(__file__).with_name("core.py").read_text() * 4)[:prompt]  # ``prompt`` tokens
+    request = InfillRequest(0, text, "", language="python", max_steps=steps, canvas_lengths=(canvas,))
+    ids = torch.tensor([core._prompt(request)], device=device)
+    model.config.canvas_length = canvas
+    sampler = config.sampler
+    kwargs = dict(max_new_tokens=canvas, max_denoising_steps=steps,
+                  sampler_config=EntropyBoundSamplerConfig(entropy_bound=float(sampler.entropy_bound)),
+                  t_min=sampler.t_min, t_max=sampler.t_max, eos_token_id=tokenizer.special.eom,
+                  pad_token_id=tokenizer.special.pad)
+
+    def engine_fill(number: int) -> tuple[float, int]:
+        _sync(device)
+        started = time.perf_counter()
+        core.add(InfillRequest(number, text, "", language="python", max_steps=steps, canvas_lengths=(canvas,)))
+        passes = 0
+        while core.has_work():
+            passes = max([passes] + [m.forward_passes for m in core.step() if isinstance(m, InfillResult)])
+        _sync(device)
+        return time.perf_counter() - started, passes
+
+    def generate_fill() -> float:
+        _sync(device)
+        started = time.perf_counter()
+        with torch.inference_mode():
+            model.generate(input_ids=ids, **kwargs)
+        _sync(device)
+        return time.perf_counter() - started
+
+    engine_fill(1_000), generate_fill()  # warm-up
+    engine_s, generate_s, passes = [], [], 0
+    for i in range(repeats):
+        seconds, passes = engine_fill(1_001 + i)
+        engine_s.append(seconds)
+        generate_s.append(generate_fill())
+    e, g = sorted(engine_s)[len(engine_s) // 2], sorted(generate_s)[len(generate_s) // 2]
+    return {"canvas": canvas, "prompt_tokens": ids.shape[1], "step_cap": steps, "engine_passes": passes,
+            "engine_ms": round(e * 1000, 1), "generate_ms": round(g * 1000, 1), "speedup": round(g / e, 2)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m engine.gpu_bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -144,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--canvases", default="32,256")
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--ar-tokens", type=int, default=64)
+    parser.add_argument("--generate-steps", type=int, default=16,
+                        help="step cap of the engine-vs-generate() fill on the smallest canvas (0: skip)")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
@@ -174,6 +251,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps(row), flush=True)
     report["steps"] = rows
     report["ar_tokens_per_s_batch1"] = round(ar_tokens_per_second(model, args.prompt, args.ar_tokens, device), 1)
+    if args.generate_steps:
+        canvas = min(int(x) for x in args.canvases.split(","))
+        report["engine_vs_generate"] = engine_vs_generate(model, canvas, args.prompt, args.generate_steps, device)
     print(json.dumps(report, indent=2))
     return 0
 

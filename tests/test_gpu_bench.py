@@ -12,11 +12,13 @@ def test_gpu_bench_runs_on_a_tiny_shape(capsys):
     from engine.gpu_bench import main
 
     assert main(["--shape", "tiny", "--device", "cpu", "--prompt", "40", "--batches", "1,2", "--canvases", "8",
-                 "--steps", "1", "--ar-tokens", "4"]) == 0
+                 "--steps", "1", "--ar-tokens", "4", "--generate-steps", "3"]) == 0
     out = capsys.readouterr().out
     report = json.loads(out[out.index("{\n"):])
     assert [row["batch"] for row in report["steps"]] == [1, 2]
     assert report["ar_tokens_per_s_batch1"] > 0
+    versus = report["engine_vs_generate"]
+    assert versus["engine_ms"] > 0 and versus["generate_ms"] > 0 and 1 <= versus["engine_passes"] <= 3
 
 
 def test_full_size_shape_matches_the_published_parameter_counts():

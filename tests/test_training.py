@@ -204,3 +204,24 @@ def test_lean_rms_norm_matches_the_module(dtype, with_scale):
     torch.testing.assert_close(gx1, gx0)
     if with_scale:
         torch.testing.assert_close(gw1, gw0)
+
+
+def test_planning_from_time_writes_a_final_step_count(toy_corpus, tmp_path):
+    from engine.training.train import TrainConfig, train
+
+    corpus, tokenizer = toy_corpus
+    plan = tmp_path / "plan.json"
+    cfg = TrainConfig(objective="diffusion", shape="tiny", steps=1_000_000, batch_size=2, lr=1e-3, warmup_steps=3,
+                      workers=0, eval_every=10_000, save_every=10_000, log_every=20, time_limit_s=15.0,
+                      plan_steps_from_time=True, plan_file=str(plan),
+                      recipe=FimRecipe(max_prefix_tokens=32, max_suffix_tokens=16, canvas_lengths=(16,)))
+    summary = train(cfg, corpus, tokenizer, tmp_path / "run", "cpu")
+    log = [json.loads(line) for line in (tmp_path / "run" / "train_log.jsonl").read_text().splitlines()]
+    plans = [r for r in log if r.get("event") == "planned"]
+    # A first plan at step 40; it is final when it stays within 200 steps, else the one at step 200 is.
+    assert plans and plans[0]["steps"] >= 40
+    final = [r for r in plans if r["final"]]
+    if final:
+        assert json.loads(plan.read_text())["steps"] == final[0]["steps"] >= summary["step"]
+    else:  # the time limit came between the two plans
+        assert not plan.exists() and 40 <= summary["step"] < 200

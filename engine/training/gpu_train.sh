@@ -2,7 +2,8 @@
 # Train and evaluate the embedded model on a lent GPU machine, leaving results under $OUT.
 #
 # Usage, from the repo root on the GPU machine:
-#   bash engine/training/gpu_train.sh train TIME_LIMIT_S   # diffusion model + same-size AR baseline, side by side
+#   bash engine/training/gpu_train.sh train diffusion TIME_LIMIT_S       # the diffusion model (plans its steps)
+#   bash engine/training/gpu_train.sh train ar TIME_LIMIT_S STEPS        # the same-size AR baseline, same steps
 #   bash engine/training/gpu_train.sh eval [LIMIT]         # HumanEval-Infilling for both, on this GPU
 #   bash engine/training/gpu_train.sh profile [BATCH]      # time and profile the training step (~5 min)
 # train and eval need corpus/ (infill train corpus build) and runs/tokenizer/tokenizer.json (infill train
@@ -21,23 +22,29 @@ python3 -c "import torch, transformers; print('torch', torch.__version__, 'trans
 
 case $phase in
 train)
-  limit=${2:-480}
-  rm -f runs/gpu-diffusion/plan.json
+  # One objective per call (the two side by side ran out of memory on an 80 GB card):
+  #   train diffusion LIMIT_S      plans its step count from the measured step time, writes $out/plan.json
+  #   train ar LIMIT_S STEPS       the AR baseline for exactly STEPS steps (the diffusion run's plan)
+  # Both start from scratch with the same recipe and seed, so they see the same batches and tokens.
+  objective=${2:?diffusion or ar}
+  limit=${3:-540}
   common=(--corpus corpus --tokenizer runs/tokenizer/tokenizer.json --batch-size 128 --workers 6
-          --lr 2e-3 --warmup 200 --eval-every 500 --save-every 2000 --log-every 50 --seed 0)
-  mkdir -p runs/gpu-diffusion runs/gpu-ar
-  python3 -m engine.training.train --objective diffusion --out runs/gpu-diffusion "${common[@]}" \
-    --steps 1000000 --time-limit "$limit" --plan-from-time --plan-safety 0.8 \
-    --plan-file runs/gpu-diffusion/plan.json > "$out/train-diffusion.log" 2>&1 &
-  diffusion=$!
-  python3 -m engine.training.train --objective ar --out runs/gpu-ar "${common[@]}" \
-    --steps-from runs/gpu-diffusion/plan.json --time-limit "$limit" > "$out/train-ar.log" 2>&1 &
-  ar=$!
-  wait $diffusion || echo "diffusion run failed"
-  wait $ar || echo "ar run failed"
-  tail -n 2 "$out/train-diffusion.log" || true
-  tail -n 2 "$out/train-ar.log" || true
-  tar -C runs/gpu-diffusion -cf - model train_log.jsonl | split -b 15m -d - "$out/diffusion-model.tar.part-"
+          --lr 2e-3 --warmup 200 --eval-every 500 --save-every 2000 --log-every 50 --seed 0
+          --time-limit "$limit")
+  mkdir -p "runs/gpu-$objective"
+  if [ "$objective" = diffusion ]; then
+    rm -f runs/gpu-diffusion/plan.json
+    python3 -m engine.training.train --objective diffusion --out runs/gpu-diffusion "${common[@]}" \
+      --steps 1000000 --plan-from-time --plan-safety 0.85 --plan-file runs/gpu-diffusion/plan.json \
+      > "$out/train-diffusion.log" 2>&1 || echo "diffusion run failed"
+    cp runs/gpu-diffusion/plan.json "$out/plan.json" 2>/dev/null || true
+  else
+    steps=${4:?the step count of the diffusion run (its plan.json)}
+    python3 -m engine.training.train --objective ar --out runs/gpu-ar "${common[@]}" --steps "$steps" \
+      > "$out/train-ar.log" 2>&1 || echo "ar run failed"
+  fi
+  tail -n 3 "$out/train-$objective.log" || true
+  tar -C "runs/gpu-$objective" -cf - model train_log.jsonl | split -b 15m -d - "$out/$objective-model.tar.part-"
   ;;
 eval)
   limit=${2:-0}

@@ -302,7 +302,7 @@ def train(cfg: TrainConfig, corpus: Path, tokenizer_path: Path, out: Path, devic
     started = time.monotonic()
     window_start, window_tokens, window_steps = started, 0, 0
     planned = not cfg.plan_steps_from_time
-    calibration_start = started
+    calibration_start, calibration_step = started, 0
     last_stats: dict[str, float] = {}
     for batch in loader:
         if step >= cfg.steps:
@@ -311,14 +311,17 @@ def train(cfg: TrainConfig, corpus: Path, tokenizer_path: Path, out: Path, devic
         if cfg.time_limit_s and elapsed > cfg.time_limit_s:
             _log({"event": "time_limit", "step": step, "elapsed_s": elapsed}, log_file)
             break
-        if not planned and step == 10:
-            calibration_start = time.monotonic()
-        if not planned and step >= 40 and cfg.time_limit_s:
-            per_step = (time.monotonic() - calibration_start) / (step - 10)
+        # Plan the step count from the measured step time: a first estimate over steps 10-40, then a
+        # final one over steps 100-200, past the warm-up (kernel autotuning, loader start) that made the
+        # first estimate of the 2026-11-23 run 40% short. The cosine schedule follows the final plan.
+        if not planned and step in (10, 100):
+            calibration_start, calibration_step = time.monotonic(), step
+        if not planned and step in (40, 200) and cfg.time_limit_s:
+            per_step = (time.monotonic() - calibration_start) / (step - calibration_step)
             cfg.steps = step + int((cfg.time_limit_s - elapsed) / per_step * cfg.plan_safety)
-            planned = True
-            _log({"event": "planned", "steps": cfg.steps, "step_s": per_step}, log_file)
-            if cfg.plan_file:
+            planned = step == 200 or cfg.steps <= 200
+            _log({"event": "planned", "steps": cfg.steps, "step_s": per_step, "final": planned}, log_file)
+            if cfg.plan_file and planned:
                 Path(cfg.plan_file).write_text(json.dumps({"steps": cfg.steps}))
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, cfg)
