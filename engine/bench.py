@@ -149,6 +149,37 @@ def bench_keystroke(core, context: tuple[str, str], repeats: int) -> dict:
     return out
 
 
+def bench_burst(core, context: tuple[str, str], documents: int, repeats: int) -> dict:
+    """Keystroke requests from ``documents`` documents arriving together: their encoder passes batched
+    (``encode_batch``, the default) vs one document at a time. Time until every fill is done (4-step cap)."""
+    prefix, suffix = context
+    runner = core.runner
+    times: dict[str, list[float]] = {"batched_ms": [], "one_by_one_ms": []}
+    for rep in range(repeats):
+        for mode in times:
+            keys = [f"burst-{mode}-{rep}-{i}-{time.time()}" for i in range(documents)]
+            texts = [prefix + f"# note {i}\n        " for i in range(documents)]
+            for i, (key, text) in enumerate(zip(keys, texts, strict=True)):
+                _run(core, InfillRequest(30_000 + i, text, suffix, language="python", document_key=key,
+                                         single_line=True, max_steps=4))
+            if mode == "one_by_one_ms":
+                runner.encode_batch = None  # the core then encodes each prompt alone
+            try:
+                started = time.perf_counter()
+                for i, (key, text) in enumerate(zip(keys, texts, strict=True)):
+                    core.add(InfillRequest(31_000 + i, text + "r", suffix, language="python", document_key=key,
+                                           single_line=True, max_steps=4))
+                while core.has_work():
+                    core.step()
+                times[mode].append((time.perf_counter() - started) * 1000)
+            finally:
+                if mode == "one_by_one_ms":
+                    del runner.encode_batch
+    out = {"documents": documents, **{k: round(statistics.median(v), 1) for k, v in times.items()}}
+    out["speedup"] = round(out["one_by_one_ms"] / out["batched_ms"], 2)
+    return out
+
+
 def bench_parallelism(core, problems: int) -> dict:
     """Tokens per forward and pass@1 with parallel decoding vs one token per step."""
     from engine.humaneval import DEFAULT_DATA, DiffusionFiller, evaluate, load_problems
@@ -285,14 +316,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", default="1,4,16", help="LSP client counts ('' to skip)")
     parser.add_argument("--lsp-requests", type=int, default=8, help="warm requests per client")
     parser.add_argument("--problems", type=int, default=40, help="benchmark problems per split (0 to skip)")
-    parser.add_argument("--only", default="", help="comma list of parts: generate,keystroke,parallelism,lsp,backends,dtypes")
+    parser.add_argument("--only", default="", help="comma list of parts: generate,keystroke,burst,parallelism,lsp,backends,dtypes")
     args = parser.parse_args(argv)
     from engine.core import load_core
 
     torch.set_num_threads(max(1, min(torch.get_num_threads(), os.cpu_count() or 1)))
     core = load_core(args.model, device=args.device, dtype=args.dtype)
     context = bench_context(core.tokenizer)
-    parts = set(filter(None, args.only.split(","))) or {"generate", "keystroke", "parallelism", "lsp", "backends", "dtypes"}
+    parts = set(filter(None, args.only.split(","))) or {"generate", "keystroke", "burst", "parallelism", "lsp", "backends", "dtypes"}
     report: dict = {"model": core.welcome.model_name, "device": core.welcome.device,
                     "torch_threads": torch.get_num_threads(), "trained": core.welcome.trained,
                     "dtype": str(core.runner.loaded.dtype).removeprefix("torch."),
@@ -303,6 +334,9 @@ def main(argv: list[str] | None = None) -> int:
     if "keystroke" in parts:
         report["keystroke_vs_cold"] = bench_keystroke(core, context, args.repeats)
         print(f"  keystroke: {report['keystroke_vs_cold']}", file=sys.stderr)
+    if "burst" in parts:
+        report["keystroke_burst"] = bench_burst(core, context, 16, max(3, args.repeats // 2))
+        print(f"  burst: {report['keystroke_burst']}", file=sys.stderr)
     if "backends" in parts:
         report["backends"] = bench_backends(core, context, 16, args.repeats * 4)
         print(f"  backends: {report['backends']}", file=sys.stderr)

@@ -181,20 +181,41 @@ class EngineCore:
         return sorted(self.jobs.values(), key=lambda j: (j.request.priority != Priority.INTERACTIVE, j.arrived))
 
     def _prefill(self) -> None:
+        """Encode waiting prompts within the step's token budget, reusing each document's cache.
+
+        Prompts with a few tokens left to encode (a keystroke's worth, up to one chunk) share one encoder
+        pass (``encode_batch``); longer ones are encoded alone, chunk by chunk.
+        """
         budget = self.config.prefill_tokens_per_step
+        batch_encode = getattr(self.runner, "encode_batch", None)
+        short: list[Job] = []
         for job in self._ordered():
-            if job.encoded or budget <= 0:
+            if job.encoded and job.slots or budget <= 0:
                 continue
             if not job.kv.ids:
                 job.kv = self.kv_store.lookup(job.request.document_key, job.prompt)
                 job.cached_tokens = len(job.kv.ids)
                 job.started = time.monotonic()
-            before = len(job.kv.ids)
+            remaining = len(job.prompt) - len(job.kv.ids)
+            if batch_encode is not None and 0 < remaining <= self.runner.chunk:
+                short.append(job)
+                budget -= remaining
+                continue
             job.kv = self.runner.encode(job.kv, job.prompt, budget)
-            budget -= len(job.kv.ids) - before
+            budget -= remaining - (len(job.prompt) - len(job.kv.ids))
             if job.encoded:
-                self.kv_store.store(job.request.document_key, job.kv)
-                self._make_slots(job)
+                self._encoded(job)
+        if len(short) > 1:
+            for job, kv in zip(short, batch_encode([(j.kv, j.prompt) for j in short]), strict=True):
+                job.kv = kv
+        elif short:
+            short[0].kv = self.runner.encode(short[0].kv, short[0].prompt)
+        for job in short:
+            self._encoded(job)
+
+    def _encoded(self, job: Job) -> None:
+        self.kv_store.store(job.request.document_key, job.kv)
+        self._make_slots(job)
 
     def _make_slots(self, job: Job) -> None:
         pinned_ids = self.tokenizer.encode(job.request.pinned) if job.request.pinned else []

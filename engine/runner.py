@@ -141,6 +141,61 @@ class TorchRunner:
         return kv
 
     @torch.inference_mode()
+    def encode_batch(self, items: list[tuple[PromptKV, list[int]]]) -> list[PromptKV]:
+        """Extend several caches at once: each ``(base, ids)`` gets ``ids[len(base.ids):]`` encoded.
+
+        For the few tokens a keystroke changes in many documents: one encoder pass over all of them
+        instead of one each. Caches are left-padded to a common length and the new tokens right-padded;
+        per-layer masks hide the padding and apply causality and the sliding window, so every row gets
+        exactly the entries its own ``encode`` would give. Each row's new tokens must fit one chunk.
+        """
+        news = [ids[len(base.ids) :] for base, ids in items]
+        if any(not n or len(n) > self.chunk for n in news):
+            raise ValueError(f"encode_batch takes 1 to {self.chunk} new tokens per row")
+        rows, width = len(items), max(len(n) for n in news)
+        caches = [to_hf_cache(base, self.text_config) for base, _ in items]
+        batched = to_hf_cache(PromptKV(), self.text_config)
+        query = torch.arange(width, device=self.device)
+        causal = query[None, :] <= query[:, None]  # (width, width): new token k visible to query j
+        masks: dict[str, torch.Tensor] = {}
+        for index, layer in enumerate(batched.layers):
+            per_row = [c.layers[index] for c in caches]
+            lengths = [lay.keys.shape[2] if lay.is_initialized else 0 for lay in per_row]
+            longest = max(lengths)
+            layer_config = self.text_config.per_layer_config[index]
+            heads, dim = layer_config.num_key_value_heads, layer_config.head_dim
+            dtype = self.loaded.dtype
+            keys = torch.zeros((rows, heads, longest, dim), dtype=dtype, device=self.device)
+            values = torch.zeros_like(keys)
+            for row, (lay, n) in enumerate(zip(per_row, lengths, strict=True)):
+                if n:
+                    keys[row, :, longest - n :] = lay.keys[0]
+                    values[row, :, longest - n :] = lay.values[0]
+            layer.lazy_initialization(keys, values)
+            layer.keys, layer.values = keys, values
+            kind = "sliding_attention" if self.layer_is_sliding[index] else "full_attention"
+            if kind in masks:
+                continue
+            slot = torch.arange(longest, device=self.device)
+            valid = slot[None, :] >= (longest - torch.tensor(lengths, device=self.device))[:, None]  # (rows, longest)
+            cached = valid[:, None, :].expand(rows, width, longest)
+            if kind == "sliding_attention":  # key slot s is visible to query j while j + longest - s < window
+                cached = cached & (slot[None, None, :] > query[None, :, None] + longest - self.window)
+            masks[kind] = torch.cat([cached, causal[None].expand(rows, -1, -1)], dim=-1)[:, None]
+        tokens = torch.zeros((rows, width), dtype=torch.long, device=self.device)
+        for row, n in enumerate(news):
+            tokens[row, : len(n)] = torch.tensor(n, device=self.device)
+        starts = torch.tensor([len(base.ids) for base, _ in items], device=self.device)
+        positions = starts[:, None] + query[None, :]
+        self.model.model.encoder(input_ids=tokens, attention_mask=masks, past_key_values=batched,
+                                 position_ids=positions)
+        keys, values = new_entries(batched, width)
+        return [
+            base.appended(n, [k[row : row + 1, :, : len(n)] for k in keys], [v[row : row + 1, :, : len(n)] for v in values])
+            for row, ((base, _), n) in enumerate(zip(items, news, strict=True))
+        ]
+
+    @torch.inference_mode()
     def denoise(
         self,
         canvases: torch.Tensor,

@@ -243,3 +243,34 @@ def test_a_cancelled_fill_still_seeds_the_next_request(core):
     core.add(InfillRequest(401, "name = a", "\n", document_key="doc-cancel", max_steps=2, canvas_lengths=(8,)))
     assert core.jobs[401].seed_ids == core.tokenizer.encode(text[1:])
     run_all(core)
+
+
+def test_batched_encoding_matches_one_by_one(core):
+    runner = core.runner
+    window = runner.window
+    # Caches longer than the sliding window, shorter, and none; new tokens of different lengths.
+    prompts = [list(range(20, 20 + window * 2 + 20)), list(range(30, 70)), list(range(40, 45))]
+    bases = [runner.encode(PromptKV(), prompts[0][:-3]), runner.encode(PromptKV(), prompts[1][:-9]), PromptKV()]
+    batched = runner.encode_batch(list(zip(bases, prompts, strict=True)))
+    for base, ids, got in zip(bases, prompts, batched, strict=True):
+        alone = runner.encode(base, ids)
+        assert got.ids == alone.ids == ids
+        for a, b in zip(alone.keys + alone.values, got.keys + got.values, strict=True):
+            assert a.shape == b.shape and torch.allclose(a, b, atol=1e-5)
+    with pytest.raises(ValueError, match="new tokens"):
+        runner.encode_batch([(bases[0], prompts[0][:-3])])
+
+
+def test_requests_after_keystrokes_in_several_documents_share_one_encoder_pass(core, monkeypatch):
+    texts = {f"doc{i}": f"def f{i}(x):\n    y = x * {i}\n    return " for i in range(3)}
+    for number, (key, text) in enumerate(texts.items()):
+        core.add(InfillRequest(900 + number, text, "\n", language="python", document_key=key, max_steps=2))
+    run_all(core)
+    calls = []
+    real = core.runner.encode_batch
+    monkeypatch.setattr(core.runner, "encode_batch", lambda items: calls.append(len(items)) or real(items))
+    for number, (key, text) in enumerate(texts.items()):
+        core.add(InfillRequest(910 + number, text + "x", "\n", language="python", document_key=key, max_steps=2))
+    results = [m for m in run_all(core) if isinstance(m, InfillResult)]
+    assert calls == [3] and len(results) == 3
+    assert all(r.cached_tokens >= r.prompt_tokens - 4 for r in results)
