@@ -293,7 +293,10 @@ class _Connection:
         await self._writer.drain()
 
     def _peer_allowed(self) -> bool:
-        self.peer_pid, uid = peer_credentials(self._writer)
+        try:
+            self.peer_pid, uid = peer_credentials(self._writer)
+        except OSError:  # the client reset the connection before we could ask who it was
+            return False
         if uid == os.geteuid():
             return True
         log.warning("refused a connection from pid %d of uid %d", self.peer_pid, uid)

@@ -8,6 +8,7 @@ pending request at once with EngineUnavailable.
 from __future__ import annotations
 
 import asyncio
+import errno
 import fcntl
 import logging
 import os
@@ -224,7 +225,7 @@ class SocketEngineClient:
             self._check_peer(writer)
             writer.write(encode(Hello(PROTOCOL_VERSION, self.client_name)))
             reply = await asyncio.wait_for(_read_message(reader), self.handshake_timeout)
-        except (ConnectionResetError, BrokenPipeError, asyncio.IncompleteReadError) as exc:
+        except (ConnectionResetError, BrokenPipeError, asyncio.IncompleteReadError, _ClosedUnderUs) as exc:
             # Closed without a word: an engine that is exiting (killed, or shut down) still had its
             # socket open when we connected. Nobody will serve this socket: the caller may start one.
             writer.close()
@@ -306,7 +307,14 @@ class SocketEngineClient:
     # ---- internals ----------------------------------------------------------------------------
 
     def _check_peer(self, writer: asyncio.StreamWriter) -> None:
-        pid, uid = peer_credentials(writer)
+        try:
+            pid, uid = peer_credentials(writer)
+        except OSError as exc:
+            # The peer reset the connection and asyncio already closed our end (EBADF) before we asked
+            # who it was: the same as a connection closed before its handshake.
+            if writer.is_closing() or exc.errno in (errno.EBADF, errno.ENOTCONN):
+                raise _ClosedUnderUs(exc) from None
+            raise
         if uid != os.geteuid():
             raise EngineUnavailable(f"the process on {self.socket_path} belongs to uid {uid}, not to us")
         self._engine_pid = pid
@@ -359,6 +367,10 @@ async def _read_message(reader: asyncio.StreamReader) -> ServerMessage:
 
 
 # ---- starting an engine process -----------------------------------------------------------------
+
+
+class _ClosedUnderUs(ConnectionError):
+    """The connection was closed (by the peer's reset) before the handshake could use it."""
 
 
 async def spawn_or_connect(

@@ -415,6 +415,33 @@ async def test_client_start_fails_cleanly(server: EngineServer, socket_path: Pat
         silent.close()
 
 
+async def test_a_connection_reset_before_the_peer_check_counts_as_no_engine(
+    socket_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An engine killed as we connect resets the connection; asyncio may close our end before we ask
+    SO_PEERCRED (EBADF). That is an engine going away, so spawn_or_connect may start another."""
+    import errno
+
+    import engine.socket_client as socket_client
+
+    path = socket_path.with_name("dying.sock")
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen(1)
+
+    def closed_under_us(writer):
+        writer.close()
+        raise OSError(errno.EBADF, "Bad file descriptor")
+
+    monkeypatch.setattr(socket_client, "peer_credentials", closed_under_us)
+    try:
+        with pytest.raises(EngineNotListening, match="before its handshake"):
+            await SocketEngineClient(path, handshake_timeout=0.5).start()
+    finally:
+        listener.close()
+
+
 async def test_well_framed_garbage_is_answered_and_the_connection_kept(server: EngineServer) -> None:
     raw = await RawConnection.open(server.socket_path)
     bodies = [
