@@ -271,6 +271,18 @@ def bench_backends(core, context: tuple[str, str], width: int, repeats: int) -> 
         denoiser.denoise(canvas, kv)
     out["onnx_step_ms"] = round((time.perf_counter() - started) * 1000 / repeats, 2)
     out["torch_over_onnx"] = round(out["torch_step_ms"] / out["onnx_step_ms"], 2)
+    from engine.onnx_runner import OnnxEncoder
+
+    encoder = OnnxEncoder.for_model(runner.loaded.path, runner.text_config, runner.chunk)
+    encodes = {"torch_encode_ms": [], "onnx_encode_ms": []}
+    for _ in range(max(2, repeats // 4)):  # interleaved; the whole prompt, cold
+        for key, encode in (("torch_encode_ms", runner.encode), ("onnx_encode_ms", encoder.encode)):
+            started = time.perf_counter()
+            encode(PromptKV(), prompt)
+            encodes[key].append((time.perf_counter() - started) * 1000)
+    out.update({key: round(statistics.median(values), 1) for key, values in encodes.items()})
+    out["prompt_tokens"] = len(prompt)
+    out["torch_dtype"] = str(runner.loaded.dtype).removeprefix("torch.")
     return out
 
 

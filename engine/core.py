@@ -382,6 +382,8 @@ def load_core(model_dir: str | Path | None = None, device: str = "auto", backend
     path = Path(model_dir) if model_dir else default_model_dir()
     if backend not in ("torch", "onnx", "auto"):
         raise ValueError(f"backend must be torch, onnx or auto, got {backend!r}")
+    if backend == "onnx" and dtype in (None, "", "auto"):
+        dtype = "float32"  # the exported graphs are fp32; torch's batched work must match their caches
     loaded = load_model(path, device=resolve_device(device), dtype=dtype)
     tokenizer = InfillTokenizer.from_file(path)
     card = loaded.card

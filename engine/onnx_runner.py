@@ -1,9 +1,11 @@
-"""The denoising step on ONNX Runtime: export the decoder step of a model directory, and run it.
+"""The encoder and the denoising step on ONNX Runtime: export both from a model directory, and run them.
 
-The exported graph takes the canvas ids, the canvas positions and every layer's cached keys and values
-(as the encoder left them, sliding layers already trimmed to their window) and returns the logits, so
-the torch encoder and KV reuse stay as they are and only the hot step changes runtime. Routed experts
-are exported with the data-independent ``batched_mm`` implementation.
+The step graph takes the canvas ids, the canvas positions and every layer's cached keys and values (as
+the encoder left them, sliding layers already trimmed to their window) and returns the logits. The
+encoder graph takes one chunk of prompt ids with their positions and the cached keys and values before
+them, and returns the chunk's new keys and values, so KV reuse stays as it is (``PromptKV``). Routed
+experts are exported with the data-independent ``batched_mm`` implementation, attention as eager with
+explicit additive masks (causal, sliding window) built from the input shapes.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from transformers.cache_utils import DynamicCache
 
 from engine.kv import PromptKV, to_hf_cache
 
 ONNX_FILE = "denoise_step.onnx"
+ENCODER_FILE = "encode_chunk.onnx"
 
 
 def onnx_path_for(model_dir: str | Path) -> Path:
@@ -33,13 +37,14 @@ def onnx_path_for(model_dir: str | Path) -> Path:
     return root / digest.hexdigest()[:16] / ONNX_FILE
 
 
-def ensure_onnx(model_dir: str | Path) -> Path:
-    """Return the ONNX export of ``model_dir``'s denoising step, exporting it first if needed (seconds)."""
-    path = onnx_path_for(model_dir)
+def ensure_onnx(model_dir: str | Path, name: str = ONNX_FILE) -> Path:
+    """Return the ONNX export ``name`` (the denoising step, or the encoder) of ``model_dir``, exporting it
+    first if needed (seconds)."""
+    path = onnx_path_for(model_dir).with_name(name)
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
-        export_denoise_step(model_dir, tmp)
+        (export_encoder if name == ENCODER_FILE else export_denoise_step)(model_dir, tmp)
         os.replace(tmp, path)
     return path
 
@@ -67,25 +72,87 @@ class _StepGraph(torch.nn.Module):
         ).logits
 
 
-def export_denoise_step(model_dir: str | Path, out: str | Path | None = None) -> Path:
-    """Export the decoder step of ``model_dir`` to ONNX (fp32) and return the file's path."""
+class _EncodeGraph(torch.nn.Module):
+    """(ids, positions, k0, v0, ...) -> (new k0, new v0, ...): one chunk of the causal encoder, batch 1."""
+
+    def __init__(self, model) -> None:
+        super().__init__()
+        self.model = model
+        self.text_config = model.config.text_config
+        self.sliding = [t == "sliding_attention" for t in self.text_config.layer_types]
+        self.window = self.text_config.sliding_window
+
+    def forward(self, ids, positions, *kv):
+        cache = DynamicCache(config=self.text_config)
+        for layer, keys, values in zip(cache.layers, kv[0::2], kv[1::2], strict=True):
+            layer.lazy_initialization(keys, values)
+            layer.keys, layer.values = keys, values
+            if hasattr(layer, "cumulative_length"):
+                layer.cumulative_length = keys.shape[2]
+        count = ids.shape[1]
+        query = torch.arange(count)[:, None]
+        masks = {}  # additive, as eager attention adds them; from shapes, so they follow the inputs' sizes
+        for kind in set(self.text_config.layer_types):
+            past = kv[2 * self.text_config.layer_types.index(kind)].shape[2]
+            key = torch.arange(past + count)[None, :]
+            allowed = key <= query + past
+            if kind == "sliding_attention":
+                allowed = allowed & (query + past - key < self.window)
+            masks[kind] = torch.where(allowed, 0.0, torch.finfo(torch.float32).min)[None, None]
+        self.model.model.encoder(input_ids=ids, position_ids=positions, past_key_values=cache, attention_mask=masks)
+        out = []
+        for layer in cache.layers:
+            out += [layer.keys[:, :, -count:], layer.values[:, :, -count:]]
+        return tuple(out)
+
+
+def _export_ready(model_dir: str | Path):
     from engine.runner import load_model
 
-    loaded = load_model(model_dir, device="cpu", dtype=torch.float32)
-    model = loaded.model
+    model = load_model(model_dir, device="cpu", dtype=torch.float32).model
     model.set_experts_implementation("batched_mm")
     model.set_attn_implementation("eager")  # the ONNX exporter has no grouped-query SDPA
-    text = model.config.text_config
-    graph = _StepGraph(model).eval()
-    prompt_len, width = 40, 16
+    return model
+
+
+def _random_kv(text, length: int) -> tuple[list[torch.Tensor], list[str]]:
     kv = []
     for index in range(len(text.layer_types)):
         layer = text.per_layer_config[index]
         heads, dim = layer.num_key_value_heads, layer.head_dim
-        kv += [torch.randn(1, heads, prompt_len, dim), torch.randn(1, heads, prompt_len, dim)]
+        kv += [torch.randn(1, heads, length, dim), torch.randn(1, heads, length, dim)]
+    return kv, [f"{kind}{i}" for i in range(len(text.layer_types)) for kind in ("key", "value")]
+
+
+def export_encoder(model_dir: str | Path, out: str | Path | None = None) -> Path:
+    """Export one encoder chunk of ``model_dir`` to ONNX (fp32) and return the file's path."""
+    model = _export_ready(model_dir)
+    text = model.config.text_config
+    past, count = 30, 7
+    kv, names = _random_kv(text, past)
+    ids = torch.randint(100, text.vocab_size, (1, count))
+    positions = torch.arange(past, past + count)[None]
+    outputs = [f"new_{name}" for name in names]
+    dynamic = {"ids": {1: "count"}, "positions": {1: "count"}}
+    dynamic.update({name: {2: "cached"} for name in names})
+    dynamic.update({name: {2: "count"} for name in outputs})
+    out = Path(out) if out else Path(model_dir) / ENCODER_FILE
+    with torch.inference_mode():
+        torch.onnx.export(_EncodeGraph(model).eval(), (ids, positions, *kv), str(out),
+                          input_names=["ids", "positions", *names], output_names=outputs,
+                          dynamic_axes=dynamic, opset_version=18, dynamo=False)
+    return out
+
+
+def export_denoise_step(model_dir: str | Path, out: str | Path | None = None) -> Path:
+    """Export the decoder step of ``model_dir`` to ONNX (fp32) and return the file's path."""
+    model = _export_ready(model_dir)
+    text = model.config.text_config
+    graph = _StepGraph(model).eval()
+    prompt_len, width = 40, 16
+    kv, names = _random_kv(text, prompt_len)
     canvas = torch.randint(100, text.vocab_size, (1, width))
     positions = torch.arange(prompt_len, prompt_len + width)[None]
-    names = [f"{kind}{i}" for i in range(len(text.layer_types)) for kind in ("key", "value")]
     sc_logits = torch.randn(1, width, text.vocab_size)
     sc_on = torch.ones(1, dtype=torch.bool)
     dynamic = {"canvas": {1: "width"}, "positions": {1: "width"}, "logits": {1: "width"}, "sc_logits": {1: "width"}}
@@ -144,3 +211,47 @@ class OnnxDenoiser:
         self._windows = [text_config.sliding_window if t == "sliding_attention" else 0
                          for t in text_config.layer_types]
         return self
+
+
+class OnnxEncoder:
+    """Run the exported encoder chunk with ONNX Runtime: ``encode`` as ``TorchRunner.encode`` does it."""
+
+    def __init__(self, path: Path, text_config, chunk: int, providers: list[str] | None = None) -> None:
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = onnxruntime.InferenceSession(str(path), options,
+                                                    providers=providers or ["CPUExecutionProvider"])
+        self.windows = [text_config.sliding_window if t == "sliding_attention" else 0
+                        for t in text_config.layer_types]
+        self.shapes = [(c.num_key_value_heads, c.head_dim) for c in
+                       (text_config.per_layer_config[i] for i in range(len(self.windows)))]
+        self.chunk = chunk
+
+    @classmethod
+    def for_model(cls, model_dir: str | Path, text_config, chunk: int) -> OnnxEncoder:
+        return cls(ensure_onnx(model_dir, ENCODER_FILE), text_config, chunk)
+
+    def encode(self, base: PromptKV, ids: list[int], budget: int | None = None) -> PromptKV:
+        """Extend ``base`` (a prefix of ``ids``) by up to ``budget`` more tokens of ``ids``, chunk by chunk."""
+        done = len(base.ids)
+        target = len(ids) if budget is None else min(len(ids), done + budget)
+        kv = base
+        while done < target:
+            count = min(self.chunk, target - done)
+            feeds = {"ids": np.array([ids[done : done + count]], dtype=np.int64),
+                     "positions": np.arange(done, done + count, dtype=np.int64)[None]}
+            for index, ((heads, dim), window) in enumerate(zip(self.shapes, self.windows, strict=True)):
+                if kv.keys:
+                    keys, values = kv.keys[index], kv.values[index]
+                    if window:
+                        keys, values = keys[:, :, -(window - 1) :], values[:, :, -(window - 1) :]
+                    feeds[f"key{index}"], feeds[f"value{index}"] = keys.float().numpy(), values.float().numpy()
+                else:
+                    empty = np.zeros((1, heads, 0, dim), dtype=np.float32)
+                    feeds[f"key{index}"], feeds[f"value{index}"] = empty, empty
+            new = [torch.from_numpy(array) for array in self.session.run(None, feeds)]
+            kv = kv.appended(ids[done : done + count], new[0::2], new[1::2])
+            done += count
+        return kv

@@ -115,17 +115,23 @@ class TorchRunner:
         self.forward_passes = 0
         self.step_seconds = 0.0
         self.onnx = None  # an OnnxDenoiser runs single-canvas steps when the ONNX backend is chosen
+        self.onnx_encoder = None  # and an OnnxEncoder encodes prompts (batched encodes stay on torch)
 
     def use_onnx(self) -> None:
-        """Run single-canvas denoising steps on ONNX Runtime (batched steps stay on torch)."""
-        from engine.onnx_runner import OnnxDenoiser
+        """Encode prompts and run single-canvas denoising steps on ONNX Runtime (batched work stays on torch)."""
+        from engine.onnx_runner import OnnxDenoiser, OnnxEncoder
 
+        if self.loaded.dtype != torch.float32:
+            raise ValueError("the ONNX backend runs fp32 graphs: load the model with dtype float32")
         self.onnx = OnnxDenoiser.for_model(self.loaded.path).use_windows(self.text_config)
+        self.onnx_encoder = OnnxEncoder.for_model(self.loaded.path, self.text_config, self.chunk)
         self.backend = "onnx"
 
     @torch.inference_mode()
     def encode(self, base: PromptKV, ids: list[int], budget: int | None = None) -> PromptKV:
         """Extend ``base`` (a prefix of ``ids``) by encoding up to ``budget`` more tokens of ``ids``."""
+        if self.onnx_encoder is not None:
+            return self.onnx_encoder.encode(base, ids, budget)
         done = len(base.ids)
         target = len(ids) if budget is None else min(len(ids), done + budget)
         kv = base

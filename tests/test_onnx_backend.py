@@ -1,4 +1,4 @@
-"""The ONNX Runtime denoising step matches the torch one, and the core serves through it."""
+"""The ONNX Runtime encoder and denoising step match the torch ones, and the core serves through them."""
 
 from __future__ import annotations
 
@@ -25,7 +25,21 @@ def test_onnx_step_matches_torch_and_serves(tiny_model_dir, tmp_path, monkeypatc
         got = denoiser.denoise(canvas, kv, logits)
         assert torch.allclose(expected, got, atol=1e-3), (expected - got).abs().max()
 
+    # The encoder graph: the same caches as torch's chunked encode, cold and extending a cache past the
+    # sliding window.
+    from engine.onnx_runner import OnnxEncoder
+
+    encoder = OnnxEncoder.for_model(tiny_model_dir, runner.text_config, chunk=29)
+    prompt = list(range(20, 150))
+    for base in (PromptKV(), runner.encode(PromptKV(), prompt[:75])):
+        expected_kv, got_kv = runner.encode(base, prompt), encoder.encode(base, prompt)
+        assert got_kv.ids == expected_kv.ids == prompt
+        for a, b in zip(expected_kv.keys + expected_kv.values, got_kv.keys + got_kv.values, strict=True):
+            assert a.shape == b.shape and torch.allclose(a, b, atol=1e-4), (a - b).abs().max()
+    assert len(encoder.encode(PromptKV(), prompt, budget=40).ids) == 40
+
     onnx_core = load_core(tiny_model_dir, backend="onnx")
+    assert onnx_core.runner.onnx_encoder is not None and onnx_core.runner.loaded.dtype == torch.float32
     assert onnx_core.welcome.backend == "onnx"
     onnx_core.add(InfillRequest(1, "def f(x):\n    return ", "\n", language="python", max_steps=3))
     results = []
