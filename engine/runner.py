@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from transformers.cache_utils import DynamicCache
 
 from engine.kv import PromptKV, new_entries, to_hf_cache
 
@@ -159,32 +160,17 @@ class TorchRunner:
         if any(not n or len(n) > self.chunk for n in news):
             raise ValueError(f"encode_batch takes 1 to {self.chunk} new tokens per row")
         rows, width = len(items), max(len(n) for n in news)
-        caches = [to_hf_cache(base, self.text_config) for base, _ in items]
-        batched = to_hf_cache(PromptKV(), self.text_config)
+        batched, lengths = self._left_padded_cache([base for base, _ in items])
         query = torch.arange(width, device=self.device)
         causal = query[None, :] <= query[:, None]  # (width, width): new token k visible to query j
         masks: dict[str, torch.Tensor] = {}
-        for index, layer in enumerate(batched.layers):
-            per_row = [c.layers[index] for c in caches]
-            lengths = [lay.keys.shape[2] if lay.is_initialized else 0 for lay in per_row]
-            longest = max(lengths)
-            layer_config = self.text_config.per_layer_config[index]
-            heads, dim = layer_config.num_key_value_heads, layer_config.head_dim
-            dtype = self.loaded.dtype
-            keys = torch.zeros((rows, heads, longest, dim), dtype=dtype, device=self.device)
-            values = torch.zeros_like(keys)
-            for row, (lay, n) in enumerate(zip(per_row, lengths, strict=True)):
-                if n:
-                    keys[row, :, longest - n :] = lay.keys[0]
-                    values[row, :, longest - n :] = lay.values[0]
-            layer.lazy_initialization(keys, values)
-            layer.keys, layer.values = keys, values
+        for index, counts in enumerate(lengths):
             kind = "sliding_attention" if self.layer_is_sliding[index] else "full_attention"
             if kind in masks:
                 continue
+            longest = batched.layers[index].keys.shape[2]
             slot = torch.arange(longest, device=self.device)
-            valid = slot[None, :] >= (longest - torch.tensor(lengths, device=self.device))[:, None]  # (rows, longest)
-            cached = valid[:, None, :].expand(rows, width, longest)
+            cached = (slot[None, :] >= (longest - counts)[:, None])[:, None, :].expand(rows, width, longest)
             if kind == "sliding_attention":  # key slot s is visible to query j while j + longest - s < window
                 cached = cached & (slot[None, None, :] > query[None, :, None] + longest - self.window)
             masks[kind] = torch.cat([cached, causal[None].expand(rows, -1, -1)], dim=-1)[:, None]
@@ -252,31 +238,42 @@ class TorchRunner:
         cap = self.model.final_logit_softcapping
         return torch.tanh(logits / cap) * cap if cap else logits
 
-    def _batched_cache(self, prompts: list[PromptKV], width: int):
-        """Left-pad per-request caches into one, with a 4D mask per layer type hiding the padding."""
+    def _left_padded_cache(self, prompts: list[PromptKV]) -> tuple[DynamicCache, list[torch.Tensor]]:
+        """One cache holding every prompt's entries, left-padded per layer to the longest row's, and for
+        each layer the (rows,) count of real entries in it (sliding layers hold at most their window)."""
         caches = [to_hf_cache(p, self.text_config) for p in prompts]
         batched = to_hf_cache(PromptKV(), self.text_config)
-        masks: dict[str, torch.Tensor] = {}
+        counts: list[torch.Tensor] = []
         for index, layer in enumerate(batched.layers):
             per_row = [c.layers[index] for c in caches]
             lengths = [lay.keys.shape[2] if lay.is_initialized else 0 for lay in per_row]
             longest = max(lengths)
-            ref = next(lay.keys for lay in per_row if lay.is_initialized)
-            heads, dim = ref.shape[1], ref.shape[3]
-            keys = ref.new_zeros((len(prompts), heads, longest, dim))
-            values = ref.new_zeros((len(prompts), heads, longest, dim))
-            valid = torch.zeros((len(prompts), longest + width), dtype=torch.bool, device=self.device)
+            shape = self.text_config.per_layer_config[index]
+            dtype = next((lay.keys.dtype for lay in per_row if lay.is_initialized), self.loaded.dtype)
+            keys = torch.zeros((len(prompts), shape.num_key_value_heads, longest, shape.head_dim), dtype=dtype,
+                               device=self.device)
+            values = torch.zeros_like(keys)
             for row, (lay, n) in enumerate(zip(per_row, lengths, strict=True)):
                 if n:
                     keys[row, :, longest - n :] = lay.keys[0]
                     values[row, :, longest - n :] = lay.values[0]
-                valid[row, longest - n :] = True
             layer.lazy_initialization(keys, values)
             layer.keys, layer.values = keys, values
             if hasattr(layer, "cumulative_length"):
                 layer.cumulative_length = max(len(p.ids) for p in prompts)
+            counts.append(torch.tensor(lengths, device=self.device))
+        return batched, counts
+
+    def _batched_cache(self, prompts: list[PromptKV], width: int):
+        """Left-pad per-request caches into one, with a 4D mask per layer type hiding the padding."""
+        batched, lengths = self._left_padded_cache(prompts)
+        masks: dict[str, torch.Tensor] = {}
+        for index, counts in enumerate(lengths):
             kind = "sliding_attention" if self.layer_is_sliding[index] else "full_attention"
             if kind not in masks:
+                longest = batched.layers[index].keys.shape[2]
+                slot = torch.arange(longest + width, device=self.device)
+                valid = slot[None, :] >= (longest - counts)[:, None]
                 masks[kind] = valid[:, None, None, :].expand(-1, 1, width, -1)
         positions = torch.stack(
             [torch.arange(len(p.ids), len(p.ids) + width, device=self.device) for p in prompts]
