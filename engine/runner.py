@@ -204,6 +204,10 @@ class TorchRunner:
         rows, width = canvases.shape
         if rows == 1 and self.onnx is not None:
             logits = self.onnx.denoise(canvases.cpu(), prompts[0], self_conditioning)
+            if decided is not None and bool(decided.any()):  # one-hot rows, as the torch path gives them
+                decided = decided.cpu()
+                logits[decided] = torch.full_like(logits[decided], float("-inf")).scatter_(
+                    -1, canvases.cpu()[decided][:, None], 0.0)
             self.forward_passes += 1
             self.step_seconds += time.perf_counter() - started
             return logits

@@ -75,20 +75,42 @@ def denoise_step(
     generator: torch.Generator | None = None,
     noise: torch.Tensor | None = None,
 ) -> StepOutcome:
-    """Apply one step of the sampler to a batch of canvases (decided positions hold their tokens)."""
+    """Apply one step of the sampler to a batch of canvases (decided positions hold their tokens).
+
+    Full-vocabulary work runs only at undecided positions. A decided position keeps its token, counts
+    with probability 1 in the confidence, and passes its logits through as they came (the runners give
+    such positions a one-hot row, whose softmax any temperature leaves unchanged). ``raw_logits`` is
+    reused for the returned tempered logits when it is already fp32: its undecided rows are overwritten.
+    """
     rows, width, vocab = raw_logits.shape
-    logits = raw_logits.float().index_fill(-1, banned.to(raw_logits.device), float("-inf"))
+    logits = raw_logits.float()
+    if bool(decided.any()):
+        where: tuple[torch.Tensor, ...] | torch.Tensor = (~decided).nonzero(as_tuple=True)
+        open_logits = logits[where]  # (K, V), a copy
+        open_rows = where[0]
+    else:  # every position open: work on the logits in place
+        where = torch.ones_like(decided)
+        open_logits = logits.view(rows * width, vocab)
+        open_rows = torch.arange(rows, device=logits.device).repeat_interleave(width)
+    open_logits.index_fill_(-1, banned.to(raw_logits.device), float("-inf"))
     if no_end is not None:  # positions where the fill may not end (an empty fill helps nobody)
-        logits[..., eom_id] = logits[..., eom_id].masked_fill(no_end, float("-inf"))
-    logits = logits / temperature(step, max_steps, cfg)[:, None, None]
-    log_probs = torch.log_softmax(logits, dim=-1)
+        open_logits[:, eom_id].masked_fill_(no_end[where], float("-inf"))
+    open_logits.div_(temperature(step, max_steps, cfg)[open_rows, None])
+    log_probs = torch.log_softmax(open_logits, dim=-1)
     probs = log_probs.exp()
-    entropy = -(probs * log_probs.nan_to_num(neginf=0.0)).sum(-1)  # (B, C)
-    top_prob, argmax = probs.max(-1)
-    if cfg.greedy:
-        proposal = argmax
-    else:
-        proposal = torch.multinomial(probs.view(-1, vocab), 1, generator=generator).view(rows, width)
+    open_top, open_argmax = probs.max(-1)
+    entropy = torch.full((rows, width), float("inf"), device=logits.device)
+    entropy[where] = -(probs * log_probs.nan_to_num(neginf=0.0)).sum(-1)
+    top_prob = torch.ones((rows, width), device=logits.device)
+    top_prob[where] = open_top
+    argmax = canvas.clone()
+    argmax[where] = open_argmax
+    proposal = argmax
+    if not cfg.greedy:
+        proposal = canvas.clone()
+        proposal[where] = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+    if isinstance(where, tuple):
+        logits[where] = open_logits
 
     # Entropy-bound acceptance over undecided positions, lowest entropy first, at least one.
     open_entropy = entropy.masked_fill(decided, float("inf"))

@@ -274,3 +274,27 @@ def test_requests_after_keystrokes_in_several_documents_share_one_encoder_pass(c
     results = [m for m in run_all(core) if isinstance(m, InfillResult)]
     assert calls == [3] and len(results) == 3
     assert all(r.cached_tokens >= r.prompt_tokens - 4 for r in results)
+
+
+def test_sampler_works_only_on_open_positions_and_keeps_decided_ones():
+    rows, width, vocab = 2, 8, 50
+    generator = torch.Generator().manual_seed(3)
+    canvas = torch.randint(10, vocab, (rows, width), generator=generator)
+    decided = torch.zeros(rows, width, dtype=torch.bool)
+    decided[0, :3] = True
+    raw = torch.randn(rows, width, vocab, generator=generator) * 2
+    # decided positions arrive as one-hot rows, as the runner sends them
+    raw[decided] = torch.full((int(decided.sum()), vocab), float("-inf")).scatter(-1, canvas[decided][:, None], 0.0)
+    expected = raw.clone()
+    expected[..., :2] = float("-inf")  # banned
+    expected /= 0.8  # the first step's temperature
+    out = _step(canvas, raw.clone(), decided, cfg=SamplerConfig(confidence_accept=2.0, entropy_bound=0.0))
+    open_ = ~decided
+    assert torch.equal(out.fill[decided], canvas[decided])
+    assert torch.equal(out.fill[open_], expected[open_].argmax(-1))
+    assert torch.allclose(out.logits[open_], expected[open_])
+    assert torch.equal(out.logits[decided].argmax(-1), canvas[decided])
+    assert out.newly_decided.tolist() == [1, 1] and not (out.decided & decided).logical_xor(decided).any()
+    # The same open rows decide the same way when nothing else is decided (the all-open path).
+    alone = _step(canvas[1:], raw[1:].clone(), decided[1:], cfg=SamplerConfig(confidence_accept=2.0, entropy_bound=0.0))
+    assert torch.equal(alone.fill, out.fill[1:]) and torch.equal(alone.decided, out.decided[1:])
