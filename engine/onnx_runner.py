@@ -49,6 +49,20 @@ def ensure_onnx(model_dir: str | Path, name: str = ONNX_FILE) -> Path:
     return path
 
 
+def _cache_from_inputs(kv: tuple[torch.Tensor, ...], text_config) -> DynamicCache:
+    """The transformers cache for graph inputs (k0, v0, k1, v1, ...), sliding layers already trimmed."""
+    cache = to_hf_cache(PromptKV(ids=[0], keys=list(kv[0::2]), values=list(kv[1::2])), text_config)
+    for layer, keys in zip(cache.layers, kv[0::2], strict=True):
+        if hasattr(layer, "cumulative_length"):
+            layer.cumulative_length = keys.shape[2]
+    return cache
+
+
+def _layer_windows(text_config) -> list[int]:
+    """Per layer: the sliding window, or 0 for a full-attention layer."""
+    return [text_config.sliding_window if t == "sliding_attention" else 0 for t in text_config.layer_types]
+
+
 class _StepGraph(torch.nn.Module):
     """(canvas, positions, sc_logits, sc_on, k0, v0, k1, v1, ...) -> logits, for batch 1, no padding."""
 
@@ -58,11 +72,7 @@ class _StepGraph(torch.nn.Module):
         self.text_config = model.config.text_config
 
     def forward(self, canvas, positions, sc_logits, sc_on, *kv):
-        prompt = PromptKV(ids=[0], keys=list(kv[0::2]), values=list(kv[1::2]))
-        cache = to_hf_cache(prompt, self.text_config)
-        for layer, keys in zip(cache.layers, prompt.keys, strict=True):
-            if hasattr(layer, "cumulative_length"):
-                layer.cumulative_length = keys.shape[2]
+        cache = _cache_from_inputs(kv, self.text_config)
         return self.model(
             decoder_input_ids=canvas,
             past_key_values=cache,
@@ -79,16 +89,10 @@ class _EncodeGraph(torch.nn.Module):
         super().__init__()
         self.model = model
         self.text_config = model.config.text_config
-        self.sliding = [t == "sliding_attention" for t in self.text_config.layer_types]
         self.window = self.text_config.sliding_window
 
     def forward(self, ids, positions, *kv):
-        cache = DynamicCache(config=self.text_config)
-        for layer, keys, values in zip(cache.layers, kv[0::2], kv[1::2], strict=True):
-            layer.lazy_initialization(keys, values)
-            layer.keys, layer.values = keys, values
-            if hasattr(layer, "cumulative_length"):
-                layer.cumulative_length = keys.shape[2]
+        cache = _cache_from_inputs(kv, self.text_config)
         count = ids.shape[1]
         query = torch.arange(count)[:, None]
         masks = {}  # additive, as eager attention adds them; from shapes, so they follow the inputs' sizes
@@ -208,8 +212,7 @@ class OnnxDenoiser:
 
     def use_windows(self, text_config) -> OnnxDenoiser:
         """Trim sliding layers' caches to their window, as the torch runner's cache does."""
-        self._windows = [text_config.sliding_window if t == "sliding_attention" else 0
-                         for t in text_config.layer_types]
+        self._windows = _layer_windows(text_config)
         return self
 
 
@@ -223,8 +226,7 @@ class OnnxEncoder:
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.session = onnxruntime.InferenceSession(str(path), options,
                                                     providers=providers or ["CPUExecutionProvider"])
-        self.windows = [text_config.sliding_window if t == "sliding_attention" else 0
-                        for t in text_config.layer_types]
+        self.windows = _layer_windows(text_config)
         self.shapes = [(c.num_key_value_heads, c.head_dim) for c in
                        (text_config.per_layer_config[i] for i in range(len(self.windows)))]
         self.chunk = chunk

@@ -49,9 +49,9 @@ def cpu_has_bf16_dot() -> bool:
 def preferred_dtype(device: torch.device | str) -> torch.dtype:
     """The fastest dtype that keeps the model's fills: bf16 on GPUs and on CPUs with bf16 dot products.
 
-    On the 2-core development CPU (AVX512-BF16) bf16 encodes a 622-token prompt 1.6x faster and runs a
-    denoising step 1.3x faster than fp32, with the same argmax at every canvas position
-    (``infill bench --only dtypes``).
+    On the 2-core development CPU (AVX512-BF16) bf16 encoded a 1,014-token prompt 1.26-1.46x faster and ran
+    a denoising step 1.35-1.6x faster than fp32, with the same argmax at every canvas position
+    (``infill bench --only dtypes``; BENCHMARKS.md).
     """
     device = torch.device(device)
     if device.type == "cuda" or (device.type == "cpu" and cpu_has_bf16_dot()):

@@ -112,9 +112,9 @@ def denoise_step(
     if isinstance(where, tuple):
         logits[where] = open_logits
 
-    # Entropy-bound acceptance over undecided positions, lowest entropy first, at least one.
-    open_entropy = entropy.masked_fill(decided, float("inf"))
-    sorted_entropy, order = open_entropy.sort(dim=-1)
+    # Entropy-bound acceptance over undecided positions (decided ones hold inf), lowest entropy first,
+    # at least one.
+    sorted_entropy, order = entropy.sort(dim=-1)
     finite = torch.isfinite(sorted_entropy)
     cumulative = sorted_entropy.masked_fill(~finite, 0.0).cumsum(-1)
     take = ((cumulative - sorted_entropy.masked_fill(~finite, 0.0)) <= cfg.entropy_bound) & finite
