@@ -65,6 +65,13 @@ def engine(monkeypatch: pytest.MonkeyPatch):
             process.stop()
 
 
+def wait_for_answers(process: subprocess.Popen, journal: Path, holes: int) -> None:
+    """Wait until the run's journal records ``holes`` answers (or the run ends, or WAIT_S passes)."""
+    deadline = time.monotonic() + WAIT_S
+    while process.poll() is None and time.monotonic() < deadline and len(read_journal(journal)) < holes:
+        time.sleep(0.01)
+
+
 def test_batch_write_killed_at_random_points(engine: EngineProcess, tmp_path: Path) -> None:
     rng = random.Random(424242)
     pristine = tmp_path / "pristine"
@@ -86,6 +93,7 @@ def test_batch_write_killed_at_random_points(engine: EngineProcess, tmp_path: Pa
     filled = snapshot(reference)
     changed = sorted(name for name in filled if filled[name] != original[name])
     assert len(changed) == 9 and "README.md" not in changed
+    holes = len(read_journal(tmp_path / "ref.jsonl"))
 
     states = {"untouched": 0, "partly written": 0, "all written": 0}
     journal_records: list[int] = []
@@ -95,13 +103,19 @@ def test_batch_write_killed_at_random_points(engine: EngineProcess, tmp_path: Pa
         repo = tmp_path / f"case{case}"
         shutil.copytree(pristine, repo)
         journal = tmp_path / f"case{case}.jsonl"
-        # Half the kills anywhere in the run, half in its last third (where files are written).
-        delay = rng.uniform(0, full_run_s) if case % 2 else rng.uniform(0.66 * full_run_s, 1.1 * full_run_s)
+        # Half the kills anywhere in the run (by time); half once every hole is answered, while files are
+        # being written or just after (by progress, so a machine slower than during the reference run
+        # still gets kills there).
         process = subprocess.Popen(
             [*command, *batch_args(repo, engine.socket_path, journal)],
             env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        time.sleep(delay)
+        if case % 2:
+            time.sleep(rng.uniform(0, full_run_s))
+        else:
+            wait_for_answers(process, journal, holes)
+            # short delays land in the writes, long ones mostly after the run has ended
+            time.sleep(rng.uniform(0, (0.05 if case % 4 == 0 else 0.5) * full_run_s))
         process.send_signal(signal.SIGKILL)
         process.wait(WAIT_S)
 
