@@ -2,8 +2,10 @@
 
 Each completion runs as ``prompt + fill + suffix + test + check(entry_point)`` in its own Python
 subprocess: isolated mode, a fresh temporary directory, a stripped environment, a timeout. Model output
-is executed nowhere else in the project. The diffusion model is served by the EngineCore (the product's
-path); the autoregressive baseline decodes greedily with the same model class's causal encoder.
+is executed nowhere else in the project. Each hole is planned and each fill finished by the fill layer
+(``infill_lsp.fill``), as in an editor, so a fill the editor would refuse scores as no fill. The diffusion
+model is served by the EngineCore (the product's path); the autoregressive baseline decodes greedily with
+the same model class's causal encoder.
 """
 
 from __future__ import annotations
@@ -76,12 +78,28 @@ def program_for(problem: Problem, fill: str) -> str:
     return f"{problem.prompt}{fill}{problem.suffix}\n\n{problem.test}\n\ncheck({problem.entry_point})\n"
 
 
-def clean_fill(fill: str, single_line: bool) -> str:
-    """Shape a raw fill as the benchmark expects: one line (with its newline) for single-line holes."""
-    if single_line:
-        head, newline, _ = fill.partition("\n")
-        return head + "\n"
-    return fill
+def problem_plan(problem: Problem, single_line: bool):
+    """The fill layer's plan for a benchmark hole: the whole prompt and suffix as context.
+
+    Single-line holes are whole lines, newline included, so the plan writes the newline after the fill.
+    """
+    from infill_lsp.context import Budgets, build_context
+    from infill_lsp.fill import plan_from_context
+
+    language = _python()
+    text = problem.prompt + problem.suffix
+    cursor = len(problem.prompt)
+    tree = language.parse(text.encode("utf-8", "surrogatepass"))
+    budgets = Budgets(prefix_chars=len(problem.prompt), suffix_chars=len(problem.suffix))
+    context = build_context(text, cursor, language=language, tree=tree, budgets=budgets)
+    return plan_from_context(context, cursor=cursor, language="python", single_line=single_line,
+                             trail="\n" if single_line else "")
+
+
+def _python():
+    from infill_lsp.languages import LanguageRegistry
+
+    return LanguageRegistry().get("python")
 
 
 @dataclass(slots=True)
@@ -103,16 +121,11 @@ class DiffusionFiller:
         self.canvas = canvas
         self._next = 0
 
-    def fill(self, problem: Problem, single_line: bool) -> tuple[str, int, int]:
-        from engine.protocol import InfillRequest, InfillResult
+    def fill(self, plan) -> tuple[str, int, int]:
+        from engine.protocol import InfillResult
 
         self._next += 1
-        self.core.add(
-            InfillRequest(
-                request_id=self._next, prefix=problem.prompt, suffix=problem.suffix, language="python",
-                max_steps=self.steps, canvas_lengths=self.canvas, single_line=single_line, seed=1,
-            )
-        )
+        self.core.add(plan.request(self._next, max_steps=self.steps, canvas_lengths=self.canvas, seed=1))
         result = None
         while self.core.has_work():
             for message in self.core.step():
@@ -141,15 +154,13 @@ class AutoregressiveFiller:
         self._prompter = EngineCore(TorchRunner(loaded), self.tokenizer, EngineConfig())
         self.max_tokens = max_tokens
 
-    def fill(self, problem: Problem, single_line: bool) -> tuple[str, int, int]:
+    def fill(self, plan) -> tuple[str, int, int]:
         import torch
         from transformers.cache_utils import DynamicCache
 
-        from engine.protocol import InfillRequest
         from engine.training.objectives import softcapped_logits
 
-        request = InfillRequest(0, problem.prompt, problem.suffix, language="python", single_line=single_line)
-        ids = self._prompter._prompt(request)
+        ids = self._prompter._prompt(plan.request(0))
         special = self.tokenizer.special
         banned = torch.tensor(special.never_generated, device=self.device)
         cache = DynamicCache(config=self.model.config.text_config)
@@ -171,21 +182,26 @@ class AutoregressiveFiller:
                 if token == special.eom:
                     break
                 out.append(token)
-                if single_line and "\n" in self.tokenizer.decode(out[-1:]):
+                if plan.single_line and "\n" in self.tokenizer.decode(out[-1:]):
                     break
                 step_input = torch.tensor([[token]], device=self.device)
         return self.tokenizer.decode(out), passes, len(out)
 
 
 def evaluate(problems: list[Problem], filler, single_line: bool, workers: int = 2) -> dict:
+    from infill_lsp.fill import Fill, finish_fill
+
+    language = _python()
     outcomes: list[Outcome] = []
     pending = []
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for index, problem in enumerate(problems):
+            plan = problem_plan(problem, single_line)
             started = time.perf_counter()
-            raw, steps, tokens = filler.fill(problem, single_line)
+            raw, steps, tokens = filler.fill(plan)
+            finished = finish_fill(raw, plan, language)
             latency = (time.perf_counter() - started) * 1000
-            fill = clean_fill(raw, single_line)
+            fill = finished.text if isinstance(finished, Fill) else ""
             future = pool.submit(run_program, program_for(problem, fill))
             pending.append((problem, fill, latency, steps, tokens, future))
             if sys.stderr.isatty() or (index + 1) % 25 == 0:

@@ -17,20 +17,18 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
-from engine.protocol import InfillRequest
 from infill_lsp.context import Budgets
 from infill_lsp.convert import lsp_range, lsp_workspace_edit, plain
 from infill_lsp.docstrings import docstring_plan
 from infill_lsp.documents import Document
 from infill_lsp.edits import (
     CommandError,
-    EditPlan,
     body_is_fillable,
     complete_body_plan,
     fill_selection_plan,
-    finish_edit,
     function_at,
 )
+from infill_lsp.fill import HolePlan, finish_candidates
 from infill_lsp.positions import Position
 
 if TYPE_CHECKING:
@@ -44,7 +42,7 @@ WRITE_DOCSTRING = "infill.writeDocstring"
 RESTART_ENGINE = "infill.restartEngine"
 APPLY_TIMEOUT_S = 30.0
 
-Planner = Callable[[Document, Budgets], EditPlan]
+Planner = Callable[[Document, Budgets], HolePlan]
 
 
 # ---- arguments ----------------------------------------------------------------------------------
@@ -111,30 +109,23 @@ async def run_edit(ls: InfillServer, uri: str, planner: Planner) -> dict[str, An
     return {"applied": True}
 
 
-async def _fill(ls: InfillServer, document: Document, plan: EditPlan) -> str:
+async def _fill(ls: InfillServer, document: Document, plan: HolePlan) -> str:
     if ls.link is None:
         raise CommandError("the engine is not configured")
-    language = document.language
-    request = InfillRequest(
-        request_id=ls.link.next_request_id(),
-        prefix=plan.prefix,
-        suffix=plan.suffix,
-        language=language.name if language else "text",
+    request = plan.request(
+        ls.link.next_request_id(),
         document_key=document.uri,
-        canvas_lengths=plan.canvas_lengths,
         max_steps=ls.settings.invoked_steps,
         num_candidates=ls.settings.invoked_candidates,
-        pinned=plan.pinned,
-        single_line=plan.single_line,
     )
     result = await ls.link.infill(request, ls.settings.command_timeout_s)
     if result is None:
         raise CommandError("the engine is unavailable; nothing was applied")
-    for candidate in result.candidates:
-        replacement = finish_edit(candidate.text, plan, document.text, language=language)
-        if replacement is not None:
-            return replacement
-    raise CommandError(f"no fill for {plan.title} kept the code parsing; nothing was applied")
+    fills, rejected = finish_candidates((c.text for c in result.candidates), plan, document.language, limit=1)
+    if fills:
+        return fills[0].text
+    why = rejected[0].reason if rejected else "the engine returned nothing"
+    raise CommandError(f"no fill for {plan.title} was kept ({why}); nothing was applied")
 
 
 def _syntax(document: Document) -> tuple[Any, Any]:
@@ -154,7 +145,7 @@ async def fill_selection(ls: InfillServer, *args: Any) -> dict[str, Any]:
     if not isinstance(instruction, str):
         raise JsonRpcInvalidParams(f"{FILL_SELECTION}: instruction must be a string")
 
-    def planner(document: Document, budgets: Budgets) -> EditPlan:
+    def planner(document: Document, budgets: Budgets) -> HolePlan:
         index = document.index
         return fill_selection_plan(
             document.text,
@@ -173,7 +164,7 @@ async def complete_body(ls: InfillServer, *args: Any) -> dict[str, Any]:
     value = _argument(args, COMPLETE_BODY)
     position = _position(value.get("position"), COMPLETE_BODY)
 
-    def planner(document: Document, budgets: Budgets) -> EditPlan:
+    def planner(document: Document, budgets: Budgets) -> HolePlan:
         language, tree = _syntax(document)
         offset = document.index.offset(position)
         return complete_body_plan(document.text, offset, language=language, tree=tree, budgets=budgets)
@@ -185,7 +176,7 @@ async def write_docstring(ls: InfillServer, *args: Any) -> dict[str, Any]:
     value = _argument(args, WRITE_DOCSTRING)
     position = _position(value.get("position"), WRITE_DOCSTRING)
 
-    def planner(document: Document, budgets: Budgets) -> EditPlan:
+    def planner(document: Document, budgets: Budgets) -> HolePlan:
         language, tree = _syntax(document)
         offset = document.index.offset(position)
         return docstring_plan(document.text, offset, language=language, tree=tree, budgets=budgets)

@@ -1,7 +1,10 @@
 """``infill complete`` and ``infill demo``: fill marked holes of a file through the engine, from a shell.
 
 Holes are marked with ``<FILL>`` (or ``--marker``). They are filled in order, each seeing the fills
-before it. By default the engine runs in this process; ``--socket`` uses (or spawns) an engine process.
+before it, exactly as an editor's automatic inline completion at that cursor would be: the same plan
+(context cut, hole kind, canvas, settings' defaults) and the same fill layer checks, so a hole whose
+fills are all refused stays empty, as the editor would show nothing. By default the engine runs in this
+process; ``--socket`` uses (or spawns) an engine process.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from engine.protocol import InfillRequest
+from engine.protocol import InfillResult
 
 MARKER = "<FILL>"
 SAMPLE = Path(__file__).parent / "samples" / "sample.py"
@@ -24,34 +27,47 @@ def split_holes(text: str, marker: str = MARKER) -> list[str]:
 
 
 def language_of(path: Path) -> str:
-    from engine.fim import EXTENSION_LANGUAGES
+    """The language table's name for ``path`` (by extension), or ``text``."""
+    from infill_lsp.languages import LanguageRegistry
 
-    return EXTENSION_LANGUAGES.get(path.suffix.lower(), "text")
+    return LanguageRegistry().name_for("", path.resolve().as_uri()) or "text"
 
 
 async def fill_holes(client, text: str, language: str, marker: str, steps: int, on_fill=None) -> str:
-    """Fill every marker in ``text`` in order and return the result."""
+    """Fill every marker in ``text`` in order, as an editor's inline completion would, and return the result.
+
+    ``on_fill(index, fill, reason, elapsed_ms, result)`` hears of each hole: ``fill`` is the text written
+    (None when every candidate was refused, with ``reason`` saying why).
+    """
+    from infill_lsp.completion import Skip, fills_from_result, plan_completion
+    from infill_lsp.config import Settings
+    from infill_lsp.documents import Document
+    from infill_lsp.languages import LanguageRegistry
+
+    support = LanguageRegistry().get(language)
+    settings = Settings() if not steps else Settings(max_steps=steps)
     pieces = split_holes(text, marker)
     done = pieces[0]
     for index, piece in enumerate(pieces[1:], start=1):
-        suffix = piece + "".join(pieces[index + 1 :])
-        request = InfillRequest(
-            request_id=index,
-            prefix=done,
-            suffix=suffix.replace(marker, ""),
-            language=language,
-            document_key="complete",
-            max_steps=steps,
-            # A hole inside a line is filled to the end of that line; one at a line start may span lines.
-            single_line=bool(done) and not done.endswith("\n"),
-        )
+        rest = "".join(pieces[index:])
+        document = Document(f"file:///complete/hole{index}", done + rest, language=support)
         started = time.perf_counter()
-        result = await client.infill(request, timeout=300)
+        fill, reason, result = None, "", InfillResult(request_id=index, candidates=(), finish_reason=0)
+        try:
+            plan = plan_completion(document, document.index.position(len(done)), settings, request_id=index)
+        except Skip as why:
+            reason = str(why)
+        else:
+            result = await client.infill(plan.request, timeout=300)
+            fills = fills_from_result(result, plan, document)
+            if fills:
+                fill = fills[0]
+            else:
+                reason = "every candidate was refused" if result.candidates else "the engine returned nothing"
         elapsed = (time.perf_counter() - started) * 1000
-        fill = result.candidates[0].text if result.candidates else ""
         if on_fill is not None:
-            on_fill(index, fill, elapsed, result)
-        done += fill + piece
+            on_fill(index, None if fill is None else fill.text, reason, elapsed, result)
+        done += piece if fill is None else fill.text + piece[fill.replaces :]
     return done
 
 
@@ -103,8 +119,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     language = args.language or language_of(args.file)
 
-    def report(index, fill, elapsed, result):
-        print(f"hole {index}: {elapsed:.0f} ms, {result.forward_passes} steps: {fill!r}", file=sys.stderr)
+    def report(index, fill, reason, elapsed, result):
+        shown = repr(fill) if fill is not None else f"(nothing: {reason})"
+        print(f"hole {index}: {elapsed:.0f} ms, {result.forward_passes} steps: {shown}", file=sys.stderr)
 
     filled, _ = asyncio.run(_run(args, text, language, report))
     sys.stdout.write(filled)
@@ -121,12 +138,13 @@ def demo(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     fills = []
 
-    def report(index, fill, elapsed, result):
+    def report(index, fill, reason, elapsed, result):
         fills.append(elapsed)
-        reason = ["converged", "step cap", "cancelled", "error"][result.finish_reason]
+        finish = ["converged", "step cap", "cancelled", "error"][result.finish_reason]
+        shown = repr(fill) if fill is not None else f"nothing shown ({reason})"
         print(
-            f"  hole {index}: {elapsed:7.1f} ms  {result.forward_passes:3d} denoising steps ({reason})  "
-            f"-> {fill!r}"
+            f"  hole {index}: {elapsed:7.1f} ms  {result.forward_passes:3d} denoising steps ({finish})  "
+            f"-> {shown}"
         )
 
     print("== filling through the diffusion engine ==")

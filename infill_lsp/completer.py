@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 from infill_lsp.completion import Plan, Skip, fills_from_result, plan_completion
 from infill_lsp.crossfile import cross_file_block, definitions, related_snippets, uri_path
 from infill_lsp.documents import Document
+from infill_lsp.fill import Fill
 from infill_lsp.fill_cache import AUTOMATIC, FillCache
 from infill_lsp.positions import Position
-from infill_lsp.postprocess import Fill
 from infill_lsp.tempo import TypingTempo
 
 if TYPE_CHECKING:
@@ -190,7 +190,7 @@ class Completer:
         result = await link.infill(plan.request, timeout)
         if result is None or document.text != text:
             return []
-        fills = fills_from_result(result, plan, document, self.server.settings)
+        fills = fills_from_result(result, plan, document)
         if not plan.request.pinned:
             self.cache.store(
                 document.uri,

@@ -11,9 +11,9 @@ from engine.protocol import InfillRequest, InfillResult
 from infill_lsp.config import Settings
 from infill_lsp.context import Budgets, InfillContext, build_context
 from infill_lsp.documents import Document
+from infill_lsp.fill import Fill, HolePlan, finish_candidates, plan_from_context
 from infill_lsp.fill_cache import AUTOMATIC, INVOKED
 from infill_lsp.positions import Position
-from infill_lsp.postprocess import Fill, clean_fill
 
 MODES = (AUTOMATIC, INVOKED)
 
@@ -28,6 +28,7 @@ class Plan:
 
     cursor: int
     context: InfillContext
+    hole: HolePlan
     request: InfillRequest
     typed: str = ""  # text between the start of a selected popup item and the cursor
     start: int = 0  # document offset where the inserted text starts (the cursor, or the item start)
@@ -83,23 +84,27 @@ def plan_completion(
         document.text, cursor, language=document.language, tree=document.tree, budgets=budgets, anchor=anchor
     )
     invoked = mode == INVOKED
-    request = InfillRequest(
-        request_id=request_id,
-        prefix=cross_file + context.prefix,
-        suffix=context.suffix,
+    hole = plan_from_context(
+        context,
+        cursor=cursor,
         language=name or "text",
+        prompt_head=cross_file,
+        max_lines=settings.max_lines,
+        pinned=pinned,
+    )
+    request = hole.request(
+        request_id,
         document_key=document.uri,
         # As-you-type requests denoise one canvas (the hole's usual length) to keep latency down; invoked
         # ones also try the longer length in the same batch and keep the more confident fill.
         canvas_lengths=context.canvas_lengths if invoked else context.canvas_lengths[:1],
         max_steps=settings.invoked_steps if invoked else settings.max_steps,
         num_candidates=settings.invoked_candidates if invoked else settings.num_candidates,
-        pinned=pinned,
-        single_line=context.single_line,
     )
     return Plan(
         cursor=cursor,
         context=context,
+        hole=hole,
         request=request,
         typed=typed,
         start=start,
@@ -108,16 +113,7 @@ def plan_completion(
     )
 
 
-def fills_from_result(result: InfillResult, plan: Plan, document: Document, settings: Settings) -> list[Fill]:
-    """Clean every candidate, drop empty, unparsable and duplicate fills, keep the engine's order."""
-    fills: list[Fill] = []
-    for candidate in result.candidates:
-        if not candidate.text.startswith(plan.request.pinned):
-            continue
-        fill = clean_fill(
-            candidate.text, plan.context, language=document.language, max_lines=settings.max_lines
-        )
-        if fill is None or fill in fills:
-            continue
-        fills.append(fill)
+def fills_from_result(result: InfillResult, plan: Plan, document: Document) -> list[Fill]:
+    """The distinct fills of the result that pass the fill layer's checks, in the engine's order."""
+    fills, _ = finish_candidates((c.text for c in result.candidates), plan.hole, document.language)
     return fills

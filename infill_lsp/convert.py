@@ -8,8 +8,8 @@ from lsprotocol import types
 
 from infill_lsp.completion import Plan
 from infill_lsp.documents import TextChange
+from infill_lsp.fill import Fill
 from infill_lsp.positions import ENCODINGS, UTF16, LineIndex, Position
-from infill_lsp.postprocess import Fill
 
 COMPLETION_LABEL_CHARS = 60
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import tree_sitter
 
 from infill_lsp.context import Budgets, detect_indent_unit
-from infill_lsp.edits import DEFAULT_BUDGETS, CommandError, EditPlan, leading_whitespace, line_start, window
+from infill_lsp.edits import DEFAULT_BUDGETS, CommandError, leading_whitespace, line_start, window
+from infill_lsp.fill import HolePlan
 from infill_lsp.languages import LanguageSupport
 from infill_lsp.syntax import ByteMap, FunctionAt, body_statements, enclosing_function, is_docstring
 
@@ -26,7 +27,7 @@ def docstring_plan(
     language: LanguageSupport,
     tree: tree_sitter.Tree,
     budgets: Budgets = DEFAULT_BUDGETS,
-) -> EditPlan:
+) -> HolePlan:
     """Plan the documentation of the function around ``offset``; CommandError when it does not apply."""
     entry = language.entry
     if not entry.doc_placement:
@@ -41,7 +42,7 @@ def docstring_plan(
 
 def _in_body(
     text: str, function: FunctionAt, language: LanguageSupport, tree: tree_sitter.Tree, budgets: Budgets
-) -> EditPlan:
+) -> HolePlan:
     entry = language.entry
     statements = body_statements(function.body)
     if statements and is_docstring(statements[0]):
@@ -54,12 +55,15 @@ def _in_body(
     indent = leading_whitespace(text, first)
     low, high = window(text, at, at, language, tree, budgets)
     lead = indent + entry.doc_open
-    return EditPlan(
+    return HolePlan(
         title=f"document {function.name or 'function'}",
         start=at,
         end=at,
         prefix=text[low:at] + lead,
         suffix=entry.doc_close + "\n" + text[at:high],
+        before=text[low:at],
+        after=text[at:high],
+        language=entry.name,
         canvas_lengths=DOC_CANVAS,
         lead=lead,
         trail=entry.doc_close + "\n",
@@ -67,12 +71,13 @@ def _in_body(
         base_indent=indent,
         indent_unit=detect_indent_unit(text, entry.indent),
         max_lines=DOC_MAX_LINES,
+        keep_in_block=True,
     )
 
 
 def _above(
     text: str, function: FunctionAt, language: LanguageSupport, tree: tree_sitter.Tree, budgets: Budgets
-) -> EditPlan:
+) -> HolePlan:
     entry = language.entry
     at = line_start(text, function.start)
     while at > 0:  # above the decorators and attributes of the definition
@@ -90,12 +95,15 @@ def _above(
     lead = opening + indent + entry.doc_line
     low, high = window(text, at, at, language, tree, budgets)
     pinned = f"{function.name} " if entry.name == "go" and function.name else ""  # Go doc convention
-    return EditPlan(
+    return HolePlan(
         title=f"document {function.name or 'function'}",
         start=at,
         end=at,
         prefix=text[low:at] + lead,
         suffix="\n" + closing + text[at:high],
+        before=text[low:at],
+        after=text[at:high],
+        language=entry.name,
         canvas_lengths=DOC_CANVAS,
         pinned=pinned,
         lead=lead,
@@ -104,4 +112,5 @@ def _above(
         base_indent=indent,
         indent_unit=detect_indent_unit(text, entry.indent),
         max_lines=DOC_MAX_LINES,
+        keep_in_block=True,
     )

@@ -1,28 +1,20 @@
 """Edit commands as holes: fill a selection, complete a function body; what to ask and what to replace.
 
-Pure: a document's text, language and tree in, an ``EditPlan`` out (raising ``CommandError`` with a
-message for the user when the command does not apply); ``finish_edit`` turns the engine's fill into
-the replacement text, or None when the fill would damage the parse.
+Pure: a document's text, language and tree in, a ``HolePlan`` out (raising ``CommandError`` with a
+message for the user when the command does not apply); the fill layer (``fill.finish_fill``) turns the
+engine's fill into the replacement text.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 
 import tree_sitter
 
 from infill_lsp.context import Budgets, detect_indent_unit, prefix_cut, suffix_cut
+from infill_lsp.fill import HolePlan
 from infill_lsp.languages import LanguageSupport
-from infill_lsp.postprocess import (
-    closer_overlap,
-    drop_repeated_lines,
-    first_line,
-    normalise_indentation,
-    parse_damage,
-    suffix_line_overlap,
-)
 from infill_lsp.syntax import (
     ByteMap,
     FunctionAt,
@@ -46,40 +38,6 @@ PLACEHOLDER = re.compile(
 
 class CommandError(Exception):
     """An edit command that does not apply here; the message is shown to the user."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EditPlan:
-    """One hole to fill and the document span its filled text replaces."""
-
-    title: str
-    start: int  # document offsets of the replaced span
-    end: int
-    prefix: str  # the engine's prompt around the hole
-    suffix: str
-    canvas_lengths: tuple[int, ...]
-    single_line: bool = False
-    pinned: str = ""
-    lead: str = ""  # inserted before the fill
-    trail: str = ""  # inserted after a one-line fill
-    trail_multiline: str | None = None  # inserted after a fill of several lines (default: trail)
-    line_marker: str = ""  # put before every line of the fill after the first (comment markers)
-    base_indent: str = ""  # the indentation of the fill's first line
-    indent_unit: str = "    "
-    max_lines: int = MAX_EDIT_LINES
-
-    def render(self, fill: str) -> str:
-        """The text that replaces ``start:end`` for ``fill``."""
-        lines = fill.split("\n")
-        if self.line_marker:
-            marker = self.line_marker.strip()
-            tail = [x.strip().removeprefix(marker).removeprefix(" ").rstrip() for x in lines[1:]]
-            lines = [
-                lines[0],
-                *((self.line_marker + x).rstrip() if x else self.line_marker.rstrip() for x in tail),
-            ]
-        multiline = len(lines) > 1 and self.trail_multiline is not None
-        return self.lead + "\n".join(lines) + (self.trail_multiline if multiline else self.trail)
 
 
 def canvas_for(chars: int) -> tuple[int, ...]:
@@ -133,7 +91,7 @@ def fill_selection_plan(
     tree: tree_sitter.Tree | None = None,
     instruction: str = "",
     budgets: Budgets = DEFAULT_BUDGETS,
-) -> EditPlan:
+) -> HolePlan:
     """Re-mask exactly ``text[start:end]``; an instruction becomes a comment line above the hole's line."""
     start, end = sorted((max(0, start), min(len(text), end)))
     if start == end:
@@ -145,16 +103,22 @@ def fill_selection_plan(
     if instruction:
         note = leading_whitespace(text, start) + comment_line(language, instruction) + "\n"
     selected = text[start:end]
-    return EditPlan(
+    return HolePlan(
         title="fill selection",
         start=start,
         end=end,
         prefix=text[low:hole_line] + note + text[hole_line:start],
         suffix=text[end:high],
+        before=text[low:start],
+        after=text[end:high],
+        original=selected,
+        language=language.name if language else "text",
         canvas_lengths=canvas_for(len(selected)),
         single_line="\n" not in selected,
         base_indent=leading_whitespace(text, start),
         indent_unit=detect_indent_unit(text, language.entry.indent if language else "    "),
+        max_lines=MAX_EDIT_LINES,
+        keep_in_block=True,
     )
 
 
@@ -172,7 +136,7 @@ def complete_body_plan(
     language: LanguageSupport,
     tree: tree_sitter.Tree,
     budgets: Budgets = DEFAULT_BUDGETS,
-) -> EditPlan:
+) -> HolePlan:
     """Fill the body of the function around ``offset`` when it is empty or a placeholder."""
     function = enclosing_function(language, tree, text, offset)
     if function is None:
@@ -205,17 +169,23 @@ def complete_body_plan(
         hole_start = hole_end = byte_to_char(kept[-1].end_byte) if kept else function.end
         lead, trail = "\n" + inner, ""
     low, high = window(text, hole_start, hole_end, language, tree, budgets)
-    return EditPlan(
+    return HolePlan(
         title=f"complete {function.name or 'body'}",
         start=hole_start,
         end=hole_end,
         prefix=text[low:hole_start] + lead,
         suffix=trail + text[hole_end:high],
+        before=text[low:hole_start],
+        after=text[hole_end:high],
+        original=text[hole_start:hole_end],
+        language=language.name,
         canvas_lengths=BODY_CANVAS,
         lead=lead,
         trail=trail,
         base_indent=inner,
         indent_unit=unit,
+        max_lines=MAX_EDIT_LINES,
+        keep_in_block=True,
     )
 
 
@@ -229,47 +199,3 @@ def function_at(language: LanguageSupport | None, tree: tree_sitter.Tree | None,
 def body_is_fillable(function: FunctionAt) -> bool:
     """True when infill.completeBody applies: the body holds only placeholders, comments, a docstring."""
     return all(_placeholder(s) or is_comment(s) or is_docstring(s) for s in body_statements(function.body))
-
-
-def indent_continuation(fill: str, base: str) -> str:
-    """Indent the lines after the first that sit left of ``base`` (they would leave the block) to it."""
-    lines = fill.split("\n")
-    fixed = [x if not x.strip() or x.startswith(base) else base + x.lstrip(" \t") for x in lines[1:]]
-    return "\n".join([lines[0], *fixed])
-
-
-def finish_edit(
-    raw: str,
-    plan: EditPlan,
-    text: str,
-    *,
-    language: LanguageSupport | None = None,
-) -> str | None:
-    """The replacement for ``plan``'s span from the engine's ``raw`` fill; None when none is worth it."""
-    fill = raw.replace("\r\n", "\n")
-    if not fill.startswith(plan.pinned):
-        return None
-    closer = plan.trail.strip()
-    if closer and closer in fill:  # the fill closed the docstring or comment itself: the plan does that
-        fill = fill[: fill.index(closer)]
-    after = text[plan.end : len(text) if (e := text.find("\n", plan.end)) == -1 else e]
-    if plan.single_line:
-        fill = first_line(fill)
-        if k := closer_overlap(fill, after):
-            fill = fill[:-k]
-    else:
-        fill = drop_repeated_lines(fill)
-        fill = "\n".join(fill.split("\n")[: plan.max_lines])
-        fill = normalise_indentation(fill, plan.indent_unit, plan.base_indent)
-        fill = indent_continuation(fill, plan.base_indent)
-        if k := suffix_line_overlap(fill, plan.suffix):
-            fill = "\n".join(fill.split("\n")[:-k])
-        fill = fill.rstrip()
-    if not fill.strip():
-        return None
-    replacement = plan.render(fill)
-    if language is not None:
-        before = sum(parse_damage(language, text))
-        if sum(parse_damage(language, text[: plan.start] + replacement + text[plan.end :])) > before:
-            return None
-    return replacement

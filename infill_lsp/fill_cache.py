@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from infill_lsp.postprocess import Fill
+from infill_lsp.fill import Fill
 
 AUTOMATIC = "automatic"
 INVOKED = "invoked"

@@ -1,26 +1,16 @@
-"""Turn a raw engine fill into what the editor shows, or nothing.
+"""Text shaping for fills: the pieces ``fill.finish_fill`` is made of.
 
-Pure: cut single-line fills at the line end, drop degenerate repeated lines, bring indentation to the
-document's, cut what repeats the suffix, and drop fills that make the parse worse than no fill at all
-(tree-sitter ERROR and MISSING node counts of prefix + fill + suffix against prefix + suffix).
+Pure: cut a fill to its first line, drop degenerate repeated lines, bring indentation to the
+document's, find what repeats the text after the hole, and measure parse damage (tree-sitter ERROR and
+MISSING nodes and unmatched brackets).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 
-from infill_lsp.context import InfillContext, only_closers
+from infill_lsp.context import only_closers
 from infill_lsp.languages import LanguageSupport
-
-
-@dataclass(frozen=True, slots=True)
-class Fill:
-    """Text to insert at the cursor, replacing the ``replaces`` characters after it."""
-
-    text: str
-    replaces: int = 0
-
 
 _OPEN = {"(": ")", "[": "]", "{": "}"}
 _CLOSE = frozenset(_OPEN.values())
@@ -84,7 +74,8 @@ def drop_repeated_lines(fill: str, previous_line: str = "") -> str:
     return "\n".join(kept)
 
 
-def _leading(line: str) -> str:
+def leading(line: str) -> str:
+    """The leading whitespace of ``line``."""
     return line[: len(line) - len(line.lstrip(" \t"))]
 
 
@@ -105,26 +96,26 @@ def normalise_indentation(fill: str, indent_unit: str, base: str = "") -> str:
     tail = lines[1:]
     if indent_unit == "\t":
         widths = [len(base.expandtabs(4))] + [
-            len(_leading(x)) for x in tail if x.strip() and "\t" not in _leading(x)
+            len(leading(x)) for x in tail if x.strip() and "\t" not in leading(x)
         ]
         step = _space_step(widths) or 4
         fixed = []
         for line in tail:
-            lead = _leading(line)
+            lead = leading(line)
             if lead and "\t" not in lead:
                 lead = "\t" * (len(lead) // step) + " " * (len(lead) % step)
             fixed.append(lead + line.lstrip(" \t"))
         return "\n".join([lines[0], *fixed])
     width = len(indent_unit)
-    tail = [_leading(x).replace("\t", indent_unit) + x.lstrip(" \t") for x in tail]
+    tail = [leading(x).replace("\t", indent_unit) + x.lstrip(" \t") for x in tail]
     base_width = len(base.replace("\t", indent_unit))
-    relative = [len(_leading(x)) - base_width for x in tail if x.strip() and len(_leading(x)) >= base_width]
+    relative = [len(leading(x)) - base_width for x in tail if x.strip() and len(leading(x)) >= base_width]
     step = _space_step([0, *relative])
     if not step or step == width or any(r % step for r in relative):
         return "\n".join([lines[0], *tail])
     fixed = []
     for line in tail:
-        lead = len(_leading(line))
+        lead = len(leading(line))
         if line.strip() and lead >= base_width:
             lead = base_width + (lead - base_width) // step * width
         elif line.strip():
@@ -153,51 +144,8 @@ def suffix_line_overlap(fill: str, suffix: str) -> int:
     return 0
 
 
-def _candidates(fill: str, ctx: InfillContext) -> list[Fill]:
-    """Readings of ``fill`` against the suffix, most likely intended first."""
-    rest = ctx.line_suffix
-    out: list[Fill] = []
-    if ctx.single_line and rest.strip() and only_closers(rest) and fill.rstrip().endswith(rest.strip()):
-        if len(fill.rstrip()) > len(rest.strip()):
-            out.append(Fill(fill.rstrip(), replaces=len(rest)))
-    if k := closer_overlap(fill, rest):
-        out.append(Fill(fill[:-k]))
-    if not ctx.single_line and (k := suffix_line_overlap(fill, ctx.suffix)):
-        out.append(Fill("\n".join(fill.split("\n")[:-k]).rstrip()))
-    out.append(Fill(fill))
-    return [c for c in out if c.text.strip()]
-
-
-def clean_fill(
-    raw: str,
-    ctx: InfillContext,
-    *,
-    language: LanguageSupport | None = None,
-    max_lines: int = 0,
-) -> Fill | None:
-    """Return the fill to show for ``raw`` at the hole ``ctx``, or None when nothing is worth showing."""
-    fill = raw.replace("\r\n", "\n")
-    if ctx.single_line:
-        fill = first_line(fill)
-    else:
-        previous = ctx.prefix[: len(ctx.prefix) - len(ctx.line_prefix)].rstrip("\n").rsplit("\n", 1)[-1]
-        fill = drop_repeated_lines(fill, previous if not ctx.line_prefix.strip() else "")
-        if max_lines > 0:
-            fill = "\n".join(fill.split("\n")[:max_lines])
-        fill = normalise_indentation(fill, ctx.indent_unit, _leading(ctx.line_prefix))
-    if not ctx.line_suffix.strip() or only_closers(ctx.line_suffix):
-        fill = fill.rstrip()
-    candidates = _candidates(fill, ctx)
-    if not candidates:
-        return None
-    if language is None:
-        return candidates[0]
-    errors, brackets = parse_damage(language, ctx.prefix + ctx.suffix)
-    damages = [parse_damage(language, _inserted(ctx, c)) for c in candidates]
-    best = min(range(len(candidates)), key=lambda i: sum(damages[i]))  # ties: the likelier reading
-    after_errors, after_brackets = damages[best]
-    return candidates[best] if after_errors <= errors and after_brackets <= brackets else None
-
-
-def _inserted(ctx: InfillContext, fill: Fill) -> str:
-    return ctx.prefix + fill.text + ctx.suffix[fill.replaces :]
+def indent_continuation(fill: str, base: str) -> str:
+    """Indent the lines after the first that sit left of ``base`` (they would leave the block) to it."""
+    lines = fill.split("\n")
+    fixed = [x if not x.strip() or x.startswith(base) else base + x.lstrip(" \t") for x in lines[1:]]
+    return "\n".join([lines[0], *fixed])

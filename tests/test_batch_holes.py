@@ -103,12 +103,12 @@ def test_missing_docstrings_insert_before_the_first_statement():
         support.parse(PYTHON.encode()),
         recipe_query(support, recipe),
         recipe=recipe.name,
-        pinned=recipe.pinned,
-        single_line=True,
+        planner=recipe.planner,
     )
     lines = sorted(PYTHON.count("\n", 0, h.start) + 1 for h in holes)
     assert lines == [2, 12, 15, 19, 23]  # every function but `sub`, which has one
-    assert all(h.start == h.end and h.pinned == '"""' for h in holes)
+    # Planned as infill.writeDocstring plans them: the quotes stay outside the hole.
+    assert all(h.start == h.end and h.planner == "docstring" and not h.pinned for h in holes)
     method = next(h for h in holes if PYTHON.count("\n", 0, h.start) + 1 == 12)
     assert method.trailer == "\n        "
 

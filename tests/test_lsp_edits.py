@@ -12,13 +12,19 @@ from infill_lsp.edits import (
     canvas_for,
     complete_body_plan,
     fill_selection_plan,
-    finish_edit,
     function_at,
-    indent_continuation,
 )
+from infill_lsp.fill import Fill, finish_fill
 from infill_lsp.languages import LanguageRegistry
+from infill_lsp.postprocess import indent_continuation
 
 REGISTRY = LanguageRegistry()
+
+
+def finish_edit(raw, plan, language=None) -> str | None:
+    """The replacement text the fill layer gives for ``raw``, or None when it refuses it."""
+    outcome = finish_fill(raw, plan, language)
+    return outcome.text if isinstance(outcome, Fill) else None
 
 
 def document(language: str, text: str) -> Document:
@@ -28,7 +34,7 @@ def document(language: str, text: str) -> Document:
 def body_after(language: str, text: str, fill: str, at: str = "(") -> str | None:
     doc = document(language, text)
     plan = complete_body_plan(text, text.index(at), language=doc.language, tree=doc.tree)
-    replacement = finish_edit(fill, plan, text, language=doc.language)
+    replacement = finish_edit(fill, plan, doc.language)
     return None if replacement is None else text[: plan.start] + replacement + text[plan.end :]
 
 
@@ -117,8 +123,8 @@ def test_fill_selection_masks_exactly_the_span_and_puts_the_instruction_above():
     assert plan.prefix == "def f(x):\n    # square it\n    y = "
     assert plan.suffix == "\n    return y\n"
     assert plan.single_line and (plan.start, plan.end) == (start, start + 5)
-    assert finish_edit("x ** 2\nextra", plan, text, language=doc.language) == "x ** 2"
-    assert finish_edit("x ** (2", plan, text, language=doc.language) is None
+    assert finish_edit("x ** 2\nextra", plan, doc.language) == "x ** 2"
+    assert finish_edit("x ** (2", plan, doc.language) is None
 
 
 def test_fill_selection_comment_syntax_follows_the_language():
@@ -133,7 +139,7 @@ def test_fill_selection_comment_syntax_follows_the_language():
 def test_fill_selection_does_not_duplicate_closers_after_the_span():
     text = "print(value)\n"
     plan = fill_selection_plan(text, 6, 11)
-    assert finish_edit("other)", plan, text) == "other"
+    assert finish_edit("other)", plan) == "other"
 
 
 def test_canvas_grows_with_the_selection():
@@ -149,7 +155,7 @@ def test_indent_continuation():
 def docstring_after(language: str, text: str, fill: str) -> str | None:
     doc = document(language, text)
     plan = docstring_plan(text, text.index("("), language=doc.language, tree=doc.tree)
-    replacement = finish_edit(plan.pinned + fill, plan, text, language=doc.language)
+    replacement = finish_edit(plan.pinned + fill, plan, doc.language)
     return None if replacement is None else text[: plan.start] + replacement + text[plan.end :]
 
 

@@ -6,10 +6,9 @@ import pytest
 
 from infill_lsp.context import build_context
 from infill_lsp.documents import encode_source
+from infill_lsp.fill import Fill, finish_fill, plan_from_context
 from infill_lsp.languages import LanguageRegistry
 from infill_lsp.postprocess import (
-    Fill,
-    clean_fill,
     closer_overlap,
     drop_repeated_lines,
     error_count,
@@ -26,7 +25,9 @@ def clean(language: str | None, marked: str, raw: str, **options) -> Fill | None
     support = REGISTRY.get(language)
     tree = support.parse(encode_source(text)) if support else None
     ctx = build_context(text, cursor, language=support, tree=tree)
-    return clean_fill(raw, ctx, language=support, **options)
+    plan = plan_from_context(ctx, cursor=cursor, language=language or "text", **options)
+    outcome = finish_fill(raw, plan, support)
+    return outcome if isinstance(outcome, Fill) else None
 
 
 # ---- suffix overlap and the rest of the line ----------------------------------------------------

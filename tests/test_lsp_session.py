@@ -11,10 +11,10 @@ from infill_lsp.context import build_context, stable_anchor
 from infill_lsp.crossfile import cross_file_block, definitions, imported, related_snippets
 from infill_lsp.documents import Document, TextChange
 from infill_lsp.events import EventLog, SessionStats, state_dir
+from infill_lsp.fill import Fill
 from infill_lsp.fill_cache import AUTOMATIC, INVOKED, FillCache, forward_fill
 from infill_lsp.languages import LanguageRegistry
 from infill_lsp.positions import Position
-from infill_lsp.postprocess import Fill
 from infill_lsp.tempo import TypingTempo
 
 REGISTRY = LanguageRegistry()

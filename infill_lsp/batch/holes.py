@@ -21,6 +21,8 @@ CAPTURE_REPLACE = "hole"
 CAPTURE_BEFORE = "hole.before"
 MARKER_RECIPE = "marker"
 QUERY_RECIPE = "query"
+DOCSTRING_PLANNER = "docstring"  # plan the hole as infill.writeDocstring does (quotes outside the hole)
+PLANNERS = ("", DOCSTRING_PLANNER)
 DEFAULT_CANVAS = 64
 
 
@@ -37,6 +39,7 @@ class Recipe:
     canvas: int = DEFAULT_CANVAS
     pinned: str = ""
     single_line: bool = False
+    planner: str = ""
     description: str = ""
 
 
@@ -51,6 +54,7 @@ class Hole:
     pinned: str = ""
     single_line: bool = False
     trailer: str = ""  # appended to every fill (for inserts: a newline and the indentation)
+    planner: str = ""  # a fill-layer planner that plans this hole instead of the recipe's fields
 
     @property
     def span(self) -> tuple[int, int]:
@@ -71,12 +75,16 @@ def load_recipes(path: Path | None = None) -> dict[str, Recipe]:
         canvas = row.get("canvas", DEFAULT_CANVAS)
         if not isinstance(canvas, int) or not 2 <= canvas <= 256:
             raise RecipeError(f"recipe {name!r}: 'canvas' must be an integer in [2, 256]")
+        planner = row.get("planner", "")
+        if planner not in PLANNERS:
+            raise RecipeError(f"recipe {name!r}: 'planner' must be one of {', '.join(map(repr, PLANNERS))}")
         recipes[name] = Recipe(
             name=name,
             query=row["query"],
             canvas=canvas,
             pinned=str(row.get("pinned", "")),
             single_line=bool(row.get("single_line", False)),
+            planner=planner,
             description=str(row.get("description", "")),
         )
     return recipes
@@ -139,6 +147,7 @@ def query_holes(
     canvas: int = DEFAULT_CANVAS,
     pinned: str = "",
     single_line: bool = False,
+    planner: str = "",
 ) -> list[Hole]:
     """Return the holes ``query`` captures in ``tree`` (the parse of ``text``)."""
     offsets = _Offsets(text)
@@ -163,6 +172,7 @@ def query_holes(
                         pinned=pinned,
                         single_line=single_line,
                         trailer=trailer,
+                        planner=planner,
                     )
                 )
     return holes

@@ -8,16 +8,21 @@ handed to an engine at once, so every engine sees the same batches in every run.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import tree_sitter
+
 from engine.protocol import InfillRequest, Priority
-from infill_lsp.batch.holes import MARKER_RECIPE, Hole, hole_context, without_overlaps
+from infill_lsp.batch.holes import DOCSTRING_PLANNER, MARKER_RECIPE, Hole, hole_context, without_overlaps
 from infill_lsp.batch.journal import HoleRecord
 from infill_lsp.batch.sources import SourceFile
+from infill_lsp.context import detect_indent_unit
+from infill_lsp.docstrings import docstring_plan
+from infill_lsp.edits import CommandError
+from infill_lsp.fill import HolePlan, Rejected, finish_fill
 from infill_lsp.languages import LanguageSupport
-from infill_lsp.postprocess import drop_repeated_lines, normalise_indentation, parse_damage
 
 HoleKey = tuple[str, str, int, int]
 
@@ -43,7 +48,7 @@ class PlannedHole:
     file: SourceFile
     hole: Hole
     request: InfillRequest
-    baseline: tuple[int, int]  # parse damage of the text around the hole before filling
+    plan: HolePlan
 
     @property
     def key(self) -> HoleKey:
@@ -63,29 +68,60 @@ def hole_seed(sha256: str, hole: Hole, run_seed: int) -> int:
     return int.from_bytes(digest[:4], "big") % (2**31 - 1) + 1
 
 
+def hole_plan(
+    source: SourceFile, language: LanguageSupport, hole: Hole, others: list[Hole], marker: str, tree
+) -> HolePlan:
+    """The fill layer's plan for ``hole``; raises CommandError when its planner finds nothing to do.
+
+    ``tree`` is a callable returning the file's parse (only planners that need it call it).
+    """
+    if hole.planner == DOCSTRING_PLANNER:
+        return docstring_plan(source.text, hole.start, language=language, tree=tree())
+    prefix, suffix = hole_context(source.text, hole, others, marker)
+    return HolePlan(
+        start=hole.start,
+        end=hole.end,
+        prefix=prefix,
+        suffix=suffix,
+        before=prefix,
+        after=suffix,
+        original="" if hole.recipe == MARKER_RECIPE else source.text[hole.start : hole.end],
+        language=language.name,
+        canvas_lengths=(hole.canvas,),
+        single_line=hole.single_line,
+        pinned=hole.pinned,
+        trail=hole.trailer,
+        indent_unit=detect_indent_unit(source.text, language.entry.indent),
+    )
+
+
 def plan_file(
     source: SourceFile, language: LanguageSupport, holes: list[Hole], settings: FillSettings, first_id: int
 ) -> FilePlan:
     """Turn the holes found in ``source`` into requests numbered from ``first_id``."""
     kept, dropped = without_overlaps(holes)
     plan = FilePlan(source, dropped=len(dropped))
-    for offset, hole in enumerate(kept):
-        prefix, suffix = hole_context(source.text, hole, kept, settings.marker)
-        original = "" if hole.recipe == MARKER_RECIPE else source.text[hole.start : hole.end]
-        request = InfillRequest(
-            request_id=first_id + offset,
-            prefix=prefix,
-            suffix=suffix,
-            language=language.name,
-            canvas_lengths=(hole.canvas,),
+    parsed: list[tree_sitter.Tree] = []
+
+    def tree() -> tree_sitter.Tree:
+        if not parsed:
+            parsed.append(language.parse(source.text.encode("utf-8", "surrogatepass")))
+        return parsed[0]
+
+    for hole in kept:
+        try:
+            fill_plan = hole_plan(source, language, hole, kept, settings.marker, tree)
+        except CommandError:
+            plan.dropped += 1
+            continue
+        hole = dataclasses.replace(hole, start=fill_plan.start, end=fill_plan.end)
+        request = fill_plan.request(
+            first_id + len(plan.holes),
             max_steps=settings.steps,
             priority=Priority.BATCH,
-            pinned=hole.pinned,
-            single_line=hole.single_line,
             seed=hole_seed(source.sha256, hole, settings.seed),
         )
-        baseline = parse_damage(language, prefix + original + suffix)
-        plan.holes.append(PlannedHole(source, hole, request, baseline))
+        plan.holes.append(PlannedHole(source, hole, request, fill_plan))
     return plan
 
 
@@ -111,31 +147,6 @@ def waves(holes: list[PlannedHole], wave_size: int) -> list[list[PlannedHole]]:
     return out
 
 
-def _leading(line: str) -> str:
-    return line[: len(line) - len(line.lstrip(" \t"))]
-
-
-def clean_batch_fill(raw: str, planned: PlannedHole, indent_unit: str) -> str:
-    """Shape a raw engine fill for its hole: one line or re-indented lines, pinned start, trailer."""
-    hole, request = planned.hole, planned.request
-    fill = raw.replace("\r\n", "\n")
-    if hole.pinned and not fill.startswith(hole.pinned):
-        fill = hole.pinned + fill
-    if hole.single_line:
-        fill = fill.split("\n", 1)[0]
-    else:
-        line_prefix = request.prefix[request.prefix.rfind("\n") + 1 :]
-        previous = request.prefix[: len(request.prefix) - len(line_prefix)].rstrip("\n").rsplit("\n", 1)[-1]
-        fill = drop_repeated_lines(fill, previous)
-        fill = normalise_indentation(fill, indent_unit, _leading(line_prefix))
-    fill = fill.rstrip()
-    return fill + hole.trailer if fill.strip() else ""
-
-
-def _has_control_characters(text: str) -> bool:
-    return any(ord(c) < 32 and c not in "\t\n" or 0x7F <= ord(c) < 0xA0 for c in text)
-
-
 def judge_fill(
     planned: PlannedHole,
     language: LanguageSupport,
@@ -143,31 +154,19 @@ def judge_fill(
     *,
     confidence: float = 0.0,
     steps: int = 0,
-    clean: Callable[[str, PlannedHole, str], str] = clean_batch_fill,
 ) -> HoleRecord:
-    """Return the journal record for ``raw``: filled, rejected (worse parse) or empty."""
-    fill = clean(raw, planned, language.entry.indent)
+    """Return the journal record for ``raw``: filled, rejected (by the fill layer's checks) or empty."""
+    outcome = finish_fill(raw, planned.plan, language)
     record = dict(
         path=str(planned.file.path),
         sha256=planned.file.sha256,
         start=planned.hole.start,
         end=planned.hole.end,
         recipe=planned.hole.recipe,
-        fill=fill,
         confidence=confidence,
         steps=steps,
     )
-    if not fill:
-        return HoleRecord(**record, status="empty", detail="the engine returned nothing usable")
-    if _has_control_characters(fill):
-        return HoleRecord(**record, status="rejected", detail="the fill holds control characters")
-    request = planned.request
-    errors, brackets = parse_damage(language, request.prefix + fill + request.suffix)
-    base_errors, base_brackets = planned.baseline
-    if errors > base_errors or brackets > base_brackets:
-        detail = (
-            f"the fill does not parse: {errors} syntax errors (before: {base_errors}), "
-            f"{brackets} unbalanced brackets (before: {base_brackets})"
-        )
-        return HoleRecord(**record, status="rejected", detail=detail)
-    return HoleRecord(**record, status="filled")
+    if isinstance(outcome, Rejected):
+        status = "empty" if outcome.empty else "rejected"
+        return HoleRecord(**record, fill=outcome.text, status=status, detail=outcome.reason)
+    return HoleRecord(**record, fill=outcome.text, status="filled")

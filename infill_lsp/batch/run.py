@@ -98,6 +98,7 @@ class HoleFinder:
                     canvas=recipe.canvas,
                     pinned=recipe.pinned,
                     single_line=recipe.single_line,
+                    planner=recipe.planner,
                 )
         if self.user_query is not None:
             try:

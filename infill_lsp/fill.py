@@ -1,0 +1,263 @@
+"""The fill layer: one plan type for a hole, and the one function that turns a raw fill into an edit.
+
+Every caller goes through here: inline completions, edit commands, ``infill batch``, ``infill
+complete``/``demo`` and the eval. A caller plans its hole into a ``HolePlan`` (the prompt the engine
+sees, the document span the result replaces, and how the text is shaped), sends ``plan.request(...)``
+to the engine, and passes each candidate to ``finish_fill``, which returns the text to write, or a
+``Rejected`` saying why nothing should be written. ``finish_candidates`` does that for a whole result,
+keeping the engine's order. Pure: no IO, no LSP types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from engine.protocol import InfillRequest, Priority
+from infill_lsp.context import InfillContext, only_closers
+from infill_lsp.languages import LanguageSupport
+from infill_lsp.postprocess import (
+    closer_overlap,
+    drop_repeated_lines,
+    first_line,
+    indent_continuation,
+    leading,
+    normalise_indentation,
+    parse_damage,
+    suffix_line_overlap,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """Text that replaces the plan's span and the ``replaces`` characters after it."""
+
+    text: str
+    replaces: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """No fill for this candidate: ``empty`` when nothing usable came back, else it failed a check."""
+
+    reason: str
+    empty: bool = False
+    text: str = ""  # the shaped fill that was refused, when there was one
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HolePlan:
+    """One hole: what the engine is asked, which document span the answer replaces, how it is shaped.
+
+    ``prefix``/``suffix`` are the prompt around the hole; they may hold text the document does not (a
+    cross-file block, an instruction comment, ``lead``). ``before``/``after`` are the document's own text
+    around the span ``start:end`` (a window of it), and ``original`` what the span holds now: the parse
+    check compares ``before + result + after`` with ``before + original + after``.
+    """
+
+    start: int
+    end: int
+    prefix: str
+    suffix: str
+    before: str
+    after: str
+    original: str = ""
+    language: str = "text"
+    canvas_lengths: tuple[int, ...] = ()
+    single_line: bool = False
+    pinned: str = ""  # the fill must start with this (the engine keeps it fixed)
+    lead: str = ""  # written before the fill
+    trail: str = ""  # written after the fill; a fill that writes its non-blank part itself is cut there
+    trail_multiline: str | None = None  # written after a fill of several lines (default: ``trail``)
+    line_marker: str = ""  # put before every line of the fill after the first (comment markers)
+    base_indent: str | None = None  # indentation of the fill's first line (default: the hole's line's)
+    indent_unit: str = "    "
+    max_lines: int = 0  # 0: no limit
+    keep_in_block: bool = False  # lines after the first may not sit left of ``base_indent``
+    may_replace_closers: bool = False  # the fill may replace closing brackets after it on its line
+    title: str = ""
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.start <= self.end:
+            raise ValueError(f"HolePlan span must satisfy 0 <= start <= end, got {self.start}:{self.end}")
+        if self.max_lines < 0:
+            raise ValueError(f"HolePlan.max_lines must be >= 0, got {self.max_lines}")
+
+    @property
+    def line_prefix(self) -> str:
+        """The hole's line up to the hole."""
+        return self.before[self.before.rfind("\n") + 1 :]
+
+    @property
+    def previous_line(self) -> str:
+        """The last complete line before the hole's line."""
+        head = self.before[: len(self.before) - len(self.line_prefix)].rstrip("\n")
+        return head.rsplit("\n", 1)[-1]
+
+    @property
+    def following(self) -> str:
+        """What follows the fill once written: the trail, then the document after the span."""
+        return self.trail + self.after
+
+    @property
+    def indent(self) -> str:
+        return self.base_indent if self.base_indent is not None else leading(self.line_prefix)
+
+    def render(self, fill: str) -> str:
+        """The text that replaces the span for ``fill``: lead, the fill's lines (with markers), trail."""
+        lines = fill.split("\n")
+        if self.line_marker:
+            marker = self.line_marker.strip()
+            tail = [x.strip().removeprefix(marker).removeprefix(" ").rstrip() for x in lines[1:]]
+            lines = [lines[0], *((self.line_marker + x).rstrip() if x else self.line_marker.rstrip() for x in tail)]
+        multiline = len(lines) > 1 and self.trail_multiline is not None
+        return self.lead + "\n".join(lines) + (self.trail_multiline if multiline else self.trail)
+
+    def request(
+        self,
+        request_id: int,
+        *,
+        document_key: str = "",
+        max_steps: int = 0,
+        num_candidates: int = 1,
+        priority: int = Priority.INTERACTIVE,
+        seed: int = 0,
+        canvas_lengths: tuple[int, ...] | None = None,
+    ) -> InfillRequest:
+        """The engine request for this hole."""
+        return InfillRequest(
+            request_id=request_id,
+            prefix=self.prefix,
+            suffix=self.suffix,
+            language=self.language,
+            document_key=document_key,
+            canvas_lengths=self.canvas_lengths if canvas_lengths is None else canvas_lengths,
+            max_steps=max_steps,
+            num_candidates=num_candidates,
+            priority=priority,
+            pinned=self.pinned,
+            single_line=self.single_line,
+            seed=seed,
+        )
+
+
+def plan_from_context(
+    ctx: InfillContext,
+    *,
+    cursor: int,
+    language: str,
+    prompt_head: str = "",
+    max_lines: int = 0,
+    pinned: str = "",
+    single_line: bool | None = None,
+    trail: str = "",
+) -> HolePlan:
+    """The plan for inserting at ``cursor`` with the context ``build_context`` cut around it.
+
+    ``prompt_head`` goes before the prefix in the prompt only (cross-file context). ``single_line``
+    overrides the hole kind's guess (the eval's splits fix it).
+    """
+    return HolePlan(
+        start=cursor,
+        end=cursor,
+        prefix=prompt_head + ctx.prefix,
+        suffix=ctx.suffix,
+        before=ctx.prefix,
+        after=ctx.suffix,
+        language=language,
+        canvas_lengths=ctx.canvas_lengths,
+        single_line=ctx.single_line if single_line is None else single_line,
+        pinned=pinned,
+        trail=trail,
+        indent_unit=ctx.indent_unit,
+        max_lines=max_lines,
+        may_replace_closers=True,
+    )
+
+
+def _has_control_characters(text: str) -> bool:
+    return any(ord(c) < 32 and c not in "\t\n" or 0x7F <= ord(c) < 0xA0 for c in text)
+
+
+def _shape(raw: str, plan: HolePlan) -> str:
+    """Cut and re-indent ``raw`` to the hole: one line, or lines without repeats in the document's indent."""
+    fill = raw.replace("\r\n", "\n")
+    closer = plan.trail.strip()
+    if closer and closer in fill:  # the fill closed the docstring or comment itself: the plan does that
+        fill = fill[: fill.index(closer)]
+    if plan.single_line:
+        fill = first_line(fill)
+    else:
+        fill = drop_repeated_lines(fill, plan.previous_line if not plan.line_prefix.strip() else "")
+        if plan.max_lines:
+            fill = "\n".join(fill.split("\n")[: plan.max_lines])
+        fill = normalise_indentation(fill, plan.indent_unit, plan.indent)
+        if plan.keep_in_block:
+            fill = indent_continuation(fill, plan.indent)
+    rest = first_line(plan.following)
+    if not rest.strip() or only_closers(rest):
+        fill = fill.rstrip()
+    return fill
+
+
+def _readings(fill: str, plan: HolePlan) -> list[Fill]:
+    """Readings of ``fill`` against what follows the hole, most likely intended first."""
+    rest = first_line(plan.following)
+    out: list[Fill] = []
+    if plan.may_replace_closers and not plan.trail and plan.single_line and rest.strip() and only_closers(rest):
+        if fill.rstrip().endswith(rest.strip()) and len(fill.rstrip()) > len(rest.strip()):
+            out.append(Fill(fill.rstrip(), replaces=len(rest)))
+    if k := closer_overlap(fill, rest):
+        out.append(Fill(fill[:-k]))
+    if not plan.single_line and (k := suffix_line_overlap(fill, plan.following)):
+        out.append(Fill("\n".join(fill.split("\n")[:-k]).rstrip()))
+    out.append(Fill(fill))
+    return [r for r in out if r.text.strip()]
+
+
+def finish_fill(raw: str, plan: HolePlan, language: LanguageSupport | None = None) -> Fill | Rejected:
+    """The edit for the engine's ``raw`` fill of ``plan``'s hole, or why there is none.
+
+    Steps: the pinned start must be there; cut at the trail's closer, to one line (single-line holes) or
+    without repeated lines and re-indented; trim what repeats the text after the hole; refuse control
+    characters; then keep the reading that damages the parse least, and refuse it if it damages the parse
+    more than the text had without it.
+    """
+    if not raw.replace("\r\n", "\n").startswith(plan.pinned):
+        return Rejected("the fill does not start with the text it was pinned to")
+    readings = _readings(_shape(raw, plan), plan)
+    if not readings:
+        return Rejected("the engine returned nothing usable", empty=True)
+    if _has_control_characters(readings[0].text):
+        return Rejected("the fill holds control characters", text=readings[0].text)
+    rendered = [Fill(plan.render(r.text), r.replaces) for r in readings]
+    if language is None:
+        return rendered[0]
+    errors, brackets = parse_damage(language, plan.before + plan.original + plan.after)
+    damages = [parse_damage(language, plan.before + r.text + plan.after[r.replaces :]) for r in rendered]
+    best = min(range(len(rendered)), key=lambda i: sum(damages[i]))  # ties: the likelier reading
+    after_errors, after_brackets = damages[best]
+    if after_errors > errors or after_brackets > brackets:
+        return Rejected(
+            f"the fill does not parse: {after_errors} syntax errors (before: {errors}), "
+            f"{after_brackets} unbalanced brackets (before: {brackets})",
+            text=rendered[best].text,
+        )
+    return rendered[best]
+
+
+def finish_candidates(
+    texts: Iterable[str], plan: HolePlan, language: LanguageSupport | None = None, *, limit: int = 0
+) -> tuple[list[Fill], list[Rejected]]:
+    """Finish every candidate in order: the distinct fills kept, and why the others were dropped."""
+    kept: list[Fill] = []
+    rejected: list[Rejected] = []
+    for text in texts:
+        outcome = finish_fill(text, plan, language)
+        if isinstance(outcome, Rejected):
+            rejected.append(outcome)
+        elif outcome not in kept:
+            kept.append(outcome)
+            if limit and len(kept) >= limit:
+                break
+    return kept, rejected

@@ -1,0 +1,117 @@
+"""The one fill layer: every caller plans a HolePlan and finishes fills with finish_fill."""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+from pathlib import Path
+
+from engine.protocol import Candidate, InfillRequest, InfillResult
+from infill_lsp.batch.holes import load_recipes, query_holes, recipe_query
+from infill_lsp.batch.planning import FillSettings, judge_fill, plan_file
+from infill_lsp.batch.sources import SourceFile
+from infill_lsp.complete import fill_holes
+from infill_lsp.docstrings import docstring_plan
+from infill_lsp.documents import Document
+from infill_lsp.fill import Fill, HolePlan, Rejected, finish_fill
+from infill_lsp.languages import LanguageRegistry
+
+REGISTRY = LanguageRegistry()
+PYTHON = REGISTRY.get("python")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_no_second_clean_up_function_is_left():
+    """Shaping and checking a fill happens in fill.finish_fill only: no caller keeps its own."""
+    retired = {"clean_fill", "finish_edit", "clean_batch_fill"}
+    found = []
+    for package in ("infill_lsp", "engine", "infill_tools"):
+        for path in ROOT.glob(f"{package}/**/*.py"):
+            if "samples" in path.parts:
+                continue
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            found += [f"{path.name}:{n.name}" for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name in retired]
+    assert found == []
+
+
+def test_plan_renders_lead_fill_and_trail():
+    plan = HolePlan(start=0, end=0, prefix="", suffix="", before="", after="", lead="<", trail=">",
+                    trail_multiline="\n>")
+    assert plan.render("a") == "<a>"
+    assert plan.render("a\nb") == "<a\nb\n>"
+
+
+def test_pinned_start_is_required():
+    plan = HolePlan(start=0, end=0, prefix="x = ", suffix="\n", before="x = ", after="\n", pinned="foo",
+                    single_line=True)
+    assert finish_fill("bar", plan) == Rejected("the fill does not start with the text it was pinned to")
+    assert finish_fill("foo(1)", plan) == Fill("foo(1)")
+
+
+def test_control_characters_and_empty_fills_are_refused():
+    plan = HolePlan(start=0, end=0, prefix="x = ", suffix="\n", before="x = ", after="\n", single_line=True)
+    assert finish_fill("a\x07b", plan).reason == "the fill holds control characters"
+    assert finish_fill("   ", plan).empty
+
+
+def test_parse_damage_is_refused_with_the_reason_and_the_fill():
+    text = "x = 1\n"
+    plan = HolePlan(start=4, end=5, prefix="x = ", suffix="\n", before="x = ", after="\n", original="1",
+                    single_line=True)
+    outcome = finish_fill("(1", plan, PYTHON)
+    assert isinstance(outcome, Rejected) and "does not parse" in outcome.reason and outcome.text == "(1"
+    assert finish_fill("2", plan, PYTHON) == Fill("2")
+    assert text  # the span the plan names: text[4:5] == "1"
+
+
+def test_docstring_plan_is_shared_by_the_command_and_the_batch_recipe():
+    text = "def add(a, b):\n    return a + b\n"
+    source = SourceFile(path=Path("/w/m.py"), display="m.py", language="python", text=text, sha256="0" * 64,
+                        mode=0o644)
+    recipe = load_recipes()["missing_docstrings"]
+    holes = query_holes(text, PYTHON.parse(text.encode()), recipe_query(PYTHON, recipe), recipe=recipe.name,
+                        canvas=recipe.canvas, planner=recipe.planner)
+    planned = plan_file(source, PYTHON, holes, FillSettings(), first_id=1).holes
+    assert len(planned) == 1
+    command = docstring_plan(text, text.index("("), language=PYTHON, tree=PYTHON.parse(text.encode()))
+    assert (planned[0].plan.prefix, planned[0].plan.suffix) == (command.prefix, command.suffix)
+    assert planned[0].request.prefix.endswith('    """') and planned[0].request.suffix.startswith('"""')
+    # The model writes only the text; closing quotes it writes itself end the fill.
+    record = judge_fill(planned[0], PYTHON, 'Return the sum of a and b."""\n    x = 1')
+    assert record.status == "filled"
+    assert record.fill == '    """Return the sum of a and b."""\n'
+    assert text[: record.start] + record.fill + text[record.end :] == (
+        'def add(a, b):\n    """Return the sum of a and b."""\n    return a + b\n'
+    )
+
+
+class _ScriptedClient:
+    """Answers each request with fixed candidates; remembers the requests."""
+
+    def __init__(self, answers: list[list[str]]) -> None:
+        self.answers = answers
+        self.requests: list[InfillRequest] = []
+
+    async def infill(self, request: InfillRequest, timeout: float) -> InfillResult:
+        self.requests.append(request)
+        texts = self.answers[len(self.requests) - 1]
+        return InfillResult(request.request_id, tuple(Candidate(t) for t in texts), 0, forward_passes=1)
+
+
+def test_infill_complete_plans_and_checks_holes_as_the_editor_does():
+    text = "def mean(xs):\n    total = sum(<FILL>)\n    return total / len(xs)\n\n\nvalues = [<FILL>]\n"
+    client = _ScriptedClient([["xs)"], ["1, 2)))"]])
+    heard = []
+    result = asyncio.run(
+        fill_holes(client, text, "python", "<FILL>", 0, lambda i, fill, why, ms, res: heard.append((fill, why)))
+    )
+    # The first fill repeats the closer after the cursor: the editor replaces it. The second breaks the
+    # parse: nothing is written, and the reason is reported.
+    assert result == "def mean(xs):\n    total = sum(xs)\n    return total / len(xs)\n\n\nvalues = []\n"
+    assert heard[0] == ("xs)", "")
+    assert heard[1][0] is None and "refused" in heard[1][1]
+    # The request is the editor's: context cut and hole kind from the plan, a single-line canvas.
+    first = client.requests[0]
+    assert first.single_line and first.prefix.endswith("sum(") and first.suffix.startswith(")")
+    document = Document("file:///w/m.py", text.replace("<FILL>", "", 1).replace("<FILL>", ""), language=PYTHON)
+    assert document.completable
