@@ -91,6 +91,7 @@ class EngineCore:
         self.seeded = 0
         self.banned = torch.tensor(self.special.never_generated, dtype=torch.long)
         self.noise_low = max(self.special.never_generated) + 1
+        self.trimmed_prompts = 0
         self.welcome = Welcome(
             protocol_version=PROTOCOL_VERSION,
             model_name=model_name,
@@ -98,6 +99,9 @@ class EngineCore:
             backend=runner.backend,
             trained=trained,
             max_context_tokens=self.config.max_prefix_tokens + self.config.max_suffix_tokens,
+            max_prefix_tokens=self.config.max_prefix_tokens,
+            max_suffix_tokens=self.config.max_suffix_tokens,
+            chars_per_token=tokenizer.chars_per_token(code_samples()),
         )
 
     # ---- requests ---------------------------------------------------------------------------
@@ -152,15 +156,20 @@ class EngineCore:
         return bool(self.jobs)
 
     def _prompt(self, request: InfillRequest) -> list[int]:
+        """The prompt's token ids. Clients cut their context to the budgets announced in the Welcome; the
+        trim here is a guard for what they missed (counted in ``trimmed_prompts``)."""
         cfg = self.config
         prefix = self.tokenizer.encode(request.prefix[-cfg.max_prefix_tokens * 8 :])
+        suffix = self.tokenizer.encode(request.suffix[: cfg.max_suffix_tokens * 8])
         excess = len(prefix) - cfg.max_prefix_tokens
+        if excess > 0 or len(suffix) > cfg.max_suffix_tokens:
+            self.trimmed_prompts += 1
         if excess > 0:
             # Drop whole blocks from the start, so a growing prefix keeps the same first tokens.
             drop = -(-excess // cfg.prefix_trim_quantum) * cfg.prefix_trim_quantum
             # (A quantum that is large next to the budget would drop most of it: then trim exactly.)
             prefix = prefix[drop:] if len(prefix) - drop >= cfg.max_prefix_tokens // 2 else prefix[-cfg.max_prefix_tokens :]
-        suffix = self.tokenizer.encode(request.suffix[: cfg.max_suffix_tokens * 8])[: cfg.max_suffix_tokens]
+        suffix = suffix[: cfg.max_suffix_tokens]
         return build_prompt(self.special, prefix, suffix, request.language)
 
     # ---- the step ---------------------------------------------------------------------------
@@ -356,7 +365,22 @@ class EngineCore:
             cache_hit_tokens=self.kv_store.hit_tokens,
             cache_lookup_tokens=self.kv_store.lookup_tokens,
             mean_step_ms=round(1000 * runner.step_seconds / max(1, runner.forward_passes), 3),
+            trimmed_prompts=self.trimmed_prompts,
         )
+
+
+def code_samples(limit_chars: int = 40_000) -> list[str]:
+    """Code to measure a tokenizer's characters per token on: some of this package's own sources."""
+    samples: list[str] = []
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        try:
+            samples.append(path.read_text(encoding="utf-8"))
+        except OSError:
+            continue
+        limit_chars -= len(samples[-1])
+        if limit_chars <= 0:
+            break
+    return samples
 
 
 def default_model_dir() -> Path:

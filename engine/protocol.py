@@ -90,12 +90,19 @@ class Shutdown(_Msg, tag=5):
 
 
 class Welcome(_Msg, tag=11):
+    """The engine's greeting. Its context budgets are in tokens: a client cuts its context to
+    ``max_prefix_tokens``/``max_suffix_tokens`` using ``chars_per_token`` (a conservative figure for code,
+    measured on the model's tokenizer), so the engine's own trim is only a guard."""
+
     protocol_version: int
     model_name: str
     device: str
     backend: str
     trained: bool = True
     max_context_tokens: int = 0
+    max_prefix_tokens: int = 0
+    max_suffix_tokens: int = 0
+    chars_per_token: float = 0.0
 
 
 class Candidate(msgspec.Struct, array_like=True, omit_defaults=True, gc=False, frozen=True):
@@ -144,6 +151,7 @@ class StatusReply(_Msg, tag=15):
     cache_hit_tokens: int = 0
     cache_lookup_tokens: int = 0
     mean_step_ms: float = 0.0
+    trimmed_prompts: int = 0  # prompts the engine had to cut to its token budget (the client's cut missed)
 
 
 ClientMessage = Hello | InfillRequest | Cancel | StatusRequest | Shutdown

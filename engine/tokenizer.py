@@ -39,6 +39,18 @@ class InfillTokenizer:
         """Return the text of ``ids``, dropping special tokens."""
         return self.backend.decode(ids, skip_special_tokens=True)
 
+    def chars_per_token(self, samples: list[str], chunk_chars: int = 1000, quantile: float = 0.1) -> float:
+        """A low quantile of characters per token over ``chunk_chars`` pieces of ``samples``.
+
+        Dense code has fewer characters per token than the average, so a budget in tokens converted to
+        characters with this figure fits most code; the engine's trim catches the rest.
+        """
+        chunks = [s[i : i + chunk_chars] for s in samples for i in range(0, len(s) - chunk_chars + 1, chunk_chars)]
+        if not chunks:
+            return 0.0
+        ratios = sorted(len(c) / max(1, len(ids)) for c, ids in zip(chunks, self.encode_batch(chunks), strict=True))
+        return round(ratios[int(quantile * (len(ratios) - 1))], 3)
+
     def decode_middle(self, canvas_ids: list[int]) -> tuple[str, int]:
         """Return the text of a canvas up to its first ``<eom>``, and how many tokens that is."""
         eom = self.special.eom

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
+from infill_lsp.completion import context_budgets
 from infill_lsp.context import Budgets
 from infill_lsp.convert import lsp_range, lsp_workspace_edit, plain
 from infill_lsp.docstrings import docstring_plan
@@ -85,7 +86,8 @@ async def run_edit(ls: InfillServer, uri: str, planner: Planner) -> dict[str, An
         if not document.completable:
             raise CommandError(f"{uri} is {document.health.value}; not edited")
         version, text = document.version, document.text
-        budgets = Budgets(prefix_chars=ls.settings.prefix_chars, suffix_chars=ls.settings.suffix_chars)
+        welcome = await ls.link.ready_welcome(ls.settings.command_timeout_s) if ls.link else None
+        budgets, _ = context_budgets(ls.settings, welcome)
         plan = planner(document, budgets)
         replacement = await _fill(ls, document, plan)
         if document.version != version or document.text != text or ls.documents.get(uri) is not document:

@@ -14,7 +14,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from infill_lsp.completion import Plan, Skip, fills_from_result, plan_completion
+from infill_lsp.completion import Plan, Skip, context_budgets, fills_from_result, plan_completion
+from infill_lsp.context import Budgets
 from infill_lsp.crossfile import cross_file_block, definitions, related_snippets, uri_path
 from infill_lsp.documents import Document
 from infill_lsp.fill import Fill
@@ -79,19 +80,21 @@ class Completer:
             cached = self._definitions[document.uri] = (document.version, definitions(document))
         return cached[1]
 
-    def cross_file(self, document: Document) -> str:
+    def budgets(self) -> tuple[Budgets, int]:
+        """The context budgets in characters and the cross-file share, within the engine's token budgets."""
+        link = self.server.link
+        return context_budgets(self.server.settings, link.welcome if link else None)
+
+    def cross_file(self, document: Document, budget: int) -> str:
         """The cross-file block for ``document`` (identical bytes while the other documents are unchanged)."""
-        settings = self.server.settings
         comment = document.language.entry.line_comment if document.language else ""
-        if not comment or settings.cross_file_chars == 0:
+        if not comment or budget <= 0:
             return ""
         others = [d for d in self.server.documents.all() if d.uri != document.uri]
         if not others:
             return ""
         imported_defs, recent = related_snippets(document, others, definitions_of=self._definitions_of)
-        return cross_file_block(
-            imported_defs, recent, comment=comment, budget=settings.cross_file_chars, display=self.display
-        )
+        return cross_file_block(imported_defs, recent, comment=comment, budget=budget, display=self.display)
 
     def display(self, uri: str) -> str:
         path = uri_path(uri)
@@ -109,6 +112,7 @@ class Completer:
         mode: str = AUTOMATIC,
     ) -> Plan:
         link = self.server.link
+        budgets, cross_file_chars = self.budgets()
         plan = plan_completion(
             document,
             position,
@@ -116,8 +120,9 @@ class Completer:
             request_id=link.next_request_id() if link else 0,
             selected=selected,
             mode=mode,
-            cross_file=self.cross_file(document),
+            cross_file=self.cross_file(document, cross_file_chars),
             anchor=self._anchors.get(document.uri),
+            budgets=budgets,
         )
         self._anchors[document.uri] = plan.context.prefix_start
         return plan
@@ -134,9 +139,14 @@ class Completer:
         """The plan and fills for a cursor; None when there are none. The newest request per document wins."""
         self.counters["requests"] += 1
         document = self.server.documents.get(uri)
-        if document is None or self.server.link is None:
+        link = self.server.link
+        if document is None or link is None:
             log.info("inline completion for a document that is not open: %s", uri)
             return None
+        if link.welcome is None:  # the context is cut to the engine's budgets: know them first
+            await link.ready_welcome(self.server.settings.request_timeout_s)
+            if self.server.documents.get(uri) is not document:
+                return None
         try:
             plan = self.plan(document, position, selected=selected, mode=mode)
         except Skip as why:

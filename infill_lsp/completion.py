@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.protocol import InfillRequest, InfillResult
+from engine.protocol import InfillRequest, InfillResult, Welcome
 from infill_lsp.config import Settings
 from infill_lsp.context import Budgets, InfillContext, build_context
 from infill_lsp.documents import Document
@@ -40,6 +40,19 @@ class Plan:
         return max(self.cursor + fill.replaces, self.item_end)
 
 
+def context_budgets(settings: Settings, welcome: Welcome | None) -> tuple[Budgets, int]:
+    """The prefix and suffix budgets in characters, and the cross-file block's share of the prefix.
+
+    The settings' budgets, shrunk to the token budgets the engine announced (converted with its
+    characters-per-token figure), so what is cut here at syntax boundaries is what the model reads.
+    """
+    budgets = Budgets(prefix_chars=settings.prefix_chars, suffix_chars=settings.suffix_chars)
+    if welcome is not None:
+        budgets = budgets.within(welcome.max_prefix_tokens, welcome.max_suffix_tokens, welcome.chars_per_token)
+    cross_file = settings.cross_file_chars * budgets.prefix_chars // max(1, settings.prefix_chars)
+    return budgets, cross_file
+
+
 def plan_completion(
     document: Document,
     position: Position,
@@ -50,12 +63,14 @@ def plan_completion(
     mode: str = AUTOMATIC,
     cross_file: str = "",
     anchor: int | None = None,
+    budgets: Budgets | None = None,
 ) -> Plan:
     """Return the plan for a completion at ``position``; raise Skip when there is nothing to do.
 
     ``mode`` picks the step budget and candidate count (automatic: fast and one; invoked: the
     "thinking" budget and several). ``cross_file`` is put before the prefix and taken from its budget;
     ``anchor`` keeps the prefix's start where the previous request had it (see ``build_context``).
+    ``budgets`` (default: the settings') come from ``context_budgets``.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -76,12 +91,12 @@ def plan_completion(
             typed = document.text[item_start:cursor]
             pinned, start = text[len(typed) :], item_start
             item_end = max(cursor, index.offset(selected[1]))
-    cross_file = cross_file if len(cross_file) < settings.prefix_chars else ""
-    budgets = Budgets(
-        prefix_chars=settings.prefix_chars - len(cross_file), suffix_chars=settings.suffix_chars
-    )
+    if budgets is None:
+        budgets = Budgets(prefix_chars=settings.prefix_chars, suffix_chars=settings.suffix_chars)
+    cross_file = cross_file if len(cross_file) < budgets.prefix_chars else ""
+    own = Budgets(prefix_chars=budgets.prefix_chars - len(cross_file), suffix_chars=budgets.suffix_chars)
     context = build_context(
-        document.text, cursor, language=document.language, tree=document.tree, budgets=budgets, anchor=anchor
+        document.text, cursor, language=document.language, tree=document.tree, budgets=own, anchor=anchor
     )
     invoked = mode == INVOKED
     hole = plan_from_context(

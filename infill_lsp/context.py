@@ -1,7 +1,8 @@
 """The hole at the cursor: prefix and suffix cut at syntax boundaries, and what kind of fill fits.
 
 Pure: takes text, a cursor offset, optional language support and tree, and budgets; no IO, no state.
-Budgets are in characters; the engine trims further by tokens, from the far ends inward.
+Budgets are in characters, derived from the engine's budgets in tokens (``Budgets.within``), so the cut
+made here at syntax boundaries is the one the model sees; the engine's own trim is only a guard.
 """
 
 from __future__ import annotations
@@ -48,6 +49,17 @@ class Budgets:
         for name in ("prefix_chars", "suffix_chars"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+    def within(self, prefix_tokens: int, suffix_tokens: int, chars_per_token: float) -> Budgets:
+        """These budgets, shrunk to what fits the engine's token budgets (0 or unknown: no limit)."""
+        if chars_per_token <= 0:
+            return self
+        prefix, suffix = self.prefix_chars, self.suffix_chars
+        if prefix_tokens > 0:
+            prefix = min(prefix, int(prefix_tokens * chars_per_token))
+        if suffix_tokens > 0:
+            suffix = min(suffix, int(suffix_tokens * chars_per_token))
+        return Budgets(prefix_chars=prefix, suffix_chars=suffix)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

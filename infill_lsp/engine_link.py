@@ -273,6 +273,12 @@ class EngineLink:
             self._fail("the engine connection was lost")
         return None
 
+    async def ready_welcome(self, timeout: float) -> Welcome | None:
+        """The running engine's Welcome (its budgets), waiting up to ``timeout`` for it to start."""
+        if self.welcome is None or self.state is not EngineState.READY:
+            await self.ready_client(timeout)
+        return self.welcome
+
     async def infill(self, request: InfillRequest, timeout: float) -> InfillResult | None:
         """Return the engine's result, or None when it is unavailable or failed this request."""
         began = self.clock()
@@ -329,6 +335,9 @@ class EngineLink:
                 device=self.welcome.device,
                 backend=self.welcome.backend,
                 trained=self.welcome.trained,
+                max_prefix_tokens=self.welcome.max_prefix_tokens,
+                max_suffix_tokens=self.welcome.max_suffix_tokens,
+                chars_per_token=self.welcome.chars_per_token,
             )
         if self.state is EngineState.READY and self._client is not None and self._client.alive:
             try:
@@ -349,6 +358,7 @@ class EngineLink:
                         else None
                     ),
                     mean_step_ms=round(reply.mean_step_ms, 3),
+                    trimmed_prompts=reply.trimmed_prompts,
                 )
         return info
 

@@ -298,3 +298,22 @@ def test_sampler_works_only_on_open_positions_and_keeps_decided_ones():
     # The same open rows decide the same way when nothing else is decided (the all-open path).
     alone = _step(canvas[1:], raw[1:].clone(), decided[1:], cfg=SamplerConfig(confidence_accept=2.0, entropy_bound=0.0))
     assert torch.equal(alone.fill, out.fill[1:]) and torch.equal(alone.decided, out.decided[1:])
+
+
+def test_welcome_announces_token_budgets_and_the_trim_is_a_counted_guard(core):
+    welcome = core.welcome
+    assert (welcome.max_prefix_tokens, welcome.max_suffix_tokens) == (
+        core.config.max_prefix_tokens,
+        core.config.max_suffix_tokens,
+    )
+    assert welcome.chars_per_token > 0
+    before = core.trimmed_prompts
+    fits = InfillRequest(request_id=1, prefix="x = 1\n", suffix="\n")
+    core._prompt(fits)
+    assert core.trimmed_prompts == before
+    budget_chars = int(welcome.max_prefix_tokens * welcome.chars_per_token)
+    too_long = InfillRequest(request_id=2, prefix="y = [1, 2, 3]\n" * (budget_chars // 4), suffix="")
+    prompt = core._prompt(too_long)
+    assert core.trimmed_prompts == before + 1
+    assert len(prompt) <= welcome.max_prefix_tokens + welcome.max_suffix_tokens + 8
+    assert core.status(0).trimmed_prompts == before + 1
