@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from engine.protocol import InfillRequest
+from grammars import entry_for_path
 
 MARKER = "<FILL>"
 SAMPLE = Path(__file__).parent / "samples" / "sample.py"
@@ -24,9 +25,9 @@ def split_holes(text: str, marker: str = MARKER) -> list[str]:
 
 
 def language_of(path: Path) -> str:
-    from engine.fim import EXTENSION_LANGUAGES
-
-    return EXTENSION_LANGUAGES.get(path.suffix.lower(), "text")
+    """The table language of ``path`` by extension; "text" when the table has none."""
+    entry = entry_for_path(path)
+    return entry.name if entry is not None else "text"
 
 
 async def fill_holes(client, text: str, language: str, marker: str, steps: int, on_fill=None) -> str:
