@@ -89,6 +89,41 @@ def test_python_todo_bodies_skip_bodies_with_real_statements():
     assert lines == [2, 7, 12, 15]  # not `almost` (pass then return) nor `done`
 
 
+@pytest.mark.parametrize(
+    ("text", "stub"),
+    [
+        ("def f(x):\n    raise NotImplementedError\n", "raise NotImplementedError"),
+        ("def f(x):\n    raise NotImplementedError('x')\n", "raise NotImplementedError('x')"),
+        ("def f(x):\n    raise NotImplementedError(\n        'x'\n    )\n", "raise NotImplementedError(\n        'x'\n    )"),
+        ("async def f():\n    raise NotImplementedError() from None\n", "raise NotImplementedError() from None"),
+        ('def f(x):\n    """Doc."""\n    raise NotImplementedError\n', "raise NotImplementedError"),
+        ('class A:\n    def m(self):\n        """Doc."""\n        raise NotImplementedError("later")\n',
+         'raise NotImplementedError("later")'),
+        ("def f(x):\n    raise NotImplementedError  # subclasses\n", "raise NotImplementedError"),
+        ("def f(x):\n    pass  # later\n", "pass"),
+        ('def f(x):\n    """Doc."""\n    ...  # later\n', "..."),
+    ],
+)
+def test_python_stubs_raising_not_implemented_or_after_a_docstring_or_before_a_comment_are_holes(text, stub):
+    (hole,) = _todo_holes("python", text)
+    assert text[hole.start : hole.end] == stub
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "def f(x):\n    raise ValueError\n",
+        "def f(x):\n    raise NotImplementedErrorish()\n",
+        "def f(x):\n    raise errors.NotImplementedError\n",
+        'def f(x):\n    """Doc."""\n',
+        "def f(x):\n    log(x)\n    raise NotImplementedError\n",
+        "def f(x):\n    pass\n    pass\n",
+    ],
+)
+def test_python_bodies_that_do_something_are_not_stubs(text):
+    assert _todo_holes("python", text) == []
+
+
 def test_tsx_uses_the_typescript_recipes():
     text = 'function F(): JSX.Element {\n  throw new Error("TODO");\n}\n'
     holes = _todo_holes("tsx", text)
