@@ -124,6 +124,57 @@ def test_python_bodies_that_do_something_are_not_stubs(text):
     assert _todo_holes("python", text) == []
 
 
+OVERLOADS_AND_PROTOCOLS = """\
+import typing
+
+
+@overload
+def f(x: int) -> int: ...
+@typing.overload
+def f(x: str) -> str:
+    ...
+def f(x):
+    raise NotImplementedError
+
+
+class P(Protocol):
+    def m(self) -> int: ...
+
+
+class Q(Base, typing.Protocol[T]):
+    def m(self) -> int:
+        pass
+
+
+class NotAProtocol(Protocolish):
+    def m(self) -> int: ...
+"""
+
+
+def test_overloads_and_protocol_methods_are_definitions_not_stubs():
+    holes = _todo_holes("python", OVERLOADS_AND_PROTOCOLS)
+    text = OVERLOADS_AND_PROTOCOLS
+    assert [(text.count("\n", 0, h.start) + 1, text[h.start : h.end]) for h in holes] == [
+        (10, "raise NotImplementedError"),
+        (23, "..."),
+    ]
+
+
+def test_overloads_get_no_docstring_their_implementation_does():
+    support = REGISTRY.get("python")
+    query = recipe_query(support, load_recipes()["missing_docstrings"])
+    text = OVERLOADS_AND_PROTOCOLS
+    holes = query_holes(text, support.parse(text.encode()), query, recipe="missing_docstrings")
+    assert sorted(text.count("\n", 0, h.start) + 1 for h in holes) == [10, 14, 19, 23]  # not the overloads (5, 8)
+
+
+def test_user_query_skip_capture_drops_holes_inside_it():
+    support = REGISTRY.get("python")
+    source = '(raise_statement) @hole\n(function_definition name: (identifier) @_n (#eq? @_n "n")) @skip'
+    holes = query_holes(PYTHON, support.parse(PYTHON.encode()), compile_query(support, source, "q.scm"), recipe="q")
+    assert [PYTHON.count("\n", 0, h.start) + 1 for h in holes] == [12]  # K.m's raise, not K.n's
+
+
 def test_tsx_uses_the_typescript_recipes():
     text = 'function F(): JSX.Element {\n  throw new Error("TODO");\n}\n'
     holes = _todo_holes("tsx", text)

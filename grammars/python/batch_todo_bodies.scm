@@ -22,3 +22,10 @@
 (function_definition
   body: (block . (expression_statement (string)) . (raise_statement [(identifier) (call function: (identifier))] @_e) @hole . (comment) .)
   (#match? @_e "^NotImplementedError($|\\()"))
+; Not stubs: an overload's or a protocol method's `...` (or pass) is its whole definition.
+(decorated_definition
+  (decorator [(identifier) (attribute attribute: (identifier))] @_d)
+  (#match? @_d "(^|\\.)overload$")) @skip
+(class_definition
+  superclasses: (argument_list [(identifier) (attribute) (subscript value: (_))] @_b)
+  (#match? @_b "^([A-Za-z_][A-Za-z_0-9]*\\.)*Protocol($|\\[)")) @skip
