@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from grammars import default_table
+
 PAD = "<pad>"
 EOS = "<eos>"
 BOS = "<bos>"
@@ -22,7 +24,11 @@ MASK = "<mask>"
 # Reserved so the DiffusionGemma config's image ids point inside our vocabulary; never produced.
 IMAGE_RESERVED = ("<boi>", "<eoi>", "<image>")
 
+# The language tags the shipped tokenizer holds, in id order. Requests name a language of the table
+# (grammars/languages.toml) and reach the model as that row's ``model_tag``; "tsx" stays only so the
+# token ids do not move: no table row produces it (training files .tsx as typescript).
 LANGUAGES = ("python", "javascript", "typescript", "tsx", "go", "rust", "text")
+TEXT_TAG = "text"
 
 # Order fixes the ids: pad=0, eos=1, bos=2 match DiffusionGemmaTextConfig's defaults.
 SPECIAL_TOKENS: tuple[str, ...] = (
@@ -40,25 +46,15 @@ SPECIAL_TOKENS: tuple[str, ...] = (
 )
 
 
-def language_token(language: str) -> str:
-    """Return the language tag token for ``language``, falling back to plain text."""
-    return f"<lang:{language}>" if language in LANGUAGES else "<lang:text>"
+def model_tag(language: str) -> str:
+    """Return the model's tag for a table language (tsx -> typescript) or for a tag itself; else text.
 
-
-EXTENSION_LANGUAGES = {
-    ".py": "python",
-    ".pyi": "python",
-    ".js": "javascript",
-    ".mjs": "javascript",
-    ".cjs": "javascript",
-    ".jsx": "javascript",
-    ".ts": "typescript",
-    ".mts": "typescript",
-    ".cts": "typescript",
-    ".tsx": "tsx",
-    ".go": "go",
-    ".rs": "rust",
-}
+    The corpus labels files by tag, so training passes tags; the editor side passes table names.
+    """
+    entry = default_table().get(language)
+    if entry is not None:
+        return entry.model_tag
+    return language if language in LANGUAGES else TEXT_TAG
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +73,7 @@ class SpecialIds:
     boi: int
     eoi: int
     image: int
-    languages: dict[str, int]
+    languages: dict[str, int]  # by tag, every tag of LANGUAGES
 
     @classmethod
     def from_vocab(cls, token_to_id) -> SpecialIds:
@@ -117,5 +113,5 @@ def build_prompt(
     ids: SpecialIds, prefix_ids: list[int], suffix_ids: list[int], language: str
 ) -> list[int]:
     """Return the prompt token ids for a hole between ``prefix_ids`` and ``suffix_ids``."""
-    lang = ids.languages.get(language, ids.languages["text"])
+    lang = ids.languages.get(model_tag(language), ids.languages[TEXT_TAG])
     return [ids.bos, lang, ids.fim_suffix, *suffix_ids, ids.fim_prefix, *prefix_ids, ids.fim_middle]

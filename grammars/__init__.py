@@ -1,14 +1,17 @@
 """The language table (``languages.toml``) and the tree-sitter query files beside it, as plain data.
 
-This module reads files only; compiling grammars and queries is ``infill_lsp.languages``'s job.
+This module reads files only (no tree-sitter): compiling grammars and queries is
+``infill_lsp.languages``'s job. The engine and training import it for the model's language tags and
+the extension map, so it stays light.
 """
 
 from __future__ import annotations
 
+import functools
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 TABLE_FILE = "languages.toml"
 QUERY_KINDS = ("boundaries", "holes")  # every language has these
@@ -39,6 +42,8 @@ class LanguageEntry:
     doc_line: str = ""  # every line's marker ("/// ", " * ")
     doc_close: str = ""  # last line's marker
     package_is_folder: bool = False  # an import names a folder (Go packages), not a file
+    model_tag: str = ""  # the model's language tag (<lang:TAG>); load_table fills in the name
+    corpus_extensions: tuple[str, ...] = ()  # extensions the training corpus collects as this tag
 
     def has_query(self, kind: str) -> bool:
         return (self.query_dir / f"{kind}.scm").is_file()
@@ -97,11 +102,22 @@ def _entry(name: str, row: object, root: Path) -> LanguageEntry:
     package_is_folder = row.get("package_is_folder", False)
     if not isinstance(package_is_folder, bool):
         raise GrammarTableError(f"language {name!r}: 'package_is_folder' must be true or false")
+    model_tag = row.get("model_tag", name)
+    if not isinstance(model_tag, str) or not model_tag:
+        raise GrammarTableError(f"language {name!r}: 'model_tag' must be a non-empty string")
+    extensions = tuple(e.lower() for e in _strings(name, row, "extensions"))
+    corpus_extensions = extensions
+    if "corpus_extensions" in row:
+        corpus_extensions = tuple(e.lower() for e in _strings(name, row, "corpus_extensions", required=False))
+        if not set(corpus_extensions) <= set(extensions):
+            raise GrammarTableError(f"language {name!r}: 'corpus_extensions' must be among 'extensions'")
     return LanguageEntry(
         name=name,
         package_is_folder=package_is_folder,
+        model_tag=model_tag,
+        corpus_extensions=corpus_extensions,
         language_ids=_strings(name, row, "language_ids"),
-        extensions=tuple(e.lower() for e in _strings(name, row, "extensions")),
+        extensions=extensions,
         grammar_module=module,
         grammar_function=function,
         query_dir=query_dir,
@@ -128,3 +144,26 @@ def load_table(path: Path | None = None) -> dict[str, LanguageEntry]:
                 raise GrammarTableError(f"{key!r} is claimed by both {seen[key]!r} and {entry.name!r}")
             seen[key] = entry.name
     return entries
+
+
+@functools.cache
+def default_table() -> dict[str, LanguageEntry]:
+    """The packaged language table, read once per process (treat it as read-only)."""
+    return load_table()
+
+
+@functools.cache
+def _default_extensions() -> dict[str, LanguageEntry]:
+    return {ext: entry for entry in default_table().values() for ext in entry.extensions}
+
+
+def entry_for_path(path: str | Path, table: dict[str, LanguageEntry] | None = None) -> LanguageEntry | None:
+    """Return the language of a file path or a bare extension (".tsx") by extension; None when unknown.
+
+    Extensions match case-insensitively; ``table`` defaults to the packaged one.
+    """
+    name = PurePosixPath(str(path)).name.lower()
+    suffix = PurePosixPath(name).suffix or name  # pathlib sees no suffix in a bare ".tsx"
+    if table is None:
+        return _default_extensions().get(suffix)
+    return next((entry for entry in table.values() if suffix in entry.extensions), None)

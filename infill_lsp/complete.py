@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from engine.protocol import InfillResult
+from grammars import entry_for_path
 
 MARKER = "<FILL>"
 SAMPLE = Path(__file__).parent / "samples" / "sample.py"
@@ -27,10 +28,9 @@ def split_holes(text: str, marker: str = MARKER) -> list[str]:
 
 
 def language_of(path: Path) -> str:
-    """The language table's name for ``path`` (by extension), or ``text``."""
-    from infill_lsp.languages import LanguageRegistry
-
-    return LanguageRegistry().name_for("", path.resolve().as_uri()) or "text"
+    """The table language of ``path`` by extension; "text" when the table has none."""
+    entry = entry_for_path(path)
+    return entry.name if entry is not None else "text"
 
 
 async def fill_holes(client, text: str, language: str, marker: str, steps: int, on_fill=None) -> str:

@@ -9,12 +9,11 @@ from __future__ import annotations
 import importlib
 import threading
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 from urllib.parse import unquote, urlparse
 
 import tree_sitter
 
-from grammars import OPTIONAL_QUERY_KINDS, LanguageEntry, load_table
+from grammars import OPTIONAL_QUERY_KINDS, LanguageEntry, entry_for_path, load_table
 
 SUPPORTED_ABI = (tree_sitter.MIN_COMPATIBLE_LANGUAGE_VERSION, tree_sitter.LANGUAGE_VERSION)
 
@@ -99,7 +98,6 @@ class LanguageRegistry:
     def __init__(self, entries: dict[str, LanguageEntry] | None = None) -> None:
         self.entries = load_table() if entries is None else entries
         self._by_id = {i: e.name for e in self.entries.values() for i in e.language_ids}
-        self._by_ext = {x: e.name for e in self.entries.values() for x in e.extensions}
         self._compiled: dict[str, LanguageSupport] = {}
         self._failed: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -110,8 +108,8 @@ class LanguageRegistry:
             return self._by_id[language_id]
         if language_id in self.entries:
             return language_id
-        suffix = PurePosixPath(unquote(urlparse(uri).path)).suffix.lower()
-        return self._by_ext.get(suffix)
+        entry = entry_for_path(unquote(urlparse(uri).path), self.entries)
+        return entry.name if entry is not None else None
 
     def get(self, name: str | None) -> LanguageSupport | None:
         """Return compiled support for ``name``; None for unknown languages or grammars that fail."""

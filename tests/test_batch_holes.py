@@ -89,6 +89,92 @@ def test_python_todo_bodies_skip_bodies_with_real_statements():
     assert lines == [2, 7, 12, 15]  # not `almost` (pass then return) nor `done`
 
 
+@pytest.mark.parametrize(
+    ("text", "stub"),
+    [
+        ("def f(x):\n    raise NotImplementedError\n", "raise NotImplementedError"),
+        ("def f(x):\n    raise NotImplementedError('x')\n", "raise NotImplementedError('x')"),
+        ("def f(x):\n    raise NotImplementedError(\n        'x'\n    )\n", "raise NotImplementedError(\n        'x'\n    )"),
+        ("async def f():\n    raise NotImplementedError() from None\n", "raise NotImplementedError() from None"),
+        ('def f(x):\n    """Doc."""\n    raise NotImplementedError\n', "raise NotImplementedError"),
+        ('class A:\n    def m(self):\n        """Doc."""\n        raise NotImplementedError("later")\n',
+         'raise NotImplementedError("later")'),
+        ("def f(x):\n    raise NotImplementedError  # subclasses\n", "raise NotImplementedError"),
+        ("def f(x):\n    pass  # later\n", "pass"),
+        ('def f(x):\n    """Doc."""\n    ...  # later\n', "..."),
+    ],
+)
+def test_python_stubs_raising_not_implemented_or_after_a_docstring_or_before_a_comment_are_holes(text, stub):
+    (hole,) = _todo_holes("python", text)
+    assert text[hole.start : hole.end] == stub
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "def f(x):\n    raise ValueError\n",
+        "def f(x):\n    raise NotImplementedErrorish()\n",
+        "def f(x):\n    raise errors.NotImplementedError\n",
+        'def f(x):\n    """Doc."""\n',
+        "def f(x):\n    log(x)\n    raise NotImplementedError\n",
+        "def f(x):\n    pass\n    pass\n",
+    ],
+)
+def test_python_bodies_that_do_something_are_not_stubs(text):
+    assert _todo_holes("python", text) == []
+
+
+OVERLOADS_AND_PROTOCOLS = """\
+import typing
+
+
+@overload
+def f(x: int) -> int: ...
+@typing.overload
+def f(x: str) -> str:
+    ...
+def f(x):
+    raise NotImplementedError
+
+
+class P(Protocol):
+    def m(self) -> int: ...
+
+
+class Q(Base, typing.Protocol[T]):
+    def m(self) -> int:
+        pass
+
+
+class NotAProtocol(Protocolish):
+    def m(self) -> int: ...
+"""
+
+
+def test_overloads_and_protocol_methods_are_definitions_not_stubs():
+    holes = _todo_holes("python", OVERLOADS_AND_PROTOCOLS)
+    text = OVERLOADS_AND_PROTOCOLS
+    assert [(text.count("\n", 0, h.start) + 1, text[h.start : h.end]) for h in holes] == [
+        (10, "raise NotImplementedError"),
+        (23, "..."),
+    ]
+
+
+def test_overloads_get_no_docstring_their_implementation_does():
+    support = REGISTRY.get("python")
+    query = recipe_query(support, load_recipes()["missing_docstrings"])
+    text = OVERLOADS_AND_PROTOCOLS
+    holes = query_holes(text, support.parse(text.encode()), query, recipe="missing_docstrings")
+    assert sorted(text.count("\n", 0, h.start) + 1 for h in holes) == [10, 14, 19, 23]  # not the overloads (5, 8)
+
+
+def test_user_query_skip_capture_drops_holes_inside_it():
+    support = REGISTRY.get("python")
+    source = '(raise_statement) @hole\n(function_definition name: (identifier) @_n (#eq? @_n "n")) @skip'
+    holes = query_holes(PYTHON, support.parse(PYTHON.encode()), compile_query(support, source, "q.scm"), recipe="q")
+    assert [PYTHON.count("\n", 0, h.start) + 1 for h in holes] == [12]  # K.m's raise, not K.n's
+
+
 def test_tsx_uses_the_typescript_recipes():
     text = 'function F(): JSX.Element {\n  throw new Error("TODO");\n}\n'
     holes = _todo_holes("tsx", text)

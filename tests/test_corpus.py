@@ -293,6 +293,31 @@ def test_other_metadata_licenses() -> None:
     ).allowed
 
 
+# The corpus's extension map from before it was read from the language table: same files, same tags.
+OLD_LANGUAGE_BY_SUFFIX = {
+    ".py": "python",
+    ".js": "javascript",
+    ".mjs": "javascript",
+    ".cjs": "javascript",
+    ".jsx": "javascript",
+    ".ts": "typescript",
+    ".tsx": "typescript",
+    ".mts": "typescript",
+    ".cts": "typescript",
+    ".go": "go",
+    ".rs": "rust",
+}
+
+
+def test_the_corpus_extension_map_is_the_language_tables_and_unchanged() -> None:
+    from grammars import load_table
+
+    table = {ext: e.model_tag for e in load_table().values() for ext in e.corpus_extensions}
+    assert filters.LANGUAGE_BY_SUFFIX == table == OLD_LANGUAGE_BY_SUFFIX
+    assert filters.language_of("src/App.TSX") == "typescript"
+    assert filters.language_of("pkg/stubs.pyi") is None  # the editor side reads stubs; the corpus does not
+
+
 def test_filters() -> None:
     assert filters.language_of("a/b.py") == "python"
     assert filters.language_of("a/b.d.ts") == "typescript"

@@ -134,6 +134,19 @@ def test_core_serves_requests_and_reuses_the_document_cache(core):
     assert again.cached_tokens > 0 and again.cached_tokens < again.prompt_tokens
 
 
+@pytest.mark.parametrize(
+    ("language", "tag"), [("tsx", "typescript"), ("typescript", "typescript"), ("rust", "rust"), ("cobol", "text")]
+)
+def test_a_request_reaches_the_model_under_its_tables_model_tag(core, monkeypatch, language, tag):
+    seen: list[list[int]] = []
+    real = core.runner.encode
+    monkeypatch.setattr(core.runner, "encode", lambda kv, ids, *rest: seen.append(list(ids)) or real(kv, ids, *rest))
+    core.add(InfillRequest(60, "const a = ", ";\n", language=language, document_key=f"tag-{language}", max_steps=1))
+    run_all(core)
+    assert seen and seen[0][:2] == [core.special.bos, core.special.languages[tag]]
+    assert core.special.languages["tsx"] not in seen[0]
+
+
 def test_core_pins_typed_text(core):
     core.add(InfillRequest(4, "x = ", "\n", pinned="foo", max_steps=3, canvas_lengths=(8,)))
     (result,) = [m for m in run_all(core) if isinstance(m, InfillResult)]

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import tree_sitter
 
-from grammars import GrammarTableError, load_table
+from engine.fim import LANGUAGES, SPECIAL_TOKENS, SpecialIds, model_tag
+from grammars import GrammarTableError, entry_for_path, load_table
 from infill_lsp.context import HoleKind, classify_hole
 from infill_lsp.documents import encode_source
 from infill_lsp.languages import SUPPORTED_ABI, GrammarError, LanguageRegistry, check_abi
@@ -62,6 +63,61 @@ def test_documents_map_to_languages_by_id_then_extension(language_id, uri, name)
     assert REGISTRY.name_for(language_id, uri) == name
 
 
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        (".tsx", "tsx"),
+        ("src/App.TSX", "tsx"),
+        (Path("pkg/stubs.pyi"), "python"),
+        ("a/b.d.ts", "typescript"),
+        ("lib.rs", "rust"),
+        ("notes.txt", None),
+        ("Makefile", None),
+        ("", None),
+    ],
+)
+def test_paths_and_bare_extensions_map_to_table_rows(path, name):
+    entry = entry_for_path(path)
+    assert (entry.name if entry else None) == name
+    custom = entry_for_path(path, REGISTRY.entries)
+    assert (custom.name if custom else None) == name
+
+
+SHIPPED_TOKENIZER = Path(__file__).parents[1] / "engine" / "models" / "infill-small" / "tokenizer.json"
+
+
+def test_every_table_language_has_a_tag_the_shipped_tokenizer_knows():
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(SHIPPED_TOKENIZER))
+    assert [tokenizer.token_to_id(t) for t in SPECIAL_TOKENS] == list(range(len(SPECIAL_TOKENS)))
+    special = SpecialIds.from_vocab(tokenizer.token_to_id)
+    for entry in load_table().values():
+        assert entry.model_tag in LANGUAGES and entry.model_tag in special.languages, entry.name
+
+
+def test_tsx_is_sent_as_typescript_and_nothing_produces_the_tsx_tag():
+    table = load_table()
+    assert table["tsx"].model_tag == "typescript"
+    assert {e.model_tag for e in table.values()} == set(LANGUAGES) - {"tsx", "text"}
+    assert model_tag("tsx") == "typescript"
+    assert model_tag("cobol") == model_tag("") == "text"
+    assert model_tag("text") == "text"
+
+
+def test_the_table_module_imports_no_tree_sitter_or_tensor_library():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, grammars, engine.fim, engine.training.filters\n"
+        "grammars.entry_for_path('a.tsx')\n"
+        "print(sorted(m for m in ('tree_sitter', 'torch', 'onnxruntime') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_unknown_languages_have_no_support():
     assert REGISTRY.for_document("cobol", "file:///a.cob") is None
     assert REGISTRY.get(None) is None
@@ -93,6 +149,8 @@ def test_adding_a_language_is_adding_a_row_and_a_folder(tmp_path):
     registry = LanguageRegistry(load_table(_write_table(tmp_path, TOY)))
     support = registry.for_document("", "file:///x.toy")
     assert support is not None and support.name == "toy"
+    entry = registry.entries["toy"]
+    assert entry.model_tag == "toy" and entry.corpus_extensions == (".toy",)  # the defaults
 
 
 def test_a_missing_grammar_module_is_reported_not_raised(tmp_path):
@@ -117,6 +175,8 @@ def test_a_broken_query_is_reported_with_its_file(tmp_path):
         (TOY.replace('extensions = [".toy"]', "extensions = 3"), "extensions"),
         (TOY + 'block_comment = ["/*"]\n', "block_comment"),
         (TOY + 'indent = "x"\n', "indent"),
+        (TOY + 'model_tag = ""\n', "model_tag"),
+        (TOY + 'corpus_extensions = [".other"]\n', "corpus_extensions"),
         (TOY + TOY.replace("[toy]", "[toy2]").replace('queries = "toy"', ""), "claimed by both"),
         ("not toml = = =", "cannot read"),
     ],

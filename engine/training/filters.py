@@ -9,18 +9,12 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 
+from grammars import default_table
+
+# Extension -> the model's language tag, from the language table (grammars/languages.toml): a row's
+# corpus_extensions, filed under its model_tag (.tsx is typescript).
 LANGUAGE_BY_SUFFIX: dict[str, str] = {
-    ".py": "python",
-    ".js": "javascript",
-    ".mjs": "javascript",
-    ".cjs": "javascript",
-    ".jsx": "javascript",
-    ".ts": "typescript",
-    ".tsx": "typescript",
-    ".mts": "typescript",
-    ".cts": "typescript",
-    ".go": "go",
-    ".rs": "rust",
+    ext: entry.model_tag for entry in default_table().values() for ext in entry.corpus_extensions
 }
 
 MIN_BYTES = 64
@@ -56,7 +50,7 @@ _ASCII_LETTERS = bytes(range(65, 91)) + bytes(range(97, 123))
 
 
 def language_of(path: str) -> str | None:
-    """The corpus language of a file path, from its suffix (None: not a source file we collect)."""
+    """The corpus language (a model tag) of a file path, from its suffix (None: not collected)."""
     return LANGUAGE_BY_SUFFIX.get(PurePosixPath(path).suffix.lower())
 
 

@@ -2,7 +2,8 @@
 
 Pure: text and compiled queries in, ``Hole`` values out. Recipes are data (``grammars/batch_recipes.toml``
 and ``grammars/<language>/batch_*.scm``); a query marks holes with the captures ``@hole`` (replace the
-node) and ``@hole.before`` (insert before the node, then a newline and the node's indentation).
+node) and ``@hole.before`` (insert before the node, then a newline and the node's indentation), and
+marks nodes that hold no hole with ``@skip`` (an overload's ``...`` is its definition, not a stub).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from infill_lsp.languages import LanguageSupport
 RECIPES_FILE = "batch_recipes.toml"
 CAPTURE_REPLACE = "hole"
 CAPTURE_BEFORE = "hole.before"
+CAPTURE_SKIP = "skip"
 MARKER_RECIPE = "marker"
 QUERY_RECIPE = "query"
 DOCSTRING_PLANNER = "docstring"  # plan the hole as infill.writeDocstring does (quotes outside the hole)
@@ -149,14 +151,18 @@ def query_holes(
     single_line: bool = False,
     planner: str = "",
 ) -> list[Hole]:
-    """Return the holes ``query`` captures in ``tree`` (the parse of ``text``)."""
+    """Return the holes ``query`` captures in ``tree`` (the parse of ``text``), none inside a ``@skip``."""
     offsets = _Offsets(text)
     holes = []
-    for _, captures in tree_sitter.QueryCursor(query).matches(tree.root_node):
+    matches = tree_sitter.QueryCursor(query).matches(tree.root_node)
+    skips = [(n.start_byte, n.end_byte) for _, captures in matches for n in captures.get(CAPTURE_SKIP, ())]
+    for _, captures in matches:
         for name, nodes in captures.items():
             if name not in (CAPTURE_REPLACE, CAPTURE_BEFORE):
                 continue
             for node in nodes:
+                if any(low <= node.start_byte and node.end_byte <= high for low, high in skips):
+                    continue
                 start, end = offsets.char(node.start_byte), offsets.char(node.end_byte)
                 trailer = ""
                 if name == CAPTURE_BEFORE:

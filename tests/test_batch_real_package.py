@@ -1,0 +1,107 @@
+"""infill batch on real code: every recipe finds its holes in a checked-in copy of requests (tests/data)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from infill_lsp.batch.holes import Hole, load_recipes, without_overlaps
+from infill_lsp.batch.run import BatchConfig, HoleFinder
+from infill_lsp.batch.sources import SourceFile, find_files, read_source, resolve_roots
+from infill_lsp.languages import LanguageRegistry
+
+PACKAGE = Path(__file__).parent / "data" / "requests"  # requests 2.34.2, Apache-2.0 (see its README.md)
+REGISTRY = LanguageRegistry()
+RECIPES = sorted(load_recipes())
+
+
+@pytest.fixture(scope="module")
+def sources() -> list[SourceFile]:
+    """The package's files, found and read the way `infill batch` finds and reads them."""
+    roots, skipped = resolve_roots((str(PACKAGE),))
+    found, refused = find_files(roots, lambda path: REGISTRY.name_for("", path.as_uri()))
+    assert not skipped and not refused
+    read = [read_source(path, language, max_bytes=1 << 20) for path, language in found]
+    assert all(isinstance(source, SourceFile) for source in read), read
+    return read
+
+
+def find_holes(sources: list[SourceFile], recipe: str) -> dict[str, tuple[SourceFile, list[Hole]]]:
+    """Each file's holes for ``recipe``, by file name; a file that cannot be processed fails the test."""
+    finder = HoleFinder(BatchConfig(paths=(str(PACKAGE),), recipes=(recipe,)))
+    found = {}
+    for source in sources:
+        holes = finder.find(source, REGISTRY.get(source.language))
+        assert isinstance(holes, list), f"{source.display}: {holes}"
+        found[source.path.name] = (source, holes)
+    return found
+
+
+def test_the_package_is_read_whole(sources):
+    assert len(sources) == 19 and {s.language for s in sources} == {"python"}
+    assert {s.path.name for s in sources} >= {"adapters.py", "models.py", "sessions.py", "utils.py"}
+
+
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_every_recipe_finds_holes_inside_their_files(sources, recipe):
+    found = find_holes(sources, recipe)
+    total = 0
+    for name, (source, holes) in found.items():
+        for hole in holes:
+            assert 0 <= hole.start <= hole.end <= len(source.text), (name, hole)
+            assert hole.recipe == recipe
+            if hole.start == hole.end:  # an insert lands at the start of a statement
+                assert not source.text[hole.start].isspace(), (name, hole)
+            else:  # a replacement covers whole statements
+                assert source.text[hole.start : hole.end].strip() == source.text[hole.start : hole.end]
+        kept, dropped = without_overlaps(holes)
+        assert not dropped and len(kept) == len(holes), name
+        total += len(holes)
+    assert total > 0, f"{recipe} found nothing in requests"
+
+
+def _lines(found: dict[str, tuple[SourceFile, list[Hole]]]) -> set[tuple[str, int, str]]:
+    return {
+        (name, source.text.count("\n", 0, hole.start) + 1, source.text[hole.start : hole.end].split("(")[0])
+        for name, (source, holes) in found.items()
+        for hole in holes
+    }
+
+
+def test_todo_bodies_are_the_stubs_not_the_overloads_or_protocols(sources):
+    assert _lines(find_holes(sources, "todo_bodies")) == {
+        ("adapters.py", 151, "raise NotImplementedError"),  # BaseAdapter.send: docstring, then raise
+        ("adapters.py", 155, "raise NotImplementedError"),  # BaseAdapter.close
+        ("adapters.py", 611, "pass"),  # HTTPAdapter.add_headers: docstring, then pass
+        ("auth.py", 82, "raise NotImplementedError"),  # AuthBase.__call__
+        ("cookies.py", 91, "raise NotImplementedError"),  # MockRequest.add_header
+        ("sessions.py", 132, "..."),  # SessionRedirectMixin.send, declared for type checkers
+    }
+
+
+def _overload_spans(source: SourceFile) -> list[tuple[int, int]]:
+    """Character spans of the @overload-decorated definitions, by walking the tree (not by a query)."""
+    data = source.text.encode()
+    spans, stack = [], [REGISTRY.get("python").parse(data).root_node]
+    while stack:
+        node = stack.pop()
+        stack.extend(node.children)
+        decorators = [c.text.decode() for c in node.children if c.type == "decorator"]
+        if node.type == "decorated_definition" and any(d.endswith("overload") for d in decorators):
+            spans.append((len(data[: node.start_byte].decode()), len(data[: node.end_byte].decode())))
+    return spans
+
+
+def test_missing_docstrings_skip_overloads_and_documented_functions(sources):
+    found = find_holes(sources, "missing_docstrings")
+    assert sum(len(holes) for _, holes in found.values()) > 50
+    overloads = 0
+    for source, holes in found.values():
+        spans = _overload_spans(source)
+        overloads += len(spans)
+        assert not [h for h in holes if any(low <= h.start < high for low, high in spans)], source.display
+    assert overloads >= 10
+    adapters, holes = found["adapters.py"]
+    send = adapters.text.index("    def send(")
+    assert not [h for h in holes if send < h.start < send + 1200]  # BaseAdapter.send has a docstring
