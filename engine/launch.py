@@ -69,13 +69,15 @@ class EngineLaunch:
     def add_arguments(parser: argparse.ArgumentParser | Any, *, process: bool = False) -> None:
         """Add ``--model --device --backend --dtype`` to ``parser`` (a parser or an argument group);
         ``process`` adds the engine process's own ``--idle-exit`` and ``--core-factory``."""
-        parser.add_argument("--model", type=Path, default=None, help="model directory (default: the embedded model)")
+        parser.add_argument("--model", type=Path, default=None, metavar="DIR",
+                            help="model directory (default: the embedded model)")
         parser.add_argument("--device", type=_device_arg, default="auto",
                             help="auto, cpu, cuda, cuda:N or mps (default auto: cuda if present, else cpu)")
-        parser.add_argument("--backend", type=_backend_arg, default="auto",
-                            help="auto, torch or onnx (default auto: torch; onnx needs the onnx extra)")
+        parser.add_argument("--backend", type=_backend_arg, default="auto", metavar="{" + ",".join(BACKENDS) + "}",
+                            help="default auto: torch; onnx needs the onnx extra")
         parser.add_argument("--dtype", type=_choice_arg("dtype", DTYPES), default="auto",
-                            help="weights dtype: auto, float32, bfloat16 or float16 (default auto)")
+                            metavar="{" + ",".join(DTYPES) + "}",
+                            help="weights dtype (default auto: bf16 where the device multiplies it natively)")
         if process:
             parser.add_argument("--idle-exit", type=float, default=0.0, metavar="SECONDS",
                                 help="exit after this long with no clients (0: never)")
