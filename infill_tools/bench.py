@@ -4,7 +4,7 @@
 2. warm single-line inline-completion latency through the language server at 1, 4 and 16 clients;
 3. a request after one keystroke vs a cold request (the encoder cache at work);
 4. tokens per forward pass on single- and multi-line holes, and pass@1 there vs one token per step;
-5. torch vs ONNX Runtime time per denoising step (when an ONNX export is available).
+5. torch vs ONNX Runtime time per denoising step (with the ``onnx`` extra installed).
 
 Absolute times mean something only on the machine they were taken on; ratios are the figures to compare.
 """
@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 import engine.core
-from engine.launch import EngineLaunch
+from engine.launch import ONNX_EXTRA_MISSING, EngineLaunch, onnx_available
 from engine.protocol import InfillRequest, InfillResult
 
 CONTEXT_SOURCE = Path(engine.core.__file__)  # real Python source for prompts: the engine core itself
@@ -345,7 +345,9 @@ def main(argv: list[str] | None = None) -> int:
     if "burst" in parts:
         report["keystroke_burst"] = bench_burst(core, context, 16, max(3, args.repeats // 2))
         print(f"  burst: {report['keystroke_burst']}", file=sys.stderr)
-    if "backends" in parts:
+    if "backends" in parts and not onnx_available():
+        report["backends"] = {"skipped": ONNX_EXTRA_MISSING}
+    elif "backends" in parts:
         report["backends"] = bench_backends(core, context, 16, args.repeats * 4)
         print(f"  backends: {report['backends']}", file=sys.stderr)
     if "dtypes" in parts:
