@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from engine.checkpoint import default_model_dir, load_model, resolve_device
 from engine.config import EngineConfig
 from engine.fim import build_prompt
 from engine.kv import KVStore, PromptKV
@@ -31,6 +32,7 @@ from engine.protocol import (
     StatusReply,
     Welcome,
 )
+from engine.runner import Runner
 from engine.sampler import denoise_step
 from engine.tokenizer import InfillTokenizer
 
@@ -77,7 +79,7 @@ class Job:
 class EngineCore:
     """Continuous, step-level batching of diffusion infill requests over one model runner."""
 
-    def __init__(self, runner, tokenizer: InfillTokenizer, config: EngineConfig | None = None,
+    def __init__(self, runner: Runner, tokenizer: InfillTokenizer, config: EngineConfig | None = None,
                  model_name: str = "", trained: bool = True) -> None:
         self.runner = runner
         self.tokenizer = tokenizer
@@ -196,7 +198,6 @@ class EngineCore:
         pass (``encode_batch``); longer ones are encoded alone, chunk by chunk.
         """
         budget = self.config.prefill_tokens_per_step
-        batch_encode = getattr(self.runner, "encode_batch", None)
         short: list[Job] = []
         for job in self._ordered():
             if job.encoded and job.slots or budget <= 0:
@@ -206,7 +207,7 @@ class EngineCore:
                 job.cached_tokens = len(job.kv.ids)
                 job.started = time.monotonic()
             remaining = len(job.prompt) - len(job.kv.ids)
-            if batch_encode is not None and 0 < remaining <= self.runner.chunk:
+            if 0 < remaining <= self.runner.chunk:
                 short.append(job)
                 budget -= remaining
                 continue
@@ -215,7 +216,7 @@ class EngineCore:
             if job.encoded:
                 self._encoded(job)
         if len(short) > 1:
-            for job, kv in zip(short, batch_encode([(j.kv, j.prompt) for j in short]), strict=True):
+            for job, kv in zip(short, self.runner.encode_batch([(j.kv, j.prompt) for j in short]), strict=True):
                 job.kv = kv
         elif short:
             short[0].kv = self.runner.encode(short[0].kv, short[0].prompt)
@@ -270,7 +271,7 @@ class EngineCore:
         if any(has_sc):
             vocab = self.runner.vocab_size
             sc = torch.stack([s.sc_logits if s.sc_logits is not None else torch.zeros(width, vocab) for _, s in group])
-            sc = sc.to(self.runner.device, self.runner.loaded.dtype)
+            sc = sc.to(self.runner.device, self.runner.dtype)
         decided = torch.stack([s.decided for _, s in group])
         logits = self.runner.denoise(canvases, [j.kv for j, _ in group], sc, decided).float().cpu()
         outcome = denoise_step(
@@ -383,17 +384,6 @@ def code_samples(limit_chars: int = 40_000) -> list[str]:
     return samples
 
 
-def default_model_dir() -> Path:
-    """The embedded model shipped inside the package."""
-    return Path(__file__).parent / "models" / "infill-small"
-
-
-def resolve_device(device: str | None) -> str:
-    """``auto`` / None -> cuda when torch sees a GPU, else cpu; anything else as given."""
-    if device in (None, "", "auto"):
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
-
 
 def load_core(model_dir: str | Path | None = None, device: str = "auto", backend: str = "torch",
               config: EngineConfig | None = None, dtype: str | torch.dtype | None = "auto") -> EngineCore:
@@ -401,8 +391,6 @@ def load_core(model_dir: str | Path | None = None, device: str = "auto", backend
 
     ``dtype``: ``auto`` (bf16 where the device multiplies it natively, else fp32), or a dtype name.
     """
-    from engine.runner import TorchRunner, load_model
-
     path = Path(model_dir) if model_dir else default_model_dir()
     if backend not in ("torch", "onnx", "auto"):
         raise ValueError(f"backend must be torch, onnx or auto, got {backend!r}")
@@ -411,11 +399,17 @@ def load_core(model_dir: str | Path | None = None, device: str = "auto", backend
     loaded = load_model(path, device=resolve_device(device), dtype=dtype)
     tokenizer = InfillTokenizer.from_file(path)
     card = loaded.card
-    runner = TorchRunner(loaded)
     # "auto" is torch everywhere: on this project's 2-core CPU its step measured at or below ONNX Runtime's
     # (`infill bench --only backends`); ONNX stays a flag until a measurement says otherwise.
+    runner: Runner
     if backend == "onnx":
-        runner.use_onnx()
+        from engine.onnx_runner import OnnxRunner  # needs the onnx extra
+
+        runner = OnnxRunner(loaded)
+    else:
+        from engine.torch_runner import TorchRunner
+
+        runner = TorchRunner(loaded)
     return EngineCore(
         runner,
         tokenizer,

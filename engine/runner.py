@@ -1,193 +1,43 @@
-"""The model side of the engine: ``encode(prompt) -> cache`` and ``denoise(canvases, caches) -> logits``.
+"""What the engine core needs from a model runner: encode prompts into caches, denoise canvases into logits.
 
-``TorchRunner`` wraps transformers' ``DiffusionGemmaForBlockDiffusion`` loaded from a local model
-directory (safetensors only, no remote code). Encoding is chunked so every layer's full KV history can be
-kept for reuse; denoising runs the canvases of many requests in one forward pass, left-padding their
-caches and masking the padding per layer type.
+Two implementations: ``engine.torch_runner.TorchRunner`` (transformers' model class) and
+``engine.onnx_runner.OnnxRunner`` (ONNX Runtime for single-canvas work, torch for batches).
+``engine.core.load_core`` picks one by backend.
 """
 
 from __future__ import annotations
 
-import os
-import time
-from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
-import torch
-from transformers.cache_utils import DynamicCache
+if TYPE_CHECKING:
+    import torch
 
-from engine.kv import PromptKV, new_entries, to_hf_cache
-
-# The window the DiffusionGemma decoder sees on sliding layers is the last (sliding_window - 1) tokens.
+    from engine.kv import PromptKV
 
 
-@dataclass(slots=True)
-class LoadedModel:
-    model: object
-    card: dict
-    path: Path
-    dtype: torch.dtype
+class Runner(Protocol):
+    """A loaded model the core drives, one step at a time."""
+
+    backend: str  # the name the handshake reports: "torch" or "onnx"
     device: torch.device
+    vocab_size: int
+    chunk: int  # the most prompt tokens one encoder pass takes (and ``encode_batch`` takes per row)
+    forward_passes: int  # denoising passes run so far
+    step_seconds: float  # and the seconds they took
 
+    @property
+    def dtype(self) -> torch.dtype:
+        """The dtype of the weights and caches (self-conditioning logits are cast to it)."""
+        ...
 
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-
-
-def cpu_has_bf16_dot() -> bool:
-    """Whether this CPU multiplies bf16 matrices natively (AVX512-BF16 or AMX), as oneDNN then does."""
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as info:
-            for line in info:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    return bool(flags & {"avx512_bf16", "amx_bf16"})
-    except OSError:
-        pass
-    return False
-
-
-def preferred_dtype(device: torch.device | str) -> torch.dtype:
-    """The fastest dtype that keeps the model's fills: bf16 on GPUs and on CPUs with bf16 dot products.
-
-    On the 2-core development CPU (AVX512-BF16) bf16 encoded a 1,014-token prompt 1.26-1.46x faster and ran
-    a denoising step 1.35-1.6x faster than fp32, with the same argmax at every canvas position
-    (``infill bench --only dtypes``; BENCHMARKS.md).
-    """
-    device = torch.device(device)
-    if device.type == "cuda" or (device.type == "cpu" and cpu_has_bf16_dot()):
-        return torch.bfloat16
-    return torch.float32
-
-
-def resolve_dtype(name: str | torch.dtype | None, device: torch.device | str) -> torch.dtype:
-    """``auto`` / None -> ``$INFILL_DTYPE`` if set, else :func:`preferred_dtype`; otherwise a :data:`DTYPES` name."""
-    if isinstance(name, torch.dtype):
-        return name
-    if name in (None, "", "auto"):
-        name = os.environ.get("INFILL_DTYPE", "auto")
-        if name in ("", "auto"):
-            return preferred_dtype(device)
-    if name not in DTYPES:
-        raise ValueError(f"dtype must be auto or one of {', '.join(DTYPES)}, got {name!r}")
-    return DTYPES[name]
-
-
-def load_model(model_dir: str | Path, device: str = "cpu", dtype: torch.dtype | str | None = None) -> LoadedModel:
-    """Load a DiffusionGemma checkpoint from a local directory; never fetches, never runs its code."""
-    from transformers import DiffusionGemmaForBlockDiffusion
-
-    from engine.training.export import read_model_card
-
-    path = Path(model_dir)
-    if not (path / "config.json").is_file():
-        raise FileNotFoundError(f"{path} is not a model directory (no config.json)")
-    if not any(path.glob("*.safetensors")):
-        raise FileNotFoundError(f"{path} holds no .safetensors weights (other formats are refused)")
-    torch_device = torch.device(device)
-    dtype = resolve_dtype(dtype, torch_device)
-    model = DiffusionGemmaForBlockDiffusion.from_pretrained(
-        path,
-        dtype=dtype,
-        use_safetensors=True,
-        local_files_only=True,
-        trust_remote_code=False,
-        attn_implementation="sdpa",
-    )
-    model.to(torch_device).eval()
-    model.config.text_config._experts_implementation = "grouped_mm"
-    return LoadedModel(model, read_model_card(path), path, dtype, torch_device)
-
-
-class TorchRunner:
-    """Encode prompts and denoise batches of canvases with the transformers model class."""
-
-    backend = "torch"
-
-    def __init__(self, loaded: LoadedModel) -> None:
-        self.loaded = loaded
-        self.model = loaded.model
-        self.device = loaded.device
-        self.text_config = self.model.config.text_config
-        self.vocab_size = self.text_config.vocab_size
-        self.window = self.text_config.sliding_window
-        # Chunks must fit the sliding window so each chunk's new entries stay visible in the cache.
-        self.chunk = max(1, self.window - 1)
-        self.layer_is_sliding = [t == "sliding_attention" for t in self.text_config.layer_types]
-        self.forward_passes = 0
-        self.step_seconds = 0.0
-        self.onnx = None  # an OnnxDenoiser runs single-canvas steps when the ONNX backend is chosen
-        self.onnx_encoder = None  # and an OnnxEncoder encodes prompts (batched encodes stay on torch)
-
-    def use_onnx(self) -> None:
-        """Encode prompts and run single-canvas denoising steps on ONNX Runtime (batched work stays on torch)."""
-        from engine.onnx_runner import OnnxDenoiser, OnnxEncoder
-
-        if self.loaded.dtype != torch.float32:
-            raise ValueError("the ONNX backend runs fp32 graphs: load the model with dtype float32")
-        self.onnx = OnnxDenoiser.for_model(self.loaded.path).use_windows(self.text_config)
-        self.onnx_encoder = OnnxEncoder.for_model(self.loaded.path, self.text_config, self.chunk)
-        self.backend = "onnx"
-
-    @torch.inference_mode()
     def encode(self, base: PromptKV, ids: list[int], budget: int | None = None) -> PromptKV:
         """Extend ``base`` (a prefix of ``ids``) by encoding up to ``budget`` more tokens of ``ids``."""
-        if self.onnx_encoder is not None:
-            return self.onnx_encoder.encode(base, ids, budget)
-        done = len(base.ids)
-        target = len(ids) if budget is None else min(len(ids), done + budget)
-        kv = base
-        while done < target:
-            count = min(self.chunk, target - done)
-            cache = to_hf_cache(kv, self.text_config)
-            chunk = torch.tensor([ids[done : done + count]], device=self.device)
-            positions = torch.arange(done, done + count, device=self.device)[None]
-            self.model.model.encoder(input_ids=chunk, past_key_values=cache, position_ids=positions)
-            keys, values = new_entries(cache, count)
-            kv = kv.appended(ids[done : done + count], keys, values)
-            done += count
-        return kv
+        ...
 
-    @torch.inference_mode()
     def encode_batch(self, items: list[tuple[PromptKV, list[int]]]) -> list[PromptKV]:
-        """Extend several caches at once: each ``(base, ids)`` gets ``ids[len(base.ids):]`` encoded.
+        """Extend several caches in one pass: each ``(base, ids)`` by ``ids[len(base.ids):]`` (one chunk at most)."""
+        ...
 
-        For the few tokens a keystroke changes in many documents: one encoder pass over all of them
-        instead of one each. Caches are left-padded to a common length and the new tokens right-padded;
-        per-layer masks hide the padding and apply causality and the sliding window, so every row gets
-        exactly the entries its own ``encode`` would give. Each row's new tokens must fit one chunk.
-        """
-        news = [ids[len(base.ids) :] for base, ids in items]
-        if any(not n or len(n) > self.chunk for n in news):
-            raise ValueError(f"encode_batch takes 1 to {self.chunk} new tokens per row")
-        rows, width = len(items), max(len(n) for n in news)
-        batched, lengths = self._left_padded_cache([base for base, _ in items])
-        query = torch.arange(width, device=self.device)
-        causal = query[None, :] <= query[:, None]  # (width, width): new token k visible to query j
-        masks: dict[str, torch.Tensor] = {}
-        for index, counts in enumerate(lengths):
-            kind = "sliding_attention" if self.layer_is_sliding[index] else "full_attention"
-            if kind in masks:
-                continue
-            longest = batched.layers[index].keys.shape[2]
-            slot = torch.arange(longest, device=self.device)
-            cached = (slot[None, :] >= (longest - counts)[:, None])[:, None, :].expand(rows, width, longest)
-            if kind == "sliding_attention":  # key slot s is visible to query j while j + longest - s < window
-                cached = cached & (slot[None, None, :] > query[None, :, None] + longest - self.window)
-            masks[kind] = torch.cat([cached, causal[None].expand(rows, -1, -1)], dim=-1)[:, None]
-        tokens = torch.zeros((rows, width), dtype=torch.long, device=self.device)
-        for row, n in enumerate(news):
-            tokens[row, : len(n)] = torch.tensor(n, device=self.device)
-        starts = torch.tensor([len(base.ids) for base, _ in items], device=self.device)
-        positions = starts[:, None] + query[None, :]
-        self.model.model.encoder(input_ids=tokens, attention_mask=masks, past_key_values=batched,
-                                 position_ids=positions)
-        keys, values = new_entries(batched, width)
-        return [
-            base.appended(n, [k[row : row + 1, :, : len(n)] for k in keys], [v[row : row + 1, :, : len(n)] for v in values])
-            for row, ((base, _), n) in enumerate(zip(items, news, strict=True))
-        ]
-
-    @torch.inference_mode()
     def denoise(
         self,
         canvases: torch.Tensor,
@@ -195,91 +45,5 @@ class TorchRunner:
         self_conditioning: torch.Tensor | None,
         decided: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Return logits (B, C, V) for canvases (B, C), each reading its own prompt cache.
-
-        Positions marked ``decided`` skip the LM head: their logits are exactly their token (a one-hot
-        row), which is all the sampler and the self-conditioning signal need from them.
-        """
-        started = time.perf_counter()
-        rows, width = canvases.shape
-        if rows == 1 and self.onnx is not None:
-            logits = self.onnx.denoise(canvases.cpu(), prompts[0], self_conditioning)
-            if decided is not None and bool(decided.any()):  # one-hot rows, as the torch path gives them
-                decided = decided.cpu()
-                logits[decided] = torch.full_like(logits[decided], float("-inf")).scatter_(
-                    -1, canvases.cpu()[decided][:, None], 0.0)
-            self.forward_passes += 1
-            self.step_seconds += time.perf_counter() - started
-            return logits
-        if rows == 1:
-            cache = to_hf_cache(prompts[0], self.text_config)
-            positions = torch.arange(len(prompts[0].ids), len(prompts[0].ids) + width, device=self.device)[None]
-            masks = None
-        else:
-            cache, masks, positions = self._batched_cache(prompts, width)
-        hidden = self.model.model(
-            decoder_input_ids=canvases.to(self.device),
-            past_key_values=cache,
-            decoder_attention_mask=masks,
-            decoder_position_ids=positions,
-            self_conditioning_logits=self_conditioning,
-        ).last_hidden_state
-        if decided is None or not bool(decided.any()):
-            logits = self._head(hidden)
-        else:
-            decided = decided.to(self.device)
-            tokens = canvases.to(self.device)
-            logits = torch.full((rows, width, self.vocab_size), float("-inf"), device=self.device)
-            logits.scatter_(-1, tokens[..., None], 0.0)
-            logits[~decided] = self._head(hidden[~decided])
-        self.forward_passes += 1
-        self.step_seconds += time.perf_counter() - started
-        return logits
-
-    def _head(self, hidden: torch.Tensor) -> torch.Tensor:
-        """The model's LM head with its final logit soft-capping, in fp32 (as its forward computes it)."""
-        logits = self.model.lm_head(hidden).float()
-        cap = self.model.final_logit_softcapping
-        return torch.tanh(logits / cap) * cap if cap else logits
-
-    def _left_padded_cache(self, prompts: list[PromptKV]) -> tuple[DynamicCache, list[torch.Tensor]]:
-        """One cache holding every prompt's entries, left-padded per layer to the longest row's, and for
-        each layer the (rows,) count of real entries in it (sliding layers hold at most their window)."""
-        caches = [to_hf_cache(p, self.text_config) for p in prompts]
-        batched = to_hf_cache(PromptKV(), self.text_config)
-        counts: list[torch.Tensor] = []
-        for index, layer in enumerate(batched.layers):
-            per_row = [c.layers[index] for c in caches]
-            lengths = [lay.keys.shape[2] if lay.is_initialized else 0 for lay in per_row]
-            longest = max(lengths)
-            shape = self.text_config.per_layer_config[index]
-            dtype = next((lay.keys.dtype for lay in per_row if lay.is_initialized), self.loaded.dtype)
-            keys = torch.zeros((len(prompts), shape.num_key_value_heads, longest, shape.head_dim), dtype=dtype,
-                               device=self.device)
-            values = torch.zeros_like(keys)
-            for row, (lay, n) in enumerate(zip(per_row, lengths, strict=True)):
-                if n:
-                    keys[row, :, longest - n :] = lay.keys[0]
-                    values[row, :, longest - n :] = lay.values[0]
-            layer.lazy_initialization(keys, values)
-            layer.keys, layer.values = keys, values
-            if hasattr(layer, "cumulative_length"):
-                layer.cumulative_length = max(len(p.ids) for p in prompts)
-            counts.append(torch.tensor(lengths, device=self.device))
-        return batched, counts
-
-    def _batched_cache(self, prompts: list[PromptKV], width: int):
-        """Left-pad per-request caches into one, with a 4D mask per layer type hiding the padding."""
-        batched, lengths = self._left_padded_cache(prompts)
-        masks: dict[str, torch.Tensor] = {}
-        for index, counts in enumerate(lengths):
-            kind = "sliding_attention" if self.layer_is_sliding[index] else "full_attention"
-            if kind not in masks:
-                longest = batched.layers[index].keys.shape[2]
-                slot = torch.arange(longest + width, device=self.device)
-                valid = slot[None, :] >= (longest - counts)[:, None]
-                masks[kind] = valid[:, None, None, :].expand(-1, 1, width, -1)
-        positions = torch.stack(
-            [torch.arange(len(p.ids), len(p.ids) + width, device=self.device) for p in prompts]
-        )
-        return batched, masks, positions
+        """Logits (B, C, V) for canvases (B, C), each reading its own prompt cache."""
+        ...

@@ -15,7 +15,6 @@ import concurrent.futures
 import contextlib
 import fcntl
 import functools
-import importlib
 import logging
 import os
 import signal
@@ -25,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from engine.client import peer_credentials
+from engine.launch import EngineLaunch
 from engine.loop import EngineCore, EngineLoop
 from engine.protocol import (
     MAX_FRAME_BYTES,
@@ -420,47 +420,15 @@ def _remove_stale_socket(path: Path) -> None:
 # ---- command line -------------------------------------------------------------------------------
 
 
-def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+def _parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, EngineLaunch]:
     parser = argparse.ArgumentParser(prog="infill engine", description="Run the infill diffusion engine.")
     parser.add_argument(
         "--socket", type=Path, default=None, help=f"socket path (default: {default_socket_path()})"
     )
-    parser.add_argument("--model", default=None, help="model directory (default: the packaged model)")
-    parser.add_argument(
-        "--device", default=None, help="torch device, e.g. cpu or cuda (default: the core's choice)"
-    )
-    parser.add_argument("--backend", default=None, help="runner backend (default: the core's choice)")
-    parser.add_argument(
-        "--dtype", default=None, help="weights dtype: auto, float32 or bfloat16 (default: auto)"
-    )
-    parser.add_argument(
-        "--idle-exit",
-        type=float,
-        default=0.0,
-        metavar="SECONDS",
-        help="exit after this long with no clients (0: never)",
-    )
+    EngineLaunch.add_arguments(parser, process=True)
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
-    parser.add_argument(
-        "--core-factory",
-        default=None,
-        metavar="MODULE:FUNCTION",
-        help="TESTING ONLY: build the core with this function instead of engine.core.load_core",
-    )
-    return parser.parse_args(argv)
-
-
-def _core_factory(args: argparse.Namespace) -> Callable[[], EngineCore]:
-    if args.core_factory:  # test hook: a fake core in a real engine process
-        module_name, _, function_name = args.core_factory.partition(":")
-        load = getattr(importlib.import_module(module_name), function_name)
-    else:
-        from engine.core import load_core  # imported late: it brings torch
-
-        load = load_core
-    pairs = (("device", args.device), ("backend", args.backend), ("dtype", args.dtype))
-    options = {name: value for name, value in pairs if value}
-    return functools.partial(load, args.model, **options)
+    args = parser.parse_args(argv)
+    return args, EngineLaunch.from_args(args, parser)
 
 
 async def _serve(server: EngineServer) -> None:
@@ -473,12 +441,12 @@ async def _serve(server: EngineServer) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the engine until a Shutdown message, SIGTERM/SIGINT, or ``--idle-exit``; return the exit status."""
-    args = _parse_args(argv)
+    args, launch = _parse_args(argv)
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
     )
     socket_path = args.socket if args.socket is not None else default_socket_path()
-    server = EngineServer(_core_factory(args), socket_path, idle_exit=args.idle_exit)
+    server = EngineServer(launch.load_core, socket_path, idle_exit=launch.idle_exit)
     try:
         asyncio.run(_serve(server))
     except AlreadyRunning as exc:

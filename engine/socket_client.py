@@ -1,4 +1,4 @@
-"""The EngineClient that talks to an engine process over its Unix socket, and starts one when needed.
+"""The EngineClient that talks to an engine process over its Unix socket (``engine.connect`` starts one).
 
 Many concurrent requests share one connection: the client gives each a wire id of its own and maps
 answers back to the caller's request ids. Every wait has a timeout, and a lost connection fails every
@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import fcntl
 import logging
 import os
-import subprocess
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,14 +37,12 @@ from engine.protocol import (
     encode,
     frame_length,
 )
-from engine.server import EXIT_ALREADY_RUNNING, default_socket_path, ensure_private_dir
 
 log = logging.getLogger(__name__)
 
-_LOG_TAIL_BYTES = 4000
-_LOG_ROTATE_BYTES = 4 * 1024 * 1024
-_MAX_RESPAWNS = 10  # engines started in one spawn_or_connect after losing the socket to a dying one
-_spawned: list[subprocess.Popen[bytes]] = []  # kept so exited engines are reaped, not left as zombies
+
+class _ClosedUnderUs(ConnectionError):
+    """The connection was closed (by the peer's reset) before the handshake could use it."""
 
 
 class EngineNotListening(EngineUnavailable):
@@ -364,128 +359,3 @@ async def _read_message(reader: asyncio.StreamReader) -> ServerMessage:
     header = await reader.readexactly(4)
     body = await reader.readexactly(frame_length(header))
     return decode_server(body)
-
-
-# ---- starting an engine process -----------------------------------------------------------------
-
-
-class _ClosedUnderUs(ConnectionError):
-    """The connection was closed (by the peer's reset) before the handshake could use it."""
-
-
-async def spawn_or_connect(
-    socket_path: str | os.PathLike[str] | None = None,
-    model_dir: str | os.PathLike[str] | None = None,
-    extra_args: Sequence[str] = (),
-    start_timeout: float = 120.0,
-    **client_options: object,
-) -> SocketEngineClient:
-    """Connect to the engine on ``socket_path``, first starting one as a detached process if none listens.
-
-    The engine's output goes to ``engine.log`` beside the socket; if it exits or does not listen within
-    ``start_timeout`` seconds, EngineUnavailable carries the tail of that log.
-    """
-    path = Path(socket_path) if socket_path is not None else default_socket_path()
-    client = SocketEngineClient(path, **client_options)  # type: ignore[arg-type]
-    try:
-        await client.start()
-        return client
-    except EngineNotListening:
-        pass
-    try:
-        ensure_private_dir(path.parent)
-    except (OSError, RuntimeError) as exc:
-        raise EngineUnavailable(str(exc)) from None
-    log_path = path.with_suffix(".log")
-    process, log_offset = _spawn_engine(path, model_dir, extra_args, log_path)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + start_timeout
-    respawns = 0
-    while True:
-        client = SocketEngineClient(path, **client_options)  # type: ignore[arg-type]
-        try:
-            await client.start()
-            return client
-        except EngineNotListening:
-            pass
-        returncode = process.poll()
-        if (
-            returncode == EXIT_ALREADY_RUNNING
-            and respawns < _MAX_RESPAWNS
-            and loop.time() < deadline
-            and not _engine_lock_held(path)
-        ):
-            # Ours lost the socket to an engine that was still exiting (or to a concurrent start that
-            # has since died): nobody holds the socket now, so start another.
-            process, log_offset = _spawn_engine(path, model_dir, extra_args, log_path)
-            respawns, returncode = respawns + 1, None
-        if returncode is not None and returncode != EXIT_ALREADY_RUNNING:  # another engine may be starting
-            raise EngineUnavailable(
-                f"the engine exited with status {returncode} while starting; "
-                f"the end of {log_path}:\n{_log_tail(log_path, log_offset)}"
-            )
-        if loop.time() > deadline:
-            raise EngineUnavailable(
-                f"the engine (pid {process.pid}) did not listen on {path} within {start_timeout:g}s; "
-                f"the end of {log_path}:\n{_log_tail(log_path, log_offset)}"
-            )
-        await asyncio.sleep(0.05)
-
-
-def _engine_lock_held(path: Path) -> bool:
-    """True when an engine process (starting, serving or exiting) holds the lock beside ``path``."""
-    try:
-        fd = os.open(path.with_name(path.name + ".lock"), os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    except OSError:
-        return False
-    finally:
-        os.close(fd)  # closing releases a lock we took
-    return False
-
-
-def _spawn_engine(
-    path: Path, model_dir: str | os.PathLike[str] | None, extra_args: Sequence[str], log_path: Path
-) -> tuple[subprocess.Popen[bytes], int]:
-    args = [sys.executable, "-m", "engine", "--socket", str(path.absolute())]
-    if model_dir is not None:
-        args += ["--model", str(Path(model_dir).absolute())]
-    args += list(extra_args)
-    env = dict(os.environ)
-    package_root = str(Path(__file__).resolve().parent.parent)  # so `-m engine` finds this very package
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
-    if log_path.exists() and log_path.stat().st_size > _LOG_ROTATE_BYTES:
-        log_path.replace(log_path.with_suffix(".log.1"))
-    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    try:
-        offset = os.lseek(log_fd, 0, os.SEEK_END)
-        log.info("starting an engine: %s (log: %s)", " ".join(args), log_path)
-        process = subprocess.Popen(
-            args,
-            stdin=subprocess.DEVNULL,
-            stdout=log_fd,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd="/",
-            start_new_session=True,  # the engine outlives this process and its terminal
-            close_fds=True,
-        )
-    finally:
-        os.close(log_fd)
-    _spawned[:] = [p for p in _spawned if p.poll() is None]
-    _spawned.append(process)
-    return process, offset
-
-
-def _log_tail(log_path: Path, offset: int) -> str:
-    try:
-        with open(log_path, "rb") as f:
-            f.seek(max(offset, f.seek(0, os.SEEK_END) - _LOG_TAIL_BYTES))
-            return f.read().decode("utf-8", "replace").rstrip() or "(empty)"
-    except OSError as exc:
-        return f"(could not read the log: {exc})"

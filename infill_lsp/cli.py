@@ -52,13 +52,13 @@ def _eval(argv: list[str]) -> int:
     if not argv or argv[0] != "humaneval-infilling":
         print("usage: infill eval humaneval-infilling [--data FILE] [--limit N] [--json]", file=sys.stderr)
         return 2
-    from engine.humaneval import main
+    from infill_tools.humaneval import main
 
     return main(argv[1:])
 
 
 def _bench(argv: list[str]) -> int:
-    from engine.bench import main
+    from infill_tools.bench import main
 
     return main(argv)
 

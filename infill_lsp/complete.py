@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from engine.launch import EngineLaunch
 from engine.protocol import InfillResult
 from grammars import entry_for_path
 
@@ -72,15 +73,10 @@ async def fill_holes(client, text: str, language: str, marker: str, steps: int, 
 
 
 async def _run(args, text: str, language: str, report) -> tuple[str, object]:
-    if args.socket:
-        from engine.socket_client import spawn_or_connect
+    from engine.connect import open_client
 
-        client = await spawn_or_connect(Path(args.socket), model_dir=args.model)
-    else:
-        from engine.core import load_core
-        from engine.inproc_client import InprocEngineClient
-
-        client = InprocEngineClient(lambda: load_core(args.model, device=args.device))
+    socket = Path(args.socket) if args.socket else None
+    client = open_client(args.launch, socket=socket, inproc=socket is None)
     welcome = await client.start()
     try:
         if not welcome.trained:
@@ -96,11 +92,16 @@ async def _run(args, text: str, language: str, report) -> tuple[str, object]:
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default=None, help="model directory (default: the embedded model)")
-    parser.add_argument("--device", default="auto", help="cpu, cuda, ... (default: cuda if present, else cpu)")
+    EngineLaunch.add_arguments(parser)
     parser.add_argument("--socket", default=None, help="use (or spawn) an engine process on this socket")
     parser.add_argument("--marker", default=MARKER)
     parser.add_argument("--steps", type=int, default=0, help="denoising step budget (0: engine default)")
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    args = parser.parse_args(argv)
+    args.launch = EngineLaunch.from_args(args, parser)
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("file", type=Path)
     parser.add_argument("--language", default=None)
     _add_common(parser)
-    args = parser.parse_args(argv)
+    args = _parse(parser, argv)
     try:
         text = args.file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -132,7 +133,7 @@ def demo(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="infill demo", description="Fill the holes of a sample file.")
     parser.add_argument("file", type=Path, nargs="?", default=SAMPLE)
     _add_common(parser)
-    args = parser.parse_args(argv)
+    args = _parse(parser, argv)
     text = args.file.read_text(encoding="utf-8")
     print(f"== {args.file.name}, holes marked {args.marker} ==\n{text}")
     started = time.perf_counter()

@@ -10,13 +10,12 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from engine.launch import BACKENDS, DEVICE_PATTERN, DTYPES, FACTORY_PATTERN, EngineLaunch
+
 ENGINE_MODES = ("spawn", "connect", "inproc", "factory")
-BACKENDS = ("auto", "torch", "onnx")
-DTYPES = ("auto", "float32", "bfloat16")
-_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
-_FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,11 +46,11 @@ class EngineSettings:
             raise ValueError(f"engine.backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
         if self.dtype not in DTYPES:
             raise ValueError(f"engine.dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
-        if not _DEVICE.match(self.device):
+        if not DEVICE_PATTERN.match(self.device):
             raise ValueError(f"engine.device must be auto, cpu, mps, cuda or cuda:N, got {self.device!r}")
         for name in ("core_factory", "factory"):
             value = getattr(self, name)
-            if value and not _FACTORY.match(value):
+            if value and not FACTORY_PATTERN.match(value):
                 raise ValueError(f"engine.{name} must read 'module:function', got {value!r}")
         if self.mode == "connect" and not self.socket:
             raise ValueError("engine.socket is required when engine.mode is 'connect'")
@@ -59,6 +58,20 @@ class EngineSettings:
             raise ValueError("engine.factory is required when engine.mode is 'factory'")
         _check_range("engine.restart_backoff_ms", self.restart_backoff_ms, 0, 600_000)
         _check_range("engine.start_timeout_ms", self.start_timeout_ms, 100, 3_600_000)
+        try:
+            self.launch()  # combinations the engine refuses (onnx with bf16) are refused here, by field name
+        except ValueError as exc:
+            raise ValueError(f"engine.{exc}") from None
+
+    def launch(self) -> EngineLaunch:
+        """The engine launch these settings describe (the engine a "spawn" or "inproc" mode starts)."""
+        return EngineLaunch(
+            model_dir=Path(self.model_dir) if self.model_dir else None,
+            device=self.device,
+            backend=self.backend,
+            dtype=self.dtype,
+            core_factory=self.core_factory,
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,6 +1,6 @@
 """The language server's hold on the engine: make a client, start it, restart it with backoff.
 
-Nothing here imports torch: the engine modules are imported lazily and only the one a mode needs.
+Nothing here imports torch: the client modules do not, and an in-process core is loaded only when started.
 A dead engine is reported once (through ``on_outage``), answers become empty, and the next request
 after the backoff tries a fresh client.
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
-import functools
 import importlib
 import itertools
 import logging
@@ -19,10 +18,12 @@ import statistics
 import time
 from collections import deque
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from engine.client import EngineClient, EngineError, EngineUnavailable
-from engine.protocol import InfillRequest, InfillResult, Partial, StatusReply, Welcome
+from engine.connect import open_client
+from engine.protocol import InfillRequest, InfillResult, Welcome
 from infill_lsp.config import EngineSettings
 
 log = logging.getLogger(__name__)
@@ -42,65 +43,6 @@ def resolve_callable(spec: str) -> Callable[..., Any]:
     if not callable(target):
         raise EngineUnavailable(f"{spec!r} is not callable")
     return target
-
-
-class SpawningClient:
-    """An EngineClient whose ``start`` joins the per-user engine, spawning it when none listens."""
-
-    def __init__(self, settings: EngineSettings) -> None:
-        self.settings = settings
-        self._client: EngineClient | None = None
-
-    async def start(self) -> Welcome:
-        from engine.socket_client import spawn_or_connect
-
-        extra: list[str] = []
-        if self.settings.device != "auto":
-            extra += ["--device", self.settings.device]
-        if self.settings.backend != "auto":
-            extra += ["--backend", self.settings.backend]
-        if self.settings.dtype != "auto":
-            extra += ["--dtype", self.settings.dtype]
-        if self.settings.core_factory:
-            extra += ["--core-factory", self.settings.core_factory]
-        client = await spawn_or_connect(
-            socket_path=self.settings.socket or None,
-            model_dir=self.settings.model_dir or None,
-            extra_args=extra,
-            start_timeout=self.settings.start_timeout_ms / 1000,
-        )
-        self._client = client
-        welcome = client.welcome
-        if welcome is None:  # pragma: no cover - spawn_or_connect returns started clients
-            raise EngineUnavailable("the engine did not send its handshake")
-        return welcome
-
-    def _started(self) -> EngineClient:
-        if self._client is None:
-            raise EngineUnavailable("the engine client is not started")
-        return self._client
-
-    async def infill(
-        self,
-        request: InfillRequest,
-        on_partial: Callable[[Partial], None] | None = None,
-        timeout: float | None = None,
-    ) -> InfillResult:
-        return await self._started().infill(request, on_partial, timeout)
-
-    async def cancel(self, request_id: int) -> None:
-        await self._started().cancel(request_id)
-
-    async def status(self) -> StatusReply:
-        return await self._started().status()
-
-    async def close(self) -> None:
-        if self._client is not None:
-            await self._client.close()
-
-    @property
-    def alive(self) -> bool:
-        return self._client is not None and self._client.alive
 
 
 CODE_SETTINGS_ENV = "INFILL_ALLOW_CODE_SETTINGS"
@@ -123,20 +65,15 @@ def check_code_settings(settings: EngineSettings) -> None:
 def make_engine_client(settings: EngineSettings) -> EngineClient:
     """Return an unstarted EngineClient for ``settings.mode``."""
     check_code_settings(settings)
+    socket = Path(settings.socket) if settings.socket else None
+    start_timeout = settings.start_timeout_ms / 1000
     match settings.mode:
         case "spawn":
-            return SpawningClient(settings)
+            return open_client(settings.launch(), socket=socket, start_timeout=start_timeout, client_name="infill-lsp")
         case "connect":
-            from engine.socket_client import SocketEngineClient
-
-            return SocketEngineClient(settings.socket, client_name="infill-lsp")
+            return open_client(settings.launch(), socket=socket, spawn=False, client_name="infill-lsp")
         case "inproc":
-            from engine.inproc_client import InprocEngineClient
-
-            load = resolve_callable(settings.core_factory or "engine.core:load_core")
-            options = {k: v for k in ("device", "backend", "dtype") if (v := getattr(settings, k)) != "auto"}
-            core_factory = functools.partial(load, settings.model_dir or None, **options)
-            return InprocEngineClient(core_factory, start_timeout=settings.start_timeout_ms / 1000)
+            return open_client(settings.launch(), inproc=True, start_timeout=start_timeout)
         case "factory":
             return resolve_callable(settings.factory)(settings)
         case _:

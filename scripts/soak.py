@@ -1,6 +1,6 @@
 """Soak test (not run by CI): N simulated editors against one engine for M minutes, in rounds.
 
-Each round runs ``infill_lsp.loadgen.run_editors`` (real ``infill serve`` processes over stdio, all on
+Each round runs ``infill_tools.loadgen.run_editors`` (real ``infill serve`` processes over stdio, all on
 one engine socket) and then samples the engine: RSS, StatusReply active/queued (must be back to 0)
 and cache bytes. The engine is the tiny untrained model by default, or a FakeCore with --fake. Prints
 one JSON line per round and a summary; exits 1 if memory grew past --max-rss-growth-mib, work stayed
@@ -45,20 +45,22 @@ async def _status(socket_path: Path):
 
 
 async def soak(args: argparse.Namespace) -> int:
-    from infill_lsp.loadgen import run_editors
+    from infill_tools.loadgen import run_editors
 
     workdir = Path(tempfile.mkdtemp(prefix="infill-soak-", dir="/tmp"))
     socket_path = workdir / "run" / "engine.sock"
     socket_path.parent.mkdir(mode=0o700)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
-    command = [sys.executable, "-m", "engine", "--socket", str(socket_path), "--log-level", "warning"]
-    if args.fake:
-        command += ["--core-factory", "fake_core:slow_core"]
-    else:
-        from engine.testing import build_tiny_model_dir
+    from engine.connect import start_engine_process
+    from engine.launch import EngineLaunch
 
-        command += ["--model", str(args.model or build_tiny_model_dir(workdir / "tiny"))]
-    engine = subprocess.Popen(command, env=env, cwd=ROOT)
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "tests")])  # the fake cores live there
+    if args.fake:
+        launch = EngineLaunch(core_factory="fake_core:slow_core")
+    else:
+        from infill_tools.model_builders import build_tiny_model_dir
+
+        launch = EngineLaunch(model_dir=Path(args.model) if args.model else build_tiny_model_dir(workdir / "tiny"))
+    engine = start_engine_process(launch, socket_path, log_level="warning", output=None)
     try:
         deadline = time.monotonic() + 300
         while not socket_path.exists():

@@ -10,7 +10,7 @@ import pytest
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
-    from engine.testing import build_tiny_model_dir
+    from infill_tools.model_builders import build_tiny_model_dir
 
     return build_tiny_model_dir(tmp_path_factory.mktemp("models") / "tiny")
 

@@ -93,9 +93,9 @@ def rss_kib(pid: int) -> int:
 
 def reap_spawned() -> None:
     """Reap engines spawn_or_connect started and that have exited (it keeps them to avoid zombies)."""
-    from engine import socket_client
+    from engine import connect
 
-    for process in socket_client._spawned:
+    for process in connect._spawned:
         with contextlib.suppress(Exception):
             process.poll()
 

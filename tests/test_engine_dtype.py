@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine import runner as runner_module
-from engine.core import load_core, resolve_device
+from engine import checkpoint as checkpoint_module
+from engine.checkpoint import preferred_dtype, resolve_device, resolve_dtype
+from engine.core import load_core
 from engine.protocol import InfillRequest, InfillResult
-from engine.runner import preferred_dtype, resolve_dtype
 
 
 def test_dtype_names_and_the_environment_override(monkeypatch):
@@ -27,9 +27,9 @@ def test_dtype_names_and_the_environment_override(monkeypatch):
 
 
 def test_the_cpu_default_follows_its_bf16_support(monkeypatch):
-    monkeypatch.setattr(runner_module, "cpu_has_bf16_dot", lambda: True)
+    monkeypatch.setattr(checkpoint_module, "cpu_has_bf16_dot", lambda: True)
     assert preferred_dtype("cpu") is torch.bfloat16
-    monkeypatch.setattr(runner_module, "cpu_has_bf16_dot", lambda: False)
+    monkeypatch.setattr(checkpoint_module, "cpu_has_bf16_dot", lambda: False)
     assert preferred_dtype("cpu") is torch.float32
     assert preferred_dtype("cuda") is torch.bfloat16
 

@@ -7,6 +7,7 @@ Most tests run EngineServer in the test's event loop on a FakeCore; the process 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import random
 import shutil
@@ -23,6 +24,8 @@ import pytest
 from fake_core import RAISE_MARKER, FakeCore, fill_text
 
 from engine.client import EngineError, EngineUnavailable
+from engine.connect import spawn_or_connect
+from engine.launch import EngineLaunch
 from engine.protocol import (
     PROTOCOL_VERSION,
     Cancel,
@@ -49,7 +52,7 @@ from engine.server import (
     default_socket_path,
 )
 from engine.server import main as server_main
-from engine.socket_client import EngineNotListening, SocketEngineClient, spawn_or_connect
+from engine.socket_client import EngineNotListening, SocketEngineClient
 
 WAIT_S = 10.0
 TESTS_DIR = Path(__file__).resolve().parent
@@ -545,13 +548,13 @@ async def wait_for_exit(pid: int) -> int:
         await asyncio.sleep(0.02)
 
 
-FAKE = ("--core-factory", "fake_core:slow_core")
+FAKE = EngineLaunch(core_factory="fake_core:slow_core")
 
 
 async def test_kill_9_mid_request_raises_unavailable_quickly(
     socket_path: Path, engine_processes: list[int]
 ) -> None:
-    engine_client = await spawn_or_connect(socket_path, extra_args=FAKE, start_timeout=60, request_timeout=60)
+    engine_client = await spawn_or_connect(socket_path, launch=FAKE, start_timeout=60, request_timeout=60)
     engine_processes.append(engine_client.engine_pid)
     assert engine_client.engine_pid != os.getpid()
     assert (await engine_client.infill(InfillRequest(1, "a", "b"))).candidates[0].text == "[a|b]"
@@ -578,7 +581,7 @@ async def test_kill_9_mid_request_raises_unavailable_quickly(
 
     # The dead engine left its socket behind; the next spawn replaces it.
     assert socket_path.exists()
-    restarted = await spawn_or_connect(socket_path, extra_args=FAKE, start_timeout=60)
+    restarted = await spawn_or_connect(socket_path, launch=FAKE, start_timeout=60)
     engine_processes.append(restarted.engine_pid)
     assert (await restarted.infill(InfillRequest(1, "c", "d"))).candidates[0].text == "[c|d]"
     await restarted.shutdown_engine()
@@ -589,7 +592,7 @@ async def test_kill_9_mid_request_raises_unavailable_quickly(
 async def test_concurrent_spawns_share_one_engine(socket_path: Path, engine_processes: list[int]) -> None:
     clients = await asyncio.gather(
         *(
-            spawn_or_connect(socket_path, extra_args=(*FAKE, "--idle-exit", "0.5"), start_timeout=60)
+            spawn_or_connect(socket_path, launch=dataclasses.replace(FAKE, idle_exit=0.5), start_timeout=60)
             for _ in range(3)
         )
     )
@@ -606,7 +609,7 @@ async def test_concurrent_spawns_share_one_engine(socket_path: Path, engine_proc
 async def test_a_failing_engine_start_reports_its_log(socket_path: Path, engine_processes: list[int]) -> None:
     with pytest.raises(EngineUnavailable, match="fake core failed to load") as info:
         await spawn_or_connect(
-            socket_path, extra_args=("--core-factory", "fake_core:broken_core"), start_timeout=60
+            socket_path, launch=EngineLaunch(core_factory="fake_core:broken_core"), start_timeout=60
         )
     assert "exited with status 1" in str(info.value)
     assert socket_path.with_suffix(".log").exists()

@@ -9,7 +9,7 @@ import torch
 
 
 def test_gpu_bench_runs_on_a_tiny_shape(capsys):
-    from engine.gpu_bench import main
+    from infill_tools.gpu_bench import main
 
     assert main(["--shape", "tiny", "--device", "cpu", "--prompt", "40", "--batches", "1,2", "--canvases", "8",
                  "--steps", "1", "--ar-tokens", "4", "--generate-steps", "3"]) == 0
@@ -25,7 +25,7 @@ def test_full_size_shape_matches_the_published_parameter_counts():
     from transformers import DiffusionGemmaForBlockDiffusion
 
     from engine.architecture import count_parameters
-    from engine.gpu_bench import SHAPES
+    from infill_tools.gpu_bench import SHAPES
 
     with torch.device("meta"):
         model = DiffusionGemmaForBlockDiffusion(SHAPES["diffusiongemma-26b-a4b"].to_config())
@@ -36,6 +36,6 @@ def test_full_size_shape_matches_the_published_parameter_counts():
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_gpu_bench_small_shape_on_cuda():
-    from engine.gpu_bench import main
+    from infill_tools.gpu_bench import main
 
     assert main(["--shape", "small", "--device", "cuda", "--batches", "1", "--canvases", "32", "--steps", "2"]) == 0

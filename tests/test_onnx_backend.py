@@ -11,7 +11,8 @@ from engine.protocol import InfillRequest, InfillResult
 def test_onnx_step_matches_torch_and_serves(tiny_model_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     from engine.core import load_core
-    from engine.onnx_runner import OnnxDenoiser, onnx_path_for
+    from engine.onnx_export import onnx_path_for
+    from engine.onnx_runner import OnnxDenoiser, OnnxRunner
 
     core = load_core(tiny_model_dir, backend="torch")
     runner = core.runner
@@ -39,7 +40,7 @@ def test_onnx_step_matches_torch_and_serves(tiny_model_dir, tmp_path, monkeypatc
     assert len(encoder.encode(PromptKV(), prompt, budget=40).ids) == 40
 
     onnx_core = load_core(tiny_model_dir, backend="onnx")
-    assert onnx_core.runner.onnx_encoder is not None and onnx_core.runner.loaded.dtype == torch.float32
+    assert isinstance(onnx_core.runner, OnnxRunner) and onnx_core.runner.loaded.dtype == torch.float32
     assert onnx_core.welcome.backend == "onnx"
     onnx_core.add(InfillRequest(1, "def f(x):\n    return ", "\n", language="python", max_steps=3))
     results = []

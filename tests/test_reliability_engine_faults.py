@@ -33,12 +33,14 @@ from reliability_support import (
 )
 
 from engine.client import EngineError, EngineUnavailable
+from engine.connect import spawn_or_connect
+from engine.launch import EngineLaunch
 from engine.protocol import PROTOCOL_VERSION, FinishReason, Hello, InfillRequest, encode
-from engine.socket_client import SocketEngineClient, spawn_or_connect
+from engine.socket_client import SocketEngineClient
 from infill_lsp.config import EngineSettings
 from infill_lsp.engine_link import EngineLink, EngineState
 
-FAKE = ("--core-factory", "fake_core:slow_core")  # 20 ms per step
+FAKE = EngineLaunch(core_factory="fake_core:slow_core")  # 20 ms per step
 
 
 @pytest.fixture
@@ -93,7 +95,7 @@ async def test_engine_killed_at_random_points_100_times(socket_path: Path) -> No
         for round_ in range(100):
             began = time.perf_counter()
             client = await spawn_or_connect(
-                socket_path, extra_args=FAKE, start_timeout=WAIT_S, request_timeout=WAIT_S
+                socket_path, launch=FAKE, start_timeout=WAIT_S, request_timeout=WAIT_S
             )
             reconnect_ms.append((time.perf_counter() - began) * 1000)
             engine_pids.add(client.engine_pid)
@@ -191,7 +193,7 @@ async def test_a_stalled_engine_is_replaced_after_a_kill(socket_path: Path) -> N
         engine.stop()  # the editor side gives up on it: kill, then spawn a fresh one
         await wait_until(lambda: not client.alive)
         await client.close()
-        fresh = await spawn_or_connect(socket_path, extra_args=FAKE, start_timeout=WAIT_S)
+        fresh = await spawn_or_connect(socket_path, launch=FAKE, start_timeout=WAIT_S)
         try:
             assert fresh.engine_pid != engine.pid
             assert (await fresh.infill(InfillRequest(1, "a", "b"))).candidates[0].text == "[a|b]"
@@ -434,7 +436,7 @@ async def test_a_dying_engine_does_not_stop_a_respawn(socket_path: Path) -> None
             conn.close()  # accepted, then reset: what a process being killed does
 
     resetter = asyncio.ensure_future(reset_connections())
-    spawning = asyncio.ensure_future(spawn_or_connect(socket_path, extra_args=FAKE, start_timeout=WAIT_S))
+    spawning = asyncio.ensure_future(spawn_or_connect(socket_path, launch=FAKE, start_timeout=WAIT_S))
     try:
         await asyncio.sleep(0.5)  # the first engine we start finds the lock taken and exits 3
         resetter.cancel()

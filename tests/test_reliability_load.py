@@ -2,7 +2,7 @@
 
 The short form runs in the normal suite (16 socket clients for a few seconds on a FakeCore engine
 process, and a tiny real model for the KV cache budget). The long soak is ``python scripts/soak.py``
-(real language-server processes through infill_lsp.loadgen); CI does not run it.
+(real language-server processes through infill_tools.loadgen); CI does not run it.
 """
 
 from __future__ import annotations

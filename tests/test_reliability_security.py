@@ -123,10 +123,9 @@ OWNED = {  # module.function calls that run code or unpickle
 }
 # Every place in the product that can run or import code, and why that is not model output.
 ALLOWED = {
-    ("engine/humaneval.py", "run"): "the benchmark scorer: subprocess, -I -S, temp dir, timeout",
-    ("engine/socket_client.py", "Popen"): "starts `python -m engine` with fixed arguments",
-    ("engine/bench.py", "Popen"): "starts an engine process for the benchmark",
-    ("engine/server.py", "import_module"): "--core-factory, a test hook named on the command line",
+    ("infill_tools/humaneval.py", "run"): "the benchmark scorer: subprocess, -I -S, temp dir, timeout",
+    ("engine/connect.py", "Popen"): "starts `python -m engine` with the flags of a typed EngineLaunch",
+    ("engine/launch.py", "import_module"): "--core-factory, a test hook named on the command line",
     ("engine/training/corpus.py", "call"): "runs the corpus download script (training only)",
     ("engine/training/train.py", "load"): "torch.load(weights_only=True) of the trainer's resume state",
     ("engine/tokenizer.py", "load"): "not code: a JSON tokenizer file",
@@ -156,7 +155,7 @@ def test_no_module_executes_text_except_the_humaneval_scorer() -> None:
     found = {}
     files = [
         p
-        for package in ("engine", "infill_lsp")
+        for package in ("engine", "infill_lsp", "infill_tools")
         for p in (ROOT / package).rglob("*.py")
         if "samples" not in p.relative_to(ROOT).parts
     ]  # samples are holey example files, not code
@@ -170,7 +169,7 @@ def test_no_module_executes_text_except_the_humaneval_scorer() -> None:
 
 
 def test_the_humaneval_scorer_is_isolated_and_timed_out(tmp_path: Path) -> None:
-    from engine.humaneval import run_program
+    from infill_tools.humaneval import run_program
 
     sentinel = tmp_path / "escaped"
     assert run_program("x = 1\n") is True
@@ -241,7 +240,7 @@ class _Payload:
 
 
 def test_a_pickle_only_model_directory_is_refused(tiny_model_dir: Path, tmp_path: Path) -> None:
-    from engine.runner import load_model
+    from engine.checkpoint import load_model
 
     sentinel = tmp_path / "pickle-ran"
     model = tmp_path / "pickled"

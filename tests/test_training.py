@@ -96,7 +96,7 @@ def test_toy_training_reduces_loss_resumes_and_exports(toy_corpus, tmp_path, obj
     card = json.loads((tmp_path / "run" / "model" / "infill_model.json").read_text())
     assert card["objective"] == objective and card["shape"]["num_experts"] == arch.SHAPES["tiny"].num_experts
     assert card["summary"]["tokens"] == summary2["tokens"]
-    from engine.runner import load_model
+    from engine.checkpoint import load_model
 
     loaded = load_model(tmp_path / "run" / "model")
     from engine.tokenizer import InfillTokenizer

@@ -1,4 +1,4 @@
-"""Writing a trained model as a self-describing model directory the engine can serve."""
+"""Writing a trained model as a self-describing model directory the engine can serve (``engine.checkpoint``)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ from pathlib import Path
 import torch
 
 from engine.architecture import ModelShape
-
-MODEL_CARD = "infill_model.json"
+from engine.checkpoint import MODEL_CARD
 
 
 def _corpus_fingerprint(corpus: Path | None) -> dict:
@@ -76,10 +75,3 @@ def export_model(
     tmp.rename(out_dir)
     return out_dir
 
-
-def read_model_card(model_dir: Path) -> dict:
-    """Return the card of a model directory ({} for a directory without one, e.g. a foreign checkpoint)."""
-    path = Path(model_dir) / MODEL_CARD
-    if not path.is_file():
-        return {}
-    return json.loads(path.read_text())

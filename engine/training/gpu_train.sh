@@ -59,7 +59,7 @@ eval)
     for split in single span; do
       data=$single; canvas=16
       [ $split = span ] && data=$span && canvas=64
-      python3 -m engine.humaneval --model runs/gpu-$objective/model --device cuda --data "$data" \
+      python3 -m infill_tools.humaneval --model runs/gpu-$objective/model --device cuda --data "$data" \
         --limit "$limit" --stride "$( [ $split = single ] && echo "$stride" || echo 1)" --canvas $canvas \
         --out runs/gpu-eval/eval-$split-$objective.json > runs/gpu-eval/eval-$split-$objective.log 2>&1 \
         || echo "eval $split $objective failed"

@@ -18,6 +18,7 @@ import signal
 import sys
 from pathlib import Path
 
+from engine.launch import EngineLaunch
 from infill_lsp.batch.holes import RecipeError, load_recipes
 from infill_lsp.batch.journal import default_journal_path
 from infill_lsp.batch.planning import FillSettings
@@ -76,8 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     output.add_argument("--no-journal", action="store_true", help="do not read or write a journal")
     engine = parser.add_argument_group("engine")
-    engine.add_argument("--model", default=None, help="model directory (default: the embedded model)")
-    engine.add_argument("--device", default="auto", help="cpu, cuda, ... (default: cuda if present, else cpu)")
+    EngineLaunch.add_arguments(engine)
     engine.add_argument("--socket", default=None, help="use (or spawn) an engine process on this socket")
     engine.add_argument(
         "--steps", type=int, default=0, help="denoising step budget per hole (0: engine default)"
@@ -126,7 +126,7 @@ def _config(args: argparse.Namespace) -> BatchConfig:
                 names,
                 str(args.query),
                 args.marker,
-                args.model,
+                str(args.model) if args.model else None,
                 args.steps,
                 args.seed,
                 args.wave_size,
@@ -151,8 +151,8 @@ def local_runner_factory(args: argparse.Namespace):
     async def make():
         from infill_lsp.batch.driving import LocalWaveRunner
 
-        client = await _client(args)
-        welcome = await client.start() if not args.socket else client.welcome
+        client = _client(args)
+        welcome = await client.start()
         note = "" if welcome.trained else " (UNTRAINED: fills are noise)"
         return (
             LocalWaveRunner(client, args.timeout),
@@ -163,15 +163,12 @@ def local_runner_factory(args: argparse.Namespace):
     return make
 
 
-async def _client(args: argparse.Namespace):
-    if args.socket:
-        from engine.socket_client import spawn_or_connect
+def _client(args: argparse.Namespace):
+    """An unstarted client: an engine in this process, or the one on ``--socket`` (started if none listens)."""
+    from engine.connect import open_client
 
-        return await spawn_or_connect(Path(args.socket), model_dir=args.model)
-    from engine.core import load_core
-    from engine.inproc_client import InprocEngineClient
-
-    return InprocEngineClient(lambda: load_core(args.model, device=args.device), request_timeout=args.timeout)
+    socket = Path(args.socket) if args.socket else None
+    return open_client(args.launch, socket=socket, inproc=socket is None, request_timeout=args.timeout)
 
 
 def ray_runner_factory(args: argparse.Namespace):
@@ -179,7 +176,7 @@ def ray_runner_factory(args: argparse.Namespace):
         from infill_lsp.batch.ray_pool import RayWaveRunner, connect
 
         ray, started = connect(args.ray, args.ray_actors)
-        runner = RayWaveRunner.start(ray, model_dir=args.model, actors=args.ray_actors, timeout=args.timeout)
+        runner = RayWaveRunner.start(ray, launch=args.launch, actors=args.ray_actors, timeout=args.timeout)
         model = await runner.model()
 
         async def close() -> None:
@@ -198,8 +195,8 @@ async def _bench(args: argparse.Namespace, config: BatchConfig) -> int:
 
     _, plans, skipped = collect_plans(config, _registry(), HoleFinder(config))
     holes = [p for plan in plans for p in plan.holes][: config.limit or None]
-    client = await _client(args)
-    welcome = await client.start() if not args.socket else client.welcome
+    client = _client(args)
+    welcome = await client.start()
     try:
         figures = await bench(client, waves(holes, config.fill.wave_size), args.timeout)
     finally:
@@ -251,6 +248,7 @@ def _on_interrupt(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.launch = EngineLaunch.from_args(args, parser)
     if args.list_recipes:
         for name, recipe in sorted(load_recipes().items()):
             print(f"{name:20} {recipe.description}")

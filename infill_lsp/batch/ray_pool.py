@@ -8,6 +8,7 @@ pickled objects of ours). Ray is imported only here and only when ``--ray`` is g
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 import msgspec
 
 from engine.client import EngineError
+from engine.launch import EngineLaunch
 from engine.protocol import ErrorReply, InfillRequest, InfillResult
 from infill_lsp.batch.driving import OnAnswer
 
@@ -26,14 +28,11 @@ _encoder = msgspec.msgpack.Encoder()
 class EngineActorBody:
     """What each actor runs: an in-process engine client over a core it loads itself."""
 
-    def __init__(self, model_dir: str | None, device: str, timeout: float) -> None:
-        from engine.core import load_core
-        from engine.inproc_client import InprocEngineClient
+    def __init__(self, launch: EngineLaunch, timeout: float) -> None:
+        from engine.connect import open_client
 
         self._loop = asyncio.new_event_loop()
-        self._client = InprocEngineClient(
-            lambda: load_core(model_dir, device=device), request_timeout=timeout
-        )
+        self._client = open_client(launch, inproc=True, request_timeout=timeout)
         self._timeout = timeout
         self.welcome = self._loop.run_until_complete(self._client.start())
 
@@ -57,6 +56,11 @@ class EngineActorBody:
         runner = LocalWaveRunner(self._client, self._timeout)
         self._loop.run_until_complete(runner.run_wave(requests, keep))
         return _encoder.encode(answers)
+
+
+def actor_launch(launch: EngineLaunch, device: str) -> EngineLaunch:
+    """``launch`` on ``device`` when it leaves the device to ``auto``."""
+    return dataclasses.replace(launch, device=device) if launch.device == "auto" else launch
 
 
 def connect(address: str, actors: int):
@@ -84,14 +88,18 @@ class RayWaveRunner:
     _free: asyncio.Queue | None = field(default=None)
 
     @classmethod
-    def start(cls, ray, *, model_dir: str | None, actors: int, timeout: float) -> RayWaveRunner:
+    def start(cls, ray, *, launch: EngineLaunch, actors: int, timeout: float) -> RayWaveRunner:
+        """One actor per GPU of the cluster, else ``actors`` CPU actors; an ``auto`` device becomes the
+        actors' (cuda or cpu), a device named in ``launch`` is kept."""
         gpus = int(ray.cluster_resources().get("GPU", 0))
         if gpus:
             remote = ray.remote(num_gpus=1, num_cpus=1)(EngineActorBody)
-            handles = [remote.remote(model_dir, "cuda", timeout) for _ in range(gpus)]
+            launch = actor_launch(launch, "cuda")
+            handles = [remote.remote(launch, timeout) for _ in range(gpus)]
         else:
             remote = ray.remote(num_cpus=1)(EngineActorBody)
-            handles = [remote.remote(model_dir, "cpu", timeout) for _ in range(max(1, actors))]
+            launch = actor_launch(launch, "cpu")
+            handles = [remote.remote(launch, timeout) for _ in range(max(1, actors))]
         return cls(ray, handles, slots=len(handles))
 
     async def model(self) -> str:

@@ -1,4 +1,4 @@
-"""``python -m engine.gpu_bench``: the cost of a denoising step at full DiffusionGemma size, on a GPU.
+"""``python -m infill_tools.gpu_bench``: the cost of a denoising step at full DiffusionGemma size, on a GPU.
 
 Random weights are enough (at a fixed step count they do not change the cost of a step). The model is
 built from a shape directly on the device in bf16, then measured:
@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 
 import torch
 
@@ -93,8 +92,9 @@ def bandwidth_gbs(device: torch.device) -> float:
 
 
 def step_time(model, batch: int, canvas: int, prompt: int, steps: int, device) -> float:
+    from engine.checkpoint import LoadedModel
     from engine.kv import PromptKV
-    from engine.runner import LoadedModel, TorchRunner
+    from engine.torch_runner import TorchRunner
 
     runner = TorchRunner(LoadedModel(model, {}, None, next(model.parameters()).dtype, device))
     ids = torch.randint(100, model.config.text_config.vocab_size, (prompt,)).tolist()
@@ -160,17 +160,19 @@ def engine_vs_generate(model, canvas: int, prompt: int, steps: int, device, repe
     """
     from transformers.models.diffusion_gemma.generation_diffusion_gemma import EntropyBoundSamplerConfig
 
+    from engine.checkpoint import LoadedModel, default_model_dir
     from engine.config import EngineConfig
-    from engine.core import EngineCore, default_model_dir
+    from engine.core import EngineCore
     from engine.protocol import InfillRequest, InfillResult
-    from engine.runner import LoadedModel, TorchRunner
     from engine.tokenizer import InfillTokenizer
+    from engine.torch_runner import TorchRunner
+    from infill_tools.bench import CONTEXT_SOURCE
 
     tokenizer = _ByteTokens(InfillTokenizer.from_file(default_model_dir()).special, model.config.text_config.vocab_size)
     config = EngineConfig(max_prefix_tokens=prompt, max_suffix_tokens=0)
     runner = TorchRunner(LoadedModel(model, {}, None, next(model.parameters()).dtype, device))
     core = EngineCore(runner, tokenizer, config)
-    text = (Path(__file__).with_name("core.py").read_text() * 4)[:prompt]  # ``prompt`` tokens
+    text = (CONTEXT_SOURCE.read_text() * 4)[:prompt]  # ``prompt`` tokens
     request = InfillRequest(0, text, "", language="python", max_steps=steps, canvas_lengths=(canvas,))
     ids = torch.tensor([core._prompt(request)], device=device)
     model.config.canvas_length = canvas
@@ -210,7 +212,7 @@ def engine_vs_generate(model, canvas: int, prompt: int, steps: int, device, repe
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m engine.gpu_bench", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m infill_tools.gpu_bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shape", default="diffusiongemma-26b-a4b", choices=sorted(SHAPES))
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")

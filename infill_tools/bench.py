@@ -4,7 +4,7 @@
 2. warm single-line inline-completion latency through the language server at 1, 4 and 16 clients;
 3. a request after one keystroke vs a cold request (the encoder cache at work);
 4. tokens per forward pass on single- and multi-line holes, and pass@1 there vs one token per step;
-5. torch vs ONNX Runtime time per denoising step (when an ONNX export is available).
+5. torch vs ONNX Runtime time per denoising step (with the ``onnx`` extra installed).
 
 Absolute times mean something only on the machine they were taken on; ratios are the figures to compare.
 """
@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,9 +24,11 @@ from pathlib import Path
 
 import torch
 
+import engine.core
+from engine.launch import ONNX_EXTRA_MISSING, EngineLaunch, onnx_available
 from engine.protocol import InfillRequest, InfillResult
 
-CONTEXT_SOURCE = Path(__file__).with_name("core.py")
+CONTEXT_SOURCE = Path(engine.core.__file__)  # real Python source for prompts: the engine core itself
 
 
 def bench_context(tokenizer, prefix_tokens: int = 760, suffix_tokens: int = 256) -> tuple[str, str]:
@@ -182,8 +184,8 @@ def bench_burst(core, context: tuple[str, str], documents: int, repeats: int) ->
 
 def bench_parallelism(core, problems: int) -> dict:
     """Tokens per forward and pass@1 with parallel decoding vs one token per step."""
-    from engine.humaneval import DEFAULT_DATA, DiffusionFiller, evaluate, load_problems
     from engine.sampler import SamplerConfig
+    from infill_tools.humaneval import DEFAULT_DATA, DiffusionFiller, evaluate, load_problems
 
     out = {}
     single = load_problems(DEFAULT_DATA / "HumanEval-SingleLineInfilling.jsonl.gz", problems, 1033 // problems)
@@ -201,17 +203,15 @@ def bench_parallelism(core, problems: int) -> dict:
     return out
 
 
-def bench_lsp(model_dir: str | None, context: tuple[str, str], clients: list[int], requests: int) -> list[dict]:
+def bench_lsp(launch: EngineLaunch, context: tuple[str, str], clients: list[int], requests: int) -> list[dict]:
     """Warm inline-completion latency through ``infill serve`` processes sharing one engine process."""
-    from infill_lsp.loadgen import run_editors
+    from engine.connect import start_engine_process
+    from infill_tools.loadgen import run_editors
 
     directory = Path(tempfile.mkdtemp(prefix="infill-bench-", dir="/tmp"))
     directory.chmod(0o700)
     sock = directory / "engine.sock"
-    command = [sys.executable, "-m", "engine", "--socket", str(sock), "--idle-exit", "120"]
-    if model_dir:
-        command += ["--model", str(model_dir)]
-    engine = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    engine = start_engine_process(dataclasses.replace(launch, idle_exit=120.0), sock)
     try:
         for _ in range(1200):
             if sock.exists():
@@ -286,14 +286,13 @@ def bench_backends(core, context: tuple[str, str], width: int, repeats: int) -> 
     return out
 
 
-def bench_dtypes(model_dir: str | None, device: str, context: tuple[str, str], repeats: int) -> dict:
+def bench_dtypes(launch: EngineLaunch, context: tuple[str, str], repeats: int) -> dict:
     """fp32 vs bf16 weights: prompt encoding and denoising-step time, interleaved, and argmax agreement."""
-    from engine.core import load_core
     from engine.kv import PromptKV
 
     setups = {}
     for name in ("float32", "bfloat16"):
-        core = load_core(model_dir, device=device, dtype=name)
+        core = dataclasses.replace(launch, backend="torch", dtype=name).load_core()
         prompt = core._prompt(InfillRequest(0, *context, language="python"))
         kv = core.runner.encode(PromptKV(), prompt)
         canvas = torch.randint(core.noise_low, core.runner.vocab_size, (1, 16), generator=torch.Generator().manual_seed(0))
@@ -320,9 +319,7 @@ def bench_dtypes(model_dir: str | None, device: str, context: tuple[str, str], r
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="infill bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default=None, help="model directory (default: the embedded model)")
-    parser.add_argument("--device", default="auto", help="cpu, cuda, ... (default: cuda if present, else cpu)")
-    parser.add_argument("--dtype", default="auto", help="weights dtype: auto, float32 or bfloat16")
+    EngineLaunch.add_arguments(parser)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--clients", default="1,4,16", help="LSP client counts ('' to skip)")
@@ -330,10 +327,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--problems", type=int, default=40, help="benchmark problems per split (0 to skip)")
     parser.add_argument("--only", default="", help="comma list of parts: generate,keystroke,burst,parallelism,lsp,backends,dtypes")
     args = parser.parse_args(argv)
-    from engine.core import load_core
-
+    launch = EngineLaunch.from_args(args, parser)
     torch.set_num_threads(max(1, min(torch.get_num_threads(), os.cpu_count() or 1)))
-    core = load_core(args.model, device=args.device, dtype=args.dtype)
+    core = launch.load_core()
     context = bench_context(core.tokenizer)
     parts = set(filter(None, args.only.split(","))) or {"generate", "keystroke", "burst", "parallelism", "lsp", "backends", "dtypes"}
     report: dict = {"model": core.welcome.model_name, "device": core.welcome.device,
@@ -349,18 +345,20 @@ def main(argv: list[str] | None = None) -> int:
     if "burst" in parts:
         report["keystroke_burst"] = bench_burst(core, context, 16, max(3, args.repeats // 2))
         print(f"  burst: {report['keystroke_burst']}", file=sys.stderr)
-    if "backends" in parts:
+    if "backends" in parts and not onnx_available():
+        report["backends"] = {"skipped": ONNX_EXTRA_MISSING}
+    elif "backends" in parts:
         report["backends"] = bench_backends(core, context, 16, args.repeats * 4)
         print(f"  backends: {report['backends']}", file=sys.stderr)
     if "dtypes" in parts:
-        report["dtypes"] = bench_dtypes(args.model, args.device, context, args.repeats)
+        report["dtypes"] = bench_dtypes(launch, context, args.repeats)
         print(f"  dtypes: {report['dtypes']}", file=sys.stderr)
     if "parallelism" in parts and args.problems:
         report["parallel_decoding"] = bench_parallelism(core, args.problems)
         print(f"  parallelism: {report['parallel_decoding']}", file=sys.stderr)
     if "lsp" in parts and args.clients:
         counts = [int(x) for x in args.clients.split(",") if x]
-        report["lsp_latency"] = bench_lsp(args.model, context, counts, args.lsp_requests)
+        report["lsp_latency"] = bench_lsp(launch, context, counts, args.lsp_requests)
     print(json.dumps(report, indent=None if args.json else 2))
     return 0
 

@@ -22,6 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.launch import EngineLaunch
+
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "benchmarks" / "humaneval-infilling"
 
 
@@ -141,10 +143,11 @@ class AutoregressiveFiller:
     """Greedy decoding with the causal encoder of a model trained with the AR objective."""
 
     def __init__(self, model_dir: Path, device: str, max_tokens: int, dtype: str = "auto") -> None:
+        from engine.checkpoint import load_model, resolve_device
         from engine.config import EngineConfig
-        from engine.core import EngineCore, resolve_device
-        from engine.runner import TorchRunner, load_model
+        from engine.core import EngineCore
         from engine.tokenizer import InfillTokenizer
+        from engine.torch_runner import TorchRunner
 
         loaded = load_model(model_dir, device=resolve_device(device), dtype=dtype)
         self.model = loaded.model
@@ -231,32 +234,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--stride", type=int, default=1, help="take every STRIDE-th problem (an even subset)")
     parser.add_argument("--json", action="store_true", help="print the full JSON report")
-    parser.add_argument("--model", type=Path, default=None, help="model directory (default: embedded)")
+    EngineLaunch.add_arguments(parser)
     parser.add_argument("--objective", choices=("diffusion", "ar"), default=None,
                         help="how to decode (default: from the model card)")
-    parser.add_argument("--device", default="auto", help="cpu, cuda, ... (default: cuda if present, else cpu)")
-    parser.add_argument("--dtype", default="auto", help="auto, float32 or bfloat16 (default: auto)")
     parser.add_argument("--steps", type=int, default=0, help="denoising step cap (0: engine default)")
     parser.add_argument("--canvas", default="", help="canvas lengths, e.g. 16 or 16,32 (default: engine's)")
     parser.add_argument("--single-line", choices=("auto", "yes", "no"), default="auto")
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON report here")
     args = parser.parse_args(argv)
+    launch = EngineLaunch.from_args(args, parser)
     if not args.data.is_file():
         print(f"error: benchmark data not found at {args.data}", file=sys.stderr)
         return 2
-    from engine.core import default_model_dir, load_core
-    from engine.training.export import read_model_card
+    from engine.checkpoint import default_model_dir, read_model_card
 
-    model_dir = args.model or default_model_dir()
+    model_dir = launch.model_dir or default_model_dir()
     card = read_model_card(model_dir)
     objective = args.objective or card.get("objective", "diffusion")
     single_line = "SingleLine" in args.data.name if args.single_line == "auto" else args.single_line == "yes"
     problems = load_problems(args.data, args.limit, max(1, args.stride))
     canvas = tuple(int(x) for x in args.canvas.split(",") if x.strip())
     if objective == "ar":
-        filler = AutoregressiveFiller(model_dir, args.device, max_tokens=max(canvas or (64,)), dtype=args.dtype)
+        filler = AutoregressiveFiller(model_dir, launch.device, max_tokens=max(canvas or (64,)), dtype=launch.dtype)
     else:
-        filler = DiffusionFiller(load_core(model_dir, device=args.device, dtype=args.dtype), args.steps, canvas)
+        filler = DiffusionFiller(launch.load_core(), args.steps, canvas)
     if not card.get("trained", True):
         print("note: this model is UNTRAINED (random weights); its scores mean nothing", file=sys.stderr)
     report = {"data": args.data.name, "model": str(model_dir), "objective": objective,

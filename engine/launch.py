@@ -1,0 +1,155 @@
+"""How to launch an engine: one typed object that every command line, the editor settings and the spawner share.
+
+``EngineLaunch`` names the model directory, device, backend and dtype, and the settings of an engine
+process (idle exit, the test-only core factory). Commands expose the same flags through
+``add_arguments`` / ``from_args``; ``to_argv`` hands a launch to a spawned ``python -m engine``, and
+``load_core`` builds the core in this process. Nothing here imports torch, so the language server can
+hold a launch without loading it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from engine.config import EngineConfig
+    from engine.loop import EngineCore
+
+BACKENDS = ("auto", "torch", "onnx")  # auto is torch everywhere (see engine.core.load_core)
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+FACTORY_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+ONNX_EXTRA_MISSING = (
+    "the onnx backend needs onnxruntime and onnx, which are not installed: pip install 'infill[onnx]'"
+)
+
+
+def onnx_available() -> bool:
+    """Whether the ``onnx`` extra is installed (looked up, not imported)."""
+    return all(importlib.util.find_spec(name) is not None for name in ("onnxruntime", "onnx"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineLaunch:
+    """What an engine serves and how: one value from the command line or the editor down to ``load_core``."""
+
+    model_dir: Path | None = None  # None: the embedded model
+    device: str = "auto"  # auto: cuda when torch sees a GPU, else cpu
+    backend: str = "auto"  # auto (torch), torch, or onnx (the ``onnx`` extra)
+    dtype: str = "auto"  # auto: bf16 where the device multiplies it natively, else fp32
+    idle_exit: float = 0.0  # an engine process exits after this many seconds without clients (0: never)
+    core_factory: str = ""  # TESTING ONLY: "module:function" building the core instead of load_core
+
+    def __post_init__(self) -> None:
+        if self.model_dir is not None and not isinstance(self.model_dir, Path):
+            raise ValueError(f"model_dir must be a Path or None, got {self.model_dir!r}")
+        if not DEVICE_PATTERN.match(self.device):
+            raise ValueError(f"device must be auto, cpu, mps, cuda or cuda:N, got {self.device!r}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        if self.backend == "onnx" and self.dtype not in ("auto", "float32"):
+            raise ValueError(f"dtype must be auto or float32 with the onnx backend (fp32 graphs), got {self.dtype!r}")
+        if not self.idle_exit >= 0:
+            raise ValueError(f"idle_exit must be >= 0 seconds, got {self.idle_exit!r}")
+        if self.core_factory and not FACTORY_PATTERN.match(self.core_factory):
+            raise ValueError(f"core_factory must read 'module:function', got {self.core_factory!r}")
+
+    # ---- command lines ----------------------------------------------------------------------------
+
+    @staticmethod
+    def add_arguments(parser: argparse.ArgumentParser | Any, *, process: bool = False) -> None:
+        """Add ``--model --device --backend --dtype`` to ``parser`` (a parser or an argument group);
+        ``process`` adds the engine process's own ``--idle-exit`` and ``--core-factory``."""
+        parser.add_argument("--model", type=Path, default=None, metavar="DIR",
+                            help="model directory (default: the embedded model)")
+        parser.add_argument("--device", type=_device_arg, default="auto",
+                            help="auto, cpu, cuda, cuda:N or mps (default auto: cuda if present, else cpu)")
+        parser.add_argument("--backend", type=_backend_arg, default="auto", metavar="{" + ",".join(BACKENDS) + "}",
+                            help="default auto: torch; onnx needs the onnx extra")
+        parser.add_argument("--dtype", type=_choice_arg("dtype", DTYPES), default="auto",
+                            metavar="{" + ",".join(DTYPES) + "}",
+                            help="weights dtype (default auto: bf16 where the device multiplies it natively)")
+        if process:
+            parser.add_argument("--idle-exit", type=float, default=0.0, metavar="SECONDS",
+                                help="exit after this long with no clients (0: never)")
+            parser.add_argument("--core-factory", default="", metavar="MODULE:FUNCTION",
+                                help="TESTING ONLY: build the core with this function instead of engine.core.load_core")
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace, parser: argparse.ArgumentParser | None = None) -> EngineLaunch:
+        """The launch the flags of :meth:`add_arguments` describe; with ``parser``, a bad combination of
+        them is reported through ``parser.error`` (exit status 2) instead of raising ValueError."""
+        try:
+            return cls(
+                model_dir=args.model,
+                device=args.device,
+                backend=args.backend,
+                dtype=args.dtype,
+                idle_exit=getattr(args, "idle_exit", 0.0),
+                core_factory=getattr(args, "core_factory", "") or "",
+            )
+        except ValueError as exc:
+            if parser is None:
+                raise
+            parser.error(str(exc))
+
+    def to_argv(self) -> list[str]:
+        """Flags for ``python -m engine`` that give it this launch (defaults left out; the model path absolute)."""
+        argv: list[str] = []
+        if self.model_dir is not None:
+            argv += ["--model", str(self.model_dir.absolute())]
+        for flag, value in (("--device", self.device), ("--backend", self.backend), ("--dtype", self.dtype)):
+            if value != "auto":
+                argv += [flag, value]
+        if self.idle_exit:
+            argv += ["--idle-exit", repr(self.idle_exit)]
+        if self.core_factory:
+            argv += ["--core-factory", self.core_factory]
+        return argv
+
+    # ---- in this process ----------------------------------------------------------------------------
+
+    def load_core(self, config: EngineConfig | None = None) -> EngineCore:
+        """Build the core this launch describes, in this process (imports torch)."""
+        if self.backend == "onnx" and not self.core_factory and not onnx_available():
+            raise RuntimeError(ONNX_EXTRA_MISSING)
+        load = self._core_loader()
+        options: dict[str, Any] = {"device": self.device, "backend": self.backend, "dtype": self.dtype}
+        if config is not None:
+            options["config"] = config
+        return load(self.model_dir, **options)
+
+    def _core_loader(self) -> Callable[..., EngineCore]:
+        module_name, _, name = (self.core_factory or "engine.core:load_core").partition(":")
+        return getattr(importlib.import_module(module_name), name)
+
+
+def _choice_arg(name: str, choices: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if value not in choices:
+            raise argparse.ArgumentTypeError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    return parse
+
+
+def _device_arg(value: str) -> str:
+    if not DEVICE_PATTERN.match(value):
+        raise argparse.ArgumentTypeError(f"device must be auto, cpu, mps, cuda or cuda:N, got {value!r}")
+    return value
+
+
+def _backend_arg(value: str) -> str:
+    value = _choice_arg("backend", BACKENDS)(value)
+    if value == "onnx" and not onnx_available():
+        raise argparse.ArgumentTypeError(ONNX_EXTRA_MISSING)
+    return value

@@ -1,0 +1,332 @@
+"""One typed launch: every command line and the editor settings reach ``load_core`` with every option,
+and every engine is started and joined through ``engine.connect.open_client``."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+import engine.core
+from engine import launch as launch_module
+from engine.launch import ONNX_EXTRA_MISSING, EngineLaunch
+
+TESTS_DIR = Path(__file__).resolve().parent
+ROOT = TESTS_DIR.parent
+FLAGS = ["--device", "cpu", "--backend", "torch", "--dtype", "bfloat16"]
+OPTIONS = {"device": "cpu", "backend": "torch", "dtype": "bfloat16"}
+
+
+class _Stop(Exception):
+    """Raised by the recording core loader: the launch has been seen, no model needs loading."""
+
+
+@pytest.fixture
+def loads(monkeypatch) -> list[tuple[object, dict]]:
+    """Replace ``engine.core.load_core`` by a recorder of its arguments that stops the command there."""
+    calls: list[tuple[object, dict]] = []
+
+    def record(model_dir, **options):
+        calls.append((model_dir, options))
+        raise _Stop
+
+    monkeypatch.setattr(engine.core, "load_core", record)
+    return calls
+
+
+@pytest.fixture
+def short_dir():
+    base = Path(tempfile.mkdtemp(prefix="infill-l", dir="/tmp"))  # sun_path holds 107 bytes
+    base.chmod(0o700)
+    yield base
+    shutil.rmtree(base, ignore_errors=True)
+
+
+# ---- the launch itself ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "name"),
+    [
+        ({"device": "gpu"}, "device"),
+        ({"backend": "tensorrt"}, "backend"),
+        ({"dtype": "int4"}, "dtype"),
+        ({"backend": "onnx", "dtype": "bfloat16"}, "dtype"),
+        ({"idle_exit": -1.0}, "idle_exit"),
+        ({"core_factory": "os.system"}, "core_factory"),
+        ({"model_dir": "/a/string"}, "model_dir"),
+    ],
+)
+def test_a_bad_launch_is_refused_naming_its_field(fields, name):
+    with pytest.raises(ValueError, match=f"^{name} "):
+        EngineLaunch(**fields)
+
+
+def test_to_argv_round_trips_through_the_engine_command_line(tmp_path):
+    from engine.server import _parse_args
+
+    launch = EngineLaunch(model_dir=tmp_path / "m", device="cuda:1", backend="onnx", dtype="float32",
+                          idle_exit=2.5, core_factory="fake_core:make_core")  # fmt: skip
+    if not launch_module.onnx_available():
+        launch = dataclasses.replace(launch, backend="torch")
+    args, parsed = _parse_args(["--socket", "/tmp/x.sock", *launch.to_argv()])
+    assert parsed == launch and args.socket == Path("/tmp/x.sock")
+    assert EngineLaunch().to_argv() == []
+    relative = EngineLaunch(model_dir=Path("models/m")).to_argv()
+    assert relative == ["--model", str(Path("models/m").absolute())]
+
+
+def test_the_spawned_engine_command_carries_the_launch(tmp_path):
+    from engine.connect import engine_command
+
+    launch = EngineLaunch(model_dir=tmp_path, **OPTIONS)
+    command = engine_command(launch, Path("/tmp/s.sock"))
+    assert command[:3] == [sys.executable, "-m", "engine"]
+    assert command[3:] == ["--socket", "/tmp/s.sock", *launch.to_argv()]
+
+
+def test_editor_settings_convert_into_one_launch():
+    from infill_lsp.config import EngineSettings
+
+    settings = EngineSettings(model_dir="/models/m", device="cuda:0", backend="torch", dtype="bfloat16",
+                              core_factory="fake_core:make_core")  # fmt: skip
+    assert settings.launch() == EngineLaunch(model_dir=Path("/models/m"), device="cuda:0", backend="torch",
+                                             dtype="bfloat16", core_factory="fake_core:make_core")  # fmt: skip
+    assert EngineSettings().launch() == EngineLaunch()
+    with pytest.raises(ValueError, match="^engine.dtype "):
+        EngineSettings(backend="onnx", dtype="bfloat16")
+
+
+def test_every_engine_mode_of_the_editor_gets_the_settings_launch(loads, short_dir):
+    from engine.connect import SpawningClient
+    from engine.inproc_client import InprocEngineClient
+    from engine.socket_client import SocketEngineClient
+    from infill_lsp.config import EngineSettings
+    from infill_lsp.engine_link import make_engine_client
+
+    socket = str(short_dir / "engine.sock")
+    spawn = make_engine_client(EngineSettings(mode="spawn", socket=socket, model_dir="/m", **OPTIONS))
+    assert isinstance(spawn, SpawningClient) and spawn.launch == EngineLaunch(model_dir=Path("/m"), **OPTIONS)
+    assert spawn.socket_path == Path(socket)
+    connect = make_engine_client(EngineSettings(mode="connect", socket=socket))
+    assert isinstance(connect, SocketEngineClient) and connect.socket_path == Path(socket)
+    inproc = make_engine_client(EngineSettings(mode="inproc", model_dir="/m", **OPTIONS))
+    assert isinstance(inproc, InprocEngineClient)
+    with pytest.raises(_Stop):
+        asyncio.run(inproc.start())
+    assert loads == [(Path("/m"), OPTIONS)]
+
+
+# ---- every command line reaches load_core with every option ----------------------------------------
+
+
+def test_infill_complete_and_demo_pass_the_launch(loads, tmp_path):
+    from infill_lsp import complete
+
+    source = tmp_path / "a.py"
+    source.write_text("x = <FILL>\n")
+    with pytest.raises(_Stop):
+        complete.main([str(source), "--model", str(tmp_path), *FLAGS])
+    with pytest.raises(_Stop):
+        complete.demo([str(source), "--model", str(tmp_path), *FLAGS])
+    assert loads == [(tmp_path, OPTIONS)] * 2
+
+
+def test_infill_batch_passes_the_launch(loads, tmp_path):
+    from infill_lsp.batch import cli
+
+    (tmp_path / "a.py").write_text("x = <FILL>\n")
+    with pytest.raises(_Stop):
+        cli.main([str(tmp_path), "--marker", "<FILL>", "--no-journal", "--no-progress", "--model", str(tmp_path),
+                  *FLAGS])  # fmt: skip
+    assert loads == [(tmp_path, OPTIONS)]
+
+
+def test_ray_actors_load_the_launch(loads, tmp_path):
+    from infill_lsp.batch.ray_pool import EngineActorBody, RayWaveRunner
+
+    class FakeRay:
+        def __init__(self, gpus: int) -> None:
+            self.gpus, self.launches = gpus, []
+
+        def cluster_resources(self):
+            return {"GPU": self.gpus}
+
+        def remote(self, **resources):
+            def wrap(body):
+                ray = self
+
+                class Remote:
+                    @staticmethod
+                    def remote(launch, timeout):
+                        ray.launches.append(launch)
+                        return object()
+
+                return Remote
+
+            return wrap
+
+    launch = EngineLaunch(model_dir=tmp_path, backend="torch", dtype="bfloat16")
+    on_gpus, on_cpus = FakeRay(2), FakeRay(0)
+    RayWaveRunner.start(on_gpus, launch=launch, actors=1, timeout=5)
+    RayWaveRunner.start(on_cpus, launch=dataclasses.replace(launch, device="cuda:1"), actors=3, timeout=5)
+    assert on_gpus.launches == [dataclasses.replace(launch, device="cuda")] * 2
+    assert on_cpus.launches == [dataclasses.replace(launch, device="cuda:1")] * 3  # a named device is kept
+    with pytest.raises(_Stop):
+        EngineActorBody(dataclasses.replace(launch, device="cpu"), timeout=5)
+    assert loads == [(tmp_path, OPTIONS)]
+
+
+def test_infill_eval_and_bench_pass_the_launch(loads, tmp_path):
+    from infill_tools import bench, humaneval
+
+    data = tmp_path / "HumanEval-SingleLineInfilling.jsonl.gz"
+    row = {"task_id": "t/0", "prompt": "def f():\n", "suffix": "", "canonical_solution": "    return 1\n",
+           "test": "def check(f):\n    assert f() == 1\n", "entry_point": "f"}  # fmt: skip
+    with gzip.open(data, "wt") as out:
+        out.write(json.dumps(row) + "\n")
+    with pytest.raises(_Stop):
+        humaneval.main(["--data", str(data), "--model", str(tmp_path), *FLAGS])
+    with pytest.raises(_Stop):
+        bench.main(["--model", str(tmp_path), *FLAGS])
+    assert loads == [(tmp_path, OPTIONS)] * 2
+
+
+def test_infill_engine_passes_the_launch(loads, short_dir, tmp_path):
+    from engine.server import EXIT_ERROR, main
+
+    assert main(["--socket", str(short_dir / "engine.sock"), "--model", str(tmp_path), *FLAGS]) == EXIT_ERROR
+    assert loads == [(tmp_path, OPTIONS)]
+
+
+def test_infill_complete_in_process_serves_the_dtype_it_was_given(tiny_model_dir, tmp_path, monkeypatch, capsys):
+    import torch
+
+    from infill_lsp import complete
+
+    real, cores = engine.core.load_core, []
+
+    def keep(model_dir, **options):
+        cores.append(real(model_dir, **options))
+        return cores[-1]
+
+    monkeypatch.setattr(engine.core, "load_core", keep)
+    source = tmp_path / "a.py"
+    source.write_text("def f(x):\n    return <FILL>\n")
+    assert complete.main([str(source), "--model", str(tiny_model_dir), "--steps", "2", *FLAGS]) == 0
+    assert capsys.readouterr().out.startswith("def f(x):\n    return ")
+    (core,) = cores
+    assert core.runner.dtype == torch.bfloat16 and core.welcome.backend == "torch" and core.welcome.device == "cpu"
+
+
+# ---- the socket paths ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake_engines_importable(monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(TESTS_DIR), os.environ.get("PYTHONPATH")) if p))
+
+
+def test_infill_complete_joins_a_running_engine(short_dir, fake_engines_importable, tmp_path, capsys):
+    """It used to start its socket client twice, so it failed against every running engine."""
+    from infill_lsp import complete
+
+    sock = short_dir / "engine.sock"
+    engine_process = subprocess.Popen(
+        [sys.executable, "-m", "engine", "--socket", str(sock), "--core-factory", "fake_core:make_core",
+         "--log-level", "warning"],
+        cwd=ROOT, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        asyncio.run(_wait_listening(sock))
+        source = tmp_path / "a.txt"
+        source.write_text("hello abcdef<FILL>ghijkl more\n")
+        assert complete.main([str(source), "--socket", str(sock)]) == 0
+        assert capsys.readouterr().out == "hello abcdef[abcdef|ghijkl]ghijkl more\n"
+    finally:
+        engine_process.kill()
+        engine_process.wait(20)
+
+
+def test_a_spawned_engine_gets_every_option_of_the_launch(short_dir, fake_engines_importable):
+    from engine.connect import open_client
+
+    launch = EngineLaunch(core_factory="fake_core:make_core", idle_exit=30.0, device="cpu", dtype="float32")
+
+    async def scenario() -> list[str]:
+        client = open_client(launch, socket=short_dir / "engine.sock", start_timeout=60)
+        await client.start()
+        try:
+            with open(f"/proc/{client.engine_pid}/cmdline", "rb") as f:
+                return f.read().decode().split("\0")[:-1]
+        finally:
+            await client.shutdown_engine()
+            await client.close()
+
+    command = asyncio.run(scenario())
+    assert command[1:3] == ["-m", "engine"] and command[5:] == launch.to_argv()
+
+
+async def _wait_listening(sock: Path, timeout: float = 30.0) -> None:
+    from engine.socket_client import EngineNotListening, SocketEngineClient
+
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        client = SocketEngineClient(sock)
+        try:
+            await client.start()
+            await client.close()
+            return
+        except EngineNotListening:
+            assert asyncio.get_running_loop().time() < deadline, "the engine did not listen in time"
+            await asyncio.sleep(0.05)
+
+
+# ---- the onnx extra is optional --------------------------------------------------------------------
+
+
+def test_backend_onnx_without_the_extra_says_how_to_install_it(monkeypatch, capsys):
+    from infill_lsp import complete
+
+    monkeypatch.setattr(launch_module, "onnx_available", lambda: False)
+    with pytest.raises(SystemExit) as exit_info:
+        complete.main(["a.py", "--backend", "onnx"])
+    assert exit_info.value.code == 2
+    assert "pip install 'infill[onnx]'" in capsys.readouterr().err
+    with pytest.raises(RuntimeError, match=r"pip install 'infill\[onnx\]'"):
+        EngineLaunch(backend="onnx").load_core()
+
+
+def test_the_base_install_serves_without_onnx(tiny_model_dir):
+    """With onnx and onnxruntime unimportable, the torch backend serves and the onnx one explains itself."""
+    code = f"""
+import sys
+sys.modules["onnxruntime"] = None
+sys.modules["onnx"] = None
+from engine.launch import EngineLaunch
+from engine.protocol import InfillRequest, InfillResult
+core = EngineLaunch(model_dir=__import__("pathlib").Path({str(tiny_model_dir)!r})).load_core()
+core.add(InfillRequest(1, "def f(x):\\n    return ", "\\n", language="python", max_steps=2))
+results = []
+while core.has_work():
+    results += [m for m in core.step() if isinstance(m, InfillResult)]
+assert len(results) == 1 and core.welcome.backend == "torch"
+try:
+    import engine.onnx_runner
+except ImportError as exc:
+    print(exc)
+"""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=240, env=env,
+                         cwd=ROOT)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == ONNX_EXTRA_MISSING
