@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
@@ -30,10 +30,8 @@ from infill_lsp.edits import (
     function_at,
 )
 from infill_lsp.fill import HolePlan, finish_candidates
+from infill_lsp.language_server import InfillServer
 from infill_lsp.positions import Position
-
-if TYPE_CHECKING:
-    from infill_lsp.server import InfillServer
 
 log = logging.getLogger(__name__)
 

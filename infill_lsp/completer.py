@@ -12,7 +12,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from infill_lsp.completion import Plan, Skip, context_budgets, fills_from_result, plan_completion
 from infill_lsp.context import Budgets
@@ -21,10 +20,8 @@ from infill_lsp.documents import Document
 from infill_lsp.fill import Fill
 from infill_lsp.fill_cache import AUTOMATIC, FillCache
 from infill_lsp.positions import Position
+from infill_lsp.session import Session
 from infill_lsp.tempo import TypingTempo
-
-if TYPE_CHECKING:
-    from infill_lsp.server import InfillServer
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +31,8 @@ COUNTERS = ("requests", "answered", "empty", "superseded", "cancelled", "cached"
 class Completer:
     """The completion work of one server; everything runs on the event loop thread."""
 
-    def __init__(self, server: InfillServer, clock: Callable[[], float] = time.monotonic) -> None:
-        self.server = server
+    def __init__(self, session: Session, clock: Callable[[], float] = time.monotonic) -> None:
+        self.session = session
         self.clock = clock
         self.counters = dict.fromkeys(COUNTERS, 0)
         self.tempo = TypingTempo()
@@ -82,15 +79,15 @@ class Completer:
 
     def budgets(self) -> tuple[Budgets, int]:
         """The context budgets in characters and the cross-file share, within the engine's token budgets."""
-        link = self.server.link
-        return context_budgets(self.server.settings, link.welcome if link else None)
+        link = self.session.link
+        return context_budgets(self.session.settings, link.welcome if link else None)
 
     def cross_file(self, document: Document, budget: int) -> str:
         """The cross-file block for ``document`` (identical bytes while the other documents are unchanged)."""
         comment = document.language.entry.line_comment if document.language else ""
         if not comment or budget <= 0:
             return ""
-        others = [d for d in self.server.documents.all() if d.uri != document.uri]
+        others = [d for d in self.session.documents.all() if d.uri != document.uri]
         if not others:
             return ""
         imported_defs, recent = related_snippets(document, others, definitions_of=self._definitions_of)
@@ -98,7 +95,7 @@ class Completer:
 
     def display(self, uri: str) -> str:
         path = uri_path(uri)
-        root = self.server.workspace.root_path if self.server.workspace else None
+        root = self.session.root
         if root and path.is_relative_to(root):
             return str(path.relative_to(root))
         return path.name
@@ -111,12 +108,12 @@ class Completer:
         selected: tuple[Position, Position, str] | None = None,
         mode: str = AUTOMATIC,
     ) -> Plan:
-        link = self.server.link
+        link = self.session.link
         budgets, cross_file_chars = self.budgets()
         plan = plan_completion(
             document,
             position,
-            self.server.settings,
+            self.session.settings,
             request_id=link.next_request_id() if link else 0,
             selected=selected,
             mode=mode,
@@ -138,14 +135,14 @@ class Completer:
     ) -> tuple[Plan, list[Fill]] | None:
         """The plan and fills for a cursor; None when there are none. The newest request per document wins."""
         self.counters["requests"] += 1
-        document = self.server.documents.get(uri)
-        link = self.server.link
+        document = self.session.documents.get(uri)
+        link = self.session.link
         if document is None or link is None:
             log.info("inline completion for a document that is not open: %s", uri)
             return None
         if link.welcome is None:  # the context is cut to the engine's budgets: know them first
-            await link.ready_welcome(self.server.settings.request_timeout_s)
-            if self.server.documents.get(uri) is not document:
+            await link.ready_welcome(self.session.settings.request_timeout_s)
+            if self.session.documents.get(uri) is not document:
                 return None
         try:
             plan = self.plan(document, position, selected=selected, mode=mode)
@@ -181,7 +178,7 @@ class Completer:
         return fills
 
     async def _run(self, plan: Plan, document: Document) -> list[Fill]:
-        settings = self.server.settings
+        settings = self.session.settings
         delay = self.tempo.debounce_ms(
             document.uri,
             initial=settings.debounce_ms,
@@ -193,7 +190,7 @@ class Completer:
         return await self._ask(plan, document, settings.request_timeout_s)
 
     async def _ask(self, plan: Plan, document: Document, timeout: float) -> list[Fill]:
-        link = self.server.link
+        link = self.session.link
         if link is None:
             return []
         text = document.text
@@ -217,7 +214,7 @@ class Completer:
 
     def _maybe_speculate(self, document: Document, plan: Plan, fills: list[Fill]) -> None:
         """Prefetch the fill for the document as it will be once the first fill is accepted."""
-        if not self.server.settings.speculative or not fills or plan.request.pinned:
+        if not self.session.settings.speculative or not fills or plan.request.pinned:
             return
         fill = fills[0]
         inserted = plan.typed + fill.text
@@ -241,5 +238,5 @@ class Completer:
         except Skip:
             return
         self.counters["speculative"] += 1
-        fills = await self._ask(plan, future, self.server.settings.request_timeout_s)
+        fills = await self._ask(plan, future, self.session.settings.request_timeout_s)
         log.debug("speculative fills for %s: %d", future.uri, len(fills))

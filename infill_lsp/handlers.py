@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lsprotocol import types
 
@@ -25,9 +25,7 @@ from infill_lsp.convert import (
 )
 from infill_lsp.documents import DocumentStore
 from infill_lsp.fill_cache import AUTOMATIC, INVOKED
-
-if TYPE_CHECKING:
-    from infill_lsp.server import InfillServer
+from infill_lsp.language_server import InfillServer
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +38,7 @@ CONFIGURATION_TIMEOUT_S = 5.0
 
 def initialize(ls: InfillServer, params: types.InitializeParams) -> None:
     ls.documents = DocumentStore(encoding=encoding_from_lsp(ls.workspace.position_encoding))
+    ls.session.root = ls.workspace.root_path
     ls.apply_settings(params.initialization_options, initial=True)
     text = params.capabilities.text_document
     inline = text is not None and text.inline_completion is not None

@@ -75,7 +75,7 @@ def test_the_scan_sees_the_project():
     assert "engine.checkpoint" in _edges("engine")["engine.core"]
 
 
-@pytest.mark.parametrize("prefix", ["engine", "infill_tools"])
+@pytest.mark.parametrize("prefix", ["engine", "infill_lsp", "infill_tools"])
 def test_no_import_cycles(prefix):
     edges = _edges(prefix)
     state: dict[str, int] = {}  # 1: on the current path, 2: done
