@@ -116,6 +116,16 @@ class SpawningClient:
         return self._client is not None and self._client.alive
 
 
+async def _connected(path: Path, client_options: dict[str, object]) -> SocketEngineClient | None:
+    """A started client of the engine listening on ``path``; None when none listens there."""
+    client = SocketEngineClient(path, **client_options)  # type: ignore[arg-type]
+    try:
+        await client.start()
+    except EngineNotListening:
+        return None
+    return client
+
+
 async def spawn_or_connect(
     socket_path: str | os.PathLike[str] | None = None,
     launch: EngineLaunch | None = None,
@@ -130,12 +140,8 @@ async def spawn_or_connect(
     """
     launch = launch if launch is not None else EngineLaunch()
     path = Path(socket_path) if socket_path is not None else default_socket_path()
-    client = SocketEngineClient(path, **client_options)  # type: ignore[arg-type]
-    try:
-        await client.start()
+    if (client := await _connected(path, client_options)) is not None:
         return client
-    except EngineNotListening:
-        pass
     try:
         ensure_private_dir(path.parent)
     except (OSError, RuntimeError) as exc:
@@ -146,12 +152,8 @@ async def spawn_or_connect(
     deadline = loop.time() + start_timeout
     respawns = 0
     while True:
-        client = SocketEngineClient(path, **client_options)  # type: ignore[arg-type]
-        try:
-            await client.start()
+        if (client := await _connected(path, client_options)) is not None:
             return client
-        except EngineNotListening:
-            pass
         returncode = process.poll()
         if (
             returncode == EXIT_ALREADY_RUNNING

@@ -91,7 +91,9 @@ class EngineCore:
         # Per document: the prefix and best fill of its last finished request, to seed the next canvas.
         self.last_fills: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self.seeded = 0
-        self.banned = torch.tensor(self.special.never_generated, dtype=torch.long)
+        # Never sampled: the special tokens (but the end of the middle) and control characters.
+        banned = sorted({*self.special.never_generated, *tokenizer.control_ids()})
+        self.banned = torch.tensor(banned, dtype=torch.long)
         self.noise_low = max(self.special.never_generated) + 1
         self.trimmed_prompts = 0
         self.welcome = Welcome(

@@ -51,8 +51,21 @@ class InfillTokenizer:
         ratios = sorted(len(c) / max(1, len(ids)) for c, ids in zip(chunks, self.encode_batch(chunks), strict=True))
         return round(ratios[int(quantile * (len(ratios) - 1))], 3)
 
+    def control_ids(self) -> list[int]:
+        """Ids of the tokens whose text holds a control character other than tab and newline.
+
+        A fill holding one is never shown (the fill layer refuses it), so the engine never samples them.
+        """
+        texts = self.backend.decode_batch([[i] for i in range(self.vocab_size)], skip_special_tokens=True)
+        return [i for i, text in enumerate(texts) if any(_is_control(c) for c in text)]
+
     def decode_middle(self, canvas_ids: list[int]) -> tuple[str, int]:
         """Return the text of a canvas up to its first ``<eom>``, and how many tokens that is."""
         eom = self.special.eom
         length = canvas_ids.index(eom) if eom in canvas_ids else len(canvas_ids)
         return self.decode(canvas_ids[:length]), length
+
+
+def _is_control(char: str) -> bool:
+    code = ord(char)
+    return (code < 32 and char not in "\t\n\r") or 0x7F <= code < 0xA0

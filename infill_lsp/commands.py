@@ -160,28 +160,25 @@ async def fill_selection(ls: InfillServer, *args: Any) -> dict[str, Any]:
     return await run_edit(ls, value["uri"], planner)
 
 
-async def complete_body(ls: InfillServer, *args: Any) -> dict[str, Any]:
-    value = _argument(args, COMPLETE_BODY)
-    position = _position(value.get("position"), COMPLETE_BODY)
+async def _edit_at_function(ls: InfillServer, command: str, plan_at: Callable[..., HolePlan], args: tuple) -> dict:
+    """Run an edit planned by ``plan_at`` for the function around the command's position."""
+    value = _argument(args, command)
+    position = _position(value.get("position"), command)
 
     def planner(document: Document, budgets: Budgets) -> HolePlan:
         language, tree = _syntax(document)
         offset = document.index.offset(position)
-        return complete_body_plan(document.text, offset, language=language, tree=tree, budgets=budgets)
+        return plan_at(document.text, offset, language=language, tree=tree, budgets=budgets)
 
     return await run_edit(ls, value["uri"], planner)
+
+
+async def complete_body(ls: InfillServer, *args: Any) -> dict[str, Any]:
+    return await _edit_at_function(ls, COMPLETE_BODY, complete_body_plan, args)
 
 
 async def write_docstring(ls: InfillServer, *args: Any) -> dict[str, Any]:
-    value = _argument(args, WRITE_DOCSTRING)
-    position = _position(value.get("position"), WRITE_DOCSTRING)
-
-    def planner(document: Document, budgets: Budgets) -> HolePlan:
-        language, tree = _syntax(document)
-        offset = document.index.offset(position)
-        return docstring_plan(document.text, offset, language=language, tree=tree, budgets=budgets)
-
-    return await run_edit(ls, value["uri"], planner)
+    return await _edit_at_function(ls, WRITE_DOCSTRING, docstring_plan, args)
 
 
 async def restart_engine(ls: InfillServer, *args: Any) -> None:

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
@@ -27,8 +27,22 @@ from infill_lsp.session import Session
 
 __version__ = "0.1.0"
 PROGRESS_TIMEOUT_S = 5.0
+T = TypeVar("T")
 
 log = logging.getLogger("infill_lsp.server")  # not __main__ under python -m
+
+
+class _SessionPart(Generic[T]):
+    """A server attribute that lives in the server's Session (read and replaced there)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, server: InfillServer, owner: type | None = None) -> T:
+        return getattr(server.session, self.name)
+
+    def __set__(self, server: InfillServer, value: T) -> None:
+        setattr(server.session, self.name, value)
 
 
 class _Answered:
@@ -70,29 +84,9 @@ class InfillServer(LanguageServer):
         self._engine_settled: asyncio.Event | None = None
 
     # The session's state, as the handlers read it.
-    @property
-    def settings(self) -> Settings:
-        return self.session.settings
-
-    @settings.setter
-    def settings(self, value: Settings) -> None:
-        self.session.settings = value
-
-    @property
-    def documents(self) -> DocumentStore:
-        return self.session.documents
-
-    @documents.setter
-    def documents(self, value: DocumentStore) -> None:
-        self.session.documents = value
-
-    @property
-    def link(self) -> EngineLink | None:
-        return self.session.link
-
-    @link.setter
-    def link(self, value: EngineLink | None) -> None:
-        self.session.link = value
+    settings = _SessionPart[Settings]()
+    documents = _SessionPart[DocumentStore]()
+    link = _SessionPart["EngineLink | None"]()
 
     @property
     def counters(self) -> dict[str, int]:

@@ -146,6 +146,12 @@ class _ByteTokens:
     def encode(self, text: str) -> list[int]:
         return [self.low + byte % self.span for byte in text.encode()]
 
+    def chars_per_token(self, samples: list[str]) -> float:
+        return 1.0
+
+    def control_ids(self) -> list[int]:
+        return []
+
     def decode_middle(self, canvas_ids: list[int]) -> tuple[str, int]:
         eom = self.special.eom
         length = canvas_ids.index(eom) if eom in canvas_ids else len(canvas_ids)

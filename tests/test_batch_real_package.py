@@ -1,4 +1,4 @@
-"""infill batch on real code: every recipe finds its holes in a checked-in copy of requests (tests/data)."""
+"""infill batch on real code: every recipe finds its holes in a checked-in copy of requests (tests/vendor)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from infill_lsp.batch.run import BatchConfig, HoleFinder
 from infill_lsp.batch.sources import SourceFile, find_files, read_source, resolve_roots
 from infill_lsp.languages import LanguageRegistry
 
-PACKAGE = Path(__file__).parent / "data" / "requests"  # requests 2.34.2, Apache-2.0 (see its README.md)
+PACKAGE = Path(__file__).parent / "vendor" / "requests"  # requests 2.34.2, Apache-2.0 (see its README.md)
 REGISTRY = LanguageRegistry()
 RECIPES = sorted(load_recipes())
 

@@ -330,3 +330,13 @@ def test_welcome_announces_token_budgets_and_the_trim_is_a_counted_guard(core):
     assert core.trimmed_prompts == before + 1
     assert len(prompt) <= welcome.max_prefix_tokens + welcome.max_suffix_tokens + 8
     assert core.status(0).trimmed_prompts == before + 1
+
+
+def test_tokens_holding_control_characters_are_never_sampled(core):
+    control = core.tokenizer.control_ids()
+    assert control and set(control) <= set(core.banned.tolist())
+    assert all("\x07" not in core.tokenizer.decode([i]) for i in range(core.tokenizer.vocab_size) if i not in control)
+    core.add(InfillRequest(request_id=77, prefix="def f(x):\n    return ", suffix="\n", max_steps=4))
+    results = [m for m in run_all(core) if isinstance(m, InfillResult)]
+    texts = [candidate.text for result in results for candidate in result.candidates]
+    assert texts and not any(ord(c) < 32 and c not in "\t\n\r" for text in texts for c in text)
