@@ -22,6 +22,9 @@ class EngineConfig:
     prefill_tokens_per_step: int = 2048
     kv_budget_bytes: int = 256 * 1024 * 1024
     max_queued: int = 256
+    prompt_format: str = "auto"  # a name of engine/formats.toml, or auto (chosen by the tokenizer)
+    prompt_template: str = ""  # a user's prompt template replacing the format's (same placeholders)
+    short_canvases: bool = False  # let a model trained on one canvas length denoise the shorter hints
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
 
     def __post_init__(self) -> None:

@@ -17,7 +17,7 @@ import torch
 
 from engine.checkpoint import default_model_dir, load_model, resolve_device
 from engine.config import EngineConfig
-from engine.fim import build_prompt
+from engine.formats import choose_format
 from engine.kv import KVStore, PromptKV
 from engine.protocol import (
     PROTOCOL_VERSION,
@@ -48,6 +48,7 @@ class Slot:
     decided: torch.Tensor  # pinned positions start decided
     no_end: torch.Tensor
     fill: torch.Tensor
+    tail: int = 0  # positions at the end holding the start of the suffix (not part of the fill)
     sc_logits: torch.Tensor | None = None
     steps: int = 0
     done: bool = False
@@ -70,6 +71,7 @@ class Job:
     cancelled: bool = False
     generator: torch.Generator | None = None
     seed_ids: list[int] = field(default_factory=list)
+    tail_ids: list[int] = field(default_factory=list)  # the suffix's start, fixed at each canvas's end
 
     @property
     def encoded(self) -> bool:
@@ -80,21 +82,23 @@ class EngineCore:
     """Continuous, step-level batching of diffusion infill requests over one model runner."""
 
     def __init__(self, runner: Runner, tokenizer: InfillTokenizer, config: EngineConfig | None = None,
-                 model_name: str = "", trained: bool = True) -> None:
+                 model_name: str = "", trained: bool = True, canvas_length: int = 0) -> None:
         self.runner = runner
         self.tokenizer = tokenizer
         self.config = config or EngineConfig()
-        self.special = tokenizer.special
+        self.format = choose_format(tokenizer, self.config.prompt_format, self.config.prompt_template).bind(tokenizer)
+        self.canvas_length = canvas_length  # the length the checkpoint was trained on (0: unknown)
         self.kv_store = KVStore(self.config.kv_budget_bytes)
         self.jobs: dict[int, Job] = {}
         self.completed = 0
         # Per document: the prefix and best fill of its last finished request, to seed the next canvas.
         self.last_fills: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self.seeded = 0
-        # Never sampled: the special tokens (but the end of the middle) and control characters.
-        banned = sorted({*self.special.never_generated, *tokenizer.control_ids()})
+        # Never sampled: the special tokens (but those that end a fill) and control characters.
+        banned = sorted({*self.format.never_generated, *tokenizer.control_ids()})
         self.banned = torch.tensor(banned, dtype=torch.long)
-        self.noise_low = max(self.special.never_generated) + 1
+        self.end_ids = torch.tensor(self.format.end_ids, dtype=torch.long)
+        self.noise_low = self.format.noise_low
         self.trimmed_prompts = 0
         self.welcome = Welcome(
             protocol_version=PROTOCOL_VERSION,
@@ -106,6 +110,7 @@ class EngineCore:
             max_prefix_tokens=self.config.max_prefix_tokens,
             max_suffix_tokens=self.config.max_suffix_tokens,
             chars_per_token=tokenizer.chars_per_token(code_samples()),
+            prompt_format=self.format.name,
         )
 
     # ---- requests ---------------------------------------------------------------------------
@@ -126,12 +131,33 @@ class EngineCore:
         )
         if any(not 2 <= w <= cfg.max_canvas for w in widths) or len(widths) > 4:
             raise ValueError(f"canvas_lengths must be 1-4 lengths in [2, {cfg.max_canvas}]")
+        widths = self._canvas_widths(widths)
         prompt = self._prompt(request)
         steps = min(request.max_steps or cfg.default_steps, cfg.max_steps_cap)
         generator = torch.Generator().manual_seed(request.seed or request.request_id)
         job = Job(request, prompt, steps, widths, time.monotonic(), generator=generator)
         job.seed_ids = self._seed_for(request)
+        if self.format.suffix_on_canvas:
+            k = self.format.suffix_on_canvas
+            job.tail_ids = self.tokenizer.encode(request.suffix[: k * 8])[:k]
         self.jobs[request.request_id] = job
+
+    def _canvas_widths(self, asked: tuple[int, ...]) -> tuple[int, ...]:
+        """The canvas lengths denoised for a request that asked for ``asked``.
+
+        A checkpoint trained on one canvas length gets that length (unless short canvases are allowed);
+        a format that puts the suffix's start on the canvas gets three fill lengths around the first ask,
+        each followed by that suffix start.
+        """
+        cfg = self.config
+        if self.format.format.canvas == "config" and self.canvas_length and not cfg.short_canvases:
+            asked = (min(self.canvas_length, cfg.max_canvas),)
+        k = self.format.suffix_on_canvas
+        if not k:
+            return asked
+        base = min(asked[0], cfg.max_canvas - k)
+        slots = sorted({max(2, base // 2), base, min(base * 2, cfg.max_canvas - k)})
+        return tuple(n + k for n in slots)
 
     def _seed_for(self, request: InfillRequest) -> list[int]:
         """Tokens to start the canvas from when the user typed the beginning of the document's last fill.
@@ -161,20 +187,25 @@ class EngineCore:
 
     def _prompt(self, request: InfillRequest) -> list[int]:
         """The prompt's token ids. Clients cut their context to the budgets announced in the Welcome; the
-        trim here is a guard for what they missed (counted in ``trimmed_prompts``)."""
+        trim here is a guard for what they missed (counted in ``trimmed_prompts``): code from other files
+        goes first, then whole blocks from the start of the prefix."""
         cfg = self.config
         prefix = self.tokenizer.encode(request.prefix[-cfg.max_prefix_tokens * 8 :])
         suffix = self.tokenizer.encode(request.suffix[: cfg.max_suffix_tokens * 8])
-        excess = len(prefix) - cfg.max_prefix_tokens
+        context = self.tokenizer.encode(request.context[-cfg.max_prefix_tokens * 8 :])
+        excess = len(context) + len(prefix) - cfg.max_prefix_tokens
         if excess > 0 or len(suffix) > cfg.max_suffix_tokens:
             self.trimmed_prompts += 1
+        if excess > 0:
+            context = context[excess:] if excess < len(context) else []
+            excess = len(prefix) - cfg.max_prefix_tokens
         if excess > 0:
             # Drop whole blocks from the start, so a growing prefix keeps the same first tokens.
             drop = -(-excess // cfg.prefix_trim_quantum) * cfg.prefix_trim_quantum
             # (A quantum that is large next to the budget would drop most of it: then trim exactly.)
             prefix = prefix[drop:] if len(prefix) - drop >= cfg.max_prefix_tokens // 2 else prefix[-cfg.max_prefix_tokens :]
         suffix = suffix[: cfg.max_suffix_tokens]
-        return build_prompt(self.special, prefix, suffix, request.language)
+        return self.format.prompt(prefix, suffix, request.language, context)
 
     # ---- the step ---------------------------------------------------------------------------
 
@@ -232,22 +263,27 @@ class EngineCore:
     def _make_slots(self, job: Job) -> None:
         pinned_ids = self.tokenizer.encode(job.request.pinned) if job.request.pinned else []
         vocab = self.runner.vocab_size
+        tail = job.tail_ids
         for width in job.widths:
             for _ in range(job.request.num_candidates):
                 canvas = torch.randint(self.noise_low, vocab, (width,), generator=job.generator)
                 pinned = torch.zeros(width, dtype=torch.bool)
-                n = min(len(pinned_ids), width - 1)
+                if tail:  # the suffix's start closes the canvas, decided from the first step
+                    canvas[width - len(tail) :] = torch.tensor(tail)
+                    pinned[width - len(tail) :] = True
+                room = width - len(tail)  # the fill's slots
+                n = min(len(pinned_ids), room - 1)
                 if n:
                     canvas[:n] = torch.tensor(pinned_ids[:n])
                     pinned[:n] = True
-                seed = job.seed_ids[: width - n]
+                seed = job.seed_ids[: room - n]
                 if seed:
                     canvas[n : n + len(seed)] = torch.tensor(seed)
-                    if n + len(seed) < width:
-                        canvas[n + len(seed)] = self.special.eom
+                    if n + len(seed) < room:
+                        canvas[n + len(seed)] = self.format.end_ids[0]
                 no_end = torch.zeros(width, dtype=torch.bool)
                 no_end[n] = True  # the first free position: the fill is never empty
-                job.slots.append(Slot(width, canvas, pinned, no_end, canvas.clone()))
+                job.slots.append(Slot(width, canvas, pinned, no_end, canvas.clone(), tail=len(tail)))
 
     def _denoise(self, out: list[Message]) -> None:
         active: list[tuple[Job, Slot]] = [
@@ -263,7 +299,7 @@ class EngineCore:
         for job in {id(j): j for j, _ in active}.values():
             if job.request.stream and job.slots:
                 best = max(job.slots, key=lambda s: s.confidence)
-                text, _ = self.tokenizer.decode_middle(best.fill.tolist())
+                text, _ = self._fill_text(best, best.fill)
                 out.append(Partial(job.request.request_id, text, max(s.steps for s in job.slots)))
 
     def _denoise_group(self, width: int, group: list[tuple[Job, Slot]]) -> None:
@@ -285,7 +321,7 @@ class EngineCore:
             max_steps=torch.tensor([j.max_steps for j, _ in group]),
             banned=self.banned,
             noise_low=self.noise_low,
-            eom_id=self.special.eom,
+            end_ids=self.end_ids,
             cfg=self.config.sampler,
             generator=group[0][0].generator,
             # Each row re-noises from its own request's generator: a fill does not depend on its batch.
@@ -311,7 +347,7 @@ class EngineCore:
         candidates: dict[str, Candidate] = {}
         if reason != FinishReason.CANCELLED:
             for slot in sorted(job.slots, key=lambda s: -s.confidence):
-                text, tokens = self.tokenizer.decode_middle(slot.fill.tolist())
+                text, tokens = self._fill_text(slot, slot.fill)
                 if text not in candidates:
                     candidates[text] = Candidate(text, round(slot.confidence, 4), tokens, slot.width)
         key = job.request.document_key
@@ -335,13 +371,17 @@ class EngineCore:
             elapsed_ms=round((now - job.arrived) * 1000, 2),
         )
 
+    def _fill_text(self, slot: Slot, tokens: torch.Tensor) -> tuple[str, int]:
+        """The text and token count of the fill ``tokens`` hold (the canvas without its suffix tail)."""
+        return self.format.canvas_text(tokens[: slot.width - slot.tail].tolist())
+
     def _decided_text(self, job: Job) -> str:
         """The text a cancelled job had already decided (its leading decided tokens), to seed the next one."""
         best = ""
         for slot in job.slots:
             undecided = (~slot.decided).nonzero()
             end = int(undecided[0]) if len(undecided) else slot.width
-            text, _ = self.tokenizer.decode_middle(slot.fill[:end].tolist())
+            text, _ = self._fill_text(slot, slot.fill[:end])
             best = max(best, text, key=len)
         return best
 
@@ -398,8 +438,10 @@ def load_core(model_dir: str | Path | None = None, device: str = "auto", backend
         raise ValueError(f"backend must be torch, onnx or auto, got {backend!r}")
     if backend == "onnx" and dtype in (None, "", "auto"):
         dtype = "float32"  # the exported graphs are fp32; torch's batched work must match their caches
-    loaded = load_model(path, device=resolve_device(device), dtype=dtype)
     tokenizer = InfillTokenizer.from_file(path)
+    config = config or EngineConfig()
+    choose_format(tokenizer, config.prompt_format, config.prompt_template).bind(tokenizer)  # refuse before loading
+    loaded = load_model(path, device=resolve_device(device), dtype=dtype)
     card = loaded.card
     # "auto" is torch everywhere: on this project's 2-core CPU its step measured at or below ONNX Runtime's
     # (`infill bench --only backends`); ONNX stays a flag until a measurement says otherwise.
@@ -418,4 +460,5 @@ def load_core(model_dir: str | Path | None = None, device: str = "auto", backend
         config,
         model_name=card.get("name", path.name),
         trained=bool(card.get("trained", True)),
+        canvas_length=int(getattr(loaded.model.config, "canvas_length", 0) or 0),
     )

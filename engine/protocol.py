@@ -56,7 +56,8 @@ class InfillRequest(_Msg, tag=2):
     ``document_key`` names the document the hole is in, so the engine can reuse that document's encoder
     cache across keystrokes. ``canvas_lengths`` lists candidate canvas sizes (empty: the engine chooses);
     ``max_steps`` is the denoising step budget (0: the engine default). ``pinned`` is text the fill must
-    start with (characters already typed or a selected popup item).
+    start with (characters already typed or a selected popup item). ``context`` is code from other
+    files, placed where the model's prompt format puts it (counted in the prefix budget).
     """
 
     request_id: int
@@ -72,6 +73,7 @@ class InfillRequest(_Msg, tag=2):
     pinned: str = ""
     single_line: bool = False
     seed: int = 0
+    context: str = ""
 
 
 class Cancel(_Msg, tag=3):
@@ -103,6 +105,7 @@ class Welcome(_Msg, tag=11):
     max_prefix_tokens: int = 0
     max_suffix_tokens: int = 0
     chars_per_token: float = 0.0
+    prompt_format: str = ""
 
 
 class Candidate(msgspec.Struct, array_like=True, omit_defaults=True, gc=False, frozen=True):

@@ -5,8 +5,8 @@ a linear schedule; among undecided positions, the lowest-entropy ones are accept
 their entropies minus the largest stays under an entropy bound (at least one per step), and any position
 whose top probability reaches ``confidence_accept`` is accepted too. Accepted tokens are decided for good
 (as are pinned ones: text the user already typed); every undecided position is re-noised with a uniform
-random token. A canvas is done once every position up to its first decided ``<eom>`` is decided. All of
-it is batched tensor work: no per-token Python loops.
+random token. A canvas is done once every position up to its first decided end token (``<eom>``, or the
+format's end-of-turn tokens) is decided. All of it is batched tensor work: no per-token Python loops.
 """
 
 from __future__ import annotations
@@ -54,9 +54,9 @@ def temperature(step: torch.Tensor, max_steps: torch.Tensor, cfg: SamplerConfig)
     return cfg.t_min + (cfg.t_max - cfg.t_min) * remaining
 
 
-def fill_extent(tokens: torch.Tensor, eom_id: int) -> torch.Tensor:
-    """(B, C) mask of the positions up to and including each row's first ``<eom>``."""
-    is_end = (tokens == eom_id).long()
+def fill_extent(tokens: torch.Tensor, end_ids: torch.Tensor) -> torch.Tensor:
+    """(B, C) mask of the positions up to and including each row's first end token."""
+    is_end = torch.isin(tokens, end_ids).long()
     return (is_end.cumsum(-1) - is_end) == 0
 
 
@@ -70,7 +70,7 @@ def denoise_step(
     max_steps: torch.Tensor,
     banned: torch.Tensor,
     noise_low: int,
-    eom_id: int,
+    end_ids: torch.Tensor,
     cfg: SamplerConfig,
     generator: torch.Generator | None = None,
     noise: torch.Tensor | None = None,
@@ -93,8 +93,10 @@ def denoise_step(
         open_logits = logits.view(rows * width, vocab)
         open_rows = torch.arange(rows, device=logits.device).repeat_interleave(width)
     open_logits.index_fill_(-1, banned.to(raw_logits.device), float("-inf"))
-    if no_end is not None:  # positions where the fill may not end (an empty fill helps nobody)
-        open_logits[:, eom_id].masked_fill_(no_end[where], float("-inf"))
+    end_ids = end_ids.to(raw_logits.device)
+    if no_end is not None and bool(no_end.any()):  # positions where the fill may not end (an empty fill helps nobody)
+        ends = open_logits[:, end_ids]
+        open_logits[:, end_ids] = ends.masked_fill(no_end[where][:, None], float("-inf"))
     open_logits.div_(temperature(step, max_steps, cfg)[open_rows, None])
     log_probs = torch.log_softmax(open_logits, dim=-1)
     probs = log_probs.exp()
@@ -130,10 +132,10 @@ def denoise_step(
         noise = torch.randint(noise_low, vocab, canvas.shape, device=canvas.device, generator=generator)
     next_canvas = torch.where(new_decided, fill, noise)
 
-    # Done once everything up to the first decided <eom> is decided.
-    decided_end = (fill == eom_id) & new_decided
-    extent = fill_extent(torch.where(decided_end, fill, torch.full_like(fill, -1)), eom_id)
+    # Done once everything up to the first decided end token is decided.
+    decided_end = torch.isin(fill, end_ids) & new_decided
+    extent = fill_extent(torch.where(decided_end, fill, torch.full_like(fill, -1)), end_ids)
     done = (new_decided | ~extent).all(-1)
-    span = fill_extent(fill, eom_id)
+    span = fill_extent(fill, end_ids)
     confidence = (top_prob * span).sum(-1) / span.sum(-1).clamp(min=1)
     return StepOutcome(next_canvas, new_decided, fill, logits, accepted.sum(-1), done, confidence)

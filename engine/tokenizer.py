@@ -1,7 +1,13 @@
-"""The tokenizer of an infill model: a byte-level BPE in ``tokenizer.json`` plus the FIM special ids."""
+"""The tokenizer of a model directory (``tokenizer.json``): code to ids, canvases back to text.
+
+Code is encoded with special tokens taken as plain text, so a file that contains ``<fim_middle>`` or
+``<|turn>`` cannot inject a control token into the prompt; prompt templates (``engine.formats``) are
+encoded with them recognised.
+"""
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 
 from tokenizers import Tokenizer
@@ -10,12 +16,30 @@ from engine.fim import SpecialIds
 
 
 class InfillTokenizer:
-    """Encode code to ids and canvases back to text, knowing the special tokens of the FIM layout."""
+    """Encode code to ids and canvases back to text."""
 
     def __init__(self, tokenizer: Tokenizer) -> None:
-        self.backend = tokenizer
-        self.special = SpecialIds.from_vocab(tokenizer.token_to_id)
+        self.template_backend = tokenizer
+        self.backend = Tokenizer.from_str(tokenizer.to_str())
+        self.backend.encode_special_tokens = True
         self.vocab_size = tokenizer.get_vocab_size()
+
+    @cached_property
+    def special(self) -> SpecialIds:
+        """The fill-in-the-middle special ids (the embedded model's layout); ValueError if it lacks them."""
+        return SpecialIds.from_vocab(self.template_backend.token_to_id)
+
+    def token_id(self, token: str) -> int | None:
+        """The id of the single token ``token``, or None when the vocabulary lacks it."""
+        return self.template_backend.token_to_id(token)
+
+    def special_ids(self) -> set[int]:
+        """Ids of the tokenizer's special (added, control) tokens."""
+        return {i for i, added in self.template_backend.get_added_tokens_decoder().items() if added.special}
+
+    def encode_template(self, text: str) -> list[int]:
+        """The ids of template text, special tokens written in it recognised."""
+        return self.template_backend.encode(text, add_special_tokens=False).ids if text else []
 
     @classmethod
     def from_file(cls, path: str | Path) -> InfillTokenizer:
@@ -59,11 +83,6 @@ class InfillTokenizer:
         texts = self.backend.decode_batch([[i] for i in range(self.vocab_size)], skip_special_tokens=True)
         return [i for i, text in enumerate(texts) if any(_is_control(c) for c in text)]
 
-    def decode_middle(self, canvas_ids: list[int]) -> tuple[str, int]:
-        """Return the text of a canvas up to its first ``<eom>``, and how many tokens that is."""
-        eom = self.special.eom
-        length = canvas_ids.index(eom) if eom in canvas_ids else len(canvas_ids)
-        return self.decode(canvas_ids[:length]), length
 
 
 def _is_control(char: str) -> bool:

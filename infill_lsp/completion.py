@@ -103,7 +103,7 @@ def plan_completion(
         context,
         cursor=cursor,
         language=name or "text",
-        prompt_head=cross_file,
+        context=cross_file,
         max_lines=settings.max_lines,
         pinned=pinned,
     )

@@ -49,8 +49,9 @@ class Rejected:
 class HolePlan:
     """One hole: what the engine is asked, which document span the answer replaces, how it is shaped.
 
-    ``prefix``/``suffix`` are the prompt around the hole; they may hold text the document does not (a
-    cross-file block, an instruction comment, ``lead``). ``before``/``after`` are the document's own text
+    ``prefix``/``suffix`` are the prompt around the hole; they may hold text the document does not (an
+    instruction comment, ``lead``). ``context`` is code from other files, which the engine's prompt format
+    places. ``before``/``after`` are the document's own text
     around the span ``start:end`` (a window of it), and ``original`` what the span holds now: the parse
     check compares ``before + result + after`` with ``before + original + after``.
     """
@@ -62,6 +63,7 @@ class HolePlan:
     before: str
     after: str
     original: str = ""
+    context: str = ""
     language: str = "text"
     canvas_lengths: tuple[int, ...] = ()
     single_line: bool = False
@@ -138,6 +140,7 @@ class HolePlan:
             pinned=self.pinned,
             single_line=self.single_line,
             seed=seed,
+            context=self.context,
         )
 
 
@@ -146,7 +149,7 @@ def plan_from_context(
     *,
     cursor: int,
     language: str,
-    prompt_head: str = "",
+    context: str = "",
     max_lines: int = 0,
     pinned: str = "",
     single_line: bool | None = None,
@@ -154,16 +157,17 @@ def plan_from_context(
 ) -> HolePlan:
     """The plan for inserting at ``cursor`` with the context ``build_context`` cut around it.
 
-    ``prompt_head`` goes before the prefix in the prompt only (cross-file context). ``single_line``
+    ``context`` is code from other files (the prompt format places it). ``single_line``
     overrides the hole kind's guess (the eval's splits fix it).
     """
     return HolePlan(
         start=cursor,
         end=cursor,
-        prefix=prompt_head + ctx.prefix,
+        prefix=ctx.prefix,
         suffix=ctx.suffix,
         before=ctx.prefix,
         after=ctx.suffix,
+        context=context,
         language=language,
         canvas_lengths=ctx.canvas_lengths,
         single_line=ctx.single_line if single_line is None else single_line,

@@ -74,7 +74,7 @@ def bench_generate(core, context: tuple[str, str], steps: int, width: int, repea
 
     prefix, suffix = context
     model = core.runner.model
-    special = core.special
+    special = core.tokenizer.special
     prompt = core._prompt(InfillRequest(0, prefix, suffix, language="python"))
     ids = torch.tensor([prompt], device=core.runner.device)
     sampler = core.config.sampler

@@ -136,26 +136,37 @@ def ar_tokens_per_second(model, prompt: int, tokens: int, device) -> float:
 
 
 class _ByteTokens:
-    """A tokenizer stand-in for random weights: one token per byte of text, mapped into the model's vocabulary."""
+    """A tokenizer stand-in for random weights: one token per byte of text, mapped into the model's vocabulary.
 
-    def __init__(self, special, vocab_size: int) -> None:
-        self.special = special
-        self.low = max(special.never_generated) + 1
+    The prompt layout's own tokens (the FIM markers) come from the embedded model's tokenizer.
+    """
+
+    def __init__(self, real, vocab_size: int) -> None:
+        self.real = real
+        self.special = real.special
+        self.low = max(self.special.never_generated) + 1
         self.span = vocab_size - self.low
 
     def encode(self, text: str) -> list[int]:
         return [self.low + byte % self.span for byte in text.encode()]
+
+    def token_id(self, token: str) -> int | None:
+        return self.real.token_id(token)
+
+    def special_ids(self) -> set[int]:
+        return self.real.special_ids()
+
+    def encode_template(self, text: str) -> list[int]:
+        return self.real.encode_template(text)
+
+    def decode(self, ids: list[int]) -> str:
+        return "x" * len(ids)
 
     def chars_per_token(self, samples: list[str]) -> float:
         return 1.0
 
     def control_ids(self) -> list[int]:
         return []
-
-    def decode_middle(self, canvas_ids: list[int]) -> tuple[str, int]:
-        eom = self.special.eom
-        length = canvas_ids.index(eom) if eom in canvas_ids else len(canvas_ids)
-        return "x" * length, length
 
 
 def engine_vs_generate(model, canvas: int, prompt: int, steps: int, device, repeats: int = 3) -> dict:
@@ -174,7 +185,7 @@ def engine_vs_generate(model, canvas: int, prompt: int, steps: int, device, repe
     from engine.torch_runner import TorchRunner
     from infill_tools.bench import CONTEXT_SOURCE
 
-    tokenizer = _ByteTokens(InfillTokenizer.from_file(default_model_dir()).special, model.config.text_config.vocab_size)
+    tokenizer = _ByteTokens(InfillTokenizer.from_file(default_model_dir()), model.config.text_config.vocab_size)
     config = EngineConfig(max_prefix_tokens=prompt, max_suffix_tokens=0)
     runner = TorchRunner(LoadedModel(model, {}, None, next(model.parameters()).dtype, device))
     core = EngineCore(runner, tokenizer, config)

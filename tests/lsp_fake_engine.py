@@ -60,6 +60,7 @@ def log_request(request: InfillRequest) -> None:
             "pinned",
             "single_line",
             "canvas_lengths",
+            "context",
         )
         with open(path, "a", encoding="utf-8") as out:
             out.write(json.dumps({k: getattr(request, k) for k in fields}) + "\n")

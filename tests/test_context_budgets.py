@@ -7,6 +7,7 @@ cuts from the front where the cross-file block sits, does not fire.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -62,6 +63,10 @@ async def test_cross_file_context_reaches_the_model_prompt(client: LanguageClien
     text = "from app.models import User\n\n" + body + "\n\ndef make_user():\n    return \n"
     open_document(client, main, text)
     line = text.count("\n") - 1
+    for _ in range(240):  # the model loads in the server's process: wait for it (a loaded machine is slow)
+        if (await status(client))["engine"]["state"] == "ready":
+            break
+        await asyncio.sleep(0.25)
     await complete(client, main, line, len("    return "))
     info = await status(client)
     engine = info["engine"]

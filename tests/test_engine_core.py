@@ -62,7 +62,7 @@ def _step(canvas, logits, decided, cfg=None, **kw):
     rows = canvas.shape[0]
     return denoise_step(
         canvas, logits, decided=decided, step=torch.zeros(rows), max_steps=torch.full((rows,), 10),
-        banned=torch.tensor([0, 1]), noise_low=10, eom_id=2, cfg=cfg or SamplerConfig(), **kw,
+        banned=torch.tensor([0, 1]), noise_low=10, end_ids=torch.tensor([2]), cfg=cfg or SamplerConfig(), **kw,
     )
 
 
@@ -143,8 +143,8 @@ def test_a_request_reaches_the_model_under_its_tables_model_tag(core, monkeypatc
     monkeypatch.setattr(core.runner, "encode", lambda kv, ids, *rest: seen.append(list(ids)) or real(kv, ids, *rest))
     core.add(InfillRequest(60, "const a = ", ";\n", language=language, document_key=f"tag-{language}", max_steps=1))
     run_all(core)
-    assert seen and seen[0][:2] == [core.special.bos, core.special.languages[tag]]
-    assert core.special.languages["tsx"] not in seen[0]
+    assert seen and seen[0][:2] == [core.tokenizer.special.bos, core.tokenizer.special.languages[tag]]
+    assert core.tokenizer.special.languages["tsx"] not in seen[0]
 
 
 def test_core_pins_typed_text(core):
