@@ -1,0 +1,154 @@
+"""Prompt formats: the embedded model's FIM layout, the chat layout for DiffusionGemma-it, the native one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+from engine.checkpoint import default_model_dir
+from engine.config import EngineConfig
+from engine.fim import build_prompt
+from engine.formats import FormatError, choose_format, load_formats
+from engine.kv import common_prefix_length
+from engine.protocol import InfillRequest, InfillResult
+from engine.tokenizer import InfillTokenizer
+
+# Gemma 4's control tokens at their ids (the rest of the first 107 ids are reserved placeholders).
+GEMMA_SPECIAL = {0: "<pad>", 1: "<eos>", 2: "<bos>", 50: "<|tool_response>", 100: "<|channel>",
+                 101: "<channel|>", 105: "<|turn>", 106: "<turn|>"}
+CODE = "def add(a, b):\n    return a + b\n\nclass Stack:\n    def push(self, item):\n        self.items.append(item)\n"
+
+
+def gemma_like_tokenizer() -> Tokenizer:
+    """A byte-level BPE with Gemma 4's control tokens at their ids and no FIM tokens."""
+    specials = [GEMMA_SPECIAL.get(i, f"<unused{i}>") for i in range(107)]
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=600, special_tokens=specials, min_frequency=1,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tokenizer.train_from_iterator([CODE] * 10, trainer=trainer)
+    assert all(tokenizer.token_to_id(t) == i for i, t in GEMMA_SPECIAL.items())
+    return tokenizer
+
+
+@pytest.fixture(scope="module")
+def embedded() -> InfillTokenizer:
+    return InfillTokenizer.from_file(default_model_dir())
+
+
+@pytest.fixture(scope="module")
+def gemma() -> InfillTokenizer:
+    return InfillTokenizer(gemma_like_tokenizer())
+
+
+def test_the_table_loads_and_native_extends_chat():
+    formats = load_formats()
+    assert {"fim", "chat", "native"} <= set(formats)
+    assert formats["native"].template == formats["chat"].template and formats["native"].suffix_on_canvas > 0
+
+
+def test_fim_prompt_is_the_training_layout(embedded):
+    bound = choose_format(embedded).bind(embedded)
+    assert bound.name == "fim"
+    prefix, suffix = embedded.encode("x = foo("), embedded.encode(")\nprint(x)\n")
+    for language in ("python", "tsx", "cobol"):
+        assert bound.prompt(prefix, suffix, language) == build_prompt(embedded.special, prefix, suffix, language)
+
+
+def test_code_cannot_inject_control_tokens(embedded, gemma):
+    fim_middle = embedded.token_id("<fim_middle>")
+    assert fim_middle not in embedded.encode("s = '<fim_middle>'")
+    assert gemma.token_id("<turn|>") not in gemma.encode("# <turn|> <|turn>model")
+
+
+def test_a_tokenizer_without_the_format_tokens_is_refused_by_name(gemma):
+    with pytest.raises(FormatError, match=r"'fim' needs the tokens .*<fim_prefix>"):
+        choose_format(gemma, "fim").bind(gemma)
+    bare = Tokenizer(models.BPE())
+    bare.add_special_tokens(["<pad>", "<eos>", "<bos>"])
+    with pytest.raises(FormatError, match="no prompt format fits"):
+        choose_format(InfillTokenizer(bare))
+    with pytest.raises(FormatError, match="unknown prompt format"):
+        choose_format(gemma, "nonsense")
+
+
+def test_chat_prompt_keeps_what_typing_changes_last(gemma):
+    bound = choose_format(gemma).bind(gemma)
+    assert bound.name == "chat" and bound.end_ids == [106, 1]
+    prefix, suffix = gemma.encode("def add(a, b):\n    return "), gemma.encode("\n\nclass Stack:\n")
+    context = gemma.encode("# file: util.py\ndef helper(): ...\n")
+    prompt = bound.prompt(prefix, suffix, "python", context)
+    text = gemma.template_backend.decode(prompt, skip_special_tokens=False)
+    assert text.startswith("<bos><|turn>user\n") and "util.py" in text
+    assert text.index("class Stack") < text.index("<turn|>") < text.index("<|turn>model\n```python\n")
+    assert text.endswith("def add(a, b):\n    return ")
+    typed = bound.prompt(gemma.encode("def add(a, b):\n    return a"), suffix, "python", context)
+    # A keystroke changes only the end: everything before the prefix's tokens stays cached.
+    assert common_prefix_length(prompt, typed) >= len(prompt) - len(prefix)
+    # The fill ends at the end of the turn, or at a closing code fence.
+    canvas = gemma.encode("a + b\n```\nmore") + [106] + gemma.encode("junk")
+    assert bound.canvas_text(canvas)[0] == "a + b\n"
+
+
+def test_a_user_template_replaces_the_prompt(gemma):
+    fmt = choose_format(gemma, "chat", "<bos>{suffix}<|turn>{prefix}")
+    bound = fmt.bind(gemma)
+    assert fmt.name == "chat+template"
+    assert bound.prompt([200], [300], "python") == [2, 300, 105, 200]
+
+
+@pytest.fixture(scope="module")
+def chat_model_dir(tmp_path_factory) -> Path:
+    """A tiny random DiffusionGemma whose tokenizer has chat turns and no FIM tokens."""
+    from transformers import DiffusionGemmaForBlockDiffusion
+
+    from engine.architecture import SHAPES, ModelShape
+
+    path = tmp_path_factory.mktemp("chat") / "model"
+    tokenizer = gemma_like_tokenizer()
+    torch.manual_seed(0)
+    shape = ModelShape(**{**SHAPES["tiny"].to_dict(), "vocab_size": tokenizer.get_vocab_size(), "canvas_length": 12})
+    DiffusionGemmaForBlockDiffusion(shape.to_config()).save_pretrained(path)
+    tokenizer.save(str(path / "tokenizer.json"))
+    return path
+
+
+def _serve(core, request: InfillRequest) -> InfillResult:
+    core.add(request)
+    results = []
+    while core.has_work():
+        results += [m for m in core.step() if isinstance(m, InfillResult)]
+    return results[-1]
+
+
+def test_a_chat_checkpoint_is_served_with_its_canvas_length(chat_model_dir):
+    from engine.core import load_core
+
+    core = load_core(chat_model_dir, device="cpu")
+    assert core.welcome.prompt_format == "chat" and core.canvas_length == 12
+    result = _serve(core, InfillRequest(1, "def add(a, b):\n    return ", "\n", language="python", max_steps=3,
+                                        canvas_lengths=(8,)))
+    assert {c.canvas_length for c in result.candidates} == {12}  # trained on one length: that one
+    short = load_core(chat_model_dir, device="cpu", config=EngineConfig(short_canvases=True))
+    result = _serve(short, InfillRequest(2, "x = ", "\n", max_steps=2, canvas_lengths=(8,)))
+    assert {c.canvas_length for c in result.candidates} == {8}
+
+
+def test_native_format_fixes_the_suffix_start_at_the_end_of_each_canvas(chat_model_dir):
+    from engine.core import load_core
+
+    core = load_core(chat_model_dir, device="cpu", config=EngineConfig(prompt_format="native"))
+    k = core.format.suffix_on_canvas
+    suffix = "\nclass Stack:\n    def push(self, item):\n"
+    tail = core.tokenizer.encode(suffix)[:k]
+    core.add(InfillRequest(3, "def add(a, b):\n    return ", suffix, max_steps=2, canvas_lengths=(16,), num_candidates=1))
+    job = core.jobs[3]
+    assert job.widths == (8 + k, 16 + k, 32 + k)  # three fill lengths, each followed by the suffix's start
+    while core.has_work():
+        core.step()
+        for slot in job.slots:
+            assert slot.canvas[-k:].tolist() == tail and bool(slot.decided[-k:].all())
