@@ -13,6 +13,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import msgspec
 import torch
 
 from engine.checkpoint import default_model_dir, load_model, resolve_device
@@ -345,11 +346,15 @@ class EngineCore:
         del self.jobs[job.request.request_id]
         self.completed += 1
         candidates: dict[str, Candidate] = {}
+        token_ids: dict[str, list[int]] = {}
         if reason != FinishReason.CANCELLED:
             for slot in sorted(job.slots, key=lambda s: -s.confidence):
                 text, tokens = self._fill_text(slot, slot.fill)
                 if text not in candidates:
                     candidates[text] = Candidate(text, round(slot.confidence, 4), tokens, slot.width)
+                    token_ids[text] = slot.fill[:tokens].tolist()
+            if job.request.score and candidates and job.encoded:
+                candidates = self._scored(job, candidates, token_ids)
         key = job.request.document_key
         best = next(iter(candidates), "") or self._decided_text(job)
         if key and best:
@@ -370,6 +375,16 @@ class EngineCore:
             queue_ms=round((started - job.arrived) * 1000, 2),
             elapsed_ms=round((now - job.arrived) * 1000, 2),
         )
+
+    def _scored(self, job: Job, candidates: dict[str, Candidate], token_ids: dict[str, list[int]]):
+        """The candidates with the encoder's likelihood of each as a continuation of the prefix."""
+        base = job.kv.truncated(len(job.prompt) - self.format.after_prefix(job.request.language))
+        if len(base.ids) < 2:
+            return candidates
+        texts = list(candidates)
+        scores = self.runner.score(base, [token_ids[t] for t in texts])
+        return {t: msgspec.structs.replace(candidates[t], likelihood=round(score, 4))
+                for t, score in zip(texts, scores, strict=True)}
 
     def _fill_text(self, slot: Slot, tokens: torch.Tensor) -> tuple[str, int]:
         """The text and token count of the fill ``tokens`` hold (the canvas without its suffix tail)."""

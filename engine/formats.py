@@ -126,6 +126,12 @@ class BoundFormat:
             out.extend(values[placeholder] if placeholder else ids)
         return out
 
+    def after_prefix(self, language: str) -> int:
+        """How many template tokens follow the prefix in the prompt (where a continuation of it starts)."""
+        pieces = self._pieces(language)
+        index = next(i for i, (placeholder, _) in enumerate(pieces) if placeholder == "prefix")
+        return sum(len(ids) for placeholder, ids in pieces[index + 1 :] if not placeholder)
+
     def _context_ids(self, context: list[int], language: str) -> list[int]:
         if not context:
             return []

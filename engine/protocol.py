@@ -74,6 +74,7 @@ class InfillRequest(_Msg, tag=2):
     single_line: bool = False
     seed: int = 0
     context: str = ""
+    score: bool = False  # also score each candidate with the encoder's causal likelihood
 
 
 class Cancel(_Msg, tag=3):
@@ -109,10 +110,14 @@ class Welcome(_Msg, tag=11):
 
 
 class Candidate(msgspec.Struct, array_like=True, omit_defaults=True, gc=False, frozen=True):
+    """One fill: ``confidence`` is the denoiser's mean top probability over it; ``likelihood`` (when the
+    request asked to score) the encoder's mean log-probability per token of it after the prefix."""
+
     text: str
     confidence: float = 0.0
     tokens: int = 0
     canvas_length: int = 0
+    likelihood: float = 0.0
 
 
 class Partial(_Msg, tag=12):

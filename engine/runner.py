@@ -38,6 +38,11 @@ class Runner(Protocol):
         """Extend several caches in one pass: each ``(base, ids)`` by ``ids[len(base.ids):]`` (one chunk at most)."""
         ...
 
+    def score(self, base: PromptKV, continuations: list[list[int]]) -> list[float]:
+        """The encoder's causal log-likelihood of each continuation after ``base`` (at least one token),
+        as the mean log-probability per token."""
+        ...
+
     def denoise(
         self,
         canvases: torch.Tensor,

@@ -136,6 +136,29 @@ class TorchRunner:
         self.step_seconds += time.perf_counter() - started
         return logits
 
+    @torch.inference_mode()
+    def score(self, base: PromptKV, continuations: list[list[int]]) -> list[float]:
+        """The encoder's causal log-likelihood of each continuation after ``base``: mean log-probability
+        per token. The last token of ``base`` is encoded again (from a cache one shorter), so its output
+        predicts the continuation's first token."""
+        if len(base.ids) < 2:
+            raise ValueError("score needs a base of at least two tokens")
+        start = len(base.ids) - 1
+        scores = []
+        for tokens in continuations:
+            if not tokens:
+                scores.append(float("-inf"))
+                continue
+            cache = to_hf_cache(base.truncated(start), self.text_config)
+            ids = torch.tensor([[base.ids[-1], *tokens[: self.chunk - 1]]], device=self.device)
+            positions = torch.arange(start, start + ids.shape[1], device=self.device)[None]
+            hidden = self.model.model.encoder(input_ids=ids, past_key_values=cache, position_ids=positions)
+            logits = self._head(hidden.last_hidden_state[0, :-1])
+            targets = ids[0, 1:]
+            log_probs = torch.log_softmax(logits, dim=-1).gather(-1, targets[:, None])
+            scores.append(float(log_probs.mean()))
+        return scores
+
     def _head(self, hidden: torch.Tensor) -> torch.Tensor:
         """The model's LM head with its final logit soft-capping, in fp32 (as its forward computes it)."""
         logits = self.model.lm_head(hidden).float()

@@ -340,3 +340,23 @@ def test_tokens_holding_control_characters_are_never_sampled(core):
     results = [m for m in run_all(core) if isinstance(m, InfillResult)]
     texts = [candidate.text for result in results for candidate in result.candidates]
     assert texts and not any(ord(c) < 32 and c not in "\t\n\r" for text in texts for c in text)
+
+
+def test_candidates_scored_by_the_encoder_match_a_fresh_causal_pass(core):
+    request = InfillRequest(request_id=81, prefix="def add(a, b):\n    return ", suffix="\n", max_steps=3,
+                            num_candidates=2, canvas_lengths=(8,), score=True)
+    core.add(request)
+    result = [m for m in run_all(core) if isinstance(m, InfillResult)][-1]
+    scored = [c for c in result.candidates if c.tokens]
+    assert scored and all(c.likelihood < 0 for c in scored)
+    # The runner's score is the mean log-probability of one uncached causal pass over base + tokens.
+    prompt = core._prompt(request)
+    base = prompt[: len(prompt) - core.format.after_prefix("text")]
+    kv = core.runner.encode(PromptKV(), base)
+    tokens = core.tokenizer.encode("a + b")
+    model = core.runner.model
+    with torch.inference_mode():
+        hidden = model.model.encoder(input_ids=torch.tensor([base + tokens])).last_hidden_state[0]
+        logits = core.runner._head(hidden[len(base) - 1 : -1])
+        expected = torch.log_softmax(logits, -1).gather(-1, torch.tensor(tokens)[:, None]).mean()
+    assert abs(float(expected) - core.runner.score(kv, [tokens])[0]) < 1e-3
