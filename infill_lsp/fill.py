@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from engine.protocol import InfillRequest, Priority
+from infill_lsp.checks import made_up_names
 from infill_lsp.context import InfillContext, only_closers
 from infill_lsp.languages import LanguageSupport
 from infill_lsp.postprocess import (
@@ -77,6 +78,8 @@ class HolePlan:
     max_lines: int = 0  # 0: no limit
     keep_in_block: bool = False  # lines after the first may not sit left of ``base_indent``
     may_replace_closers: bool = False  # the fill may replace closing brackets after it on its line
+    known_names: frozenset[str] = frozenset()  # names in reach (the document's, the context's): opts in
+    # to the made-up-name check (``checks.made_up_names``)
     title: str = ""
 
     def __post_init__(self) -> None:
@@ -154,6 +157,7 @@ def plan_from_context(
     pinned: str = "",
     single_line: bool | None = None,
     trail: str = "",
+    known_names: frozenset[str] = frozenset(),
 ) -> HolePlan:
     """The plan for inserting at ``cursor`` with the context ``build_context`` cut around it.
 
@@ -176,6 +180,7 @@ def plan_from_context(
         indent_unit=ctx.indent_unit,
         max_lines=max_lines,
         may_replace_closers=True,
+        known_names=known_names,
     )
 
 
@@ -225,7 +230,8 @@ def finish_fill(raw: str, plan: HolePlan, language: LanguageSupport | None = Non
     Steps: the pinned start must be there; cut at the trail's closer, to one line (single-line holes) or
     without repeated lines and re-indented; trim what repeats the text after the hole; refuse control
     characters; then keep the reading that damages the parse least, and refuse it if it damages the parse
-    more than the text had without it.
+    more than the text had without it, or (where the plan knows the names in reach) if it uses a name
+    defined nowhere.
     """
     if not raw.replace("\r\n", "\n").startswith(plan.pinned):
         return Rejected("the fill does not start with the text it was pinned to")
@@ -241,13 +247,19 @@ def finish_fill(raw: str, plan: HolePlan, language: LanguageSupport | None = Non
     damages = [parse_damage(language, plan.before + r.text + plan.after[r.replaces :]) for r in rendered]
     best = min(range(len(rendered)), key=lambda i: sum(damages[i]))  # ties: the likelier reading
     after_errors, after_brackets = damages[best]
+    chosen = rendered[best]
     if after_errors > errors or after_brackets > brackets:
         return Rejected(
             f"the fill does not parse: {after_errors} syntax errors (before: {errors}), "
             f"{after_brackets} unbalanced brackets (before: {brackets})",
-            text=rendered[best].text,
+            text=chosen.text,
         )
-    return rendered[best]
+    if plan.known_names:
+        filled = plan.before + chosen.text + plan.after[chosen.replaces :]
+        made_up = made_up_names(plan.language, plan.before + plan.original + plan.after, filled, plan.known_names)
+        if made_up:
+            return Rejected(f"the fill uses names defined nowhere: {', '.join(made_up)}", text=chosen.text)
+    return chosen
 
 
 def finish_candidates(

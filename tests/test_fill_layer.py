@@ -115,3 +115,20 @@ def test_infill_complete_plans_and_checks_holes_as_the_editor_does():
     assert first.single_line and first.prefix.endswith("sum(") and first.suffix.startswith(")")
     document = Document("file:///w/m.py", text.replace("<FILL>", "", 1).replace("<FILL>", ""), language=PYTHON)
     assert document.completable
+
+
+def test_a_fill_that_uses_a_name_defined_nowhere_is_refused():
+    from infill_lsp.completion import plan_completion
+    from infill_lsp.config import Settings
+    from infill_lsp.positions import Position
+
+    header = "import os\n" + "".join(f"# line {i}\n" for i in range(400))  # the import lies outside the window
+    text = header + "def mean(xs):\n    return \n"
+    document = Document("file:///w/m.py", text, language=PYTHON)
+    plan = plan_completion(document, Position(text.count("\n") - 1, len("    return ")), Settings(prefix_chars=400, cross_file_chars=100),
+                           request_id=1)
+    assert "import os" not in plan.hole.before  # so pyflakes alone would call os undefined
+    made_up = finish_fill("sum(ys) / len(ys)", plan.hole, PYTHON)
+    assert isinstance(made_up, Rejected) and made_up.reason == "the fill uses names defined nowhere: ys"
+    assert finish_fill("sum(xs) / len(xs)", plan.hole, PYTHON) == Fill("sum(xs) / len(xs)")
+    assert finish_fill("os.sep.join(xs)", plan.hole, PYTHON) == Fill("os.sep.join(xs)")  # in reach: imported

@@ -18,6 +18,7 @@ from engine.protocol import InfillRequest, Priority
 from infill_lsp.batch.holes import DOCSTRING_PLANNER, MARKER_RECIPE, Hole, hole_context, without_overlaps
 from infill_lsp.batch.journal import HoleRecord
 from infill_lsp.batch.sources import SourceFile
+from infill_lsp.checks import words
 from infill_lsp.context import detect_indent_unit
 from infill_lsp.docstrings import docstring_plan
 from infill_lsp.edits import CommandError
@@ -69,7 +70,13 @@ def hole_seed(sha256: str, hole: Hole, run_seed: int) -> int:
 
 
 def hole_plan(
-    source: SourceFile, language: LanguageSupport, hole: Hole, others: list[Hole], marker: str, tree
+    source: SourceFile,
+    language: LanguageSupport,
+    hole: Hole,
+    others: list[Hole],
+    marker: str,
+    tree,
+    known_names: frozenset[str] = frozenset(),
 ) -> HolePlan:
     """The fill layer's plan for ``hole``; raises CommandError when its planner finds nothing to do.
 
@@ -92,6 +99,7 @@ def hole_plan(
         pinned=hole.pinned,
         trail=hole.trailer,
         indent_unit=detect_indent_unit(source.text, language.entry.indent),
+        known_names=known_names,
     )
 
 
@@ -108,9 +116,10 @@ def plan_file(
             parsed.append(language.parse(source.text.encode("utf-8", "surrogatepass")))
         return parsed[0]
 
+    known = words(source.text)
     for hole in kept:
         try:
-            fill_plan = hole_plan(source, language, hole, kept, settings.marker, tree)
+            fill_plan = hole_plan(source, language, hole, kept, settings.marker, tree, known)
         except CommandError:
             plan.dropped += 1
             continue
