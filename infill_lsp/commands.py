@@ -29,7 +29,7 @@ from infill_lsp.edits import (
     fill_selection_plan,
     function_at,
 )
-from infill_lsp.fill import HolePlan, finish_candidates
+from infill_lsp.fill import HolePlan, finish_candidates, ranked
 from infill_lsp.language_server import InfillServer
 from infill_lsp.positions import Position
 
@@ -112,16 +112,21 @@ async def run_edit(ls: InfillServer, uri: str, planner: Planner) -> dict[str, An
 async def _fill(ls: InfillServer, document: Document, plan: HolePlan) -> str:
     if ls.link is None:
         raise CommandError("the engine is not configured")
+    settings = ls.settings
     request = plan.request(
         ls.link.next_request_id(),
         document_key=document.uri,
-        max_steps=ls.settings.invoked_steps,
-        num_candidates=ls.settings.invoked_candidates,
+        max_steps=settings.invoked_steps,
+        num_candidates=settings.invoked_candidates,
+        score=settings.pick == "likelihood",
     )
-    result = await ls.link.infill(request, ls.settings.command_timeout_s)
+    result = await ls.link.infill(request, settings.command_timeout_s)
     if result is None:
         raise CommandError("the engine is unavailable; nothing was applied")
-    fills, rejected = finish_candidates((c.text for c in result.candidates), plan, document.language, limit=1)
+    candidates = ranked(result.candidates, settings.pick, settings.min_confidence)
+    if result.candidates and not candidates:
+        raise CommandError(f"no fill for {plan.title} was confident enough to apply; nothing was applied")
+    fills, rejected = finish_candidates((c.text for c in candidates), plan, document.language, limit=1)
     if fills:
         return fills[0].text
     why = rejected[0].reason if rejected else "the engine returned nothing"

@@ -60,7 +60,7 @@ async def fill_holes(client, text: str, language: str, marker: str, steps: int, 
             reason = str(why)
         else:
             result = await client.infill(plan.request, timeout=300)
-            fills = fills_from_result(result, plan, document)
+            fills = fills_from_result(result, plan, document, settings)
             if fills:
                 fill = fills[0]
             else:

@@ -197,7 +197,7 @@ class Completer:
         result = await link.infill(plan.request, timeout)
         if result is None or document.text != text:
             return []
-        fills = fills_from_result(result, plan, document)
+        fills = fills_from_result(result, plan, document, self.session.settings)
         if not plan.request.pinned:
             self.cache.store(
                 document.uri,

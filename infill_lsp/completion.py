@@ -12,7 +12,7 @@ from infill_lsp.checks import words
 from infill_lsp.config import Settings
 from infill_lsp.context import Budgets, InfillContext, build_context
 from infill_lsp.documents import Document
-from infill_lsp.fill import Fill, HolePlan, finish_candidates, plan_from_context
+from infill_lsp.fill import Fill, HolePlan, finish_candidates, plan_from_context, ranked
 from infill_lsp.fill_cache import AUTOMATIC, INVOKED
 from infill_lsp.positions import Position
 
@@ -117,6 +117,7 @@ def plan_completion(
         canvas_lengths=context.canvas_lengths if invoked else context.canvas_lengths[:1],
         max_steps=settings.invoked_steps if invoked else settings.max_steps,
         num_candidates=settings.invoked_candidates if invoked else settings.num_candidates,
+        score=settings.pick == "likelihood",
     )
     return Plan(
         cursor=cursor,
@@ -130,7 +131,8 @@ def plan_completion(
     )
 
 
-def fills_from_result(result: InfillResult, plan: Plan, document: Document) -> list[Fill]:
-    """The distinct fills of the result that pass the fill layer's checks, in the engine's order."""
-    fills, _ = finish_candidates((c.text for c in result.candidates), plan.hole, document.language)
+def fills_from_result(result: InfillResult, plan: Plan, document: Document, settings: Settings) -> list[Fill]:
+    """The distinct fills of the result that pass the gate and the fill layer's checks, best first."""
+    candidates = ranked(result.candidates, settings.pick, settings.min_confidence)
+    fills, _ = finish_candidates((c.text for c in candidates), plan.hole, document.language)
     return fills

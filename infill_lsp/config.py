@@ -74,6 +74,9 @@ class EngineSettings:
         )
 
 
+PICK_RULES = ("confidence", "likelihood")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     """Everything the language server can be told by the editor."""
@@ -96,8 +99,14 @@ class Settings:
     completion_fallback: bool = False  # offer textDocument/completion even to inline-capable clients
     speculative: bool = False  # after a fill is shown, prefetch the fill for the state after accepting it
     event_log: bool = True  # keep accept/dismiss events in a local JSON-lines file (never sent anywhere)
+    pick: str = "confidence"  # how candidates are ordered: the denoiser's confidence, or "likelihood"
+    min_confidence: float = 0.0  # the gate: show a fill only when the denoiser's confidence reaches this
 
     def __post_init__(self) -> None:
+        if self.pick not in PICK_RULES:
+            raise ValueError(f"pick must be one of {', '.join(PICK_RULES)}, got {self.pick!r}")
+        if not 0.0 <= self.min_confidence <= 1.0:
+            raise ValueError(f"min_confidence must lie in [0, 1], got {self.min_confidence}")
         _check_range("debounce_ms", self.debounce_ms, 0, 5000)
         _check_range("debounce_min_ms", self.debounce_min_ms, 0, 5000)
         _check_range("debounce_max_ms", self.debounce_max_ms, self.debounce_min_ms, 5000)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from engine.protocol import InfillRequest, Priority
+from engine.protocol import Candidate, InfillRequest, Priority
 from infill_lsp.checks import made_up_names
 from infill_lsp.context import InfillContext, only_closers
 from infill_lsp.languages import LanguageSupport
@@ -128,6 +128,7 @@ class HolePlan:
         priority: int = Priority.INTERACTIVE,
         seed: int = 0,
         canvas_lengths: tuple[int, ...] | None = None,
+        score: bool = False,
     ) -> InfillRequest:
         """The engine request for this hole."""
         return InfillRequest(
@@ -144,6 +145,7 @@ class HolePlan:
             single_line=self.single_line,
             seed=seed,
             context=self.context,
+            score=score,
         )
 
 
@@ -260,6 +262,15 @@ def finish_fill(raw: str, plan: HolePlan, language: LanguageSupport | None = Non
         if made_up:
             return Rejected(f"the fill uses names defined nowhere: {', '.join(made_up)}", text=chosen.text)
     return chosen
+
+
+def ranked(candidates: Iterable[Candidate], pick: str = "confidence", min_confidence: float = 0.0) -> list[Candidate]:
+    """The candidates worth finishing, best first: ordered by ``pick`` (the denoiser's ``confidence``, or
+    the encoder's ``likelihood``), without those under the gate ``min_confidence``."""
+    kept = [c for c in candidates if c.confidence >= min_confidence]
+    if pick == "likelihood":
+        return sorted(kept, key=lambda c: -c.likelihood)
+    return sorted(kept, key=lambda c: -c.confidence)
 
 
 def finish_candidates(

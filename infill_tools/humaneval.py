@@ -108,36 +108,43 @@ def _python():
 @dataclass(slots=True)
 class Outcome:
     task_id: str
-    fill: str
-    passed: bool
+    raw_fill: str  # the most confident candidate, shaped to the hole but not checked
+    fill: str  # the product's fill: candidates by confidence, the first that passes the fill layer's checks
+    confidence: float  # the engine's confidence in ``fill``
+    likely_fill: str  # the same, candidates ordered by the encoder's likelihood
     latency_ms: float
     steps: int
     tokens: int
+    raw_passed: bool = False
+    passed: bool = False
+    likely_passed: bool = False
 
 
 class DiffusionFiller:
     """Fills holes one request at a time through an EngineCore (the product's path)."""
 
-    def __init__(self, core, steps: int, canvas: tuple[int, ...]) -> None:
+    def __init__(self, core, steps: int, canvas: tuple[int, ...], candidates: int = 1) -> None:
         self.core = core
         self.steps = steps
         self.canvas = canvas
+        self.candidates = candidates
         self._next = 0
 
-    def fill(self, plan) -> tuple[str, int, int]:
+    def fill(self, plan) -> tuple[tuple, int, int]:
+        """The engine's candidates for ``plan`` (scored by the encoder too), its steps, and the best's tokens."""
         from engine.protocol import InfillResult
 
         self._next += 1
-        self.core.add(plan.request(self._next, max_steps=self.steps, canvas_lengths=self.canvas, seed=1))
+        self.core.add(plan.request(self._next, max_steps=self.steps, canvas_lengths=self.canvas, seed=1,
+                                   num_candidates=self.candidates, score=True))
         result = None
         while self.core.has_work():
             for message in self.core.step():
                 if isinstance(message, InfillResult):
                     result = message
         if result is None or not result.candidates:
-            return "", 0, 0
-        best = result.candidates[0]
-        return best.text, result.forward_passes, best.tokens
+            return (), 0, 0
+        return result.candidates, result.forward_passes, result.candidates[0].tokens
 
 
 class AutoregressiveFiller:
@@ -158,10 +165,11 @@ class AutoregressiveFiller:
         self._prompter = EngineCore(TorchRunner(loaded), self.tokenizer, EngineConfig())
         self.max_tokens = max_tokens
 
-    def fill(self, plan) -> tuple[str, int, int]:
+    def fill(self, plan) -> tuple[tuple, int, int]:
         import torch
         from transformers.cache_utils import DynamicCache
 
+        from engine.protocol import Candidate
         from engine.training.objectives import softcapped_logits
 
         ids = self._prompter._prompt(plan.request(0))
@@ -189,41 +197,74 @@ class AutoregressiveFiller:
                 if plan.single_line and "\n" in self.tokenizer.decode(out[-1:]):
                     break
                 step_input = torch.tensor([[token]], device=self.device)
-        return self.tokenizer.decode(out), passes, len(out)
+        return (Candidate(self.tokenizer.decode(out), confidence=1.0),), passes, len(out)
+
+
+GATE_THRESHOLDS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
+
+
+def _first_kept(candidates, plan, language, pick: str) -> tuple[str, float]:
+    """The first candidate (in ``pick`` order) that the fill layer keeps: its text and confidence."""
+    from infill_lsp.fill import Fill, finish_fill, ranked
+
+    for candidate in ranked(candidates, pick):
+        finished = finish_fill(candidate.text, plan, language)
+        if isinstance(finished, Fill):
+            return finished.text, candidate.confidence
+    return "", 0.0
 
 
 def evaluate(problems: list[Problem], filler, single_line: bool, workers: int = 2) -> dict:
+    """Fill every problem and run the programs; the report compares the raw fill, the product's pick
+    (checks, candidates by confidence) and the pick by likelihood, and gives the gate's curve."""
     from infill_lsp.fill import Fill, finish_fill
 
     language = _python()
     outcomes: list[Outcome] = []
-    pending = []
+    runs: dict[tuple[str, str], object] = {}
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for index, problem in enumerate(problems):
             plan = problem_plan(problem, single_line)
             started = time.perf_counter()
-            raw, steps, tokens = filler.fill(plan)
-            finished = finish_fill(raw, plan, language)
+            candidates, steps, tokens = filler.fill(plan)
+            raw = finish_fill(candidates[0].text, plan) if candidates else None  # shaped, not checked
+            fill, confidence = _first_kept(candidates, plan, language, "confidence")
+            likely, _ = _first_kept(candidates, plan, language, "likelihood")
             latency = (time.perf_counter() - started) * 1000
-            fill = finished.text if isinstance(finished, Fill) else ""
-            future = pool.submit(run_program, program_for(problem, fill))
-            pending.append((problem, fill, latency, steps, tokens, future))
+            raw_fill = raw.text if isinstance(raw, Fill) else ""
+            for text in {raw_fill, fill, likely}:
+                if text and (problem.task_id, text) not in runs:
+                    runs[(problem.task_id, text)] = pool.submit(run_program, program_for(problem, text))
+            outcomes.append(Outcome(problem.task_id, raw_fill, fill, confidence, likely, latency, steps, tokens))
             if sys.stderr.isatty() or (index + 1) % 25 == 0:
                 print(f"\r{index + 1}/{len(problems)} filled", end="", file=sys.stderr, flush=True)
-        for problem, fill, latency, steps, tokens, future in pending:
-            outcomes.append(Outcome(problem.task_id, fill, future.result(), latency, steps, tokens))
+        for o in outcomes:
+            o.raw_passed, o.passed, o.likely_passed = (
+                bool(text) and runs[(o.task_id, text)].result() for text in (o.raw_fill, o.fill, o.likely_fill)
+            )
     print(file=sys.stderr)
+    total = max(1, len(outcomes))
     latencies = sorted(o.latency_ms for o in outcomes)
     total_steps = sum(o.steps for o in outcomes)
+    gate = []
+    for threshold in GATE_THRESHOLDS:
+        shown = [o for o in outcomes if o.fill and o.confidence >= threshold]
+        gate.append({"min_confidence": threshold, "coverage": round(len(shown) / total, 4),
+                     "precision": round(sum(o.passed for o in shown) / max(1, len(shown)), 4)})
     return {
         "problems": len(outcomes),
-        "pass@1": round(sum(o.passed for o in outcomes) / max(1, len(outcomes)), 4),
+        "pass@1": round(sum(o.passed for o in outcomes) / total, 4),
+        "raw_pass@1": round(sum(o.raw_passed for o in outcomes) / total, 4),
+        "pass@1_by_likelihood": round(sum(o.likely_passed for o in outcomes) / total, 4),
+        "filled": round(sum(bool(o.fill) for o in outcomes) / total, 4),
+        "gate": gate,
         "mean_latency_ms": round(statistics.fmean(latencies), 2) if latencies else 0.0,
         "p95_latency_ms": round(latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))], 2) if latencies else 0.0,
-        "mean_forward_passes": round(total_steps / max(1, len(outcomes)), 2),
+        "mean_forward_passes": round(total_steps / total, 2),
         "tokens_per_forward": round(sum(o.tokens for o in outcomes) / max(1, total_steps), 3),
         "outcomes": [
-            {"task_id": o.task_id, "passed": o.passed, "latency_ms": round(o.latency_ms, 2), "fill": o.fill}
+            {"task_id": o.task_id, "passed": o.passed, "raw_passed": o.raw_passed, "confidence": o.confidence,
+             "latency_ms": round(o.latency_ms, 2), "fill": o.fill, "raw_fill": o.raw_fill}
             for o in outcomes
         ],
     }
@@ -240,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="how to decode (default: from the model card)")
     parser.add_argument("--steps", type=int, default=0, help="denoising step cap (0: engine default)")
     parser.add_argument("--canvas", default="", help="canvas lengths, e.g. 16 or 16,32 (default: engine's)")
+    parser.add_argument("--candidates", type=int, default=1,
+                        help="canvases denoised per hole, in one batch; the fill layer picks (default 1)")
     parser.add_argument("--single-line", choices=("auto", "yes", "no"), default="auto")
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON report here")
     args = parser.parse_args(argv)
@@ -258,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     if objective == "ar":
         filler = AutoregressiveFiller(model_dir, launch.device, max_tokens=max(canvas or (64,)), dtype=launch.dtype)
     else:
-        filler = DiffusionFiller(launch.load_core(), args.steps, canvas)
+        filler = DiffusionFiller(launch.load_core(), args.steps, canvas, max(1, args.candidates))
     if not card.get("trained", True):
         print("note: this model is UNTRAINED (random weights); its scores mean nothing", file=sys.stderr)
     report = {"data": args.data.name, "model": str(model_dir), "objective": objective,

@@ -87,6 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--wave-size", type=int, default=64, help="holes sent to the engine at once (default 64)"
     )
     engine.add_argument(
+        "--min-confidence", type=_fraction, default=None, metavar="C",
+        help="the gate: write a fill only when the engine's confidence reaches C (default: the editors' default)",
+    )
+    engine.add_argument(
         "--timeout", type=float, default=600.0, help="seconds to wait for one hole (default 600)"
     )
     engine.add_argument(
@@ -130,6 +134,7 @@ def _config(args: argparse.Namespace) -> BatchConfig:
                 args.steps,
                 args.seed,
                 args.wave_size,
+                _min_confidence(args),
             )
         )
         journal = args.journal or default_journal_path(fingerprint)
@@ -137,12 +142,32 @@ def _config(args: argparse.Namespace) -> BatchConfig:
         paths=tuple(args.paths),
         recipes=tuple(names),
         query_file=args.query,
-        fill=FillSettings(steps=args.steps, seed=args.seed, wave_size=args.wave_size, marker=args.marker),
+        fill=FillSettings(steps=args.steps, seed=args.seed, wave_size=args.wave_size, marker=args.marker,
+                          min_confidence=_min_confidence(args)),
         write=args.write,
         journal=journal,
         max_file_bytes=args.max_file_bytes,
         limit=args.limit,
     )
+
+
+def _fraction(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {value!r}") from None
+    if not 0.0 <= number <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {value!r}")
+    return number
+
+
+def _min_confidence(args: argparse.Namespace) -> float:
+    """The gate of this run: ``--min-confidence``, else the editors' default (``Settings.min_confidence``)."""
+    if args.min_confidence is not None:
+        return args.min_confidence
+    from infill_lsp.config import Settings
+
+    return Settings().min_confidence
 
 
 def local_runner_factory(args: argparse.Namespace):

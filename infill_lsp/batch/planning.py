@@ -22,7 +22,7 @@ from infill_lsp.checks import words
 from infill_lsp.context import detect_indent_unit
 from infill_lsp.docstrings import docstring_plan
 from infill_lsp.edits import CommandError
-from infill_lsp.fill import HolePlan, Rejected, finish_fill
+from infill_lsp.fill import Fill, HolePlan, Rejected, finish_fill
 from infill_lsp.languages import LanguageSupport
 
 HoleKey = tuple[str, str, int, int]
@@ -36,8 +36,11 @@ class FillSettings:
     seed: int = 0
     wave_size: int = 64
     marker: str = ""
+    min_confidence: float = 0.0  # the gate: a fill under this confidence is reported, not written
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.min_confidence <= 1.0:
+            raise ValueError(f"min_confidence must lie in [0, 1], got {self.min_confidence}")
         if self.steps < 0:
             raise ValueError(f"steps must be >= 0, got {self.steps}")
         if self.wave_size < 1:
@@ -163,9 +166,13 @@ def judge_fill(
     *,
     confidence: float = 0.0,
     steps: int = 0,
+    min_confidence: float = 0.0,
 ) -> HoleRecord:
-    """Return the journal record for ``raw``: filled, rejected (by the fill layer's checks) or empty."""
+    """Return the journal record for ``raw``: filled, rejected (by the gate or the fill layer's checks),
+    or empty."""
     outcome = finish_fill(raw, planned.plan, language)
+    if isinstance(outcome, Fill) and confidence < min_confidence:
+        outcome = Rejected(f"under the gate: confidence {confidence:.3f} < {min_confidence}", text=outcome.text)
     record = dict(
         path=str(planned.file.path),
         sha256=planned.file.sha256,

@@ -211,7 +211,8 @@ async def _fill(config, make_runner, pending, records, errors, progress, stop, r
             errors[planned.key] = error
             return
         language = registry.get(planned.file.language)
-        record = judge_fill(planned, language, text, confidence=confidence, steps=steps)
+        record = judge_fill(planned, language, text, confidence=confidence, steps=steps,
+                            min_confidence=config.fill.min_confidence)
         records[planned.key] = record
         if journal is not None:
             try:
