@@ -132,3 +132,24 @@ def test_a_fill_that_uses_a_name_defined_nowhere_is_refused():
     assert isinstance(made_up, Rejected) and made_up.reason == "the fill uses names defined nowhere: ys"
     assert finish_fill("sum(xs) / len(xs)", plan.hole, PYTHON) == Fill("sum(xs) / len(xs)")
     assert finish_fill("os.sep.join(xs)", plan.hole, PYTHON) == Fill("os.sep.join(xs)")  # in reach: imported
+
+
+def test_candidates_are_ranked_by_the_pick_and_gated():
+    from infill_lsp.fill import ranked
+
+    a, b, c = Candidate("a", 0.9, likelihood=-3.0), Candidate("b", 0.6, likelihood=-0.5), Candidate("c", 0.2, likelihood=-1.0)
+    assert [x.text for x in ranked([b, c, a])] == ["a", "b", "c"]
+    assert [x.text for x in ranked([b, c, a], "likelihood")] == ["b", "c", "a"]
+    assert [x.text for x in ranked([b, c, a], "confidence", 0.5)] == ["a", "b"]
+
+
+def test_batch_reports_a_fill_under_the_gate_instead_of_writing_it():
+    text = "def add(a, b):\n    pass\n"
+    source = SourceFile(path=Path("/w/m.py"), display="m.py", language="python", text=text, sha256="0" * 64,
+                        mode=0o644)
+    recipe = load_recipes()["todo_bodies"]
+    holes = query_holes(text, PYTHON.parse(text.encode()), recipe_query(PYTHON, recipe), recipe=recipe.name)
+    planned = plan_file(source, PYTHON, holes, FillSettings(), first_id=1).holes[0]
+    assert judge_fill(planned, PYTHON, "return a + b", confidence=0.9, min_confidence=0.8).status == "filled"
+    gated = judge_fill(planned, PYTHON, "return a + b", confidence=0.5, min_confidence=0.8)
+    assert gated.status == "rejected" and gated.detail.startswith("under the gate") and gated.fill == "return a + b"
