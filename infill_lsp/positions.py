@@ -44,15 +44,6 @@ def _line_content_end(text: str, starts: list[int], line: int) -> int:
     return end - 1
 
 
-def _units(char: str, encoding: str) -> int:
-    code = ord(char)
-    if encoding == UTF16:
-        return 2 if code > 0xFFFF else 1
-    if encoding == UTF8:
-        return 1 if code < 0x80 else 2 if code < 0x800 else 3 if code < 0x10000 else 4
-    return 1
-
-
 def units_length(text: str, encoding: str = UTF16) -> int:
     """Return the length of ``text`` in code units of ``encoding``."""
     if encoding == UTF32 or text.isascii():
@@ -63,7 +54,11 @@ def units_length(text: str, encoding: str = UTF16) -> int:
 
 
 def column_to_index(line_text: str, character: int, encoding: str = UTF16, *, strict: bool = False) -> int:
-    """Return the str index in ``line_text`` of a column given in code units of ``encoding``."""
+    """Return the str index in ``line_text`` of a column given in code units of ``encoding``.
+
+    The line is encoded once (in C) and cut at the column: the cost is the line's encoding, whatever
+    the column, so a keystroke on a very long line stays cheap.
+    """
     if character < 0:
         if strict:
             raise PositionError(f"negative character {character}")
@@ -72,18 +67,25 @@ def column_to_index(line_text: str, character: int, encoding: str = UTF16, *, st
         if character > len(line_text) and strict:
             raise PositionError(f"character {character} is past the end of the line ({len(line_text)})")
         return min(character, len(line_text))
-    units = 0
-    for index, char in enumerate(line_text):
-        if units == character:
-            return index
-        units += _units(char, encoding)
-        if units > character:
-            if strict:
-                raise PositionError(f"character {character} falls inside a multi-unit character")
-            return index
-    if units < character and strict:
-        raise PositionError(f"character {character} is past the end of the line ({units})")
-    return len(line_text)
+    if encoding == UTF8:
+        data, unit = line_text.encode("utf-8", "surrogatepass"), 1
+    else:
+        data, unit = line_text.encode("utf-16-le", "surrogatepass"), 2
+    if character * unit >= len(data):
+        if character * unit > len(data) and strict:
+            raise PositionError(f"character {character} is past the end of the line ({len(data) // unit})")
+        return len(line_text)
+    head = data[: character * unit]
+    try:
+        prefix = head.decode(encoding if encoding == UTF8 else "utf-16-le", "surrogatepass")
+        # A cut through a UTF-16 surrogate pair decodes to a lone high surrogate the line does not hold.
+        split = unit == 2 and bool(prefix) and "\ud800" <= prefix[-1] <= "\udbff" and line_text[len(prefix) - 1] != prefix[-1]
+        index = len(prefix) - 1 if split else len(prefix)
+    except UnicodeDecodeError as cut:  # a cut through a UTF-8 sequence
+        index, split = len(head[: cut.start].decode("utf-8", "surrogatepass")), True
+    if split and strict:
+        raise PositionError(f"character {character} falls inside a multi-unit character")
+    return index
 
 
 class LineIndex:

@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from infill_lsp.positions import UTF8, UTF16, UTF32, LineIndex, Position, PositionError, units_length
+from infill_lsp.positions import (
+    UTF8,
+    UTF16,
+    UTF32,
+    LineIndex,
+    Position,
+    PositionError,
+    column_to_index,
+    units_length,
+)
 
 TEXT = "ab\n😀x\r\né=1\rlast"  # LF, CRLF and CR line breaks; an astral character; a 2-byte one
 
@@ -85,3 +96,34 @@ def test_units_length():
 def test_unknown_encoding_is_rejected():
     with pytest.raises(ValueError, match="position encoding"):
         LineIndex("x", "utf-7")
+
+
+def _reference_column_to_index(line: str, character: int, encoding: str) -> tuple[int, bool]:
+    """The slow, obvious definition: walk the characters counting code units (index, cut inside one)."""
+    units = 0
+    for index, char in enumerate(line):
+        if units == character:
+            return index, False
+        code = ord(char)
+        size = 1 if encoding == "utf-32" else (2 if code > 0xFFFF else 1) if encoding == "utf-16" else (
+            1 if code < 0x80 else 2 if code < 0x800 else 3 if code < 0x10000 else 4)
+        units += size
+        if units > character:
+            return index, True
+    return len(line), units < character
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    line=st.text(alphabet=st.characters(exclude_categories=("Cc",)), max_size=40),
+    character=st.integers(min_value=0, max_value=200),
+    encoding=st.sampled_from(["utf-8", "utf-16", "utf-32"]),
+)
+def test_column_to_index_agrees_with_the_definition(line, character, encoding):
+    expected, off = _reference_column_to_index(line, character, encoding)
+    assert column_to_index(line, character, encoding) == expected
+    if off:
+        with pytest.raises(PositionError):
+            column_to_index(line, character, encoding, strict=True)
+    else:
+        assert column_to_index(line, character, encoding, strict=True) == expected
