@@ -9,7 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import logging
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, TypeVar
 
 from lsprotocol import types
@@ -22,11 +26,21 @@ from infill_lsp.config import Settings, parse_settings
 from infill_lsp.documents import DocumentStore
 from infill_lsp.engine_link import ClientFactory, EngineLink, EngineState, make_engine_client
 from infill_lsp.events import LOG_NAME, EventLog, SessionStats, state_dir
+from infill_lsp.framing import (
+    DEFAULT_MAX_BODY_BYTES,
+    INVALID_REQUEST,
+    PARSE_ERROR,
+    error_response,
+    peek_id,
+    serve_stream,
+)
 from infill_lsp.languages import LanguageRegistry
 from infill_lsp.session import Session
 
 __version__ = "0.1.0"
 PROGRESS_TIMEOUT_S = 5.0
+SERVER_NOT_INITIALIZED = -32002
+INTERNAL_ERROR = -32603
 T = TypeVar("T")
 
 log = logging.getLogger("infill_lsp.server")  # not __main__ under python -m
@@ -50,9 +64,23 @@ class _Answered:
 
 
 class InfillProtocol(LanguageServerProtocol):
-    """Answers requests whose params do not decode with InvalidParams instead of leaving them hanging."""
+    """pygls's protocol, with every request answered and the LSP states kept.
+
+    Requests whose params do not decode get InvalidParams instead of hanging; a request before
+    ``initialize`` gets ServerNotInitialized (notifications then are dropped, but ``exit``); a second
+    ``initialize`` and any request after ``shutdown`` get InvalidRequest.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._initialize_seen = False
 
     def structure_message(self, data: dict[str, Any]) -> Any:
+        if "id" in data and "method" in data and "jsonrpc" in data:
+            refusal = self._refusal(data["method"])
+            if refusal is not None:  # answered whatever the params hold
+                self._refuse(data["id"], *refusal)
+                return _Answered()
         try:
             return super().structure_message(data)
         except Exception as exc:
@@ -62,9 +90,52 @@ class InfillProtocol(LanguageServerProtocol):
                 return _Answered()
             raise
 
+    def _refusal(self, method: str) -> tuple[int, str] | None:
+        """How a request for ``method`` is refused in the current state, or None when it is served."""
+        if method == types.INITIALIZE:
+            return (INVALID_REQUEST, "the server is already initialized") if self._initialize_seen else None
+        if not self._initialize_seen:
+            return SERVER_NOT_INITIALIZED, f"{method} before initialize"
+        if self._shutdown:
+            return INVALID_REQUEST, f"{method} after shutdown"
+        return None
+
     def handle_message(self, message: Any) -> None:
-        if not isinstance(message, _Answered):
-            super().handle_message(message)
+        if isinstance(message, _Answered):
+            return
+        method = getattr(message, "method", None)
+        if method is not None and getattr(message, "id", None) is not None:  # a request
+            refusal = self._refusal(method)
+            if refusal is not None:
+                self._refuse(message.id, *refusal)
+                return
+            if method == types.INITIALIZE:
+                self._initialize_seen = True
+        elif method is not None and not self._initialize_seen and method != types.EXIT:
+            return  # notifications before initialize are dropped, as the specification says
+        super().handle_message(message)
+
+    def _refuse(self, message_id: Any, code: int, text: str) -> None:
+        self._send_data(error_response(message_id, code, text))
+
+    def deliver(self, body: bytes) -> None:
+        """Hand one frame body to the protocol; answer what is not a message with a JSON-RPC error."""
+        try:
+            message = json.loads(body, object_hook=self.structure_message)
+        except (ValueError, RecursionError) as exc:
+            self._send_data(error_response(peek_id(body), PARSE_ERROR, f"the message is not JSON: {exc}"[:300]))
+            return
+        if isinstance(message, dict) or not hasattr(message, "jsonrpc"):
+            message_id = message.get("id") if isinstance(message, dict) else None
+            self._send_data(error_response(message_id, INVALID_REQUEST, "not a JSON-RPC 2.0 message"))
+            return
+        try:
+            self.handle_message(message)
+        except Exception as exc:  # a bug in one handler must not take the connection down
+            log.exception("failed to handle a message")
+            message_id = getattr(message, "id", None)
+            if getattr(message, "method", None) is not None and message_id is not None:
+                self._send_data(error_response(message_id, INTERNAL_ERROR, f"internal error: {type(exc).__name__}"))
 
 
 class InfillServer(LanguageServer):
@@ -164,3 +235,57 @@ class InfillServer(LanguageServer):
 
     def cancel_stale(self, uri: str) -> None:
         self.completer.cancel_stale(uri)
+
+    # ---- transports: pygls's, with the framing of ``infill_lsp.framing`` ---------------------------
+
+    max_message_bytes = DEFAULT_MAX_BODY_BYTES
+    exit_code = 0
+
+    async def _serve(self, read: Any) -> None:
+        protocol = self.protocol
+        assert isinstance(protocol, InfillProtocol)
+        stop = self._stop_event
+        await serve_stream(read, protocol.deliver, protocol._send_data, max_body_bytes=self.max_message_bytes,
+                           should_stop=lambda: stop is not None and stop.is_set())
+
+    def _start_io_async(self, stdin: Any = None, stdout: Any = None) -> None:
+        """Serve LSP on stdin/stdout (pygls's writer, this module's reader)."""
+        from pygls.io_ import StdoutWriter
+
+        self._stop_event = threading.Event()
+        stream = stdin or sys.stdin.buffer
+        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+        reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lsp-stdin")
+        read_some = getattr(stream, "read1", stream.read)
+
+        async def read() -> bytes:
+            return await asyncio.get_running_loop().run_in_executor(reader, read_some, 65536)
+
+        try:
+            asyncio.run(self._serve(read))
+        except BrokenPipeError:
+            log.error("the connection to the editor is lost; shutting down")
+        except SystemExit as exc:  # ``exit``: 0 after ``shutdown``, 1 without (the LSP specification)
+            self.exit_code = exc.code if isinstance(exc.code, int) else 0
+        except KeyboardInterrupt:
+            pass
+        finally:
+            reader.shutdown(wait=False)
+            self.shutdown()
+
+    def start_tcp(self, host: str, port: int) -> None:
+        """Serve LSP to one connection at a time on a loopback TCP port (for debugging)."""
+        self._stop_event = threading.Event()
+
+        async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self.protocol.set_writer(writer)  # type: ignore[arg-type]
+            await self._serve(lambda: reader.read(65536))
+            self.shutdown()
+
+        async def serve() -> None:
+            self._server = await asyncio.start_server(connection, host, port)
+            async with self._server:
+                await self._server.serve_forever()
+
+        with contextlib.suppress(asyncio.CancelledError):
+            asyncio.run(serve())

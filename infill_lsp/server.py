@@ -18,6 +18,7 @@ from typing import Any
 
 from infill_lsp import commands, handlers
 from infill_lsp.engine_link import ClientFactory, make_engine_client
+from infill_lsp.framing import DEFAULT_MAX_BODY_BYTES
 from infill_lsp.language_server import InfillServer, __version__
 
 __all__ = ["InfillServer", "__version__", "create_server", "main"]
@@ -34,6 +35,12 @@ def create_server(client_factory: ClientFactory = make_engine_client) -> InfillS
 
 
 # ---- entry point --------------------------------------------------------------------------------
+
+
+def _megabytes(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 4096:
+        raise argparse.ArgumentTypeError(f"expected a whole number of megabytes in [1, 4096], got {value!r}")
+    return int(value)
 
 
 def _tcp_address(value: str) -> tuple[str, int]:
@@ -55,6 +62,8 @@ def main(argv: list[str] | None = None, *, client_factory: Callable[..., Any] = 
     parser.add_argument("--tcp", type=_tcp_address, metavar="HOST:PORT", help="listen on a loopback TCP port")
     parser.add_argument("--log-file", help="write logs here (default: stderr)")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--max-message-mb", type=_megabytes, default=DEFAULT_MAX_BODY_BYTES // 2**20, metavar="MB",
+                        help="refuse LSP messages larger than this (default %(default)s MB)")
     args = parser.parse_args(argv)
     handler = logging.FileHandler(args.log_file) if args.log_file else logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -63,11 +72,12 @@ def main(argv: list[str] | None = None, *, client_factory: Callable[..., Any] = 
     root.setLevel(logging.WARNING)
     logging.getLogger("infill_lsp").setLevel(args.log_level.upper())
     server = create_server(client_factory)
+    server.max_message_bytes = args.max_message_mb * 2**20
     if args.tcp:
         server.start_tcp(*args.tcp)
     else:
         server.start_io()
-    return 0
+    return server.exit_code
 
 
 if __name__ == "__main__":
