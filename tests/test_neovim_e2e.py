@@ -271,6 +271,7 @@ total = add('😀', )
 
 # FILL: <<error>>
 
+first = second = print
 """
 
 
