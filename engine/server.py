@@ -426,6 +426,8 @@ def _parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, EngineLaunc
         "--socket", type=Path, default=None, help=f"socket path (default: {default_socket_path()})"
     )
     EngineLaunch.add_arguments(parser, process=True)
+    parser.add_argument("--check", action="store_true",
+                        help="print what the model directory is and its memory plan, then exit (loads no weights)")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     args = parser.parse_args(argv)
     return args, EngineLaunch.from_args(args, parser)
@@ -442,6 +444,10 @@ async def _serve(server: EngineServer) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the engine until a Shutdown message, SIGTERM/SIGINT, or ``--idle-exit``; return the exit status."""
     args, launch = _parse_args(argv)
+    if args.check:
+        from engine.check import run_check
+
+        return run_check(launch)
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
     )
