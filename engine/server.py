@@ -26,6 +26,7 @@ from pathlib import Path
 from engine.client import peer_credentials
 from engine.launch import EngineLaunch
 from engine.loop import EngineCore, EngineLoop
+from engine.memory_plan import MemoryPlanError
 from engine.protocol import (
     MAX_FRAME_BYTES,
     PROTOCOL_VERSION,
@@ -458,7 +459,7 @@ def main(argv: list[str] | None = None) -> int:
     except AlreadyRunning as exc:
         log.error("%s", exc)
         return EXIT_ALREADY_RUNNING
-    except EngineStartError as exc:
+    except (EngineStartError, MemoryPlanError) as exc:  # a model too big for the device: said, not crashed
         log.error("%s", exc)
         return EXIT_ERROR
     except Exception:

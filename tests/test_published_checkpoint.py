@@ -252,6 +252,17 @@ def test_a_plan_that_does_not_fit_is_refused_before_any_weight_is_read(published
     require_fits(plan_memory(published_dir, torch.float32), "cpu", available=1)
 
 
+def test_an_engine_that_will_not_fit_exits_with_the_reason(published_dir, tmp_path, monkeypatch, caplog):
+    import engine.memory_plan
+
+    monkeypatch.setattr(engine.memory_plan, "available_bytes", lambda device: 2**20)
+    status = engine_main(["--model", str(published_dir), "--socket", str(tmp_path / "run" / "e.sock"),
+                          "--device", "cpu"])
+    assert status == 1
+    refusals = [r for r in caplog.records if "is free" in r.getMessage()]
+    assert refusals and refusals[0].levelname == "ERROR" and refusals[0].exc_info is None
+
+
 def test_free_memory_of_this_machine_is_read():
     from engine.memory_plan import available_bytes
 
