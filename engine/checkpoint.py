@@ -1,18 +1,28 @@
 """Model directories: find and check one, read its card, choose the weights' dtype, load its weights.
 
-A model directory holds ``config.json``, safetensors weights, ``tokenizer.json`` and a card
-(``infill_model.json``) saying how it was made. Loading never fetches and never runs code from it.
+A model directory holds ``config.json``, safetensors weights (one file or shards with an index),
+``tokenizer.json`` and a card (``infill_model.json``) saying how it was made. A published checkpoint has
+no card: its card is derived (named after the directory, trained). Loading never fetches and never runs
+code from it, refuses before reading weights when the memory plan does not fit the device
+(``engine.memory_plan``), and keeps no vision tower: the engine serves text.
 Training writes these directories (``engine.training.export``); serving reads them.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+
+from engine.config import EngineConfig
+from engine.memory_plan import MemoryPlan, count_text, plan_memory, quantization, read_config, require_fits
+
+log = logging.getLogger(__name__)
 
 MODEL_CARD = "infill_model.json"
 
@@ -26,6 +36,8 @@ class LoadedModel:
     path: Path
     dtype: torch.dtype
     device: torch.device
+    plan: MemoryPlan | None = None
+    vision_parameters_dropped: int = 0
 
 
 def default_model_dir() -> Path:
@@ -49,6 +61,40 @@ def read_model_card(model_dir: str | Path) -> dict:
     if not path.is_file():
         return {}
     return json.loads(path.read_text())
+
+
+def model_card(model_dir: str | Path) -> dict:
+    """The card of a model directory, or for one without a card (a published checkpoint) the card derived
+    from it: named after the directory, trained."""
+    card = read_model_card(model_dir)
+    if card:
+        return card
+    return {"name": Path(model_dir).resolve().name, "trained": True, "derived": True}
+
+
+def check_quantization_support(config) -> str:
+    """The checkpoint's quantization method ('' for none); raise RuntimeError, in one line saying what to
+    install, when transformers cannot load it here."""
+    method = quantization(config)
+    if method == "compressed-tensors" and importlib.util.find_spec("compressed_tensors") is None:
+        raise RuntimeError(
+            "this checkpoint is quantized with compressed-tensors (e.g. FP8), which needs the package: "
+            "pip install compressed-tensors"
+        )
+    return method
+
+
+def drop_vision_tower(model) -> int:
+    """Remove the vision tower and its projection from a loaded model (text serving never calls them);
+    return how many parameters went."""
+    encoder = model.model.encoder
+    dropped = 0
+    for name in ("vision_tower", "embed_vision"):
+        module = getattr(encoder, name, None)
+        if module is not None:
+            dropped += sum(p.numel() for p in module.parameters())
+            setattr(encoder, name, None)
+    return dropped
 
 
 def resolve_device(device: str | None) -> str:
@@ -97,13 +143,23 @@ def resolve_dtype(name: str | torch.dtype | None, device: torch.device | str) ->
     return DTYPES[name]
 
 
-def load_model(model_dir: str | Path, device: str = "cpu", dtype: torch.dtype | str | None = None) -> LoadedModel:
-    """Load a DiffusionGemma checkpoint from a local directory; never fetches, never runs its code."""
+def load_model(model_dir: str | Path, device: str = "cpu", dtype: torch.dtype | str | None = None,
+               config: EngineConfig | None = None) -> LoadedModel:
+    """Load a DiffusionGemma checkpoint from a local directory; never fetches, never runs its code.
+
+    Before any weight is read, the memory plan for ``config``'s budgets is checked against the device's
+    free memory (MemoryPlanError when it does not fit). The vision tower is dropped before the weights
+    move to the device, so it never takes device memory.
+    """
     from transformers import DiffusionGemmaForBlockDiffusion
 
     path = check_model_dir(model_dir)
     torch_device = torch.device(device)
     dtype = resolve_dtype(dtype, torch_device)
+    model_config = read_config(path)
+    check_quantization_support(model_config)
+    plan = plan_memory(model_config, dtype, config)
+    require_fits(plan, torch_device)
     model = DiffusionGemmaForBlockDiffusion.from_pretrained(
         path,
         dtype=dtype,
@@ -112,6 +168,13 @@ def load_model(model_dir: str | Path, device: str = "cpu", dtype: torch.dtype | 
         trust_remote_code=False,
         attn_implementation="sdpa",
     )
+    dropped = drop_vision_tower(model)
     model.to(torch_device).eval()
     model.config.text_config._experts_implementation = "grouped_mm"
-    return LoadedModel(model, read_model_card(path), path, dtype, torch_device)
+    counts = plan.counts
+    log.info("loaded %s: %s parameters (%s text kept, %s active per token, %s vision dropped), %s on %s",
+             path, count_text(counts.total), count_text(counts.text), count_text(counts.active),
+             count_text(dropped), plan.dtype, torch_device)
+    for line in plan.lines():
+        log.info("memory plan: %s", line)
+    return LoadedModel(model, model_card(path), path, dtype, torch_device, plan, dropped)

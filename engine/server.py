@@ -26,6 +26,7 @@ from pathlib import Path
 from engine.client import peer_credentials
 from engine.launch import EngineLaunch
 from engine.loop import EngineCore, EngineLoop
+from engine.memory_plan import MemoryPlanError
 from engine.protocol import (
     MAX_FRAME_BYTES,
     PROTOCOL_VERSION,
@@ -426,6 +427,8 @@ def _parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, EngineLaunc
         "--socket", type=Path, default=None, help=f"socket path (default: {default_socket_path()})"
     )
     EngineLaunch.add_arguments(parser, process=True)
+    parser.add_argument("--check", action="store_true",
+                        help="print what the model directory is and its memory plan, then exit (loads no weights)")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     args = parser.parse_args(argv)
     return args, EngineLaunch.from_args(args, parser)
@@ -442,6 +445,10 @@ async def _serve(server: EngineServer) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the engine until a Shutdown message, SIGTERM/SIGINT, or ``--idle-exit``; return the exit status."""
     args, launch = _parse_args(argv)
+    if args.check:
+        from engine.check import run_check
+
+        return run_check(launch)
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
     )
@@ -452,7 +459,7 @@ def main(argv: list[str] | None = None) -> int:
     except AlreadyRunning as exc:
         log.error("%s", exc)
         return EXIT_ALREADY_RUNNING
-    except EngineStartError as exc:
+    except (EngineStartError, MemoryPlanError) as exc:  # a model too big for the device: said, not crashed
         log.error("%s", exc)
         return EXIT_ERROR
     except Exception:
