@@ -456,7 +456,7 @@ def load_core(model_dir: str | Path | None = None, device: str = "auto", backend
     tokenizer = InfillTokenizer.from_file(path)
     config = config or EngineConfig()
     choose_format(tokenizer, config.prompt_format, config.prompt_template).bind(tokenizer)  # refuse before loading
-    loaded = load_model(path, device=resolve_device(device), dtype=dtype)
+    loaded = load_model(path, device=resolve_device(device), dtype=dtype, config=config)
     card = loaded.card
     # "auto" is torch everywhere: on this project's 2-core CPU its step measured at or below ONNX Runtime's
     # (`infill bench --only backends`); ONNX stays a flag until a measurement says otherwise.

@@ -148,7 +148,7 @@ def engine_denoise(runner, prompt_ids: list[int], canvas: torch.Tensor, *, max_s
         first = logits[0].clone() if first is None else first
         outcome = denoise_step(
             canvas[None], logits, decided=decided[None], no_end=no_end[None], step=torch.tensor([steps]),
-            max_steps=torch.tensor([max_steps]), banned=banned_ids, noise_low=noise_low, eom_id=eom_id, cfg=cfg,
+            max_steps=torch.tensor([max_steps]), banned=banned_ids, noise_low=noise_low, end_ids=torch.tensor([eom_id]), cfg=cfg,
             generator=generator, noise=torch.randint(noise_low, vocab, (width,), generator=generator)[None],
         )
         canvas, decided, fill = outcome.canvas[0], outcome.decided[0], outcome.fill[0]

@@ -153,14 +153,10 @@ def test_the_vision_tower_never_reaches_the_gpu(published_dir):
 def test_load_core_serves_the_published_directory(published_dir):
     from engine.core import load_core
 
-    try:
-        core = load_core(published_dir, device="cpu", dtype="float32")
-    except ValueError as exc:
-        if "special token" in str(exc):
-            pytest.skip(f"InfillTokenizer needs FIM tokens this checkpoint lacks ({exc}); the chat-infill "
-                        "format (engine/formats.py) is what serves it")
-        raise
+    core = load_core(published_dir, device="cpu", dtype="float32")
     assert core.welcome.model_name == PUBLISHED_NAME and core.welcome.trained
+    assert core.welcome.prompt_format == "chat" and core.canvas_length == 256  # the published canvas
+    assert core.end_ids.tolist() == [106, 1]
 
 
 def test_a_compressed_tensors_checkpoint_needs_its_package(published_dir, tmp_path):
@@ -371,7 +367,7 @@ def test_the_entropy_bound_picks_the_positions_transformers_picks(loaded, runner
     theirs.accept_canvas(canvas[None], canvas[None], logits / 0.8, 48)
     outcome = denoise_step(
         canvas[None], logits.clone(), decided=torch.zeros(1, width, dtype=torch.bool), step=torch.tensor([0]),
-        max_steps=torch.tensor([48]), banned=torch.tensor([], dtype=torch.long), noise_low=0, eom_id=1,
+        max_steps=torch.tensor([48]), banned=torch.tensor([], dtype=torch.long), noise_low=0, end_ids=torch.tensor([1]),
         cfg=SamplerConfig(entropy_bound=bound, confidence_accept=2.0, t_max=0.8, t_min=0.4),
     )
     accepted = outcome.decided[0]
