@@ -85,9 +85,9 @@ class BoundFormat:
         self.end_ids = [i for i in ids if i is not None]
         special = self.tokenizer.special_ids()
         self.never_generated = sorted(special - set(self.end_ids))
-        # Noise is drawn above the block of control tokens at the start of the vocabulary.
-        low = [i for i in (*special, *self.end_ids) if i < 4096]
-        self.noise_low = max(low) + 1 if low else 0
+        # Noise is drawn above the block of control tokens that opens the vocabulary.
+        taken = special | set(self.end_ids)
+        self.noise_low = next(i for i in range(len(taken) + 1) if i not in taken)
 
     @property
     def name(self) -> str:

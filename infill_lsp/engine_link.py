@@ -275,6 +275,7 @@ class EngineLink:
                 max_prefix_tokens=self.welcome.max_prefix_tokens,
                 max_suffix_tokens=self.welcome.max_suffix_tokens,
                 chars_per_token=self.welcome.chars_per_token,
+                prompt_format=self.welcome.prompt_format,
             )
         if self.state is EngineState.READY and self._client is not None and self._client.alive:
             try:
