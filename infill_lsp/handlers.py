@@ -155,6 +155,7 @@ async def status(ls: InfillServer, params: Any) -> dict[str, Any]:
         "documents": len(ls.documents),
         "languages": {"loaded": ls.registry.loaded(), "failed": ls.registry.failures()},
         "heavy_modules_loaded": [m for m in HEAVY_MODULES if m in sys.modules],
+        "pending_handlers": len(ls.protocol._request_futures),
     }
 
 

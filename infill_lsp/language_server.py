@@ -115,6 +115,15 @@ class InfillProtocol(LanguageServerProtocol):
             return  # notifications before initialize are dropped, as the specification says
         super().handle_message(message)
 
+    def _execute_handler(self, msg_id: Any, handler: Any, callback: Any, args: Any = None, kwargs: Any = None) -> None:
+        """pygls's, with every future dropped from its table once done: pygls keeps the future of each
+        notification handled by a generator or coroutine (didChange, didOpen, ...) for good."""
+        super()._execute_handler(msg_id, handler, callback, args, kwargs)
+        future = self._request_futures.get(msg_id)
+        if future is not None:
+            future.add_done_callback(lambda done: self._request_futures.get(msg_id) is done
+                                     and self._request_futures.pop(msg_id, None))
+
     def _refuse(self, message_id: Any, code: int, text: str) -> None:
         self._send_data(error_response(message_id, code, text))
 

@@ -164,3 +164,37 @@ def test_an_oversized_header_alone_is_refused_once_the_stream_stalls():
     assert parser.feed(b"Content-Length: 999999\r\n\r\n") == []
     assert parser.stalled() == [Refused("a message of 999999 bytes is over the server's limit of 100 bytes")]
     assert [json.loads(f.body)["id"] for f in parser.feed(frame(request(3)))] == [3]
+
+
+def _rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
+
+
+def test_thousands_of_did_change_notifications_leave_nothing_behind():
+    client = RawClient()
+    try:
+        options = {"engine": {"mode": "factory", "factory": "lsp_fake_engine:make_client"}}
+        client.send(frame(request(1, "initialize", {"capabilities": {}, "initializationOptions": options})))
+        client.answer(1)
+        uri = "file:///w/a.py"
+        client.send(frame({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
+            "uri": uri, "languageId": "python", "version": 1, "text": "x = 1\n"}}}))
+
+        def burst(first_version: int) -> None:
+            edits = b"".join(frame({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {
+                "textDocument": {"uri": uri, "version": first_version + i},
+                "contentChanges": [{"range": {"start": {"line": 0, "character": 4},
+                                              "end": {"line": 0, "character": 5}}, "text": str(i % 10)}]}})
+                for i in range(3000))
+            client.send(edits)
+            client.send(frame(request(first_version, "infill/status")))
+            assert client.answer(first_version, timeout=60)["result"]["pending_handlers"] <= 1
+
+        burst(10)
+        after_one = _rss_mb(client.process.pid)
+        burst(10_000)
+        burst(20_000)
+        assert _rss_mb(client.process.pid) - after_one < 20  # flat after the first burst (was: every future kept)
+    finally:
+        client.close()
