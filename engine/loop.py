@@ -94,10 +94,15 @@ class _Route:
 class EngineLoop:
     """Owns ``core`` and steps it on one background thread while it has work; idle, it sleeps."""
 
-    def __init__(self, core: EngineCore, *, name: str = "engine-loop") -> None:
+    def __init__(self, core: EngineCore, *, name: str = "engine-loop", max_pending: int = 1024) -> None:
         self._core = core
         self._cond = threading.Condition()
         self._commands: collections.deque[_Command] = collections.deque()
+        # Submissions waiting for the loop thread: past this many, a request is answered "busy" at once
+        # (a burst faster than the core admits must not queue without bound).
+        self.max_pending = max_pending
+        self._pending_submits = 0
+        self.refused_busy = 0
         self._closing = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         # Loop-thread state: only _run and what it calls touch these.
@@ -126,8 +131,23 @@ class EngineLoop:
     # ---- any thread ---------------------------------------------------------------------------
 
     def submit(self, owner: Hashable, request: InfillRequest, sink: Sink) -> None:
-        """Queue ``request`` (ids are ``owner``'s own); its Partial/InfillResult/ErrorReply go to ``sink``."""
+        """Queue ``request`` (ids are ``owner``'s own); its Partial/InfillResult/ErrorReply go to ``sink``.
+
+        With ``max_pending`` submissions already waiting, it is answered OVERLOADED at once instead.
+        """
+        with self._cond:
+            busy = self._pending_submits >= self.max_pending
+            if busy:
+                self.refused_busy += 1
+            else:
+                self._pending_submits += 1
+        if busy:
+            message = f"the engine is busy ({self.max_pending} requests waiting); try again"
+            _deliver(sink, ErrorReply(request.request_id, ErrorCode.OVERLOADED, message))
+            return
         if not self._post(_Submit(owner, request, sink)):
+            with self._cond:
+                self._pending_submits -= 1
             _deliver(sink, _shutting_down(request.request_id))
 
     def cancel(self, owner: Hashable, client_id: int) -> None:
@@ -183,6 +203,7 @@ class EngineLoop:
                         break
                     commands = list(self._commands)
                     self._commands.clear()
+                    self._pending_submits -= sum(isinstance(c, _Submit) for c in commands)
                 for command in commands:
                     self._apply(command)
                 if self._core_has_work():

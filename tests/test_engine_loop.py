@@ -352,3 +352,25 @@ async def test_inproc_close_fails_pending_and_later_calls(inproc: InprocEngineCl
     assert not inproc.alive
     with pytest.raises(EngineUnavailable):
         await inproc.infill(InfillRequest(2, "x", "y"))
+
+
+def test_a_burst_faster_than_the_core_is_answered_busy_instead_of_queued_without_bound() -> None:
+    gate = threading.Event()
+
+    class SlowCore(FakeCore):
+        def step(self):
+            gate.wait(WAIT_S)  # the first step holds the loop while the burst arrives
+            return super().step()
+
+    with EngineLoop(SlowCore(steps=1), max_pending=50) as engine_loop:
+        sinks = [Collector() for _ in range(2000)]
+        for i, sink in enumerate(sinks):
+            engine_loop.submit("burst", InfillRequest(i, "x = ", "\n"), sink)
+        busy = [s for s in sinks if s.done.is_set()]
+        # At most max_pending wait while the step holds the loop, and at most as many went in before it.
+        assert len(busy) >= 2000 - 2 * 50
+        assert all(isinstance(s.final(), ErrorReply) and s.final().code == ErrorCode.OVERLOADED for s in busy)
+        gate.set()
+        answered = [s.final() for s in sinks if s not in busy]
+        assert answered and all(isinstance(m, InfillResult | ErrorReply) for m in answered)
+        assert engine_loop.refused_busy == len(busy)
