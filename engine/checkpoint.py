@@ -21,6 +21,7 @@ import torch
 
 from engine.config import EngineConfig
 from engine.memory_plan import MemoryPlan, count_text, plan_memory, quantization, read_config, require_fits
+from engine.model_files import check_model_dir
 
 log = logging.getLogger(__name__)
 
@@ -43,16 +44,6 @@ class LoadedModel:
 def default_model_dir() -> Path:
     """The embedded model shipped inside the package."""
     return Path(__file__).parent / "models" / "infill-small"
-
-
-def check_model_dir(model_dir: str | Path) -> Path:
-    """Return ``model_dir`` as a Path when it holds a config and safetensors weights; raise FileNotFoundError."""
-    path = Path(model_dir)
-    if not (path / "config.json").is_file():
-        raise FileNotFoundError(f"{path} is not a model directory (no config.json)")
-    if not any(path.glob("*.safetensors")):
-        raise FileNotFoundError(f"{path} holds no .safetensors weights (other formats are refused)")
-    return path
 
 
 def read_model_card(model_dir: str | Path) -> dict:

@@ -16,7 +16,7 @@ from pathlib import Path
 import msgspec
 import torch
 
-from engine.checkpoint import default_model_dir, load_model, resolve_device
+from engine.checkpoint import check_model_dir, default_model_dir, load_model, resolve_device
 from engine.config import EngineConfig
 from engine.formats import choose_format
 from engine.kv import KVStore, PromptKV
@@ -453,6 +453,7 @@ def load_core(model_dir: str | Path | None = None, device: str = "auto", backend
         raise ValueError(f"backend must be torch, onnx or auto, got {backend!r}")
     if backend == "onnx" and dtype in (None, "", "auto"):
         dtype = "float32"  # the exported graphs are fp32; torch's batched work must match their caches
+    check_model_dir(path)
     tokenizer = InfillTokenizer.from_file(path)
     config = config or EngineConfig()
     choose_format(tokenizer, config.prompt_format, config.prompt_template).bind(tokenizer)  # refuse before loading

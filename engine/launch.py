@@ -89,7 +89,7 @@ class EngineLaunch:
         """The launch the flags of :meth:`add_arguments` describe; with ``parser``, a bad combination of
         them is reported through ``parser.error`` (exit status 2) instead of raising ValueError."""
         try:
-            return cls(
+            launch = cls(
                 model_dir=args.model,
                 device=args.device,
                 backend=args.backend,
@@ -97,7 +97,12 @@ class EngineLaunch:
                 idle_exit=getattr(args, "idle_exit", 0.0),
                 core_factory=getattr(args, "core_factory", "") or "",
             )
-        except ValueError as exc:
+            if parser is not None and launch.model_dir is not None and not launch.core_factory:
+                from engine.model_files import check_model_dir
+
+                check_model_dir(launch.model_dir)
+            return launch
+        except (ValueError, FileNotFoundError) as exc:
             if parser is None:
                 raise
             parser.error(str(exc))

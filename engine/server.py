@@ -444,6 +444,9 @@ async def _serve(server: EngineServer) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the engine until a Shutdown message, SIGTERM/SIGINT, or ``--idle-exit``; return the exit status."""
+    from engine.formats import FormatError
+    from engine.model_files import ModelDirError
+
     args, launch = _parse_args(argv)
     if args.check:
         from engine.check import run_check
@@ -459,7 +462,7 @@ def main(argv: list[str] | None = None) -> int:
     except AlreadyRunning as exc:
         log.error("%s", exc)
         return EXIT_ALREADY_RUNNING
-    except (EngineStartError, MemoryPlanError) as exc:  # a model too big for the device: said, not crashed
+    except (EngineStartError, MemoryPlanError, ModelDirError, FormatError) as exc:  # said, not crashed
         log.error("%s", exc)
         return EXIT_ERROR
     except Exception:

@@ -134,7 +134,11 @@ def demo(argv: list[str] | None = None) -> int:
     parser.add_argument("file", type=Path, nargs="?", default=SAMPLE)
     _add_common(parser)
     args = _parse(parser, argv)
-    text = args.file.read_text(encoding="utf-8")
+    try:
+        text = args.file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"infill demo: cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
     print(f"== {args.file.name}, holes marked {args.marker} ==\n{text}")
     started = time.perf_counter()
     fills = []

@@ -286,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--single-line", choices=("auto", "yes", "no"), default="auto")
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON report here")
     args = parser.parse_args(argv)
+    if args.limit < 0 or args.stride < 1 or not 1 <= args.candidates <= 8 or args.steps < 0:
+        parser.error("--limit must be >= 0, --stride >= 1, --steps >= 0 and --candidates in [1, 8]")
     launch = EngineLaunch.from_args(args, parser)
     if not args.data.is_file():
         print(f"error: benchmark data not found at {args.data}", file=sys.stderr)

@@ -240,3 +240,16 @@ def test_cli_usage_errors(tmp_path, capsys):
 def test_report_round_trips_as_json(tree):
     report, _ = _run(BatchConfig(paths=(str(tree),)))
     assert msgspec.json.decode(msgspec.json.encode(report))["filled"] == 4
+
+
+def test_bad_paths_and_waves_are_refused_up_front_with_exit_2(tmp_path, capsys):
+    from engine.config import EngineConfig
+    from infill_lsp.batch import cli
+    from infill_lsp.batch.planning import MAX_WAVE_SIZE
+
+    assert cli.main([str(tmp_path / "nonexistent"), "--no-progress"]) == 2
+    assert "no such file or folder" in capsys.readouterr().err
+    (tmp_path / "a.py").write_text("def f():\n    pass\n")
+    assert cli.main([str(tmp_path), "--wave-size", "1000", "--no-progress"]) == 2
+    assert f"wave_size must lie in [1, {MAX_WAVE_SIZE}]" in capsys.readouterr().err
+    assert MAX_WAVE_SIZE == EngineConfig().max_queued

@@ -129,6 +129,14 @@ def test_every_engine_mode_of_the_editor_gets_the_settings_launch(loads, short_d
 # ---- every command line reaches load_core with every option ----------------------------------------
 
 
+@pytest.fixture
+def tmp_path(tmp_path):
+    """A folder that passes the command lines' --model check (the loads are faked)."""
+    for name in ("config.json", "model.safetensors", "tokenizer.json"):
+        (tmp_path / name).write_text("{}")
+    return tmp_path
+
+
 def test_infill_complete_and_demo_pass_the_launch(loads, tmp_path):
     from infill_lsp import complete
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 from pathlib import Path
@@ -281,6 +282,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.paths:
         parser.print_usage(sys.stderr)
         print("infill batch: name at least one file or folder", file=sys.stderr)
+        return EXIT_USAGE
+    missing = [p for p in args.paths if not os.path.lexists(p)]
+    if missing:
+        print(f"infill batch: no such file or folder: {', '.join(missing)}", file=sys.stderr)
         return EXIT_USAGE
     try:
         config = _config(args)

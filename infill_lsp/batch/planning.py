@@ -26,6 +26,7 @@ from infill_lsp.fill import Fill, HolePlan, Rejected, finish_fill
 from infill_lsp.languages import LanguageSupport
 
 HoleKey = tuple[str, str, int, int]
+MAX_WAVE_SIZE = 256  # engine.config.EngineConfig.max_queued: a larger wave would be answered "busy"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,8 +44,11 @@ class FillSettings:
             raise ValueError(f"min_confidence must lie in [0, 1], got {self.min_confidence}")
         if self.steps < 0:
             raise ValueError(f"steps must be >= 0, got {self.steps}")
-        if self.wave_size < 1:
-            raise ValueError(f"wave_size must be >= 1, got {self.wave_size}")
+        if not 1 <= self.wave_size <= MAX_WAVE_SIZE:
+            raise ValueError(
+                f"wave_size must lie in [1, {MAX_WAVE_SIZE}] (the engine queues at most {MAX_WAVE_SIZE} requests), "
+                f"got {self.wave_size}"
+            )
 
 
 @dataclass(frozen=True, slots=True)
