@@ -90,6 +90,31 @@ def test_prefix_is_cut_at_the_start_of_a_statement_line_within_budget():
     assert len(ctx.prefix) > 400  # cutting at boundaries should not waste most of the budget
 
 
+def test_a_fresh_prefix_starts_on_a_coarse_grid_that_nearby_holes_share():
+    text = _functions(80)  # functions of 102 characters
+    support = REGISTRY.get("python")
+    tree = support.parse(encode_source(text))
+    budgets = Budgets(prefix_chars=3000, suffix_chars=300)  # a grid step of 300 characters
+
+    def starts(function: int, grid_share: int) -> set[int]:
+        body = text.index(f"def f{function}(")
+        holes = [text.index(f"v{j} = compute({function}, {j})") for j in range(3)]
+        holes.append(text.index("return v0", body))
+        contexts = [
+            build_context(text, c, language=support, tree=tree, budgets=budgets, grid_share=grid_share)
+            for c in holes
+        ]
+        for c, ctx in zip(holes, contexts, strict=True):  # at most a grid step, a line and a statement lost
+            assert 3000 - 300 - 2 * 30 <= c - ctx.prefix_start <= 3000
+            assert text[ctx.prefix_start - 1] == "\n"
+        return {ctx.prefix_start for ctx in contexts}
+
+    functions = range(40, 70)
+    assert all(len(starts(f, 0)) == 4 for f in functions)  # without the grid the start slides with the cursor
+    shared = sum(len(starts(f, 10)) == 1 for f in functions)  # on the grid most functions' holes share it
+    assert shared >= len(functions) // 2
+
+
 def test_suffix_is_cut_at_the_end_of_a_statement_line_within_budget():
     text = _functions(40)
     cursor = text.index("def f10")
