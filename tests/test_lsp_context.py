@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +19,7 @@ from infill_lsp.documents import encode_source
 from infill_lsp.languages import LanguageRegistry
 
 REGISTRY = LanguageRegistry()
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def context_at(language: str | None, marked: str, budgets: Budgets | None = None):
@@ -113,6 +115,23 @@ def test_a_fresh_prefix_starts_on_a_coarse_grid_that_nearby_holes_share():
     assert all(len(starts(f, 0)) == 4 for f in functions)  # without the grid the start slides with the cursor
     shared = sum(len(starts(f, 10)) == 1 for f in functions)  # on the grid most functions' holes share it
     assert shared >= len(functions) // 2
+
+
+def test_a_grid_start_is_a_line_start_that_the_next_keystroke_keeps():
+    # A sliding cut may start mid-line (at a boundary node whose line begins before the budget), which the
+    # anchor then refuses: the next keystroke re-cuts and the engine re-encodes the whole prompt.
+    text = (ROOT / "tests" / "vendor" / "requests" / "utils.py").read_text(encoding="utf-8")
+    support = REGISTRY.get("python")
+    tree = support.parse(encode_source(text))
+    budgets = Budgets(prefix_chars=2500)
+    rng = random.Random(0)
+    for cursor in rng.sample([i for i, c in enumerate(text) if c == "\n" and i > 4000], 30):
+        first = build_context(text, cursor, language=support, tree=tree, budgets=budgets)
+        assert text[first.prefix_start - 1] == "\n"
+        typed = text[:cursor] + "x" + text[cursor:]
+        after = build_context(typed, cursor + 1, language=support, tree=support.parse(encode_source(typed)),
+                              budgets=budgets, anchor=first.prefix_start)
+        assert after.prefix_start == first.prefix_start
 
 
 def test_suffix_is_cut_at_the_end_of_a_statement_line_within_budget():
