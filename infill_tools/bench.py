@@ -353,6 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     typing.add_argument("--speed", type=float, default=1.0, help="divides the trace's times (tests)")
     typing.add_argument("--seed", type=int, default=0)
     typing.add_argument("--sources", nargs="*", type=Path, help="Python files for traces (default: tests/vendor/requests)")
+    typing.add_argument("--server-root", type=Path, help="run the language server of this checkout (a 'before' figure)")
     args = parser.parse_args(argv)
     launch = EngineLaunch.from_args(args, parser)
     torch.set_num_threads(max(1, min(torch.get_num_threads(), os.cpu_count() or 1)))
@@ -396,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
             report["typing"] = bench_typing(
                 str(sock), sources, policies=args.policies.split(","), clients=args.editor_clients.split(","),
                 debounce_ms=args.debounce_ms, seed=args.seed, files=args.typing_files, holes_per_file=args.typing_holes,
-                speed=args.speed)
+                speed=args.speed, server_root=args.server_root)
     print(json.dumps(report, indent=None if args.json else 2))
     return 0
 

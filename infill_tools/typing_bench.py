@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import random
 import statistics
 import sys
@@ -209,13 +210,17 @@ async def _engine_figures(sock: str) -> dict[str, int]:
 
 async def replay(sock: str, trace: Trace, *, kind: str, policy: str, debounce_ms: int, speed: float = 1.0,
                  timeout_s: float = 30.0, settings: dict[str, Any] | None = None,
-                 language_id: str = "python") -> dict[str, Any]:
+                 language_id: str = "python", server_root: Path | None = None) -> dict[str, Any]:
     """Replay ``trace`` through a fresh ``infill serve`` as a ``kind`` client with ``policy``; the figures.
 
-    ``settings`` go to the server too; ``language_id`` "plaintext" lets an untrained model's fills show.
+    ``settings`` go to the server too; ``language_id`` "plaintext" lets an untrained model's fills show;
+    ``server_root`` runs the server of another checkout (a "before" figure; it ignores unknown settings).
     """
     client = BaseLanguageClient("infill-typing-bench", "1")
-    await client.start_io(sys.executable, "-m", "infill_lsp.server")
+    place = {"cwd": server_root, "env": {**os.environ, "PYTHONPATH": str(server_root)}} if server_root else {}
+    # Its log goes nowhere: nobody reads the server's stderr pipe, which would fill and block it.
+    await client.start_io(sys.executable, "-m", "infill_lsp.server", "--log-level", "warning",
+                          "--log-file", os.devnull, **place)
     editor = Editor(client, kind, speed, timeout_s, language_id)
     try:
         options = {"engine": {"mode": "connect", "socket": sock}, "debounce_policy": policy,
@@ -284,14 +289,15 @@ async def replay(sock: str, trace: Trace, *, kind: str, policy: str, debounce_ms
 
 def bench_typing(sock: str, sources: list[Path], *, policies: list[str], clients: list[str], debounce_ms: int = 30,
                  seed: int = 0, files: int = 3, holes_per_file: int = 4, speed: float = 1.0,
-                 timeout_s: float = 30.0) -> list[dict[str, Any]]:
+                 timeout_s: float = 30.0, server_root: Path | None = None) -> list[dict[str, Any]]:
     """Every client kind with every policy, on the same trace (fresh documents per run), one run at a time."""
     runs = []
     for kind, policy in itertools.product(clients, policies):
         root = f"file:///typing/{kind}-{policy}-{time.time_ns()}"
         trace = make_trace(sources, seed=seed, files=files, holes_per_file=holes_per_file, speed=speed, root=root)
         figures = asyncio.run(replay(sock, trace, kind=kind, policy=policy, debounce_ms=debounce_ms, speed=speed,
-                                     timeout_s=timeout_s))
+                                     timeout_s=timeout_s, server_root=server_root))
+        figures["server_root"] = str(server_root or "")
         print(f"  typing: {figures}", file=sys.stderr)
         runs.append(figures)
     return runs
