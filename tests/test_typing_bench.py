@@ -78,3 +78,4 @@ def test_cursor_moves_report_the_cache_share_with_and_without_the_grid(tiny_mode
         assert set(rows) == {"keystroke", "same_function", "same_document", "back_to_hole"}
         assert rows["keystroke"]["cached_fraction"] > 0.5  # typing at the hole reuses most of the prompt
         assert rows["same_document"]["cached_fraction"] < 0.1  # suffix first: a new hole re-encodes
+        assert rows["back_to_hole"]["cached_fraction"] > 0.5  # the engine keeps the holes a document was at
