@@ -230,9 +230,11 @@ class Completer:
         text = document.text
         result = await link.infill(plan.request, timeout)
         if result is not None:
-            for name in ENGINE_WORK[1:]:
-                self.engine_work[name] += getattr(result, name)
-            self.engine_work["results"] += 1
+            work = self.engine_work
+            work["results"] += 1
+            work["forward_passes"] += result.forward_passes
+            work["prompt_tokens"] += result.prompt_tokens
+            work["cached_tokens"] += result.cached_tokens
         if result is None or document.text != text:
             return []
         fills = fills_from_result(result, plan, document)
