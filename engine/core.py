@@ -424,6 +424,7 @@ class EngineCore:
             cache_lookup_tokens=self.kv_store.lookup_tokens,
             mean_step_ms=round(1000 * runner.step_seconds / max(1, runner.forward_passes), 3),
             trimmed_prompts=self.trimmed_prompts,
+            forward_passes=runner.forward_passes,
         )
 
 

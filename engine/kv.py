@@ -82,35 +82,62 @@ def new_entries(cache: DynamicCache, count: int) -> tuple[list[torch.Tensor], li
 
 
 class KVStore:
-    """Per-document PromptKVs, least recently used evicted first once over ``budget_bytes``."""
+    """Per-document PromptKVs, least recently used evicted first once over ``budget_bytes``.
 
-    def __init__(self, budget_bytes: int) -> None:
+    A document keeps up to ``per_document`` prompts: the prompt is suffix first, so a hole elsewhere in
+    the document shares only its first tokens with the last one; keeping the holes the user was at lets
+    a return to one of them (or typing there again) reuse its cache. A prompt that continues a kept one
+    (a keystroke at its hole) replaces it.
+    """
+
+    def __init__(self, budget_bytes: int, per_document: int = 4) -> None:
+        if per_document < 1:
+            raise ValueError(f"per_document must be >= 1, got {per_document}")
         self.budget_bytes = budget_bytes
-        self._entries: OrderedDict[str, PromptKV] = OrderedDict()
+        self.per_document = per_document
+        self._entries: OrderedDict[tuple[str, int], PromptKV] = OrderedDict()
+        self._serial = 0
         self.hit_tokens = 0
         self.lookup_tokens = 0
+
+    def _closest(self, key: str, ids: list[int]) -> tuple[tuple[str, int] | None, int]:
+        """The entry of document ``key`` that shares the most leading tokens with ``ids``, and how many."""
+        best: tuple[tuple[str, int] | None, int] = (None, -1)
+        for entry_key in [k for k in self._entries if k[0] == key]:
+            shared = common_prefix_length(self._entries[entry_key].ids, ids)
+            if shared > best[1]:
+                best = (entry_key, shared)
+        return best
 
     def lookup(self, key: str, ids: list[int]) -> PromptKV:
         """Return the longest cached prefix of ``ids`` for document ``key`` (possibly empty)."""
         self.lookup_tokens += len(ids)
-        entry = self._entries.get(key) if key else None
-        if entry is None:
+        entry_key, shared = self._closest(key, ids) if key else (None, 0)
+        if entry_key is None:
             return PromptKV()
-        self._entries.move_to_end(key)
-        shared = common_prefix_length(entry.ids, ids)
+        self._entries.move_to_end(entry_key)
+        entry = self._entries[entry_key]
         self.hit_tokens += shared
         return entry.truncated(shared) if shared < len(entry.ids) else entry
 
     def store(self, key: str, kv: PromptKV) -> None:
         if not key:
             return
-        self._entries[key] = kv
-        self._entries.move_to_end(key)
+        entry_key, shared = self._closest(key, kv.ids)
+        if entry_key is None or 2 * shared < len(self._entries[entry_key].ids):  # another hole
+            self._serial += 1
+            entry_key = (key, self._serial)
+        self._entries[entry_key] = kv
+        self._entries.move_to_end(entry_key)
+        mine = [k for k in self._entries if k[0] == key]
+        for old in mine[: max(0, len(mine) - self.per_document)]:
+            del self._entries[old]
         while self._entries and self.nbytes > self.budget_bytes:
             self._entries.popitem(last=False)
 
     def drop(self, key: str) -> None:
-        self._entries.pop(key, None)
+        for entry_key in [k for k in self._entries if k[0] == key]:
+            del self._entries[entry_key]
 
     @property
     def nbytes(self) -> int:

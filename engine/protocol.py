@@ -160,6 +160,7 @@ class StatusReply(_Msg, tag=15):
     cache_lookup_tokens: int = 0
     mean_step_ms: float = 0.0
     trimmed_prompts: int = 0  # prompts the engine had to cut to its token budget (the client's cut missed)
+    forward_passes: int = 0  # denoising passes run so far (the work benchmarks weigh against what was shown)
 
 
 ClientMessage = Hello | InfillRequest | Cancel | StatusRequest | Shutdown

@@ -1,9 +1,10 @@
-"""Completions as the user types: fill cache first, then an adaptive debounce, the newest request wins.
+"""Completions as the user types: fill cache first, then the waiting policy, the newest request wins.
 
-Per document: a keystroke cancels stale work and feeds the typing tempo; a request is served from the
-fill cache (exactly, or forwarded past what was typed) before the engine is asked; the prefix keeps
-its start and the cross-file block its bytes across keystrokes; after a fill is shown, the state after
-accepting it may be prefetched (``speculative``).
+Per document: a keystroke cancels stale work and feeds the typing tempo (answers mark where the user's
+own tempo stops); a request is served from the fill cache (exactly, or forwarded past what was typed)
+before the engine is asked; automatic requests wait as ``debounce_policy`` says, invoked ones never; the
+prefix keeps its start and the cross-file block its bytes across keystrokes; after a fill is shown, the
+state after accepting it may be prefetched (``speculative``).
 """
 
 from __future__ import annotations
@@ -18,14 +19,38 @@ from infill_lsp.context import Budgets
 from infill_lsp.crossfile import cross_file_block, definitions, related_snippets, uri_path
 from infill_lsp.documents import Document
 from infill_lsp.fill import Fill
-from infill_lsp.fill_cache import AUTOMATIC, FillCache
+from infill_lsp.fill_cache import AUTOMATIC, INVOKED, FillCache
 from infill_lsp.positions import Position
 from infill_lsp.session import Session
-from infill_lsp.tempo import TypingTempo
+from infill_lsp.tempo import TypingTempo, debounce_wait_ms
 
 log = logging.getLogger(__name__)
 
 COUNTERS = ("requests", "answered", "empty", "superseded", "cancelled", "cached", "forwarded", "speculative")
+ENGINE_WORK = ("results", "forward_passes", "prompt_tokens", "cached_tokens")
+
+
+class Waits:
+    """The debounce waits decided per request mode: how many, their sum and their longest (ms)."""
+
+    def __init__(self) -> None:
+        self.table = {mode: {"requests": 0, "total_ms": 0.0, "max_ms": 0.0} for mode in (AUTOMATIC, INVOKED)}
+
+    def record(self, mode: str, wait_ms: float) -> None:
+        row = self.table[mode]
+        row["requests"] += 1
+        row["total_ms"] += wait_ms
+        row["max_ms"] = max(row["max_ms"], wait_ms)
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        return {
+            mode: {
+                "requests": row["requests"],
+                "mean_ms": round(row["total_ms"] / max(1, row["requests"]), 1),
+                "max_ms": round(row["max_ms"], 1),
+            }
+            for mode, row in self.table.items()
+        }
 
 
 class Completer:
@@ -36,6 +61,8 @@ class Completer:
         self.clock = clock
         self.counters = dict.fromkeys(COUNTERS, 0)
         self.tempo = TypingTempo()
+        self.waits = Waits()
+        self.engine_work = dict.fromkeys(ENGINE_WORK, 0)  # summed over the engine results this server used
         self.cache = FillCache()
         self._inflight: dict[str, asyncio.Future[list[Fill]]] = {}
         self._speculation: dict[str, asyncio.Task[None]] = {}
@@ -148,8 +175,10 @@ class Completer:
             plan = self.plan(document, position, selected=selected, mode=mode)
         except Skip as why:
             log.info("no completion: %s", why)
+            self.tempo.answered(uri)
             return None
         if selected is None and (fills := self._cached(document, plan)) is not None:
+            self.tempo.answered(uri)
             self._maybe_speculate(document, plan, fills)
             return plan, fills
         self.cancel_stale(uri)
@@ -167,6 +196,7 @@ class Completer:
             if self._inflight.get(uri) is work:
                 del self._inflight[uri]
         self.counters["answered" if fills else "empty"] += 1
+        self.tempo.answered(uri)  # superseded and cancelled requests are never answered before the next edit
         self._maybe_speculate(document, plan, fills)
         return plan, fills
 
@@ -179,12 +209,16 @@ class Completer:
 
     async def _run(self, plan: Plan, document: Document) -> list[Fill]:
         settings = self.session.settings
-        delay = self.tempo.debounce_ms(
+        delay = debounce_wait_ms(
+            self.tempo,
             document.uri,
-            initial=settings.debounce_ms,
+            policy=settings.waiting_policy,
+            invoked=plan.mode == INVOKED,
+            wait_ms=settings.debounce_ms,
             low=settings.debounce_min_ms,
             high=settings.debounce_max_ms,
         )
+        self.waits.record(plan.mode, delay)
         if delay:
             await asyncio.sleep(delay / 1000)
         return await self._ask(plan, document, settings.request_timeout_s)
@@ -195,6 +229,12 @@ class Completer:
             return []
         text = document.text
         result = await link.infill(plan.request, timeout)
+        if result is not None:
+            work = self.engine_work
+            work["results"] += 1
+            work["forward_passes"] += result.forward_passes
+            work["prompt_tokens"] += result.prompt_tokens
+            work["cached_tokens"] += result.cached_tokens
         if result is None or document.text != text:
             return []
         fills = fills_from_result(result, plan, document, self.session.settings)

@@ -14,8 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from engine.launch import BACKENDS, DEVICE_PATTERN, DTYPES, FACTORY_PATTERN, EngineLaunch
+from infill_lsp.tempo import POLICIES
 
 ENGINE_MODES = ("spawn", "connect", "inproc", "factory")
+# The waiting policy "auto" picks per engine kind: the per-user engine process that every editor window
+# shares (spawn, connect) or an engine only this server uses (inproc, factory). Chosen by measurement
+# (``infill bench --only typing``, BENCHMARKS.md); change the default here, one line per kind.
+AUTO_DEBOUNCE_POLICY = {"shared": "adaptive", "local": "adaptive"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -82,7 +87,8 @@ class Settings:
     """Everything the language server can be told by the editor."""
 
     engine: EngineSettings = field(default_factory=EngineSettings)
-    debounce_ms: int = 30  # the debounce before the typing speed is known; 0 turns debouncing off
+    debounce_policy: str = "auto"  # none | fixed | adaptive | auto (AUTO_DEBOUNCE_POLICY, by engine kind)
+    debounce_ms: int = 30  # fixed: the wait; adaptive: the wait until the tempo is known; 0: never wait
     debounce_min_ms: int = 10  # the adaptive debounce stays within [min, max]
     debounce_max_ms: int = 250
     max_lines: int = 12
@@ -107,6 +113,10 @@ class Settings:
             raise ValueError(f"pick must be one of {', '.join(PICK_RULES)}, got {self.pick!r}")
         if not 0.0 <= self.min_confidence <= 1.0:
             raise ValueError(f"min_confidence must lie in [0, 1], got {self.min_confidence}")
+        if self.debounce_policy not in (*POLICIES, "auto"):
+            raise ValueError(
+                f"debounce_policy must be one of {', '.join((*POLICIES, 'auto'))}, got {self.debounce_policy!r}"
+            )
         _check_range("debounce_ms", self.debounce_ms, 0, 5000)
         _check_range("debounce_min_ms", self.debounce_min_ms, 0, 5000)
         _check_range("debounce_max_ms", self.debounce_max_ms, self.debounce_min_ms, 5000)
@@ -120,6 +130,13 @@ class Settings:
         _check_range("prefix_chars", self.prefix_chars, 0, 1_000_000)
         _check_range("suffix_chars", self.suffix_chars, 0, 1_000_000)
         _check_range("cross_file_chars", self.cross_file_chars, 0, self.prefix_chars)
+
+    @property
+    def waiting_policy(self) -> str:
+        """The debounce policy in force: ``debounce_policy``, with "auto" resolved by the engine's kind."""
+        if self.debounce_policy != "auto":
+            return self.debounce_policy
+        return AUTO_DEBOUNCE_POLICY["shared" if self.engine.mode in ("spawn", "connect") else "local"]
 
     @property
     def request_timeout_s(self) -> float:

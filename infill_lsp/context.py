@@ -16,6 +16,9 @@ import tree_sitter
 from infill_lsp.languages import LanguageSupport
 
 CLOSERS = frozenset(")]}>\"'`;,")
+# A fresh prefix starts at the first line start after a multiple of budget / ANCHOR_GRID_SHARE characters
+# (a coarse grid), so holes near each other share the start; at most about that share of the budget is lost.
+ANCHOR_GRID_SHARE = 10
 
 
 class HoleKind(enum.Enum):
@@ -214,6 +217,41 @@ def classify_hole(
     return HoleKind.STATEMENT
 
 
+def grid_start(text: str, cursor: int, budget: int, share: int) -> int:
+    """The first line start at or after the first multiple of ``budget // share`` from ``cursor - budget``.
+
+    0 when the budget reaches the document's start; ``cursor - budget`` itself when ``share`` is 0 or
+    no such line start lies before the cursor (then the cut is as fine as without a grid).
+    """
+    lower = max(0, cursor - budget)
+    step = budget // share if share > 0 else 0
+    if lower == 0 or step <= 1:
+        return lower
+    point = -(-lower // step) * step
+    line_start = point if text[point - 1 : point] == "\n" else text.find("\n", point, cursor) + 1
+    return line_start if 0 < line_start <= cursor else lower
+
+
+def fresh_prefix_start(
+    text: str,
+    cursor: int,
+    budget: int,
+    language: LanguageSupport | None,
+    tree: tree_sitter.Tree | None,
+    grid_share: int = ANCHOR_GRID_SHARE,
+) -> int:
+    """Where a new prefix starts: the earliest syntax boundary from the grid line within the budget.
+
+    Holes near each other get the same start (it moves in steps of ``budget // grid_share``
+    characters), so the prefix before them is the same bytes.
+    """
+    lower = grid_start(text, cursor, budget, grid_share)
+    if lower == max(0, cursor - budget):
+        return prefix_cut(text, cursor, budget, language, tree)
+    # Cut from the newline before the grid line, so that line itself is the first candidate start.
+    return max(lower, prefix_cut(text, cursor, cursor - lower + 1, language, tree))
+
+
 def stable_anchor(text: str, cursor: int, anchor: int, budget: int) -> bool:
     """True when a prefix may keep starting at ``anchor``: a line start within ``budget`` of ``cursor``.
 
@@ -232,18 +270,20 @@ def build_context(
     tree: tree_sitter.Tree | None = None,
     budgets: Budgets = Budgets(),
     anchor: int | None = None,
+    grid_share: int = ANCHOR_GRID_SHARE,
 ) -> InfillContext:
     """Cut the prefix and suffix around ``cursor`` and classify the hole.
 
     ``anchor`` is where the previous prefix of this document started: kept while it is a line start
-    within the budget, so the prefix (and the engine's cache of it) stays stable across keystrokes.
+    within the budget, so the prefix (and the engine's cache of it) stays stable across keystrokes. A
+    fresh start lies on a grid of ``budget // grid_share`` characters (0: no grid), so nearby holes share it.
     """
     if not 0 <= cursor <= len(text):
         raise ValueError(f"cursor {cursor} lies outside the text (length {len(text)})")
     if anchor is not None and stable_anchor(text, cursor, anchor, budgets.prefix_chars):
         start = anchor
     else:
-        start = prefix_cut(text, cursor, budgets.prefix_chars, language, tree)
+        start = fresh_prefix_start(text, cursor, budgets.prefix_chars, language, tree, grid_share)
     end = suffix_cut(text, cursor, budgets.suffix_chars, language, tree)
     kind = classify_hole(text, cursor, language, tree)
     line_start = text.rfind("\n", 0, cursor) + 1

@@ -143,6 +143,8 @@ async def status(ls: InfillServer, params: Any) -> dict[str, Any]:
         "version": ls.version,
         "engine": engine,
         "requests": dict(ls.counters),
+        "debounce": {"policy": ls.settings.waiting_policy, "waits": ls.completer.waits.summary()},
+        "engine_work": dict(ls.completer.engine_work),
         "session": ls.stats.summary(),
         "latency_ms": engine.get("latency_ms", {}),
         "cache": {

@@ -4,7 +4,10 @@
 2. warm single-line inline-completion latency through the language server at 1, 4 and 16 clients;
 3. a request after one keystroke vs a cold request (the encoder cache at work);
 4. tokens per forward pass on single- and multi-line holes, and pass@1 there vs one token per step;
-5. torch vs ONNX Runtime time per denoising step (with the ``onnx`` extra installed).
+5. torch vs ONNX Runtime time per denoising step (with the ``onnx`` extra installed);
+6. ``typing`` (only when named in ``--only``: it replays minutes of typing per run): the latency from the
+   last keystroke before a pause to the suggestion, per editor client and waiting policy
+   (``infill_tools/typing_bench.py``); ``anchor``: the engine cache's share of the prompt when the cursor moves.
 
 Absolute times mean something only on the machine they were taken on; ratios are the figures to compare.
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import json
 import os
@@ -20,6 +24,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -27,6 +32,8 @@ import torch
 import engine.core
 from engine.launch import ONNX_EXTRA_MISSING, EngineLaunch, onnx_available
 from engine.protocol import InfillRequest, InfillResult
+from infill_tools.typing_bench import bench_anchor, bench_typing
+from infill_tools.typing_traces import default_sources
 
 CONTEXT_SOURCE = Path(engine.core.__file__)  # real Python source for prompts: the engine core itself
 
@@ -203,10 +210,10 @@ def bench_parallelism(core, problems: int) -> dict:
     return out
 
 
-def bench_lsp(launch: EngineLaunch, context: tuple[str, str], clients: list[int], requests: int) -> list[dict]:
-    """Warm inline-completion latency through ``infill serve`` processes sharing one engine process."""
+@contextlib.contextmanager
+def engine_socket(launch: EngineLaunch) -> Iterator[Path]:
+    """An engine process for ``launch`` listening on a fresh private socket, stopped on exit."""
     from engine.connect import start_engine_process
-    from infill_tools.loadgen import run_editors
 
     directory = Path(tempfile.mkdtemp(prefix="infill-bench-", dir="/tmp"))
     directory.chmod(0o700)
@@ -214,9 +221,25 @@ def bench_lsp(launch: EngineLaunch, context: tuple[str, str], clients: list[int]
     engine = start_engine_process(dataclasses.replace(launch, idle_exit=120.0), sock)
     try:
         for _ in range(1200):
-            if sock.exists():
+            if sock.exists() or engine.poll() is not None:
                 break
             time.sleep(0.05)
+        if not sock.exists():
+            raise RuntimeError("the engine process did not start listening")
+        yield sock
+    finally:
+        engine.terminate()
+        engine.wait(15)
+        for child in directory.iterdir():
+            child.unlink()
+        directory.rmdir()
+
+
+def bench_lsp(launch: EngineLaunch, context: tuple[str, str], clients: list[int], requests: int) -> list[dict]:
+    """Warm inline-completion latency through ``infill serve`` processes sharing one engine process."""
+    from infill_tools.loadgen import run_editors
+
+    with engine_socket(launch) as sock:
         results = []
         for count in clients:
             before = asyncio.run(_engine_completed(sock))
@@ -227,12 +250,6 @@ def bench_lsp(launch: EngineLaunch, context: tuple[str, str], clients: list[int]
             results.append(figures)
             print(f"  lsp: {results[-1]}", file=sys.stderr)
         return results
-    finally:
-        engine.terminate()
-        engine.wait(15)
-        for child in directory.iterdir():
-            child.unlink()
-        directory.rmdir()
 
 
 async def _engine_completed(sock: Path) -> int:
@@ -325,13 +342,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", default="1,4,16", help="LSP client counts ('' to skip)")
     parser.add_argument("--lsp-requests", type=int, default=8, help="warm requests per client")
     parser.add_argument("--problems", type=int, default=40, help="benchmark problems per split (0 to skip)")
-    parser.add_argument("--only", default="", help="comma list of parts: generate,keystroke,burst,parallelism,lsp,backends,dtypes")
+    parser.add_argument("--only", default="", help="comma list of parts: generate,keystroke,burst,parallelism,lsp,"
+                        "backends,dtypes,anchor,typing (typing runs only when named)")
+    typing = parser.add_argument_group("typing and anchor parts")
+    typing.add_argument("--policies", default="none,fixed,adaptive", help="waiting policies to compare")
+    typing.add_argument("--editor-clients", default="vscode,neovim", help="how requests are sent: vscode,neovim")
+    typing.add_argument("--debounce-ms", type=int, default=30, help="debounceMs of every run (fixed: the wait)")
+    typing.add_argument("--typing-files", type=int, default=3, help="files a trace types into")
+    typing.add_argument("--typing-holes", type=int, default=4, help="holes per file")
+    typing.add_argument("--speed", type=float, default=1.0, help="divides the trace's times (tests)")
+    typing.add_argument("--seed", type=int, default=0)
+    typing.add_argument("--sources", nargs="*", type=Path, help="Python files for traces (default: tests/vendor/requests)")
+    typing.add_argument("--server-root", type=Path, help="run the language server of this checkout (a 'before' figure)")
     args = parser.parse_args(argv)
     launch = EngineLaunch.from_args(args, parser)
     torch.set_num_threads(max(1, min(torch.get_num_threads(), os.cpu_count() or 1)))
     core = launch.load_core()
     context = bench_context(core.tokenizer)
-    parts = set(filter(None, args.only.split(","))) or {"generate", "keystroke", "burst", "parallelism", "lsp", "backends", "dtypes"}
+    parts = set(filter(None, args.only.split(","))) or {"generate", "keystroke", "burst", "parallelism", "lsp", "backends",
+                                                         "dtypes", "anchor"}
+    sources = args.sources or default_sources(Path(__file__).resolve().parent.parent)
     report: dict = {"model": core.welcome.model_name, "device": core.welcome.device,
                     "torch_threads": torch.get_num_threads(), "trained": core.welcome.trained,
                     "dtype": str(core.runner.loaded.dtype).removeprefix("torch."),
@@ -359,6 +389,15 @@ def main(argv: list[str] | None = None) -> int:
     if "lsp" in parts and args.clients:
         counts = [int(x) for x in args.clients.split(",") if x]
         report["lsp_latency"] = bench_lsp(launch, context, counts, args.lsp_requests)
+    if "anchor" in parts:
+        report["cursor_moves"] = bench_anchor(core, sources, samples=max(4, args.repeats * 2), seed=args.seed)
+        print(f"  anchor: {report['cursor_moves']}", file=sys.stderr)
+    if "typing" in parts:
+        with engine_socket(launch) as sock:
+            report["typing"] = bench_typing(
+                str(sock), sources, policies=args.policies.split(","), clients=args.editor_clients.split(","),
+                debounce_ms=args.debounce_ms, seed=args.seed, files=args.typing_files, holes_per_file=args.typing_holes,
+                speed=args.speed, server_root=args.server_root)
     print(json.dumps(report, indent=None if args.json else 2))
     return 0
 

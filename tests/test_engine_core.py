@@ -195,6 +195,24 @@ def test_kv_store_evicts_least_recently_used():
     assert len(store.lookup("c", list(range(5)) + [99]).ids) == 5
 
 
+def test_kv_store_keeps_a_few_holes_per_document():
+    def kv(ids: list[int]) -> PromptKV:
+        tensor = torch.zeros(1, 1, len(ids), 4)
+        return PromptKV(ids, [tensor], [tensor])
+
+    store = KVStore(budget_bytes=10**9, per_document=2)
+    hole_a, hole_b = [1, 2, 3, *range(10, 30)], [1, 2, 3, *range(40, 60)]
+    store.store("doc", kv(hole_a))
+    store.store("doc", kv(hole_b))  # another hole (suffix first: 3 tokens shared): kept beside the first
+    assert len(store) == 2 and store.lookup("doc", hole_a).ids == hole_a  # back to the first hole
+    store.store("doc", kv(hole_a + [99]))  # a keystroke at the first hole replaces its entry
+    assert len(store) == 2 and len(store.lookup("doc", hole_a + [99, 100]).ids) == len(hole_a) + 1
+    store.store("doc", kv([1, 2, 3, *range(70, 90)]))  # a third hole: the least recently used goes
+    assert len(store) == 2 and len(store.lookup("doc", hole_b).ids) == 3
+    store.drop("doc")
+    assert len(store) == 0
+
+
 def test_engine_config_validates():
     with pytest.raises(ValueError, match="max_prefix_tokens"):
         EngineConfig(max_prefix_tokens=0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +19,7 @@ from infill_lsp.documents import encode_source
 from infill_lsp.languages import LanguageRegistry
 
 REGISTRY = LanguageRegistry()
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def context_at(language: str | None, marked: str, budgets: Budgets | None = None):
@@ -88,6 +90,48 @@ def test_prefix_is_cut_at_the_start_of_a_statement_line_within_budget():
     first_line = ctx.prefix.split("\n", 1)[0]
     assert first_line.lstrip().startswith(("def ", "v", "return")), first_line
     assert len(ctx.prefix) > 400  # cutting at boundaries should not waste most of the budget
+
+
+def test_a_fresh_prefix_starts_on_a_coarse_grid_that_nearby_holes_share():
+    text = _functions(80)  # functions of 102 characters
+    support = REGISTRY.get("python")
+    tree = support.parse(encode_source(text))
+    budgets = Budgets(prefix_chars=3000, suffix_chars=300)  # a grid step of 300 characters
+
+    def starts(function: int, grid_share: int) -> set[int]:
+        body = text.index(f"def f{function}(")
+        holes = [text.index(f"v{j} = compute({function}, {j})") for j in range(3)]
+        holes.append(text.index("return v0", body))
+        contexts = [
+            build_context(text, c, language=support, tree=tree, budgets=budgets, grid_share=grid_share)
+            for c in holes
+        ]
+        for c, ctx in zip(holes, contexts, strict=True):  # at most a grid step, a line and a statement lost
+            assert 3000 - 300 - 2 * 30 <= c - ctx.prefix_start <= 3000
+            assert text[ctx.prefix_start - 1] == "\n"
+        return {ctx.prefix_start for ctx in contexts}
+
+    functions = range(40, 70)
+    assert all(len(starts(f, 0)) == 4 for f in functions)  # without the grid the start slides with the cursor
+    shared = sum(len(starts(f, 10)) == 1 for f in functions)  # on the grid most functions' holes share it
+    assert shared >= len(functions) // 2
+
+
+def test_a_grid_start_is_a_line_start_that_the_next_keystroke_keeps():
+    # A sliding cut may start mid-line (at a boundary node whose line begins before the budget), which the
+    # anchor then refuses: the next keystroke re-cuts and the engine re-encodes the whole prompt.
+    text = (ROOT / "tests" / "vendor" / "requests" / "utils.py").read_text(encoding="utf-8")
+    support = REGISTRY.get("python")
+    tree = support.parse(encode_source(text))
+    budgets = Budgets(prefix_chars=2500)
+    rng = random.Random(0)
+    for cursor in rng.sample([i for i, c in enumerate(text) if c == "\n" and i > 4000], 30):
+        first = build_context(text, cursor, language=support, tree=tree, budgets=budgets)
+        assert text[first.prefix_start - 1] == "\n"
+        typed = text[:cursor] + "x" + text[cursor:]
+        after = build_context(typed, cursor + 1, language=support, tree=support.parse(encode_source(typed)),
+                              budgets=budgets, anchor=first.prefix_start)
+        assert after.prefix_start == first.prefix_start
 
 
 def test_suffix_is_cut_at_the_end_of_a_statement_line_within_budget():

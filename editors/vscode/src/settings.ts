@@ -19,6 +19,7 @@ export interface EngineOptions {
  */
 export interface ServerSettings {
   engine?: EngineOptions;
+  debouncePolicy?: string;
   debounceMs?: number;
   maxLines?: number;
   maxSteps?: number;
@@ -27,6 +28,7 @@ export interface ServerSettings {
 }
 
 const ENGINE_MODES = ["spawn", "connect", "inproc"];
+const DEBOUNCE_POLICIES = ["auto", "none", "fixed", "adaptive"];
 const DEVICE = /^(auto|cpu|mps|cuda(:\d+)?)$/;
 /** Integer settings and their valid ranges (the server's, see infill_lsp/config.py). */
 const INTEGERS: [keyof ServerSettings, number, number][] = [
@@ -76,6 +78,8 @@ export function toServerSettings(get: SettingGetter): ServerSettings {
   const modelDir = text(get("engine.modelDir"));
   if (modelDir) engine.modelDir = modelDir;
   if (Object.keys(engine).length) out.engine = engine;
+  const policy = text(get("debouncePolicy"));
+  if (policy && DEBOUNCE_POLICIES.includes(policy)) out.debouncePolicy = policy;
   for (const [key, low, high] of INTEGERS) {
     const value = get(key);
     if (typeof value === "number" && Number.isInteger(value) && value >= low && value <= high) {

@@ -86,6 +86,7 @@ test("package.json contributes every setting the mapping reads", () => {
     "engine.mode",
     "engine.modelDir",
     "engine.device",
+    "debouncePolicy",
     "debounceMs",
     "maxLines",
     "maxSteps",

@@ -24,6 +24,7 @@ test("every contributed setting reaches initializationOptions under the server's
       "engine.modelDir": " /models/tiny ",
       "engine.device": "cuda:1",
       "engine.socket": "/tmp/e.sock",
+      debouncePolicy: "fixed",
       debounceMs: 75,
       maxLines: 3,
       maxSteps: 16,
@@ -33,6 +34,7 @@ test("every contributed setting reaches initializationOptions under the server's
   );
   assert.deepEqual(settings, {
     engine: { mode: "inproc", modelDir: "/models/tiny", device: "cuda:1", socket: "/tmp/e.sock" },
+    debouncePolicy: "fixed",
     debounceMs: 75,
     maxLines: 3,
     maxSteps: 16,
@@ -46,6 +48,7 @@ test("bad values are left out field by field, so the server keeps its defaults",
     from({
       "engine.mode": "telepathy",
       "engine.device": "tpu",
+      debouncePolicy: "sometimes",
       debounceMs: -1,
       maxLines: 2.5,
       numCandidates: 99,
