@@ -50,6 +50,31 @@ class EngineCore(Protocol):
         ...
 
 
+def _libc():
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim  # noqa: B018 - glibc only
+        return libc
+    except (OSError, AttributeError):
+        return None
+
+
+_LIBC = _libc()
+_M_MMAP_THRESHOLD = -3
+if _LIBC is not None:
+    # Large buffers (a step's logits, batched caches) come from mmap and go back to the OS when freed,
+    # instead of glibc raising its threshold after the first free and keeping them in the heap for good.
+    _LIBC.mallopt(_M_MMAP_THRESHOLD, 1 << 20)
+
+
+def release_free_memory() -> None:
+    """Return freed heap memory to the OS (glibc's malloc_trim; nothing elsewhere)."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
 class LoopClosed(RuntimeError):
     """The loop is shut down and takes no more work."""
 
@@ -197,6 +222,8 @@ class EngineLoop:
                             lambda: self._commands or self._closing,
                             timeout=min(_MAX_FAILURE_BACKOFF_S, 0.01 * 2**failures),
                         )
+                    if not self._commands and not self._closing and not self._core_has_work():
+                        release_free_memory()  # going idle: hand the step's freed buffers back to the OS
                     while not self._commands and not self._closing and not self._core_has_work():
                         self._cond.wait()  # idle: sleep until a command arrives
                     if self._closing:
