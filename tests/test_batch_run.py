@@ -253,3 +253,15 @@ def test_bad_paths_and_waves_are_refused_up_front_with_exit_2(tmp_path, capsys):
     assert cli.main([str(tmp_path), "--wave-size", "1000", "--no-progress"]) == 2
     assert f"wave_size must lie in [1, {MAX_WAVE_SIZE}]" in capsys.readouterr().err
     assert MAX_WAVE_SIZE == EngineConfig().max_queued
+
+
+def test_a_named_file_that_cannot_be_processed_makes_the_exit_status_1(tmp_path, capsys):
+    from infill_lsp.batch import cli
+
+    binary = tmp_path / "b.py"
+    binary.write_bytes(b"\x00\x01 not text")
+    (tmp_path / "link.py").symlink_to("/etc/hostname")
+    assert cli.main([str(binary), "--no-progress", "--no-journal"]) == 1
+    assert "binary file" in capsys.readouterr().err
+    assert cli.main([str(tmp_path / "link.py"), "--no-progress", "--no-journal"]) == 1
+    assert "no supported language" in capsys.readouterr().err  # the link is followed to what it names

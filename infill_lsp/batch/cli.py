@@ -26,7 +26,10 @@ from infill_lsp.batch.planning import FillSettings
 from infill_lsp.batch.report import summary, to_json
 from infill_lsp.batch.run import DEFAULT_RECIPES, BatchConfig, HoleFinder, collect_plans, run_batch
 
-EXIT_WRITE_REFUSED = 1
+# 1: not everything asked for was done: a write refused, a hole the engine failed on, or a file named on
+# the command line that could not be processed (files skipped inside a named folder are reported only).
+EXIT_NOT_ALL_DONE = 1
+EXIT_WRITE_REFUSED = EXIT_NOT_ALL_DONE
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
@@ -261,7 +264,10 @@ async def _run(args: argparse.Namespace, config: BatchConfig) -> int:
     print(summary(report), file=sys.stderr)
     if report.interrupted:
         return EXIT_INTERRUPTED
-    return EXIT_WRITE_REFUSED if report.refused and args.write else 0
+    named = {os.path.realpath(p) for p in args.paths if not os.path.isdir(p)}
+    skipped_named = [s for s in report.skipped if os.path.realpath(s.path) in named]
+    failed = (report.refused and args.write) or report.errors or skipped_named
+    return EXIT_NOT_ALL_DONE if failed else 0
 
 
 def _on_interrupt(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
