@@ -118,7 +118,7 @@ async def _fill(ls: InfillServer, document: Document, plan: HolePlan) -> str:
         document_key=document.uri,
         max_steps=settings.invoked_steps,
         num_candidates=settings.invoked_candidates,
-        score=settings.pick == "likelihood",
+        score=settings.pick == "likelihood" and settings.invoked_candidates > 1,
     )
     result = await ls.link.infill(request, settings.command_timeout_s)
     if result is None:

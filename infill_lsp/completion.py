@@ -109,6 +109,7 @@ def plan_completion(
         pinned=pinned,
         known_names=words(document.text) | words(cross_file),
     )
+    candidates = settings.invoked_candidates if invoked else settings.num_candidates
     request = hole.request(
         request_id,
         document_key=document.uri,
@@ -116,8 +117,8 @@ def plan_completion(
         # ones also try the longer length in the same batch and keep the more confident fill.
         canvas_lengths=context.canvas_lengths if invoked else context.canvas_lengths[:1],
         max_steps=settings.invoked_steps if invoked else settings.max_steps,
-        num_candidates=settings.invoked_candidates if invoked else settings.num_candidates,
-        score=settings.pick == "likelihood",
+        num_candidates=candidates,
+        score=settings.pick == "likelihood" and candidates > 1,  # one candidate needs no pick
     )
     return Plan(
         cursor=cursor,
