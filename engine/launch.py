@@ -21,14 +21,17 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from engine.config import EngineConfig
     from engine.loop import EngineCore
+    from engine.protocol import Welcome
 
 BACKENDS = ("auto", "torch", "onnx")  # auto is torch everywhere (see engine.core.load_core)
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 FACTORY_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 ONNX_EXTRA_MISSING = (
-    "the onnx backend needs onnxruntime and onnx, which are not installed: pip install 'infill[onnx]'"
+    "the onnx backend needs onnxruntime and onnx, which are not installed: pip install 'infill-diffusion[onnx]'"
 )
+EMBEDDED_MODEL_DIR = Path(__file__).resolve().parent / "models" / "infill-small"
+EDITOR_IDLE_EXIT_S = 300.0  # an engine spawned for editors exits this long after its last client left
 
 
 def onnx_available() -> bool:
@@ -116,6 +119,25 @@ class EngineLaunch:
             argv += ["--core-factory", self.core_factory]
         return argv
 
+    def resolved_model_dir(self) -> Path:
+        """The absolute model directory this launch serves (the embedded model's when none is named)."""
+        return self.model_dir.resolve() if self.model_dir is not None else EMBEDDED_MODEL_DIR
+
+    def mismatches(self, welcome: Welcome) -> list[str]:
+        """How the engine that sent ``welcome`` differs from this launch, one phrase per setting
+        (empty when it serves what this launch asks for). ``auto`` matches whatever the engine chose;
+        what an older engine does not announce is not compared."""
+        differences: list[str] = []
+        if welcome.model_dir and Path(welcome.model_dir).resolve() != self.resolved_model_dir():
+            differences.append(f"model {self.resolved_model_dir()} (the engine serves {welcome.model_dir})")
+        if self.device != "auto" and not _same_device(self.device, welcome.device):
+            differences.append(f"device {self.device} (the engine runs on {welcome.device})")
+        if self.backend not in ("auto", welcome.backend):
+            differences.append(f"backend {self.backend} (the engine runs {welcome.backend})")
+        if self.dtype != "auto" and welcome.dtype and self.dtype != welcome.dtype:
+            differences.append(f"dtype {self.dtype} (the engine's weights are {welcome.dtype})")
+        return differences
+
     # ---- in this process ----------------------------------------------------------------------------
 
     def load_core(self, config: EngineConfig | None = None) -> EngineCore:
@@ -131,6 +153,15 @@ class EngineLaunch:
     def _core_loader(self) -> Callable[..., EngineCore]:
         module_name, _, name = (self.core_factory or "engine.core:load_core").partition(":")
         return getattr(importlib.import_module(module_name), name)
+
+
+def _same_device(asked: str, serving: str) -> bool:
+    """Whether an engine on ``serving`` honours a request for ``asked`` ("cuda" is any cuda:N, and "cuda:0")."""
+    if asked == serving:
+        return True
+    if asked == "cuda":
+        return serving.startswith("cuda")
+    return asked == "cuda:0" and serving == "cuda"
 
 
 def _choice_arg(name: str, choices: tuple[str, ...]) -> Callable[[str], str]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.launch import BACKENDS, DEVICE_PATTERN, DTYPES, FACTORY_PATTERN, EngineLaunch
+from engine.launch import BACKENDS, DEVICE_PATTERN, DTYPES, EDITOR_IDLE_EXIT_S, FACTORY_PATTERN, EngineLaunch
 
 ENGINE_MODES = ("spawn", "connect", "inproc", "factory")
 
@@ -38,6 +38,7 @@ class EngineSettings:
     factory: str = ""
     restart_backoff_ms: int = 1000
     start_timeout_ms: int = 120_000
+    idle_exit_s: int = int(EDITOR_IDLE_EXIT_S)  # a spawned engine exits this long after its last client; 0: never
 
     def __post_init__(self) -> None:
         if self.mode not in ENGINE_MODES:
@@ -58,6 +59,7 @@ class EngineSettings:
             raise ValueError("engine.factory is required when engine.mode is 'factory'")
         _check_range("engine.restart_backoff_ms", self.restart_backoff_ms, 0, 600_000)
         _check_range("engine.start_timeout_ms", self.start_timeout_ms, 100, 3_600_000)
+        _check_range("engine.idle_exit_s", self.idle_exit_s, 0, 604_800)
         try:
             self.launch()  # combinations the engine refuses (onnx with bf16) are refused here, by field name
         except ValueError as exc:
@@ -70,6 +72,7 @@ class EngineSettings:
             device=self.device,
             backend=self.backend,
             dtype=self.dtype,
+            idle_exit=float(self.idle_exit_s),
             core_factory=self.core_factory,
         )
 
