@@ -38,7 +38,7 @@ class EngineSettings:
     factory: str = ""
     restart_backoff_ms: int = 1000
     start_timeout_ms: int = 120_000
-    idle_exit_s: int = int(EDITOR_IDLE_EXIT_S)  # a spawned engine exits this long after its last client; 0: never
+    idle_exit_seconds: int = int(EDITOR_IDLE_EXIT_S)  # a spawned engine exits this long after its last client; 0: never
 
     def __post_init__(self) -> None:
         if self.mode not in ENGINE_MODES:
@@ -59,7 +59,7 @@ class EngineSettings:
             raise ValueError("engine.factory is required when engine.mode is 'factory'")
         _check_range("engine.restart_backoff_ms", self.restart_backoff_ms, 0, 600_000)
         _check_range("engine.start_timeout_ms", self.start_timeout_ms, 100, 3_600_000)
-        _check_range("engine.idle_exit_s", self.idle_exit_s, 0, 604_800)
+        _check_range("engine.idle_exit_seconds", self.idle_exit_seconds, 0, 604_800)
         try:
             self.launch()  # combinations the engine refuses (onnx with bf16) are refused here, by field name
         except ValueError as exc:
@@ -72,7 +72,7 @@ class EngineSettings:
             device=self.device,
             backend=self.backend,
             dtype=self.dtype,
-            idle_exit=float(self.idle_exit_s),
+            idle_exit=float(self.idle_exit_seconds),
             core_factory=self.core_factory,
         )
 

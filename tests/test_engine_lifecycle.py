@@ -65,14 +65,14 @@ def _settings(sock: Path, **fields) -> EngineSettings:
 
 def test_editor_settings_spawn_engines_that_exit_when_idle():
     assert EngineSettings().launch().idle_exit == 300.0  # a few minutes by default
-    assert EngineSettings(idle_exit_s=0).launch().idle_exit == 0.0  # kept, for servers
-    with pytest.raises(ValueError, match="^engine.idle_exit_s "):
-        EngineSettings(idle_exit_s=-1)
+    assert EngineSettings(idle_exit_seconds=0).launch().idle_exit == 0.0  # kept, for servers
+    with pytest.raises(ValueError, match="^engine.idle_exit_seconds "):
+        EngineSettings(idle_exit_seconds=-1)
 
 
 def test_an_idle_spawned_engine_exits_after_its_last_client_left(sock):
     async def scenario() -> None:
-        client = make_engine_client(_settings(sock, idle_exit_s=1))
+        client = make_engine_client(_settings(sock, idle_exit_seconds=1))
         await client.start()
         second = open_client(EngineLaunch(core_factory=FAKE), socket=sock, spawn=False)
         await second.start()
