@@ -30,9 +30,9 @@ REQUIRED = ("torch", "transformers", "tokenizers", "safetensors", "msgspec", "py
 OPTIONAL = {"onnxruntime": "the onnx backend", "onnx": "the onnx backend"}
 TORCH_PROBE_TIMEOUT_S = 120.0
 CUDA_TORCH_FIX = (
-    "install PyPI's build of torch, which is the CUDA build on Linux x86_64: "
-    ".venv/bin/pip install --force-reinstall --no-deps 'torch==2.13.0' (on a machine without the local CPU "
-    "wheel; see README, 'Running on a GPU')"
+    "replace it by PyPI's build, which is the CUDA build on Linux x86_64: .venv/bin/pip uninstall -y torch && "
+    "PIP_CONFIG_FILE=/dev/null .venv/bin/pip install 'torch==2.13.0' (no pip.conf pointing at a local CPU "
+    "wheel; README, 'Running on a GPU')"
 )
 _TORCH_PROBE = r"""
 import json, torch

@@ -210,3 +210,27 @@ def test_launch_mismatches_compare_what_the_engine_serves():
     assert EngineLaunch(dtype="float32").mismatches(Welcome(1, "m", "cpu", "torch")) == []  # an older engine
     notice = settings_notice(welcome, differences, 0, "connect")
     assert "engine.mode is connect" in notice and "m on cuda:0 (torch, bfloat16)" in notice
+
+
+# ---- platforms: the peer check reads Linux's and macOS's credentials ----------------------------------------
+
+
+def test_peer_credentials_on_linux_and_on_macos():
+    import socket
+    import struct
+
+    from engine.client import _XUCRED, socket_peer
+
+    left, right = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    with left, right:
+        assert socket_peer(left, linux=True) == (os.getpid(), os.getuid())
+
+    class MacSocket:  # getsockopt(SOL_LOCAL, LOCAL_PEERCRED / LOCAL_PEERPID) as macOS answers it
+        def getsockopt(self, level: int, option: int, size: int) -> bytes:
+            assert level == 0
+            if option == 0x001:
+                assert size == _XUCRED.size == 76
+                return _XUCRED.pack(0, 501, 1, 20, *([0] * 15))
+            return struct.pack("i", 4242)
+
+    assert socket_peer(MacSocket(), linux=False) == (4242, 501)
