@@ -55,7 +55,7 @@ log = logging.getLogger(__name__)
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_ALREADY_RUNNING = 3
-_MAX_SOCKET_PATH_BYTES = 107  # sun_path holds 108 bytes with the terminating NUL
+_MAX_SOCKET_PATH_BYTES = 103 if sys.platform == "darwin" else 107  # sun_path: 104 (macOS) or 108 bytes with its NUL
 _FLUSH_TIMEOUT_S = 1.0
 
 

@@ -170,10 +170,12 @@ def check_model(model_dir: Path | None) -> list[Finding]:
 
 def check_socket_folder(socket_path: Path) -> list[Finding]:
     """The folder engines listen in: ours, private (0700), and a socket path short enough for AF_UNIX."""
+    from engine.server import _MAX_SOCKET_PATH_BYTES as limit
+
     folder = socket_path.parent
     findings: list[Finding] = []
-    if len(os.fsencode(socket_path)) > 107:
-        findings.append(Finding("socket", PROBLEM, f"socket path {socket_path} is longer than 107 bytes",
+    if len(os.fsencode(socket_path)) > limit:
+        findings.append(Finding("socket", PROBLEM, f"socket path {socket_path} is longer than {limit} bytes",
                                 "set engine.socket (or --socket) to a shorter path"))
     try:
         st = os.lstat(folder)
