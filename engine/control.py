@@ -16,7 +16,7 @@ import msgspec
 
 from engine.client import EngineError, EngineUnavailable
 from engine.connect import spawn_or_connect, stop_engine
-from engine.launch import BACKENDS, DEVICE_PATTERN, DTYPES, EMBEDDED_MODEL_DIR, EngineLaunch
+from engine.launch import EngineLaunch
 from engine.protocol import StatusReply
 from engine.server import default_socket_path
 from engine.socket_client import EngineNotListening, SocketEngineClient
@@ -43,10 +43,10 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="one JSON object")
     actions.add_parser("stop", help="stop the engine on the socket (its clients start another when they need one)")
     restart = actions.add_parser(
-        "restart", help="stop the engine and start a fresh one; flags not given keep the running engine's values"
+        "restart", help="stop the engine and start a fresh one; flags not given (or auto) keep the running engine's"
     )
     EngineLaunch.add_arguments(restart, process=True)
-    restart.set_defaults(model=None, device=None, backend=None, dtype=None, idle_exit=None)
+    restart.set_defaults(idle_exit=None)  # not given: the running engine's
     restart.add_argument("--start-timeout", type=float, default=300.0, metavar="SECONDS")
     for sub in (status, actions.choices["stop"], restart):
         sub.add_argument("--socket", type=Path, default=None, help=f"socket path (default: {default_socket_path()})")
@@ -137,18 +137,11 @@ async def _restart(args: argparse.Namespace, socket_path: Path) -> int:
 
 
 def restart_launch(args: argparse.Namespace, running: StatusReply | None) -> EngineLaunch:
-    """The launch of a restart: the flags given, and the running engine's values for those left out."""
-    model = args.model
-    if model is None and running is not None and running.model_dir:
-        model = None if Path(running.model_dir) == EMBEDDED_MODEL_DIR else Path(running.model_dir)
-    device = args.device or (running.device if running and DEVICE_PATTERN.match(running.device) else "auto")
-    backend = args.backend or (running.backend if running and running.backend in BACKENDS else "auto")
-    dtype = args.dtype or (running.dtype if running and running.dtype in DTYPES else "auto")
-    if backend == "onnx" and args.dtype is None:
-        dtype = "auto"
+    """The launch of a restart: the flags given, and the running engine's values where they leave it open."""
     idle_exit = args.idle_exit if args.idle_exit is not None else (running.idle_exit_s if running else 0.0)
-    return EngineLaunch(model_dir=model, device=device, backend=backend, dtype=dtype, idle_exit=idle_exit,
-                        core_factory=args.core_factory or "")
+    launch = EngineLaunch(model_dir=args.model, device=args.device or "auto", backend=args.backend or "auto",
+                          dtype=args.dtype or "auto", idle_exit=idle_exit, core_factory=args.core_factory or "")
+    return launch.keeping(running) if running is not None else launch
 
 
 _ACTIONS = {"status": _status, "stop": _stop, "restart": _restart}

@@ -10,6 +10,7 @@ hold a launch without loading it.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import importlib.util
 import re
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from engine.config import EngineConfig
     from engine.loop import EngineCore
-    from engine.protocol import Welcome
+    from engine.protocol import StatusReply, Welcome
 
 BACKENDS = ("auto", "torch", "onnx")  # auto is torch everywhere (see engine.core.load_core)
 DTYPES = ("auto", "float32", "bfloat16", "float16")
@@ -125,10 +126,10 @@ class EngineLaunch:
 
     def mismatches(self, welcome: Welcome) -> list[str]:
         """How the engine that sent ``welcome`` differs from this launch, one phrase per setting
-        (empty when it serves what this launch asks for). ``auto`` matches whatever the engine chose;
-        what an older engine does not announce is not compared."""
+        (empty when it serves what this launch asks for). What the launch leaves open (no model directory,
+        ``auto``) matches whatever the engine serves; what an older engine does not announce is not compared."""
         differences: list[str] = []
-        if welcome.model_dir and Path(welcome.model_dir).resolve() != self.resolved_model_dir():
+        if self.model_dir is not None and welcome.model_dir and Path(welcome.model_dir).resolve() != self.resolved_model_dir():
             differences.append(f"model {self.resolved_model_dir()} (the engine serves {welcome.model_dir})")
         if self.device != "auto" and not _same_device(self.device, welcome.device):
             differences.append(f"device {self.device} (the engine runs on {welcome.device})")
@@ -137,6 +138,23 @@ class EngineLaunch:
         if self.dtype != "auto" and welcome.dtype and self.dtype != welcome.dtype:
             differences.append(f"dtype {self.dtype} (the engine's weights are {welcome.dtype})")
         return differences
+
+    def keeping(self, running: Welcome | StatusReply) -> EngineLaunch:
+        """This launch with what it leaves open (no model directory, ``auto``) taken from the engine
+        ``running``, so that restarting starts the same engine afresh."""
+        fields: dict[str, Any] = {}
+        if self.model_dir is None and running.model_dir and Path(running.model_dir) != EMBEDDED_MODEL_DIR:
+            fields["model_dir"] = Path(running.model_dir)
+        if self.device == "auto" and DEVICE_PATTERN.match(running.device):
+            fields["device"] = running.device
+        if self.backend == "auto" and running.backend in BACKENDS:
+            fields["backend"] = running.backend
+        if self.dtype == "auto" and running.dtype in DTYPES:
+            fields["dtype"] = running.dtype
+        try:
+            return dataclasses.replace(self, **fields)
+        except ValueError:  # a combination the running engine got to but a launch refuses: keep ours
+            return self
 
     # ---- in this process ----------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import enum
 import importlib
 import itertools
@@ -25,7 +26,7 @@ from typing import Any
 
 from engine.client import EngineClient, EngineError, EngineUnavailable
 from engine.connect import SpawningClient, open_client, stop_engine
-from engine.protocol import InfillRequest, InfillResult, Welcome
+from engine.protocol import InfillRequest, InfillResult, StatusReply, Welcome
 from infill_lsp.config import EngineSettings
 
 log = logging.getLogger(__name__)
@@ -84,13 +85,25 @@ def make_engine_client(settings: EngineSettings) -> EngineClient:
             raise EngineUnavailable(f"unknown engine mode {settings.mode!r}")
 
 
-async def _other_clients(client: EngineClient) -> int:
-    """How many other clients the engine behind ``client`` serves (-1: it did not say)."""
+async def _engine_status(client: EngineClient) -> StatusReply | None:
     try:
-        reply = await asyncio.wait_for(client.status(), STATUS_TIMEOUT_S)
+        return await asyncio.wait_for(client.status(), STATUS_TIMEOUT_S)
     except (EngineError, EngineUnavailable, TimeoutError):
-        return -1
-    return reply.clients - 1 if reply.clients else -1
+        return None
+
+
+def _other_clients(reply: StatusReply | None) -> int:
+    """How many other clients the engine that sent ``reply`` serves (-1: it did not say)."""
+    return reply.clients - 1 if reply is not None and reply.clients else -1
+
+
+def settings_keeping(settings: EngineSettings, running: StatusReply) -> EngineSettings:
+    """``settings`` with what they leave open (no model directory, ``auto``) set to what the engine
+    ``running`` serves, so that a restart starts the same engine afresh."""
+    launch = settings.launch().keeping(running)
+    model_dir = str(launch.model_dir) if launch.model_dir is not None else ""
+    return dataclasses.replace(settings, model_dir=model_dir, device=launch.device, backend=launch.backend,
+                               dtype=launch.dtype)  # fmt: skip
 
 
 def _clients(count: int) -> str:
@@ -153,6 +166,7 @@ class EngineLink:
         self._latencies: deque[float] = deque(maxlen=200)
         self._request_ids = itertools.count(1)
         self._auto_restart: asyncio.TimerHandle | None = None
+        self._restart_settings: EngineSettings | None = None  # the next start's, after Restart Engine
 
     @property
     def state(self) -> EngineState:
@@ -186,12 +200,13 @@ class EngineLink:
         client: EngineClient | None = None
         try:
             for attempt in range(2):
-                client = self.factory(self.settings)
+                launching, self._restart_settings = self._restart_settings or self.settings, None
+                client = self.factory(launching)
                 self.welcome = await asyncio.wait_for(client.start(), self.settings.start_timeout_ms / 1000)
                 differences = self._differences(self.welcome)
                 if not differences:
                     break
-                others = await _other_clients(client)
+                others = _other_clients(await _engine_status(client))
                 if attempt == 0 and others == 0 and self.settings.mode == "spawn" and isinstance(client, SpawningClient):
                     log.info("the engine serves other settings (%s): restarting it with ours", "; ".join(differences))
                     stopping, client = client, None
@@ -377,7 +392,8 @@ class EngineLink:
         return message
 
     async def _stop_unless_shared(self, client: SpawningClient) -> str:
-        others = await _other_clients(client)
+        reply = await _engine_status(client)
+        others = _other_clients(reply)
         if others != 0:
             self._close_soon(client)
             if others < 0:
@@ -389,6 +405,8 @@ class EngineLink:
         except (EngineError, EngineUnavailable, TimeoutError) as exc:
             self._close_soon(client)
             return f"could not stop the engine (pid {pid}): {exc or type(exc).__name__}; reconnecting"
+        assert reply is not None  # others == 0 means it answered
+        self._restart_settings = settings_keeping(self.settings, reply)
         return f"stopped the engine (pid {pid}); starting a fresh one"
 
     async def close(self) -> None:

@@ -37,7 +37,8 @@ MEANINGS: dict[str, str] = {
     "engine.socket": "The engine's Unix socket. Empty: `$XDG_RUNTIME_DIR/infill/engine.sock`, else "
     "`/tmp/infill-$UID/engine.sock`. Required with `connect`.",
     "engine.modelDir": "A model directory (`config.json`, safetensors weights, `tokenizer.json`, optional card "
-    "`infill_model.json`). Empty: the embedded model.",
+    "`infill_model.json`). Empty: the embedded model when this server starts the engine; an engine already "
+    "running keeps the model it serves.",
     "engine.device": "`auto` (CUDA when torch sees a GPU, else the CPU), `cpu`, `mps`, `cuda` or `cuda:N`.",
     "engine.backend": "`auto` (torch), `torch`, or `onnx` (ONNX Runtime; needs "
     "`pip install 'infill-diffusion[onnx]'`).",
@@ -180,9 +181,10 @@ def render_markdown() -> str:
         "  (`:help infill-setup`; the plugin's own options, such as its ghost-text `debounce_ms`, are there).",
         "- **Any other client**: the same object as `initializationOptions` (`editors/README.md`).",
         "",
-        "Changing an `engine.*` setting starts another engine link; a shared engine running with another model,",
-        "device, backend or dtype is restarted with the new ones when no other client uses it, and otherwise",
-        "keeps its settings and the editor says so.",
+        "Editors share one engine per user. When `engine.modelDir`, `engine.device`, `engine.backend` or",
+        "`engine.dtype` ask for something else than the running engine serves, it is restarted with them when no",
+        "other client uses it, and otherwise keeps its settings and the editor says so. Left open (an empty",
+        "`engine.modelDir`, `auto`), they accept what the running engine serves.",
         "",
         *table(rows),
         "",

@@ -11,6 +11,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from engine.connect import _engine_lock_held, open_client
@@ -201,6 +202,26 @@ def test_a_settings_mismatch_restarts_an_unshared_engine_and_is_reported_on_a_sh
     asyncio.run(scenario())
 
 
+def test_an_editor_that_leaves_the_model_open_joins_an_engine_serving_another_and_restart_keeps_it(sock):
+    async def scenario() -> None:
+        served = open_client(EngineLaunch(model_dir=Path("/models/big"), dtype="bfloat16", core_factory=FAKE),
+                             socket=sock)  # fmt: skip
+        await served.start()  # started by hand, for a big checkpoint
+        pid = served.engine_pid
+        await served.close()
+        notices: list[str] = []
+        link = EngineLink(_settings(sock), on_notice=notices.append)  # no modelDir, dtype auto
+        await _ready(link)
+        assert await _pid_of(link) == pid and notices == []
+        assert "starting a fresh one" in await link.restart()
+        await _ready(link)
+        info = await link.status()
+        assert info["pid"] != pid and (info["model_dir"], info["dtype"]) == ("/models/big", "bfloat16")
+        await link.close()
+
+    asyncio.run(scenario())
+
+
 def test_launch_mismatches_compare_what_the_engine_serves():
     welcome = Welcome(1, "m", "cuda:0", "torch", dtype="bfloat16", model_dir=str(EMBEDDED_MODEL_DIR))
     assert EngineLaunch().mismatches(welcome) == []
@@ -208,6 +229,10 @@ def test_launch_mismatches_compare_what_the_engine_serves():
     differences = EngineLaunch(model_dir=Path("/models/big"), device="cpu", dtype="float32").mismatches(welcome)
     assert [d.split()[0] for d in differences] == ["model", "device", "dtype"]
     assert EngineLaunch(dtype="float32").mismatches(Welcome(1, "m", "cpu", "torch")) == []  # an older engine
+    kept = EngineLaunch(dtype="float32").keeping(welcome)
+    assert (kept.model_dir, kept.device, kept.backend, kept.dtype) == (None, "cuda:0", "torch", "float32")
+    big = msgspec.structs.replace(welcome, model_dir="/models/big")
+    assert EngineLaunch().keeping(big).model_dir == Path("/models/big")
     notice = settings_notice(welcome, differences, 0, "connect")
     assert "engine.mode is connect" in notice and "m on cuda:0 (torch, bfloat16)" in notice
 
