@@ -12,12 +12,28 @@ from typing import Any, Protocol
 
 from engine.protocol import InfillRequest, InfillResult, Partial, StatusReply, Welcome
 
+_SOL_LOCAL = 0  # macOS and the BSDs: the level of LOCAL_PEERCRED / LOCAL_PEERPID
+_LOCAL_PEERCRED = getattr(socket, "LOCAL_PEERCRED", 0x001)
+_LOCAL_PEERPID = 0x002  # macOS
+_XUCRED = struct.Struct("=IIh2x16I")  # struct xucred: version, uid, ngroups, groups[16]
+
 
 def peer_credentials(writer: Any) -> tuple[int, int]:
-    """Return (pid, uid) of the process at the other end of a Unix-socket stream (SO_PEERCRED)."""
-    sock = writer.get_extra_info("socket")
-    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    pid, uid, _gid = struct.unpack("3i", creds)
+    """Return (pid, uid) of the process at the other end of a Unix-socket stream: SO_PEERCRED on Linux,
+    LOCAL_PEERCRED (and LOCAL_PEERPID, 0 where missing) on macOS and the BSDs."""
+    return socket_peer(writer.get_extra_info("socket"), linux=hasattr(socket, "SO_PEERCRED"))
+
+
+def socket_peer(sock: Any, *, linux: bool) -> tuple[int, int]:
+    if linux:
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        pid, uid, _gid = struct.unpack("3i", creds)
+        return pid, uid
+    _version, uid, *_groups = _XUCRED.unpack_from(sock.getsockopt(_SOL_LOCAL, _LOCAL_PEERCRED, _XUCRED.size))
+    try:
+        (pid,) = struct.unpack("i", sock.getsockopt(_SOL_LOCAL, _LOCAL_PEERPID, 4))
+    except OSError:
+        pid = 0
     return pid, uid
 
 

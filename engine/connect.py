@@ -178,6 +178,23 @@ async def spawn_or_connect(
         await asyncio.sleep(0.05)
 
 
+async def stop_engine(client: SocketEngineClient | SpawningClient, socket_path: Path, timeout: float = 15.0) -> None:
+    """Ask the engine behind ``client`` to exit (Shutdown; its requests in flight fail with SHUTTING_DOWN),
+    close ``client``, and return once the engine has let go of ``socket_path``, so a fresh engine can take it.
+    Raise EngineUnavailable when it still holds the socket after ``timeout`` seconds."""
+    try:
+        await client.shutdown_engine()
+    finally:
+        await client.close()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while _engine_lock_held(socket_path):
+        if loop.time() > deadline:
+            raise EngineUnavailable(f"the engine on {socket_path} did not exit within {timeout:g}s of Shutdown")
+        await asyncio.sleep(0.05)
+    _spawned[:] = [p for p in _spawned if p.poll() is None]  # reap it when this process started it
+
+
 def _engine_lock_held(path: Path) -> bool:
     """True when an engine process (starting, serving or exiting) holds the lock beside ``path``."""
     try:

@@ -10,6 +10,7 @@ hold a launch without loading it.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import importlib.util
 import re
@@ -21,14 +22,17 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from engine.config import EngineConfig
     from engine.loop import EngineCore
+    from engine.protocol import StatusReply, Welcome
 
 BACKENDS = ("auto", "torch", "onnx")  # auto is torch everywhere (see engine.core.load_core)
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 FACTORY_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 ONNX_EXTRA_MISSING = (
-    "the onnx backend needs onnxruntime and onnx, which are not installed: pip install 'infill[onnx]'"
+    "the onnx backend needs onnxruntime and onnx, which are not installed: pip install 'infill-diffusion[onnx]'"
 )
+EMBEDDED_MODEL_DIR = Path(__file__).resolve().parent / "models" / "infill-small"
+EDITOR_IDLE_EXIT_S = 300.0  # an engine spawned for editors exits this long after its last client left
 
 
 def onnx_available() -> bool:
@@ -121,6 +125,42 @@ class EngineLaunch:
             argv += ["--core-factory", self.core_factory]
         return argv
 
+    def resolved_model_dir(self) -> Path:
+        """The absolute model directory this launch serves (the embedded model's when none is named)."""
+        return self.model_dir.resolve() if self.model_dir is not None else EMBEDDED_MODEL_DIR
+
+    def mismatches(self, welcome: Welcome) -> list[str]:
+        """How the engine that sent ``welcome`` differs from this launch, one phrase per setting
+        (empty when it serves what this launch asks for). What the launch leaves open (no model directory,
+        ``auto``) matches whatever the engine serves; what an older engine does not announce is not compared."""
+        differences: list[str] = []
+        if self.model_dir is not None and welcome.model_dir and Path(welcome.model_dir).resolve() != self.resolved_model_dir():
+            differences.append(f"model {self.resolved_model_dir()} (the engine serves {welcome.model_dir})")
+        if self.device != "auto" and not _same_device(self.device, welcome.device):
+            differences.append(f"device {self.device} (the engine runs on {welcome.device})")
+        if self.backend not in ("auto", welcome.backend):
+            differences.append(f"backend {self.backend} (the engine runs {welcome.backend})")
+        if self.dtype != "auto" and welcome.dtype and self.dtype != welcome.dtype:
+            differences.append(f"dtype {self.dtype} (the engine's weights are {welcome.dtype})")
+        return differences
+
+    def keeping(self, running: Welcome | StatusReply) -> EngineLaunch:
+        """This launch with what it leaves open (no model directory, ``auto``) taken from the engine
+        ``running``, so that restarting starts the same engine afresh."""
+        fields: dict[str, Any] = {}
+        if self.model_dir is None and running.model_dir and Path(running.model_dir) != EMBEDDED_MODEL_DIR:
+            fields["model_dir"] = Path(running.model_dir)
+        if self.device == "auto" and DEVICE_PATTERN.match(running.device):
+            fields["device"] = running.device
+        if self.backend == "auto" and running.backend in BACKENDS:
+            fields["backend"] = running.backend
+        if self.dtype == "auto" and running.dtype in DTYPES:
+            fields["dtype"] = running.dtype
+        try:
+            return dataclasses.replace(self, **fields)
+        except ValueError:  # a combination the running engine got to but a launch refuses: keep ours
+            return self
+
     # ---- in this process ----------------------------------------------------------------------------
 
     def load_core(self, config: EngineConfig | None = None) -> EngineCore:
@@ -136,6 +176,15 @@ class EngineLaunch:
     def _core_loader(self) -> Callable[..., EngineCore]:
         module_name, _, name = (self.core_factory or "engine.core:load_core").partition(":")
         return getattr(importlib.import_module(module_name), name)
+
+
+def _same_device(asked: str, serving: str) -> bool:
+    """Whether an engine on ``serving`` honours a request for ``asked`` ("cuda" is any cuda:N, and "cuda:0")."""
+    if asked == serving:
+        return True
+    if asked == "cuda":
+        return serving.startswith("cuda")
+    return asked == "cuda:0" and serving == "cuda"
 
 
 def _choice_arg(name: str, choices: tuple[str, ...]) -> Callable[[str], str]:

@@ -107,6 +107,8 @@ class Welcome(_Msg, tag=11):
     max_suffix_tokens: int = 0
     chars_per_token: float = 0.0
     prompt_format: str = ""
+    dtype: str = ""  # the weights' dtype ("float32", "bfloat16"...); "" from engines that do not say
+    model_dir: str = ""  # the absolute model directory the engine serves; "" from engines that do not say
 
 
 class Candidate(msgspec.Struct, array_like=True, omit_defaults=True, gc=False, frozen=True):
@@ -161,6 +163,14 @@ class StatusReply(_Msg, tag=15):
     mean_step_ms: float = 0.0
     trimmed_prompts: int = 0  # prompts the engine had to cut to its token budget (the client's cut missed)
     forward_passes: int = 0  # denoising passes run so far (the work benchmarks weigh against what was shown)
+    # What the engine process knows and the core does not (filled by the engine server):
+    pid: int = 0
+    rss_bytes: int = 0  # the process's resident memory
+    uptime_s: float = 0.0
+    clients: int = 0  # connections open now, the asking one included
+    dtype: str = ""
+    model_dir: str = ""
+    idle_exit_s: float = 0.0  # it exits this long after its last client left (0: never)
 
 
 ClientMessage = Hello | InfillRequest | Cancel | StatusRequest | Shutdown

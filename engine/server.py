@@ -20,8 +20,12 @@ import os
 import signal
 import socket
 import stat
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
+
+import msgspec
 
 from engine.client import peer_credentials
 from engine.launch import EngineLaunch
@@ -52,7 +56,7 @@ log = logging.getLogger(__name__)
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_ALREADY_RUNNING = 3
-_MAX_SOCKET_PATH_BYTES = 107  # sun_path holds 108 bytes with the terminating NUL
+_MAX_SOCKET_PATH_BYTES = 103 if sys.platform == "darwin" else 107  # sun_path: 104 (macOS) or 108 bytes with its NUL
 _FLUSH_TIMEOUT_S = 1.0
 
 
@@ -95,11 +99,15 @@ class EngineServer:
         socket_path: str | os.PathLike[str],
         *,
         idle_exit: float = 0.0,
+        launch: EngineLaunch | None = None,
         outbox_limit_bytes: int = 2 * MAX_FRAME_BYTES,
         handshake_timeout: float = 10.0,
     ) -> None:
         self.socket_path = Path(socket_path)
         self.idle_exit = idle_exit
+        self.launch = launch
+        self.welcome: Welcome | None = None  # the core's, with what only the process knows (dtype, model)
+        self._started_at = time.monotonic()
         self.outbox_limit_bytes = outbox_limit_bytes
         self.handshake_timeout = handshake_timeout
         self._core_factory = core_factory
@@ -132,6 +140,7 @@ class EngineServer:
         try:
             _remove_stale_socket(self.socket_path)
             core = await asyncio.to_thread(self._core_factory)
+            self.welcome = _described_welcome(core, self.launch)
             self._engine = EngineLoop(core)
             self._engine.start()
             self._server = await asyncio.start_unix_server(self._on_connect, sock=self._bind())
@@ -139,13 +148,15 @@ class EngineServer:
             await self.close()
             raise
         self._arm_idle_timer()
-        welcome = self._engine.welcome
+        welcome = self.welcome
         log.info(
-            "engine %s (%s, %s) listening on %s",
+            "engine %s (%s, %s, %s) listening on %s%s",
             welcome.model_name,
             welcome.device,
             welcome.backend,
+            welcome.dtype or "dtype unknown",
             self.socket_path,
+            f"; exits {self.idle_exit:g}s after its last client leaves" if self.idle_exit > 0 else "",
         )
 
     async def serve_until_shutdown(self) -> None:
@@ -204,6 +215,20 @@ class EngineServer:
             self._connections.discard(connection)
             if not self._connections:
                 self._arm_idle_timer()
+
+    def described_status(self, reply: StatusReply) -> StatusReply:
+        """The core's StatusReply with what only the engine process knows."""
+        welcome = self.welcome
+        return msgspec.structs.replace(
+            reply,
+            pid=os.getpid(),
+            rss_bytes=_resident_bytes(),
+            uptime_s=round(time.monotonic() - self._started_at, 3),
+            clients=len(self._connections),
+            dtype=welcome.dtype if welcome is not None else "",
+            model_dir=welcome.model_dir if welcome is not None else "",
+            idle_exit_s=self.idle_exit,
+        )
 
     def _arm_idle_timer(self) -> None:
         if self.idle_exit > 0 and not self._shutdown.is_set():
@@ -315,7 +340,7 @@ class _Connection:
             return False
         match hello:
             case Hello(protocol_version=version) if version == PROTOCOL_VERSION:
-                self.send(self._engine.welcome)
+                self.send(self._server.welcome or self._engine.welcome)
                 return True
             case Hello(protocol_version=version):
                 message = (
@@ -354,7 +379,7 @@ class _Connection:
     def _status_done(self, request_id: int, future: concurrent.futures.Future[StatusReply]) -> None:
         """Runs on whichever thread finished ``future``."""
         try:
-            reply: ServerMessage = future.result()
+            reply: ServerMessage = self._server.described_status(future.result())
         except Exception as exc:
             reply = ErrorReply(request_id, ErrorCode.INTERNAL, f"status failed: {exc!r}")
         with contextlib.suppress(RuntimeError):  # the event loop is already closed
@@ -372,6 +397,30 @@ class _Connection:
                 await self._writer.drain()  # a client that does not read blocks here, and its outbox fills
         except (ConnectionError, OSError):
             self._abort()
+
+
+def _described_welcome(core: EngineCore, launch: EngineLaunch | None) -> Welcome:
+    """The core's Welcome with the weights' dtype and the model directory, which only the process knows."""
+    welcome = core.welcome
+    runner_dtype = getattr(getattr(core, "runner", None), "dtype", None)  # EngineCore's runner; fakes have none
+    if runner_dtype is not None:
+        dtype = str(runner_dtype).removeprefix("torch.")
+    else:
+        dtype = launch.dtype if launch is not None and launch.dtype != "auto" else ""
+    model_dir = str(launch.resolved_model_dir()) if launch is not None else ""
+    return msgspec.structs.replace(welcome, dtype=welcome.dtype or dtype, model_dir=welcome.model_dir or model_dir)
+
+
+def _resident_bytes() -> int:
+    """This process's resident memory (Linux: now, from /proc; elsewhere: the peak, from getrusage)."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak if sys.platform == "darwin" else peak * 1024
 
 
 def _encode_reply(message: ServerMessage) -> bytes:
@@ -456,7 +505,7 @@ def main(argv: list[str] | None = None) -> int:
         level=args.log_level.upper(), format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
     )
     socket_path = args.socket if args.socket is not None else default_socket_path()
-    server = EngineServer(launch.load_core, socket_path, idle_exit=launch.idle_exit)
+    server = EngineServer(launch.load_core, socket_path, idle_exit=launch.idle_exit, launch=launch)
     try:
         asyncio.run(_serve(server))
     except AlreadyRunning as exc:

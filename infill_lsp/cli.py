@@ -13,12 +13,14 @@ USAGE = """usage: infill COMMAND [ARGS...]
 commands:
   serve      run the language server (stdio; --tcp HOST:PORT for debugging)
   engine     run the diffusion engine process on a Unix socket
+             (engine status | stop | restart: look after the running one)
   complete   fill the hole(s) of a file through the engine and print the result
   demo       fill the holes of a sample file and show how to connect an editor
   eval       evaluate on a benchmark (humaneval-infilling)
   bench      measure the engine (latency, cache reuse, tokens per forward, backends)
   batch      fill many holes across a repository (dry-run diff by default)
   train      build the corpus, the tokenizer, and train models (corpus | tokenizer | run)
+  doctor     check the installation (Python, torch and GPUs, model, socket, engine, grammars) and say how to fix it
 
 Run 'infill COMMAND --help' for a command's options.
 """
@@ -31,7 +33,17 @@ def _serve(argv: list[str]) -> int:
 
 
 def _engine(argv: list[str]) -> int:
+    if argv and argv[0] in ("status", "stop", "restart"):
+        from engine.control import main as control
+
+        return control(argv)
     from engine.server import main
+
+    return main(argv)
+
+
+def _doctor(argv: list[str]) -> int:
+    from infill_lsp.doctor import main
 
     return main(argv)
 
@@ -92,6 +104,7 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "bench": _bench,
     "batch": _batch,
     "train": _train,
+    "doctor": _doctor,
 }
 
 

@@ -186,9 +186,13 @@ async def write_docstring(ls: InfillServer, *args: Any) -> dict[str, Any]:
     return await _edit_at_function(ls, WRITE_DOCSTRING, docstring_plan, args)
 
 
-async def restart_engine(ls: InfillServer, *args: Any) -> None:
-    if ls.link is not None:
-        await ls.link.restart()
+async def restart_engine(ls: InfillServer, *args: Any) -> str:
+    """Restart the engine (a fresh process when no other client uses it) and tell the user what was done."""
+    if ls.link is None:
+        return ""
+    message = await ls.link.restart()
+    ls.show(message)
+    return message
 
 
 # ---- code actions -------------------------------------------------------------------------------

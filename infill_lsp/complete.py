@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from engine.launch import EngineLaunch
-from engine.protocol import InfillResult
+from engine.protocol import InfillResult, Welcome
 from grammars import entry_for_path
 
 MARKER = "<FILL>"
@@ -129,6 +129,25 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+EMBEDDED_MODEL_NAME = "infill-small"
+
+
+def model_note(welcome: Welcome) -> str | None:
+    """What the fills of the model ``welcome`` names are worth, when that needs saying (an untrained model,
+    or the small embedded one); None for any other model."""
+    if not welcome.trained:
+        return "NOTE: this model is UNTRAINED; the fills above are noise, not the product's output."
+    if welcome.model_name != EMBEDDED_MODEL_NAME:
+        return None
+    return (
+        f"NOTE: these fills come from {EMBEDDED_MODEL_NAME}, the small model embedded for demos and tests (25M\n"
+        "parameters, 106M training tokens). It runs the whole product path, but its fills are rarely right\n"
+        "(HumanEval single-line pass@1 about 2%): judge the plumbing and the timings here, not the fills.\n"
+        "Useful fills need a real checkpoint on a GPU: infill demo --model DIR --device cuda\n"
+        "(README: 'Running on a GPU'; `infill doctor` checks the setup)."
+    )
+
+
 def demo(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="infill demo", description="Fill the holes of a sample file.")
     parser.add_argument("file", type=Path, nargs="?", default=SAMPLE)
@@ -159,8 +178,8 @@ def demo(argv: list[str] | None = None) -> int:
         f"\n== result ({welcome.model_name} on {welcome.device}, {welcome.backend}; "
         f"{len(fills)} holes, {sum(fills):.0f} ms filling, {total:.1f} s with model load) ==\n{filled}"
     )
-    if not welcome.trained:
-        print("NOTE: this model is UNTRAINED; the fills above are noise, not the product's output.")
+    if (note := model_note(welcome)) is not None:
+        print(note)
     print(
         "\n== connect an editor ==\n"
         "  VS Code: build the extension in editors/vscode (npm run package) and install the .vsix\n"

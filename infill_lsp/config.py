@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.launch import BACKENDS, DEVICE_PATTERN, DTYPES, FACTORY_PATTERN, EngineLaunch
+from engine.launch import BACKENDS, DEVICE_PATTERN, DTYPES, EDITOR_IDLE_EXIT_S, FACTORY_PATTERN, EngineLaunch
 from infill_lsp.tempo import POLICIES
 
 ENGINE_MODES = ("spawn", "connect", "inproc", "factory")
@@ -43,6 +43,7 @@ class EngineSettings:
     factory: str = ""
     restart_backoff_ms: int = 1000
     start_timeout_ms: int = 120_000
+    idle_exit_seconds: int = int(EDITOR_IDLE_EXIT_S)  # a spawned engine exits this long after its last client; 0: never
 
     def __post_init__(self) -> None:
         if self.mode not in ENGINE_MODES:
@@ -63,6 +64,7 @@ class EngineSettings:
             raise ValueError("engine.factory is required when engine.mode is 'factory'")
         _check_range("engine.restart_backoff_ms", self.restart_backoff_ms, 0, 600_000)
         _check_range("engine.start_timeout_ms", self.start_timeout_ms, 100, 3_600_000)
+        _check_range("engine.idle_exit_seconds", self.idle_exit_seconds, 0, 604_800)
         try:
             self.launch()  # combinations the engine refuses (onnx with bf16) are refused here, by field name
         except ValueError as exc:
@@ -75,6 +77,7 @@ class EngineSettings:
             device=self.device,
             backend=self.backend,
             dtype=self.dtype,
+            idle_exit=float(self.idle_exit_seconds),
             core_factory=self.core_factory,
         )
 
@@ -173,6 +176,9 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
             return value
         if isinstance(value, float) and value.is_integer():
             return int(value)
+    elif isinstance(default, float):
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
     elif isinstance(default, str):
         if isinstance(value, str):
             return value
@@ -183,7 +189,7 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
 
 
 def _type_name(default: Any) -> str:
-    return {bool: "true or false", int: "an integer", str: "a string", tuple: "a list of strings"}.get(
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a string", tuple: "a list of strings"}.get(
         type(default), type(default).__name__
     )
 

@@ -2,13 +2,16 @@
 
 Nothing here imports torch: the client modules do not, and an in-process core is loaded only when started.
 A dead engine is reported once (through ``on_outage``), answers become empty, and the next request
-after the backoff tries a fresh client.
+after the backoff tries a fresh client. A shared engine launched with other settings (model, device,
+backend, dtype) is restarted with this server's when no other client uses it; otherwise ``on_notice``
+says which settings are in force and why.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import enum
 import importlib
 import itertools
@@ -22,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.client import EngineClient, EngineError, EngineUnavailable
-from engine.connect import open_client
-from engine.protocol import InfillRequest, InfillResult, Welcome
+from engine.connect import SpawningClient, open_client, stop_engine
+from engine.protocol import InfillRequest, InfillResult, StatusReply, Welcome
 from infill_lsp.config import EngineSettings
 
 log = logging.getLogger(__name__)
@@ -31,6 +34,8 @@ log = logging.getLogger(__name__)
 ClientFactory = Callable[[EngineSettings], EngineClient]
 MAX_BACKOFF_S = 60.0
 CLOSE_TIMEOUT_S = 5.0
+STATUS_TIMEOUT_S = 2.0
+STOP_TIMEOUT_S = 15.0
 
 
 def resolve_callable(spec: str) -> Callable[..., Any]:
@@ -80,6 +85,48 @@ def make_engine_client(settings: EngineSettings) -> EngineClient:
             raise EngineUnavailable(f"unknown engine mode {settings.mode!r}")
 
 
+async def _engine_status(client: EngineClient) -> StatusReply | None:
+    try:
+        return await asyncio.wait_for(client.status(), STATUS_TIMEOUT_S)
+    except (EngineError, EngineUnavailable, TimeoutError):
+        return None
+
+
+def _other_clients(reply: StatusReply | None) -> int:
+    """How many other clients the engine that sent ``reply`` serves (-1: it did not say)."""
+    return reply.clients - 1 if reply is not None and reply.clients else -1
+
+
+def settings_keeping(settings: EngineSettings, running: StatusReply) -> EngineSettings:
+    """``settings`` with what they leave open (no model directory, ``auto``) set to what the engine
+    ``running`` serves, so that a restart starts the same engine afresh."""
+    launch = settings.launch().keeping(running)
+    model_dir = str(launch.model_dir) if launch.model_dir is not None else ""
+    return dataclasses.replace(settings, model_dir=model_dir, device=launch.device, backend=launch.backend,
+                               dtype=launch.dtype)  # fmt: skip
+
+
+def _clients(count: int) -> str:
+    return f"{count} other client{'s' if count != 1 else ''}"
+
+
+def settings_notice(welcome: Welcome, differences: list[str], others: int, mode: str, attempt: int = 0) -> str:
+    """What to tell a user whose engine settings the shared engine does not serve, and why."""
+    serving = f"{welcome.model_name} on {welcome.device} ({welcome.backend}{', ' + welcome.dtype if welcome.dtype else ''})"
+    asked = "; ".join(differences)
+    if mode == "connect":
+        why = ("engine.mode is connect, so this server does not restart it: restart it with your settings "
+               "(infill engine restart --model/--device/--backend/--dtype) or use engine.mode spawn")
+    elif attempt > 0:
+        why = "it was just restarted with your settings and serves these anyway: check them with infill doctor"
+    elif others > 0:
+        why = (f"it also serves {_clients(others)}, so it keeps its settings; once they have gone, "
+               "Restart Engine starts one with yours")
+    else:
+        why = "it could not be asked who else uses it, so it keeps its settings; Restart Engine tries again"
+    return f"the engine in use serves {serving}, not your settings' {asked}: {why}"
+
+
 class EngineState(enum.Enum):
     IDLE = "idle"
     STARTING = "starting"
@@ -98,12 +145,14 @@ class EngineLink:
         *,
         on_outage: Callable[[str], None] = lambda message: None,
         on_state: Callable[[EngineState], None] = lambda state: None,
+        on_notice: Callable[[str], None] = lambda message: None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self.factory = factory
         self.on_outage = on_outage
         self.on_state = on_state
+        self.on_notice = on_notice
         self.clock = clock
         self._state = EngineState.IDLE
         self.welcome: Welcome | None = None
@@ -117,6 +166,7 @@ class EngineLink:
         self._latencies: deque[float] = deque(maxlen=200)
         self._request_ids = itertools.count(1)
         self._auto_restart: asyncio.TimerHandle | None = None
+        self._restart_settings: EngineSettings | None = None  # the next start's, after Restart Engine
 
     @property
     def state(self) -> EngineState:
@@ -149,8 +199,21 @@ class EngineLink:
     async def _start(self) -> None:
         client: EngineClient | None = None
         try:
-            client = self.factory(self.settings)
-            self.welcome = await asyncio.wait_for(client.start(), self.settings.start_timeout_ms / 1000)
+            for attempt in range(2):
+                launching, self._restart_settings = self._restart_settings or self.settings, None
+                client = self.factory(launching)
+                self.welcome = await asyncio.wait_for(client.start(), self.settings.start_timeout_ms / 1000)
+                differences = self._differences(self.welcome)
+                if not differences:
+                    break
+                others = _other_clients(await _engine_status(client))
+                if attempt == 0 and others == 0 and self.settings.mode == "spawn" and isinstance(client, SpawningClient):
+                    log.info("the engine serves other settings (%s): restarting it with ours", "; ".join(differences))
+                    stopping, client = client, None
+                    await asyncio.wait_for(stop_engine(stopping, stopping.socket_path), STOP_TIMEOUT_S)
+                    continue
+                self.on_notice(settings_notice(self.welcome, differences, others, self.settings.mode, attempt))
+                break
         except asyncio.CancelledError:
             self._close_soon(client)
             raise
@@ -163,6 +226,12 @@ class EngineLink:
             return
         self._client, self.state = client, EngineState.READY  # failures reset on the first answer
         log.info("engine ready: %s", self.welcome)
+
+    def _differences(self, welcome: Welcome) -> list[str]:
+        """How a shared engine (spawn or connect mode) differs from these settings; [] elsewhere."""
+        if self.settings.mode not in ("spawn", "connect"):
+            return []
+        return self.settings.launch().mismatches(welcome)
 
     def _fail(self, exc: BaseException | str) -> None:
         message = str(exc) or type(exc).__name__
@@ -269,8 +338,10 @@ class EngineLink:
         if self.welcome is not None:
             info.update(
                 model=self.welcome.model_name,
+                model_dir=self.welcome.model_dir,
                 device=self.welcome.device,
                 backend=self.welcome.backend,
+                dtype=self.welcome.dtype,
                 trained=self.welcome.trained,
                 max_prefix_tokens=self.welcome.max_prefix_tokens,
                 max_suffix_tokens=self.welcome.max_suffix_tokens,
@@ -297,18 +368,47 @@ class EngineLink:
                     ),
                     mean_step_ms=round(reply.mean_step_ms, 3),
                     trimmed_prompts=reply.trimmed_prompts,
+                    pid=reply.pid,
+                    rss_bytes=reply.rss_bytes,
+                    uptime_s=reply.uptime_s,
+                    clients=reply.clients,
                 )
         return info
 
-    async def restart(self) -> None:
-        """Drop the current client and start a fresh one now, ignoring any backoff."""
+    async def restart(self) -> str:
+        """Restart now, ignoring any backoff, and say what was done: a spawned engine that no other client
+        uses is stopped (Shutdown) and a fresh one started; a shared one, or another mode's, is reconnected."""
         if self.state is EngineState.CLOSED:
-            return
+            return "the language server is shutting down"
         if self._start_task is not None and not self._start_task.done():
             self._start_task.cancel()
-        self._close_soon(self._client)
-        self._client, self.state, self.failures = None, EngineState.IDLE, 0
+        client, self._client = self._client, None
+        message = "reconnecting to the engine"
+        if isinstance(client, SpawningClient) and client.alive:
+            message = await self._stop_unless_shared(client)
+        else:
+            self._close_soon(client)
+        self.state, self.failures = EngineState.IDLE, 0
         self.ensure_started()
+        return message
+
+    async def _stop_unless_shared(self, client: SpawningClient) -> str:
+        reply = await _engine_status(client)
+        others = _other_clients(reply)
+        if others != 0:
+            self._close_soon(client)
+            if others < 0:
+                return "the engine did not say who else uses it, so it keeps running; reconnecting"
+            return f"the engine also serves {_clients(others)}, so it keeps running; reconnecting"
+        pid = client.engine_pid
+        try:
+            await asyncio.wait_for(stop_engine(client, client.socket_path), STOP_TIMEOUT_S)
+        except (EngineError, EngineUnavailable, TimeoutError) as exc:
+            self._close_soon(client)
+            return f"could not stop the engine (pid {pid}): {exc or type(exc).__name__}; reconnecting"
+        assert reply is not None  # others == 0 means it answered
+        self._restart_settings = settings_keeping(self.settings, reply)
+        return f"stopped the engine (pid {pid}); starting a fresh one"
 
     async def close(self) -> None:
         self.state = EngineState.CLOSED

@@ -197,7 +197,11 @@ class InfillServer(LanguageServer):
             old, self.link = (
                 self.link,
                 EngineLink(
-                    settings.engine, self.client_factory, on_outage=self._outage, on_state=self._engine_state
+                    settings.engine,
+                    self.client_factory,
+                    on_outage=self._outage,
+                    on_state=self._engine_state,
+                    on_notice=self.show_once,
                 ),
             )
             if old is not None:

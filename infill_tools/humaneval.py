@@ -24,7 +24,7 @@ from pathlib import Path
 
 from engine.launch import EngineLaunch
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "benchmarks" / "humaneval-infilling"
+DEFAULT_DATA = Path(__file__).resolve().parent / "data" / "humaneval-infilling"  # vendored (MIT, see its LICENSE)
 
 
 @dataclass(frozen=True, slots=True)

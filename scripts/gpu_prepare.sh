@@ -2,7 +2,6 @@
 # Prepare what a GPU session carries to the lent machine for `engine/training/gpu_train.sh`:
 #   .gpu/transformers_slim.zip   transformers from .venv with only the model families DiffusionGemma needs
 #                                (the GPU image's transformers predates DiffusionGemma)
-#   .gpu/humaneval-infilling/    the benchmark, copied from ../shared/benchmarks (it does not travel)
 #   runs/tokenizer/tokenizer.json  the shipped model's tokenizer, so new runs share its vocabulary
 #   corpus/                      with --corpus: fetch the source packages and build the corpus (~15 min)
 # Then, with the device tool:  run(carry=[".gpu", "runs/tokenizer", "corpus"], command="bash engine/training/gpu_train.sh ...")
@@ -27,9 +26,6 @@ with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
 print(f"gpu_prepare: {out} {out.stat().st_size / 2**20:.1f} MiB (transformers {transformers.__version__})")
 PY
 cp engine/models/infill-small/tokenizer.json runs/tokenizer/tokenizer.json
-if [ -d ../shared/benchmarks/humaneval-infilling ]; then
-  rm -rf .gpu/humaneval-infilling && cp -r ../shared/benchmarks/humaneval-infilling .gpu/
-fi
 if [ "${1:-}" = "--corpus" ]; then
   .venv/bin/infill train corpus fetch
   .venv/bin/infill train corpus build --sources-dir .cache/corpus-sources \

@@ -100,8 +100,9 @@ def test_editor_settings_convert_into_one_launch():
     settings = EngineSettings(model_dir="/models/m", device="cuda:0", backend="torch", dtype="bfloat16",
                               core_factory="fake_core:make_core")  # fmt: skip
     assert settings.launch() == EngineLaunch(model_dir=Path("/models/m"), device="cuda:0", backend="torch",
-                                             dtype="bfloat16", core_factory="fake_core:make_core")  # fmt: skip
-    assert EngineSettings().launch() == EngineLaunch()
+                                             dtype="bfloat16", idle_exit=300.0,
+                                             core_factory="fake_core:make_core")  # fmt: skip
+    assert EngineSettings().launch() == EngineLaunch(idle_exit=300.0)  # editors' engines exit when idle
     with pytest.raises(ValueError, match="^engine.dtype "):
         EngineSettings(backend="onnx", dtype="bfloat16")
 
@@ -115,7 +116,7 @@ def test_every_engine_mode_of_the_editor_gets_the_settings_launch(loads, short_d
 
     socket = str(short_dir / "engine.sock")
     spawn = make_engine_client(EngineSettings(mode="spawn", socket=socket, model_dir="/m", **OPTIONS))
-    assert isinstance(spawn, SpawningClient) and spawn.launch == EngineLaunch(model_dir=Path("/m"), **OPTIONS)
+    assert isinstance(spawn, SpawningClient) and spawn.launch == EngineLaunch(model_dir=Path("/m"), idle_exit=300.0, **OPTIONS)
     assert spawn.socket_path == Path(socket)
     connect = make_engine_client(EngineSettings(mode="connect", socket=socket))
     assert isinstance(connect, SocketEngineClient) and connect.socket_path == Path(socket)
@@ -309,8 +310,8 @@ def test_backend_onnx_without_the_extra_says_how_to_install_it(monkeypatch, caps
     with pytest.raises(SystemExit) as exit_info:
         complete.main(["a.py", "--backend", "onnx"])
     assert exit_info.value.code == 2
-    assert "pip install 'infill[onnx]'" in capsys.readouterr().err
-    with pytest.raises(RuntimeError, match=r"pip install 'infill\[onnx\]'"):
+    assert "pip install 'infill-diffusion[onnx]'" in capsys.readouterr().err
+    with pytest.raises(RuntimeError, match=r"pip install 'infill-diffusion\[onnx\]'"):
         EngineLaunch(backend="onnx").load_core()
 
 

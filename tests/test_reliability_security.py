@@ -130,6 +130,7 @@ ALLOWED = {
     ("engine/training/train.py", "load"): "torch.load(weights_only=True) of the trainer's resume state",
     ("engine/tokenizer.py", "load"): "not code: a JSON tokenizer file",
     ("infill_lsp/cli.py", "import_module"): "subcommand modules from a fixed table",
+    ("infill_lsp/doctor.py", "run"): "infill doctor asks a fresh interpreter about torch, with a fixed probe",
     ("infill_lsp/languages.py", "import_module"): "grammar modules named in the packaged language table",
     ("infill_lsp/engine_link.py", "import_module"): (
         "engine.factory / core_factory settings, honoured only with INFILL_ALLOW_CODE_SETTINGS=1"

@@ -35,7 +35,7 @@ __all__ = ["BuildConfig", "BuildResult", "build_corpus", "iter_records", "load_t
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SOURCES_DIR = REPO_ROOT / ".cache" / "corpus-sources"
-DEFAULT_BENCHMARK_DIR = (REPO_ROOT / ".." / "shared" / "benchmarks" / "humaneval-infilling").resolve()
+DEFAULT_BENCHMARK_DIR = REPO_ROOT / "infill_tools" / "data" / "humaneval-infilling"  # vendored, MIT
 DEFAULT_WEIGHTS = {"python": 0.60, "javascript": 0.08, "typescript": 0.07, "go": 0.13, "rust": 0.12}
 MIB = 1024 * 1024
 _CHUNK = 1024

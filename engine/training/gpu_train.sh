@@ -48,11 +48,8 @@ train)
   ;;
 eval)
   limit=${2:-0}
-  single=../shared/benchmarks/humaneval-infilling/HumanEval-SingleLineInfilling.jsonl.gz
-  span=../shared/benchmarks/humaneval-infilling/HumanEval-RandomSpanInfillingLight.jsonl.gz
-  # The benchmark does not travel with the repository; a copy is carried under .gpu/.
-  [ -f "$single" ] || single=.gpu/humaneval-infilling/HumanEval-SingleLineInfilling.jsonl.gz
-  [ -f "$span" ] || span=.gpu/humaneval-infilling/HumanEval-RandomSpanInfillingLight.jsonl.gz
+  single=infill_tools/data/humaneval-infilling/HumanEval-SingleLineInfilling.jsonl.gz  # vendored
+  span=infill_tools/data/humaneval-infilling/HumanEval-RandomSpanInfillingLight.jsonl.gz
   stride=${3:-1}
   mkdir -p runs/gpu-eval
   for objective in ar diffusion; do  # one at a time, so latencies are not disturbed by the other

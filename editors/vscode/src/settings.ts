@@ -6,36 +6,70 @@
  */
 export type SettingGetter = (key: string) => unknown;
 
-export interface EngineOptions {
-  mode?: string;
-  socket?: string;
-  modelDir?: string;
-  device?: string;
-}
+export type EngineOptions = Record<string, unknown>;
 
 /**
  * The object the server reads from initializationOptions and workspace/didChangeConfiguration:
- * only the settings the user set (and that are valid), under the server's names.
+ * only the settings the user set (and that are well typed), under the server's names.
  */
 export interface ServerSettings {
   engine?: EngineOptions;
-  debouncePolicy?: string;
-  debounceMs?: number;
-  maxLines?: number;
-  maxSteps?: number;
-  numCandidates?: number;
   languages?: string[];
+  [key: string]: unknown;
 }
 
 const ENGINE_MODES = ["spawn", "connect", "inproc"];
+const BACKENDS = ["auto", "torch", "onnx"];
+const DTYPES = ["auto", "float32", "bfloat16", "float16"];
 const DEBOUNCE_POLICIES = ["auto", "none", "fixed", "adaptive"];
+const PICK_RULES = ["likelihood", "confidence"];
 const DEVICE = /^(auto|cpu|mps|cuda(:\d+)?)$/;
-/** Integer settings and their valid ranges (the server's, see infill_lsp/config.py). */
-const INTEGERS: [keyof ServerSettings, number, number][] = [
-  ["debounceMs", 0, 5000],
-  ["maxLines", 1, 1000],
-  ["maxSteps", 0, 10_000],
-  ["numCandidates", 1, 8],
+
+type Check = (value: unknown) => boolean;
+const isText: Check = (v) => typeof v === "string";
+const isInteger: Check = (v) => typeof v === "number" && Number.isInteger(v);
+const isBoolean: Check = (v) => typeof v === "boolean";
+const isFraction: Check = (v) => typeof v === "number" && v >= 0 && v <= 1;
+const oneOf =
+  (choices: string[]): Check =>
+  (v) =>
+    typeof v === "string" && choices.includes(v);
+
+/**
+ * Every server setting the extension contributes (package.json; test/settings.test.ts checks that the
+ * two list the same keys), with the check a value must pass to be passed on. Ranges are package.json's
+ * and the server's to enforce: the server reports a value out of range and keeps its default.
+ */
+export const SERVER_SETTINGS: [string, Check][] = [
+  ["engine.mode", oneOf(ENGINE_MODES)],
+  ["engine.socket", isText],
+  ["engine.modelDir", isText],
+  ["engine.device", (v) => typeof v === "string" && DEVICE.test(v)],
+  ["engine.backend", oneOf(BACKENDS)],
+  ["engine.dtype", oneOf(DTYPES)],
+  ["engine.restartBackoffMs", isInteger],
+  ["engine.startTimeoutMs", isInteger],
+  ["engine.idleExitSeconds", isInteger],
+  ["debouncePolicy", oneOf(DEBOUNCE_POLICIES)],
+  ["debounceMs", isInteger],
+  ["debounceMinMs", isInteger],
+  ["debounceMaxMs", isInteger],
+  ["maxLines", isInteger],
+  ["maxSteps", isInteger],
+  ["numCandidates", isInteger],
+  ["invokedSteps", isInteger],
+  ["invokedCandidates", isInteger],
+  ["requestTimeoutMs", isInteger],
+  ["commandTimeoutMs", isInteger],
+  ["prefixChars", isInteger],
+  ["suffixChars", isInteger],
+  ["crossFileChars", isInteger],
+  ["languages", Array.isArray],
+  ["completionFallback", isBoolean],
+  ["speculative", isBoolean],
+  ["eventLog", isBoolean],
+  ["pick", oneOf(PICK_RULES)],
+  ["minConfidence", isFraction],
 ];
 
 /** VS Code language ids whose server-side language has another name (grammars/languages.toml). */
@@ -63,31 +97,25 @@ function text(value: unknown): string | undefined {
 
 /**
  * The server settings for the current configuration: the settings the user set, under the server's
- * names. Mistyped or out-of-range values are left out (package.json's schema flags them already), so
- * the server keeps its default for them.
+ * names. Mistyped values are left out (package.json's schema flags them already), so the server keeps
+ * its default for them; blank strings are left out so the server's defaults (its socket, its embedded
+ * model) apply.
  */
 export function toServerSettings(get: SettingGetter): ServerSettings {
   const out: ServerSettings = {};
   const engine: EngineOptions = {};
-  const mode = text(get("engine.mode"));
-  if (mode && ENGINE_MODES.includes(mode)) engine.mode = mode;
-  const device = text(get("engine.device"));
-  if (device && DEVICE.test(device)) engine.device = device;
-  const socket = text(get("engine.socket"));
-  if (socket) engine.socket = socket;
-  const modelDir = text(get("engine.modelDir"));
-  if (modelDir) engine.modelDir = modelDir;
-  if (Object.keys(engine).length) out.engine = engine;
-  const policy = text(get("debouncePolicy"));
-  if (policy && DEBOUNCE_POLICIES.includes(policy)) out.debouncePolicy = policy;
-  for (const [key, low, high] of INTEGERS) {
-    const value = get(key);
-    if (typeof value === "number" && Number.isInteger(value) && value >= low && value <= high) {
-      (out as Record<string, unknown>)[key] = value;
+  for (const [key, check] of SERVER_SETTINGS) {
+    let value = get(key);
+    if (value === undefined || !check(value)) continue;
+    if (typeof value === "string") {
+      value = value.trim();
+      if (value === "") continue;
     }
+    if (key === "languages") value = serverLanguages(languageIds(value));
+    if (key.startsWith("engine.")) engine[key.slice("engine.".length)] = value;
+    else out[key] = value;
   }
-  const languages = get("languages");
-  if (Array.isArray(languages)) out.languages = serverLanguages(languageIds(languages));
+  if (Object.keys(engine).length) out.engine = engine;
   return out;
 }
 

@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { test } from "node:test";
 import {
+  SERVER_SETTINGS,
   documentSelector,
   languageIds,
   needsRestart,
@@ -24,7 +27,6 @@ test("every contributed setting reaches initializationOptions under the server's
       "engine.modelDir": " /models/tiny ",
       "engine.device": "cuda:1",
       "engine.socket": "/tmp/e.sock",
-      debouncePolicy: "fixed",
       debounceMs: 75,
       maxLines: 3,
       maxSteps: 16,
@@ -34,7 +36,6 @@ test("every contributed setting reaches initializationOptions under the server's
   );
   assert.deepEqual(settings, {
     engine: { mode: "inproc", modelDir: "/models/tiny", device: "cuda:1", socket: "/tmp/e.sock" },
-    debouncePolicy: "fixed",
     debounceMs: 75,
     maxLines: 3,
     maxSteps: 16,
@@ -43,20 +44,50 @@ test("every contributed setting reaches initializationOptions under the server's
   });
 });
 
-test("bad values are left out field by field, so the server keeps its defaults", () => {
+test("mistyped values are left out field by field, so the server keeps its defaults", () => {
   const settings = toServerSettings(
     from({
       "engine.mode": "telepathy",
       "engine.device": "tpu",
-      debouncePolicy: "sometimes",
-      debounceMs: -1,
+      "engine.dtype": "float8",
       maxLines: 2.5,
-      numCandidates: 99,
       maxSteps: "many",
+      eventLog: "no",
       languages: ["python", 3, ""],
     }),
   );
   assert.deepEqual(settings, { languages: ["python"] });
+});
+
+test("integers out of range reach the server, which reports them and keeps its defaults", () => {
+  assert.deepEqual(toServerSettings(from({ debounceMs: -1, numCandidates: 99 })), { debounceMs: -1, numCandidates: 99 });
+});
+
+test("the engine's dtype and backend, timeouts and switches reach the server", () => {
+  const settings = toServerSettings(
+    from({
+      "engine.dtype": "bfloat16",
+      "engine.backend": "onnx",
+      "engine.idleExitSeconds": 0,
+      requestTimeoutMs: 8000,
+      invokedSteps: 32,
+      eventLog: false,
+    }),
+  );
+  assert.deepEqual(settings, {
+    engine: { dtype: "bfloat16", backend: "onnx", idleExitSeconds: 0 },
+    requestTimeoutMs: 8000,
+    invokedSteps: 32,
+    eventLog: false,
+  });
+});
+
+test("the extension passes on every server setting its package.json contributes, and no other", () => {
+  const packageJson = JSON.parse(readFileSync(join(__dirname, "..", "..", "package.json"), "utf8"));
+  const contributed = Object.keys(packageJson.contributes.configuration.properties)
+    .filter((key) => key !== "infill.serverPath" && key !== "infill.serverArgs")
+    .map((key) => key.slice("infill.".length));
+  assert.deepEqual(SERVER_SETTINGS.map(([key]) => key).sort(), contributed.sort());
 });
 
 test("VS Code language ids become the server's language names", () => {

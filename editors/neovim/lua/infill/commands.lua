@@ -50,12 +50,12 @@ function M.execute(command, arguments, on_done, buf)
     return
   end
   local params = { command = command, arguments = arguments }
-  client:request('workspace/executeCommand', params, function(err)
+  client:request('workspace/executeCommand', params, function(err, result)
     if err then
       vim.notify(('infill: %s failed: %s'):format(command, err_message(err)), vim.log.levels.ERROR)
     end
     if on_done then
-      on_done(err)
+      on_done(err, result)
     end
   end, buf)
 end
@@ -201,8 +201,8 @@ end
 function M.restart()
   local client = M.client()
   if client and not client:is_stopped() then
-    M.execute(M.COMMANDS.restart, {}, function(err)
-      if not err then
+    M.execute(M.COMMANDS.restart, {}, function(err, result)
+      if not err and type(result) ~= 'string' then -- the server says what it did (window/showMessage)
         vim.notify('infill: engine restarting', vim.log.levels.INFO)
       end
     end)

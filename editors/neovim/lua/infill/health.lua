@@ -28,7 +28,7 @@ local function check_executable(options)
   local exe = cmd[1]
   if type(exe) ~= 'string' or vim.fn.executable(exe) == 0 then
     health.error(('server executable not found: %s'):format(tostring(exe)), {
-      'Install infill (pip install infill) so that `infill` is on PATH',
+      'Install infill (pip install infill-diffusion) so that `infill` is on PATH',
       "or set `cmd` in require('infill').setup{}, e.g. cmd = { '/path/to/.venv/bin/infill', 'serve' }",
     })
     return
