@@ -27,14 +27,14 @@ EXIT_BAD_DIR = 1
 EXIT_WONT_FIT = 2
 
 
-def format_name(model_dir: Path) -> str:
+def format_name(model_dir: Path, name: str = "auto") -> str:
     """The prompt format the engine would use for ``model_dir`` (``engine.formats``), if that is known."""
     try:
         from engine.formats import format_name_for
     except ImportError:
         return "(unknown)"
     try:
-        return str(format_name_for(model_dir))
+        return str(format_name_for(model_dir, name))
     except Exception as exc:  # a directory no format serves is still worth the rest of the report
         return f"(none: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
 
@@ -82,7 +82,7 @@ def check_lines(launch: EngineLaunch, config: EngineConfig | None = None) -> tup
     lines = [
         f"model: {model_dir}",
         f"kind: {directory_kind(model_dir, read_model_card(model_dir), quantized)}",
-        f"format: {format_name(model_dir)}",
+        f"format: {format_name(model_dir, launch.prompt_format)}",
         f"dtype: {plan.dtype}",
         f"device: {device}",
         f"canvas length: {model_config.canvas_length}",

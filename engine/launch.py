@@ -49,6 +49,9 @@ class EngineLaunch:
     backend: str = "auto"  # auto (torch), torch, or onnx (the ``onnx`` extra)
     dtype: str = "auto"  # auto: bf16 where the device multiplies it natively, else fp32
     idle_exit: float = 0.0  # an engine process exits after this many seconds without clients (0: never)
+    prompt_format: str = "auto"  # a format of engine/formats.toml, or auto (chosen by the tokenizer)
+    prompt_template: Path | None = None  # a file holding a prompt template that replaces the format's
+    short_canvases: bool = False  # let a model trained on one canvas length denoise shorter ones
     core_factory: str = ""  # TESTING ONLY: "module:function" building the core instead of load_core
 
     def __post_init__(self) -> None:
@@ -66,6 +69,10 @@ class EngineLaunch:
             raise ValueError(f"idle_exit must be >= 0 seconds, got {self.idle_exit!r}")
         if self.core_factory and not FACTORY_PATTERN.match(self.core_factory):
             raise ValueError(f"core_factory must read 'module:function', got {self.core_factory!r}")
+        if not re.fullmatch(r"[a-z_]+", self.prompt_format):
+            raise ValueError(f"prompt_format must name a format of engine/formats.toml or auto, got {self.prompt_format!r}")
+        if self.prompt_template is not None and not isinstance(self.prompt_template, Path):
+            raise ValueError(f"prompt_template must be a Path or None, got {self.prompt_template!r}")
 
     # ---- command lines ----------------------------------------------------------------------------
 
@@ -82,6 +89,12 @@ class EngineLaunch:
         parser.add_argument("--dtype", type=_choice_arg("dtype", DTYPES), default="auto",
                             metavar="{" + ",".join(DTYPES) + "}",
                             help="weights dtype (default auto: bf16 where the device multiplies it natively)")
+        parser.add_argument("--prompt-format", default="auto", metavar="NAME",
+                            help="prompt format of engine/formats.toml: fim, chat, native (default auto: by the tokenizer)")
+        parser.add_argument("--prompt-template", type=Path, default=None, metavar="FILE",
+                            help="a prompt template replacing the format's ({prefix} {suffix} {context} {language})")
+        parser.add_argument("--short-canvases", action="store_true",
+                            help="let a model trained on one canvas length (256) denoise the shorter lengths holes ask for")
         if process:
             parser.add_argument("--idle-exit", type=float, default=0.0, metavar="SECONDS",
                                 help="exit after this long with no clients (0: never)")
@@ -99,8 +112,13 @@ class EngineLaunch:
                 backend=args.backend,
                 dtype=args.dtype,
                 idle_exit=getattr(args, "idle_exit", 0.0),
+                prompt_format=getattr(args, "prompt_format", "auto"),
+                prompt_template=getattr(args, "prompt_template", None),
+                short_canvases=getattr(args, "short_canvases", False),
                 core_factory=getattr(args, "core_factory", "") or "",
             )
+            if parser is not None and launch.prompt_template is not None and not launch.prompt_template.is_file():
+                raise FileNotFoundError(f"--prompt-template: {launch.prompt_template} is not a file")
             if parser is not None and launch.model_dir is not None and not launch.core_factory:
                 from engine.model_files import check_model_dir
 
@@ -121,6 +139,12 @@ class EngineLaunch:
                 argv += [flag, value]
         if self.idle_exit:
             argv += ["--idle-exit", repr(self.idle_exit)]
+        if self.prompt_format != "auto":
+            argv += ["--prompt-format", self.prompt_format]
+        if self.prompt_template is not None:
+            argv += ["--prompt-template", str(self.prompt_template.absolute())]
+        if self.short_canvases:
+            argv += ["--short-canvases"]
         if self.core_factory:
             argv += ["--core-factory", self.core_factory]
         return argv
@@ -169,9 +193,17 @@ class EngineLaunch:
             raise RuntimeError(ONNX_EXTRA_MISSING)
         load = self._core_loader()
         options: dict[str, Any] = {"device": self.device, "backend": self.backend, "dtype": self.dtype}
-        if config is not None:
-            options["config"] = config
+        if config is not None or self.prompt_format != "auto" or self.prompt_template or self.short_canvases:
+            options["config"] = self.engine_config(config)
         return load(self.model_dir, **options)
+
+    def engine_config(self, base: EngineConfig | None = None) -> EngineConfig:
+        """``base`` (default: the engine's defaults) with this launch's prompt settings."""
+        from engine.config import EngineConfig
+
+        template = self.prompt_template.read_text(encoding="utf-8") if self.prompt_template else ""
+        return dataclasses.replace(base or EngineConfig(), prompt_format=self.prompt_format,
+                                   prompt_template=template, short_canvases=self.short_canvases)
 
     def _core_loader(self) -> Callable[..., EngineCore]:
         module_name, _, name = (self.core_factory or "engine.core:load_core").partition(":")

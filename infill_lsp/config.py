@@ -44,6 +44,9 @@ class EngineSettings:
     restart_backoff_ms: int = 1000
     start_timeout_ms: int = 120_000
     idle_exit_seconds: int = int(EDITOR_IDLE_EXIT_S)  # a spawned engine exits this long after its last client; 0: never
+    prompt_format: str = "auto"  # a format of engine/formats.toml (fim, chat, native) or auto
+    prompt_template: str = ""  # a file holding a prompt template replacing the format's
+    short_canvases: bool = False  # a model trained on one canvas length may denoise shorter ones
 
     def __post_init__(self) -> None:
         if self.mode not in ENGINE_MODES:
@@ -78,6 +81,9 @@ class EngineSettings:
             backend=self.backend,
             dtype=self.dtype,
             idle_exit=float(self.idle_exit_seconds),
+            prompt_format=self.prompt_format,
+            prompt_template=Path(self.prompt_template) if self.prompt_template else None,
+            short_canvases=self.short_canvases,
             core_factory=self.core_factory,
         )
 

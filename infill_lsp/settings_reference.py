@@ -50,6 +50,13 @@ MEANINGS: dict[str, str] = {
     "engine.startTimeoutMs": "Longest wait for the engine to start and load its model.",
     "engine.idleExitSeconds": "An engine this server spawns exits this long after its last client has gone "
     "(0: it keeps running).",
+    "engine.promptFormat": "The prompt format (`engine/formats.toml`): `fim` (the embedded model's), `chat` "
+    "(instruction-tuned checkpoints such as DiffusionGemma-it), `native` (the chat prompt with the suffix's "
+    "start fixed at the end of each canvas), or `auto` (chosen by the model's tokenizer).",
+    "engine.promptTemplate": "A file holding a prompt template that replaces the format's: `{prefix}`, "
+    "`{suffix}`, `{context}`, `{language}`, and the tokenizer's special tokens written literally.",
+    "engine.shortCanvases": "Let a model trained on one canvas length (DiffusionGemma-it: 256) denoise the "
+    "shorter lengths holes ask for (faster, outside its training).",
     "engine.coreFactory": "Development only (honoured with `INFILL_ALLOW_CODE_SETTINGS=1`): "
     "`module:function` building the engine core instead of loading a model.",
     "engine.factory": "Development only (honoured with `INFILL_ALLOW_CODE_SETTINGS=1`), with `engine.mode` "

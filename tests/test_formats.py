@@ -152,3 +152,19 @@ def test_native_format_fixes_the_suffix_start_at_the_end_of_each_canvas(chat_mod
         core.step()
         for slot in job.slots:
             assert slot.canvas[-k:].tolist() == tail and bool(slot.decided[-k:].all())
+
+
+def test_the_launch_carries_the_prompt_settings_to_the_core(chat_model_dir, tmp_path):
+    from engine.launch import EngineLaunch
+
+    template = tmp_path / "prompt.txt"
+    template.write_text("<bos>{suffix}<|turn>{prefix}")
+    launch = EngineLaunch(model_dir=chat_model_dir, device="cpu", prompt_format="chat", prompt_template=template,
+                          short_canvases=True)
+    core = launch.load_core()
+    assert core.format.name == "chat+template" and core.config.short_canvases
+    assert core.format.prompt([200], [300], "python") == [2, 300, 105, 200]
+    argv = launch.to_argv()
+    assert argv[argv.index("--prompt-format") + 1] == "chat" and "--short-canvases" in argv
+    native = EngineLaunch(model_dir=chat_model_dir, device="cpu", prompt_format="native").load_core()
+    assert native.format.name == "native"
