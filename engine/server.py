@@ -30,7 +30,6 @@ import msgspec
 from engine.client import peer_credentials
 from engine.launch import EngineLaunch
 from engine.loop import EngineCore, EngineLoop
-from engine.memory_plan import MemoryPlanError
 from engine.protocol import (
     MAX_FRAME_BYTES,
     PROTOCOL_VERSION,
@@ -494,6 +493,7 @@ async def _serve(server: EngineServer) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the engine until a Shutdown message, SIGTERM/SIGINT, or ``--idle-exit``; return the exit status."""
     from engine.formats import FormatError
+    from engine.memory_plan import MemoryPlanError  # imports torch: only in the engine process
     from engine.model_files import ModelDirError
 
     args, launch = _parse_args(argv)

@@ -12,13 +12,31 @@ import re
 import textwrap
 from functools import lru_cache
 
+import tree_sitter
+
+from infill_lsp.languages import LanguageSupport
+
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 CHECKED_LANGUAGES = ("python",)
 
 
 def words(text: str) -> frozenset[str]:
-    """Every identifier-like word of ``text``: the names a document has in reach, roughly."""
+    """Every identifier-like word of ``text`` (comments and strings included): for text without a parse."""
     return frozenset(_WORD.findall(text))
+
+
+@lru_cache(maxsize=8)
+def _identifiers(language: LanguageSupport) -> tree_sitter.Query:
+    return tree_sitter.Query(language.language, "(identifier) @name")
+
+
+def names_in_code(language: LanguageSupport | None, tree: tree_sitter.Tree | None, text: str) -> frozenset[str]:
+    """The names a document's code uses or defines (identifiers of its parse: a word that only a comment
+    or a docstring holds is not one); every word of the text for languages this module does not check."""
+    if language is None or tree is None or language.name not in CHECKED_LANGUAGES:
+        return words(text)
+    nodes = tree_sitter.QueryCursor(_identifiers(language)).captures(tree.root_node).get("name", [])
+    return frozenset(node.text.decode("utf-8", "replace") for node in nodes if node.text is not None)
 
 
 @lru_cache(maxsize=128)
@@ -37,11 +55,13 @@ def undefined_names(source: str) -> frozenset[str] | None:
 def made_up_names(language: str, without: str, with_fill: str, known: frozenset[str]) -> list[str]:
     """Names undefined in ``with_fill`` but not in ``without`` and absent from ``known`` (sorted).
 
-    Empty when the language is not checked or either text does not parse on its own.
+    Empty when the language is not checked or the filled text does not parse on its own (the text
+    without the fill may not: a block whose body is the hole).
     """
     if language not in CHECKED_LANGUAGES:
         return []
-    before, after = undefined_names(without), undefined_names(with_fill)
-    if before is None or after is None:
+    after = undefined_names(with_fill)
+    if after is None:
         return []
+    before = undefined_names(without) or frozenset()  # an empty body before the fill does not parse
     return sorted(after - before - known)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine.protocol import InfillRequest, InfillResult, Welcome
-from infill_lsp.checks import words
+from infill_lsp.checks import names_in_code, words
 from infill_lsp.config import Settings
 from infill_lsp.context import Budgets, InfillContext, build_context
 from infill_lsp.documents import Document
@@ -107,7 +107,7 @@ def plan_completion(
         context=cross_file,
         max_lines=settings.max_lines,
         pinned=pinned,
-        known_names=words(document.text) | words(cross_file),
+        known_names=names_in_code(document.language, document.tree, document.text) | words(cross_file),
     )
     candidates = settings.invoked_candidates if invoked else settings.num_candidates
     request = hole.request(

@@ -12,7 +12,7 @@ import re
 
 import tree_sitter
 
-from infill_lsp.checks import words
+from infill_lsp.checks import names_in_code
 from infill_lsp.context import Budgets, detect_indent_unit, prefix_cut, suffix_cut
 from infill_lsp.fill import HolePlan
 from infill_lsp.languages import LanguageSupport
@@ -120,7 +120,7 @@ def fill_selection_plan(
         indent_unit=detect_indent_unit(text, language.entry.indent if language else "    "),
         max_lines=MAX_EDIT_LINES,
         keep_in_block=True,
-        known_names=words(text),
+        known_names=names_in_code(language, tree, text),
     )
 
 
@@ -188,7 +188,7 @@ def complete_body_plan(
         indent_unit=unit,
         max_lines=MAX_EDIT_LINES,
         keep_in_block=True,
-        known_names=words(text),
+        known_names=names_in_code(language, tree, text),
     )
 
 

@@ -257,7 +257,13 @@ def finish_fill(raw: str, plan: HolePlan, language: LanguageSupport | None = Non
             text=chosen.text,
         )
     if plan.known_names:
-        filled = plan.before + chosen.text + plan.after[chosen.replaces :]
+        text = chosen.text
+        if text.rstrip().endswith(":") and not plan.after[chosen.replaces :].split("\n", 1)[0].strip():
+            # A block opener on its own (``if x:``): give it a body so the text parses and can be checked.
+            last = text.rstrip().rsplit("\n", 1)[-1]
+            opener_indent = leading(last) if "\n" in text.rstrip() else plan.indent
+            text = text.rstrip() + "\n" + opener_indent + plan.indent_unit + "pass"
+        filled = plan.before + text + plan.after[chosen.replaces :]
         made_up = made_up_names(plan.language, plan.before + plan.original + plan.after, filled, plan.known_names)
         if made_up:
             return Rejected(f"the fill uses names defined nowhere: {', '.join(made_up)}", text=chosen.text)

@@ -85,7 +85,7 @@ def problem_plan(problem: Problem, single_line: bool):
 
     Single-line holes are whole lines, newline included, so the plan writes the newline after the fill.
     """
-    from infill_lsp.checks import words
+    from infill_lsp.checks import names_in_code
     from infill_lsp.context import Budgets, build_context
     from infill_lsp.fill import plan_from_context
 
@@ -96,7 +96,7 @@ def problem_plan(problem: Problem, single_line: bool):
     budgets = Budgets(prefix_chars=len(problem.prompt), suffix_chars=len(problem.suffix))
     context = build_context(text, cursor, language=language, tree=tree, budgets=budgets)
     return plan_from_context(context, cursor=cursor, language="python", single_line=single_line,
-                             trail="\n" if single_line else "", known_names=words(text))
+                             trail="\n" if single_line else "", known_names=names_in_code(language, tree, text))
 
 
 def _python():

@@ -153,3 +153,16 @@ def test_batch_reports_a_fill_under_the_gate_instead_of_writing_it():
     assert judge_fill(planned, PYTHON, "return a + b", confidence=0.9, min_confidence=0.8).status == "filled"
     gated = judge_fill(planned, PYTHON, "return a + b", confidence=0.5, min_confidence=0.8)
     assert gated.status == "rejected" and gated.detail.startswith("under the gate") and gated.fill == "return a + b"
+
+
+def test_a_name_only_a_docstring_mentions_is_not_in_reach():
+    from infill_lsp.completion import plan_completion
+    from infill_lsp.config import Settings
+    from infill_lsp.positions import Position
+
+    text = 'def is_prime(n):\n    """Return True if n is a prime number."""\n    for d in range(2, n):\n        \n'
+    document = Document("file:///w/p.py", text, language=PYTHON)
+    plan = plan_completion(document, Position(3, 8), Settings(), request_id=1)
+    assert "a" not in plan.hole.known_names and "d" in plan.hole.known_names
+    assert finish_fill("if a:", plan.hole, PYTHON).reason == "the fill uses names defined nowhere: a"
+    assert finish_fill("if n % d == 0:", plan.hole, PYTHON) == Fill("if n % d == 0:")

@@ -271,7 +271,7 @@ total = add('😀', )
 
 # FILL: <<error>>
 
-first = second = print
+first = second = compute = print
 """
 
 

@@ -18,7 +18,7 @@ from engine.protocol import InfillRequest, Priority
 from infill_lsp.batch.holes import DOCSTRING_PLANNER, MARKER_RECIPE, Hole, hole_context, without_overlaps
 from infill_lsp.batch.journal import HoleRecord
 from infill_lsp.batch.sources import SourceFile
-from infill_lsp.checks import words
+from infill_lsp.checks import names_in_code
 from infill_lsp.context import detect_indent_unit
 from infill_lsp.docstrings import docstring_plan
 from infill_lsp.edits import CommandError
@@ -123,7 +123,7 @@ def plan_file(
             parsed.append(language.parse(source.text.encode("utf-8", "surrogatepass")))
         return parsed[0]
 
-    known = words(source.text)
+    known = names_in_code(language, tree(), source.text)
     for hole in kept:
         try:
             fill_plan = hole_plan(source, language, hole, kept, settings.marker, tree, known)
