@@ -125,7 +125,7 @@ async def test_an_automatic_request_reuses_the_candidates_of_an_invoked_one(clie
 
 async def test_typing_the_start_of_a_fill_is_served_without_the_engine(client: LanguageClient):
     uri = uri_for(client, "forward.py")
-    open_document(client, uri, "# FILL: compute(a, b)\nx = \n")
+    open_document(client, uri, "# FILL: compute(a, b)\nx = \ncompute = a = b = None\n")
     assert [i.insert_text for i in await complete(client, uri, 1, 4)] == ["compute(a, b)"]
     seen, before = len(engine_requests()), (await status(client))["requests"]["forwarded"]
     edit = types.TextDocumentContentChangePartial(
@@ -146,7 +146,7 @@ async def test_typing_the_start_of_a_fill_is_served_without_the_engine(client: L
 async def test_clients_without_inline_completion_get_marked_popup_items(client: LanguageClient):
     assert client.init_result.capabilities.completion_provider is not None  # these capability sets lack it
     uri = uri_for(client, "popup.py")
-    open_document(client, uri, "# FILL: a, b)\nx = foo()\n")
+    open_document(client, uri, "# FILL: a, b)\nx = foo()\na = b = None\n")
     params = types.CompletionParams(
         text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=1, character=8)
     )

@@ -47,7 +47,7 @@ async def test_initialize_advertises_inline_completion_and_incremental_sync(clie
 
 
 async def test_fill_that_closes_the_call_covers_the_closing_paren(client: LanguageClient):
-    open_document(client, URI, "# FILL: a, b)\nx = foo()\n")
+    open_document(client, URI, "# FILL: a, b)\nx = foo()\na = b = None\n")
     items = await complete(client, URI, 1, 8)
     assert len(items) == 1
     assert items[0].insert_text == "a, b)"
@@ -129,7 +129,7 @@ async def test_fills_that_break_the_parse_are_dropped(client: LanguageClient):
 
 
 async def test_selected_popup_item_is_pinned_and_extended(client: LanguageClient):
-    open_document(client, URI, "# FILL: nt(value)\nx = pri\n")
+    open_document(client, URI, "# FILL: nt(value)\nx = pri\nvalue = None\n")
     selected = types.SelectedCompletionInfo(
         range=types.Range(start=types.Position(line=1, character=4), end=types.Position(line=1, character=7)),
         text="print",

@@ -7,7 +7,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -288,10 +287,11 @@ def test_check_reports_the_directory_without_loading_it(published_dir, capsys, m
     assert lines[-1].startswith("fits: yes")
 
 
-def test_check_says_unknown_format_without_the_formats_module(published_dir, capsys, monkeypatch):
-    monkeypatch.setitem(sys.modules, "engine.formats", None)  # importing it raises ImportError
+def test_check_names_the_prompt_format(published_dir, capsys):
     assert engine_main(["--model", str(published_dir), "--check", "--device", "cpu"]) == 0
-    assert "format: (unknown)" in capsys.readouterr().out.splitlines()
+    assert "format: chat" in capsys.readouterr().out.splitlines()
+    assert engine_main(["--model", str(published_dir), "--check", "--device", "cpu", "--prompt-format", "native"]) == 0
+    assert "format: native" in capsys.readouterr().out.splitlines()
 
 
 def test_check_says_when_the_plan_does_not_fit(published_dir, capsys, monkeypatch):
@@ -310,9 +310,16 @@ def test_check_refuses_a_directory_that_is_no_model_in_one_line(kind, tmp_path, 
     if kind == "wrong":
         (path / "config.json").write_text(json.dumps({"model_type": "bert"}))
         (path / "model.safetensors").write_bytes(b"")
-    assert engine_main(["--model", str(path), "--check"]) == 1
-    out = capsys.readouterr().out
-    assert len(out.splitlines()) == 1 and out.startswith("infill engine --check: ") and str(path) in out
+        (path / "tokenizer.json").write_text("{}")
+    if kind == "wrong":  # a folder with the files of a model, of another kind: the check says so
+        assert engine_main(["--model", str(path), "--check"]) == 1
+        out = capsys.readouterr().out
+        assert len(out.splitlines()) == 1 and out.startswith("infill engine --check: ") and str(path) in out
+        return
+    with pytest.raises(SystemExit) as exit_:  # not a model folder at all: refused with the arguments
+        engine_main(["--model", str(path), "--check"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.splitlines()[-1].startswith("infill engine: error: ") and str(path) in err
 
 
 # ---- the same canvases as transformers' generate() -------------------------------------------------------
