@@ -20,7 +20,7 @@ ENGINE_MODES = ("spawn", "connect", "inproc", "factory")
 # The waiting policy "auto" picks per engine kind: the per-user engine process that every editor window
 # shares (spawn, connect) or an engine only this server uses (inproc, factory). Chosen by measurement
 # (``infill bench --only typing``, BENCHMARKS.md); change the default here, one line per kind.
-AUTO_DEBOUNCE_POLICY = {"shared": "adaptive", "local": "adaptive"}
+AUTO_DEBOUNCE_POLICY = {"shared": "none", "local": "none"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
