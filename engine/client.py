@@ -37,6 +37,10 @@ def socket_peer(sock: Any, *, linux: bool) -> tuple[int, int]:
     return pid, uid
 
 
+OnPartial = Callable[[Partial], None] | None
+"""Called with each streamed Partial of a request (None: no streaming)."""
+
+
 class EngineError(RuntimeError):
     """The engine answered a request with an error (the request failed alone)."""
 
@@ -57,10 +61,7 @@ class EngineClient(Protocol):
         ...
 
     async def infill(
-        self,
-        request: InfillRequest,
-        on_partial: Callable[[Partial], None] | None = None,
-        timeout: float | None = None,
+        self, request: InfillRequest, on_partial: OnPartial = None, timeout: float | None = None
     ) -> InfillResult:
         """Send ``request`` and wait for its result; raise EngineError or EngineUnavailable."""
         ...

@@ -13,12 +13,11 @@ import logging
 import os
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
-from engine.client import EngineClient, EngineUnavailable
+from engine.client import EngineClient, EngineUnavailable, OnPartial
 from engine.launch import EngineLaunch
-from engine.protocol import InfillRequest, InfillResult, Partial, StatusReply, Welcome
+from engine.protocol import InfillRequest, InfillResult, StatusReply, Welcome
 from engine.server import EXIT_ALREADY_RUNNING, default_socket_path, ensure_private_dir
 from engine.socket_client import EngineNotListening, SocketEngineClient
 
@@ -91,10 +90,7 @@ class SpawningClient:
         return self._client
 
     async def infill(
-        self,
-        request: InfillRequest,
-        on_partial: Callable[[Partial], None] | None = None,
-        timeout: float | None = None,
+        self, request: InfillRequest, on_partial: OnPartial = None, timeout: float | None = None
     ) -> InfillResult:
         return await self._started().infill(request, on_partial, timeout)
 

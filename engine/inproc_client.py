@@ -11,9 +11,9 @@ from collections.abc import Callable
 
 import msgspec
 
-from engine.client import EngineUnavailable
+from engine.client import EngineUnavailable, OnPartial
 from engine.loop import CoreMessage, EngineCore, EngineLoop, LoopClosed
-from engine.protocol import InfillRequest, InfillResult, Partial, StatusReply, Welcome
+from engine.protocol import InfillRequest, InfillResult, StatusReply, Welcome
 from engine.socket_client import PendingRequests
 
 
@@ -51,18 +51,13 @@ class InprocEngineClient:
         return core.welcome
 
     async def infill(
-        self,
-        request: InfillRequest,
-        on_partial: Callable[[Partial], None] | None = None,
-        timeout: float | None = None,
+        self, request: InfillRequest, on_partial: OnPartial = None, timeout: float | None = None
     ) -> InfillResult:
         engine = self._require_alive()
         wire_id, future = self._pending.open_infill(request.request_id, on_partial)
         engine.submit(self, msgspec.structs.replace(request, request_id=wire_id), self._sink)
         timeout = self.request_timeout if timeout is None else timeout
-        result = await self._pending.wait(wire_id, future, timeout, self._abandon)
-        assert isinstance(result, InfillResult)
-        return result
+        return await self._pending.infill_result(wire_id, future, timeout, self._abandon)
 
     async def cancel(self, request_id: int) -> None:
         wire_id = self._pending.wire_id(request_id)

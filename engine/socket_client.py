@@ -17,7 +17,7 @@ from pathlib import Path
 
 import msgspec
 
-from engine.client import EngineError, EngineUnavailable, peer_credentials
+from engine.client import EngineError, EngineUnavailable, OnPartial, peer_credentials
 from engine.protocol import (
     PROTOCOL_VERSION,
     Cancel,
@@ -140,6 +140,14 @@ class PendingRequests:
         finally:
             self.close(wire_id)
 
+    async def infill_result(
+        self, wire_id: int, future: asyncio.Future[InfillResult], timeout: float, abandon: Callable[[int], None]
+    ) -> InfillResult:
+        """``wait`` for an infill request's result."""
+        result = await self.wait(wire_id, future, timeout, abandon)
+        assert isinstance(result, InfillResult)
+        return result
+
     def _new_wire_id(self) -> int:
         wire_id = self._next_wire_id
         self._next_wire_id += 1
@@ -250,10 +258,7 @@ class SocketEngineClient:
         return reply
 
     async def infill(
-        self,
-        request: InfillRequest,
-        on_partial: Callable[[Partial], None] | None = None,
-        timeout: float | None = None,
+        self, request: InfillRequest, on_partial: OnPartial = None, timeout: float | None = None
     ) -> InfillResult:
         self._require_alive()
         wire_id, future = self._pending.open_infill(request.request_id, on_partial)
@@ -263,9 +268,7 @@ class SocketEngineClient:
             self._pending.close(wire_id)
             raise
         timeout = self.request_timeout if timeout is None else timeout
-        result = await self._pending.wait(wire_id, future, timeout, self._abandon)
-        assert isinstance(result, InfillResult)
-        return result
+        return await self._pending.infill_result(wire_id, future, timeout, self._abandon)
 
     async def cancel(self, request_id: int) -> None:
         wire_id = self._pending.wire_id(request_id)

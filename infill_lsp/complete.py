@@ -98,10 +98,15 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=0, help="denoising step budget (0: engine default)")
 
 
-def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> tuple[argparse.Namespace, str | None]:
+    """The arguments, and the file's text (None, after saying why, when it cannot be read)."""
     args = parser.parse_args(argv)
     args.launch = EngineLaunch.from_args(args, parser)
-    return args
+    try:
+        return args, args.file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"{parser.prog}: cannot read {args.file}: {exc}", file=sys.stderr)
+        return args, None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,11 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("file", type=Path)
     parser.add_argument("--language", default=None)
     _add_common(parser)
-    args = _parse(parser, argv)
-    try:
-        text = args.file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        print(f"infill complete: cannot read {args.file}: {exc}", file=sys.stderr)
+    args, text = _parse(parser, argv)
+    if text is None:
         return 2
     if args.marker not in text:
         print(f"infill complete: no {args.marker} marker in {args.file}", file=sys.stderr)
@@ -152,11 +154,8 @@ def demo(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="infill demo", description="Fill the holes of a sample file.")
     parser.add_argument("file", type=Path, nargs="?", default=SAMPLE)
     _add_common(parser)
-    args = _parse(parser, argv)
-    try:
-        text = args.file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        print(f"infill demo: cannot read {args.file}: {exc}", file=sys.stderr)
+    args, text = _parse(parser, argv)
+    if text is None:
         return 2
     print(f"== {args.file.name}, holes marked {args.marker} ==\n{text}")
     started = time.perf_counter()

@@ -12,6 +12,7 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from lsprotocol import types
 from pygls.lsp.client import BaseLanguageClient
@@ -75,12 +76,26 @@ async def _editor(index: int, socket: str, prefix: str, suffix: str, requests: i
                 run.empty += not items
             await asyncio.sleep(pause_s)
     finally:
-        try:
-            await asyncio.wait_for(client.shutdown_async(None), 5)
-            client.exit(None)
-        except Exception:  # noqa: BLE001
-            pass
-        await client.stop()
+        await close_client(client)
+
+
+async def close_client(client: BaseLanguageClient) -> None:
+    """Shut the server down as an editor does (shutdown, exit), then stop the client; never raises."""
+    try:
+        await asyncio.wait_for(client.shutdown_async(None), 5)
+        client.exit(None)
+    except Exception:  # noqa: BLE001 - a server already gone is what we wanted
+        pass
+    await client.stop()
+
+
+def plain(value: Any) -> Any:
+    """pygls hands custom results back as namedtuples: dicts and lists out."""
+    if hasattr(value, "_asdict"):
+        return {k: plain(v) for k, v in value._asdict().items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
 
 
 async def run_editors(socket: str, text: str, editors: int, requests: int, pause_s: float = 0.05,

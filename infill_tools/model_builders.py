@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-_SAMPLE_CODE = '''
+SAMPLE_CODE = '''
 def add(a, b):
     """Return the sum of a and b."""
     return a + b
@@ -52,7 +52,7 @@ def build_tiny_model_dir(path: str | Path, vocab_size: int = 512, seed: int = 0,
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tokenizer = train_tokenizer([_SAMPLE_CODE] * 20, vocab_size=vocab_size, min_frequency=1)
+    tokenizer = train_tokenizer([SAMPLE_CODE] * 20, vocab_size=vocab_size, min_frequency=1)
     tok_file = path.parent / f"{path.name}.tokenizer.json"
     tokenizer.save(str(tok_file))
     torch.manual_seed(seed)

@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from infill_tools.model_builders import SAMPLE_CODE
+
 # The published text stack (config.json's text_config), 30 layers deep.
 PUBLISHED_TEXT: dict[str, Any] = {
     "vocab_size": 262_144,
@@ -110,29 +112,7 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}<|turn>model\n{% endif %}"
 )
 
-_TEXT_SAMPLE = '''
-def add(a, b):
-    """Return the sum of a and b."""
-    return a + b
-
-
-class Stack:
-    def __init__(self):
-        self.items = []
-
-    def push(self, item):
-        self.items.append(item)
-
-    def pop(self):
-        if not self.items:
-            raise IndexError("pop from empty stack")
-        return self.items.pop()
-
-
-function greet(name) {
-  return `hello ${name}`;
-}
-The sky is blue because air scatters short wavelengths of sunlight more than long ones.
+_TEXT_SAMPLE = SAMPLE_CODE + '''The sky is blue because air scatters short wavelengths of sunlight more than long ones.
 '''
 
 

@@ -37,6 +37,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.lsp.client import BaseLanguageClient
 
+from infill_tools.loadgen import close_client, plain
 from infill_tools.typing_traces import DELETE, INVOKE, JUMP, TYPE, Event, Trace, make_trace
 
 POLICIES = ("none", "fixed", "adaptive")
@@ -55,15 +56,6 @@ def percentiles(values: list[float]) -> dict[str, float | None]:
         return round(ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))], 1)
 
     return {"p50": pick(0.5), "p95": pick(0.95), "count": len(ordered)}
-
-
-def plain(value: Any) -> Any:
-    """pygls hands custom results back as namedtuples: dicts and lists out."""
-    if hasattr(value, "_asdict"):
-        return {k: plain(v) for k, v in value._asdict().items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    return value
 
 
 @dataclass(slots=True)
@@ -253,12 +245,7 @@ async def replay(sock: str, trace: Trace, *, kind: str, policy: str, debounce_ms
         after = await _engine_figures(sock)
         server = await _status(client)
     finally:
-        try:
-            await asyncio.wait_for(client.shutdown_async(None), 5)
-            client.exit(None)
-        except Exception:  # noqa: BLE001
-            pass
-        await client.stop()
+        await close_client(client)
     tally = editor.tally
     to_answer, to_suggestion = [], []
     for index in trace.pauses():

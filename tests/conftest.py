@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
+
+
+@pytest.fixture
+def short_dir():
+    """A private (0700) folder with a short path under /tmp: socket paths hold at most 107 bytes."""
+    base = Path(tempfile.mkdtemp(prefix="infill-", dir="/tmp"))
+    base.chmod(0o700)
+    yield base
+    shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -21,16 +21,14 @@ import asyncio
 import json
 import os
 import re
-from collections.abc import Callable
 
-from engine.client import EngineError, EngineUnavailable
+from engine.client import EngineError, EngineUnavailable, OnPartial
 from engine.protocol import (
     PROTOCOL_VERSION,
     Candidate,
     FinishReason,
     InfillRequest,
     InfillResult,
-    Partial,
     StatusReply,
     Welcome,
 )
@@ -86,10 +84,7 @@ class FakeEngineClient:
         return self.started and not self.dead
 
     async def infill(
-        self,
-        request: InfillRequest,
-        on_partial: Callable[[Partial], None] | None = None,
-        timeout: float | None = None,
+        self, request: InfillRequest, on_partial: OnPartial = None, timeout: float | None = None
     ) -> InfillResult:
         if not self.alive:
             raise EngineUnavailable("fake engine is not running")

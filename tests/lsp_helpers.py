@@ -12,6 +12,8 @@ from typing import Any
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
+from infill_tools.loadgen import plain
+
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 # The server (and any engine it spawns) imports the test fakes as top-level modules, as pytest does.
@@ -85,15 +87,6 @@ async def complete(
     if result is None:
         return []
     return list(result.items if isinstance(result, types.InlineCompletionList) else result)
-
-
-def plain(value: Any) -> Any:
-    """pygls hands custom results back as namedtuples; turn them into dicts and lists."""
-    if hasattr(value, "_asdict"):
-        return {k: plain(v) for k, v in value._asdict().items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    return value
 
 
 async def status(client: LanguageClient) -> dict[str, Any]:

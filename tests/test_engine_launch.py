@@ -8,10 +8,8 @@ import dataclasses
 import gzip
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -41,14 +39,6 @@ def loads(monkeypatch) -> list[tuple[object, dict]]:
 
     monkeypatch.setattr(engine.core, "load_core", record)
     return calls
-
-
-@pytest.fixture
-def short_dir():
-    base = Path(tempfile.mkdtemp(prefix="infill-l", dir="/tmp"))  # sun_path holds 107 bytes
-    base.chmod(0o700)
-    yield base
-    shutil.rmtree(base, ignore_errors=True)
 
 
 # ---- the launch itself ----------------------------------------------------------------------------

@@ -4,8 +4,6 @@ settings the shared engine does not serve tells the user which are in force (end
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -27,12 +25,9 @@ async def client(lsp_client: LanguageClient):
 
 
 @pytest.fixture
-def sock(monkeypatch):
+def sock(monkeypatch, short_dir):
     monkeypatch.setenv("PYTHONPATH", PYTHONPATH)  # an engine this test starts imports the fake core
-    base = Path(tempfile.mkdtemp(prefix="infill-r", dir="/tmp"))  # sun_path holds 107 bytes
-    base.chmod(0o700)
-    yield base / "engine.sock"
-    shutil.rmtree(base, ignore_errors=True)
+    return short_dir / "engine.sock"
 
 
 def _options(sock: Path, **engine: object) -> dict:

@@ -10,7 +10,6 @@ import asyncio
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -33,13 +32,8 @@ async def client(lsp_client: LanguageClient):
 
 
 @pytest.fixture
-def socket_dir():
-    path = Path(tempfile.mkdtemp(prefix="infill-", dir="/tmp"))  # short: socket paths are limited
-    path.chmod(0o700)
-    yield path
-    for child in path.iterdir():
-        child.unlink()
-    path.rmdir()
+def socket_dir(short_dir):
+    return short_dir
 
 
 async def fill_of(client: LanguageClient) -> list[str]:
