@@ -115,7 +115,7 @@ class Settings:
     speculative: bool = False  # after a fill is shown, prefetch the fill for the state after accepting it
     event_log: bool = True  # keep accept/dismiss events in a local JSON-lines file (never sent anywhere)
     # How several candidates are ordered: "likelihood" (the encoder's causal likelihood of each fill; on the
-    # single-line split it picked 2.4% right against 1.7% by the denoiser's "confidence", BENCHMARKS.md).
+    # single-line split it picked 1.84% right against 1.74% by the denoiser's "confidence", BENCHMARKS.md).
     pick: str = "likelihood"
     # The gate: show a fill only when the denoiser's confidence reaches this. 0 by default: with the
     # embedded model, precision does not rise with confidence (BENCHMARKS.md), the fill layer's checks do.
