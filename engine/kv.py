@@ -10,6 +10,7 @@ of these, evicting by a byte budget.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -53,6 +54,23 @@ class PromptKV:
             [torch.cat([a, b], dim=2) for a, b in zip(self.keys, keys, strict=True)],
             [torch.cat([a, b], dim=2) for a, b in zip(self.values, values, strict=True)],
         )
+
+
+ChunkEncoder = Callable[[PromptKV, int, int], tuple[list[torch.Tensor], list[torch.Tensor]]]
+
+
+def encode_in_chunks(base: PromptKV, ids: list[int], budget: int | None, chunk: int, encode: ChunkEncoder) -> PromptKV:
+    """Extend ``base`` (a prefix of ``ids``) by up to ``budget`` more tokens of ``ids``, at most ``chunk`` a
+    pass: ``encode(kv, start, count)`` returns the keys and values of ``ids[start:start + count]`` after ``kv``."""
+    done = len(base.ids)
+    target = len(ids) if budget is None else min(len(ids), done + budget)
+    kv = base
+    while done < target:
+        count = min(chunk, target - done)
+        keys, values = encode(kv, done, count)
+        kv = kv.appended(ids[done : done + count], keys, values)
+        done += count
+    return kv
 
 
 def to_hf_cache(kv: PromptKV, text_config) -> DynamicCache:

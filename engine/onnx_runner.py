@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from engine.checkpoint import LoadedModel
-from engine.kv import PromptKV
+from engine.kv import PromptKV, encode_in_chunks
 from engine.launch import ONNX_EXTRA_MISSING
 from engine.onnx_export import ENCODER_FILE, ensure_onnx, layer_windows, onnx_path_for
 from engine.torch_runner import TorchRunner
@@ -89,13 +89,10 @@ class OnnxEncoder:
 
     def encode(self, base: PromptKV, ids: list[int], budget: int | None = None) -> PromptKV:
         """Extend ``base`` (a prefix of ``ids``) by up to ``budget`` more tokens of ``ids``, chunk by chunk."""
-        done = len(base.ids)
-        target = len(ids) if budget is None else min(len(ids), done + budget)
-        kv = base
-        while done < target:
-            count = min(self.chunk, target - done)
-            feeds = {"ids": np.array([ids[done : done + count]], dtype=np.int64),
-                     "positions": np.arange(done, done + count, dtype=np.int64)[None]}
+
+        def encode_chunk(kv: PromptKV, start: int, count: int):
+            feeds = {"ids": np.array([ids[start : start + count]], dtype=np.int64),
+                     "positions": np.arange(start, start + count, dtype=np.int64)[None]}
             for index, ((heads, dim), window) in enumerate(zip(self.shapes, self.windows, strict=True)):
                 if kv.keys:
                     keys, values = kv.keys[index], kv.values[index]
@@ -106,9 +103,9 @@ class OnnxEncoder:
                     empty = np.zeros((1, heads, 0, dim), dtype=np.float32)
                     feeds[f"key{index}"], feeds[f"value{index}"] = empty, empty
             new = [torch.from_numpy(array) for array in self.session.run(None, feeds)]
-            kv = kv.appended(ids[done : done + count], new[0::2], new[1::2])
-            done += count
-        return kv
+            return new[0::2], new[1::2]
+
+        return encode_in_chunks(base, ids, budget, self.chunk, encode_chunk)
 
 
 class OnnxRunner(TorchRunner):

@@ -14,7 +14,7 @@ import torch
 from transformers.cache_utils import DynamicCache
 
 from engine.checkpoint import LoadedModel
-from engine.kv import PromptKV, new_entries, to_hf_cache
+from engine.kv import PromptKV, encode_in_chunks, new_entries, to_hf_cache
 
 
 class TorchRunner:
@@ -42,19 +42,15 @@ class TorchRunner:
     @torch.inference_mode()
     def encode(self, base: PromptKV, ids: list[int], budget: int | None = None) -> PromptKV:
         """Extend ``base`` (a prefix of ``ids``) by encoding up to ``budget`` more tokens of ``ids``."""
-        done = len(base.ids)
-        target = len(ids) if budget is None else min(len(ids), done + budget)
-        kv = base
-        while done < target:
-            count = min(self.chunk, target - done)
+
+        def encode_chunk(kv: PromptKV, start: int, count: int):
             cache = to_hf_cache(kv, self.text_config)
-            chunk = torch.tensor([ids[done : done + count]], device=self.device)
-            positions = torch.arange(done, done + count, device=self.device)[None]
+            chunk = torch.tensor([ids[start : start + count]], device=self.device)
+            positions = torch.arange(start, start + count, device=self.device)[None]
             self.model.model.encoder(input_ids=chunk, past_key_values=cache, position_ids=positions)
-            keys, values = new_entries(cache, count)
-            kv = kv.appended(ids[done : done + count], keys, values)
-            done += count
-        return kv
+            return new_entries(cache, count)
+
+        return encode_in_chunks(base, ids, budget, self.chunk, encode_chunk)
 
     @torch.inference_mode()
     def encode_batch(self, items: list[tuple[PromptKV, list[int]]]) -> list[PromptKV]:
