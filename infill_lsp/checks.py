@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ast
 import re
-import textwrap
 from functools import lru_cache
 
 import tree_sitter
@@ -39,14 +38,36 @@ def names_in_code(language: LanguageSupport | None, tree: tree_sitter.Tree | Non
     return frozenset(node.text.decode("utf-8", "replace") for node in nodes if node.text is not None)
 
 
+def _parseable(source: str) -> str:
+    """``source`` (a window cut at line starts) as a module. A window that starts inside a block, indented,
+    and goes on past that block's end is put inside an ``if True:`` at every indentation below its first
+    line's, so whatever level a later line dedents to is one that was opened."""
+    first = next((line for line in source.splitlines() if line.strip()), "")
+    lead = first[: len(first) - len(first.lstrip(" \t"))]
+    if not lead:
+        return source
+    return "".join(f"{lead[:level]}if True:\n" for level in range(len(lead))) + source
+
+
 @lru_cache(maxsize=128)
 def undefined_names(source: str) -> frozenset[str] | None:
-    """Names pyflakes finds undefined in Python ``source`` (dedented); None when it does not parse."""
+    """Names pyflakes finds undefined in Python ``source``; None when it does not parse. Lines from the
+    first that breaks the parse on are left out (a few times), so a broken block after the fill does not
+    keep the fill from being checked."""
     from pyflakes import checker, messages
 
-    try:
-        tree = ast.parse(textwrap.dedent(source))
-    except (SyntaxError, ValueError):
+    lines = _parseable(source).split("\n")
+    for _ in range(8):  # code after the fill that does not parse (another hole, an empty block) is cut off
+        try:
+            tree = ast.parse("\n".join(lines))
+            break
+        except SyntaxError as exc:
+            if not exc.lineno or exc.lineno <= 1 or len(lines) <= 1:
+                return None
+            lines = lines[: min(exc.lineno - 1, len(lines) - 1)]
+        except ValueError:
+            return None
+    else:
         return None
     found = checker.Checker(tree, filename="<fill>")
     return frozenset(m.message_args[0] for m in found.messages if isinstance(m, messages.UndefinedName))

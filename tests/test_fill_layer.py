@@ -166,3 +166,18 @@ def test_a_name_only_a_docstring_mentions_is_not_in_reach():
     assert "a" not in plan.hole.known_names and "d" in plan.hole.known_names
     assert finish_fill("if a:", plan.hole, PYTHON).reason == "the fill uses names defined nowhere: a"
     assert finish_fill("if n % d == 0:", plan.hole, PYTHON) == Fill("if n % d == 0:")
+
+
+def test_names_are_checked_in_a_window_that_starts_inside_a_block_and_ends_in_a_broken_one():
+    from infill_lsp.complete import SAMPLE
+    from infill_lsp.completion import plan_completion
+    from infill_lsp.config import Settings
+
+    before, after = SAMPLE.read_text().replace("<FILL>", "values[0]", 1).split("<FILL>", 1)
+    text = before + after.replace("<FILL>", "")  # the last hole left empty: its block does not parse
+    document = Document("file:///w/sample.py", text, language=PYTHON)
+    plan = plan_completion(document, document.index.position(len(before)), Settings(prefix_chars=300, cross_file_chars=100),
+                           request_id=1)
+    assert plan.hole.before.startswith(" ")  # the window starts inside a function
+    assert finish_fill("a", plan.hole, PYTHON).reason == "the fill uses names defined nowhere: a"
+    assert finish_fill("n % d == 0", plan.hole, PYTHON) == Fill("n % d == 0")
