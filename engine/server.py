@@ -493,7 +493,6 @@ async def _serve(server: EngineServer) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the engine until a Shutdown message, SIGTERM/SIGINT, or ``--idle-exit``; return the exit status."""
     from engine.formats import FormatError
-    from engine.memory_plan import MemoryPlanError  # imports torch: only in the engine process
     from engine.model_files import ModelDirError
 
     args, launch = _parse_args(argv)
@@ -501,6 +500,12 @@ def main(argv: list[str] | None = None) -> int:
         from engine.check import run_check
 
         return run_check(launch)
+    refusals: tuple[type[Exception], ...] = (EngineStartError, ModelDirError, FormatError)
+    if not launch.core_factory:  # the model's core, whose memory plan may refuse it (a core factory's
+        # engine, as the tests start by the hundred, starts without importing torch)
+        from engine.memory_plan import MemoryPlanError
+
+        refusals += (MemoryPlanError,)
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
     )
@@ -511,7 +516,7 @@ def main(argv: list[str] | None = None) -> int:
     except AlreadyRunning as exc:
         log.error("%s", exc)
         return EXIT_ALREADY_RUNNING
-    except (EngineStartError, MemoryPlanError, ModelDirError, FormatError) as exc:  # said, not crashed
+    except refusals as exc:  # said, not crashed
         log.error("%s", exc)
         return EXIT_ERROR
     except Exception:

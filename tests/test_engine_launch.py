@@ -261,18 +261,22 @@ def test_a_spawned_engine_gets_every_option_of_the_launch(short_dir, fake_engine
 
     launch = EngineLaunch(core_factory="fake_core:make_core", idle_exit=30.0, device="cpu", dtype="float32")
 
-    async def scenario() -> list[str]:
+    async def scenario() -> tuple[list[str], str]:
         client = open_client(launch, socket=short_dir / "engine.sock", start_timeout=60)
         await client.start()
         try:
             with open(f"/proc/{client.engine_pid}/cmdline", "rb") as f:
-                return f.read().decode().split("\0")[:-1]
+                command = f.read().decode().split("\0")[:-1]
+            with open(f"/proc/{client.engine_pid}/maps", encoding="utf-8") as f:
+                return command, f.read()
         finally:
             await client.shutdown_engine()
             await client.close()
 
-    command = asyncio.run(scenario())
+    command, maps = asyncio.run(scenario())
     assert command[1:3] == ["-m", "engine"] and command[5:] == launch.to_argv()
+    # A core factory's engine (the tests start hundreds) serves without importing torch: ~0.2 s to start.
+    assert "libtorch" not in maps
 
 
 async def _wait_listening(sock: Path, timeout: float = 30.0) -> None:
