@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -28,6 +29,17 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
 # Test servers name fake engines by module path; the server honours that only when told to.
 os.environ.setdefault("INFILL_ALLOW_CODE_SETTINGS", "1")
+# One torch/OpenMP thread per process (this one, and the engines and servers it starts, which inherit it):
+# the suite runs several torch processes at once on two cores, and contended OpenMP spin-waits crawl (a
+# toy training step went from milliseconds to 2 s; the whole suite ran ~35% longer with two threads).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 # Exact-equivalence tests compare fp32 results; bf16 (the default on CPUs with bf16 dot products) has
 # its own tests that ask for it by name.
 os.environ.setdefault("INFILL_DTYPE", "float32")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """``pytest -m soak`` (a marker expression that asks for soak, not "not soak") runs the full counts."""
+    expression = config.getoption("markexpr", "") or ""
+    if re.search(r"\bsoak\b", re.sub(r"\bnot\s+soak\b", "", expression)):
+        os.environ["INFILL_SOAK"] = "1"

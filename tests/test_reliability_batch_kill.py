@@ -19,12 +19,13 @@ import time
 from pathlib import Path
 
 import pytest
+import soak
 from reliability_support import PYTHONPATH, ROOT, WAIT_S, EngineProcess, record, short_socket_dir
 
 from infill_lsp.batch import cli
 from infill_lsp.batch.journal import read_journal
 
-CASES = 50
+CASES = soak.cases(fast=12, soak=50)
 STEP_MS = "15"  # per denoising step of the fake core; 3 steps per hole, waves of 3 holes
 
 
@@ -72,6 +73,7 @@ def wait_for_answers(process: subprocess.Popen, journal: Path, holes: int) -> No
         time.sleep(0.01)
 
 
+@soak.mark
 def test_batch_write_killed_at_random_points(engine: EngineProcess, tmp_path: Path) -> None:
     rng = random.Random(424242)
     pristine = tmp_path / "pristine"

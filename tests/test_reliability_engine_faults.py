@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+import soak
 from reliability_support import (
     PYTHONPATH,
     WAIT_S,
@@ -41,6 +42,8 @@ from infill_lsp.config import EngineSettings
 from infill_lsp.engine_link import EngineLink, EngineState
 
 FAKE = EngineLaunch(core_factory="fake_core:slow_core")  # 20 ms per step
+SOCKET_KILLS = soak.cases(fast=20, soak=100)
+LINK_KILLS = soak.cases(fast=10, soak=30)
 
 
 @pytest.fixture
@@ -82,8 +85,9 @@ async def assert_no_leaks(
     assert not leaked, f"file descriptors leaked: {fd_kinds(leaked)}"
 
 
-async def test_engine_killed_at_random_points_100_times(socket_path: Path) -> None:
-    """SIGKILL the engine 100 times, each at a random point of a random mix of requests in flight."""
+@soak.mark
+async def test_engine_killed_at_random_points(socket_path: Path) -> None:
+    """SIGKILL the engine SOCKET_KILLS times, each at a random point of a random mix of requests in flight."""
     rng = random.Random(20240611)
     fds_before, children_before = open_fds(), live_children()
     engine_pids: set[int] = set()
@@ -92,7 +96,7 @@ async def test_engine_killed_at_random_points_100_times(socket_path: Path) -> No
     reconnect_ms: list[float] = []
     started = time.perf_counter()
     try:
-        for round_ in range(100):
+        for round_ in range(SOCKET_KILLS):
             began = time.perf_counter()
             client = await spawn_or_connect(
                 socket_path, launch=FAKE, start_timeout=WAIT_S, request_timeout=WAIT_S
@@ -132,7 +136,7 @@ async def test_engine_killed_at_random_points_100_times(socket_path: Path) -> No
     await assert_no_leaks(fds_before, children_before, engine_pids, socket_path)
     record(
         "engine SIGKILL mid-request (socket client)",
-        cases=100,
+        cases=SOCKET_KILLS,
         requests=sum(outcomes.values()),
         **outcomes,
         seconds=round(elapsed, 1),
@@ -208,6 +212,7 @@ async def test_a_stalled_engine_is_replaced_after_a_kill(socket_path: Path) -> N
 # ---- through the language server's EngineLink -------------------------------------------------
 
 
+@soak.mark
 async def test_engine_link_survives_repeated_kills(socket_path: Path) -> None:
     """The LSP's hold on the engine: each kill is reported, answers are empty meanwhile, then it restarts."""
     rng = random.Random(7)
@@ -225,7 +230,7 @@ async def test_engine_link_survives_repeated_kills(socket_path: Path) -> None:
     kills, empty, answered, engine_pids = 0, 0, 0, set()
     recover_ms: list[float] = []
     try:
-        while kills < 30:
+        while kills < LINK_KILLS:
             result = await link.infill(InfillRequest(link.next_request_id(), "p", "s"), timeout=2.0)
             if result is None:
                 empty += 1
