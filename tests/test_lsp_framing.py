@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import soak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lsp_helpers import PYTHONPATH, STATE_HOME
@@ -29,7 +30,8 @@ MESSAGES = st.lists(st.builds(request, st.integers(0, 10**6), st.sampled_from(["
                     min_size=1, max_size=6)
 
 
-@settings(max_examples=200, deadline=None)
+@soak.mark
+@settings(max_examples=soak.cases(fast=200, soak=2000), deadline=None)
 @given(messages=MESSAGES, cuts=st.lists(st.integers(1, 4000), max_size=10), garbage=st.binary(max_size=40))
 def test_frames_survive_any_chunking_and_garbage_between_them(messages, cuts, garbage):
     stream = b"".join((garbage if i % 2 else b"") + frame(m) for i, m in enumerate(messages))

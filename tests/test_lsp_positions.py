@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import soak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -113,7 +114,8 @@ def _reference_column_to_index(line: str, character: int, encoding: str) -> tupl
     return len(line), units < character
 
 
-@settings(max_examples=400, deadline=None)
+@soak.mark
+@settings(max_examples=soak.cases(fast=400, soak=4000), deadline=None)
 @given(
     line=st.text(alphabet=st.characters(exclude_categories=("Cc",)), max_size=40),
     character=st.integers(min_value=0, max_value=200),

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+import soak
 from reliability_support import (
     PYTHONPATH,
     WAIT_S,
@@ -31,7 +32,7 @@ from engine.protocol import ErrorReply, FinishReason, InfillRequest, InfillResul
 from engine.socket_client import SocketEngineClient
 
 EDITORS = int(os.environ.get("INFILL_LOAD_EDITORS", "16"))
-SECONDS = float(os.environ.get("INFILL_LOAD_SECONDS", "6"))
+SECONDS = float(os.environ.get("INFILL_LOAD_SECONDS", soak.cases(fast=3, soak=30)))
 
 
 class CountingClient(SocketEngineClient):
@@ -88,6 +89,7 @@ async def _timed(client: SocketEngineClient, request: InfillRequest, stats: dict
         stats["latencies_ms"].append(elapsed)
 
 
+@soak.mark
 async def test_sixteen_editors_typing_against_one_engine(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYTHONPATH", PYTHONPATH)
     stats = {"sent": 0, "cancelled": 0, "latencies_ms": [], "errors": []}

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
+import soak
 from fake_core import FakeCore
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -46,7 +47,8 @@ from engine.socket_client import SocketEngineClient
 
 CLIENT_TYPES = (Hello, InfillRequest, Cancel, StatusRequest, Shutdown)
 SERVER_TYPES = (Welcome, Partial, InfillResult, ErrorReply, StatusReply)
-FAST = settings(max_examples=300, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+FAST = settings(max_examples=soak.cases(fast=300, soak=3000), deadline=None, database=None, suppress_health_check=list(HealthCheck))
+LIVE_CASES = soak.cases(fast=50, soak=600)  # each waits out a 50 ms quiet spell on its connection
 tried: dict[str, int] = {}
 
 
@@ -107,6 +109,7 @@ def decode_either(decode, body: bytes, types: tuple[type, ...]) -> None:
     assert isinstance(message, types)
 
 
+@soak.mark
 @FAST
 @given(st.binary(max_size=512))
 def test_random_bodies_decode_or_raise_protocol_error(body: bytes) -> None:
@@ -115,6 +118,7 @@ def test_random_bodies_decode_or_raise_protocol_error(body: bytes) -> None:
     decode_either(decode_server, body, SERVER_TYPES)
 
 
+@soak.mark
 @FAST
 @given(msgpack_values, st.integers(0, 20))
 def test_random_msgpack_structures_are_rejected_cleanly(value: object, tag: int) -> None:
@@ -125,6 +129,7 @@ def test_random_msgpack_structures_are_rejected_cleanly(value: object, tag: int)
         decode_either(decode_server, body, SERVER_TYPES)
 
 
+@soak.mark
 @FAST
 @given(client_messages)
 def test_valid_client_messages_round_trip(message) -> None:
@@ -134,6 +139,7 @@ def test_valid_client_messages_round_trip(message) -> None:
     assert decode_client(frame[4:]) == message
 
 
+@soak.mark
 @FAST
 @given(server_messages)
 def test_valid_server_messages_round_trip(message) -> None:
@@ -141,6 +147,7 @@ def test_valid_server_messages_round_trip(message) -> None:
     assert decode_server(encode(message)[4:]) == message
 
 
+@soak.mark
 @FAST
 @given(st.one_of(client_messages, server_messages), st.data())
 def test_mutated_frames_are_rejected_cleanly(message, data) -> None:
@@ -249,6 +256,7 @@ def test_invalid_utf8_in_a_string_field_is_a_protocol_error_and_the_connection_s
         assert answers[1].code == 6 and "utf-8" in answers[1].message.lower()  # ErrorCode.PROTOCOL
 
 
+@soak.mark
 def test_a_live_server_survives_garbage_and_keeps_serving_others(caplog) -> None:
     garbage = st.one_of(
         st.binary(max_size=300),
@@ -273,7 +281,7 @@ def test_a_live_server_survives_garbage_and_keeps_serving_others(caplog) -> None
             finally:
                 await client.close()
 
-        @settings(max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+        @settings(max_examples=LIVE_CASES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
         @given(garbage, st.booleans())
         def feed(payload: bytes, hello: bool) -> None:
             nonlocal sent
