@@ -93,6 +93,16 @@ async def status(client: LanguageClient) -> dict[str, Any]:
     return plain(await asyncio.wait_for(client.protocol.send_request_async("infill/status", {}), 10))
 
 
+async def wait_for_status(client: LanguageClient, check, timeout: float = 10.0) -> dict[str, Any]:
+    """The server's status once ``check(status)`` holds (polled every 20 ms); fails after ``timeout`` s."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check(info := await status(client)):
+        assert loop.time() < deadline, f"status never satisfied the check: {info}"
+        await asyncio.sleep(0.02)
+    return info
+
+
 async def wait_for_messages(client: LanguageClient, count: int = 1, timeout: float = 5.0) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
