@@ -27,6 +27,8 @@ from lsp_helpers import (
     plain,
     server_config,
     status,
+    wait_for_messages,
+    wait_for_status,
 )
 from lsprotocol import types
 from pytest_lsp import LanguageClient, client_capabilities
@@ -238,7 +240,7 @@ async def test_commands_that_do_not_apply_say_why(client: LanguageClient):
     shown = len(client.messages)
     answer = await run_command(client, "infill.completeBody", {"uri": uri, "position": position(1, 4)})
     assert answer["applied"] is False and "not empty" in answer["reason"]
-    await asyncio.sleep(0.1)
+    await wait_for_messages(client, shown + 1)
     assert any("not empty" in m.message for m in client.messages[shown:])
     with pytest.raises(Exception, match="(?i)position"):
         await run_command(client, "infill.writeDocstring", {"uri": uri, "position": "top"})
@@ -269,8 +271,7 @@ async def test_accepted_and_dismissed_feed_the_statistics_and_the_local_log(clie
     client.protocol.notify("infill/accepted", {"uri": uri, "text": "1", "partial": False})
     client.protocol.notify("infill/accepted", {"uri": uri, "text": "12", "partial": True})
     client.protocol.notify("infill/dismissed", {"uri": uri})
-    await asyncio.sleep(0.1)
-    info = await status(client)
+    info = await wait_for_status(client, lambda i: i["session"]["dismissed"] == before["dismissed"] + 1)
     session = info["session"]
     assert session["accepted"] == before["accepted"] + 2
     assert session["partial_accepts"] == before["partial_accepts"] + 1
@@ -332,9 +333,7 @@ async def test_speculation_prefetches_the_state_after_accepting(client: Language
         uri = uri_for(client, "speculate.py")
         open_document(client, uri, "# FILL: 7\nx = \n")
         assert [i.insert_text for i in await complete(client, uri, 1, 4)] == ["7"]
-        await asyncio.sleep(0.2)
-        before = (await status(client))["requests"]
-        assert before["speculative"] >= 1
+        before = (await wait_for_status(client, lambda i: i["requests"]["speculative"] >= 1))["requests"]
         edit = types.TextDocumentContentChangePartial(
             range=types.Range(
                 start=types.Position(line=1, character=4), end=types.Position(line=1, character=4)
@@ -381,8 +380,8 @@ async def test_inline_capable_clients_get_no_popup_fallback_and_a_dead_engine_de
     assert client.init_result.capabilities.inline_completion_provider
     open_document(client, "file:///work/dead.py", "# FILL: 1\nx = \n")
     assert await complete(client, "file:///work/dead.py", 1, 4) == []
-    await asyncio.sleep(0.5)  # restarts on its own, with a growing backoff, without requests
-    info = await status(client)
+    # restarts on its own, with a growing backoff, without requests
+    info = await wait_for_status(client, lambda i: i["engine"]["restarts"] >= 2)
     assert info["engine"]["state"] in ("down", "starting") and info["engine"]["restarts"] >= 2
     assert await complete(client, "file:///work/dead.py", 1, 4) == []
     outages = [m for m in client.messages if "unavailable" in m.message]
