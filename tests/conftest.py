@@ -1,4 +1,5 @@
-"""Shared fixtures: a tiny untrained DiffusionGemma model directory built once per test session."""
+"""Shared fixtures (a tiny untrained DiffusionGemma model directory built once per test session) and the
+test environment: fake-engine settings allowed, fp32, one OpenMP thread, soak counts for ``-m soak``."""
 
 from __future__ import annotations
 
@@ -30,8 +31,9 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 # Test servers name fake engines by module path; the server honours that only when told to.
 os.environ.setdefault("INFILL_ALLOW_CODE_SETTINGS", "1")
 # One torch/OpenMP thread per process (this one, and the engines and servers it starts, which inherit it):
-# the suite runs several torch processes at once on two cores, and contended OpenMP spin-waits crawl (a
-# toy training step went from milliseconds to 2 s; the whole suite ran ~35% longer with two threads).
+# on two cores shared with other processes, contended OpenMP spin-waits crawl (a toy training step took
+# 2 s instead of 27 ms; the torch-heavy test files took 101 s with two threads against 66 s with one). On
+# an otherwise idle machine the two are about even.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 # Exact-equivalence tests compare fp32 results; bf16 (the default on CPUs with bf16 dot products) has
 # its own tests that ask for it by name.
