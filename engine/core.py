@@ -68,6 +68,7 @@ class Job:
     kv: PromptKV = field(default_factory=PromptKV)
     cached_tokens: int = 0
     started: float = 0.0
+    encoded_at: float = 0.0
     slots: list[Slot] = field(default_factory=list)
     cancelled: bool = False
     generator: torch.Generator | None = None
@@ -216,6 +217,8 @@ class EngineCore:
         for job in [j for j in self.jobs.values() if j.cancelled]:
             out.append(self._finish(job, FinishReason.CANCELLED))
         self._prefill()
+        for job in [j for j in self.jobs.values() if j.request.warm and j.encoded_at]:
+            out.append(self._finish(job, FinishReason.CONVERGED))
         self._denoise(out)
         for job in [j for j in self.jobs.values() if j.slots and all(s.done for s in j.slots)]:
             capped = not all(s.converged for s in job.slots)
@@ -258,8 +261,10 @@ class EngineCore:
             self._encoded(job)
 
     def _encoded(self, job: Job) -> None:
+        job.encoded_at = time.monotonic()
         self.kv_store.store(job.request.document_key, job.kv)
-        self._make_slots(job)
+        if not job.request.warm:  # a warm-up ends here, its prompt in the cache
+            self._make_slots(job)
 
     def _make_slots(self, job: Job) -> None:
         pinned_ids = self.tokenizer.encode(job.request.pinned) if job.request.pinned else []
@@ -374,6 +379,7 @@ class EngineCore:
             cached_tokens=job.cached_tokens,
             queue_ms=round((started - job.arrived) * 1000, 2),
             elapsed_ms=round((now - job.arrived) * 1000, 2),
+            encode_ms=round((job.encoded_at - started) * 1000, 2) if job.encoded_at else 0.0,
         )
 
     def _scored(self, job: Job, candidates: dict[str, Candidate], token_ids: dict[str, list[int]]):

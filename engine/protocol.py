@@ -75,6 +75,7 @@ class InfillRequest(_Msg, tag=2):
     seed: int = 0
     context: str = ""
     score: bool = False  # also score each candidate with the encoder's causal likelihood
+    warm: bool = False  # only encode the prompt into the document's cache; answer with no candidates
 
 
 class Cancel(_Msg, tag=3):
@@ -140,6 +141,7 @@ class InfillResult(_Msg, tag=13):
     cached_tokens: int = 0
     queue_ms: float = 0.0
     elapsed_ms: float = 0.0
+    encode_ms: float = 0.0  # encoding the prompt's uncached tokens (part of elapsed_ms)
 
 
 class ErrorReply(_Msg, tag=14):

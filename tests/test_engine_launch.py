@@ -68,8 +68,8 @@ def test_to_argv_round_trips_through_the_engine_command_line(tmp_path):
                           idle_exit=2.5, core_factory="fake_core:make_core")  # fmt: skip
     if not launch_module.onnx_available():
         launch = dataclasses.replace(launch, backend="torch")
-    args, parsed = _parse_args(["--socket", "/tmp/x.sock", *launch.to_argv()])
-    assert parsed == launch and args.socket == Path("/tmp/x.sock")
+    args, parsed, http = _parse_args(["--socket", "/tmp/x.sock", *launch.to_argv()])
+    assert parsed == launch and args.socket == Path("/tmp/x.sock") and http is None
     assert EngineLaunch().to_argv() == []
     relative = EngineLaunch(model_dir=Path("models/m")).to_argv()
     assert relative == ["--model", str(Path("models/m").absolute())]
