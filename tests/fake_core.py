@@ -61,6 +61,7 @@ class FakeCore:
         self.steps_run = 0
         self.has_work_calls = 0
         self.completed = 0
+        self.warmed = 0
         self.cancelled_ids: list[int] = []
         self.added_ids: list[int] = []
         self._jobs: dict[int, _Job] = {}
@@ -112,6 +113,11 @@ class FakeCore:
                     raise RuntimeError("fake step failure")
                 if DROP_MARKER in request.prefix:
                     del self._jobs[request_id]
+                    continue
+                if request.warm:  # a warm-up only encodes its prompt: no candidates
+                    del self._jobs[request_id]
+                    self.warmed += 1
+                    out.append(InfillResult(request_id, (), FinishReason.CONVERGED))
                     continue
                 job.steps += 1
                 text = fill_text(request)
