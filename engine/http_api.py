@@ -229,7 +229,7 @@ class Backend(Protocol):
 
 
 class HttpError(Exception):
-    def __init__(self, status: int, message: str, kind: str = "invalid_request_error",
+    def __init__(self, status: int, message: str, kind: str | None = None,
                  headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
@@ -238,12 +238,13 @@ class HttpError(Exception):
         self.headers = headers or {}
 
 
-_ERROR_KINDS = {401: "authentication_error", 404: "not_found_error", 413: "invalid_request_error",
+_ERROR_KINDS = {401: "authentication_error", 404: "not_found_error", 408: "timeout_error",
                 429: "rate_limit_error", 503: "unavailable_error", 504: "timeout_error"}
 
 
 def error_response(status: int, message: str, kind: str | None = None, headers: dict[str, str] | None = None) -> Response:
-    body = {"error": {"code": status, "message": message, "type": kind or _ERROR_KINDS.get(status, "server_error")}}
+    kind = kind or _ERROR_KINDS.get(status) or ("invalid_request_error" if status < 500 else "server_error")
+    body = {"error": {"code": status, "message": message, "type": kind}}
     return Response(_json(body), status_code=status, media_type="application/json", headers=headers)
 
 
@@ -1048,7 +1049,8 @@ class HttpFront:
             lifespan="off",
             timeout_keep_alive=30,
             limit_concurrency=512,  # connections past it get 503 instead of piling up
-            h11_max_incomplete_event_size=64 * 1024,  # request line and headers
+            http="h11",  # h11 bounds the request line and headers (httptools would take any size)
+            h11_max_incomplete_event_size=64 * 1024,
             ws_max_size=MAX_FRAME_BYTES,
             server_header=False,
         )
