@@ -222,10 +222,11 @@ def engine_environment() -> dict[str, str]:
 
 
 def start_engine_process(launch: EngineLaunch, socket_path: Path, *, log_level: str = "info",
-                         output: int | None = subprocess.DEVNULL) -> subprocess.Popen[bytes]:
-    """Start an engine process for ``launch`` on ``socket_path`` that the caller owns and stops (benchmarks)."""
+                         output: int | None = subprocess.DEVNULL, extra_args: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
+    """Start an engine process for ``launch`` on ``socket_path`` that the caller owns and stops (benchmarks);
+    ``extra_args`` are more engine flags (``--http HOST:PORT``...)."""
     return subprocess.Popen(
-        [*engine_command(launch, socket_path), "--log-level", log_level],
+        [*engine_command(launch, socket_path), "--log-level", log_level, *extra_args],
         stdin=subprocess.DEVNULL,
         stdout=output,
         stderr=subprocess.STDOUT,
