@@ -33,12 +33,21 @@ class JournalCore(FakeCore):
 
     def add(self, request: InfillRequest) -> None:
         held = HOLD_MARKER in request.prefix
-        super().add(msgspec.structs.replace(request, max_steps=1 if request.warm else (1 << 30 if held else 0)))
-        self._write({
-            "event": "add", "id": request.request_id, "warm": request.warm, "prefix": request.prefix,
-            "suffix": request.suffix, "context": request.context, "canvas": list(request.canvas_lengths),
-            "n": request.num_candidates,
-        })
+        super().add(
+            msgspec.structs.replace(request, max_steps=1 if request.warm else (1 << 30 if held else 0))
+        )
+        self._write(
+            {
+                "event": "add",
+                "id": request.request_id,
+                "warm": request.warm,
+                "prefix": request.prefix,
+                "suffix": request.suffix,
+                "context": request.context,
+                "canvas": list(request.canvas_lengths),
+                "n": request.num_candidates,
+            }
+        )
 
     def step(self) -> list[Partial | InfillResult | ErrorReply]:
         with self._lock:
@@ -48,10 +57,14 @@ class JournalCore(FakeCore):
             if isinstance(message, InfillResult) and message.request_id in warm:
                 message = InfillResult(message.request_id, (), FinishReason.CONVERGED, steps=message.steps)
             if isinstance(message, InfillResult):
-                self._write({
-                    "event": "end", "id": message.request_id, "reason": FinishReason(message.finish_reason).name,
-                    "text": message.candidates[0].text if message.candidates else None,
-                })
+                self._write(
+                    {
+                        "event": "end",
+                        "id": message.request_id,
+                        "reason": FinishReason(message.finish_reason).name,
+                        "text": message.candidates[0].text if message.candidates else None,
+                    }
+                )
             out.append(message)
         return out
 
