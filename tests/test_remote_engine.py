@@ -311,3 +311,27 @@ def test_batch_fills_holes_through_the_remote_engine(fake_engine: Engine, tmp_pa
     assert "refused the API key" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         batch_cli.main([*argv, "--socket", "/tmp/x.sock"])
+
+
+def test_infill_serve_flags_are_defaults_that_editor_settings_override(monkeypatch):
+    from infill_lsp import server
+
+    seen = []
+    monkeypatch.setattr(server.InfillServer, "start_io", lambda self: seen.append(self))
+    root, ours = logging.getLogger(), logging.getLogger("infill_lsp")
+    kept = list(root.handlers), root.level, ours.level
+    try:  # main sets up logging: put it back after
+        assert server.main(["--engine-url", "https://gpu:8012", "--engine-api-key-file", "/keys/infill"]) == 0
+    finally:
+        root.handlers[:] = kept[0]
+        root.setLevel(kept[1])
+        ours.setLevel(kept[2])
+    (started,) = seen
+    started.apply_settings({"maxLines": 3}, initial=True)
+    assert started.settings.engine.url == "https://gpu:8012" and started.settings.engine.api_key_file == "/keys/infill"
+    other = server.create_server()
+    other.default_settings = started.default_settings
+    other.apply_settings({"engine": {"url": "http://other:1"}}, initial=True)
+    assert other.settings.engine.url == "http://other:1" and other.settings.engine.api_key_file == "/keys/infill"
+    with pytest.raises(SystemExit):
+        server.main(["--engine-api-key-file", "/keys/infill"])  # a key file needs a URL
