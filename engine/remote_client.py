@@ -18,7 +18,7 @@ import ssl
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
@@ -387,7 +387,7 @@ class RemoteEngineClient:
                 await _close_quietly(ws)
                 raise EngineUnavailable(f"the engine at {self.url} did not answer the handshake with Welcome")
 
-    def _raise_for_status(self, status: int, key: str | None) -> None:
+    def _raise_for_status(self, status: int, key: str | None) -> NoReturn:
         if status == 401:
             self._raise_refused(key)
         if status == 503:
@@ -395,7 +395,7 @@ class RemoteEngineClient:
         hint = ": is it an infill engine (infill engine --http)?" if status == 404 else ""
         raise EngineUnavailable(f"the engine at {self.url} refused the connection with HTTP {status}{hint}")
 
-    def _raise_refused(self, key: str | None) -> None:
+    def _raise_refused(self, key: str | None) -> NoReturn:
         if key is None:
             raise EngineRefused(
                 f"the engine at {self.url} needs an API key: set ${self.remote.api_key_env} or give a key file "

@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -52,6 +53,7 @@ class Engine:
     log: Path  # the engine process's output
     process: subprocess.Popen[bytes]
     loading_at_start: bool  # /health said 503 (model loading) when the port first answered
+    certificate: Path | None = None  # the engine's self-signed TLS certificate, when it serves https
 
     def remote(self, **fields) -> RemoteEngine:
         return RemoteEngine(url=self.url, **{"api_key_file": self.key_file, **fields})
@@ -64,8 +66,10 @@ def _free_port() -> int:
 
 
 def _health(url: str) -> int | None:
+    unverified = ssl.create_default_context()  # only asks whether the port answers yet
+    unverified.check_hostname, unverified.verify_mode = False, ssl.CERT_NONE
     try:
-        with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
+        with urllib.request.urlopen(f"{url}/health", timeout=2, context=unverified) as answer:
             return answer.status
     except urllib.error.HTTPError as exc:
         return exc.code
@@ -73,19 +77,34 @@ def _health(url: str) -> int | None:
         return None
 
 
-def _serve(*flags: str, ready_timeout: float) -> Iterator[Engine]:
-    """An engine process serving the HTTP API on a free loopback port with an API key; it is stopped after."""
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 signed by its own key (its own CA), and the key."""
+    certificate, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-days", "1", "-subj", "/CN=infill-test", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(certificate)], check=True, capture_output=True)
+    return certificate, key
+
+
+def _serve(*flags: str, ready_timeout: float, tls: bool = False) -> Iterator[Engine]:
+    """An engine process serving the HTTP API on a free loopback port with an API key (and with ``tls``, a
+    self-signed certificate); it is stopped after."""
     directory = Path(tempfile.mkdtemp(prefix="infill-", dir="/tmp"))
     directory.chmod(0o700)
+    certificate = None
+    if tls:
+        certificate, private_key = _self_signed(directory)
+        flags = (*flags, "--ssl-certfile", str(certificate), "--ssl-keyfile", str(private_key))
     keys = directory / "keys"
     keys.write_text(f"# the engine's keys\neditor:{KEY}\n")
     key_file = directory / "key"
     key_file.write_text(f"{KEY}\n")
     key_file.chmod(0o600)
     log = directory / "engine.log"
-    url = f"http://127.0.0.1:{_free_port()}"
+    address = f"127.0.0.1:{_free_port()}"
+    url = f"{'https' if tls else 'http'}://{address}"
     command = [sys.executable, "-m", "engine", "--socket", str(directory / "engine.sock"),
-               "--http", url.removeprefix("http://"), "--api-key-file", str(keys), "--log-level", "debug", *flags]
+               "--http", address, "--api-key-file", str(keys), "--log-level", "debug", *flags]
     with open(log, "wb") as out:
         process = subprocess.Popen(command, env={**os.environ, "PYTHONPATH": PYTHONPATH}, cwd=ROOT,
                                    stdout=out, stderr=subprocess.STDOUT)
@@ -96,7 +115,7 @@ def _serve(*flags: str, ready_timeout: float) -> Iterator[Engine]:
             first = _health(url)
             time.sleep(0.05)
         assert first is not None, f"the engine did not serve HTTP: {log.read_text()[-2000:]}"
-        yield Engine(url, key_file, log, process, loading_at_start=first == 503)
+        yield Engine(url, key_file, log, process, loading_at_start=first == 503, certificate=certificate)
     finally:
         process.terminate()
         try:
@@ -110,6 +129,13 @@ def _serve(*flags: str, ready_timeout: float) -> Iterator[Engine]:
 @pytest.fixture(scope="module")
 def fake_engine() -> Iterator[Engine]:
     yield from _serve("--core-factory", "fake_core:slow_core", ready_timeout=60)
+
+
+@pytest.fixture(scope="module")
+def tls_engine() -> Iterator[Engine]:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl makes the test certificate")
+    yield from _serve("--core-factory", "fake_core:make_core", ready_timeout=60, tls=True)
 
 
 @pytest.fixture(scope="module")
@@ -241,6 +267,20 @@ async def test_open_client_with_a_remote_engine_starts_nothing(fake_engine: Engi
     await client.close()
     with pytest.raises(ValueError):
         open_client(EngineLaunch(), remote=fake_engine.remote(), inproc=True)
+
+
+async def test_tls_refuses_an_untrusted_certificate_and_trusts_the_ca_file(tls_engine: Engine):
+    assert tls_engine.certificate is not None
+    with pytest.raises(EngineUnavailable, match=r"wss://127\.0\.0\.1:\d+/v1/engine has a TLS certificate this "
+                                                r"machine does not trust .*engine\.caFile"):
+        await RemoteEngineClient(tls_engine.remote()).start()
+    client = RemoteEngineClient(tls_engine.remote(ca_file=tls_engine.certificate))
+    await client.start()
+    try:
+        result = await client.infill(InfillRequest(1, "secure", "ly", max_steps=2), timeout=30)
+        assert result.candidates[0].text == "[secure|ly]"
+    finally:
+        await client.close()
 
 
 # ---- the embedded model: loading, and the cache across keystrokes ---------------------------------
