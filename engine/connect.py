@@ -1,8 +1,9 @@
-"""The one place engines are started and their clients opened: in this process, or over a Unix socket to
-an engine process that is started when none listens.
+"""The one place engines are started and their clients opened: in this process, over a Unix socket to
+an engine process that is started when none listens, or over a WebSocket to an engine on another machine.
 
 ``open_client(launch, ...)`` returns an unstarted EngineClient; its ``start()`` loads the core here, joins
-the engine on the socket, or starts ``python -m engine`` with the launch's flags and then joins it.
+the engine on the socket, starts ``python -m engine`` with the launch's flags and then joins it, or (with
+``remote``) connects to the remote engine, starting nothing.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from engine.client import EngineClient, EngineUnavailable, OnPartial
 from engine.launch import EngineLaunch
 from engine.protocol import InfillRequest, InfillResult, StatusReply, Welcome
+from engine.remote_client import RemoteEngine, RemoteEngineClient
 from engine.server import EXIT_ALREADY_RUNNING, default_socket_path, ensure_private_dir
 from engine.socket_client import EngineNotListening, SocketEngineClient
 
@@ -38,13 +40,21 @@ def open_client(
     start_timeout: float = 300.0,
     request_timeout: float = 30.0,
     client_name: str = "infill",
+    remote: RemoteEngine | None = None,
 ) -> EngineClient:
     """An unstarted EngineClient for ``launch``.
 
-    ``inproc``: ``start()`` builds the core in this process (``launch.load_core``) in a worker thread.
-    Otherwise it joins the engine on ``socket`` (default: the per-user socket), first starting an engine
-    process for ``launch`` when none listens, unless ``spawn`` is False.
+    ``remote``: ``start()`` connects to the engine at ``remote.url`` (``launch`` is the remote operator's
+    business and is not used; nothing is spawned). ``inproc``: ``start()`` builds the core in this process
+    (``launch.load_core``) in a worker thread. Otherwise it joins the engine on ``socket`` (default: the
+    per-user socket), first starting an engine process for ``launch`` when none listens, unless ``spawn``
+    is False.
     """
+    if remote is not None:
+        if inproc or socket is not None:
+            raise ValueError("a remote engine goes with neither an in-process engine nor a socket")
+        return RemoteEngineClient(remote, client_name=client_name, start_timeout=start_timeout,
+                                  request_timeout=request_timeout)
     if inproc:
         from engine.inproc_client import InprocEngineClient
 

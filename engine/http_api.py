@@ -803,12 +803,13 @@ class HttpApi:
         try:
             client = self._authenticate(websocket.headers, websocket.client.host if websocket.client else "")
         except HttpError as exc:
+            await websocket.accept()  # closed before accept, the handshake is answered HTTP 403: no code, no reason
             await websocket.close(code=1008, reason=exc.message[:120])
             return
+        await websocket.accept()
         if self.backend is None:
             await websocket.close(code=1013, reason="Loading model")
             return
-        await websocket.accept()
         await _RemoteConnection(self, websocket, client).serve()
 
 
