@@ -81,7 +81,7 @@ async def _run(args, text: str, language: str, report) -> tuple[str, object]:
         client = open_client(args.launch, remote=args.remote, client_name="infill-complete")
     else:
         socket = Path(args.socket) if args.socket else None
-        client = open_client(args.launch, socket=socket, inproc=socket is None)
+        client = open_client(args.launch.spawned(), socket=socket, inproc=socket is None)
     welcome = await client.start()
     try:
         if not welcome.trained:

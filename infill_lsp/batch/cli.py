@@ -204,7 +204,7 @@ def _client(args: argparse.Namespace):
     if args.remote is not None:
         return open_client(args.launch, remote=args.remote, request_timeout=args.timeout, client_name="infill-batch")
     socket = Path(args.socket) if args.socket else None
-    return open_client(args.launch, socket=socket, inproc=socket is None, request_timeout=args.timeout)
+    return open_client(args.launch.spawned(), socket=socket, inproc=socket is None, request_timeout=args.timeout)
 
 
 def ray_runner_factory(args: argparse.Namespace):
