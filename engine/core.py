@@ -68,6 +68,7 @@ class Slot:
     generator: torch.Generator | None = None
     pinned: torch.Tensor | None = None
     history: torch.Tensor | None = None
+    argmax: torch.Tensor | None = None  # generate()'s answer canvas (``fill`` is what the engine shows of it)
 
 
 @dataclass(slots=True)
@@ -303,7 +304,7 @@ class EngineCore:
                     canvas[n : n + len(seed)] = torch.tensor(seed)
                     if n + len(seed) < room:
                         canvas[n + len(seed)] = self.format.end_ids[0]
-                no_end = torch.zeros(width, dtype=torch.bool)
+                no_end = torch.zeros(width, dtype=torch.bool, device=canvas.device)
                 no_end[n] = True  # the first free position: the fill is never empty
                 slot = Slot(width, canvas, pinned, no_end, canvas.clone(), tail=len(tail))
                 if generator is not None:
@@ -393,17 +394,19 @@ class EngineCore:
             canvases,
             logits,
             pinned=torch.stack([s.pinned for _, s in group]),
+            no_end=torch.stack([s.no_end for _, s in group]),
             step=torch.tensor([s.steps for _, s in group]),
             max_steps=torch.tensor([j.max_steps for j, _ in group]),
             history=torch.stack([s.history for _, s in group]),
             generators=[s.generator for _, s in group],
+            banned=self.banned,
             end_ids=self.end_ids,
             cfg=cfg,
         )
         for row, (job, slot) in enumerate(group):
             slot.canvas = outcome.canvas[row]
             slot.decided = outcome.accepted[row]
-            slot.fill = outcome.argmax[row]
+            slot.fill, slot.argmax = outcome.fill[row], outcome.argmax[row]
             slot.history = outcome.history[row]
             slot.sc_logits = outcome.logits[row].to(self.runner.dtype)
             slot.steps += 1

@@ -202,6 +202,8 @@ def denoise_step(
 class GenerateOutcome:
     canvas: torch.Tensor  # (B, C) next canvas to feed the model: accepted samples, fresh noise elsewhere
     argmax: torch.Tensor  # (B, C) the tempered logits' argmax: generate()'s answer canvas so far
+    fill: torch.Tensor  # (B, C) what the engine shows: the argmax, but at ``no_end`` positions the best id
+    #                     that neither ends the fill nor is banned
     accepted: torch.Tensor  # (B, C) the entropy-bound set of this step (and pinned positions)
     logits: torch.Tensor  # (B, C, V) tempered logits, every position: the next step's self-conditioning
     history: torch.Tensor  # (B, S, C) the last stability_threshold argmax canvases, oldest first
@@ -219,10 +221,12 @@ def generate_step(
     raw_logits: torch.Tensor,
     *,
     pinned: torch.Tensor,
+    no_end: torch.Tensor,
     step: torch.Tensor,
     max_steps: torch.Tensor,
     history: torch.Tensor,
     generators: list[torch.Generator],
+    banned: torch.Tensor,
     end_ids: torch.Tensor,
     cfg: GenerateConfig,
 ) -> GenerateOutcome:
@@ -230,12 +234,18 @@ def generate_step(
 
     ``pinned`` positions (text the user typed, a suffix tail) keep their token, count as certain (entropy
     0, so they take nothing from the bound), and are never re-noised; with none pinned a row is exactly
-    generate()'s step. ``raw_logits`` is tempered in place when it is already fp32.
+    generate()'s step. The engine's rules touch only the ``fill`` it shows: where the argmax at a
+    ``no_end`` position (the fill's first) is an end or ``banned`` id, the best other id stands there
+    instead, so a fill is never empty; nothing of it feeds back. ``raw_logits`` is tempered in place when
+    it is already fp32.
     """
     rows, width, vocab = raw_logits.shape
     logits = raw_logits.float()
     logits.div_(temperature(step, max_steps, cfg).to(logits.device)[:, None, None])
     next_canvas, argmax, accepted = torch.empty_like(canvas), torch.empty_like(canvas), torch.empty_like(pinned)
+    end_ids = end_ids.to(logits.device)
+    never = torch.cat([banned.to(logits.device), end_ids])
+    fill = argmax.clone()
     done = torch.zeros(rows, dtype=torch.bool, device=logits.device)
     confidence = torch.zeros(rows, device=logits.device)
     history = history.clone()
@@ -256,12 +266,19 @@ def generate_step(
         chosen = torch.zeros_like(take).scatter(-1, order, take)[0] | pins
         next_canvas[row] = torch.where(pins, canvas[row], torch.where(chosen, sampled, noise))
         argmax[row], accepted[row] = best, chosen
+        shown = best
+        if bool(no_end[row].any()):
+            at = no_end[row]
+            others = tempered[at].index_fill(-1, never, float("-inf")).argmax(-1)
+            shown = best.clone()
+            shown[at] = torch.where(torch.isin(best[at], never), others, best[at])
+        fill[row] = shown
         stable = bool((history[row] == best[None]).all()) if cfg.stability_threshold else True
         if cfg.stability_threshold:
             history[row] = torch.roll(history[row], shifts=-1, dims=0)
             history[row, -1] = best
         done[row] = stable and bool(entropy.mean() < cfg.confidence_threshold)
-        span = fill_extent(best[None], end_ids.to(best.device))[0]
-        top = probs.gather(-1, best[:, None])[:, 0].masked_fill(pins, 1.0)
+        span = fill_extent(shown[None], end_ids)[0]
+        top = probs.gather(-1, shown[:, None])[:, 0].masked_fill(pins, 1.0)
         confidence[row] = (top * span).sum() / span.sum().clamp(min=1)
-    return GenerateOutcome(next_canvas, argmax, accepted, logits, history, done, confidence)
+    return GenerateOutcome(next_canvas, argmax, fill, accepted, logits, history, done, confidence)
