@@ -9,7 +9,8 @@ The sampler is one of two policies (``engine.sampler``): a checkpoint whose ``ge
 the sampling values (the published DiffusionGemma) runs ``generate``, transformers' ``generate()`` with
 those values; any other (the embedded model) runs the engine's own. Under ``generate`` a request's canvases
 each draw from their own generator: the ``i``-th (canvas lengths outer, candidates inner) is seeded with
-the request's seed (its id when 0) plus ``i * 2**32``, so its first canvas seeded ``s`` is
+the request's seed (its id when 0) plus ``i * 0x9E3779B9`` (mod 2**64; CPU generators read only the low
+32 bits, which this offset changes), so the first canvas of a request seeded ``s`` is
 ``torch.manual_seed(s); model.generate(prompt)`` with ``max_denoising_steps`` = the request's steps.
 """
 
@@ -315,8 +316,9 @@ class EngineCore:
 
     def _canvas_generator(self, request: InfillRequest, index: int) -> torch.Generator:
         """The generator of a request's ``index``-th canvas (generate policy), on the runner's device: seeded
-        with the request's seed (its id when 0), plus ``index * 2**32`` after the first canvas."""
-        seed = ((request.seed or request.request_id) + index * 2**32) % 2**64
+        with the request's seed (its id when 0), plus ``index * 0x9E3779B9`` after the first canvas (an odd
+        step, so the low 32 bits, all a CPU generator reads, differ between a request's canvases)."""
+        seed = ((request.seed or request.request_id) + index * 0x9E3779B9) % 2**64
         return torch.Generator(device=self.runner.device).manual_seed(seed)
 
     def _denoise(self, out: list[Message]) -> None:

@@ -44,7 +44,7 @@ POLICY_DIFFERENCES = (
     "generate()'s to float rounding (7e-7 on the test checkpoint), not bit for bit, and a sample can flip "
     "in rare cases; a canvas alone or beside prompts of its length is exact",
     "random streams: each canvas has its own generator on the runner's device, the i-th of a request "
-    "seeded with its seed (its id when 0) + i * 2**32; generate() draws from the global generator",
+    "seeded with its seed (its id when 0) + i * 0x9E3779B9; generate() draws from the global generator",
     "ONNX backend: single-canvas steps run on ONNX Runtime, equal to torch's logits to fp32 rounding",
     "the embedded model has no sampling values in its generation config and keeps the engine's own "
     "policy (final decisions, argmax proposals, noise above the special ids, one-hot self-conditioning "
