@@ -272,3 +272,27 @@ def test_pinned_text_starts_every_canvas_and_the_fill(core):
     (result,) = results
     assert result.candidates and all(c.text.startswith(pinned) and len(c.text) > len(pinned)
                                      for c in result.candidates)
+
+
+def test_the_onnx_runner_serves_the_generate_policy(published_dir, core, tmp_path, monkeypatch):
+    """The ONNX backend runs the same policy: its single-canvas step honours ``self_conditioning_rows``,
+    and a request's canvas matches the torch backend's (fp32 on both)."""
+    pytest.importorskip("onnxruntime")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    from engine.core import load_core
+    from engine.kv import PromptKV
+    from engine.onnx_runner import OnnxRunner
+
+    onnx_core = load_core(published_dir, device="cpu", backend="onnx")
+    runner = onnx_core.runner
+    assert isinstance(runner, OnnxRunner) and onnx_core.policy == "generate"
+    kv = runner.encode(PromptKV(), [2, 105, *range(200, 230)])
+    canvas = torch.randint(0, runner.vocab_size, (1, 256), generator=torch.Generator().manual_seed(2))
+    sc = torch.randn(1, 256, runner.vocab_size, generator=torch.Generator().manual_seed(3))
+    left_out = runner.denoise(canvas, [kv], sc, None, torch.tensor([False]))
+    assert torch.equal(left_out, runner.denoise(canvas, [kv], None))
+    assert not torch.equal(left_out, runner.denoise(canvas, [kv], sc, None, torch.tensor([True])))
+    asked = request(10, seed=101)
+    (ours,) = _answers(onnx_core, [asked]).values()
+    (torch_answer,) = _answers(core, [asked]).values()
+    assert ours.result.steps == 4 and (ours.canvases[0] == torch_answer.canvases[0]).float().mean() > 0.95
