@@ -242,10 +242,10 @@ def generate_step(
     rows, width, vocab = raw_logits.shape
     logits = raw_logits.float()
     logits.div_(temperature(step, max_steps, cfg).to(logits.device)[:, None, None])
-    next_canvas, argmax, accepted = torch.empty_like(canvas), torch.empty_like(canvas), torch.empty_like(pinned)
+    next_canvas, argmax, fill = (torch.empty_like(canvas) for _ in range(3))
+    accepted = torch.empty_like(pinned)
     end_ids = end_ids.to(logits.device)
     never = torch.cat([banned.to(logits.device), end_ids])
-    fill = argmax.clone()
     done = torch.zeros(rows, dtype=torch.bool, device=logits.device)
     confidence = torch.zeros(rows, device=logits.device)
     history = history.clone()
@@ -273,8 +273,9 @@ def generate_step(
             shown = best.clone()
             shown[at] = torch.where(torch.isin(best[at], never), others, best[at])
         fill[row] = shown
-        stable = bool((history[row] == best[None]).all()) if cfg.stability_threshold else True
+        stable = True  # the argmax canvas unchanged over the last stability_threshold steps
         if cfg.stability_threshold:
+            stable = bool((history[row] == best[None]).all())
             history[row] = torch.roll(history[row], shifts=-1, dims=0)
             history[row, -1] = best
         done[row] = stable and bool(entropy.mean() < cfg.confidence_threshold)
