@@ -14,9 +14,11 @@ import pytest
 import torch
 
 from engine.checkpoint import load_model
+from engine.config import EngineConfig
 from engine.memory_plan import (
     GIB,
     MemoryPlanError,
+    fit_batch,
     kv_bytes_per_token,
     parameter_counts,
     plan_memory,
@@ -217,10 +219,14 @@ def test_the_plan_of_the_published_model_by_hand():
     row = 25 * 2 * 8 * 256 * 2 * 1024 + 5 * 2 * 2 * 512 * 2 * context  # sliding layers keep their window
     assert plan.kv_batch_bytes == 64 * row == 14_847_836_160
     assert plan.kv_store_bytes == 256 * 2**20
-    assert plan.step_bytes == 64 * 64 * vocab * (4 + 4 + 2 + 2)
+    assert plan.step_bytes == 64 * 256 * vocab * (4 + 4 + 2 + 2)  # 64 canvases of the trained 256 tokens
     assert plan.headroom_bytes == GIB + int(0.05 * 2 * text)
-    # 76.46 GiB in all: an H200 (139 GiB) has room for it; an 80 GB card barely does.
-    assert plan.total_bytes == 82_101_987_507
+    # 112.46 GiB in all: an H200 (139 GiB) has room for it; an 80 GB card takes fewer canvases a step.
+    assert plan.total_bytes == 120_756_693_171
+    engine_config = EngineConfig()
+    fitted = fit_batch(config, torch.bfloat16, engine_config, "cuda", available=80 * 10**9)
+    assert engine_config.max_batch_canvases == 16 and fitted.total_bytes <= 80 * 10**9
+    assert plan_memory(config, torch.bfloat16, EngineConfig(short_canvases=True)).step_bytes == 64 * 64 * vocab * 12
 
 
 def test_the_plan_counts_what_the_model_builds(published_dir, loaded):
