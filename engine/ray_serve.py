@@ -4,34 +4,31 @@ requests of each document routed to the replica that holds its cache.
 Three parts, all in Ray Serve:
 - ``EngineReplica``: one EngineLoop over a core from an EngineLaunch, per replica (``num_gpus`` each);
   ``fill`` streams a request's messages as msgpack bodies of the wire-format structs.
-- ``DocumentAffinityRouter``: Serve's request router for the replicas. It ranks them by rendezvous
-  hashing of the request's document key, so a document goes to the same replica while the set of
-  replicas stays the same; when a replica leaves or joins, only the documents whose first choice it
-  was (or becomes) move, and pay one cold prompt encoding there. A first choice whose queue is full
-  passes the request to the next in the document's order.
+- ``DocumentAffinityRouter`` (engine/ray_routing.py): Serve's request router for the replicas. It ranks
+  them by rendezvous hashing of the request's document key, so a document goes to the same replica while
+  the set of replicas stays the same; when a replica leaves or joins, only the documents whose first
+  choice it was (or becomes) move, and pay one cold prompt encoding there. A first choice that stays
+  busy (queue full, or not answering Serve's queue probe) passes the request to the next in the order.
 - ``ApiIngress``: engine.http_api.HttpApi, the same endpoints as ``infill engine --http``, over a
-  ``ReplicaBackend`` that forwards each request to the replicas. A replica that dies mid-request costs
-  one retry on another (a fill is idempotent); a second failure, or the request's time running out, is
-  answered with an error. Nothing waits without a deadline.
+  ``ReplicaBackend`` (engine/ray_routing.py) that streams each request from its replica. A replica that
+  dies mid-request costs one retry on another (a fill is idempotent); a second failure, or the request's
+  time running out, is answered with an error. Nothing waits without a deadline.
 
-``infill serve-ray`` runs it (see ``main``); ray is imported only here, and only this command imports this
-module (the ``serve`` extra: ``pip install 'infill-diffusion[serve]'``).
+``infill serve-ray`` runs it (see ``main``). Ray is imported only by these two modules, which only that
+command (and its tests and benchmark) imports: the ``serve`` extra, ``pip install 'infill-diffusion[serve]'``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import concurrent.futures
 import contextlib
 import dataclasses
-import hashlib
 import logging
-import math
 import signal
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Hashable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
@@ -40,87 +37,20 @@ from ray import serve
 from ray.exceptions import RayActorError
 from ray.serve.config import HTTPOptions, RequestRouterConfig
 from ray.serve.handle import DeploymentHandle
-from ray.serve.request_router import PendingRequest, RequestRouter, RunningReplica
 
 from engine.http_api import DEFAULT_PORT, HttpApi, HttpSettings
 from engine.launch import EngineLaunch
 from engine.loop import EngineLoop
-from engine.protocol import (
-    ErrorCode,
-    ErrorReply,
-    FinishReason,
-    InfillRequest,
-    InfillResult,
-    StatusReply,
-    Welcome,
-    decode_server,
-)
+from engine.protocol import ErrorCode, ErrorReply, InfillRequest, InfillResult, Welcome
+from engine.ray_routing import ENGINE_DEPLOYMENT, STATUS_TIMEOUT_S, DocumentAffinityRouter, ReplicaBackend
 
 log = logging.getLogger(__name__)
 
 APP_NAME = "infill"
-ENGINE_DEPLOYMENT = "EngineReplica"
 REPLICA_MAX_ONGOING = 256  # fills one replica takes at once (its engine batches them); past it, the next replica
-_STATUS_TIMEOUT_S = 10.0
 _WELCOME_TIMEOUT_S = 30.0
 _encoder = msgspec.msgpack.Encoder()
 _request_decoder = msgspec.msgpack.Decoder(InfillRequest)
-
-
-# ---- routing ------------------------------------------------------------------------------------
-
-
-def rendezvous_order(key: str, replica_ids: list[str]) -> list[str]:
-    """``replica_ids`` in ``key``'s order of preference (highest random weight hashing): the same for
-    the same set of ids in any process, and one id leaving moves only the keys it was first for."""
-    def weight(replica_id: str) -> bytes:
-        return hashlib.blake2b(f"{key}\0{replica_id}".encode(), digest_size=8).digest()
-
-    return sorted(replica_ids, key=weight, reverse=True)
-
-
-_LIVE_REPLICAS: dict[str, tuple[str, ...]] = {}  # deployment name -> replica ids the router of this process knows
-
-
-class DocumentAffinityRouter(RequestRouter):
-    """Routes a call by its ``route_key`` keyword (a document key) to the first replica in the key's
-    rendezvous order, never to one named in ``avoid``; ``replica`` names one outright.
-
-    The first choice is waited for ``patience_s`` (Serve probes its queue with growing deadlines, so a
-    busy replica that answers slowly keeps its documents); after that the call goes to the first replica
-    in the order that has room. A replica found dead leaves the candidates at once."""
-
-    patience_s = 2.0
-
-    def initialize_state(self, patience_s: float = 2.0, **kwargs: Any) -> None:
-        self.patience_s = patience_s
-
-    async def choose_replicas(self, candidate_replicas: list[RunningReplica],
-                              pending_request: PendingRequest | None = None) -> list[list[RunningReplica]]:
-        kwargs = pending_request.kwargs if pending_request is not None else {}
-        by_id = {replica.replica_id.unique_id: replica for replica in candidate_replicas}
-        if pending_request is not None:
-            pending_request.routing_context.should_backoff = True  # each call ranks them all: back off between
-        if target := kwargs.get("replica"):
-            return [[by_id[target]]] if target in by_id else []
-        avoid = set(kwargs.get("avoid", ()))
-        key = kwargs.get("route_key", "")
-        if not key:
-            return [[r for i, r in by_id.items() if i not in avoid]]
-        order = [by_id[i] for i in rendezvous_order(key, list(by_id)) if i not in avoid]
-        waited = time.time() - pending_request.created_at if pending_request is not None else math.inf
-        if waited < self.patience_s:
-            return [order[:1]]
-        return [[replica] for replica in order]
-
-    def update_replicas(self, replicas: list[RunningReplica]) -> None:
-        super().update_replicas(replicas)
-        _LIVE_REPLICAS[self._deployment_id.name] = tuple(r.replica_id.unique_id for r in replicas)
-
-    def on_replica_actor_died(self, replica_id: Any) -> None:
-        super().on_replica_actor_died(replica_id)
-        live = _LIVE_REPLICAS.get(self._deployment_id.name, ())
-        _LIVE_REPLICAS[self._deployment_id.name] = tuple(i for i in live if i != replica_id.unique_id)
 
 
 # ---- the engine replica -------------------------------------------------------------------------
@@ -184,7 +114,7 @@ class EngineReplica:
 
     async def status(self, *, replica: str = "") -> bytes:
         """The engine's StatusReply (msgpack); ``replica`` is for the router."""
-        reply = await asyncio.wait_for(asyncio.wrap_future(self._loop.status(0)), _STATUS_TIMEOUT_S)
+        reply = await asyncio.wait_for(asyncio.wrap_future(self._loop.status(0)), STATUS_TIMEOUT_S)
         return _encoder.encode(reply)
 
     def check_health(self) -> None:
@@ -196,129 +126,6 @@ class EngineReplica:
         loop = getattr(self, "_loop", None)
         if loop is not None:
             loop.close(timeout=5.0)
-
-
-# ---- the ingress's backend ----------------------------------------------------------------------
-
-
-class ReplicaBackend:
-    """engine.http_api.Backend over the engine replicas. Runs on the ingress's event loop: ``submit``,
-    ``cancel`` and ``cancel_owner`` are called there (sinks are then called there too)."""
-
-    def __init__(self, engines: DeploymentHandle, welcome: Welcome, *, timeout_s: float, retries: int = 1) -> None:
-        self.welcome = welcome
-        self.timeout_s = timeout_s
-        self.retries = retries
-        self.retried = 0  # fills that a replica failure sent to another replica
-        self._engines = engines
-        self._fills = engines.options(stream=True)
-        self._calls: dict[tuple[Hashable, int], tuple[asyncio.Task[None], list[bool]]] = {}
-
-    def submit(self, owner: Hashable, request: InfillRequest, sink: Callable[[Any], None]) -> None:
-        key = (owner, request.request_id)
-        if key in self._calls:
-            sink(ErrorReply(request.request_id, ErrorCode.BAD_REQUEST,
-                            f"request id {request.request_id} is already in flight"))
-            return
-        silent = [False]  # set by cancel_owner: the owner has gone, its messages are dropped
-        task = asyncio.get_running_loop().create_task(self._forward(request, sink, silent))
-        self._calls[key] = (task, silent)
-        task.add_done_callback(lambda done: self._calls.pop(key, None) if self._calls.get(key, (None,))[0] is done else None)
-
-    def cancel(self, owner: Hashable, client_id: int) -> None:
-        call = self._calls.get((owner, client_id))
-        if call is not None:
-            call[0].cancel()
-
-    def cancel_owner(self, owner: Hashable) -> None:
-        for (call_owner, _), (task, silent) in list(self._calls.items()):
-            if call_owner == owner:
-                silent[0] = True
-                task.cancel()
-
-    def status(self, request_id: int = 0) -> concurrent.futures.Future[StatusReply]:
-        future: concurrent.futures.Future[StatusReply] = concurrent.futures.Future()
-
-        def settle(task: asyncio.Task[StatusReply]) -> None:
-            if task.cancelled():
-                future.cancel()
-            elif task.exception() is not None:
-                future.set_exception(task.exception())  # type: ignore[arg-type]
-            else:
-                future.set_result(msgspec.structs.replace(task.result(), request_id=request_id))
-
-        asyncio.get_running_loop().create_task(self._status()).add_done_callback(settle)
-        return future
-
-    async def _status(self) -> StatusReply:
-        """Every replica's status summed (the router's replicas; any one before the first fill)."""
-        replicas = _LIVE_REPLICAS.get(ENGINE_DEPLOYMENT, ()) or ("",)
-        bodies = await asyncio.wait_for(asyncio.gather(
-            *(self._engines.status.remote(replica=replica) for replica in replicas), return_exceptions=True),
-            _STATUS_TIMEOUT_S)
-        replies = [decode_server(body) for body in bodies if isinstance(body, bytes)]
-        replies = [reply for reply in replies if isinstance(reply, StatusReply)]
-        if not replies:
-            raise RuntimeError(f"no engine replica answered: {bodies[0]!r}")
-        total = replies[0]
-        for field in ("active", "queued", "completed", "cache_entries", "cache_bytes", "cache_hit_tokens",
-                      "cache_lookup_tokens", "trimmed_prompts", "forward_passes"):
-            total = msgspec.structs.replace(total, **{field: sum(getattr(r, field) for r in replies)})
-        mean_step = sum(r.mean_step_ms for r in replies) / len(replies)
-        return msgspec.structs.replace(total, mean_step_ms=mean_step, pid=0, model_dir="", clients=0)
-
-    async def _forward(self, request: InfillRequest, sink: Callable[[Any], None], silent: list[bool]) -> None:
-        """Stream ``request`` from its replica into ``sink``: retried on another replica when the first dies,
-        an ErrorReply when that fails too or time runs out; a CANCELLED result when cancelled."""
-        body = _encoder.encode(request)
-        deadline = time.monotonic() + self.timeout_s
-        avoid: list[str] = []  # replicas that failed this request
-        failure: BaseException | None = None
-        try:
-            for attempt in range(1 + self.retries):
-                if attempt:
-                    self.retried += 1
-                    log.warning("engine replica %s failed a request (%r); retrying on another",
-                                avoid[-1] if avoid else "?", failure)
-                try:
-                    await self._attempt(request, body, sink, avoid, deadline)
-                    return
-                except RayActorError as exc:  # the replica died or became unreachable
-                    failure = exc
-            sink(ErrorReply(request.request_id, ErrorCode.OVERLOADED,
-                            f"the engine replicas serving this request failed ({type(failure).__name__}); try again"))
-        except TimeoutError:
-            sink(ErrorReply(request.request_id, ErrorCode.OVERLOADED,
-                            f"no engine replica answered within {self.timeout_s:g}s"))
-        except asyncio.CancelledError:
-            if not silent[0]:
-                sink(InfillResult(request.request_id, (), FinishReason.CANCELLED))
-            raise
-        except Exception as exc:  # a replica's own failure: said once, not retried
-            log.exception("an engine replica failed a request")
-            sink(ErrorReply(request.request_id, ErrorCode.INTERNAL, f"the engine replica failed: {exc!r}"))
-
-    async def _attempt(self, request: InfillRequest, body: bytes, sink: Callable[[Any], None],
-                       avoid: list[str], deadline: float) -> None:
-        remaining = deadline - time.monotonic()
-        stream = self._fills.fill.remote(body, route_key=request.document_key, avoid=tuple(avoid),
-                                         timeout_s=max(0.1, remaining))
-        try:
-            while True:
-                try:
-                    chunk = await asyncio.wait_for(stream.__anext__(), max(0.0, deadline - time.monotonic()))
-                except StopAsyncIteration:
-                    raise RuntimeError("the replica ended the stream without an answer") from None
-                if isinstance(chunk, str):  # the replica's id comes first
-                    avoid.append(chunk)
-                    continue
-                message = decode_server(chunk)
-                sink(message)
-                if isinstance(message, InfillResult | ErrorReply):
-                    return
-        except BaseException:
-            stream.cancel()
-            raise
 
 
 # ---- the ingress --------------------------------------------------------------------------------
@@ -368,11 +175,15 @@ class ApiIngress:
 
 
 def build_app(launch: EngineLaunch, settings: HttpSettings, *, replicas: int, gpus_per_replica: float = 0.0,
-              cpus_per_replica: float = 1.0, retries: int = 1, affinity_patience_s: float = 2.0) -> Any:
+              cpus_per_replica: float = 1.0, retries: int = 1, affinity: bool = True,
+              affinity_patience_s: float = 2.0) -> Any:
     """The Serve application: ``replicas`` engines (each on ``gpus_per_replica`` GPUs and
     ``cpus_per_replica`` CPUs) behind one ingress."""
     if replicas < 1:
         raise ValueError(f"replicas must be at least 1, got {replicas}")
+    # Without affinity (for comparison): Serve's default, the less busy of two replicas drawn at random.
+    router = ({"request_router_class": DocumentAffinityRouter,
+               "request_router_kwargs": {"patience_s": affinity_patience_s}} if affinity else {})
     if gpus_per_replica and launch.device == "auto":
         launch = dataclasses.replace(launch, device="cuda")
     engines = serve.deployment(EngineReplica).options(
@@ -380,8 +191,7 @@ def build_app(launch: EngineLaunch, settings: HttpSettings, *, replicas: int, gp
         num_replicas=replicas,
         max_ongoing_requests=REPLICA_MAX_ONGOING,
         ray_actor_options={"num_cpus": cpus_per_replica, "num_gpus": gpus_per_replica},
-        request_router_config=RequestRouterConfig(request_router_class=DocumentAffinityRouter,
-                                                  request_router_kwargs={"patience_s": affinity_patience_s}),
+        request_router_config=RequestRouterConfig(**router),
         health_check_period_s=2.0,
         health_check_timeout_s=10.0,
         graceful_shutdown_timeout_s=10.0,

@@ -32,7 +32,8 @@ from engine.protocol import (  # noqa: E402
     Welcome,
     decode_server,
 )
-from engine.ray_serve import _parse_args, rendezvous_order  # noqa: E402
+from engine.ray_routing import rendezvous_order  # noqa: E402
+from engine.ray_serve import _parse_args  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 STEPS = 50  # fake-core steps of 20 ms: a fill takes about a second, long enough to be caught in flight
@@ -170,7 +171,11 @@ def test_a_replica_killed_under_load_loses_no_request_and_the_deployment_recover
         time.sleep(0.5)
     else:
         pytest.fail(f"the deployment did not recover: {serve.status()}")
-    answers = _fill_all(url, list(range(200, 216)))
-    assert all(status == 200 for status, _ in answers), answers
-    after = {pid for _, pid in answers}
+    while True:  # the ingress hears of the new replica a moment after the controller has it running
+        answers = _fill_all(url, list(range(200, 216)))
+        assert all(status == 200 for status, _ in answers), answers
+        after = {pid for _, pid in answers}
+        if len(after) == 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     assert len(after) == 2 and after != before  # two replicas again, one of them new
