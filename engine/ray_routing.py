@@ -48,12 +48,9 @@ def rendezvous_order(key: str, replica_ids: list[str]) -> list[str]:
     return sorted(replica_ids, key=weight, reverse=True)
 
 
-_LIVE_REPLICAS: dict[str, tuple[str, ...]] = {}  # deployment name -> replica ids the router of this process knows
-
-
 class DocumentAffinityRouter(RequestRouter):
     """Routes a call by its ``route_key`` keyword (a document key) to the first replica in the key's
-    rendezvous order, never to one named in ``avoid``; ``replica`` names one outright.
+    rendezvous order, never to one named in ``avoid``; ``replica`` names one outright (status).
 
     The first choice is waited for ``patience_s`` (Serve probes its queue with growing deadlines, so a
     busy replica that answers slowly keeps its documents); after that the call goes to the first replica
@@ -70,8 +67,8 @@ class DocumentAffinityRouter(RequestRouter):
         by_id = {replica.replica_id.unique_id: replica for replica in candidate_replicas}
         if pending_request is not None:
             pending_request.routing_context.should_backoff = True  # each call ranks them all: back off between
-        if target := kwargs.get("replica"):
-            return [[by_id[target]]] if target in by_id else []
+        if (target := kwargs.get("replica")) in by_id:
+            return [[by_id[target]]]  # a replica that is gone is replaced by any: its answer says which
         avoid = set(kwargs.get("avoid", ()))
         key = kwargs.get("route_key", "")
         if not key:
@@ -81,15 +78,6 @@ class DocumentAffinityRouter(RequestRouter):
         if waited < self.patience_s:
             return [order[:1]]
         return [[replica] for replica in order]
-
-    def update_replicas(self, replicas: list[RunningReplica]) -> None:
-        super().update_replicas(replicas)
-        _LIVE_REPLICAS[self._deployment_id.name] = tuple(r.replica_id.unique_id for r in replicas)
-
-    def on_replica_actor_died(self, replica_id: Any) -> None:
-        super().on_replica_actor_died(replica_id)
-        live = _LIVE_REPLICAS.get(self._deployment_id.name, ())
-        _LIVE_REPLICAS[self._deployment_id.name] = tuple(i for i in live if i != replica_id.unique_id)
 
 
 # ---- the ingress's backend ----------------------------------------------------------------------
@@ -107,6 +95,7 @@ class ReplicaBackend:
         self._engines = engines
         self._fills = engines.options(stream=True)
         self._calls: dict[tuple[Hashable, int], tuple[asyncio.Task[None], list[bool]]] = {}
+        self._replicas_seen: set[str] = set()  # replica ids that have answered (status asks each)
 
     def submit(self, owner: Hashable, request: InfillRequest, sink: Callable[[Any], None]) -> None:
         key = (owner, request.request_id)
@@ -145,8 +134,9 @@ class ReplicaBackend:
         return future
 
     async def _status(self) -> StatusReply:
-        """Every replica's status summed (the router's replicas; any one before the first fill)."""
-        async def ask(replica: str) -> bytes:
+        """The status of every replica this ingress has seen, summed (of any one before the first fill)."""
+        async def ask(replica: str) -> tuple[str, bytes]:
+            _own_request_context()
             response = self._engines.status.remote(replica=replica)
             try:
                 return await asyncio.wait_for(response, STATUS_TIMEOUT_S)
@@ -154,12 +144,18 @@ class ReplicaBackend:
                 _cancel(response)
                 raise
 
-        replicas = _LIVE_REPLICAS.get(ENGINE_DEPLOYMENT, ()) or ("",)
-        bodies = await asyncio.gather(*(ask(replica) for replica in replicas), return_exceptions=True)
-        replies = [decode_server(body) for body in bodies if isinstance(body, bytes)]
-        replies = [reply for reply in replies if isinstance(reply, StatusReply)]
+        asked = sorted(self._replicas_seen) or [""]
+        answers = await asyncio.gather(*(ask(replica) for replica in asked), return_exceptions=True)
+        by_replica: dict[str, StatusReply] = {}
+        for replica, answer in zip(asked, answers, strict=True):
+            if isinstance(answer, BaseException) or answer[0] != replica:
+                self._replicas_seen.discard(replica)  # gone (another replica answered in its place)
+            if not isinstance(answer, BaseException) and isinstance(reply := decode_server(answer[1]), StatusReply):
+                self._replicas_seen.add(answer[0])
+                by_replica[answer[0]] = reply
+        replies = list(by_replica.values())
         if not replies:
-            raise RuntimeError(f"no engine replica answered: {bodies[0]!r}")
+            raise RuntimeError(f"no engine replica answered: {answers[0]!r}")
         total = replies[0]
         for field in ("active", "queued", "completed", "cache_entries", "cache_bytes", "cache_hit_tokens",
                       "cache_lookup_tokens", "trimmed_prompts", "forward_passes"):
@@ -170,6 +166,7 @@ class ReplicaBackend:
     async def _forward(self, request: InfillRequest, sink: Callable[[Any], None], silent: list[bool]) -> None:
         """Stream ``request`` from its replica into ``sink``: retried on another replica when the first dies,
         an ErrorReply when that fails too or time runs out; a CANCELLED result when cancelled."""
+        _own_request_context()
         body = _encoder.encode(request)
         deadline = time.monotonic() + self.timeout_s
         avoid: list[str] = []  # replicas that failed this request
@@ -211,6 +208,7 @@ class ReplicaBackend:
                     raise RuntimeError("the replica ended the stream without an answer") from None
                 if isinstance(chunk, str):  # the replica's id comes first
                     avoid.append(chunk)
+                    self._replicas_seen.add(chunk)
                     continue
                 message = decode_server(chunk)
                 sink(message)
@@ -219,6 +217,19 @@ class ReplicaBackend:
         except BaseException:
             _cancel(stream)
             raise
+
+
+def _own_request_context() -> None:
+    """Give the Serve calls of this asyncio task a request id of their own.
+
+    A call made while serving a request (an HTTP request, a whole WebSocket connection) gets that request's
+    id, and Serve's router hands a chosen replica to the waiting call with that id: calls made together
+    from one request (a WebSocket's fills, several prompts, status asked of each replica) would take each
+    other's replica, or wait forever. Setting the context here changes only this task's copy of it."""
+    from ray.serve._private.utils import generate_request_id
+    from ray.serve.context import _set_request_context
+
+    _set_request_context(_internal_request_id=generate_request_id())
 
 
 def _cancel(response: Any) -> None:

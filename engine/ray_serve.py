@@ -112,10 +112,10 @@ class EngineReplica:
         finally:
             self._loop.cancel_owner(owner)  # a no-op once it has ended
 
-    async def status(self, *, replica: str = "") -> bytes:
-        """The engine's StatusReply (msgpack); ``replica`` is for the router."""
+    async def status(self, *, replica: str = "") -> tuple[str, bytes]:
+        """This replica's id and its engine's StatusReply (msgpack); ``replica`` is for the router."""
         reply = await asyncio.wait_for(asyncio.wrap_future(self._loop.status(0)), STATUS_TIMEOUT_S)
-        return _encoder.encode(reply)
+        return self.replica_id, _encoder.encode(reply)
 
     def check_health(self) -> None:
         """Serve replaces a replica whose engine loop has stopped."""
