@@ -106,7 +106,12 @@ class ReplicaBackend:
         silent = [False]  # set by cancel_owner: the owner has gone, its messages are dropped
         task = asyncio.get_running_loop().create_task(self._forward(request, sink, silent))
         self._calls[key] = (task, silent)
-        task.add_done_callback(lambda done: self._calls.pop(key, None) if self._calls.get(key, (None,))[0] is done else None)
+
+        def forget(done: asyncio.Task[None]) -> None:
+            if key in self._calls and self._calls[key][0] is done:
+                del self._calls[key]
+
+        task.add_done_callback(forget)
 
     def cancel(self, owner: Hashable, client_id: int) -> None:
         call = self._calls.get((owner, client_id))

@@ -85,7 +85,8 @@ class EngineReplica:
     async def fill(self, request: bytes, *, route_key: str = "", avoid: tuple[str, ...] = (),
                    timeout_s: float = 120.0) -> AsyncIterator[str | bytes]:
         """Stream one request: first this replica's id, then each Partial and the InfillResult or ErrorReply
-        (msgpack). Cancelled by the caller, or out of time, it cancels the engine request."""
+        (msgpack). Cancelled by the caller, or out of time, it cancels the engine request. ``route_key`` and
+        ``avoid`` are for the router (DocumentAffinityRouter)."""
         decoded = _request_decoder.decode(request)
         aio = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
