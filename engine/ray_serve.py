@@ -26,7 +26,6 @@ import contextlib
 import dataclasses
 import logging
 import signal
-import threading
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -260,12 +259,15 @@ def _parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, EngineLaunc
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Deploy, serve until SIGINT/SIGTERM, then take the application down (and Ray, if started here)."""
+    """Deploy, serve until SIGINT/SIGTERM (also while deploying), then take the application down (and Ray,
+    if started here)."""
     args, launch, settings = _parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     started_here = not ray.is_initialized() and not args.ray_address
     if not ray.is_initialized():
         ray.init(address=args.ray_address or None, include_dashboard=False, logging_level=logging.WARNING)
+    signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM stops it as Ctrl-C does
+    status = 0
     try:
         gpus = args.gpus_per_replica
         if gpus is None:
@@ -276,15 +278,16 @@ def main(argv: list[str] | None = None) -> int:
         scheme = "https" if settings.ssl_certfile else "http"
         log.info("serving %s://%s:%d with %d engine replica(s)%s", scheme, settings.host, settings.port,
                  args.replicas, "" if settings.api_keys else " (no API keys: loopback only)")
-        stop = threading.Event()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: stop.set())
-        while not stop.wait(1.0):
-            pass
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        log.info("stopping")
     except Exception as exc:
         log.error("serving on Ray failed: %s", exc)
-        return 1
+        status = 1
     finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):  # a second signal must not cut the cleanup short
+            signal.signal(signum, signal.SIG_IGN)
         with contextlib.suppress(Exception):
             serve.delete(APP_NAME)
         if started_here:
@@ -292,8 +295,14 @@ def main(argv: list[str] | None = None) -> int:
                 serve.shutdown()
             ray.shutdown()
     log.info("stopped")
-    return 0
+    return status
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+if __name__ == "__main__":  # python -m engine.ray_serve: run it from its importable name, which Ray pickles
+    from engine.ray_serve import main as run
+
+    raise SystemExit(run())

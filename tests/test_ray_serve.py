@@ -5,6 +5,7 @@ replicas, and a replica killed under load that loses no request for good."""
 from __future__ import annotations
 
 import concurrent.futures
+import hashlib
 import json
 import socket
 import time
@@ -17,7 +18,7 @@ import pytest
 
 ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'infill-diffusion[serve]')")
 
-from engine.http_api import HttpSettings  # noqa: E402
+from engine.http_api import ApiKey, HttpSettings  # noqa: E402
 from engine.launch import EngineLaunch  # noqa: E402
 from engine.protocol import (  # noqa: E402
     PROTOCOL_VERSION,
@@ -36,6 +37,8 @@ from engine.ray_routing import rendezvous_order  # noqa: E402
 from engine.ray_serve import _parse_args  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+KEY = "team-key-0123456789abcdef"
+AUTH = {"Authorization": f"Bearer {KEY}"}
 STEPS = 50  # fake-core steps of 20 ms: a fill takes about a second, long enough to be caught in flight
 pytestmark = pytest.mark.timeout(300)
 
@@ -56,7 +59,8 @@ def team():
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
              runtime_env={"env_vars": {"PYTHONPATH": f"{ROOT}:{ROOT / 'tests'}", "FAKE_CORE_STEPS": str(STEPS)}})
     try:
-        settings = HttpSettings(port=_free_port(), request_timeout_s=30.0, max_in_flight=64)
+        keys = (ApiKey("team", hashlib.sha256(KEY.encode()).digest()),)
+        settings = HttpSettings(port=_free_port(), api_keys=keys, request_timeout_s=30.0, max_in_flight=64)
         app = build_app(EngineLaunch(core_factory="fake_core:pid_core", device="cpu"), settings, replicas=2)
         handle = deploy(app, settings, ready_timeout_s=120.0)
         yield f"http://127.0.0.1:{settings.port}", handle
@@ -67,10 +71,11 @@ def team():
             ray.shutdown()
 
 
-def _infill(url: str, slot: int, timeout: float = 60.0) -> tuple[int, str]:
+def _infill(url: str, slot: int, timeout: float = 60.0, key: bool = True) -> tuple[int, str]:
     """POST /infill for document ``slot``: (status, the pid that filled it, or the error body)."""
     body = json.dumps({"input_prefix": f"def f{slot}(x):\n    ", "input_suffix": "\n", "id_slot": slot}).encode()
-    request = urllib.request.Request(f"{url}/infill", data=body, headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"} | (AUTH if key else {})
+    request = urllib.request.Request(f"{url}/infill", data=body, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, json.loads(response.read())["content"].rpartition("@")[2]
@@ -111,6 +116,8 @@ def test_the_command_refuses_a_public_address_without_keys(capsys):
 
 def test_each_document_stays_on_one_replica_and_both_replicas_serve(team):
     url, _ = team
+    status, body = _infill(url, 0, key=False)
+    assert status == 401 and "API key" in body  # the API's keys hold behind Serve's proxy
     slots = list(range(16)) * 2  # each document asked twice, all at once
     answers = _fill_all(url, slots)
     assert all(status == 200 for status, _ in answers), answers
@@ -132,7 +139,7 @@ def test_partials_stream_and_a_cancel_reaches_the_replica_over_the_engine_socket
         assert isinstance(reply, StatusReply) and reply.request_id == request_id, reply
         return reply
 
-    with connect(url.replace("http://", "ws://") + "/v1/engine", open_timeout=10) as ws:
+    with connect(url.replace("http://", "ws://") + "/v1/engine", open_timeout=10, additional_headers=AUTH) as ws:
         ws.send(msgspec.msgpack.encode(Hello(PROTOCOL_VERSION, "test")))
         assert isinstance(decode_server(ws.recv(timeout=10)), Welcome)
         before = status(ws, 100)  # summed over the replicas
@@ -158,7 +165,7 @@ def test_calls_made_together_from_one_request_are_each_routed(team):
     from websockets.sync.client import connect
 
     url, _ = team
-    with connect(url.replace("http://", "ws://") + "/v1/engine", open_timeout=10) as ws:
+    with connect(url.replace("http://", "ws://") + "/v1/engine", open_timeout=10, additional_headers=AUTH) as ws:
         ws.send(msgspec.msgpack.encode(Hello(PROTOCOL_VERSION, "test")))
         decode_server(ws.recv(timeout=10))
         started = time.monotonic()
@@ -170,7 +177,7 @@ def test_calls_made_together_from_one_request_are_each_routed(team):
     assert len(pids) == 2 and time.monotonic() - started < 8
     body = json.dumps({"prompt": ["def a():\n    ", "def b():\n    ", "def c():\n    "], "suffix": "\n",
                        "user": "many"}).encode()
-    request = urllib.request.Request(f"{url}/v1/completions", data=body, headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(f"{url}/v1/completions", data=body, headers={"Content-Type": "application/json"} | AUTH)
     with urllib.request.urlopen(request, timeout=20) as response:
         assert len(json.loads(response.read())["choices"]) == 3
 
