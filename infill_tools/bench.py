@@ -7,7 +7,9 @@
 5. torch vs ONNX Runtime time per denoising step (with the ``onnx`` extra installed);
 6. ``typing`` (only when named in ``--only``: it replays minutes of typing per run): the latency from the
    last keystroke before a pause to the suggestion, per editor client and waiting policy
-   (``infill_tools/typing_bench.py``); ``anchor``: the engine cache's share of the prompt when the cursor moves.
+   (``infill_tools/typing_bench.py``); ``anchor``: the engine cache's share of the prompt when the cursor moves;
+7. ``replicas`` (only when named: it starts a local Ray cluster; the ``serve`` extra): the HTTP API on Ray
+   Serve with 2 engine replicas vs 1 under the same load (``infill_tools/ray_bench.py``).
 
 Absolute times mean something only on the machine they were taken on; ratios are the figures to compare.
 """
@@ -438,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--http-clients", type=int, default=16, help="http part: concurrent HTTP clients")
     parser.add_argument("--problems", type=int, default=40, help="benchmark problems per split (0 to skip)")
     parser.add_argument("--only", default="", help="comma list of parts: generate,keystroke,burst,parallelism,lsp,http,"
-                        "backends,dtypes,anchor,typing (typing runs only when named)")
+                        "backends,dtypes,anchor,typing,replicas (typing and replicas run only when named)")
     typing = parser.add_argument_group("typing and anchor parts")
     typing.add_argument("--policies", default="none,fixed,adaptive", help="waiting policies to compare")
     typing.add_argument("--editor-clients", default="vscode,neovim", help="how requests are sent: vscode,neovim")
@@ -449,6 +451,10 @@ def main(argv: list[str] | None = None) -> int:
     typing.add_argument("--seed", type=int, default=0)
     typing.add_argument("--sources", nargs="*", type=Path, help="Python files for traces (default: tests/vendor/requests)")
     typing.add_argument("--server-root", type=Path, help="run the language server of this checkout (a 'before' figure)")
+    replicas = parser.add_argument_group("replicas part (Ray Serve)")
+    replicas.add_argument("--replica-clients", type=int, default=8, help="editors at once, one document each")
+    replicas.add_argument("--replica-requests", type=int, default=6, help="requests per editor")
+    replicas.add_argument("--cpus-per-replica", type=float, default=1.0, help="CPUs (torch threads) per replica")
     args = parser.parse_args(argv)
     launch = EngineLaunch.from_args(args, parser)
     torch.set_num_threads(max(1, min(torch.get_num_threads(), os.cpu_count() or 1)))
@@ -496,6 +502,13 @@ def main(argv: list[str] | None = None) -> int:
                 str(sock), sources, policies=args.policies.split(","), clients=args.editor_clients.split(","),
                 debounce_ms=args.debounce_ms, seed=args.seed, files=args.typing_files, holes_per_file=args.typing_holes,
                 speed=args.speed, server_root=args.server_root)
+    if "replicas" in parts:
+        from infill_tools.ray_bench import bench_replicas
+
+        report["ray_serve_replicas"] = bench_replicas(launch, context, clients=args.replica_clients,
+                                                      requests=args.replica_requests,
+                                                      cpus_per_replica=args.cpus_per_replica)
+        print(f"  replicas: {report['ray_serve_replicas']}", file=sys.stderr)
     print(json.dumps(report, indent=None if args.json else 2))
     return 0
 
