@@ -1,5 +1,5 @@
 """How the ingress reaches the engine replicas on Ray Serve: the document-affinity request router, and
-engine.http_api's Backend that streams each request from its replica, with one retry on another replica
+engine.http_wire's Backend that streams each request from its replica, with one retry on another replica
 when the first dies (see engine/ray_serve.py for the deployment as a whole)."""
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ class DocumentAffinityRouter(RequestRouter):
 
 
 class ReplicaBackend:
-    """engine.http_api.Backend over the engine replicas. Runs on the ingress's event loop: ``submit``,
+    """engine.http_wire.Backend over the engine replicas. Runs on the ingress's event loop: ``submit``,
     ``cancel`` and ``cancel_owner`` are called there (sinks are then called there too)."""
 
     def __init__(self, engines: DeploymentHandle, welcome: Welcome, *, timeout_s: float, retries: int = 1) -> None:

@@ -37,7 +37,8 @@ from ray.exceptions import RayActorError
 from ray.serve.config import HTTPOptions, RequestRouterConfig
 from ray.serve.handle import DeploymentHandle
 
-from engine.http_api import DEFAULT_PORT, HttpApi, HttpSettings
+from engine.http_api import HttpApi
+from engine.http_settings import DEFAULT_PORT, HttpSettings
 from engine.launch import EngineLaunch
 from engine.loop import EngineLoop
 from engine.protocol import ErrorCode, ErrorReply, InfillRequest, InfillResult, Welcome

@@ -32,7 +32,7 @@ from engine.client import peer_credentials
 from engine.launch import EngineLaunch
 
 if TYPE_CHECKING:
-    from engine.http_api import HttpSettings
+    from engine.http_settings import HttpSettings
 from engine.loop import EngineCore, EngineLoop
 from engine.protocol import (
     MAX_FRAME_BYTES,
@@ -477,7 +477,7 @@ def _remove_stale_socket(path: Path) -> None:
 
 
 def _parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, EngineLaunch, HttpSettings | None]:
-    from engine.http_api import HttpSettings
+    from engine.http_settings import HttpSettings
 
     parser = argparse.ArgumentParser(prog="infill engine", description="Run the infill diffusion engine.")
     parser.add_argument(

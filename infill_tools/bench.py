@@ -440,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--http-clients", type=int, default=16, help="http part: concurrent HTTP clients")
     parser.add_argument("--problems", type=int, default=40, help="benchmark problems per split (0 to skip)")
     parser.add_argument("--only", default="", help="comma list of parts: generate,keystroke,burst,parallelism,lsp,http,"
-                        "backends,dtypes,anchor,typing,replicas (typing and replicas run only when named)")
+                        "backends,dtypes,anchor,typing,replicas (http, typing and replicas run only when named)")
     typing = parser.add_argument_group("typing and anchor parts")
     typing.add_argument("--policies", default="none,fixed,adaptive", help="waiting policies to compare")
     typing.add_argument("--editor-clients", default="vscode,neovim", help="how requests are sent: vscode,neovim")

@@ -19,7 +19,7 @@ import time
 import urllib.error
 import urllib.request
 
-from engine.http_api import HttpSettings
+from engine.http_settings import HttpSettings
 from engine.launch import EngineLaunch
 from infill_tools.loadgen import percentile
 

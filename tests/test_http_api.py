@@ -21,7 +21,9 @@ import msgspec
 import pytest
 from fake_core import FakeCore, fill_text
 
-from engine.http_api import ApiKey, HttpFront, HttpSettings, cut_at_indent, cut_at_stops, flatten_fields
+from engine.http_api import HttpFront
+from engine.http_settings import ApiKey, HttpSettings
+from engine.http_wire import cut_at_indent, cut_at_stops, flatten_fields
 from engine.loop import EngineLoop
 from engine.protocol import PROTOCOL_VERSION, Hello, InfillRequest, InfillResult, Welcome
 

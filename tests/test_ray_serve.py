@@ -18,7 +18,7 @@ import pytest
 
 ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'infill-diffusion[serve]')")
 
-from engine.http_api import ApiKey, HttpSettings  # noqa: E402
+from engine.http_settings import ApiKey, HttpSettings  # noqa: E402
 from engine.launch import EngineLaunch  # noqa: E402
 from engine.protocol import (  # noqa: E402
     PROTOCOL_VERSION,
