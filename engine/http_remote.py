@@ -15,7 +15,6 @@ from engine.http_settings import HttpSettings
 from engine.http_wire import Backend, HttpError, check_context
 from engine.protocol import (
     MAX_FRAME_BYTES,
-    PROTOCOL_VERSION,
     Cancel,
     ErrorCode,
     ErrorReply,
@@ -28,6 +27,7 @@ from engine.protocol import (
     StatusReply,
     StatusRequest,
     decode_client,
+    hello_refusal,
 )
 
 log = logging.getLogger(__name__)
@@ -92,14 +92,9 @@ class RemoteConnection:
             return False
         if not body:
             return False
-        try:
-            hello = decode_client(body)
-        except ProtocolError as exc:
-            self.send(ErrorReply(0, ErrorCode.PROTOCOL, f"expected Hello: {exc}"))
-            return False
-        if not isinstance(hello, Hello) or hello.protocol_version != PROTOCOL_VERSION:
-            self.send(ErrorReply(0, ErrorCode.PROTOCOL,
-                                 f"expected Hello with protocol version {PROTOCOL_VERSION}"))
+        refusal = hello_refusal(body)
+        if refusal:
+            self.send(ErrorReply(0, ErrorCode.PROTOCOL, refusal))
             return False
         self.send(self.backend.welcome)
         return True

@@ -217,6 +217,21 @@ def decode_client(body: bytes) -> ClientMessage:
         raise ProtocolError(f"malformed client message: {exc}") from None
 
 
+def hello_refusal(body: bytes) -> str:
+    """Why ``body`` is not a Hello this engine takes as a connection's first message ('' when it is)."""
+    try:
+        hello = decode_client(body)
+    except ProtocolError as exc:
+        return f"expected Hello: {exc}"
+    match hello:
+        case Hello(protocol_version=version) if version == PROTOCOL_VERSION:
+            return ""
+        case Hello(protocol_version=version):
+            return f"protocol version {version} is not supported; this engine speaks {PROTOCOL_VERSION}"
+        case _:
+            return f"expected Hello, got {type(hello).__name__}"
+
+
 def decode_server(body: bytes) -> ServerMessage:
     """Decode a frame body sent by the engine; raise ProtocolError on anything else."""
     try:

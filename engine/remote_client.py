@@ -36,7 +36,6 @@ from engine.protocol import (
     InfillResult,
     ProtocolError,
     StatusReply,
-    StatusRequest,
     Welcome,
     decode_server,
 )
@@ -288,13 +287,7 @@ class RemoteEngineClient:
             self._slots.release()
 
     async def _infill_once(self, request: InfillRequest, on_partial: OnPartial, timeout: float) -> InfillResult:
-        wire_id, future = self._pending.open_infill(request.request_id, on_partial)
-        try:
-            await self._send(msgspec.structs.replace(request, request_id=wire_id))
-        except BaseException:
-            self._pending.close(wire_id)
-            raise
-        return await self._pending.infill_result(wire_id, future, timeout, self._abandon)
+        return await self._pending.send_infill(request, on_partial, self._send, timeout, self._abandon)
 
     async def cancel(self, request_id: int) -> None:
         wire_id = self._pending.wire_id(request_id)
@@ -305,16 +298,7 @@ class RemoteEngineClient:
     async def status(self, timeout: float | None = None) -> StatusReply:
         """The engine's counters (its pid and model directory are the operator's, so they come blank)."""
         self._require_alive()
-        wire_id, future = self._pending.open_status()
-        try:
-            await self._send(StatusRequest(wire_id))
-        except BaseException:
-            self._pending.close(wire_id)
-            raise
-        timeout = self.request_timeout if timeout is None else timeout
-        reply = await self._pending.wait(wire_id, future, timeout, lambda _: None)
-        assert isinstance(reply, StatusReply)
-        return reply
+        return await self._pending.send_status(self._send, self.request_timeout if timeout is None else timeout)
 
     async def close(self) -> None:
         self._closed = True

@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 from engine.loop import EngineCore, EngineLoop
 from engine.protocol import (
     MAX_FRAME_BYTES,
-    PROTOCOL_VERSION,
     Cancel,
     ClientMessage,
     ErrorCode,
@@ -52,6 +51,7 @@ from engine.protocol import (
     decode_client,
     encode,
     frame_length,
+    hello_refusal,
 )
 
 log = logging.getLogger(__name__)
@@ -339,23 +339,12 @@ class _Connection:
         body = await asyncio.wait_for(self._read_frame(), self._server.handshake_timeout)
         if body is None:
             return False
-        try:
-            hello = decode_client(body)
-        except ProtocolError as exc:
-            self.send(ErrorReply(0, ErrorCode.PROTOCOL, f"expected Hello: {exc}"))
+        refusal = hello_refusal(body)
+        if refusal:
+            self.send(ErrorReply(0, ErrorCode.PROTOCOL, refusal))
             return False
-        match hello:
-            case Hello(protocol_version=version) if version == PROTOCOL_VERSION:
-                self.send(self._server.welcome or self._engine.welcome)
-                return True
-            case Hello(protocol_version=version):
-                message = (
-                    f"protocol version {version} is not supported; this engine speaks {PROTOCOL_VERSION}"
-                )
-            case _:
-                message = f"expected Hello, got {type(hello).__name__}"
-        self.send(ErrorReply(0, ErrorCode.PROTOCOL, message))
-        return False
+        self.send(self._server.welcome or self._engine.welcome)
+        return True
 
     async def _read_frame(self) -> bytes | None:
         """Return the next frame body, or None (after answering) when its length is invalid."""
