@@ -377,13 +377,7 @@ class EngineCore:
             slot.decided = outcome.decided[row]
             slot.fill = outcome.fill[row]
             slot.sc_logits = outcome.logits[row]
-            slot.steps += 1
-            slot.forward_passes += 1
-            slot.confidence = float(outcome.confidence[row])
-            slot.converged = bool(outcome.done[row])
-            if slot.converged or slot.steps >= job.max_steps:
-                slot.done = True
-                slot.sc_logits = None
+            _advanced(job, slot, float(outcome.confidence[row]), bool(outcome.done[row]))
 
     def _generate_group(self, group: list[tuple[Job, Slot]], cfg: GenerateConfig) -> None:
         """One step of the generate policy over canvases of one length: the LM head on every position,
@@ -416,13 +410,7 @@ class EngineCore:
             slot.fill, slot.argmax = outcome.fill[row], outcome.argmax[row]
             slot.history = outcome.history[row]
             slot.sc_logits = outcome.logits[row].to(self.runner.dtype)
-            slot.steps += 1
-            slot.forward_passes += 1
-            slot.confidence = float(outcome.confidence[row])
-            slot.converged = bool(outcome.done[row])
-            if slot.converged or slot.steps >= job.max_steps:
-                slot.done = True
-                slot.sc_logits = None
+            _advanced(job, slot, float(outcome.confidence[row]), bool(outcome.done[row]))
 
     def _finish(self, job: Job, reason: FinishReason) -> InfillResult:
         del self.jobs[job.request.request_id]
@@ -581,3 +569,14 @@ def read_generation_config(model_dir: Path) -> GenerateConfig | None:
     if not path.is_file():
         return None
     return GenerateConfig.from_generation_config(json.loads(path.read_text(encoding="utf-8")))
+
+
+def _advanced(job: Job, slot: Slot, confidence: float, converged: bool) -> None:
+    """Count one denoising step of ``slot``; it is done once converged or out of steps."""
+    slot.steps += 1
+    slot.forward_passes += 1
+    slot.confidence = confidence
+    slot.converged = converged
+    if converged or slot.steps >= job.max_steps:
+        slot.done = True
+        slot.sc_logits = None

@@ -121,3 +121,20 @@ def connect_when_listening(process: subprocess.Popen[bytes], address: str, timeo
             pytest.fail("nvim did not open its socket in time")
         time.sleep(0.02)
     return Nvim(address)
+
+
+def stop_editors(started: list[tuple[subprocess.Popen[bytes], Nvim | None, Path]]) -> None:
+    """Quit each Neovim a fixture started (``:qa!``, then kill after 10 s) and remove its run folder."""
+    for process, nvim, run_dir in started:
+        if nvim is not None:
+            try:
+                nvim.request("nvim_command", "qa!")
+            except (OSError, NvimError):
+                pass
+            nvim.close()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+        shutil.rmtree(run_dir, ignore_errors=True)

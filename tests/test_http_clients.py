@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 from fake_core import fill_text
 from journal_core import HOLD_MARKER
-from nvim_rpc import WAIT_S, Nvim, NvimError, connect_when_listening, find_nvim, nvim_version
+from nvim_rpc import WAIT_S, Nvim, NvimError, connect_when_listening, find_nvim, nvim_version, stop_editors
 
 from engine.protocol import InfillRequest, StatusReply
 from engine.socket_client import SocketEngineClient
@@ -280,19 +280,7 @@ def start_llama_vim(tmp_path: Path) -> Iterator[Callable[..., Nvim]]:
 
     yield start
 
-    for process, nvim, run_dir in started:
-        if nvim is not None:
-            try:
-                nvim.request("nvim_command", "qa!")
-            except (OSError, NvimError):
-                pass
-            nvim.close()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-        shutil.rmtree(run_dir, ignore_errors=True)
+    stop_editors(started)
 
 
 def type_keys(nvim: Nvim, keys: str, pause: float = 0.02) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -21,7 +20,7 @@ from typing import Any
 
 import pytest
 from lsp_helpers import PYTHONPATH, ROOT, TESTS
-from nvim_rpc import WAIT_S, Nvim, NvimError, connect_when_listening, find_nvim, nvim_version
+from nvim_rpc import WAIT_S, Nvim, connect_when_listening, find_nvim, nvim_version, stop_editors
 
 PLUGIN_DIR = ROOT / "editors" / "neovim"
 INIT = TESTS / "neovim_init.lua"
@@ -96,19 +95,7 @@ def start_nvim(tmp_path: Path) -> Iterator[Callable[..., Nvim]]:
 
     yield start
 
-    for process, nvim, run_dir in started:
-        if nvim is not None:
-            try:
-                nvim.request("nvim_command", "qa!")
-            except (OSError, NvimError):
-                pass
-            nvim.close()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-        shutil.rmtree(run_dir, ignore_errors=True)
+    stop_editors(started)
 
 
 def fake_setup(**settings: Any) -> dict[str, Any]:
