@@ -64,7 +64,7 @@ class HttpSettings:
     def add_arguments(parser: argparse.ArgumentParser) -> None:
         group = parser.add_argument_group("HTTP API (llama.cpp /infill, OpenAI /v1/completions, remote editors)")
         group.add_argument("--http", default=None, metavar="HOST:PORT", type=_host_port,
-                           help=f"also serve HTTP on HOST:PORT (e.g. 127.0.0.1:{DEFAULT_PORT}); any address "
+                           help=f"serve the HTTP API on HOST:PORT (e.g. 127.0.0.1:{DEFAULT_PORT}); any address "
                                 "but loopback needs --api-key-file")
         group.add_argument("--api-key-file", type=Path, default=None, metavar="FILE",
                            help="API keys, one a line (NAME:KEY or KEY); clients send 'Authorization: Bearer KEY'")
