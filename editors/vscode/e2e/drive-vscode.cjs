@@ -24,7 +24,7 @@ const CHROMIUM_FLAGS = [
   "--disable-component-update",
   "--disable-sync",
 ];
-const TYPED = "    return ";
+const TYPED = "    return sum(values) / len("; // the embedded model fills it (tests/test_vscode_e2e.py)
 const TYPED_LINE = 8; // 1-based: the empty line at the end of mean()'s body
 const SELECTED = "math.pi * radius ** 2";
 
@@ -123,6 +123,8 @@ async function notificationsText(page) {
 }
 
 async function main() {
+  const failedShot = E2E.screenshot.replace(/\.png$/, "-failed.png");
+  fs.rmSync(failedShot, { force: true });
   const context = await chromium.launchPersistentContext(E2E.profile, {
     executablePath: E2E.chromium,
     headless: true,
@@ -135,14 +137,18 @@ async function main() {
     try {
       await body();
     } catch (error) {
-      const shot = E2E.screenshot.replace(/\.png$/, "-failed.png");
-      await page.screenshot({ path: shot }).catch(() => undefined);
+      await page.screenshot({ path: failedShot }).catch(() => undefined);
+      // Show Status also writes the server's counters (requests answered, empty, superseded...) to the
+      // extension's log, which the test prints
+      await page.keyboard.press("Escape").catch(() => undefined);
+      await runCommand(page, "infill: Show Status").catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, 1500));
       const notes = await notificationsText(page).catch(() => "");
       const bar = await page.locator(".statusbar-item").allInnerTexts().catch(() => []);
       console.log(`FAILED ${name}: ${error instanceof Error ? error.message : String(error)}`);
       console.log(`  status bar: ${JSON.stringify(bar.map(plain).filter(Boolean))}`);
       console.log(`  notifications: ${notes || "none"}`);
-      console.log(`  screenshot: ${shot}`);
+      console.log(`  screenshot: ${failedShot}`);
       throw Object.assign(new Error(`${name} failed`), { reported: true });
     }
     console.log(`ok ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
@@ -183,7 +189,8 @@ async function main() {
     const head = (text) => text.split("\n").slice(0, TYPED_LINE).join("\n");
     const lines = original.split("\n");
     lines[TYPED_LINE - 1] = want;
-    await save(page, `line ${TYPED_LINE} of the file to be ${JSON.stringify(want)}`, (text) => head(text) === head(lines.join("\n")));
+    const wanted = head(lines.join("\n"));
+    await save(page, `line ${TYPED_LINE} of the file to be ${JSON.stringify(want)}`, (text) => head(text) === wanted);
   });
   await check('"infill: Show Status" answers', async () => {
     await runCommand(page, "infill: Show Status");
@@ -216,9 +223,9 @@ async function main() {
     await until("the selection to be replaced", async () => !(await shownText(page)).includes(SELECTED));
     const after = await save(page, "the file to be saved", (text) => !text.includes(SELECTED));
     const start = before.indexOf(SELECTED);
-    const end = before.length - start - SELECTED.length;
-    const fill = after.slice(start, after.length - end);
-    if (after.slice(0, start) !== before.slice(0, start) || after.slice(after.length - end) !== before.slice(start + SELECTED.length)) {
+    const rest = before.slice(start + SELECTED.length); // the text after the selection
+    const fill = after.slice(start, after.length - rest.length);
+    if (after.slice(0, start) !== before.slice(0, start) || !after.endsWith(rest)) {
       throw new Error(`the text around the selection changed:\n${after}`);
     }
     if (!fill.trim() || fill.includes(SELECTED)) throw new Error(`the fill is ${JSON.stringify(fill)}`);

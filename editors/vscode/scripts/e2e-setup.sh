@@ -21,7 +21,11 @@ state=$here/.e2e
 cache=${INFILL_E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/infill-e2e}
 export npm_config_loglevel=error npm_config_fund=false npm_config_audit=false npm_config_update_notifier=false
 
-say() { echo "e2e-setup: $*"; }
+worked=""
+say() {
+  echo "e2e-setup: $*"
+  worked=1
+}
 
 # Runs a step (a command or a function, under set -e) with its output in a log; on failure shows the
 # log's tail and exits 1.
@@ -50,7 +54,7 @@ missing_debian_packages() {
 
 install_debian_packages() {
   local missing
-  missing=$(missing_debian_packages | tr '\n' ' ')
+  missing=$(missing_debian_packages | xargs)
   [ -z "$missing" ] && return 0
   if [ "$(id -u)" != 0 ]; then
     echo "e2e-setup: missing Debian packages; as root: apt-get install $missing" >&2
@@ -89,8 +93,9 @@ install_code_server() {
   (cd "$vscode" && npm install --omit=dev --ignore-scripts)
   mkdir -p "$vscode/node_modules/@vscode/ripgrep/bin"
   cp "$(command -v rg)" "$vscode/node_modules/@vscode/ripgrep/bin/rg"
-  (cd "$vscode" && npm_config_yes=true npm rebuild kerberos node-pty @parcel/watcher @vscode/spdlog \
-    @vscode/deviceid native-watchdog)
+  # from source: kerberos would first try to download a prebuilt binary
+  (cd "$vscode" && npm_config_yes=true npm_config_build_from_source=true npm rebuild kerberos)
+  (cd "$vscode" && npm_config_yes=true npm rebuild node-pty @parcel/watcher @vscode/spdlog @vscode/deviceid native-watchdog)
   ln -sfn node_modules "$vscode/node_modules.asar"
   ln -sfn code-linux.sh "$vscode/bin/remote-cli/code-server"
   ln -sfn browser-linux.sh "$vscode/bin/helpers/browser.sh"
@@ -114,6 +119,8 @@ setup_code_server() {
   mkdir -p "$dir"
   logged "$dir.log" install_code_server "$dir"
   touch "$dir/.installed"
+  # one install is kept: the others were for another lockfile or other install steps
+  find "$cache" -mindepth 1 -maxdepth 1 -name 'code-server-*' ! -name "$(basename "$dir")*" -exec rm -rf {} +
 }
 
 package_extension() {
@@ -157,4 +164,4 @@ install_debian_packages
 setup_code_server
 package_extension
 write_paths
-say "ready in $((SECONDS - started)) s (code-server $CODE_SERVER_VERSION, $(basename "$vsix"))"
+echo "e2e-setup: ready${worked:+ in $((SECONDS - started)) s} (code-server $CODE_SERVER_VERSION, $(basename "$vsix"))"
