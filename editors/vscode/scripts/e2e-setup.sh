@@ -111,21 +111,27 @@ setup_code_server() {
   dir=$cache/code-server-$CODE_SERVER_VERSION-$key
   code_server=$dir/node_modules/code-server/out/node/entry.js
   node_modules=$dir/node_modules
+  mkdir -p "$cache"
+  exec 9>"$cache/.lock" # one install at a time, for checkouts that share the cache
+  flock 9
   if [ -f "$dir/.installed" ]; then
+    flock -u 9
     return 0
   fi
-  say "installing code-server $CODE_SERVER_VERSION and playwright-core into $dir (a few minutes, once)"
+  say "installing code-server $CODE_SERVER_VERSION and playwright-core into $dir (about a minute, once)"
   rm -rf "$dir"
   mkdir -p "$dir"
   logged "$dir.log" install_code_server "$dir"
   touch "$dir/.installed"
   # one install is kept: the others were for another lockfile or other install steps
   find "$cache" -mindepth 1 -maxdepth 1 -name 'code-server-*' ! -name "$(basename "$dir")*" -exec rm -rf {} +
+  flock -u 9
 }
 
 package_extension() {
   local key
-  key=$(cat package.json package-lock.json tsconfig.json .vscodeignore README.md LICENSE src/*.ts | sha256sum | cut -c1-16)
+  key=$(cat package.json package-lock.json tsconfig.json .vscodeignore README.md LICENSE src/*.ts images/* \
+    | sha256sum | cut -c1-16)
   vsix=$here/dist/infill-$(node -p 'require("./package.json").version').vsix
   extensions=$state/extensions
   if [ -f "$vsix" ] && [ "$(cat "$state/vsix.stamp" 2>/dev/null)" = "$key" ] \
