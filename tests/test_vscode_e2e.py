@@ -139,6 +139,7 @@ def code_server(short_dir: Path) -> Iterator[dict[str, str]]:
         **os.environ,
         "PYTHONPATH": PYTHONPATH,
         "XDG_CONFIG_HOME": str(short_dir / "config"),
+        "XDG_CACHE_HOME": str(short_dir / "cache"),
         "XDG_DATA_HOME": str(short_dir / "share"),
         "XDG_STATE_HOME": str(short_dir / "state"),
         "XDG_RUNTIME_DIR": str(runtime),
@@ -191,9 +192,14 @@ def code_server(short_dir: Path) -> Iterator[dict[str, str]]:
 @pytest.mark.timeout(SETUP_TIMEOUT_S + DRIVE_TIMEOUT_S)
 def test_the_extension_in_a_real_vscode(code_server: dict[str, str]):
     SCREENSHOT.parent.mkdir(exist_ok=True)
+    home = Path(code_server["log"]).parent
     env = {
         **os.environ,
         "NODE_PATH": code_server["node_modules"],
+        # Chromium keeps its crash reports, caches and dconf under these, not in the user's folders
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "XDG_CACHE_HOME": str(home / "cache"),
+        "XDG_RUNTIME_DIR": str(home / "run"),
         **{key: value for key, value in code_server.items() if key.startswith("E2E_")},
     }
     try:
