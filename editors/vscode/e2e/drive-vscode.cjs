@@ -179,6 +179,7 @@ async function main() {
     ghost = plain(await decoration.textContent());
     if (!ghost.trim()) throw new Error(`the ghost text is blank: ${JSON.stringify(ghost)}`);
     await page.screenshot({ path: E2E.screenshot });
+    console.log(`  ${JSON.stringify(TYPED)} + ${JSON.stringify(ghost)}`);
   });
   await check("Tab accepts the ghost text into the buffer", async () => {
     await page.keyboard.press("Tab");
