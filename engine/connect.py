@@ -9,6 +9,7 @@ the engine on the socket, starts ``python -m engine`` with the launch's flags an
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import logging
 import os
@@ -188,6 +189,7 @@ async def stop_engine(client: SocketEngineClient | SpawningClient, socket_path: 
     """Ask the engine behind ``client`` to exit (Shutdown; its requests in flight fail with SHUTTING_DOWN),
     close ``client``, and return once the engine has let go of ``socket_path``, so a fresh engine can take it.
     Raise EngineUnavailable when it still holds the socket after ``timeout`` seconds."""
+    pid = getattr(client, "engine_pid", 0)
     try:
         await client.shutdown_engine()
     finally:
@@ -198,7 +200,12 @@ async def stop_engine(client: SocketEngineClient | SpawningClient, socket_path: 
         if loop.time() > deadline:
             raise EngineUnavailable(f"the engine on {socket_path} did not exit within {timeout:g}s of Shutdown")
         await asyncio.sleep(0.05)
-    _spawned[:] = [p for p in _spawned if p.poll() is None]  # reap it when this process started it
+    # The lock goes before the process ends: wait for an engine this process started, so it is reaped
+    # now instead of lingering as a zombie until the next spawn.
+    for process in [p for p in _spawned if p.pid == pid]:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            await asyncio.to_thread(process.wait, max(0.1, deadline - loop.time()))
+    _spawned[:] = [p for p in _spawned if p.poll() is None]
 
 
 def _engine_lock_held(path: Path) -> bool:
