@@ -352,8 +352,8 @@ def bench_http(launch: EngineLaunch, context: tuple[str, str], requests: int, cl
         "http_over_socket": round(http_ms / socket_ms, 3),
         "http_overhead_ms": round(http_ms - socket_ms, 1),
         "concurrent_clients": clients,
-        "concurrent_p50_ms": round(percentile(latencies, 50), 1),
-        "concurrent_p95_ms": round(percentile(latencies, 95), 1),
+        "concurrent_p50_ms": round(percentile(latencies, 0.5), 1),
+        "concurrent_p95_ms": round(percentile(latencies, 0.95), 1),
         "concurrent_fills_per_s": round((clients * (requests + 1)) / wall, 2),
     }
 
