@@ -67,6 +67,18 @@ def generation_values(model_dir: Path) -> str:
     return ", ".join(f"{name} {value}" for name, value in values.items() if value is not None) or "(no values)"
 
 
+def sampling_policy(model_dir: Path) -> str:
+    """Which sampler the engine runs for this directory: generate()'s when its generation_config.json sets
+    sampling values, else the engine's own."""
+    from engine.sampler import GenerateConfig
+
+    path = model_dir / "generation_config.json"
+    raw = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    if GenerateConfig.from_generation_config(raw) is not None:
+        return "generate (transformers' generate() sampler, from generation_config.json)"
+    return "engine (final decisions, confidence stop; no sampling values in generation_config.json)"
+
+
 def check_lines(launch: EngineLaunch, config: EngineConfig | None = None) -> tuple[list[str], int]:
     """The report's lines and the exit status (0; 2 when the plan does not fit). Raises for a directory
     that is missing, empty or not a DiffusionGemma model."""
@@ -87,6 +99,7 @@ def check_lines(launch: EngineLaunch, config: EngineConfig | None = None) -> tup
         f"device: {device}",
         f"canvas length: {model_config.canvas_length}",
         f"generation config: {generation_values(model_dir)}",
+        f"sampling policy: {sampling_policy(model_dir)}",
         *(f"memory plan: {line}" for line in plan.lines()),
     ]
     status = EXIT_OK

@@ -20,7 +20,15 @@ from pathlib import Path
 import torch
 
 from engine.config import EngineConfig
-from engine.memory_plan import MemoryPlan, count_text, plan_memory, quantization, read_config, require_fits
+from engine.memory_plan import (
+    MemoryPlan,
+    count_text,
+    fit_batch,
+    plan_memory,
+    quantization,
+    read_config,
+    require_fits,
+)
 from engine.model_files import check_model_dir
 
 log = logging.getLogger(__name__)
@@ -149,7 +157,7 @@ def load_model(model_dir: str | Path, device: str = "cpu", dtype: torch.dtype | 
     dtype = resolve_dtype(dtype, torch_device)
     model_config = read_config(path)
     check_quantization_support(model_config)
-    plan = plan_memory(model_config, dtype, config)
+    plan = fit_batch(model_config, dtype, config, torch_device) if config is not None else plan_memory(model_config, dtype)
     require_fits(plan, torch_device)
     model = DiffusionGemmaForBlockDiffusion.from_pretrained(
         path,

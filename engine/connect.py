@@ -1,13 +1,15 @@
-"""The one place engines are started and their clients opened: in this process, or over a Unix socket to
-an engine process that is started when none listens.
+"""The one place engines are started and their clients opened: in this process, over a Unix socket to
+an engine process that is started when none listens, or over a WebSocket to an engine on another machine.
 
 ``open_client(launch, ...)`` returns an unstarted EngineClient; its ``start()`` loads the core here, joins
-the engine on the socket, or starts ``python -m engine`` with the launch's flags and then joins it.
+the engine on the socket, starts ``python -m engine`` with the launch's flags and then joins it, or (with
+``remote``) connects to the remote engine, starting nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import logging
 import os
@@ -18,6 +20,7 @@ from pathlib import Path
 from engine.client import EngineClient, EngineUnavailable, OnPartial
 from engine.launch import EngineLaunch
 from engine.protocol import InfillRequest, InfillResult, StatusReply, Welcome
+from engine.remote_client import RemoteEngine, RemoteEngineClient
 from engine.server import EXIT_ALREADY_RUNNING, default_socket_path, ensure_private_dir
 from engine.socket_client import EngineNotListening, SocketEngineClient
 
@@ -38,13 +41,21 @@ def open_client(
     start_timeout: float = 300.0,
     request_timeout: float = 30.0,
     client_name: str = "infill",
+    remote: RemoteEngine | None = None,
 ) -> EngineClient:
     """An unstarted EngineClient for ``launch``.
 
-    ``inproc``: ``start()`` builds the core in this process (``launch.load_core``) in a worker thread.
-    Otherwise it joins the engine on ``socket`` (default: the per-user socket), first starting an engine
-    process for ``launch`` when none listens, unless ``spawn`` is False.
+    ``remote``: ``start()`` connects to the engine at ``remote.url`` (``launch`` is the remote operator's
+    business and is not used; nothing is spawned). ``inproc``: ``start()`` builds the core in this process
+    (``launch.load_core``) in a worker thread. Otherwise it joins the engine on ``socket`` (default: the
+    per-user socket), first starting an engine process for ``launch`` when none listens, unless ``spawn``
+    is False.
     """
+    if remote is not None:
+        if inproc or socket is not None:
+            raise ValueError("a remote engine goes with neither an in-process engine nor a socket")
+        return RemoteEngineClient(remote, client_name=client_name, start_timeout=start_timeout,
+                                  request_timeout=request_timeout)
     if inproc:
         from engine.inproc_client import InprocEngineClient
 
@@ -178,6 +189,7 @@ async def stop_engine(client: SocketEngineClient | SpawningClient, socket_path: 
     """Ask the engine behind ``client`` to exit (Shutdown; its requests in flight fail with SHUTTING_DOWN),
     close ``client``, and return once the engine has let go of ``socket_path``, so a fresh engine can take it.
     Raise EngineUnavailable when it still holds the socket after ``timeout`` seconds."""
+    pid = getattr(client, "engine_pid", 0)
     try:
         await client.shutdown_engine()
     finally:
@@ -188,7 +200,12 @@ async def stop_engine(client: SocketEngineClient | SpawningClient, socket_path: 
         if loop.time() > deadline:
             raise EngineUnavailable(f"the engine on {socket_path} did not exit within {timeout:g}s of Shutdown")
         await asyncio.sleep(0.05)
-    _spawned[:] = [p for p in _spawned if p.poll() is None]  # reap it when this process started it
+    # The lock goes before the process ends: wait for an engine this process started, so it is reaped
+    # now instead of lingering as a zombie until the next spawn.
+    for process in [p for p in _spawned if p.pid == pid]:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            await asyncio.to_thread(process.wait, max(0.1, deadline - loop.time()))
+    _spawned[:] = [p for p in _spawned if p.poll() is None]
 
 
 def _engine_lock_held(path: Path) -> bool:
@@ -222,10 +239,11 @@ def engine_environment() -> dict[str, str]:
 
 
 def start_engine_process(launch: EngineLaunch, socket_path: Path, *, log_level: str = "info",
-                         output: int | None = subprocess.DEVNULL) -> subprocess.Popen[bytes]:
-    """Start an engine process for ``launch`` on ``socket_path`` that the caller owns and stops (benchmarks)."""
+                         output: int | None = subprocess.DEVNULL, extra_args: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
+    """Start an engine process for ``launch`` on ``socket_path`` that the caller owns and stops (benchmarks);
+    ``extra_args`` are more engine flags (``--http HOST:PORT``...)."""
     return subprocess.Popen(
-        [*engine_command(launch, socket_path), "--log-level", log_level],
+        [*engine_command(launch, socket_path), "--log-level", log_level, *extra_args],
         stdin=subprocess.DEVNULL,
         stdout=output,
         stderr=subprocess.STDOUT,

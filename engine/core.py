@@ -4,10 +4,19 @@ No IO: ``add`` / ``cancel`` / ``step`` / ``status``. The same core runs in-proce
 complete``) and behind the socket server. One ``step()`` prefills waiting prompts within a token budget
 (reusing per-document encoder caches), then runs one decoder forward pass per canvas length over every
 active canvas of every request, applies the sampler, and returns the messages that step produced.
+
+The sampler is one of two policies (``engine.sampler``): a checkpoint whose ``generation_config.json`` sets
+the sampling values (the published DiffusionGemma) runs ``generate``, transformers' ``generate()`` with
+those values; any other (the embedded model) runs the engine's own. Under ``generate`` a request's canvases
+each draw from their own generator: the ``i``-th (canvas lengths outer, candidates inner) is seeded with
+the request's seed (its id when 0) plus ``i * 0x9E3779B9`` (mod 2**64; CPU generators read only the low
+32 bits, which this offset changes), so the first canvas of a request seeded ``s`` is
+``torch.manual_seed(s); model.generate(prompt)`` with ``max_denoising_steps`` = the request's steps.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -34,7 +43,7 @@ from engine.protocol import (
     Welcome,
 )
 from engine.runner import Runner
-from engine.sampler import denoise_step
+from engine.sampler import GenerateConfig, denoise_step, generate_step, initial_canvas
 from engine.tokenizer import InfillTokenizer
 
 Message = Partial | InfillResult | ErrorReply
@@ -56,6 +65,11 @@ class Slot:
     converged: bool = False
     confidence: float = 0.0
     forward_passes: int = 0
+    # The generate policy's: the canvas's own generator, its fixed positions, its last argmax canvases.
+    generator: torch.Generator | None = None
+    pinned: torch.Tensor | None = None
+    history: torch.Tensor | None = None
+    argmax: torch.Tensor | None = None  # generate()'s answer canvas (``fill`` is what the engine shows of it)
 
 
 @dataclass(slots=True)
@@ -68,6 +82,7 @@ class Job:
     kv: PromptKV = field(default_factory=PromptKV)
     cached_tokens: int = 0
     started: float = 0.0
+    encoded_at: float = 0.0
     slots: list[Slot] = field(default_factory=list)
     cancelled: bool = False
     generator: torch.Generator | None = None
@@ -83,10 +98,13 @@ class EngineCore:
     """Continuous, step-level batching of diffusion infill requests over one model runner."""
 
     def __init__(self, runner: Runner, tokenizer: InfillTokenizer, config: EngineConfig | None = None,
-                 model_name: str = "", trained: bool = True, canvas_length: int = 0) -> None:
+                 model_name: str = "", trained: bool = True, canvas_length: int = 0,
+                 generation: GenerateConfig | None = None) -> None:
         self.runner = runner
         self.tokenizer = tokenizer
         self.config = config or EngineConfig()
+        self.generation = generation  # the generate policy's settings; None: the engine's own policy
+        self.policy = "engine" if generation is None else "generate"
         self.format = choose_format(tokenizer, self.config.prompt_format, self.config.prompt_template).bind(tokenizer)
         self.canvas_length = canvas_length  # the length the checkpoint was trained on (0: unknown)
         self.kv_store = KVStore(self.config.kv_budget_bytes)
@@ -134,7 +152,8 @@ class EngineCore:
             raise ValueError(f"canvas_lengths must be 1-4 lengths in [2, {cfg.max_canvas}]")
         widths = self._canvas_widths(widths)
         prompt = self._prompt(request)
-        steps = min(request.max_steps or cfg.default_steps, cfg.max_steps_cap)
+        default_steps = cfg.default_steps if self.generation is None else self.generation.max_steps
+        steps = min(request.max_steps or default_steps, cfg.max_steps_cap)
         generator = torch.Generator().manual_seed(request.seed or request.request_id)
         job = Job(request, prompt, steps, widths, time.monotonic(), generator=generator)
         job.seed_ids = self._seed_for(request)
@@ -216,6 +235,8 @@ class EngineCore:
         for job in [j for j in self.jobs.values() if j.cancelled]:
             out.append(self._finish(job, FinishReason.CANCELLED))
         self._prefill()
+        for job in [j for j in self.jobs.values() if j.request.warm and j.encoded_at]:
+            out.append(self._finish(job, FinishReason.CONVERGED))
         self._denoise(out)
         for job in [j for j in self.jobs.values() if j.slots and all(s.done for s in j.slots)]:
             capped = not all(s.converged for s in job.slots)
@@ -258,8 +279,10 @@ class EngineCore:
             self._encoded(job)
 
     def _encoded(self, job: Job) -> None:
+        job.encoded_at = time.monotonic()
         self.kv_store.store(job.request.document_key, job.kv)
-        self._make_slots(job)
+        if not job.request.warm:  # a warm-up ends here, its prompt in the cache
+            self._make_slots(job)
 
     def _make_slots(self, job: Job) -> None:
         pinned_ids = self.tokenizer.encode(job.request.pinned) if job.request.pinned else []
@@ -267,8 +290,13 @@ class EngineCore:
         tail = job.tail_ids
         for width in job.widths:
             for _ in range(job.request.num_candidates):
-                canvas = torch.randint(self.noise_low, vocab, (width,), generator=job.generator)
-                pinned = torch.zeros(width, dtype=torch.bool)
+                generator = None
+                if self.generation is None:
+                    canvas = torch.randint(self.noise_low, vocab, (width,), generator=job.generator)
+                else:
+                    generator = self._canvas_generator(job.request, len(job.slots))
+                    canvas = initial_canvas(width, vocab, generator)
+                pinned = torch.zeros(width, dtype=torch.bool, device=canvas.device)
                 if tail:  # the suffix's start closes the canvas, decided from the first step
                     canvas[width - len(tail) :] = torch.tensor(tail)
                     pinned[width - len(tail) :] = True
@@ -282,9 +310,21 @@ class EngineCore:
                     canvas[n : n + len(seed)] = torch.tensor(seed)
                     if n + len(seed) < room:
                         canvas[n + len(seed)] = self.format.end_ids[0]
-                no_end = torch.zeros(width, dtype=torch.bool)
+                no_end = torch.zeros(width, dtype=torch.bool, device=canvas.device)
                 no_end[n] = True  # the first free position: the fill is never empty
-                job.slots.append(Slot(width, canvas, pinned, no_end, canvas.clone(), tail=len(tail)))
+                slot = Slot(width, canvas, pinned, no_end, canvas.clone(), tail=len(tail))
+                if generator is not None:
+                    slot.generator, slot.pinned = generator, pinned.clone()
+                    slot.history = torch.full((self.generation.stability_threshold, width), -1, dtype=torch.long,
+                                              device=canvas.device)
+                job.slots.append(slot)
+
+    def _canvas_generator(self, request: InfillRequest, index: int) -> torch.Generator:
+        """The generator of a request's ``index``-th canvas (generate policy), on the runner's device: seeded
+        with the request's seed (its id when 0), plus ``index * 0x9E3779B9`` after the first canvas (an odd
+        step, so the low 32 bits, all a CPU generator reads, differ between a request's canvases)."""
+        seed = ((request.seed or request.request_id) + index * 0x9E3779B9) % 2**64
+        return torch.Generator(device=self.runner.device).manual_seed(seed)
 
     def _denoise(self, out: list[Message]) -> None:
         active: list[tuple[Job, Slot]] = [
@@ -304,6 +344,9 @@ class EngineCore:
                 out.append(Partial(job.request.request_id, text, max(s.steps for s in job.slots)))
 
     def _denoise_group(self, width: int, group: list[tuple[Job, Slot]]) -> None:
+        if self.generation is not None:
+            self._generate_group(group, self.generation)
+            return
         canvases = torch.stack([s.canvas for _, s in group])
         has_sc = [s.sc_logits is not None for _, s in group]
         sc = None
@@ -334,13 +377,40 @@ class EngineCore:
             slot.decided = outcome.decided[row]
             slot.fill = outcome.fill[row]
             slot.sc_logits = outcome.logits[row]
-            slot.steps += 1
-            slot.forward_passes += 1
-            slot.confidence = float(outcome.confidence[row])
-            slot.converged = bool(outcome.done[row])
-            if slot.converged or slot.steps >= job.max_steps:
-                slot.done = True
-                slot.sc_logits = None
+            _advanced(job, slot, float(outcome.confidence[row]), bool(outcome.done[row]))
+
+    def _generate_group(self, group: list[tuple[Job, Slot]], cfg: GenerateConfig) -> None:
+        """One step of the generate policy over canvases of one length: the LM head on every position,
+        each row self-conditioned on its own last tempered logits (none at its first step), sampled with
+        its own generator, on the runner's device."""
+        canvases = torch.stack([s.canvas for _, s in group])
+        has_sc = torch.tensor([s.sc_logits is not None for _, s in group])
+        sc, sc_rows = None, None
+        if bool(has_sc.any()):
+            like = next(s.sc_logits for _, s in group if s.sc_logits is not None)
+            sc = torch.stack([s.sc_logits if s.sc_logits is not None else torch.zeros_like(like) for _, s in group])
+            sc_rows = None if bool(has_sc.all()) else has_sc
+        logits = self.runner.denoise(canvases, [j.kv for j, _ in group], sc, None, sc_rows).to(canvases.device)
+        outcome = generate_step(
+            canvases,
+            logits,
+            pinned=torch.stack([s.pinned for _, s in group]),
+            no_end=torch.stack([s.no_end for _, s in group]),
+            step=torch.tensor([s.steps for _, s in group]),
+            max_steps=torch.tensor([j.max_steps for j, _ in group]),
+            history=torch.stack([s.history for _, s in group]),
+            generators=[s.generator for _, s in group],
+            banned=self.banned,
+            end_ids=self.end_ids,
+            cfg=cfg,
+        )
+        for row, (job, slot) in enumerate(group):
+            slot.canvas = outcome.canvas[row]
+            slot.decided = outcome.accepted[row]
+            slot.fill, slot.argmax = outcome.fill[row], outcome.argmax[row]
+            slot.history = outcome.history[row]
+            slot.sc_logits = outcome.logits[row].to(self.runner.dtype)
+            _advanced(job, slot, float(outcome.confidence[row]), bool(outcome.done[row]))
 
     def _finish(self, job: Job, reason: FinishReason) -> InfillResult:
         del self.jobs[job.request.request_id]
@@ -374,6 +444,7 @@ class EngineCore:
             cached_tokens=job.cached_tokens,
             queue_ms=round((started - job.arrived) * 1000, 2),
             elapsed_ms=round((now - job.arrived) * 1000, 2),
+            encode_ms=round((job.encoded_at - started) * 1000, 2) if job.encoded_at else 0.0,
         )
 
     def _scored(self, job: Job, candidates: dict[str, Candidate], token_ids: dict[str, list[int]]):
@@ -387,8 +458,17 @@ class EngineCore:
                 for t, score in zip(texts, scores, strict=True)}
 
     def _fill_text(self, slot: Slot, tokens: torch.Tensor) -> tuple[str, int]:
-        """The text and token count of the fill ``tokens`` hold (the canvas without its suffix tail)."""
-        return self.format.canvas_text(tokens[: slot.width - slot.tail].tolist())
+        """The text and token count of the fill ``tokens`` hold (the canvas without its suffix tail).
+
+        The generate policy samples every id, so there a special or control-character token (other than
+        pinned text) ends the fill too, as the format's end tokens do.
+        """
+        ids = tokens[: slot.width - slot.tail]
+        if slot.pinned is not None:
+            banned = torch.isin(ids, self.banned.to(ids.device)) & ~slot.pinned[: len(ids)]
+            if bool(banned.any()):
+                ids = ids[: int(banned.nonzero()[0])]
+        return self.format.canvas_text(ids.tolist())
 
     def _decided_text(self, job: Job) -> str:
         """The text a cancelled job had already decided (its leading decided tokens), to seed the next one."""
@@ -478,4 +558,25 @@ def load_core(model_dir: str | Path | None = None, device: str = "auto", backend
         model_name=card.get("name", path.name),
         trained=bool(card.get("trained", True)),
         canvas_length=int(getattr(loaded.model.config, "canvas_length", 0) or 0),
+        generation=read_generation_config(path),
     )
+
+
+def read_generation_config(model_dir: Path) -> GenerateConfig | None:
+    """The generate policy's settings from a model directory's ``generation_config.json``; None when it has
+    none or sets no sampling value (the engine's own policy then runs)."""
+    path = model_dir / "generation_config.json"
+    if not path.is_file():
+        return None
+    return GenerateConfig.from_generation_config(json.loads(path.read_text(encoding="utf-8")))
+
+
+def _advanced(job: Job, slot: Slot, confidence: float, converged: bool) -> None:
+    """Count one denoising step of ``slot``; it is done once converged or out of steps."""
+    slot.steps += 1
+    slot.forward_passes += 1
+    slot.confidence = confidence
+    slot.converged = converged
+    if converged or slot.steps >= job.max_steps:
+        slot.done = True
+        slot.sc_logits = None

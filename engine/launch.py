@@ -74,6 +74,11 @@ class EngineLaunch:
         if self.prompt_template is not None and not isinstance(self.prompt_template, Path):
             raise ValueError(f"prompt_template must be a Path or None, got {self.prompt_template!r}")
 
+    def spawned(self) -> EngineLaunch:
+        """This launch for an engine a command starts in the background and leaves behind: with no idle exit
+        of its own, it exits like an editor's (EDITOR_IDLE_EXIT_S after its last client)."""
+        return self if self.idle_exit else dataclasses.replace(self, idle_exit=EDITOR_IDLE_EXIT_S)
+
     # ---- command lines ----------------------------------------------------------------------------
 
     @staticmethod

@@ -9,6 +9,7 @@ a message, not an out-of-memory crash, when it will not fit.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,8 @@ from pathlib import Path
 import torch
 
 from engine.config import EngineConfig
+
+log = logging.getLogger(__name__)
 
 GIB = 2**30
 HEADROOM_FIXED = 1 * GIB  # CUDA context, allocator slack, the runtime itself
@@ -163,8 +166,10 @@ def plan_memory(config, dtype: torch.dtype, engine: EngineConfig | None = None) 
         shape = text.per_layer_config[index]
         tokens = min(context, text.sliding_window) if kind == "sliding_attention" else context
         row += 2 * shape.num_key_value_heads * shape.head_dim * size * tokens
-    # A full batch of the widest configured canvas (a request may ask for wider, up to max_canvas).
-    widest = max((*engine.single_line_canvases, *engine.multi_line_canvases))
+    # A full batch of the widest configured canvas (a request may ask for wider, up to max_canvas); a
+    # checkpoint trained on one canvas length denoises that length (unless short canvases are allowed).
+    trained = int(getattr(config, "canvas_length", 0) or 0) if not engine.short_canvases else 0
+    widest = max((*engine.single_line_canvases, *engine.multi_line_canvases, min(trained, engine.max_canvas)))
     positions = engine.max_batch_canvases * widest
     step = positions * text.vocab_size * (4 + 4 + size + size)  # fp32 logits, their soft-cap, head out, sc in
     return MemoryPlan(
@@ -194,6 +199,22 @@ def available_bytes(device: torch.device | str) -> int | None:
         except OSError:
             return None
     return None
+
+
+def fit_batch(config, dtype: torch.dtype, engine: EngineConfig, device: torch.device | str,
+              available: int | None = None) -> MemoryPlan:
+    """The plan for ``engine``'s budgets, with ``engine.max_batch_canvases`` halved (in place) until it fits
+    the device's free memory or reaches 1; :func:`require_fits` then judges what is left."""
+    free = available_bytes(device) if available is None else available
+    plan = plan_memory(config, dtype, engine)
+    asked = engine.max_batch_canvases
+    while free is not None and plan.total_bytes > free and engine.max_batch_canvases > 1:
+        engine.max_batch_canvases = max(1, engine.max_batch_canvases // 2)
+        plan = plan_memory(config, dtype, engine)
+    if engine.max_batch_canvases != asked:
+        log.info("memory plan: at most %d canvases a step (of %d asked) to fit %s free on %s",
+                 engine.max_batch_canvases, asked, _gib(free or 0), device)
+    return plan
 
 
 def require_fits(plan: MemoryPlan, device: torch.device | str, available: int | None = None) -> None:

@@ -131,10 +131,13 @@ class OnnxRunner(TorchRunner):
         prompts: list[PromptKV],
         self_conditioning: torch.Tensor | None,
         decided: torch.Tensor | None = None,
+        self_conditioning_rows: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """One canvas on ONNX Runtime; a batch of them on torch (``TorchRunner.denoise``)."""
         if canvases.shape[0] != 1:
-            return super().denoise(canvases, prompts, self_conditioning, decided)
+            return super().denoise(canvases, prompts, self_conditioning, decided, self_conditioning_rows)
+        if self_conditioning_rows is not None and not bool(self_conditioning_rows[0]):
+            self_conditioning = None
         started = time.perf_counter()
         logits = self.denoiser.denoise(canvases.cpu(), prompts[0], self_conditioning)
         if decided is not None and bool(decided.any()):  # one-hot rows, as the torch path gives them

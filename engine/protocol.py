@@ -75,6 +75,7 @@ class InfillRequest(_Msg, tag=2):
     seed: int = 0
     context: str = ""
     score: bool = False  # also score each candidate with the encoder's causal likelihood
+    warm: bool = False  # only encode the prompt into the document's cache; answer with no candidates
 
 
 class Cancel(_Msg, tag=3):
@@ -140,6 +141,7 @@ class InfillResult(_Msg, tag=13):
     cached_tokens: int = 0
     queue_ms: float = 0.0
     elapsed_ms: float = 0.0
+    encode_ms: float = 0.0  # encoding the prompt's uncached tokens (part of elapsed_ms)
 
 
 class ErrorReply(_Msg, tag=14):
@@ -213,6 +215,21 @@ def decode_client(body: bytes) -> ClientMessage:
         return _client_decoder.decode(body)
     except _DECODE_ERRORS as exc:
         raise ProtocolError(f"malformed client message: {exc}") from None
+
+
+def hello_refusal(body: bytes) -> str:
+    """Why ``body`` is not a Hello this engine takes as a connection's first message ('' when it is)."""
+    try:
+        hello = decode_client(body)
+    except ProtocolError as exc:
+        return f"expected Hello: {exc}"
+    match hello:
+        case Hello(protocol_version=version) if version == PROTOCOL_VERSION:
+            return ""
+        case Hello(protocol_version=version):
+            return f"protocol version {version} is not supported; this engine speaks {PROTOCOL_VERSION}"
+        case _:
+            return f"expected Hello, got {type(hello).__name__}"
 
 
 def decode_server(body: bytes) -> ServerMessage:

@@ -49,6 +49,9 @@ class Runner(Protocol):
         prompts: list[PromptKV],
         self_conditioning: torch.Tensor | None,
         decided: torch.Tensor | None = None,
+        self_conditioning_rows: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Logits (B, C, V) for canvases (B, C), each reading its own prompt cache."""
+        """Logits (B, C, V) for canvases (B, C), each reading its own prompt cache. ``decided`` positions may
+        come back as one-hot rows of their token; ``self_conditioning_rows`` (B,) marks the rows whose
+        self-conditioning logits are real, the others get none (a first step), as if given ``None``."""
         ...

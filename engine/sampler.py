@@ -1,12 +1,25 @@
-"""The denoising policy: which canvas tokens to decide each step, what to re-noise, and when to stop.
+"""The denoising policies: which canvas tokens to keep each step, what to re-noise, and when to stop.
 
-DiffusionGemma-style parallel decoding over a uniform-noise canvas. Each step the logits are tempered on
-a linear schedule; among undecided positions, the lowest-entropy ones are accepted while the sum of
-their entropies minus the largest stays under an entropy bound (at least one per step), and any position
-whose top probability reaches ``confidence_accept`` is accepted too. Accepted tokens are decided for good
-(as are pinned ones: text the user already typed); every undecided position is re-noised with a uniform
-random token. A canvas is done once every position up to its first decided end token (``<eom>``, or the
-format's end-of-turn tokens) is decided. All of it is batched tensor work: no per-token Python loops.
+Two policies over a uniform-noise canvas (no mask token), both tempered on a linear schedule from ``t_max``
+at the first step to ``t_min`` at the last:
+
+- ``engine`` (``denoise_step``, the embedded model's): among undecided positions, the lowest-entropy ones
+  are accepted while the sum of their entropies minus the largest stays under an entropy bound (at least
+  one per step), and any position whose top probability reaches ``confidence_accept`` is accepted too.
+  Accepted tokens are decided for good (as are pinned ones: text the user already typed); every undecided
+  position is re-noised with a uniform random token. A canvas is done once every position up to its first
+  decided end token (``<eom>``, or the format's end-of-turn tokens) is decided.
+- ``generate`` (``generate_step``, for checkpoints whose ``generation_config.json`` sets the sampling
+  values): transformers' ``DiffusionGemmaForBlockDiffusion.generate()``. Every step samples every position
+  from the tempered logits, re-judges the entropy-bound set over the whole canvas (nothing is final),
+  re-noises the rest from ``[0, vocab)``, and feeds every position's tempered logits back as
+  self-conditioning; a canvas is done when its argmax canvas is unchanged for ``stability_threshold``
+  steps and its mean entropy is under ``confidence_threshold``. The answer is the last argmax canvas.
+  Each row draws from its own generator, in generate()'s order (the starting canvas, then per step the
+  samples, then the re-noise), so a row seeded with ``s`` is ``torch.manual_seed(s); model.generate()``.
+
+The engine policy is batched tensor work; the generate policy runs the model batched and its sampling
+row by row (each row its own generator, and at most one row's full-vocabulary tensors at a time).
 """
 
 from __future__ import annotations
@@ -37,6 +50,50 @@ class SamplerConfig:
         return cls(entropy_bound=0.0, confidence_accept=2.0, max_per_step=1)
 
 
+# generate()'s defaults for values a generation config leaves unset (transformers'
+# ``DiffusionGemmaGenerationConfig._get_default_generation_params``).
+GENERATE_DEFAULTS = {"max_denoising_steps": 48, "entropy_bound": 0.1, "t_min": 0.4, "t_max": 0.8,
+                     "stability_threshold": 1, "confidence_threshold": 0.005}
+
+
+@dataclass(slots=True, kw_only=True)
+class GenerateConfig:
+    """The sampling values of a checkpoint's ``generation_config.json``: the ``generate`` policy's settings."""
+
+    max_steps: int = GENERATE_DEFAULTS["max_denoising_steps"]
+    entropy_bound: float = GENERATE_DEFAULTS["entropy_bound"]
+    t_max: float = GENERATE_DEFAULTS["t_max"]
+    t_min: float = GENERATE_DEFAULTS["t_min"]
+    stability_threshold: int = GENERATE_DEFAULTS["stability_threshold"]
+    confidence_threshold: float = GENERATE_DEFAULTS["confidence_threshold"]
+
+    def __post_init__(self) -> None:
+        if self.max_steps < 1:
+            raise ValueError(f"GenerateConfig.max_steps must be >= 1, got {self.max_steps}")
+        if self.entropy_bound <= 0:
+            raise ValueError(f"GenerateConfig.entropy_bound must be > 0, got {self.entropy_bound}")
+        if not 0 < self.t_min <= self.t_max:
+            raise ValueError(f"GenerateConfig needs 0 < t_min <= t_max, got {self.t_min} and {self.t_max}")
+        if self.stability_threshold < 0:
+            raise ValueError(f"GenerateConfig.stability_threshold must be >= 0, got {self.stability_threshold}")
+        if self.confidence_threshold <= 0:
+            raise ValueError(f"GenerateConfig.confidence_threshold must be > 0, got {self.confidence_threshold}")
+
+    @classmethod
+    def from_generation_config(cls, raw: dict) -> GenerateConfig | None:
+        """The settings a ``generation_config.json`` holds (unset values at generate()'s defaults), or None
+        when it sets none of them (what transformers writes for a model without sampling values, as the
+        embedded model's)."""
+        sampler = raw.get("sampler_config") or {}
+        values = {
+            "max_steps": raw.get("max_denoising_steps"),
+            "entropy_bound": sampler.get("entropy_bound") if isinstance(sampler, dict) else None,
+            **{name: raw.get(name) for name in ("t_max", "t_min", "stability_threshold", "confidence_threshold")},
+        }
+        given = {name: value for name, value in values.items() if value is not None}
+        return cls(**given) if given else None
+
+
 @dataclass(slots=True)
 class StepOutcome:
     canvas: torch.Tensor  # (B, C) next canvas to feed the model
@@ -48,8 +105,8 @@ class StepOutcome:
     confidence: torch.Tensor  # (B,) mean top probability over the fill (up to its end)
 
 
-def temperature(step: torch.Tensor, max_steps: torch.Tensor, cfg: SamplerConfig) -> torch.Tensor:
-    """Linear schedule from t_max at the first step to t_min at the last (per row)."""
+def temperature(step: torch.Tensor, max_steps: torch.Tensor, cfg: SamplerConfig | GenerateConfig) -> torch.Tensor:
+    """Linear schedule from t_max at the first step to t_min at the last (per row); generate()'s own."""
     remaining = (max_steps - step).clamp(min=0).float() / max_steps.clamp(min=1).float()
     return cfg.t_min + (cfg.t_max - cfg.t_min) * remaining
 
@@ -139,3 +196,90 @@ def denoise_step(
     span = fill_extent(fill, end_ids)
     confidence = (top_prob * span).sum(-1) / span.sum(-1).clamp(min=1)
     return StepOutcome(next_canvas, new_decided, fill, logits, accepted.sum(-1), done, confidence)
+
+
+@dataclass(slots=True)
+class GenerateOutcome:
+    canvas: torch.Tensor  # (B, C) next canvas to feed the model: accepted samples, fresh noise elsewhere
+    argmax: torch.Tensor  # (B, C) the tempered logits' argmax: generate()'s answer canvas so far
+    fill: torch.Tensor  # (B, C) what the engine shows: the argmax, but at ``no_end`` positions the best id
+    #                     that neither ends the fill nor is banned
+    accepted: torch.Tensor  # (B, C) the entropy-bound set of this step (and pinned positions)
+    logits: torch.Tensor  # (B, C, V) tempered logits, every position: the next step's self-conditioning
+    history: torch.Tensor  # (B, S, C) the last stability_threshold argmax canvases, oldest first
+    done: torch.Tensor  # (B,) stable and confident
+    confidence: torch.Tensor  # (B,) mean top probability over the fill (up to its first end token)
+
+
+def initial_canvas(width: int, vocab: int, generator: torch.Generator) -> torch.Tensor:
+    """generate()'s starting canvas: uniform over ``[0, vocab)``, the first draw of a row's generator."""
+    return torch.randint(0, vocab, (width,), generator=generator, device=generator.device)
+
+
+def generate_step(
+    canvas: torch.Tensor,
+    raw_logits: torch.Tensor,
+    *,
+    pinned: torch.Tensor,
+    no_end: torch.Tensor,
+    step: torch.Tensor,
+    max_steps: torch.Tensor,
+    history: torch.Tensor,
+    generators: list[torch.Generator],
+    banned: torch.Tensor,
+    end_ids: torch.Tensor,
+    cfg: GenerateConfig,
+) -> GenerateOutcome:
+    """One step of generate()'s policy over a batch of canvases (all tensors on the logits' device).
+
+    ``pinned`` positions (text the user typed, a suffix tail) keep their token, count as certain (entropy
+    0, so they take nothing from the bound), and are never re-noised; with none pinned a row is exactly
+    generate()'s step. The engine's rules touch only the ``fill`` it shows: where the argmax at a
+    ``no_end`` position (the fill's first) is an end or ``banned`` id, the best other id stands there
+    instead, so a fill is never empty; nothing of it feeds back. ``raw_logits`` is tempered in place when
+    it is already fp32.
+    """
+    rows, width, vocab = raw_logits.shape
+    logits = raw_logits.float()
+    logits.div_(temperature(step, max_steps, cfg).to(logits.device)[:, None, None])
+    next_canvas, argmax, fill = (torch.empty_like(canvas) for _ in range(3))
+    accepted = torch.empty_like(pinned)
+    end_ids = end_ids.to(logits.device)
+    never = torch.cat([banned.to(logits.device), end_ids])
+    done = torch.zeros(rows, dtype=torch.bool, device=logits.device)
+    confidence = torch.zeros(rows, device=logits.device)
+    history = history.clone()
+    for row, generator in enumerate(generators):
+        tempered = logits[row]
+        probs = torch.softmax(tempered, dim=-1, dtype=torch.float32)
+        sampled = torch.multinomial(probs, num_samples=1, generator=generator).squeeze(-1)
+        noise = torch.randint(0, vocab, (width,), generator=generator, device=generator.device)
+        entropy = torch.distributions.Categorical(logits=tempered).entropy()
+        best = tempered.argmax(-1)
+        pins = pinned[row]
+        if bool(pins.any()):
+            entropy = entropy.masked_fill(pins, 0.0)
+            best = torch.where(pins, canvas[row], best)
+        # The lowest-entropy positions while the sum of their entropies minus the largest stays in the bound.
+        ordered, order = torch.sort(entropy[None], dim=-1)
+        take = torch.cumsum(ordered, dim=-1) - ordered <= cfg.entropy_bound
+        chosen = torch.zeros_like(take).scatter(-1, order, take)[0] | pins
+        next_canvas[row] = torch.where(pins, canvas[row], torch.where(chosen, sampled, noise))
+        argmax[row], accepted[row] = best, chosen
+        shown = best
+        if bool(no_end[row].any()):
+            at = no_end[row]
+            others = tempered[at].index_fill(-1, never, float("-inf")).argmax(-1)
+            shown = best.clone()
+            shown[at] = torch.where(torch.isin(best[at], never), others, best[at])
+        fill[row] = shown
+        stable = True  # the argmax canvas unchanged over the last stability_threshold steps
+        if cfg.stability_threshold:
+            stable = bool((history[row] == best[None]).all())
+            history[row] = torch.roll(history[row], shifts=-1, dims=0)
+            history[row, -1] = best
+        done[row] = stable and bool(entropy.mean() < cfg.confidence_threshold)
+        span = fill_extent(shown[None], end_ids)[0]
+        top = probs.gather(-1, shown[:, None])[:, 0].masked_fill(pins, 1.0)
+        confidence[row] = (top * span).sum() / span.sum().clamp(min=1)
+    return GenerateOutcome(next_canvas, argmax, fill, accepted, logits, history, done, confidence)

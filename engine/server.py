@@ -24,15 +24,18 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 
 from engine.client import peer_credentials
 from engine.launch import EngineLaunch
+
+if TYPE_CHECKING:
+    from engine.http_settings import HttpSettings
 from engine.loop import EngineCore, EngineLoop
 from engine.protocol import (
     MAX_FRAME_BYTES,
-    PROTOCOL_VERSION,
     Cancel,
     ClientMessage,
     ErrorCode,
@@ -48,6 +51,7 @@ from engine.protocol import (
     decode_client,
     encode,
     frame_length,
+    hello_refusal,
 )
 
 log = logging.getLogger(__name__)
@@ -106,6 +110,7 @@ class EngineServer:
         self.idle_exit = idle_exit
         self.launch = launch
         self.welcome: Welcome | None = None  # the core's, with what only the process knows (dtype, model)
+        self.default_canvas = 64  # the core's multi-line canvas, for HTTP requests that name no length
         self._started_at = time.monotonic()
         self.outbox_limit_bytes = outbox_limit_bytes
         self.handshake_timeout = handshake_timeout
@@ -139,6 +144,8 @@ class EngineServer:
         try:
             _remove_stale_socket(self.socket_path)
             core = await asyncio.to_thread(self._core_factory)
+            config = getattr(core, "config", None)  # engine.core.EngineCore's; fakes have none
+            self.default_canvas = config.multi_line_canvases[0] if config is not None else 64
             self.welcome = _described_welcome(core, self.launch)
             self._engine = EngineLoop(core)
             self._engine.start()
@@ -332,23 +339,12 @@ class _Connection:
         body = await asyncio.wait_for(self._read_frame(), self._server.handshake_timeout)
         if body is None:
             return False
-        try:
-            hello = decode_client(body)
-        except ProtocolError as exc:
-            self.send(ErrorReply(0, ErrorCode.PROTOCOL, f"expected Hello: {exc}"))
+        refusal = hello_refusal(body)
+        if refusal:
+            self.send(ErrorReply(0, ErrorCode.PROTOCOL, refusal))
             return False
-        match hello:
-            case Hello(protocol_version=version) if version == PROTOCOL_VERSION:
-                self.send(self._server.welcome or self._engine.welcome)
-                return True
-            case Hello(protocol_version=version):
-                message = (
-                    f"protocol version {version} is not supported; this engine speaks {PROTOCOL_VERSION}"
-                )
-            case _:
-                message = f"expected Hello, got {type(hello).__name__}"
-        self.send(ErrorReply(0, ErrorCode.PROTOCOL, message))
-        return False
+        self.send(self._server.welcome or self._engine.welcome)
+        return True
 
     async def _read_frame(self) -> bytes | None:
         """Return the next frame body, or None (after answering) when its length is invalid."""
@@ -469,7 +465,9 @@ def _remove_stale_socket(path: Path) -> None:
 # ---- command line -------------------------------------------------------------------------------
 
 
-def _parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, EngineLaunch]:
+def _parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, EngineLaunch, HttpSettings | None]:
+    from engine.http_settings import HttpSettings
+
     parser = argparse.ArgumentParser(prog="infill engine", description="Run the infill diffusion engine.")
     parser.add_argument(
         "--socket", type=Path, default=None, help=f"socket path (default: {default_socket_path()})"
@@ -478,29 +476,64 @@ def _parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, EngineLaunc
     parser.add_argument("--check", action="store_true",
                         help="print what the model directory is and its memory plan, then exit (loads no weights)")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    HttpSettings.add_arguments(parser)
     args = parser.parse_args(argv)
-    return args, EngineLaunch.from_args(args, parser)
+    launch = EngineLaunch.from_args(args, parser)
+    try:
+        http = HttpSettings.from_args(args)
+    except ValueError as exc:
+        parser.error(str(exc))
+    if http is not None and launch.idle_exit > 0:
+        parser.error("--idle-exit does not go with --http: an engine that serves HTTP stays up until stopped")
+    return args, launch, http
 
 
-async def _serve(server: EngineServer) -> None:
-    await server.start()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, server.request_shutdown)
-    await server.serve_until_shutdown()
+async def _serve(server: EngineServer, http_settings: HttpSettings | None = None, log_level: str = "info") -> None:
+    http = None
+    if http_settings is not None:  # listening first: /health says 503 while the model loads
+        from engine.http_api import HttpFront
+
+        http = HttpFront(http_settings, log_level="warning" if log_level in ("info", "debug") else log_level)
+        await http.start()
+    try:
+        await server.start()
+        if http is not None:
+            welcome = msgspec.structs.replace(server.welcome or server.engine.welcome, model_dir="")
+            http.ready(_WelcomedBackend(server.engine, welcome), default_canvas=server.default_canvas)
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, server.request_shutdown)
+        await server.serve_until_shutdown()
+    finally:
+        if http is not None:
+            await http.stop()
+
+
+class _WelcomedBackend:
+    """The engine loop as the HTTP API sees it: its welcome is the process's (with the dtype), less the
+    model directory, which is the operator's business."""
+
+    def __init__(self, engine: EngineLoop, welcome: Welcome) -> None:
+        self._engine = engine
+        self.welcome = welcome
+        self.submit = engine.submit
+        self.cancel = engine.cancel
+        self.cancel_owner = engine.cancel_owner
+        self.status = engine.status
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the engine until a Shutdown message, SIGTERM/SIGINT, or ``--idle-exit``; return the exit status."""
     from engine.formats import FormatError
+    from engine.http_api import HttpStartError
     from engine.model_files import ModelDirError
 
-    args, launch = _parse_args(argv)
+    args, launch, http = _parse_args(argv)
     if args.check:
         from engine.check import run_check
 
         return run_check(launch)
-    refusals: tuple[type[Exception], ...] = (EngineStartError, ModelDirError, FormatError)
+    refusals: tuple[type[Exception], ...] = (EngineStartError, ModelDirError, FormatError, HttpStartError)
     if not launch.core_factory:  # the model's core, whose memory plan may refuse it (a core factory's
         # engine, as the tests start by the hundred, starts without importing torch)
         from engine.memory_plan import MemoryPlanError
@@ -512,7 +545,7 @@ def main(argv: list[str] | None = None) -> int:
     socket_path = args.socket if args.socket is not None else default_socket_path()
     server = EngineServer(launch.load_core, socket_path, idle_exit=launch.idle_exit, launch=launch)
     try:
-        asyncio.run(_serve(server))
+        asyncio.run(_serve(server, http, args.log_level))
     except AlreadyRunning as exc:
         log.error("%s", exc)
         return EXIT_ALREADY_RUNNING

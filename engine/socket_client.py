@@ -11,7 +11,7 @@ import asyncio
 import errno
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,6 +148,31 @@ class PendingRequests:
         assert isinstance(result, InfillResult)
         return result
 
+    async def send_infill(
+        self, request: InfillRequest, on_partial: Callable[[Partial], None] | None,
+        send: Callable[[InfillRequest], Awaitable[None]], timeout: float, abandon: Callable[[int], None],
+    ) -> InfillResult:
+        """Open ``request`` under a wire id of its own, ``send`` it, and wait for its result."""
+        wire_id, future = self.open_infill(request.request_id, on_partial)
+        try:
+            await send(msgspec.structs.replace(request, request_id=wire_id))
+        except BaseException:
+            self.close(wire_id)
+            raise
+        return await self.infill_result(wire_id, future, timeout, abandon)
+
+    async def send_status(self, send: Callable[[StatusRequest], Awaitable[None]], timeout: float) -> StatusReply:
+        """``send`` a StatusRequest under a wire id of its own and wait for the reply."""
+        wire_id, future = self.open_status()
+        try:
+            await send(StatusRequest(wire_id))
+        except BaseException:
+            self.close(wire_id)
+            raise
+        reply = await self.wait(wire_id, future, timeout, lambda _: None)
+        assert isinstance(reply, StatusReply)
+        return reply
+
     def _new_wire_id(self) -> int:
         wire_id = self._next_wire_id
         self._next_wire_id += 1
@@ -261,14 +286,8 @@ class SocketEngineClient:
         self, request: InfillRequest, on_partial: OnPartial = None, timeout: float | None = None
     ) -> InfillResult:
         self._require_alive()
-        wire_id, future = self._pending.open_infill(request.request_id, on_partial)
-        try:
-            await self._send(msgspec.structs.replace(request, request_id=wire_id))
-        except BaseException:
-            self._pending.close(wire_id)
-            raise
         timeout = self.request_timeout if timeout is None else timeout
-        return await self._pending.infill_result(wire_id, future, timeout, self._abandon)
+        return await self._pending.send_infill(request, on_partial, self._send, timeout, self._abandon)
 
     async def cancel(self, request_id: int) -> None:
         wire_id = self._pending.wire_id(request_id)
@@ -277,16 +296,7 @@ class SocketEngineClient:
 
     async def status(self, timeout: float | None = None) -> StatusReply:
         self._require_alive()
-        wire_id, future = self._pending.open_status()
-        try:
-            await self._send(StatusRequest(wire_id))
-        except BaseException:
-            self._pending.close(wire_id)
-            raise
-        timeout = self.request_timeout if timeout is None else timeout
-        reply = await self._pending.wait(wire_id, future, timeout, lambda _: None)
-        assert isinstance(reply, StatusReply)
-        return reply
+        return await self._pending.send_status(self._send, self.request_timeout if timeout is None else timeout)
 
     async def shutdown_engine(self) -> None:
         """Ask the engine process to exit (it fails its requests in flight with SHUTTING_DOWN)."""

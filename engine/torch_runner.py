@@ -99,11 +99,14 @@ class TorchRunner:
         prompts: list[PromptKV],
         self_conditioning: torch.Tensor | None,
         decided: torch.Tensor | None = None,
+        self_conditioning_rows: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Return logits (B, C, V) for canvases (B, C), each reading its own prompt cache.
 
         Positions marked ``decided`` skip the LM head: their logits are exactly their token (a one-hot
-        row), which is all the sampler and the self-conditioning signal need from them.
+        row), which is all the sampler and the self-conditioning signal need from them. Rows that
+        ``self_conditioning_rows`` leaves out get no self-conditioning (the model's mask zeroes their
+        signal, as at a first step), whatever their rows of ``self_conditioning`` hold.
         """
         started = time.perf_counter()
         rows, width = canvases.shape
@@ -119,6 +122,7 @@ class TorchRunner:
             decoder_attention_mask=masks,
             decoder_position_ids=positions,
             self_conditioning_logits=self_conditioning,
+            self_conditioning_mask=None if self_conditioning_rows is None else self_conditioning_rows.to(self.device),
         ).last_hidden_state
         if decided is None or not bool(decided.any()):
             logits = self._head(hidden)

@@ -14,6 +14,7 @@ commands:
   serve      run the language server (stdio; --tcp HOST:PORT for debugging)
   engine     run the diffusion engine process on a Unix socket
              (engine status | stop | restart: look after the running one)
+  serve-ray  serve the engine's HTTP API from several engine replicas on Ray Serve (a team, GPUs, machines)
   complete   fill the hole(s) of a file through the engine and print the result
   demo       fill the holes of a sample file and show how to connect an editor
   eval       evaluate on a benchmark (humaneval-infilling)
@@ -39,6 +40,15 @@ def _engine(argv: list[str]) -> int:
         return control(argv)
     from engine.server import main
 
+    return main(argv)
+
+
+def _serve_ray(argv: list[str]) -> int:
+    try:
+        from engine.ray_serve import main
+    except ImportError as exc:
+        print(f"infill serve-ray needs Ray Serve ({exc}): pip install 'infill-diffusion[serve]'", file=sys.stderr)
+        return 1
     return main(argv)
 
 
@@ -98,6 +108,7 @@ def _train(argv: list[str]) -> int:
 COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "serve": _serve,
     "engine": _engine,
+    "serve-ray": _serve_ray,
     "complete": _complete,
     "demo": _demo,
     "eval": _eval,

@@ -4,7 +4,7 @@ Holes are marked with ``<FILL>`` (or ``--marker``). They are filled in order, ea
 before it, exactly as an editor's automatic inline completion at that cursor would be: the same plan
 (context cut, hole kind, canvas, settings' defaults) and the same fill layer checks, so a hole whose
 fills are all refused stays empty, as the editor would show nothing. By default the engine runs in this
-process; ``--socket`` uses (or spawns) an engine process.
+process; ``--socket`` uses (or spawns) an engine process, ``--engine-url`` a remote engine.
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ import sys
 import time
 from pathlib import Path
 
+from engine.client import EngineUnavailable
 from engine.launch import EngineLaunch
 from engine.protocol import InfillResult, Welcome
+from engine.remote_client import RemoteEngine
 from grammars import entry_for_path
 
 MARKER = "<FILL>"
@@ -75,8 +77,11 @@ async def fill_holes(client, text: str, language: str, marker: str, steps: int, 
 async def _run(args, text: str, language: str, report) -> tuple[str, object]:
     from engine.connect import open_client
 
-    socket = Path(args.socket) if args.socket else None
-    client = open_client(args.launch, socket=socket, inproc=socket is None)
+    if args.remote is not None:
+        client = open_client(args.launch, remote=args.remote, client_name="infill-complete")
+    else:
+        socket = Path(args.socket) if args.socket else None
+        client = open_client(args.launch.spawned(), socket=socket, inproc=socket is None)
     welcome = await client.start()
     try:
         if not welcome.trained:
@@ -94,6 +99,7 @@ async def _run(args, text: str, language: str, report) -> tuple[str, object]:
 def _add_common(parser: argparse.ArgumentParser) -> None:
     EngineLaunch.add_arguments(parser)
     parser.add_argument("--socket", default=None, help="use (or spawn) an engine process on this socket")
+    RemoteEngine.add_arguments(parser)
     parser.add_argument("--marker", default=MARKER)
     parser.add_argument("--steps", type=int, default=0, help="denoising step budget (0: engine default)")
 
@@ -102,6 +108,9 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> tuple[arg
     """The arguments, and the file's text (None, after saying why, when it cannot be read)."""
     args = parser.parse_args(argv)
     args.launch = EngineLaunch.from_args(args, parser)
+    args.remote = RemoteEngine.from_args(args, parser)
+    if args.remote is not None and args.socket:
+        parser.error("--engine-url and --socket name two engines: give one")
     try:
         return args, args.file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -126,7 +135,11 @@ def main(argv: list[str] | None = None) -> int:
         shown = repr(fill) if fill is not None else f"(nothing: {reason})"
         print(f"hole {index}: {elapsed:.0f} ms, {result.forward_passes} steps: {shown}", file=sys.stderr)
 
-    filled, _ = asyncio.run(_run(args, text, language, report))
+    try:
+        filled, _ = asyncio.run(_run(args, text, language, report))
+    except EngineUnavailable as exc:  # no engine, or a remote one that refused us
+        print(f"infill complete: {exc}", file=sys.stderr)
+        return 1
     sys.stdout.write(filled)
     return 0
 

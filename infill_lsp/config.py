@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.launch import BACKENDS, DEVICE_PATTERN, DTYPES, EDITOR_IDLE_EXIT_S, FACTORY_PATTERN, EngineLaunch
+from engine.remote_client import DEFAULT_API_KEY_ENV, ENV_NAME_PATTERN, RemoteEngine
 from infill_lsp.tempo import POLICIES
 
 ENGINE_MODES = ("spawn", "connect", "inproc", "factory")
@@ -31,10 +32,18 @@ class EngineSettings:
     listening on ``socket``), "inproc" (load the model in this process; needs ``core_factory``
     for tests, "module:function"), "factory" (tests and development only: ``factory`` is a
     "module:function" taking EngineSettings and returning an EngineClient).
+
+    ``url``: use the engine another machine serves (``infill engine --http``) instead, whatever the mode;
+    its API key comes from the environment variable ``api_key_env`` or the file ``api_key_file``, never
+    from the settings themselves.
     """
 
     mode: str = "spawn"
     socket: str = ""
+    url: str = ""  # a remote engine: http(s)://host:port or ws(s)://host:port/path
+    api_key_env: str = DEFAULT_API_KEY_ENV
+    api_key_file: str = ""  # wins over api_key_env
+    ca_file: str = ""  # CA certificates (PEM) trusted beside the system's, for a self-signed remote engine
     model_dir: str = ""
     device: str = "auto"
     backend: str = "auto"
@@ -61,6 +70,8 @@ class EngineSettings:
             value = getattr(self, name)
             if value and not FACTORY_PATTERN.match(value):
                 raise ValueError(f"engine.{name} must read 'module:function', got {value!r}")
+        if not ENV_NAME_PATTERN.match(self.api_key_env):
+            raise ValueError(f"engine.api_key_env must name an environment variable, got {self.api_key_env!r}")
         if self.mode == "connect" and not self.socket:
             raise ValueError("engine.socket is required when engine.mode is 'connect'")
         if self.mode == "factory" and not self.factory:
@@ -70,8 +81,20 @@ class EngineSettings:
         _check_range("engine.idle_exit_seconds", self.idle_exit_seconds, 0, 604_800)
         try:
             self.launch()  # combinations the engine refuses (onnx with bf16) are refused here, by field name
+            self.remote()
         except ValueError as exc:
             raise ValueError(f"engine.{exc}") from None
+
+    def remote(self) -> RemoteEngine | None:
+        """The remote engine ``url`` names (None without one); raise ValueError for a bad URL."""
+        if not self.url:
+            return None
+        return RemoteEngine(
+            url=self.url,
+            api_key_env=self.api_key_env,
+            api_key_file=Path(self.api_key_file) if self.api_key_file else None,
+            ca_file=Path(self.ca_file) if self.ca_file else None,
+        )
 
     def launch(self) -> EngineLaunch:
         """The engine launch these settings describe (the engine a "spawn" or "inproc" mode starts)."""
@@ -149,7 +172,8 @@ class Settings:
         """The debounce policy in force: ``debounce_policy``, with "auto" resolved by the engine's kind."""
         if self.debounce_policy != "auto":
             return self.debounce_policy
-        return AUTO_DEBOUNCE_POLICY["shared" if self.engine.mode in ("spawn", "connect") else "local"]
+        shared = self.engine.url or self.engine.mode in ("spawn", "connect")
+        return AUTO_DEBOUNCE_POLICY["shared" if shared else "local"]
 
     @property
     def request_timeout_s(self) -> float:

@@ -1,5 +1,8 @@
 """The language server's hold on the engine: make a client, start it, restart it with backoff.
 
+With ``engine.url`` the engine is another machine's (over a WebSocket): it is never started or stopped
+from here, and Restart Engine reconnects to it.
+
 Nothing here imports torch: the client modules do not, and an in-process core is loaded only when started.
 A dead engine is reported once (through ``on_outage``), answers become empty, and the next request
 after the backoff tries a fresh client. A shared engine launched with other settings (model, device,
@@ -68,10 +71,12 @@ def check_code_settings(settings: EngineSettings) -> None:
 
 
 def make_engine_client(settings: EngineSettings) -> EngineClient:
-    """Return an unstarted EngineClient for ``settings.mode``."""
+    """Return an unstarted EngineClient for ``settings.url`` (a remote engine) or ``settings.mode``."""
     check_code_settings(settings)
     socket = Path(settings.socket) if settings.socket else None
     start_timeout = settings.start_timeout_ms / 1000
+    if (remote := settings.remote()) is not None:
+        return open_client(settings.launch(), remote=remote, start_timeout=start_timeout, client_name="infill-lsp")
     match settings.mode:
         case "spawn":
             return open_client(settings.launch(), socket=socket, start_timeout=start_timeout, client_name="infill-lsp")
@@ -228,8 +233,9 @@ class EngineLink:
         log.info("engine ready: %s", self.welcome)
 
     def _differences(self, welcome: Welcome) -> list[str]:
-        """How a shared engine (spawn or connect mode) differs from these settings; [] elsewhere."""
-        if self.settings.mode not in ("spawn", "connect"):
+        """How a shared engine (spawn or connect mode) differs from these settings; [] elsewhere (a remote
+        engine serves what its operator chose)."""
+        if self.settings.mode not in ("spawn", "connect") or self.settings.url:
             return []
         return self.settings.launch().mismatches(welcome)
 
@@ -327,14 +333,17 @@ class EngineLink:
 
     async def status(self, timeout: float = 2.0) -> dict[str, Any]:
         """Engine state, handshake, live counters (when it answers in time) and latency."""
+        remote = self.settings.remote()
         info: dict[str, Any] = {
             "state": self.state.value,
-            "mode": self.settings.mode,
+            "mode": "remote" if remote is not None else self.settings.mode,
             "failures": self.failures,
             "restarts": self.restarts,
             "last_error": self.last_error,
             "latency_ms": self.latency_ms(),
         }
+        if remote is not None:
+            info["url"] = remote.address
         if self.welcome is not None:
             info.update(
                 model=self.welcome.model_name,
@@ -377,7 +386,8 @@ class EngineLink:
 
     async def restart(self) -> str:
         """Restart now, ignoring any backoff, and say what was done: a spawned engine that no other client
-        uses is stopped (Shutdown) and a fresh one started; a shared one, or another mode's, is reconnected."""
+        uses is stopped (Shutdown) and a fresh one started; a shared one, a remote one, or another mode's,
+        is reconnected."""
         if self.state is EngineState.CLOSED:
             return "the language server is shutting down"
         if self._start_task is not None and not self._start_task.done():
@@ -388,6 +398,8 @@ class EngineLink:
             message = await self._stop_unless_shared(client)
         else:
             self._close_soon(client)
+        if (remote := self.settings.remote()) is not None:  # another machine's: never stopped from here
+            message = f"reconnecting to the engine at {remote.address} (its operator restarts it)"
         self.state, self.failures = EngineState.IDLE, 0
         self.ensure_started()
         return message

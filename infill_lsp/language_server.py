@@ -154,6 +154,7 @@ class InfillServer(LanguageServer):
         super().__init__("infill", __version__, protocol_cls=InfillProtocol)
         self.client_factory = client_factory
         self.registry = LanguageRegistry()
+        self.default_settings = Settings()  # what the editor's first settings apply to (the command line's)
         self.base_settings = Settings()
         self.session = Session()
         self.completer = Completer(self.session)
@@ -188,7 +189,7 @@ class InfillServer(LanguageServer):
         self.window_show_message(types.ShowMessageParams(type=kind, message=f"infill: {message}"))
 
     def apply_settings(self, raw: Any, *, initial: bool = False) -> None:
-        settings, warnings = parse_settings(raw, None if initial else self.base_settings)
+        settings, warnings = parse_settings(raw, self.default_settings if initial else self.base_settings)
         for warning in warnings:
             self.show_once(f"setting ignored: {warning}")
         if initial:

@@ -16,7 +16,9 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from engine.remote_client import RemoteEngine
 from infill_lsp import commands, handlers
+from infill_lsp.config import EngineSettings, Settings
 from infill_lsp.engine_link import ClientFactory, make_engine_client
 from infill_lsp.framing import DEFAULT_MAX_BODY_BYTES
 from infill_lsp.language_server import InfillServer, __version__
@@ -64,7 +66,10 @@ def main(argv: list[str] | None = None, *, client_factory: Callable[..., Any] = 
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--max-message-mb", type=_megabytes, default=DEFAULT_MAX_BODY_BYTES // 2**20, metavar="MB",
                         help="refuse LSP messages larger than this (default %(default)s MB)")
+    RemoteEngine.add_arguments(parser.add_argument_group(
+        "remote engine (defaults for engine.url, engine.apiKeyFile, engine.caFile; the editor's settings win)"))
     args = parser.parse_args(argv)
+    remote = RemoteEngine.from_args(args, parser)
     handler = logging.FileHandler(args.log_file) if args.log_file else logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
@@ -73,6 +78,12 @@ def main(argv: list[str] | None = None, *, client_factory: Callable[..., Any] = 
     logging.getLogger("infill_lsp").setLevel(args.log_level.upper())
     server = create_server(client_factory)
     server.max_message_bytes = args.max_message_mb * 2**20
+    if remote is not None:
+        server.default_settings = Settings(engine=EngineSettings(
+            url=remote.url,
+            api_key_file=str(remote.api_key_file or ""),
+            ca_file=str(remote.ca_file or ""),
+        ))
     if args.tcp:
         server.start_tcp(*args.tcp)
     else:

@@ -30,6 +30,9 @@ VSCODE_PACKAGE = ROOT / "editors" / "vscode" / "package.json"
 NEOVIM_BEGIN = "                Server settings (generated from infill_lsp/config.py):"
 NEOVIM_END = "                Example: >lua"
 VSCODE_ONLY = ("infill.serverPath", "infill.serverArgs")
+# Where the remote engine is and how to authenticate: user settings only (VS Code scope "machine"), so a
+# folder's .vscode/settings.json cannot send its code, and the user's API key, to another server.
+USER_ONLY = ("engine.url", "engine.apiKeyEnv", "engine.apiKeyFile", "engine.caFile")
 
 MEANINGS: dict[str, str] = {
     "engine.mode": "`spawn`: start (or join) the shared per-user engine process on a Unix socket; `connect`: use "
@@ -37,6 +40,15 @@ MEANINGS: dict[str, str] = {
     "in the language-server process.",
     "engine.socket": "The engine's Unix socket. Empty: `$XDG_RUNTIME_DIR/infill/engine.sock`, else "
     "`/tmp/infill-$UID/engine.sock`. Required with `connect`.",
+    "engine.url": "A remote engine (`infill engine --http HOST:PORT --api-key-file FILE` on a GPU machine): "
+    "`https://host:port` (or `http://`, `ws://`, `wss://`). Set, it replaces `engine.mode`: nothing is started "
+    "here, Restart Engine reconnects, and the model, device, backend and dtype are the remote engine's.",
+    "engine.apiKeyEnv": "The environment variable of the language-server process holding the remote engine's "
+    "API key (settings never hold the key itself).",
+    "engine.apiKeyFile": "A file holding the remote engine's API key (its first line; keep it `chmod 600`); "
+    "set, it is used instead of `engine.apiKeyEnv`.",
+    "engine.caFile": "CA certificates (PEM) to trust beside the system's for an `https://` engine, such as a "
+    "self-signed one.",
     "engine.modelDir": "A model directory (`config.json`, safetensors weights, `tokenizer.json`, optional card "
     "`infill_model.json`). Empty: the embedded model when this server starts the engine; an engine already "
     "running keeps the model it serves.",
@@ -256,6 +268,8 @@ def vscode_properties(current: dict[str, Any]) -> dict[str, Any]:
             entry["minimum"], entry["maximum"] = s.bounds
         if s.choices:
             entry["enum"] = list(s.choices)
+        if s.key in USER_ONLY:
+            entry["scope"] = "machine"
         if "markdownDescription" not in entry and "description" not in entry:
             entry["markdownDescription"] = s.meaning
         properties[key] = dict(sorted(entry.items(), key=lambda kv: _VSCODE_ORDER.get(kv[0], 99)))
@@ -263,7 +277,7 @@ def vscode_properties(current: dict[str, Any]) -> dict[str, Any]:
 
 
 _VSCODE_ORDER = {"type": 0, "items": 1, "enum": 2, "default": 3, "enumDescriptions": 4, "minimum": 5,
-                 "maximum": 6, "pattern": 7, "markdownDescription": 8, "description": 8}  # fmt: skip
+                 "maximum": 6, "pattern": 7, "scope": 8, "markdownDescription": 9, "description": 9}  # fmt: skip
 
 
 def vscode_package(current: str) -> str:

@@ -7,7 +7,9 @@
 5. torch vs ONNX Runtime time per denoising step (with the ``onnx`` extra installed);
 6. ``typing`` (only when named in ``--only``: it replays minutes of typing per run): the latency from the
    last keystroke before a pause to the suggestion, per editor client and waiting policy
-   (``infill_tools/typing_bench.py``); ``anchor``: the engine cache's share of the prompt when the cursor moves.
+   (``infill_tools/typing_bench.py``); ``anchor``: the engine cache's share of the prompt when the cursor moves;
+7. ``replicas`` (only when named: it starts a local Ray cluster; the ``serve`` extra): the HTTP API on Ray
+   Serve with 2 engine replicas vs 1 under the same load (``infill_tools/ray_bench.py``).
 
 Absolute times mean something only on the machine they were taken on; ratios are the figures to compare.
 """
@@ -211,14 +213,15 @@ def bench_parallelism(core, problems: int) -> dict:
 
 
 @contextlib.contextmanager
-def engine_socket(launch: EngineLaunch) -> Iterator[Path]:
+def engine_socket(launch: EngineLaunch, extra_args: tuple[str, ...] = ()) -> Iterator[Path]:
     """An engine process for ``launch`` listening on a fresh private socket, stopped on exit."""
     from engine.connect import start_engine_process
 
     directory = Path(tempfile.mkdtemp(prefix="infill-bench-", dir="/tmp"))
     directory.chmod(0o700)
     sock = directory / "engine.sock"
-    engine = start_engine_process(dataclasses.replace(launch, idle_exit=120.0), sock)
+    idle_exit = 0.0 if extra_args else 120.0  # an HTTP engine takes no idle exit
+    engine = start_engine_process(dataclasses.replace(launch, idle_exit=idle_exit), sock, extra_args=extra_args)
     try:
         for _ in range(1200):
             if sock.exists() or engine.poll() is not None:
@@ -261,6 +264,98 @@ async def _engine_completed(sock: Path) -> int:
         return (await client.status()).completed
     finally:
         await client.close()
+
+
+def bench_http(launch: EngineLaunch, context: tuple[str, str], requests: int, clients: int = 16) -> dict:
+    """The HTTP API against the Unix socket: per-request latency of the same warm fill through each,
+    alternating, in one engine process; then ``clients`` concurrent HTTP clients, p50/p95."""
+    import http.client
+    import socket as socket_module
+    import threading
+
+    from engine.socket_client import SocketEngineClient
+    from infill_tools.loadgen import percentile
+
+    with socket_module.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    prefix, suffix = context
+    body = json.dumps({"input_prefix": prefix, "input_suffix": suffix, "n_predict": 16, "id_slot": 0}).encode()
+
+    def http_fill(conn: http.client.HTTPConnection, payload: bytes) -> float:
+        started = time.perf_counter()
+        conn.request("POST", "/infill", body=payload, headers={"Content-Type": "application/json"})
+        response = conn.getresponse()
+        data = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"HTTP {response.status}: {data[:200]!r}")
+        return (time.perf_counter() - started) * 1000
+
+    async def socket_fills(sock: Path, count: int, conn: http.client.HTTPConnection) -> tuple[list[float], list[float]]:
+        client = SocketEngineClient(sock, client_name="infill-bench")
+        await client.start()
+        via_socket: list[float] = []
+        via_http: list[float] = []
+        try:
+            for i in range(count + 1):  # the first of each is cold: dropped
+                started = time.perf_counter()
+                await client.infill(InfillRequest(i + 1, prefix, suffix, document_key="bench-http",
+                                                  canvas_lengths=(16,)), timeout=300)
+                elapsed = (time.perf_counter() - started) * 1000
+                http_ms = await asyncio.to_thread(http_fill, conn, body)
+                if i:
+                    via_socket.append(elapsed)
+                    via_http.append(http_ms)
+        finally:
+            await client.close()
+        return via_socket, via_http
+
+    with engine_socket(launch, ("--http", f"127.0.0.1:{port}")) as sock:
+        for _ in range(600):
+            with contextlib.suppress(OSError):
+                probe_conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                probe_conn.request("GET", "/health")
+                if probe_conn.getresponse().status == 200:
+                    break
+            time.sleep(0.1)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+        via_socket, via_http = asyncio.run(socket_fills(sock, requests, conn))
+        conn.close()
+        socket_ms, http_ms = statistics.median(via_socket), statistics.median(via_http)
+        latencies: list[float] = []
+        lock = threading.Lock()
+
+        def client_run(index: int) -> None:
+            own = json.dumps({"input_prefix": prefix + f"\n# client {index}\n", "input_suffix": suffix,
+                              "n_predict": 16, "id_slot": index}).encode()
+            mine = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+            try:
+                http_fill(mine, own)  # cold
+                for _ in range(requests):
+                    elapsed = http_fill(mine, own)
+                    with lock:
+                        latencies.append(elapsed)
+            finally:
+                mine.close()
+
+        threads = [threading.Thread(target=client_run, args=(i,)) for i in range(clients)]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        wall = time.perf_counter() - started
+    return {
+        "requests": requests,
+        "socket_median_ms": round(socket_ms, 1),
+        "http_median_ms": round(http_ms, 1),
+        "http_over_socket": round(http_ms / socket_ms, 3),
+        "http_overhead_ms": round(http_ms - socket_ms, 1),
+        "concurrent_clients": clients,
+        "concurrent_p50_ms": round(percentile(latencies, 0.5), 1),
+        "concurrent_p95_ms": round(percentile(latencies, 0.95), 1),
+        "concurrent_fills_per_s": round((clients * (requests + 1)) / wall, 2),
+    }
 
 
 def bench_backends(core, context: tuple[str, str], width: int, repeats: int) -> dict:
@@ -341,9 +436,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--clients", default="1,4,16", help="LSP client counts ('' to skip)")
     parser.add_argument("--lsp-requests", type=int, default=8, help="warm requests per client")
+    parser.add_argument("--http-requests", type=int, default=8, help="http part: warm requests per client")
+    parser.add_argument("--http-clients", type=int, default=16, help="http part: concurrent HTTP clients")
     parser.add_argument("--problems", type=int, default=40, help="benchmark problems per split (0 to skip)")
-    parser.add_argument("--only", default="", help="comma list of parts: generate,keystroke,burst,parallelism,lsp,"
-                        "backends,dtypes,anchor,typing (typing runs only when named)")
+    parser.add_argument("--only", default="", help="comma list of parts: generate,keystroke,burst,parallelism,lsp,http,"
+                        "backends,dtypes,anchor,typing,replicas (http, typing and replicas run only when named)")
     typing = parser.add_argument_group("typing and anchor parts")
     typing.add_argument("--policies", default="none,fixed,adaptive", help="waiting policies to compare")
     typing.add_argument("--editor-clients", default="vscode,neovim", help="how requests are sent: vscode,neovim")
@@ -354,6 +451,10 @@ def main(argv: list[str] | None = None) -> int:
     typing.add_argument("--seed", type=int, default=0)
     typing.add_argument("--sources", nargs="*", type=Path, help="Python files for traces (default: tests/vendor/requests)")
     typing.add_argument("--server-root", type=Path, help="run the language server of this checkout (a 'before' figure)")
+    replicas = parser.add_argument_group("replicas part (Ray Serve)")
+    replicas.add_argument("--replica-clients", type=int, default=8, help="editors at once, one document each")
+    replicas.add_argument("--replica-requests", type=int, default=6, help="requests per editor")
+    replicas.add_argument("--cpus-per-replica", type=float, default=1.0, help="CPUs (torch threads) per replica")
     args = parser.parse_args(argv)
     launch = EngineLaunch.from_args(args, parser)
     torch.set_num_threads(max(1, min(torch.get_num_threads(), os.cpu_count() or 1)))
@@ -389,6 +490,9 @@ def main(argv: list[str] | None = None) -> int:
     if "lsp" in parts and args.clients:
         counts = [int(x) for x in args.clients.split(",") if x]
         report["lsp_latency"] = bench_lsp(launch, context, counts, args.lsp_requests)
+    if "http" in parts:
+        report["http"] = bench_http(launch, context, args.http_requests, clients=args.http_clients)
+        print(f"  http: {report['http']}", file=sys.stderr)
     if "anchor" in parts:
         report["cursor_moves"] = bench_anchor(core, sources, samples=max(4, args.repeats * 2), seed=args.seed)
         print(f"  anchor: {report['cursor_moves']}", file=sys.stderr)
@@ -398,6 +502,13 @@ def main(argv: list[str] | None = None) -> int:
                 str(sock), sources, policies=args.policies.split(","), clients=args.editor_clients.split(","),
                 debounce_ms=args.debounce_ms, seed=args.seed, files=args.typing_files, holes_per_file=args.typing_holes,
                 speed=args.speed, server_root=args.server_root)
+    if "replicas" in parts:
+        from infill_tools.ray_bench import bench_replicas
+
+        report["ray_serve_replicas"] = bench_replicas(launch, context, clients=args.replica_clients,
+                                                      requests=args.replica_requests,
+                                                      cpus_per_replica=args.cpus_per_replica)
+        print(f"  replicas: {report['ray_serve_replicas']}", file=sys.stderr)
     print(json.dumps(report, indent=None if args.json else 2))
     return 0
 

@@ -1,16 +1,16 @@
 """The engine against transformers' ``DiffusionGemmaForBlockDiffusion.generate()``, canvas by canvas.
 
-Three loops over one prompt and one starting canvas:
+Three loops over one prompt:
 
-- ``transformers_generate``: ``model.generate()`` itself, given the starting canvas (``decoder_input_ids``)
-  and the checkpoint's ``generation_config.json``;
+- ``transformers_generate``: ``model.generate()`` itself, with the checkpoint's ``generation_config.json``
+  (given a starting canvas, or drawing its own);
 - ``generate_on_runner``: generate()'s policy (its entropy-bound sampler, stopping criteria and RNG order,
-  taken from transformers) with the engine's parts for everything else: the runner's encoder cache and
-  denoising pass, and the engine's temperature schedule. It matches ``generate()`` token for token, which
-  is what shows the engine runs the model as transformers does;
-- ``engine_denoise``: the engine's own policy (``engine.sampler.denoise_step``) driven exactly as
-  ``EngineCore._denoise_group`` drives it. It does not match generate(): the policies differ on purpose
-  (see ``POLICY_DIFFERENCES``).
+  taken from transformers) over the engine's runner: its encoder cache and denoising pass. It matches
+  ``generate()`` token for token, which shows the engine runs the model as transformers does;
+- ``engine_canvases``: requests through ``EngineCore`` itself. For a checkpoint whose generation config
+  sets the sampling values the core runs its ``generate`` policy (``engine.sampler.generate_step``): a
+  request seeded ``s`` answers ``torch.manual_seed(s); model.generate(prompt)``'s canvas, with
+  ``max_denoising_steps`` = the request's steps. What still differs is ``POLICY_DIFFERENCES``.
 
 ``python -m infill_tools.equivalence MODEL_DIR`` runs the three on a model directory (a GPU and the
 published checkpoint, or a test checkpoint on a CPU) and prints where they agree.
@@ -25,29 +25,30 @@ from dataclasses import dataclass
 import torch
 
 from engine.kv import PromptKV
-from engine.sampler import SamplerConfig, denoise_step, temperature
+from engine.protocol import InfillRequest, InfillResult
+from engine.sampler import SamplerConfig, temperature
 
+# What the engine's generate policy does that generate() does not (the canvas it denoises is generate()'s).
 POLICY_DIFFERENCES = (
-    "initial noise: the engine draws from [noise_low, vocab) (no special ids) on a per-request generator, "
-    "at the request's canvas widths; generate() draws from [0, vocab) on the global RNG at canvas_length",
-    "RNG order: the engine draws each row's re-noise before sampling and (greedy, its default) samples "
-    "nothing; generate() samples every position (multinomial), then re-noises the whole canvas",
-    "proposal: the engine decides the argmax (greedy) or a sample from the tempered logits; generate() "
-    "always samples",
-    "persistence: engine decisions are final (decided positions are never re-judged or re-noised); "
-    "generate() recomputes the entropy-bound set over every position each step, so an accepted token can "
-    "be re-sampled or re-noised later",
-    "self-conditioning: the engine feeds decided positions as one-hot rows (the runner skips their LM "
-    "head); generate() feeds every position's tempered logits",
-    "acceptance: the engine also accepts any position whose top probability reaches confidence_accept "
-    "(0.9), and bans special and control-character ids and an empty fill; generate() has the entropy "
-    "bound alone",
-    "stopping: the engine stops once every position up to the first decided <eom> is decided; generate() "
-    "stops when the argmax canvas is unchanged for stability_threshold steps and the mean entropy is "
-    "under confidence_threshold",
-    "output: the engine answers decided tokens plus the argmax elsewhere, cut at <eom>; generate() the "
-    "last argmax canvas, padded after its first eos",
-    "defaults: the engine's entropy bound is 0.5 over 24 steps; generation_config.json says 0.1 over 48",
+    "what is shown: the engine's fill is generate()'s last argmax canvas cut at the format's end tokens "
+    "(chat: <turn|>, <eos>), at a closing code fence, and at the first other special or control-character "
+    "token (generate() cuts at its eos ids [1, 106, 50] only); at the fill's first position an end or such a "
+    "token gives way to the next best token, so a fill is never empty. Nothing of this feeds back",
+    "pinned text (characters typed into a popup item), the suffix tail of the native format and a canvas "
+    "seeded from the document's last fill: positions generate() has no notion of; without them a canvas "
+    "is generate()'s",
+    "one canvas per candidate, of the request's length: generate() denoises canvas_length (256) and goes "
+    "on with another canvas when the first holds no eos; shorter canvases (native format, short "
+    "canvases) are outside its layout",
+    "batching: canvases whose prompts differ in length share a left-padded cache, so their logits equal "
+    "generate()'s to float rounding (7e-7 on the test checkpoint), not bit for bit, and a sample can flip "
+    "in rare cases; a canvas alone or beside prompts of its length is exact",
+    "random streams: each canvas has its own generator on the runner's device, the i-th of a request "
+    "seeded with its seed (its id when 0) + i * 0x9E3779B9; generate() draws from the global generator",
+    "ONNX backend: single-canvas steps run on ONNX Runtime, equal to torch's logits to fp32 rounding",
+    "the embedded model has no sampling values in its generation config and keeps the engine's own "
+    "policy (final decisions, argmax proposals, noise above the special ids, one-hot self-conditioning "
+    "of decided positions, confidence_accept 0.9, <eom> stopping, bound 0.5 over 24 steps)",
 )
 
 
@@ -80,15 +81,17 @@ def pad_after_eos(canvas: torch.Tensor, eos_ids, pad_id: int) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def transformers_generate(model, prompt_ids: list[int], canvas: torch.Tensor, seed: int) -> torch.Tensor:
-    """``model.generate()`` from ``canvas`` on ``prompt_ids``: the generated canvas (C,)."""
+def transformers_generate(model, prompt_ids: list[int], canvas: torch.Tensor | None, seed: int,
+                          steps: int | None = None) -> torch.Tensor:
+    """``model.generate()`` on ``prompt_ids`` after ``torch.manual_seed(seed)``, from ``canvas`` (None: the
+    canvas it draws itself), over ``steps`` denoising steps (None: its generation config's): the canvas (C,)."""
     device = next(model.parameters()).device
     torch.manual_seed(seed)
-    out = model.generate(
-        torch.tensor([prompt_ids], device=device),
-        decoder_input_ids=canvas[None].to(device),
-        max_new_tokens=model.config.canvas_length,
-    )
+    extra = {} if canvas is None else {"decoder_input_ids": canvas[None].to(device)}
+    if steps is not None:
+        extra["max_denoising_steps"] = steps
+    out = model.generate(torch.tensor([prompt_ids], device=device), max_new_tokens=model.config.canvas_length,
+                         **extra)
     return out.sequences[0, len(prompt_ids):].cpu()
 
 
@@ -131,60 +134,66 @@ def generate_on_runner(runner, prompt_ids: list[int], canvas: torch.Tensor, seed
     return Denoised(canvas_out, done, first)
 
 
-@torch.inference_mode()
-def engine_denoise(runner, prompt_ids: list[int], canvas: torch.Tensor, *, max_steps: int, cfg: SamplerConfig,
-                   banned: list[int], noise_low: int, eom_id: int, seed: int) -> Denoised:
-    """The engine's policy on one canvas, step for step as ``EngineCore._denoise_group`` runs it."""
-    width, vocab = canvas.shape[0], runner.vocab_size
-    generator = torch.Generator().manual_seed(seed)
-    kv = runner.encode(PromptKV(), prompt_ids)
-    decided = torch.zeros(width, dtype=torch.bool)
-    no_end = torch.zeros(width, dtype=torch.bool)
-    no_end[0] = True
-    sc, first, fill, steps = None, None, canvas, 0
-    banned_ids = torch.tensor(sorted(banned), dtype=torch.long)
-    while steps < max_steps:
-        logits = runner.denoise(canvas[None], [kv], sc, decided[None]).float().cpu()
-        first = logits[0].clone() if first is None else first
-        outcome = denoise_step(
-            canvas[None], logits, decided=decided[None], no_end=no_end[None], step=torch.tensor([steps]),
-            max_steps=torch.tensor([max_steps]), banned=banned_ids, noise_low=noise_low, end_ids=torch.tensor([eom_id]), cfg=cfg,
-            generator=generator, noise=torch.randint(noise_low, vocab, (width,), generator=generator)[None],
-        )
-        canvas, decided, fill = outcome.canvas[0], outcome.decided[0], outcome.fill[0]
-        sc = outcome.logits.to(runner.device, runner.dtype)
-        steps += 1
-        if bool(outcome.done[0]):
-            break
-    return Denoised(fill, steps, first)
+@dataclass(slots=True)
+class EngineAnswer:
+    prompt: list[int]  # the prompt ids the core built for the request
+    canvases: list[torch.Tensor]  # (C,) per canvas: generate()'s answer canvas (the engine policy: its fill)
+    result: InfillResult
+
+
+def engine_canvases(core, requests: list[InfillRequest]) -> dict[int, EngineAnswer]:
+    """``requests`` added to ``core`` together and run to the end: per request id, its prompt, the canvas
+    each of its slots answered (before the engine's rules for what it shows) and its result."""
+    jobs = {}
+    for request in requests:
+        core.add(request)
+        jobs[request.request_id] = core.jobs[request.request_id]
+    results: dict[int, InfillResult] = {}
+    while core.has_work():
+        results.update({m.request_id: m for m in core.step() if isinstance(m, InfillResult)})
+    return {
+        rid: EngineAnswer(job.prompt, [(s.fill if s.argmax is None else s.argmax).cpu() for s in job.slots],
+                          results[rid])
+        for rid, job in jobs.items()
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    from engine.checkpoint import load_model, resolve_device
-    from engine.torch_runner import TorchRunner
+    from engine.core import load_core
 
     parser = argparse.ArgumentParser(prog="python -m infill_tools.equivalence", description=__doc__.split("\n")[0])
     parser.add_argument("model")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--dtype", default="auto")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--steps", type=int, default=0, help="denoising steps (0: the generation config's)")
     parser.add_argument("--prompt-tokens", type=int, default=32)
     args = parser.parse_args(argv)
-    loaded = load_model(args.model, device=resolve_device(args.device), dtype=args.dtype)
-    runner = TorchRunner(loaded)
-    vocab, width = runner.vocab_size, loaded.model.config.canvas_length
+    core = load_core(args.model, device=args.device, dtype=args.dtype)
+    runner, model = core.runner, core.runner.model
+    if args.steps:
+        model.generation_config.max_denoising_steps = args.steps
+    vocab, width = runner.vocab_size, model.config.canvas_length
     rng = torch.Generator().manual_seed(args.seed)
     prompt = [2, *torch.randint(107, vocab, (args.prompt_tokens,), generator=rng).tolist()]
     canvas = torch.randint(0, vocab, (width,), generator=rng)
-    hf = transformers_generate(loaded.model, prompt, canvas, args.seed)
+    hf = transformers_generate(model, prompt, canvas, args.seed)
     ours = generate_on_runner(runner, prompt, canvas, args.seed)
+    request = InfillRequest(max(args.seed, 1), "def mean(values):\n    return ", "\n\nprint(mean([1, 2]))\n",
+                            language="python", seed=args.seed, max_steps=args.steps)
+    answer = engine_canvases(core, [request])[request.request_id]
+    theirs = transformers_generate(model, answer.prompt, None, request.seed or request.request_id, args.steps or None)
+    engine = pad_after_eos(answer.canvases[0], model.generation_config.eos_token_id, model.generation_config.pad_token_id)
     report = {
-        "model": str(loaded.path), "device": str(loaded.device), "dtype": str(loaded.dtype),
+        "model": str(runner.loaded.path), "device": str(runner.device), "dtype": str(runner.dtype),
         "generate_on_runner_equal": bool(torch.equal(hf, ours.canvas)),
         "positions_differing": int((hf != ours.canvas).sum()), "steps": ours.steps,
+        "engine_policy": core.policy, "engine_equal": bool(torch.equal(engine, theirs)),
+        "engine_positions_differing": int((engine != theirs).sum()), "engine_steps": answer.result.steps,
     }
     print(json.dumps(report))
-    return 0 if report["generate_on_runner_equal"] else 1
+    agree = report["generate_on_runner_equal"] and (core.policy != "generate" or report["engine_equal"])
+    return 0 if agree else 1
 
 
 if __name__ == "__main__":

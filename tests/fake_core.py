@@ -13,6 +13,8 @@ import threading
 import time
 from dataclasses import dataclass
 
+from msgspec.structs import replace
+
 from engine.protocol import (
     PROTOCOL_VERSION,
     Candidate,
@@ -61,6 +63,7 @@ class FakeCore:
         self.steps_run = 0
         self.has_work_calls = 0
         self.completed = 0
+        self.warmed = 0
         self.cancelled_ids: list[int] = []
         self.added_ids: list[int] = []
         self._jobs: dict[int, _Job] = {}
@@ -112,6 +115,11 @@ class FakeCore:
                     raise RuntimeError("fake step failure")
                 if DROP_MARKER in request.prefix:
                     del self._jobs[request_id]
+                    continue
+                if request.warm:  # a warm-up only encodes its prompt: no candidates
+                    del self._jobs[request_id]
+                    self.warmed += 1
+                    out.append(InfillResult(request_id, (), FinishReason.CONVERGED))
                     continue
                 job.steps += 1
                 text = fill_text(request)
@@ -173,3 +181,22 @@ def slow_core(model_dir: str | None = None, **_: object) -> FakeCore:
 
 def broken_core(model_dir: str | None = None, **_: object) -> FakeCore:
     raise RuntimeError("fake core failed to load: no such model")
+
+
+class PidCore(FakeCore):
+    """A FakeCore whose fills end with ``@PID``: which process (which Ray Serve replica) answered."""
+
+    def step(self) -> list[Partial | InfillResult | ErrorReply]:
+        out = super().step()
+        tag = f"@{os.getpid()}"
+        return [
+            replace(m, candidates=tuple(replace(c, text=c.text + tag) for c in m.candidates))
+            if isinstance(m, InfillResult)
+            else m
+            for m in out
+        ]
+
+
+def pid_core(model_dir: str | None = None, **_: object) -> FakeCore:
+    """PidCore with 20 ms steps (``FAKE_CORE_STEPS`` of them): long enough to be caught in flight."""
+    return PidCore(steps=int(os.environ.get("FAKE_CORE_STEPS", "3")), step_delay=0.02)

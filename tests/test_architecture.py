@@ -117,3 +117,10 @@ def test_onnx_packages_are_imported_only_by_the_onnx_modules():
     """The base install (no ``onnx`` extra) serves on torch: nothing else may need onnx or onnxruntime."""
     users = {module for module, name in _importers("", ("onnx", "onnxruntime")) if name.split(".")[0] in ("onnx", "onnxruntime")}
     assert users <= {"engine.onnx_runner", "engine.onnx_export"}, users
+
+
+def test_ray_is_imported_only_by_the_ray_modules():
+    """The core install has no Ray: only ``infill serve-ray``, ``infill batch --ray`` and their benchmark need it."""
+    users = {module for module, name in _importers("", ("ray",)) if name.split(".")[0] == "ray"}
+    assert users <= {"engine.ray_serve", "engine.ray_routing", "infill_lsp.batch.ray_pool", "infill_tools.ray_bench"}, users
+    assert {"engine.ray_serve", "engine.ray_routing"} <= users  # the scan sees them

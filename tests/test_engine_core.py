@@ -378,3 +378,17 @@ def test_candidates_scored_by_the_encoder_match_a_fresh_causal_pass(core):
         logits = core.runner._head(hidden[len(base) - 1 : -1])
         expected = torch.log_softmax(logits, -1).gather(-1, torch.tensor(tokens)[:, None]).mean()
     assert abs(float(expected) - core.runner.score(kv, [tokens])[0]) < 1e-3
+
+
+def test_a_warm_up_only_encodes_and_the_next_fill_finds_its_prompt_cached(core):
+    steps_before = core.status(0).forward_passes
+    core.add(InfillRequest(71, "import os\n\ndef warm(x):\n    ", "\n", language="python", document_key="doc-warm",
+                           warm=True))
+    (warmed,) = [m for m in run_all(core) if isinstance(m, InfillResult)]
+    assert warmed.candidates == () and warmed.finish_reason == FinishReason.CONVERGED
+    assert warmed.steps == 0 and core.status(0).forward_passes == steps_before  # nothing denoised
+    assert warmed.encode_ms > 0 and warmed.elapsed_ms >= warmed.encode_ms
+    core.add(InfillRequest(72, "import os\n\ndef warm(x):\n    ", "\n", language="python", document_key="doc-warm",
+                           max_steps=2))
+    (filled,) = [m for m in run_all(core) if isinstance(m, InfillResult)]
+    assert filled.cached_tokens == filled.prompt_tokens == warmed.prompt_tokens and filled.candidates

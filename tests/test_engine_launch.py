@@ -68,8 +68,8 @@ def test_to_argv_round_trips_through_the_engine_command_line(tmp_path):
                           idle_exit=2.5, core_factory="fake_core:make_core")  # fmt: skip
     if not launch_module.onnx_available():
         launch = dataclasses.replace(launch, backend="torch")
-    args, parsed = _parse_args(["--socket", "/tmp/x.sock", *launch.to_argv()])
-    assert parsed == launch and args.socket == Path("/tmp/x.sock")
+    args, parsed, http = _parse_args(["--socket", "/tmp/x.sock", *launch.to_argv()])
+    assert parsed == launch and args.socket == Path("/tmp/x.sock") and http is None
     assert EngineLaunch().to_argv() == []
     relative = EngineLaunch(model_dir=Path("models/m")).to_argv()
     assert relative == ["--model", str(Path("models/m").absolute())]
@@ -333,3 +333,18 @@ except ImportError as exc:
                          cwd=ROOT)  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == ONNX_EXTRA_MISSING
+
+
+def test_engines_that_commands_leave_behind_exit_when_idle(tmp_path):
+    """`infill batch/complete --socket` start an engine that outlives them: it exits like an editor's."""
+    import argparse
+
+    from engine.connect import SpawningClient
+    from engine.launch import EDITOR_IDLE_EXIT_S
+    from infill_lsp.batch.cli import _client
+
+    assert EngineLaunch().spawned().idle_exit == EDITOR_IDLE_EXIT_S
+    assert EngineLaunch(idle_exit=5.0).spawned().idle_exit == 5.0
+    args = argparse.Namespace(launch=EngineLaunch(), remote=None, socket=str(tmp_path / "e.sock"), timeout=30.0)
+    client = _client(args)
+    assert isinstance(client, SpawningClient) and client.launch.idle_exit == EDITOR_IDLE_EXIT_S

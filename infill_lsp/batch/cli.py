@@ -19,7 +19,9 @@ import signal
 import sys
 from pathlib import Path
 
+from engine.client import EngineUnavailable
 from engine.launch import EngineLaunch
+from engine.remote_client import RemoteEngine
 from infill_lsp.batch.holes import RecipeError, load_recipes
 from infill_lsp.batch.journal import default_journal_path
 from infill_lsp.batch.planning import FillSettings
@@ -83,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     engine = parser.add_argument_group("engine")
     EngineLaunch.add_arguments(engine)
     engine.add_argument("--socket", default=None, help="use (or spawn) an engine process on this socket")
+    RemoteEngine.add_arguments(engine)
     engine.add_argument(
         "--steps", type=int, default=0, help="denoising step budget per hole (0: engine default)"
     )
@@ -139,6 +142,7 @@ def _config(args: argparse.Namespace) -> BatchConfig:
                 args.seed,
                 args.wave_size,
                 _min_confidence(args),
+                *([args.remote.address] if args.remote is not None else []),
             )
         )
         journal = args.journal or default_journal_path(fingerprint)
@@ -193,11 +197,14 @@ def local_runner_factory(args: argparse.Namespace):
 
 
 def _client(args: argparse.Namespace):
-    """An unstarted client: an engine in this process, or the one on ``--socket`` (started if none listens)."""
+    """An unstarted client: an engine in this process, the one on ``--socket`` (started if none listens), or
+    the remote one at ``--engine-url``."""
     from engine.connect import open_client
 
+    if args.remote is not None:
+        return open_client(args.launch, remote=args.remote, request_timeout=args.timeout, client_name="infill-batch")
     socket = Path(args.socket) if args.socket else None
-    return open_client(args.launch, socket=socket, inproc=socket is None, request_timeout=args.timeout)
+    return open_client(args.launch.spawned(), socket=socket, inproc=socket is None, request_timeout=args.timeout)
 
 
 def ray_runner_factory(args: argparse.Namespace):
@@ -281,6 +288,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.launch = EngineLaunch.from_args(args, parser)
+    args.remote = RemoteEngine.from_args(args, parser)
+    if args.remote is not None and (args.socket or args.ray):
+        parser.error("--engine-url goes with neither --socket nor --ray")
     if args.list_recipes:
         for name, recipe in sorted(load_recipes().items()):
             print(f"{name:20} {recipe.description}")
@@ -304,3 +314,6 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, RecipeError) as exc:
         print(f"infill batch: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except EngineUnavailable as exc:  # no engine, or a remote one that refused us: said, not a traceback
+        print(f"infill batch: {exc}", file=sys.stderr)
+        return EXIT_NOT_ALL_DONE

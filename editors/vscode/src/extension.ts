@@ -31,6 +31,7 @@ import {
   resolveServerCommand,
   type ServerSettings,
   toServerSettings,
+  USER_ONLY_SETTINGS,
 } from "./settings";
 import { type ServerStatus, statusLines, statusView, unavailableView } from "./status";
 
@@ -49,6 +50,7 @@ function serverSettings(): ServerSettings {
   const config = vscode.workspace.getConfiguration("infill");
   return toServerSettings((key) => {
     const value = config.inspect(key);
+    if (USER_ONLY_SETTINGS.includes(key)) return value?.globalValue;
     return value?.workspaceFolderValue ?? value?.workspaceValue ?? value?.globalValue;
   });
 }

@@ -43,6 +43,10 @@ const oneOf =
 export const SERVER_SETTINGS: [string, Check][] = [
   ["engine.mode", oneOf(ENGINE_MODES)],
   ["engine.socket", isText],
+  ["engine.url", isText],
+  ["engine.apiKeyEnv", isText],
+  ["engine.apiKeyFile", isText],
+  ["engine.caFile", isText],
   ["engine.modelDir", isText],
   ["engine.device", (v) => typeof v === "string" && DEVICE.test(v)],
   ["engine.backend", oneOf(BACKENDS)],
@@ -74,6 +78,12 @@ export const SERVER_SETTINGS: [string, Check][] = [
   ["pick", oneOf(PICK_RULES)],
   ["minConfidence", isFraction],
 ];
+
+/**
+ * Where the remote engine is and how to authenticate to it: read from the user's settings only (package.json
+ * gives them the "machine" scope), so a folder's settings cannot send its code and the user's API key elsewhere.
+ */
+export const USER_ONLY_SETTINGS = ["engine.url", "engine.apiKeyEnv", "engine.apiKeyFile", "engine.caFile"];
 
 /** VS Code language ids whose server-side language has another name (grammars/languages.toml). */
 const SERVER_LANGUAGE: Record<string, string> = {

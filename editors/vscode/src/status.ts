@@ -18,6 +18,8 @@ export interface EngineStatus {
   failures?: number;
   restarts?: number;
   last_error?: string;
+  /** The remote engine's address (engine.url), when there is one. */
+  url?: string;
   latency_ms?: LatencyStats;
   active?: number;
   queued?: number;
@@ -74,6 +76,7 @@ export function unavailableView(reason: string): StatusView {
 export function statusLines(status: ServerStatus): string[] {
   const engine = status.engine ?? {};
   const lines = [`infill ${status.version ?? "?"}: engine ${engine.state ?? "unknown"} (${engine.mode ?? "?"} mode)`];
+  if (engine.url) lines.push(`remote engine at ${engine.url}`);
   if (engine.model) {
     const untrained = engine.trained === false ? ", untrained" : "";
     lines.push(`model ${engine.model} on ${engine.device ?? "?"} (${engine.backend ?? "?"}${untrained})`);

@@ -10,6 +10,7 @@ import {
   resolveServerCommand,
   serverLanguages,
   toServerSettings,
+  USER_ONLY_SETTINGS,
 } from "../src/settings";
 
 const from = (values: Record<string, unknown>) => (key: string) => values[key];
@@ -88,6 +89,16 @@ test("the extension passes on every server setting its package.json contributes,
     .filter((key) => key !== "infill.serverPath" && key !== "infill.serverArgs")
     .map((key) => key.slice("infill.".length));
   assert.deepEqual(SERVER_SETTINGS.map(([key]) => key).sort(), contributed.sort());
+});
+
+test("the remote engine's address and key come from the user's settings only", () => {
+  const packageJson = JSON.parse(readFileSync(join(__dirname, "..", "..", "package.json"), "utf8"));
+  const properties = packageJson.contributes.configuration.properties;
+  for (const key of USER_ONLY_SETTINGS) assert.equal(properties[`infill.${key}`].scope, "machine", key);
+  assert.deepEqual(toServerSettings(from({ "engine.url": "https://gpu:8012", "engine.apiKeyFile": "~/.k" })).engine, {
+    url: "https://gpu:8012",
+    apiKeyFile: "~/.k",
+  });
 });
 
 test("VS Code language ids become the server's language names", () => {

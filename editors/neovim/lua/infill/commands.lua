@@ -154,6 +154,9 @@ function M.status_lines(status)
   local lines = {
     ('infill %s: engine %s (%s mode)'):format(status.version or '?', engine.state or 'unknown', engine.mode or '?'),
   }
+  if engine.url then
+    lines[#lines + 1] = ('remote engine at %s'):format(engine.url)
+  end
   if engine.model then
     lines[#lines + 1] = ('model %s on %s (%s%s)'):format(
       engine.model,
