@@ -110,7 +110,6 @@ class HttpApi:
     settings: HttpSettings = field(default_factory=HttpSettings)
     default_canvas: int = 64
     backend: Backend | None = None
-    requests_served: int = 0
     _clients: dict[str, _Client] = field(default_factory=dict)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
 
@@ -235,7 +234,6 @@ class HttpApi:
             response.body_iterator = released()
         else:
             self._release(state)
-        self.requests_served += 1
         return response
 
     async def _wait_or_disconnect(self, request: Request, fill: Any) -> Outcome:
@@ -309,8 +307,7 @@ class HttpApi:
             return json_response({"content": "", "stop": True, "stop_type": "none"}, body.response_fields)
         if body.stream:
             return self._stream(request, owner, engine_request, body.t_max_predict_ms,
-                                lambda outcome: [self._infill_answer(body, engine_request, outcome)[0]],
-                                lambda text: None, sse_llama=True)
+                                lambda outcome: [self._infill_answer(body, engine_request, outcome)[0]], sse_llama=True)
         outcome = await self._wait_or_disconnect(request, run_fill(
             backend, engine_request, owner=owner, timeout_s=self.settings.request_timeout_s,
             predict_ms=body.t_max_predict_ms))
@@ -402,8 +399,7 @@ class HttpApi:
                     out.append(completion_chunk(reply_id, made, model, [], fim) | {"usage": openai_usage(outcome, choices)})
                 return out
 
-            return self._stream(request, ("http", engine_request.request_id), engine_request, 0, chunks,
-                                lambda text: None, sse_llama=False)
+            return self._stream(request, ("http", engine_request.request_id), engine_request, 0, chunks, sse_llama=False)
         backend = self._engine()
         outcomes = await self._wait_or_disconnect(request, asyncio.gather(*(
             run_fill(backend, r, owner=("http", r.request_id), timeout_s=self.settings.request_timeout_s)
@@ -426,7 +422,7 @@ class HttpApi:
         return Response(to_json(answer), media_type="application/json")
 
     def _stream(self, request: Request, owner: Hashable, engine_request: InfillRequest, predict_ms: float,
-                chunks: Callable[[Outcome], list[dict[str, Any]]], on_partial: Callable[[str], None],
+                chunks: Callable[[Outcome], list[dict[str, Any]]],
                 *, sse_llama: bool) -> StreamingResponse:
         """Answer as server-sent events: the fill's chunks when it ends, then (OpenAI) ``[DONE]``.
 
@@ -438,7 +434,7 @@ class HttpApi:
         async def events() -> AsyncIterator[bytes]:
             try:
                 outcome = await run_fill(backend, engine_request, owner=owner, timeout_s=timeout_s,
-                                         predict_ms=predict_ms, on_partial=on_partial)
+                                         predict_ms=predict_ms)
                 _raise_for(outcome)
                 for chunk in chunks(outcome):
                     yield b"data: " + to_json(chunk) + b"\n\n"

@@ -146,14 +146,13 @@ class _Call:
 
 
 async def run_fill(backend: Backend, request: InfillRequest, *, owner: Hashable, timeout_s: float,
-                   predict_ms: float = 0.0, on_partial: Callable[[str], None] | None = None) -> Outcome:
+                   predict_ms: float = 0.0) -> Outcome:
     """Submit ``request`` and wait for its end. Cancelled (the client went away) or timed out, it cancels
     the engine request. ``predict_ms``: llama.cpp's ``t_max_predict_ms`` — once denoising has run that
     long and the canvas holds a line break, answer with the canvas's whole lines."""
     call = _Call()
     outcome = Outcome(started=time.monotonic())
-    wants_partials = predict_ms > 0 or on_partial is not None
-    backend.submit(owner, msgspec.structs.replace(request, stream=request.stream or wants_partials), call.sink)
+    backend.submit(owner, msgspec.structs.replace(request, stream=request.stream or predict_ms > 0), call.sink)
     deadline = outcome.started + timeout_s
     predict_deadline = math.inf  # set by the first partial: denoising has started
     predict_expired = False
@@ -171,8 +170,6 @@ async def run_fill(backend: Backend, request: InfillRequest, *, owner: Hashable,
                     outcome.partial = text
                     if predict_ms > 0 and predict_deadline == math.inf and not predict_expired:
                         predict_deadline = time.monotonic() + predict_ms / 1000
-                    if on_partial is not None:
-                        on_partial(text)
                 case InfillResult():
                     outcome.result = message
                     if message.finish_reason != FinishReason.CANCELLED:
