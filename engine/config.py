@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 from engine.sampler import SamplerConfig
 
+STOP_RULES = ("shown", "canvas")  # EngineConfig.stop_rule
+
 
 @dataclass(slots=True, kw_only=True)
 class EngineConfig:
@@ -25,6 +27,10 @@ class EngineConfig:
     prompt_format: str = "auto"  # a name of engine/formats.toml, or auto (chosen by the tokenizer)
     prompt_template: str = ""  # a user's prompt template replacing the format's (same placeholders)
     short_canvases: bool = False  # let a model trained on one canvas length denoise the shorter hints
+    # When a canvas of the generate policy is done. "shown": once the part the user sees (up to the first
+    # end token; for a single-line hole, up to the first line break) is stable and confident; "canvas":
+    # generate()'s own rule, the whole canvas (what equivalence with transformers needs).
+    stop_rule: str = "shown"
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
 
     def __post_init__(self) -> None:
@@ -41,6 +47,8 @@ class EngineConfig:
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"EngineConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.stop_rule not in STOP_RULES:
+            raise ValueError(f"EngineConfig.stop_rule must be one of {', '.join(STOP_RULES)}, got {self.stop_rule!r}")
         if self.max_suffix_tokens < 0:
             raise ValueError("EngineConfig.max_suffix_tokens must be >= 0")
         for name in ("single_line_canvases", "multi_line_canvases"):

@@ -117,6 +117,8 @@ class EngineCore:
         banned = sorted({*self.format.never_generated, *tokenizer.control_ids()})
         self.banned = torch.tensor(banned, dtype=torch.long)
         self.end_ids = torch.tensor(self.format.end_ids, dtype=torch.long)
+        # Where a single-line fill ends (the generate policy's stop rule "shown" judges up to there).
+        self.newline_ids = torch.tensor(tokenizer.newline_ids(), dtype=torch.long) if generation else None
         self.noise_low = self.format.noise_low
         self.trimmed_prompts = 0
         self.welcome = Welcome(
@@ -403,6 +405,9 @@ class EngineCore:
             banned=self.banned,
             end_ids=self.end_ids,
             cfg=cfg,
+            judge_shown=self.config.stop_rule == "shown",
+            line_rows=torch.tensor([j.request.single_line for j, _ in group]),
+            newline_ids=self.newline_ids,
         )
         for row, (job, slot) in enumerate(group):
             slot.canvas = outcome.canvas[row]

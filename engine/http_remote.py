@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from engine.handoff import LoopHandoff
 from engine.http_settings import HttpSettings
 from engine.http_wire import Backend, HttpError, check_context
 from engine.protocol import (
@@ -42,6 +43,7 @@ class RemoteConnection:
         self.client = client
         self.backend = backend
         self.aio = asyncio.get_running_loop()
+        self.handoff = LoopHandoff(self.aio, self.send)  # partials coalesced before the event loop
         self.outbox: asyncio.Queue[bytes | None] = asyncio.Queue()
         self.outbox_bytes = 0
         self.in_flight: set[int] = set()
@@ -135,8 +137,7 @@ class RemoteConnection:
             self.aio.call_soon_threadsafe(self.send, reply)
 
     def _sink(self, message: Any) -> None:  # loop thread
-        with contextlib.suppress(RuntimeError):
-            self.aio.call_soon_threadsafe(self.send, message)
+        self.handoff(message)
 
     def send(self, message: ServerMessage) -> None:
         if isinstance(message, InfillResult | ErrorReply):

@@ -52,6 +52,7 @@ class EngineLaunch:
     prompt_format: str = "auto"  # a format of engine/formats.toml, or auto (chosen by the tokenizer)
     prompt_template: Path | None = None  # a file holding a prompt template that replaces the format's
     short_canvases: bool = False  # let a model trained on one canvas length denoise shorter ones
+    stop_rule: str = "shown"  # generate policy: stop on what is shown, or on the whole canvas as generate()
     core_factory: str = ""  # TESTING ONLY: "module:function" building the core instead of load_core
 
     def __post_init__(self) -> None:
@@ -69,6 +70,8 @@ class EngineLaunch:
             raise ValueError(f"idle_exit must be >= 0 seconds, got {self.idle_exit!r}")
         if self.core_factory and not FACTORY_PATTERN.match(self.core_factory):
             raise ValueError(f"core_factory must read 'module:function', got {self.core_factory!r}")
+        if self.stop_rule not in ("shown", "canvas"):
+            raise ValueError(f"stop_rule must be shown or canvas, got {self.stop_rule!r}")
         if not re.fullmatch(r"[a-z_]+", self.prompt_format):
             raise ValueError(f"prompt_format must name a format of engine/formats.toml or auto, got {self.prompt_format!r}")
         if self.prompt_template is not None and not isinstance(self.prompt_template, Path):
@@ -100,6 +103,9 @@ class EngineLaunch:
                             help="a prompt template replacing the format's ({prefix} {suffix} {context} {language})")
         parser.add_argument("--short-canvases", action="store_true",
                             help="let a model trained on one canvas length (256) denoise the shorter lengths holes ask for")
+        parser.add_argument("--stop-rule", choices=("shown", "canvas"), default="shown",
+                            help="when a canvas of the generate() sampler is done: once what the user sees is stable "
+                            "and confident (default), or once the whole canvas is, as transformers' generate()")
         if process:
             parser.add_argument("--idle-exit", type=float, default=0.0, metavar="SECONDS",
                                 help="exit after this long with no clients (0: never)")
@@ -120,6 +126,7 @@ class EngineLaunch:
                 prompt_format=getattr(args, "prompt_format", "auto"),
                 prompt_template=getattr(args, "prompt_template", None),
                 short_canvases=getattr(args, "short_canvases", False),
+                stop_rule=getattr(args, "stop_rule", "shown"),
                 core_factory=getattr(args, "core_factory", "") or "",
             )
             if parser is not None and launch.prompt_template is not None and not launch.prompt_template.is_file():
@@ -150,6 +157,8 @@ class EngineLaunch:
             argv += ["--prompt-template", str(self.prompt_template.absolute())]
         if self.short_canvases:
             argv += ["--short-canvases"]
+        if self.stop_rule != "shown":
+            argv += ["--stop-rule", self.stop_rule]
         if self.core_factory:
             argv += ["--core-factory", self.core_factory]
         return argv
@@ -198,7 +207,8 @@ class EngineLaunch:
             raise RuntimeError(ONNX_EXTRA_MISSING)
         load = self._core_loader()
         options: dict[str, Any] = {"device": self.device, "backend": self.backend, "dtype": self.dtype}
-        if config is not None or self.prompt_format != "auto" or self.prompt_template or self.short_canvases:
+        if (config is not None or self.prompt_format != "auto" or self.prompt_template or self.short_canvases
+                or self.stop_rule != "shown"):
             options["config"] = self.engine_config(config)
         return load(self.model_dir, **options)
 
@@ -208,7 +218,8 @@ class EngineLaunch:
 
         template = self.prompt_template.read_text(encoding="utf-8") if self.prompt_template else ""
         return dataclasses.replace(base or EngineConfig(), prompt_format=self.prompt_format,
-                                   prompt_template=template, short_canvases=self.short_canvases)
+                                   prompt_template=template, short_canvases=self.short_canvases,
+                                   stop_rule=self.stop_rule)
 
     def _core_loader(self) -> Callable[..., EngineCore]:
         module_name, _, name = (self.core_factory or "engine.core:load_core").partition(":")

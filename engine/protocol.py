@@ -124,7 +124,8 @@ class Candidate(msgspec.Struct, array_like=True, omit_defaults=True, gc=False, f
 
 
 class Partial(_Msg, tag=12):
-    """An intermediate canvas, streamed when the request asked for it."""
+    """An intermediate canvas, streamed when the request asked for it. A snapshot: one the engine has not
+    yet written when the next is ready is replaced by it, so steps may be skipped; the last one is sent."""
 
     request_id: int
     text: str

@@ -229,6 +229,9 @@ def generate_step(
     banned: torch.Tensor,
     end_ids: torch.Tensor,
     cfg: GenerateConfig,
+    judge_shown: bool = False,
+    line_rows: torch.Tensor | None = None,
+    newline_ids: torch.Tensor | None = None,
 ) -> GenerateOutcome:
     """One step of generate()'s policy over a batch of canvases (all tensors on the logits' device).
 
@@ -238,6 +241,10 @@ def generate_step(
     ``no_end`` position (the fill's first) is an end or ``banned`` id, the best other id stands there
     instead, so a fill is never empty; nothing of it feeds back. ``raw_logits`` is tempered in place when
     it is already fp32.
+
+    ``judge_shown``: a row is done once the positions it shows (up to its first end id, and for the
+    ``line_rows`` up to the first of ``newline_ids`` too) are stable and under the confidence threshold,
+    instead of generate()'s whole canvas; the steps before are generate()'s either way.
     """
     rows, width, vocab = raw_logits.shape
     logits = raw_logits.float()
@@ -246,6 +253,7 @@ def generate_step(
     accepted = torch.empty_like(pinned)
     end_ids = end_ids.to(logits.device)
     never = torch.cat([banned.to(logits.device), end_ids])
+    line_stops = end_ids if newline_ids is None else torch.cat([end_ids, newline_ids.to(logits.device)])
     done = torch.zeros(rows, dtype=torch.bool, device=logits.device)
     confidence = torch.zeros(rows, device=logits.device)
     history = history.clone()
@@ -273,12 +281,16 @@ def generate_step(
             shown = best.clone()
             shown[at] = torch.where(torch.isin(best[at], never), others, best[at])
         fill[row] = shown
+        judged = slice(None)  # the positions the stop rule looks at: all (generate()'s rule) or the shown
+        if judge_shown:
+            stops = line_stops if line_rows is not None and bool(line_rows[row]) else end_ids
+            judged = fill_extent(shown[None], stops)[0]
         stable = True  # the argmax canvas unchanged over the last stability_threshold steps
         if cfg.stability_threshold:
-            stable = bool((history[row] == best[None]).all())
+            stable = bool((history[row][:, judged] == best[judged][None]).all())
             history[row] = torch.roll(history[row], shifts=-1, dims=0)
             history[row, -1] = best
-        done[row] = stable and bool(entropy.mean() < cfg.confidence_threshold)
+        done[row] = stable and bool(entropy[judged].mean() < cfg.confidence_threshold)
         span = fill_extent(shown[None], end_ids)[0]
         top = probs.gather(-1, shown[:, None])[:, 0].masked_fill(pins, 1.0)
         confidence[row] = (top * span).sum() / span.sum().clamp(min=1)

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from engine.client import peer_credentials
+from engine.handoff import LoopHandoff
 from engine.launch import EngineLaunch
 
 if TYPE_CHECKING:
@@ -260,6 +261,7 @@ class _Connection:
         self._outbox: collections.deque[bytes] = collections.deque()  # encoded frames
         self._outbox_bytes = 0
         self._outbox_ready = asyncio.Event()
+        self._handoff = LoopHandoff(self._aio, self.send)  # partials coalesced before the event loop
         self._writer_task: asyncio.Task[None] | None = None
         self._closed = False
         self.peer_pid = 0
@@ -301,8 +303,7 @@ class _Connection:
 
     def sink(self, message: ServerMessage) -> None:
         """EngineLoop sink (loop thread): hand over to the event loop."""
-        with contextlib.suppress(RuntimeError):  # the event loop is already closed
-            self._aio.call_soon_threadsafe(self.send, message)
+        self._handoff(message)
 
     async def close(self, *, flush: bool) -> None:
         if flush and not self._closed and self._writer_task is not None and not self._writer_task.done():

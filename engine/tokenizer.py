@@ -75,13 +75,21 @@ class InfillTokenizer:
         ratios = sorted(len(c) / max(1, len(ids)) for c, ids in zip(chunks, self.encode_batch(chunks), strict=True))
         return round(ratios[int(quantile * (len(ratios) - 1))], 3)
 
+    @cached_property
+    def token_texts(self) -> list[str]:
+        """The text of every id alone (special tokens as empty text)."""
+        return self.backend.decode_batch([[i] for i in range(self.vocab_size)], skip_special_tokens=True)
+
     def control_ids(self) -> list[int]:
         """Ids of the tokens whose text holds a control character other than tab and newline.
 
         A fill holding one is never shown (the fill layer refuses it), so the engine never samples them.
         """
-        texts = self.backend.decode_batch([[i] for i in range(self.vocab_size)], skip_special_tokens=True)
-        return [i for i, text in enumerate(texts) if any(_is_control(c) for c in text)]
+        return [i for i, text in enumerate(self.token_texts) if any(_is_control(c) for c in text)]
+
+    def newline_ids(self) -> list[int]:
+        """Ids of the tokens whose text holds a line break (where a single-line fill ends)."""
+        return [i for i, text in enumerate(self.token_texts) if "\n" in text]
 
 
 

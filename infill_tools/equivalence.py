@@ -169,7 +169,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=0, help="denoising steps (0: the generation config's)")
     parser.add_argument("--prompt-tokens", type=int, default=32)
     args = parser.parse_args(argv)
-    core = load_core(args.model, device=args.device, dtype=args.dtype)
+    from engine.config import EngineConfig
+
+    # generate()'s own stop rule: the whole canvas, not only what a user would be shown.
+    core = load_core(args.model, device=args.device, dtype=args.dtype, config=EngineConfig(stop_rule="canvas"))
     runner, model = core.runner, core.runner.model
     if args.steps:
         model.generation_config.max_denoising_steps = args.steps

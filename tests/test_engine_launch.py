@@ -54,6 +54,7 @@ def loads(monkeypatch) -> list[tuple[object, dict]]:
         ({"idle_exit": -1.0}, "idle_exit"),
         ({"core_factory": "os.system"}, "core_factory"),
         ({"model_dir": "/a/string"}, "model_dir"),
+        ({"stop_rule": "never"}, "stop_rule"),
     ],
 )
 def test_a_bad_launch_is_refused_naming_its_field(fields, name):
@@ -65,7 +66,7 @@ def test_to_argv_round_trips_through_the_engine_command_line(tmp_path):
     from engine.server import _parse_args
 
     launch = EngineLaunch(model_dir=tmp_path / "m", device="cuda:1", backend="onnx", dtype="float32",
-                          idle_exit=2.5, core_factory="fake_core:make_core")  # fmt: skip
+                          idle_exit=2.5, core_factory="fake_core:make_core", stop_rule="canvas")  # fmt: skip
     if not launch_module.onnx_available():
         launch = dataclasses.replace(launch, backend="torch")
     args, parsed, http = _parse_args(["--socket", "/tmp/x.sock", *launch.to_argv()])

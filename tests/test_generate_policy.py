@@ -23,9 +23,11 @@ def published_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def core(published_dir):
+    from engine.config import EngineConfig
     from engine.core import load_core
 
-    return load_core(published_dir, device="cpu", dtype="float32")
+    # generate()'s stop rule, so whole canvases compare with transformers'.
+    return load_core(published_dir, device="cpu", dtype="float32", config=EngineConfig(stop_rule="canvas"))
 
 
 def request(request_id: int, prefix: str = "a = ", **kw) -> InfillRequest:
@@ -148,6 +150,51 @@ def test_pinned_positions_stay_and_the_first_position_never_ends_the_fill():
     assert out.canvas[0, 0] == 20 and out.argmax[0, 0] == 20 and out.accepted[0, 0]
     assert out.argmax[0, 1:].tolist() == [7] * 5  # generate()'s canvas: ends at once
     assert out.fill[0].tolist() == [20, 12, 7, 7, 7, 7]  # what the engine shows: one token, then the end
+
+
+
+@pytest.mark.parametrize("rule", ["canvas", "shown", "shown-line"])
+def test_the_shown_stop_rule_judges_only_what_the_user_sees(rule):
+    """A canvas whose shown part (to its end id, or to a line break for a single-line hole) is certain while
+    the positions after it stay uncertain: generate()'s rule never stops it; the shown rule does, once
+    that part is unchanged from the step before."""
+    width, vocab, end, newline = 8, 30, 7, 9
+    logits = torch.zeros(1, width, vocab)
+    logits[0, 0, 11] = logits[0, 1, 12] = 60.0  # two certain tokens...
+    logits[0, 2, newline if rule == "shown-line" else end] = 60.0  # ...then a line break, or the end
+    # after it: uncertain (flat logits)
+    line_rows = torch.tensor([rule == "shown-line"])
+    none = torch.zeros(1, width, dtype=torch.bool)
+    history = torch.full((1, 1, width), -1, dtype=torch.long)
+    canvas, generator = torch.randint(20, vocab, (1, width)), torch.Generator().manual_seed(0)
+    done = []
+    for step in range(3):
+        out = generate_step(canvas, logits.clone(), pinned=none, no_end=none, step=torch.tensor([step]),
+                            max_steps=torch.tensor([8]), history=history, generators=[generator],
+                            banned=torch.tensor([], dtype=torch.long), end_ids=torch.tensor([end]),
+                            cfg=GenerateConfig(max_steps=8), judge_shown=rule != "canvas", line_rows=line_rows,
+                            newline_ids=torch.tensor([newline]))
+        canvas, history = out.canvas, out.history
+        done.append(bool(out.done[0]))
+    # the first step has no earlier argmax to be stable against
+    assert done == ([False, False, False] if rule == "canvas" else [False, True, True])
+
+
+def test_a_line_break_does_not_end_what_a_multi_line_hole_shows():
+    width, vocab, end, newline = 6, 30, 7, 9
+    logits = torch.zeros(1, width, vocab)
+    logits[0, 0, 11] = logits[0, 1, newline] = 60.0  # a certain first line; everything after uncertain
+    none = torch.zeros(1, width, dtype=torch.bool)
+    history = torch.full((1, 1, width), -1, dtype=torch.long)
+    canvas, generator = torch.randint(20, vocab, (1, width)), torch.Generator().manual_seed(0)
+    for step in range(3):
+        out = generate_step(canvas, logits.clone(), pinned=none, no_end=none, step=torch.tensor([step]),
+                            max_steps=torch.tensor([8]), history=history, generators=[generator],
+                            banned=torch.tensor([], dtype=torch.long), end_ids=torch.tensor([end]),
+                            cfg=GenerateConfig(max_steps=8), judge_shown=True, line_rows=torch.tensor([False]),
+                            newline_ids=torch.tensor([newline]))
+        canvas, history = out.canvas, out.history
+        assert not out.done[0]
 
 
 # ---- the core ----------------------------------------------------------------------------------------

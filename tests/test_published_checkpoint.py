@@ -427,9 +427,11 @@ def test_generate_policy_on_the_engine_runner_over_the_published_48_steps(loaded
 
 @pytest.fixture(scope="module")
 def core(published_dir):
+    from engine.config import EngineConfig
     from engine.core import load_core
 
-    return load_core(published_dir, device="cpu", dtype="float32")
+    # generate()'s stop rule, so whole canvases compare with transformers'.
+    return load_core(published_dir, device="cpu", dtype="float32", config=EngineConfig(stop_rule="canvas"))
 
 
 def _engine_and_generate(core, request: InfillRequest):

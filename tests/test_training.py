@@ -225,3 +225,99 @@ def test_planning_from_time_writes_a_final_step_count(toy_corpus, tmp_path):
         assert json.loads(plan.read_text())["steps"] == final[0]["steps"] >= summary["step"]
     else:  # the time limit came between the two plans
         assert not plan.exists() and 40 <= summary["step"] < 200
+
+
+def _chat_tokenizer(toy_corpus, tmp_path) -> Path:
+    from infill_tools.chat_model import chat_tokenizer
+
+    out = tmp_path / "chat" / "tokenizer.json"
+    chat_tokenizer(toy_corpus[1], out)
+    return out
+
+
+def test_chat_format_examples_are_the_engines_prompt_and_trim_to_equal_lengths(toy_corpus, tmp_path):
+    import random
+
+    from engine.formats import choose_format
+    from engine.tokenizer import InfillTokenizer
+    from engine.training.fim_examples import equal_length_batches, trim_parts
+    from engine.training.train import bind_training_format
+
+    tokenizer = InfillTokenizer.from_file(_chat_tokenizer(toy_corpus, tmp_path))
+    assert choose_format(tokenizer).name == "chat"  # renamed FIM tokens: the engine serves it as chat
+    fmt = bind_training_format(tokenizer, "chat")
+    sampler = FimSampler(tokenizer, FimRecipe(max_prefix_tokens=400, max_suffix_tokens=400), fmt)
+    rng = random.Random(0)
+    examples = [sampler.sample(SOURCE, "python", 16, rng) for _ in range(40)]
+    for example in examples:
+        assert example.prompt == fmt.prompt(list(example.prefix), list(example.suffix), "python")
+        assert example.prompt[len(example.prompt) - len(example.prefix):] == list(example.prefix)
+        text = tokenizer.decode(list(example.prefix)) + tokenizer.decode(example.middle)
+        assert text + tokenizer.decode(list(example.suffix)) == SOURCE
+    batches = equal_length_batches(examples, 8, None, fmt)
+    assert batches
+    for batch in batches:
+        assert len({len(e.prompt) for e in batch}) == 1
+        for e in batch:
+            assert e.prompt == fmt.prompt(list(e.prefix), list(e.suffix), "python")
+    for e in examples:  # trimming drops the oldest prefix tokens first, then the end of the suffix
+        cut = trim_parts(e, len(e.prompt) - 3, fmt)
+        if len(e.prefix) >= 3:
+            assert cut.prefix == e.prefix[3:] and cut.suffix == e.suffix
+        else:
+            assert cut.prefix == () and cut.suffix == e.suffix[: len(e.suffix) - (3 - len(e.prefix))]
+        assert len(cut.prompt) == len(e.prompt) - 3
+    end = fmt.end_ids[0]
+    assert tokenizer.token_id("<turn|>") == end
+    batch = collate(batches[0], 16, 0, end)
+    assert (batch.canvas_ids[torch.arange(8), batch.middle_lengths] == end).all()
+
+
+def test_a_trained_model_adapts_to_the_chat_format_and_the_engine_serves_it(toy_corpus, tmp_path):
+    from engine.launch import EngineLaunch
+    from engine.protocol import InfillRequest, InfillResult
+    from engine.training.train import TrainConfig, train
+    from infill_tools.chat_model import finish_model_dir
+
+    corpus, tokenizer = toy_corpus
+    recipe = FimRecipe(max_prefix_tokens=96, max_suffix_tokens=32, canvas_lengths=(16,))
+    base = TrainConfig(shape="tiny", steps=4, batch_size=4, lr=3e-3, warmup_steps=1, workers=0, eval_every=100,
+                       save_every=100, log_every=100, recipe=recipe)
+    train(base, corpus, tokenizer, tmp_path / "fim", "cpu")
+    chat_tokenizer = _chat_tokenizer(toy_corpus, tmp_path)
+    adapted = TrainConfig(shape="tiny", steps=3, batch_size=4, lr=1e-3, warmup_steps=1, workers=0, eval_every=100,
+                          save_every=100, log_every=1, prompt_format="chat", init_from=str(tmp_path / "fim" / "model"),
+                          recipe=recipe)
+    summary = train(adapted, corpus, chat_tokenizer, tmp_path / "chat", "cpu")
+    assert summary["step"] == 3
+    model_dir = tmp_path / "chat" / "model"
+    finish_model_dir(model_dir, end_id=_token_id(chat_tokenizer, "<turn|>"), eos_id=1)
+    core = EngineLaunch(model_dir=model_dir, device="cpu", dtype="float32").load_core()
+    assert core.format.name == "chat" and core.policy == "generate"
+    core.add(InfillRequest(1, "def total(values):\n    result = ", "\n    return result\n", language="python",
+                           max_steps=4))
+    results = []
+    while core.has_work():
+        results += [m for m in core.step() if isinstance(m, InfillResult)]
+    assert len(results) == 1 and results[0].forward_passes <= 4
+
+
+def _token_id(path: Path, token: str) -> int:
+    from engine.tokenizer import InfillTokenizer
+
+    return InfillTokenizer.from_file(path).token_id(token)
+
+
+def test_init_from_a_model_of_another_shape_is_refused(toy_corpus, tmp_path):
+    from engine.training.train import TrainConfig, train
+
+    corpus, tokenizer = toy_corpus
+    cfg = TrainConfig(shape="tiny", steps=1, batch_size=2, workers=0, init_from=str(tmp_path / "nothing"),
+                      recipe=FimRecipe(max_prefix_tokens=32, max_suffix_tokens=16, canvas_lengths=(16,)))
+    (tmp_path / "nothing").mkdir()
+    with pytest.raises(ValueError, match="no safetensors files"):
+        train(cfg, corpus, tokenizer, tmp_path / "run", "cpu")
+    small = Path(__file__).resolve().parent.parent / "engine" / "models" / "infill-small"
+    cfg.init_from = str(small)
+    with pytest.raises(ValueError, match="shape differs"):
+        train(cfg, corpus, tokenizer, tmp_path / "run2", "cpu")

@@ -4,6 +4,9 @@ A hole is cut at the character level (a whole line, a block of lines, the rest o
 random span), and prefix, middle and suffix are tokenized separately, exactly as the engine tokenizes
 them at serving time. The middle is padded with ``<eom>`` to the canvas length so the model learns where
 a fill ends.
+
+With a prompt format (``engine.formats``, for example ``chat``), the prompt is that format's, built by the
+same code the engine serves with, and the middle is padded with the format's first end token instead.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from engine.fim import build_prompt
+from engine.formats import BoundFormat
 from engine.tokenizer import InfillTokenizer
 
 # Hole kinds and how often each is drawn.
@@ -25,6 +29,10 @@ class FimExample:
     prompt: list[int]
     middle: list[int]
     kind: str
+    # Under a prompt format: the parts the prompt was built from, so a trimmed prompt is built anew.
+    prefix: tuple[int, ...] = ()
+    suffix: tuple[int, ...] = ()
+    language: str = ""
 
 
 @dataclass(slots=True, kw_only=True)
@@ -95,9 +103,10 @@ def choose_hole(text: str, kind: str, rng: random.Random, max_chars: int) -> tup
 class FimSampler:
     """Cut FIM examples from source files with one tokenizer and recipe."""
 
-    def __init__(self, tokenizer: InfillTokenizer, recipe: FimRecipe) -> None:
+    def __init__(self, tokenizer: InfillTokenizer, recipe: FimRecipe, fmt: BoundFormat | None = None) -> None:
         self.tokenizer = tokenizer
         self.recipe = recipe
+        self.format = fmt  # None: the FIM layout of engine.fim
         self._kinds = [k for k, _ in HOLE_KINDS]
         self._weights = [w for _, w in HOLE_KINDS]
 
@@ -118,8 +127,11 @@ class FimSampler:
             suffix_text = text[end : end + int(recipe.max_suffix_tokens * recipe.chars_per_token * 1.5)]
             prefix = self.tokenizer.encode(prefix_text)[-recipe.max_prefix_tokens :]
             suffix = self.tokenizer.encode(suffix_text)[: recipe.max_suffix_tokens]
-            prompt = build_prompt(self.tokenizer.special, prefix, suffix, language)
-            return FimExample(prompt=prompt, middle=middle, kind=kind)
+            if self.format is None:
+                prompt = build_prompt(self.tokenizer.special, prefix, suffix, language)
+                return FimExample(prompt=prompt, middle=middle, kind=kind)
+            prompt = self.format.prompt(prefix, suffix, language)
+            return FimExample(prompt, middle, kind, tuple(prefix), tuple(suffix), language)
         return None
 
 
@@ -138,16 +150,36 @@ def trim_prompt(prompt: list[int], length: int, fim_prefix: int) -> list[int]:
     return prompt
 
 
-def equal_length_batches(examples: list[FimExample], batch_size: int, special) -> list[list[FimExample]]:
-    """Group examples by prompt length and trim each group to its shortest prompt (no padding needed)."""
+def trim_parts(example: FimExample, length: int, fmt: BoundFormat) -> FimExample:
+    """Shorten a prompt built by ``fmt`` to ``length`` tokens: drop the oldest prefix tokens, then the end
+    of the suffix, and build the prompt anew from what is left."""
+    excess = len(example.prompt) - length
+    if excess <= 0:
+        return example
+    from_prefix = min(excess, len(example.prefix))
+    prefix = example.prefix[from_prefix:]
+    suffix = example.suffix[: max(0, len(example.suffix) - (excess - from_prefix))]
+    prompt = fmt.prompt(list(prefix), list(suffix), example.language)
+    return FimExample(prompt, example.middle, example.kind, prefix, suffix, example.language)
+
+
+def equal_length_batches(
+    examples: list[FimExample], batch_size: int, special, fmt: BoundFormat | None = None
+) -> list[list[FimExample]]:
+    """Group examples by prompt length and trim each group to its shortest prompt (no padding needed).
+
+    ``special`` is the FIM layout's ids (unused under a prompt format ``fmt``)."""
     ordered = sorted(examples, key=lambda e: len(e.prompt))
     batches = []
     for start in range(0, len(ordered) - batch_size + 1, batch_size):
         group = ordered[start : start + batch_size]
         length = len(group[0].prompt)
-        batches.append(
-            [FimExample(trim_prompt(e.prompt, length, special.fim_prefix), e.middle, e.kind) for e in group]
-        )
+        if fmt is None:
+            batch = [FimExample(trim_prompt(e.prompt, length, special.fim_prefix), e.middle, e.kind) for e in group]
+        else:
+            batch = [trim_parts(e, length, fmt) for e in group]
+        if len({len(e.prompt) for e in batch}) == 1:  # a template whose pieces cannot shrink: skip the group
+            batches.append(batch)
     return batches
 
 

@@ -6,6 +6,8 @@
 #   bash engine/training/gpu_train.sh train ar TIME_LIMIT_S STEPS        # the same-size AR baseline, same steps
 #   bash engine/training/gpu_train.sh eval [LIMIT]         # HumanEval-Infilling for both, on this GPU
 #   bash engine/training/gpu_train.sh profile [BATCH]      # time and profile the training step (~5 min)
+#   bash engine/training/gpu_train.sh session [TRAIN_S]    # one 15-minute lease in one call (~9 min): the
+#        step's throughput, the diffusion run continued from the shipped weights, the 26B-A4B figures
 # train and eval need corpus/ (infill train corpus build) and runs/tokenizer/tokenizer.json (infill train
 # tokenizer); profile needs neither (synthetic batches of the longest prompts). All need, where the
 # machine's transformers predates DiffusionGemma, .gpu/transformers_slim.zip (see TRAINING.md).
@@ -21,6 +23,35 @@ export PYTHONPATH=/tmp/site:$PWD
 python3 -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__, torch.cuda.get_device_name(0))"
 
 case $phase in
+session)
+  # What one lease of 15 device minutes allows, in one call (the machine's start takes one or two):
+  # 1. the training step at batch 128 (lean, the default path): tokens/s, memory, the op table (~1 min);
+  # 2. the diffusion run, continued from the shipped model's weights (a fresh optimizer, warm-up 50),
+  #    for TRAIN_S seconds (default 300), its steps planned from the measured step time;
+  # 3. the full DiffusionGemma-26B-A4B shape with random weights: fill latency and tokens/s (~2 min).
+  # Everything lands in $out: profile.txt, train-diffusion.log, diffusion-model.tar.part-*, gpu-bench.json.
+  limit=${2:-300}
+  timeout 150 python3 -m engine.training.profile --shape small --batch-size 128 --prompt-length 832 \
+    --canvas-length 64 --variants lean --warmup 3 --timed 5 --profiled 1 --out "$out/profile.txt" \
+    > "$out/profile.log" 2>&1 || echo "profile failed or ran out of time"
+  grep -h -A3 "^| variant" "$out/profile.txt" 2>/dev/null || tail -n 5 "$out/profile.log"
+  if [ ! -d corpus ]; then  # nothing carried: this machine's own site-packages (licenses checked, decontaminated)
+    timeout 180 python3 -m engine.training.corpus build --sources-dir '' --out corpus --max-compressed-mb 40 \
+      --max-shard-mb 16 --jobs 0 --seed 0 > "$out/corpus.log" 2>&1 || echo "corpus build failed"
+    tail -n 2 "$out/corpus.log"
+  fi
+  mkdir -p runs/gpu-diffusion
+  python3 -m engine.training.train --objective diffusion --out runs/gpu-diffusion --corpus corpus \
+    --tokenizer engine/models/infill-small/tokenizer.json --init-from engine/models/infill-small --batch-size 128 \
+    --workers 6 --lr 1.2e-3 --warmup 50 --eval-every 250 --save-every 2000 --log-every 50 --seed 4 \
+    --time-limit "$limit" --steps 1000000 --plan-from-time --plan-safety 0.9 \
+    --plan-file runs/gpu-diffusion/plan.json > "$out/train-diffusion.log" 2>&1 || echo "diffusion run failed"
+  tail -n 3 "$out/train-diffusion.log" | cut -c1-400 || true
+  tar -C runs/gpu-diffusion -cf - model train_log.jsonl | split -b 15m -d - "$out/diffusion-model.tar.part-"
+  timeout 170 python3 -m infill_tools.gpu_bench > "$out/gpu-bench.json" 2> "$out/gpu-bench.log" \
+    || echo "gpu bench failed or ran out of time"
+  tail -c 1500 "$out/gpu-bench.json" 2>/dev/null || true
+  ;;
 train)
   # One objective per call (the two side by side ran out of memory on an 80 GB card):
   #   train diffusion LIMIT_S      plans its step count from the measured step time, writes $out/plan.json

@@ -4,6 +4,10 @@ Batches are cut from corpus files by DataLoader workers; the loop runs AdamW wit
 under bf16 autocast on a GPU (fp32 on a CPU), evaluates a fixed held-out set, checkpoints the full state
 so a run resumes where it stopped, and stops cleanly at a wall-clock limit. The result is exported as a
 self-describing model directory (fp16 safetensors shards, tokenizer, recipe, corpus hash, losses).
+
+``--format`` trains on another prompt format of ``engine/formats.toml`` (the engine's own prompt code builds
+the examples), and ``--init-from`` starts from a model directory's weights instead of random ones: together
+they adapt a trained model to a format, for example the embedded model to DiffusionGemma-it's chat turns.
 """
 
 from __future__ import annotations
@@ -50,6 +54,8 @@ class TrainConfig:
     steps_from: str = ""  # wait for another run's plan file and train the same number of steps
     lean_norms: bool = True  # kernels.use_lean_rms_norm: the same function, less activation memory
     compile: bool = False  # torch.compile each layer (kernels.compile_layers)
+    prompt_format: str = "fim"  # a format of engine/formats.toml; "fim": the FIM layout of engine.fim
+    init_from: str = ""  # a model directory whose weights the run starts from (same shape and vocabulary)
     recipe: FimRecipe = field(default_factory=FimRecipe)
     objective_cfg: ObjectiveConfig = field(default_factory=ObjectiveConfig)
 
@@ -80,9 +86,11 @@ class FimBatches(torch.utils.data.IterableDataset):
     """An endless stream of collated FIM batches; each worker draws with its own seed."""
 
     def __init__(
-        self, texts, tokenizer_path: str, recipe: FimRecipe, batch_size: int, seed: int, buckets: int = 4
+        self, texts, tokenizer_path: str, recipe: FimRecipe, batch_size: int, seed: int, buckets: int = 4,
+        prompt_format: str = "fim",
     ) -> None:
         self.texts = texts
+        self.prompt_format = prompt_format
         self.buckets = buckets
         self.tokenizer_path = tokenizer_path
         self.recipe = recipe
@@ -102,8 +110,12 @@ class FimBatches(torch.utils.data.IterableDataset):
         worker = info.id if info else 0
         rng = random.Random(self.seed * 1000 + worker)
         tokenizer = InfillTokenizer.from_file(self.tokenizer_path)
-        sampler = FimSampler(tokenizer, self.recipe)
-        special = tokenizer.special
+        fmt = bind_training_format(tokenizer, self.prompt_format)
+        sampler = FimSampler(tokenizer, self.recipe, fmt)
+        if fmt is None:
+            special, pad, end = tokenizer.special, tokenizer.special.pad, tokenizer.special.eom
+        else:
+            special, pad, end = None, tokenizer.token_id("<pad>") or 0, fmt.end_ids[0]
         while True:
             canvas = rng.choice(self.recipe.canvas_lengths)
             examples = []
@@ -114,8 +126,40 @@ class FimBatches(torch.utils.data.IterableDataset):
                 if example is not None:
                     examples.append(example)
             # Batches of equal prompt length need no padding mask, so attention takes its fast kernels.
-            for batch in equal_length_batches(examples, self.batch_size, special):
-                yield collate(batch, canvas, special.pad, special.eom)
+            for batch in equal_length_batches(examples, self.batch_size, special, fmt):
+                yield collate(batch, canvas, pad, end)
+
+
+def bind_training_format(tokenizer: InfillTokenizer, name: str):
+    """The bound prompt format a run trains on; None for the FIM layout (``engine.fim``)."""
+    if name == "fim":
+        return None
+    from engine.formats import load_formats
+
+    formats = load_formats()
+    if name not in formats:
+        raise ValueError(f"unknown prompt format {name!r}; known: {', '.join(formats)}")
+    if formats[name].suffix_on_canvas:
+        raise ValueError(f"format {name!r} pins suffix tokens on the canvas; train on the format it extends")
+    return formats[name].bind(tokenizer)
+
+
+def load_initial_weights(model, directory: Path) -> None:
+    """Copy the weights of a model directory into ``model``; ValueError when the shapes differ."""
+    from transformers import DiffusionGemmaForBlockDiffusion
+
+    if not any(Path(directory).glob("*.safetensors")):
+        raise ValueError(f"--init-from {directory}: no safetensors files there")
+    source = DiffusionGemmaForBlockDiffusion.from_pretrained(str(directory), dtype=torch.float32).state_dict()
+    own = model.state_dict()
+    wrong = [k for k in own if k not in source or source[k].shape != own[k].shape]
+    if wrong:
+        found = tuple(source[wrong[0]].shape) if wrong[0] in source else "absent"
+        raise ValueError(f"--init-from {directory}: its shape differs from the run's ({wrong[0]}: "
+                         f"{found} vs {tuple(own[wrong[0]].shape)})")
+    with torch.no_grad():
+        for key, value in own.items():
+            value.copy_(source[key])
 
 
 def _wait_for_plan(path: Path, timeout_s: float = 600.0) -> int:
@@ -258,7 +302,11 @@ def train(cfg: TrainConfig, corpus: Path, tokenizer_path: Path, out: Path, devic
     tokenizer = InfillTokenizer.from_file(tokenizer_path)
     shape = SHAPES[cfg.shape]
     shape = ModelShape(**{**shape.to_dict(), "vocab_size": tokenizer.vocab_size})
-    cfg.objective_cfg.noise_low_id = max(tokenizer.special.never_generated) + 1
+    fmt = bind_training_format(tokenizer, cfg.prompt_format)
+    if fmt is None:
+        cfg.objective_cfg.noise_low_id = max(tokenizer.special.never_generated) + 1
+    else:
+        cfg.objective_cfg.noise_low_id = fmt.noise_low
     model = build_model(shape, device, lean_norms=cfg.lean_norms, compile=cfg.compile)
     params = count_parameters(model)
     optimizer = build_optimizer(model, cfg, device)
@@ -271,6 +319,9 @@ def train(cfg: TrainConfig, corpus: Path, tokenizer_path: Path, out: Path, devic
         step, tokens, history = state["step"], state["tokens"], state["history"]
         cfg.steps = max(cfg.steps, state["config"]["steps"]) if not cfg.plan_steps_from_time else cfg.steps
         print(f"resumed from {state_path} at step {step}", file=sys.stderr)
+    elif cfg.init_from:
+        load_initial_weights(model, Path(cfg.init_from))
+        print(f"starting from the weights of {cfg.init_from}", file=sys.stderr)
 
     if cfg.steps_from:
         cfg.steps = _wait_for_plan(Path(cfg.steps_from))
@@ -279,9 +330,11 @@ def train(cfg: TrainConfig, corpus: Path, tokenizer_path: Path, out: Path, devic
     rng.shuffle(texts)
     held_out = max(1, len(texts) // 100)
     eval_texts, train_texts = texts[:held_out], texts[held_out:]
-    eval_stream = iter(FimBatches(eval_texts, str(tokenizer_path), cfg.recipe, cfg.batch_size, seed=999))
+    eval_stream = iter(FimBatches(eval_texts, str(tokenizer_path), cfg.recipe, cfg.batch_size, seed=999,
+                                  prompt_format=cfg.prompt_format))
     eval_batches = [next(eval_stream) for _ in range(cfg.eval_batches)]
-    stream = FimBatches(train_texts, str(tokenizer_path), cfg.recipe, cfg.batch_size, seed=cfg.seed + step)
+    stream = FimBatches(train_texts, str(tokenizer_path), cfg.recipe, cfg.batch_size, seed=cfg.seed + step,
+                        prompt_format=cfg.prompt_format)
     loader = torch.utils.data.DataLoader(
         stream,
         batch_size=None,
@@ -383,6 +436,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-suffix-tokens", type=int, default=192)
     parser.add_argument("--canvas-lengths", default="16,32,64")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--format", default="fim", help="prompt format to train on (engine/formats.toml; fim: "
+                        "the embedded model's layout)")
+    parser.add_argument("--init-from", type=Path, help="start from this model directory's weights")
     parser.add_argument("--reference-ops", action="store_true",
                         help="the model's own RMSNorm and full fp32 logits instead of the lean kernels")
     parser.add_argument("--compile", action="store_true", help="torch.compile each layer (minutes of warm-up)")
@@ -406,6 +462,8 @@ def main(argv: list[str] | None = None) -> int:
         log_every=args.log_every,
         lean_norms=not args.reference_ops,
         compile=args.compile,
+        prompt_format=args.format,
+        init_from=str(args.init_from or ""),
         objective_cfg=ObjectiveConfig(fused_lm_loss=not args.reference_ops),
         recipe=FimRecipe(
             max_prefix_tokens=args.max_prefix_tokens,
