@@ -137,12 +137,13 @@ def bench_keystroke(core, context: tuple[str, str], repeats: int) -> dict:
     prefix, suffix = context
     out = {}
     for mode in ("r", "agreeing"):
-        cold, warm, cached, steps = [], [], [], []
+        cold, warm, cached, steps, cold_steps = [], [], [], [], []
         for i in range(repeats):
             key = f"doc-{mode}-{time.time()}-{i}"
             first, elapsed = _run(core, InfillRequest(20_000 + 2 * i, prefix, suffix, language="python",
                                                       document_key=key, single_line=True))
             cold.append(elapsed)
+            cold_steps.append(first.forward_passes)
             typed = "r"
             if mode == "agreeing":
                 shown = first.candidates[0].text if first.candidates else ""
@@ -156,7 +157,8 @@ def bench_keystroke(core, context: tuple[str, str], repeats: int) -> dict:
         name = "" if mode == "r" else "agreeing_"
         out.update({f"{name}cold_ms": round(c, 1), f"{name}after_keystroke_ms": round(w, 1),
                     f"{name}ratio": round(w / c, 3), f"{name}cached_fraction": round(min(cached), 3),
-                    f"{name}steps_after_keystroke": statistics.median(steps)})
+                    f"{name}steps_after_keystroke": statistics.median(steps),
+                    f"{name}steps_cold": statistics.median(cold_steps)})
     return out
 
 
