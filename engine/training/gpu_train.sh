@@ -29,17 +29,18 @@ session)
   # 2. the diffusion run, continued from the shipped model's weights (a fresh optimizer, warm-up 50),
   #    for TRAIN_S seconds (default 300), its steps planned from the measured step time;
   # 3. the full DiffusionGemma-26B-A4B shape with random weights: fill latency and tokens/s (~2 min).
-  # Everything lands in $out: profile.txt, train-diffusion.log, diffusion-model.tar.part-*, gpu-bench.json.
+  # $out gets 8 files at most (what comes back): profile.txt, session.log (every step's own log),
+  # train-diffusion.log, diffusion-model.tar.part-00..03 (the model, ~50 MB), gpu-bench.json.
   limit=${2:-300}
   batch=${INFILL_GPU_BATCH:-128}  # a smaller batch only for a dry run of this script on a CPU
   timeout 150 python3 -m engine.training.profile --shape small --batch-size "$batch" --prompt-length 832 \
     --canvas-length 64 --variants lean --warmup 3 --timed 5 --profiled 1 --out "$out/profile.txt" \
-    > "$out/profile.log" 2>&1 || echo "profile failed or ran out of time"
-  grep -h -A3 "^| variant" "$out/profile.txt" 2>/dev/null || tail -n 5 "$out/profile.log"
+    >> "$out/session.log" 2>&1 || echo "profile failed or ran out of time"
+  grep -h -A3 "^| variant" "$out/profile.txt" 2>/dev/null || tail -n 5 "$out/session.log"
   if [ ! -d corpus ]; then  # nothing carried: this machine's own site-packages (licenses checked, decontaminated)
     timeout 180 python3 -m engine.training.corpus build --sources-dir '' --out corpus --max-compressed-mb 40 \
-      --max-shard-mb 16 --jobs 0 --seed 0 > "$out/corpus.log" 2>&1 || echo "corpus build failed"
-    tail -n 2 "$out/corpus.log"
+      --max-shard-mb 16 --jobs 0 --seed 0 >> "$out/session.log" 2>&1 || echo "corpus build failed"
+    tail -n 2 "$out/session.log"
   fi
   mkdir -p runs/gpu-diffusion
   python3 -m engine.training.train --objective diffusion --out runs/gpu-diffusion --corpus corpus \
@@ -50,7 +51,7 @@ session)
   tail -n 3 "$out/train-diffusion.log" | cut -c1-400 || true
   tar -C runs/gpu-diffusion -cf - model train_log.jsonl | split -b 15m -d - "$out/diffusion-model.tar.part-"
   if python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then
-    timeout 170 python3 -m infill_tools.gpu_bench > "$out/gpu-bench.json" 2> "$out/gpu-bench.log" \
+    timeout 170 python3 -m infill_tools.gpu_bench > "$out/gpu-bench.json" 2>> "$out/session.log" \
       || echo "gpu bench failed or ran out of time"
   else
     echo "no CUDA device: the 26B-A4B figures are skipped"
