@@ -67,15 +67,17 @@ def generation_values(model_dir: Path) -> str:
     return ", ".join(f"{name} {value}" for name, value in values.items() if value is not None) or "(no values)"
 
 
-def sampling_policy(model_dir: Path) -> str:
+def sampling_policy(model_dir: Path, stop_rule: str = "shown") -> str:
     """Which sampler the engine runs for this directory: generate()'s when its generation_config.json sets
-    sampling values, else the engine's own."""
+    sampling values (with the engine's stop rule), else the engine's own."""
     from engine.sampler import GenerateConfig
 
     path = model_dir / "generation_config.json"
     raw = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
     if GenerateConfig.from_generation_config(raw) is not None:
-        return "generate (transformers' generate() sampler, from generation_config.json)"
+        stop = ("stops once what is shown is stable and confident" if stop_rule == "shown"
+                else "stops once the whole canvas is, as generate()")
+        return f"generate (transformers' generate() sampler, from generation_config.json; {stop})"
     return "engine (final decisions, confidence stop; no sampling values in generation_config.json)"
 
 
@@ -99,7 +101,7 @@ def check_lines(launch: EngineLaunch, config: EngineConfig | None = None) -> tup
         f"device: {device}",
         f"canvas length: {model_config.canvas_length}",
         f"generation config: {generation_values(model_dir)}",
-        f"sampling policy: {sampling_policy(model_dir)}",
+        f"sampling policy: {sampling_policy(model_dir, (config or launch.engine_config()).stop_rule)}",
         *(f"memory plan: {line}" for line in plan.lines()),
     ]
     status = EXIT_OK

@@ -296,7 +296,8 @@ def test_check_reports_the_directory_without_loading_it(published_dir, capsys, m
     assert "dtype: bfloat16" in lines and "device: cpu" in lines and "canvas length: 256" in lines
     assert ("generation config: max_denoising_steps 48, entropy_bound 0.1, temperature 0.8 -> 0.4, "
             "stability_threshold 1, confidence_threshold 0.005, eos [1, 106, 50]") in lines
-    assert "sampling policy: generate (transformers' generate() sampler, from generation_config.json)" in lines
+    assert ("sampling policy: generate (transformers' generate() sampler, from generation_config.json; stops once "
+            "what is shown is stable and confident)") in lines
     assert any(line.startswith("memory plan: parameters: ") and "vision (not kept)" in line for line in lines)
     assert any(line.startswith("memory plan: total: ") for line in lines)
     assert lines[-1].startswith("fits: yes")
