@@ -343,3 +343,32 @@ def test_the_onnx_runner_serves_the_generate_policy(published_dir, core, tmp_pat
     (ours,) = _answers(onnx_core, [asked]).values()
     (torch_answer,) = _answers(core, [asked]).values()
     assert ours.result.steps == 4 and (ours.canvases[0] == torch_answer.canvases[0]).float().mean() > 0.95
+
+
+@pytest.mark.parametrize(("rule", "single_line", "passes"), [("shown", True, 2), ("canvas", True, 12),
+                                                           ("shown", False, 12)])
+def test_the_core_stops_a_single_line_fill_once_its_line_is_settled(core, monkeypatch, rule, single_line, passes):
+    """A model certain of a token and a line break, and of nothing after them: under the shown rule a
+    single-line hole is done at the second step (the first has nothing to be stable against); generate()'s
+    rule, or a multi-line hole (which shows past the line break), runs every step."""
+    import dataclasses
+
+    monkeypatch.setattr(core, "config", dataclasses.replace(core.config, stop_rule=rule))
+    word, newline = core.tokenizer.encode("x")[0], core.tokenizer.newline_ids()[0]
+    real = core.runner.denoise
+
+    def certain_of_one_line(canvases, *args, **kwargs):
+        logits = real(canvases, *args, **kwargs)
+        logits.zero_()
+        logits[:, 0, word] = logits[:, 1, newline] = 60.0
+        return logits
+
+    monkeypatch.setattr(core.runner, "denoise", certain_of_one_line)
+    core.add(InfillRequest(1, "def f():\n    return ", "\n", language="python", single_line=single_line,
+                           max_steps=12))
+    results = []
+    while core.has_work():
+        results += [m for m in core.step() if isinstance(m, InfillResult)]
+    assert results[0].forward_passes == passes
+    if single_line:
+        assert results[0].candidates[0].text.startswith("x")
