@@ -41,11 +41,38 @@ def open_fds() -> set[int]:
 
 
 def fd_kinds(fds: set[int]) -> dict[int, str]:
+    """What each fd is (its /proc link), with a socket's peer address when it has one."""
+    import socket
+
     kinds = {}
     for fd in fds:
         with contextlib.suppress(OSError):
             kinds[fd] = os.readlink(f"/proc/self/fd/{fd}")
+            if kinds[fd].startswith("socket:"):
+                with socket.socket(fileno=os.dup(fd)) as probe:
+                    kinds[fd] += f" peer {probe.getpeername()!r}"
     return kinds
+
+
+def connected_elsewhere(fd: int, socket_path: Path) -> bool:
+    """Whether ``fd`` is a socket provably connected to something other than ``socket_path``: a TCP
+    connection or a Unix socket to another path (another component of this test process). Anything else,
+    a socket to ``socket_path`` or one whose peer cannot be told, counts as this test's."""
+    import socket
+
+    try:
+        probe = socket.socket(fileno=os.dup(fd))
+    except OSError:  # not a socket, or already closed
+        return False
+    try:
+        peer = probe.getpeername()
+    except OSError:
+        return False
+    finally:
+        probe.close()
+    if probe.family == socket.AF_UNIX:
+        return bool(peer) and peer != str(socket_path)
+    return True
 
 
 def live_children() -> list[int]:
