@@ -212,7 +212,7 @@ def test_planning_from_time_writes_a_final_step_count(toy_corpus, tmp_path):
     corpus, tokenizer = toy_corpus
     plan = tmp_path / "plan.json"
     cfg = TrainConfig(objective="diffusion", shape="tiny", steps=1_000_000, batch_size=2, lr=1e-3, warmup_steps=3,
-                      workers=0, eval_every=10_000, save_every=10_000, log_every=20, time_limit_s=8.0,
+                      workers=0, eval_every=10_000, save_every=10_000, log_every=20, time_limit_s=4.0,
                       plan_steps_from_time=True, plan_file=str(plan),
                       recipe=FimRecipe(max_prefix_tokens=32, max_suffix_tokens=16, canvas_lengths=(16,)))
     summary = train(cfg, corpus, tokenizer, tmp_path / "run", "cpu")
