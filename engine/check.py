@@ -101,7 +101,7 @@ def check_lines(launch: EngineLaunch, config: EngineConfig | None = None) -> tup
         f"device: {device}",
         f"canvas length: {model_config.canvas_length}",
         f"generation config: {generation_values(model_dir)}",
-        f"sampling policy: {sampling_policy(model_dir, (config or launch.engine_config()).stop_rule)}",
+        f"sampling policy: {sampling_policy(model_dir, launch.engine_config(config).stop_rule)}",
         *(f"memory plan: {line}" for line in plan.lines()),
     ]
     status = EXIT_OK

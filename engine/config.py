@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from engine.launch import STOP_RULES
 from engine.sampler import SamplerConfig
-
-STOP_RULES = ("shown", "canvas")  # EngineConfig.stop_rule
 
 
 @dataclass(slots=True, kw_only=True)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 BACKENDS = ("auto", "torch", "onnx")  # auto is torch everywhere (see engine.core.load_core)
 DTYPES = ("auto", "float32", "bfloat16", "float16")
+STOP_RULES = ("shown", "canvas")  # when a canvas of the generate() sampler is done (EngineConfig.stop_rule)
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 FACTORY_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 ONNX_EXTRA_MISSING = (
@@ -70,8 +71,8 @@ class EngineLaunch:
             raise ValueError(f"idle_exit must be >= 0 seconds, got {self.idle_exit!r}")
         if self.core_factory and not FACTORY_PATTERN.match(self.core_factory):
             raise ValueError(f"core_factory must read 'module:function', got {self.core_factory!r}")
-        if self.stop_rule not in ("shown", "canvas"):
-            raise ValueError(f"stop_rule must be shown or canvas, got {self.stop_rule!r}")
+        if self.stop_rule not in STOP_RULES:
+            raise ValueError(f"stop_rule must be one of {', '.join(STOP_RULES)}, got {self.stop_rule!r}")
         if not re.fullmatch(r"[a-z_]+", self.prompt_format):
             raise ValueError(f"prompt_format must name a format of engine/formats.toml or auto, got {self.prompt_format!r}")
         if self.prompt_template is not None and not isinstance(self.prompt_template, Path):
@@ -103,7 +104,7 @@ class EngineLaunch:
                             help="a prompt template replacing the format's ({prefix} {suffix} {context} {language})")
         parser.add_argument("--short-canvases", action="store_true",
                             help="let a model trained on one canvas length (256) denoise the shorter lengths holes ask for")
-        parser.add_argument("--stop-rule", choices=("shown", "canvas"), default="shown",
+        parser.add_argument("--stop-rule", choices=STOP_RULES, default="shown",
                             help="when a canvas of the generate() sampler is done: once what the user sees is stable "
                             "and confident (default), or once the whole canvas is, as transformers' generate()")
         if process:
