@@ -13,7 +13,7 @@ published weights need a GPU. This command makes a small trained model that spea
 3. the published generation settings (48 steps, entropy bound 0.1, temperature 0.8 -> 0.4, stability 1,
    confidence 0.005), so the engine runs ``generate()``'s sampler, as for DiffusionGemma-it.
 
-    python -m infill_tools.chat_model /tmp/chat-small --minutes 30
+    python -m infill_tools.chat_model /tmp/chat-small --minutes 35
     infill bench --only keystroke --model /tmp/chat-small/model --device cpu --json
 """
 
@@ -25,35 +25,29 @@ import sys
 from pathlib import Path
 
 from engine.training.fim_examples import FimRecipe
-from engine.training.objectives import ObjectiveConfig
 from engine.training.train import TrainConfig, train
+from infill_tools.published import generation_config
 
 ROOT = Path(__file__).resolve().parent.parent
 EMBEDDED = ROOT / "engine" / "models" / "infill-small"
 # The embedded tokenizer's FIM tokens and the chat names they take (ids unchanged).
 RENAMES = {"<fim_prefix>": "<|turn>", "<eom>": "<turn|>", "<fim_suffix>": "<unused7>", "<fim_middle>": "<unused8>"}
-# DiffusionGemma-it's generation_config.json sampling values.
-PUBLISHED_SAMPLING = {
-    "max_denoising_steps": 48,
-    "sampler_config": {"_cls_name": "EntropyBoundSamplerConfig", "entropy_bound": 0.1},
-    "t_max": 0.8,
-    "t_min": 0.4,
-    "stability_threshold": 1,
-    "confidence_threshold": 0.005,
-}
 
 
 def chat_tokenizer(source: Path, out: Path) -> dict[str, int]:
-    """Write ``source``'s tokenizer.json with ``RENAMES`` applied to ``out``; return the renamed ids."""
+    """Write ``source``'s tokenizer.json with ``RENAMES`` applied to ``out``; return the ids of the renamed
+    tokens (by their new names) and of ``<eos>``."""
     data = json.loads(source.read_text(encoding="utf-8"))
     ids = {}
     for added in data["added_tokens"]:
-        if added["content"] in RENAMES:
+        if added["content"] == "<eos>":
+            ids["<eos>"] = added["id"]
+        elif added["content"] in RENAMES:
             ids[RENAMES[added["content"]]] = added["id"]
             added["content"] = RENAMES[added["content"]]
-    missing = set(RENAMES.values()) - set(ids)
+    missing = {*RENAMES.values(), "<eos>"} - set(ids)
     if missing:
-        raise ValueError(f"{source} lacks the fill-in-the-middle tokens to rename ({', '.join(sorted(missing))})")
+        raise ValueError(f"{source} lacks tokens the chat layout needs ({', '.join(sorted(missing))})")
     vocab = data["model"]["vocab"]
     for old, new in RENAMES.items():
         if old in vocab:
@@ -70,9 +64,9 @@ def finish_model_dir(model_dir: Path, end_id: int, eos_id: int) -> None:
     config["eos_token_id"] = ends
     config["text_config"]["eos_token_id"] = ends
     (model_dir / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
-    generation = {**PUBLISHED_SAMPLING, "bos_token_id": 2, "pad_token_id": 0, "eos_token_id": ends,
-                  "return_dict_in_generate": True}
-    (model_dir / "generation_config.json").write_text(json.dumps(generation, indent=2), encoding="utf-8")
+    generation = generation_config()  # the published sampling values
+    generation.eos_token_id = ends
+    generation.save_pretrained(model_dir)
     card_path = model_dir / "infill_model.json"
     card = json.loads(card_path.read_text(encoding="utf-8"))
     card["name"] = "infill-small-chat"
@@ -110,10 +104,9 @@ def main(argv: list[str] | None = None) -> int:
         workers=1, eval_every=50, save_every=25, log_every=5, time_limit_s=args.minutes * 60,
         plan_steps_from_time=True, prompt_format="chat", init_from=str(args.init_from),
         recipe=FimRecipe(max_prefix_tokens=384, max_suffix_tokens=96, canvas_lengths=(16, 32, 64)),
-        objective_cfg=ObjectiveConfig(),
     )
     summary = train(cfg, corpus, out / "tokenizer.json", out)
-    finish_model_dir(out / "model", end_id=ids["<turn|>"], eos_id=1)
+    finish_model_dir(out / "model", end_id=ids["<turn|>"], eos_id=ids["<eos>"])
     print(f"wrote {out / 'model'}: {summary['step']} steps, {summary['tokens']:,} tokens, "
           f"eval denoise loss {summary['final_eval'].get('denoise', float('nan')):.3f}", file=sys.stderr)
     return 0
