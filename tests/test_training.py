@@ -246,6 +246,10 @@ def test_chat_format_examples_are_the_engines_prompt_and_trim_to_equal_lengths(t
     tokenizer = InfillTokenizer.from_file(_chat_tokenizer(toy_corpus, tmp_path))
     assert choose_format(tokenizer).name == "chat"  # renamed FIM tokens: the engine serves it as chat
     fmt = bind_training_format(tokenizer, "chat")
+    with pytest.raises(ValueError, match="pins suffix tokens"):
+        bind_training_format(tokenizer, "native")
+    with pytest.raises(ValueError, match="unknown prompt format 'chatty'"):
+        bind_training_format(tokenizer, "chatty")
     sampler = FimSampler(tokenizer, FimRecipe(max_prefix_tokens=400, max_suffix_tokens=400), fmt)
     rng = random.Random(0)
     examples = [sampler.sample(SOURCE, "python", 16, rng) for _ in range(40)]
