@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from engine.launch import STOP_RULES
+from engine.protocol import STOP_RULES
 from engine.sampler import SamplerConfig
 
 

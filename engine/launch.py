@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine.protocol import STOP_RULES
+
 if TYPE_CHECKING:
     from engine.config import EngineConfig
     from engine.loop import EngineCore
@@ -26,7 +28,6 @@ if TYPE_CHECKING:
 
 BACKENDS = ("auto", "torch", "onnx")  # auto is torch everywhere (see engine.core.load_core)
 DTYPES = ("auto", "float32", "bfloat16", "float16")
-STOP_RULES = ("shown", "canvas")  # when a canvas of the generate() sampler is done (EngineConfig.stop_rule)
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 FACTORY_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 ONNX_EXTRA_MISSING = (

@@ -17,6 +17,11 @@ MAX_FRAME_BYTES = 16 * 1024 * 1024
 _HEADER = struct.Struct(">I")
 
 
+# When a canvas of the generate() sampler is done (EngineConfig.stop_rule, `infill engine --stop-rule`):
+# once what is shown is stable and confident, or once the whole canvas is, as generate().
+STOP_RULES = ("shown", "canvas")
+
+
 class Priority(enum.IntEnum):
     INTERACTIVE = 0
     BATCH = 1
