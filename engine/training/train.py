@@ -134,14 +134,12 @@ def bind_training_format(tokenizer: InfillTokenizer, name: str):
     """The bound prompt format a run trains on; None for the FIM layout (``engine.fim``)."""
     if name == "fim":
         return None
-    from engine.formats import load_formats
+    from engine.formats import choose_format
 
-    formats = load_formats()
-    if name not in formats:
-        raise ValueError(f"unknown prompt format {name!r}; known: {', '.join(formats)}")
-    if formats[name].suffix_on_canvas:
+    fmt = choose_format(tokenizer, name)  # refuses an unknown name, listing the known ones
+    if fmt.suffix_on_canvas:
         raise ValueError(f"format {name!r} pins suffix tokens on the canvas; train on the format it extends")
-    return formats[name].bind(tokenizer)
+    return fmt.bind(tokenizer)
 
 
 def load_initial_weights(model, directory: Path) -> None:
