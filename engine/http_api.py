@@ -13,8 +13,9 @@ Every request becomes an ``InfillRequest`` at interactive priority, keyed to a d
 (``id_slot``, ``user`` or the default slot); a client that disconnects cancels its request. Errors are
 ``{"error":{"code","message","type"}}`` with a 4xx/5xx status. JSON out is compact (no spaces).
 
-Security: the app binds to loopback unless API keys are given (engine/http_settings.py); keys are
-compared in constant time; each client (key, or address when keyless) has a cap on requests in flight;
+Security: the app binds to loopback unless API keys are given (engine/http_settings.py); connection
+floods, slow headers and requests from web pages are refused before any endpoint (engine/http_guard.py);
+keys are compared in constant time; each client (key, or address when keyless) has a cap on requests in flight;
 bodies have a size and a time limit, contexts a length limit. Request bodies, errors and the answers'
 shapes are in engine/http_wire.py; the WebSocket protocol in engine/http_remote.py.
 """
@@ -41,6 +42,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from engine.http_guard import ConnectionGuard, ConnectionLimits, OriginGuard, guarded_protocols
 from engine.http_remote import RemoteConnection
 from engine.http_settings import HttpSettings
 from engine.http_wire import (
@@ -114,7 +116,7 @@ class HttpApi:
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     def __post_init__(self) -> None:
-        self.app = Starlette(routes=[
+        endpoints = Starlette(routes=[
             Route("/health", self.health, methods=["GET"]),
             Route("/infill", self.infill, methods=["POST"]),
             Route("/v1/completions", self.completions, methods=["POST"]),
@@ -122,6 +124,11 @@ class HttpApi:
             Route("/v1/models", self.models, methods=["GET"]),
             WebSocketRoute("/v1/engine", self.engine_socket),
         ], exception_handlers={404: self._not_found, 405: self._not_allowed})
+        # Web pages, foreign hosts and oversized headers are refused before any endpoint (also on Ray Serve).
+        self.origins = OriginGuard(endpoints, allowed=self.settings.allowed_origins,
+                                   check_host=not self.settings.api_keys,
+                                   max_header_bytes=self.settings.max_header_bytes)
+        self.app = self.origins
 
     def ready(self, backend: Backend) -> None:
         self.backend = backend
@@ -482,6 +489,11 @@ class HttpFront:
     def __init__(self, settings: HttpSettings, *, log_level: str = "warning") -> None:
         self.settings = settings
         self.api = HttpApi(settings)
+        self.connections = ConnectionGuard(ConnectionLimits(
+            max_connections=settings.max_connections, max_per_address=settings.max_connections_per_address,
+            header_timeout_s=settings.header_timeout_s, max_header_bytes=settings.max_header_bytes))
+        self.origins = self.api.origins
+        http_protocol, ws_protocol = guarded_protocols(self.connections)
         self._config = uvicorn.Config(
             self.api.app,
             ssl_certfile=str(settings.ssl_certfile) if settings.ssl_certfile else None,
@@ -490,9 +502,9 @@ class HttpFront:
             access_log=False,
             lifespan="off",
             timeout_keep_alive=30,
-            limit_concurrency=512,  # connections past it get 503 instead of piling up
-            http="h11",  # h11 bounds the request line and headers (httptools would take any size)
-            h11_max_incomplete_event_size=64 * 1024,
+            http=http_protocol,  # h11, counted and held to a header deadline (engine/http_guard.py)
+            ws=ws_protocol,
+            h11_max_incomplete_event_size=settings.max_header_bytes,
             ws_max_size=MAX_FRAME_BYTES,
             server_header=False,
         )

@@ -57,6 +57,8 @@ class RemoteConnection:
                 body = await self._receive()
                 if body is None:
                     return
+                if not body:  # refused already, with its own reply
+                    continue
                 try:
                     message = decode_client(body)
                 except ProtocolError as exc:

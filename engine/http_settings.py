@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import ipaddress
+import logging
 import math
 import re
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_PORT = 8012  # llama.vim's default endpoint
+log = logging.getLogger(__name__)
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 
 
@@ -40,6 +42,11 @@ class HttpSettings:
     max_in_flight: int = 16  # requests one client (key, or address when keyless) may have in flight
     request_timeout_s: float = 120.0
     body_timeout_s: float = 15.0  # a client must send its whole body within this
+    allowed_origins: tuple[str, ...] = ()  # web pages (exact origins) that may call the API, with CORS
+    max_connections: int = 512  # open connections in all; idle ones make room for new ones
+    max_connections_per_address: int = 128
+    header_timeout_s: float = 10.0  # a connection must send a request's headers within this, or is closed
+    max_header_bytes: int = 64 * 1024
 
     @property
     def loopback(self) -> bool:
@@ -59,6 +66,9 @@ class HttpSettings:
                 raise ValueError(f"{path}: no such file")
         if not 0 < self.port < 65536:
             raise ValueError(f"port must be in 1-65535, got {self.port}")
+        for origin in self.allowed_origins:
+            if not re.fullmatch(r"https?://[^/\s]+", origin.rstrip("/")):
+                raise ValueError(f"--allow-origin takes an origin such as https://tool.example, got {origin!r}")
 
     @staticmethod
     def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -74,6 +84,9 @@ class HttpSettings:
                            help="largest request body (default 4)")
         group.add_argument("--max-in-flight", type=_positive(int), default=16, metavar="N",
                            help="requests one client (API key, or address) may have in flight (default 16)")
+        group.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                           help="let web pages from ORIGIN (e.g. https://tool.example) call the API, with CORS "
+                                "headers; repeat for several. Every other page is refused")
         group.add_argument("--request-timeout", type=_positive(float), default=120.0, metavar="SECONDS",
                            help="longest a request may take before it is cancelled with 504 (default 120)")
 
@@ -96,6 +109,7 @@ class HttpSettings:
             max_body_bytes=int(args.max_body_mb * 1024 * 1024),
             max_in_flight=args.max_in_flight,
             request_timeout_s=args.request_timeout,
+            allowed_origins=tuple(args.allow_origin),
         )
         settings.check()
         return settings
@@ -131,8 +145,13 @@ def _positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
     return parse
 
 
+_KEY_NAME = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
+
+
 def load_api_keys(path: Path) -> tuple[ApiKey, ...]:
-    """Read ``path``: one key a line, ``NAME:KEY`` or a bare ``KEY`` (named key-1, key-2...); ``#`` comments."""
+    """Read ``path``: one key a line, ``#`` comments. A line with a ``:`` is always ``NAME:KEY`` (the key may
+    hold more colons); a line without one is a bare ``KEY``, named key-1, key-2... Keys are printable ASCII
+    of at least 16 characters; names are letters, digits and ``_.@-``."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -146,6 +165,14 @@ def load_api_keys(path: Path) -> tuple[ApiKey, ...]:
         if not sep:
             name, key = f"key-{len(keys) + 1}", line
         name, key = name.strip(), key.strip()
+        if not _KEY_NAME.fullmatch(name):
+            raise ValueError(f"{path}:{number}: a line with ':' is NAME:KEY, and {name[:20]!r} is not a name "
+                             "(letters, digits, _.@-); for a key that holds ':', write a name first: NAME:KEY")
+        if len(name) >= 16:
+            log.warning(f"{path}:{number}: read as NAME:KEY with the name {name[:8]}...; if the whole line is one key, "
+                 "write a name before it (NAME:KEY)")
+        if not key.isascii() or not key.isprintable():
+            raise ValueError(f"{path}:{number}: a key must be printable ASCII (clients send it in an HTTP header)")
         if len(key) < 16 or any(c.isspace() for c in key):
             raise ValueError(f"{path}:{number}: a key must be at least 16 characters without spaces")
         keys.append(ApiKey(name, hashlib.sha256(key.encode()).digest()))

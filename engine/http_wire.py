@@ -241,6 +241,8 @@ def decode_body(decoder: msgspec.json.Decoder, body: bytes) -> Any:
         raise HttpError(400, f"invalid request: {exc}") from None
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise HttpError(400, f"the request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise HttpError(400, "the request body is nested too deeply") from None
 
 
 async def disconnected(request: Request) -> None:

@@ -194,7 +194,7 @@ class ProtocolError(ValueError):
 
 
 # msgspec reports a str field holding invalid UTF-8 as UnicodeDecodeError (a ValueError), not DecodeError.
-_DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, ValueError)
+_DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, ValueError, RecursionError)  # deep nesting
 
 
 def encode(message: ClientMessage | ServerMessage) -> bytes:

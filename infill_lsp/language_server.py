@@ -11,6 +11,7 @@ import contextlib
 import itertools
 import json
 import logging
+import re
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -129,8 +130,12 @@ class InfillProtocol(LanguageServerProtocol):
 
     def deliver(self, body: bytes) -> None:
         """Hand one frame body to the protocol; answer what is not a message with a JSON-RPC error."""
+        hook = self.structure_message
+        if _SURROGATE_ESCAPE.search(body):  # a lone surrogate cannot be encoded: it becomes U+FFFD (one UTF-16 unit)
+            def hook(obj: dict[str, Any]) -> Any:
+                return self.structure_message({k: _without_lone_surrogates(v) for k, v in obj.items()})
         try:
-            message = json.loads(body, object_hook=self.structure_message)
+            message = json.loads(body, object_hook=hook)
         except (ValueError, RecursionError) as exc:
             self._send_data(error_response(peek_id(body), PARSE_ERROR, f"the message is not JSON: {exc}"[:300]))
             return
@@ -145,6 +150,18 @@ class InfillProtocol(LanguageServerProtocol):
             message_id = getattr(message, "id", None)
             if getattr(message, "method", None) is not None and message_id is not None:
                 self._send_data(error_response(message_id, INTERNAL_ERROR, f"internal error: {type(exc).__name__}"))
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_lone_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_without_lone_surrogates(item) for item in value]
+    return value
 
 
 class InfillServer(LanguageServer):

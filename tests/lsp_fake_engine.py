@@ -31,6 +31,8 @@ from engine.protocol import (
     InfillResult,
     StatusReply,
     Welcome,
+    decode_client,
+    encode,
 )
 
 FILL_MARKER = re.compile(r"FILL:(.*)$", re.MULTILINE)
@@ -88,6 +90,7 @@ class FakeEngineClient:
     ) -> InfillResult:
         if not self.alive:
             raise EngineUnavailable("fake engine is not running")
+        request = decode_client(encode(request)[4:])  # what crosses the socket to a real engine
         self.requests.append(request)
         log_request(request)
         script = scripted_fill(request)

@@ -317,7 +317,7 @@ def _raw(port: int, data: bytes, *, read: bool = True, timeout: float = 5) -> by
 
 def test_oversize_declared_and_chunked_bodies_are_refused():
     with LiveApi(FakeCore(), HttpSettings(max_body_bytes=1000)) as api:
-        head = b"POST /infill HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\n"
+        head = b"POST /infill HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nConnection: close\r\n"
         reply = _raw(api.port, head + b"Content-Length: 68719476736\r\n\r\n{")
         assert reply.startswith(b"HTTP/1.1 413")
         chunk = b"x" * 600
@@ -330,7 +330,7 @@ def test_oversize_declared_and_chunked_bodies_are_refused():
 def test_a_slow_client_is_cut_off_and_others_are_served_meanwhile():
     with LiveApi(FakeCore(), HttpSettings(body_timeout_s=0.5)) as api:
         with socket.create_connection(("127.0.0.1", api.port), timeout=5) as slow:
-            slow.sendall(b"POST /infill HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"input_")
+            slow.sendall(b"POST /infill HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n{\"input_")
             assert api.post("/infill", {"input_prefix": "meanwhile"})[0] == 200
             reply = slow.recv(65536)
         assert reply.startswith(b"HTTP/1.1 408")
@@ -339,7 +339,7 @@ def test_a_slow_client_is_cut_off_and_others_are_served_meanwhile():
 def test_garbage_and_oversized_headers_get_400_and_the_server_goes_on():
     with LiveApi(FakeCore()) as api:
         assert _raw(api.port, b"GARBAGE\r\n\r\n").startswith(b"HTTP/1.1 400")
-        huge = b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 200_000 + b"\r\n\r\n"
+        huge = b"GET /health HTTP/1.1\r\nHost: localhost\r\nX-Big: " + b"a" * 200_000 + b"\r\n\r\n"
         reply = _raw(api.port, huge)
         assert reply == b"" or reply.startswith(b"HTTP/1.1 4"), reply[:100]  # refused, not served
         assert api.request("GET", "/health")[0] == 200
@@ -351,7 +351,7 @@ def test_a_client_that_disconnects_cancels_its_fill(stream):
     with LiveApi(core) as api:
         body = json.dumps({"prompt": "x", "stream": stream}).encode()
         s = socket.create_connection(("127.0.0.1", api.port), timeout=5)
-        s.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        s.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
         assert _wait_for(lambda: core.active == 1)
         if stream:
             assert s.recv(4096).startswith(b"HTTP/1.1 200")  # the stream is open
@@ -395,7 +395,7 @@ def test_tls(tmp_path: Path):
         conn.request("POST", "/infill", body=json.dumps({"input_prefix": "x"}))
         assert conn.getresponse().status == 200
         conn.close()
-        assert _raw(api.port, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n", timeout=2)[:8] != b"HTTP/1.1"
+        assert _raw(api.port, b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n", timeout=2)[:8] != b"HTTP/1.1"
 
 
 def test_the_engine_protocol_over_a_websocket():

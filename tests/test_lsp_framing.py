@@ -200,3 +200,27 @@ def test_thousands_of_did_change_notifications_leave_nothing_behind():
         assert _rss_mb(client.process.pid) - after_one < 20  # flat after the first burst (was: every future kept)
     finally:
         client.close()
+
+
+def test_a_lone_surrogate_in_a_document_becomes_a_replacement_character_not_an_internal_error():
+    client = RawClient()
+    try:
+        options = {"engine": {"mode": "factory", "factory": "lsp_fake_engine:make_client"}}
+        client.send(frame(request(1, "initialize", {"capabilities": {}, "initializationOptions": options})))
+        client.answer(1)
+        client.send(frame({"jsonrpc": "2.0", "method": "initialized", "params": {}}))
+        uri = "file:///work/lone.py"
+        # Written by hand: json.dumps would escape the backslash of the escape itself.
+        text = b'"x = \\ud800\\nif a:\\n    \\n"'
+        open_note = (b'{"jsonrpc":"2.0","method":"textDocument/didOpen","params":{"textDocument":{"uri":"'
+                     + uri.encode() + b'","languageId":"python","version":1,"text":' + text + b"}}}")
+        client.send(frame(open_note))
+        client.send(frame(request(2, "textDocument/inlineCompletion", {
+            "textDocument": {"uri": uri}, "position": {"line": 2, "character": 4},
+            "context": {"triggerKind": 1}})))
+        answer = client.answer(2)
+        assert "error" not in answer, answer
+        client.send(frame(request(3, "infill/status")))
+        assert "engine" in client.answer(3)["result"]
+    finally:
+        client.close()

@@ -276,3 +276,14 @@ def test_custom_modeling_code_and_auto_map_are_ignored(tiny_model_dir: Path, tmp
         cases=2,
         result="refused / ignored, no code ran",
     )
+
+
+def test_batch_skips_a_symlink_loop_with_a_reason_and_goes_on(tmp_path: Path) -> None:
+    from infill_lsp.batch.sources import find_files
+
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    (tmp_path / "m.py").write_text("def f():\n    pass\n")
+    found, skipped = find_files([tmp_path.resolve()], lambda p: "python" if p.suffix == ".py" else None)
+    assert [path.name for path, _ in found] == ["m.py"]
+    assert sorted((Path(s.path).name, s.reason) for s in skipped) == [("a", "a symlink loop"), ("b", "a symlink loop")]

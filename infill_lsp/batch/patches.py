@@ -56,7 +56,10 @@ def write_atomically(
     path: Path, new_text: str, *, expected_sha256: str, mode: int, roots: list[Path]
 ) -> None:
     """Replace ``path`` by ``new_text`` atomically; raise WriteRefused without touching it otherwise."""
-    real = path.resolve()
+    try:
+        real = path.resolve(strict=True)
+    except (OSError, RuntimeError) as exc:
+        raise WriteRefused(f"{path} cannot be resolved now: {exc}") from None
     if real != path or not inside(real, roots):
         raise WriteRefused(f"{path} now resolves to {real}, outside the given paths")
     data = new_text.encode("utf-8")

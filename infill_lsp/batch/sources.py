@@ -6,6 +6,7 @@ undecodable, huge or unsupported files become a ``Skipped`` entry with the reaso
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 from collections.abc import Iterable
@@ -78,7 +79,14 @@ def find_files(roots: list[Path], language_of) -> tuple[list[tuple[Path, str]], 
             skipped.append(Skipped(str(root), "not a regular file or folder"))
             continue
         for path, named in candidates:
-            real = path.resolve()
+            try:
+                real = path.resolve(strict=True)
+            except FileNotFoundError:  # a dangling link, or a file gone meanwhile
+                continue
+            except (OSError, RuntimeError) as exc:
+                loop = isinstance(exc, RuntimeError) or exc.errno == errno.ELOOP
+                skipped.append(Skipped(str(path), "a symlink loop" if loop else f"cannot resolve: {exc.strerror or exc}"))
+                continue
             if not inside(real, roots):
                 skipped.append(Skipped(str(path), f"resolves to {real}, outside the given paths"))
                 continue
