@@ -12,7 +12,7 @@ test:
 
 lint:
 	@bash scripts/setup.sh --dev
-	@.venv/bin/ruff check infill_lsp engine grammars tests infill_tools
+	@.venv/bin/ruff check infill_lsp engine infill_http training grammars tests infill_tools
 
 setup:
 	@bash scripts/setup.sh --dev

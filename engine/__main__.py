@@ -1,5 +1,5 @@
 """``python -m engine``: run the engine process (the same as ``infill engine``)."""
 
-from engine.server import main
+from engine.host.server import main
 
 raise SystemExit(main())

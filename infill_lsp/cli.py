@@ -35,17 +35,17 @@ def _serve(argv: list[str]) -> int:
 
 def _engine(argv: list[str]) -> int:
     if argv and argv[0] in ("status", "stop", "restart"):
-        from engine.control import main as control
+        from engine.host.control import main as control
 
         return control(argv)
-    from engine.server import main
+    from engine.host.server import main
 
     return main(argv)
 
 
 def _serve_ray(argv: list[str]) -> int:
     try:
-        from engine.ray_serve import main
+        from infill_http.ray.serve import main
     except ImportError as exc:
         print(f"infill serve-ray needs Ray Serve ({exc}): pip install 'infill-diffusion[serve]'", file=sys.stderr)
         return 1
@@ -93,9 +93,9 @@ def _batch(argv: list[str]) -> int:
 
 def _train(argv: list[str]) -> int:
     commands = {
-        "corpus": "engine.training.corpus",
-        "tokenizer": "engine.training.tokenizer_train",
-        "run": "engine.training.train",
+        "corpus": "training.corpus",
+        "tokenizer": "training.tokenizer_train",
+        "run": "training.train",
     }
     if not argv or argv[0] not in commands:
         print("usage: infill train {corpus|tokenizer|run} [ARGS...]", file=sys.stderr)

@@ -15,10 +15,10 @@ import sys
 import time
 from pathlib import Path
 
-from engine.client import EngineUnavailable
-from engine.launch import EngineLaunch
+from engine.clients.interface import EngineUnavailable
+from engine.clients.remote import RemoteEngine
+from engine.host.launch import EngineLaunch
 from engine.protocol import InfillResult, Welcome
-from engine.remote_client import RemoteEngine
 from grammars import entry_for_path
 
 MARKER = "<FILL>"
@@ -75,7 +75,7 @@ async def fill_holes(client, text: str, language: str, marker: str, steps: int, 
 
 
 async def _run(args, text: str, language: str, report) -> tuple[str, object]:
-    from engine.connect import open_client
+    from engine.clients.connect import open_client
 
     if args.remote is not None:
         client = open_client(args.launch, remote=args.remote, client_name="infill-complete")

@@ -13,8 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.launch import BACKENDS, DEVICE_PATTERN, DTYPES, EDITOR_IDLE_EXIT_S, FACTORY_PATTERN, EngineLaunch
-from engine.remote_client import DEFAULT_API_KEY_ENV, ENV_NAME_PATTERN, RemoteEngine
+from engine.clients.remote import DEFAULT_API_KEY_ENV, ENV_NAME_PATTERN, RemoteEngine
+from engine.host.launch import (
+    BACKENDS,
+    DEVICE_PATTERN,
+    DTYPES,
+    EDITOR_IDLE_EXIT_S,
+    FACTORY_PATTERN,
+    EngineLaunch,
+)
 from infill_lsp.tempo import POLICIES
 
 ENGINE_MODES = ("spawn", "connect", "inproc", "factory")
@@ -53,7 +60,7 @@ class EngineSettings:
     restart_backoff_ms: int = 1000
     start_timeout_ms: int = 120_000
     idle_exit_seconds: int = int(EDITOR_IDLE_EXIT_S)  # a spawned engine exits this long after its last client; 0: never
-    prompt_format: str = "auto"  # a format of engine/formats.toml (fim, chat, native) or auto
+    prompt_format: str = "auto"  # a format of engine/prompt/formats.toml (fim, chat, native) or auto
     prompt_template: str = ""  # a file holding a prompt template replacing the format's
     short_canvases: bool = False  # a model trained on one canvas length may denoise shorter ones
 

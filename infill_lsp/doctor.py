@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from engine.launch import EMBEDDED_MODEL_DIR
+from engine.host.launch import EMBEDDED_MODEL_DIR
 
 OK, NOTE, PROBLEM = "ok", "note", "problem"
 MIN_PYTHON = (3, 11)
@@ -170,7 +170,7 @@ def check_model(model_dir: Path | None) -> list[Finding]:
 
 def check_socket_folder(socket_path: Path) -> list[Finding]:
     """The folder engines listen in: ours, private (0700), and a socket path short enough for AF_UNIX."""
-    from engine.server import _MAX_SOCKET_PATH_BYTES as limit
+    from engine.host.server import _MAX_SOCKET_PATH_BYTES as limit
 
     folder = socket_path.parent
     findings: list[Finding] = []
@@ -204,8 +204,8 @@ def check_engine(socket_path: Path) -> list[Finding]:
 
 
 async def _ask_engine(socket_path: Path) -> list[Finding]:
-    from engine.client import EngineError, EngineUnavailable
-    from engine.socket_client import EngineNotListening, SocketEngineClient
+    from engine.clients.interface import EngineError, EngineUnavailable
+    from engine.clients.unix_socket import EngineNotListening, SocketEngineClient
 
     log_note = f"its log: {socket_path.with_suffix('.log')}"
     client = SocketEngineClient(socket_path, client_name="infill-doctor", request_timeout=10.0)
@@ -276,7 +276,7 @@ def render(findings: list[Finding]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from engine.server import default_socket_path
+    from engine.host.server import default_socket_path
 
     parser = argparse.ArgumentParser(prog="infill doctor", description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=None, metavar="DIR", help="model directory (default: embedded)")

@@ -27,8 +27,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from engine.client import EngineClient, EngineError, EngineUnavailable
-from engine.connect import SpawningClient, open_client, stop_engine
+from engine.clients.connect import SpawningClient, open_client, stop_engine
+from engine.clients.interface import EngineClient, EngineError, EngineUnavailable
 from engine.protocol import InfillRequest, InfillResult, StatusReply, Welcome
 from infill_lsp.config import EngineSettings
 

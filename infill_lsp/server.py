@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from engine.remote_client import RemoteEngine
+from engine.clients.remote import RemoteEngine
 from infill_lsp import commands, handlers
 from infill_lsp.config import EngineSettings, Settings
 from infill_lsp.engine_link import ClientFactory, make_engine_client

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.launch import BACKENDS, DTYPES
+from engine.host.launch import BACKENDS, DTYPES
 from infill_lsp.config import ENGINE_MODES, PICK_RULES, EngineSettings, Settings
 from infill_lsp.tempo import POLICIES
 
@@ -62,7 +62,7 @@ MEANINGS: dict[str, str] = {
     "engine.startTimeoutMs": "Longest wait for the engine to start and load its model.",
     "engine.idleExitSeconds": "An engine this server spawns exits this long after its last client has gone "
     "(0: it keeps running).",
-    "engine.promptFormat": "The prompt format (`engine/formats.toml`): `fim` (the embedded model's), `chat` "
+    "engine.promptFormat": "The prompt format (`engine/prompt/formats.toml`): `fim` (the embedded model's), `chat` "
     "(instruction-tuned checkpoints such as DiffusionGemma-it), `native` (the chat prompt with the suffix's "
     "start fixed at the end of each canvas), or `auto` (chosen by the model's tokenizer).",
     "engine.promptTemplate": "A file holding a prompt template that replaces the format's: `{prefix}`, "

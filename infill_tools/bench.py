@@ -31,19 +31,19 @@ from pathlib import Path
 
 import torch
 
-import engine.core
-from engine.launch import ONNX_EXTRA_MISSING, EngineLaunch, onnx_available
+import engine.core.engine_core
+from engine.host.launch import ONNX_EXTRA_MISSING, EngineLaunch, onnx_available
 from engine.protocol import InfillRequest, InfillResult
 from infill_tools.typing_bench import bench_anchor, bench_typing
 from infill_tools.typing_traces import default_sources
 
-CONTEXT_SOURCE = Path(engine.core.__file__)  # real Python source for prompts: the engine core itself
+CONTEXT_SOURCE = Path(engine.core.engine_core.__file__)  # real Python source for prompts: the engine core itself
 
 
 def bench_context(tokenizer, prefix_tokens: int = 760, suffix_tokens: int = 256) -> tuple[str, str]:
     """Real Python source around a hole: ~``prefix_tokens`` before the cursor, ``suffix_tokens`` or more after.
 
-    The cursor starts the body of a new method, written between two methods of ``engine/core.py``, so the
+    The cursor starts the body of a new method, written between two methods of ``engine/core/engine_core.py``, so the
     engine sees a full context on both sides (1024 tokens with the defaults: the engine's budget).
     """
     lines = CONTEXT_SOURCE.read_text().splitlines(keepends=True)
@@ -195,7 +195,7 @@ def bench_burst(core, context: tuple[str, str], documents: int, repeats: int) ->
 
 def bench_parallelism(core, problems: int) -> dict:
     """Tokens per forward and pass@1 with parallel decoding vs one token per step."""
-    from engine.sampler import SamplerConfig
+    from engine.core.sampler import SamplerConfig
     from infill_tools.humaneval import DEFAULT_DATA, DiffusionFiller, evaluate, load_problems
 
     out = {}
@@ -217,7 +217,7 @@ def bench_parallelism(core, problems: int) -> dict:
 @contextlib.contextmanager
 def engine_socket(launch: EngineLaunch, extra_args: tuple[str, ...] = ()) -> Iterator[Path]:
     """An engine process for ``launch`` listening on a fresh private socket, stopped on exit."""
-    from engine.connect import start_engine_process
+    from engine.clients.connect import start_engine_process
 
     directory = Path(tempfile.mkdtemp(prefix="infill-bench-", dir="/tmp"))
     directory.chmod(0o700)
@@ -258,7 +258,7 @@ def bench_lsp(launch: EngineLaunch, context: tuple[str, str], clients: list[int]
 
 
 async def _engine_completed(sock: Path) -> int:
-    from engine.socket_client import SocketEngineClient
+    from engine.clients.unix_socket import SocketEngineClient
 
     client = SocketEngineClient(sock, client_name="infill-bench")
     await client.start()
@@ -275,7 +275,7 @@ def bench_http(launch: EngineLaunch, context: tuple[str, str], requests: int, cl
     import socket as socket_module
     import threading
 
-    from engine.socket_client import SocketEngineClient
+    from engine.clients.unix_socket import SocketEngineClient
     from infill_tools.loadgen import percentile
 
     with socket_module.socket() as probe:
@@ -362,7 +362,7 @@ def bench_http(launch: EngineLaunch, context: tuple[str, str], requests: int, cl
 
 def bench_backends(core, context: tuple[str, str], width: int, repeats: int) -> dict:
     """Time per denoising step on each available backend, same cache and canvas."""
-    from engine.kv import PromptKV
+    from engine.core.kv import PromptKV
 
     runner = core.runner
     prompt = core._prompt(InfillRequest(0, *context, language="python"))
@@ -374,7 +374,7 @@ def bench_backends(core, context: tuple[str, str], width: int, repeats: int) -> 
     for _ in range(repeats):
         runner.denoise(canvas, [kv], None)
     out["torch_step_ms"] = round((time.perf_counter() - started) * 1000 / repeats, 2)
-    from engine.onnx_runner import OnnxDenoiser
+    from engine.model.onnx_runner import OnnxDenoiser
 
     started = time.perf_counter()
     denoiser = OnnxDenoiser.for_model(runner.loaded.path).use_windows(runner.text_config)
@@ -385,7 +385,7 @@ def bench_backends(core, context: tuple[str, str], width: int, repeats: int) -> 
         denoiser.denoise(canvas, kv)
     out["onnx_step_ms"] = round((time.perf_counter() - started) * 1000 / repeats, 2)
     out["torch_over_onnx"] = round(out["torch_step_ms"] / out["onnx_step_ms"], 2)
-    from engine.onnx_runner import OnnxEncoder
+    from engine.model.onnx_runner import OnnxEncoder
 
     encoder = OnnxEncoder.for_model(runner.loaded.path, runner.text_config, runner.chunk)
     encodes = {"torch_encode_ms": [], "onnx_encode_ms": []}
@@ -402,7 +402,7 @@ def bench_backends(core, context: tuple[str, str], width: int, repeats: int) -> 
 
 def bench_dtypes(launch: EngineLaunch, context: tuple[str, str], repeats: int) -> dict:
     """fp32 vs bf16 weights: prompt encoding and denoising-step time, interleaved, and argmax agreement."""
-    from engine.kv import PromptKV
+    from engine.core.kv import PromptKV
 
     setups = {}
     for name in ("float32", "bfloat16"):

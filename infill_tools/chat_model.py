@@ -1,6 +1,6 @@
 """Adapt the embedded model to DiffusionGemma-it's chat prompt, on this machine's CPU.
 
-The chat format (``engine/formats.toml``) is what the published checkpoint is served with. Its figures that
+The chat format (``engine/prompt/formats.toml``) is what the published checkpoint is served with. Its figures that
 depend on a model that has learned something (how many denoising steps a fill takes, and so the latency
 after a keystroke against a cold request) cannot be taken on the random-weight test checkpoint, and the
 published weights need a GPU. This command makes a small trained model that speaks the chat format:
@@ -24,9 +24,9 @@ import json
 import sys
 from pathlib import Path
 
-from engine.training.fim_examples import FimRecipe
-from engine.training.train import TrainConfig, train
 from infill_tools.published import generation_config
+from training.fim_examples import FimRecipe
+from training.train import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parent.parent
 EMBEDDED = ROOT / "engine" / "models" / "infill-small"
@@ -75,7 +75,7 @@ def finish_model_dir(model_dir: Path, end_id: int, eos_id: int) -> None:
 
 
 def build_corpus(out: Path) -> Path:
-    from engine.training.corpus import main as corpus_main
+    from training.corpus import main as corpus_main
 
     code = corpus_main(["build", "--sources-dir", "", "--out", str(out), "--max-compressed-mb", "6",
                         "--max-shard-mb", "6", "--seed", "0"])

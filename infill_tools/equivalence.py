@@ -8,7 +8,7 @@ Three loops over one prompt:
   taken from transformers) over the engine's runner: its encoder cache and denoising pass. It matches
   ``generate()`` token for token, which shows the engine runs the model as transformers does;
 - ``engine_canvases``: requests through ``EngineCore`` itself. For a checkpoint whose generation config
-  sets the sampling values the core runs its ``generate`` policy (``engine.sampler.generate_step``): a
+  sets the sampling values the core runs its ``generate`` policy (``engine.core.sampler.generate_step``): a
   request seeded ``s`` answers ``torch.manual_seed(s); model.generate(prompt)``'s canvas, with
   ``max_denoising_steps`` = the request's steps. What still differs is ``POLICY_DIFFERENCES``.
 
@@ -24,9 +24,9 @@ from dataclasses import dataclass
 
 import torch
 
-from engine.kv import PromptKV
+from engine.core.kv import PromptKV
+from engine.core.sampler import SamplerConfig, temperature
 from engine.protocol import InfillRequest, InfillResult
-from engine.sampler import SamplerConfig, temperature
 
 # What the engine's generate policy does that generate() does not (the canvas it denoises is generate()'s).
 POLICY_DIFFERENCES = (
@@ -159,7 +159,7 @@ def engine_canvases(core, requests: list[InfillRequest]) -> dict[int, EngineAnsw
 
 
 def main(argv: list[str] | None = None) -> int:
-    from engine.core import load_core
+    from engine.core.engine_core import load_core
 
     parser = argparse.ArgumentParser(prog="python -m infill_tools.equivalence", description=__doc__.split("\n")[0])
     parser.add_argument("model")
@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=0, help="denoising steps (0: the generation config's)")
     parser.add_argument("--prompt-tokens", type=int, default=32)
     args = parser.parse_args(argv)
-    from engine.config import EngineConfig
+    from engine.core.config import EngineConfig
 
     # generate()'s own stop rule: the whole canvas, not only what a user would be shown.
     core = load_core(args.model, device=args.device, dtype=args.dtype, config=EngineConfig(stop_rule="canvas"))

@@ -20,7 +20,7 @@ import time
 
 import torch
 
-from engine.architecture import SHAPES, ModelShape
+from engine.model.architecture import SHAPES, ModelShape
 
 # DiffusionGemma-26B-A4B as its published numbers describe it: 25.8B parameters, ~3.8B active per token
 # (the Gemma 4 26B-A4B text stack: 30 layers, 128 experts with 8 active). Sizes below are chosen to match
@@ -92,9 +92,9 @@ def bandwidth_gbs(device: torch.device) -> float:
 
 
 def step_time(model, batch: int, canvas: int, prompt: int, steps: int, device) -> float:
-    from engine.checkpoint import LoadedModel
-    from engine.kv import PromptKV
-    from engine.torch_runner import TorchRunner
+    from engine.core.kv import PromptKV
+    from engine.model.checkpoint import LoadedModel
+    from engine.model.torch_runner import TorchRunner
 
     runner = TorchRunner(LoadedModel(model, {}, None, next(model.parameters()).dtype, device))
     ids = torch.randint(100, model.config.text_config.vocab_size, (prompt,)).tolist()
@@ -110,7 +110,7 @@ def step_time(model, batch: int, canvas: int, prompt: int, steps: int, device) -
 
 
 def active_weight_bytes(model) -> int:
-    from engine.architecture import count_parameters
+    from engine.model.architecture import count_parameters
 
     counts = count_parameters(model)
     return counts["active"] * next(model.parameters()).element_size()
@@ -177,12 +177,12 @@ def engine_vs_generate(model, canvas: int, prompt: int, steps: int, device, repe
     """
     from transformers.models.diffusion_gemma.generation_diffusion_gemma import EntropyBoundSamplerConfig
 
-    from engine.checkpoint import LoadedModel, default_model_dir
-    from engine.config import EngineConfig
-    from engine.core import EngineCore
+    from engine.core.config import EngineConfig
+    from engine.core.engine_core import EngineCore
+    from engine.model.checkpoint import LoadedModel, default_model_dir
+    from engine.model.torch_runner import TorchRunner
+    from engine.prompt.tokenizer import InfillTokenizer
     from engine.protocol import InfillRequest, InfillResult
-    from engine.tokenizer import InfillTokenizer
-    from engine.torch_runner import TorchRunner
     from infill_tools.bench import CONTEXT_SOURCE
 
     tokenizer = _ByteTokens(InfillTokenizer.from_file(default_model_dir()), model.config.text_config.vocab_size)
@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     shape = SHAPES[args.shape]
     started = time.perf_counter()
     model = build_random(shape, device, dtype)
-    from engine.architecture import count_parameters
+    from engine.model.architecture import count_parameters
 
     report = {"shape": args.shape, "device": torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu",
               "params": count_parameters(model), "build_s": round(time.perf_counter() - started, 1)}

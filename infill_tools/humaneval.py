@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.launch import EngineLaunch
+from engine.host.launch import EngineLaunch
 
 DEFAULT_DATA = Path(__file__).resolve().parent / "data" / "humaneval-infilling"  # vendored (MIT, see its LICENSE)
 
@@ -151,11 +151,11 @@ class AutoregressiveFiller:
     """Greedy decoding with the causal encoder of a model trained with the AR objective."""
 
     def __init__(self, model_dir: Path, device: str, max_tokens: int, dtype: str = "auto") -> None:
-        from engine.checkpoint import load_model, resolve_device
-        from engine.config import EngineConfig
-        from engine.core import EngineCore
-        from engine.tokenizer import InfillTokenizer
-        from engine.torch_runner import TorchRunner
+        from engine.core.config import EngineConfig
+        from engine.core.engine_core import EngineCore
+        from engine.model.checkpoint import load_model, resolve_device
+        from engine.model.torch_runner import TorchRunner
+        from engine.prompt.tokenizer import InfillTokenizer
 
         loaded = load_model(model_dir, device=resolve_device(device), dtype=dtype)
         self.model = loaded.model
@@ -170,7 +170,7 @@ class AutoregressiveFiller:
         from transformers.cache_utils import DynamicCache
 
         from engine.protocol import Candidate
-        from engine.training.objectives import softcapped_logits
+        from training.objectives import softcapped_logits
 
         ids = self._prompter._prompt(plan.request(0))
         special = self.tokenizer.special
@@ -292,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.data.is_file():
         print(f"error: benchmark data not found at {args.data}", file=sys.stderr)
         return 2
-    from engine.checkpoint import default_model_dir, read_model_card
+    from engine.model.checkpoint import default_model_dir, read_model_card
 
     model_dir = launch.model_dir or default_model_dir()
     card = read_model_card(model_dir)

@@ -46,9 +46,9 @@ def build_tiny_model_dir(path: str | Path, vocab_size: int = 512, seed: int = 0,
     import torch
     from transformers import DiffusionGemmaForBlockDiffusion
 
-    from engine.architecture import SHAPES, ModelShape
-    from engine.training.export import export_model
-    from engine.training.tokenizer_train import train_tokenizer
+    from engine.model.architecture import SHAPES, ModelShape
+    from training.export import export_model
+    from training.tokenizer_train import train_tokenizer
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

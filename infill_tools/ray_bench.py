@@ -19,8 +19,8 @@ import time
 import urllib.error
 import urllib.request
 
-from engine.http_settings import HttpSettings
-from engine.launch import EngineLaunch
+from engine.host.launch import EngineLaunch
+from infill_http.settings import HttpSettings
 from infill_tools.loadgen import percentile
 
 
@@ -81,7 +81,7 @@ def bench_replicas(launch: EngineLaunch, context: tuple[str, str], *, clients: i
     import ray
     from ray import serve
 
-    from engine.ray_serve import APP_NAME, build_app, deploy
+    from infill_http.ray.serve import APP_NAME, build_app, deploy
 
     ray.init(num_cpus=max(1, round(2 * cpus_per_replica)), include_dashboard=False, log_to_driver=False,
              configure_logging=False)

@@ -188,7 +188,7 @@ async def _status(client: BaseLanguageClient) -> dict[str, Any]:
 
 
 async def _engine_figures(sock: str) -> dict[str, int]:
-    from engine.socket_client import SocketEngineClient
+    from engine.clients.unix_socket import SocketEngineClient
 
     client = SocketEngineClient(Path(sock), client_name="infill-typing-bench")
     await client.start()
@@ -305,7 +305,7 @@ def _line_ends(text: str) -> list[int]:
 
 def bench_anchor(core, sources: list[Path], *, samples: int = 12, seed: int = 0) -> dict[str, Any]:
     """Cached share of the prompt when the cursor moves, with the prefix start on the grid and sliding."""
-    from engine.kv import common_prefix_length
+    from engine.core.kv import common_prefix_length
     from engine.protocol import InfillResult
     from infill_lsp.completion import context_budgets
     from infill_lsp.config import Settings

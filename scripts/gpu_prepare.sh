@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Prepare what a GPU session carries to the lent machine for `engine/training/gpu_train.sh`:
+# Prepare what a GPU session carries to the lent machine for `training/gpu_train.sh`:
 #   .gpu/transformers_slim.zip   transformers from .venv with only the model families DiffusionGemma needs
 #                                (the GPU image's transformers predates DiffusionGemma)
 #   runs/tokenizer/tokenizer.json  the shipped model's tokenizer, so new runs share its vocabulary
 #   corpus/                      with --corpus: fetch the source packages and build an 8 MiB corpus (~5 min);
 #                                the tracked tree (55 MB, the shipped model) leaves ~9 MiB of the 64 MiB that travels
-# Then, with the device tool:  run(carry=[".gpu", "runs/tokenizer", "corpus"], command="bash engine/training/gpu_train.sh ...")
+# Then, with the device tool:  run(carry=[".gpu", "runs/tokenizer", "corpus"], command="bash training/gpu_train.sh ...")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 py=.venv/bin/python

@@ -34,7 +34,7 @@ def _rss_kib(pid: int) -> int:
 
 
 async def _status(socket_path: Path):
-    from engine.socket_client import SocketEngineClient
+    from engine.clients.unix_socket import SocketEngineClient
 
     client = SocketEngineClient(socket_path, request_timeout=30)
     await client.start()
@@ -50,8 +50,8 @@ async def soak(args: argparse.Namespace) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="infill-soak-", dir="/tmp"))
     socket_path = workdir / "run" / "engine.sock"
     socket_path.parent.mkdir(mode=0o700)
-    from engine.connect import start_engine_process
-    from engine.launch import EngineLaunch
+    from engine.clients.connect import start_engine_process
+    from engine.host.launch import EngineLaunch
 
     os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "tests")])  # the fake cores live there
     if args.fake:

@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --dev
 status=0
-.venv/bin/ruff check infill_lsp engine grammars tests infill_tools || status=1
+.venv/bin/ruff check infill_lsp engine infill_http training grammars tests infill_tools || status=1
 if [ -x editors/vscode/scripts/check.sh ]; then
   bash editors/vscode/scripts/check.sh || status=1
 fi

@@ -1,4 +1,4 @@
-"""A deterministic stand-in for engine.core.EngineCore, for tests only (no model, no torch).
+"""A deterministic stand-in for engine.core.engine_core.EngineCore, for tests only (no model, no torch).
 
 A request finishes after ``max_steps`` steps (or the core's default) with the text ``fill_text(request)``;
 with ``stream`` each earlier step yields a Partial holding a growing prefix of that text. Markers in a

@@ -22,7 +22,7 @@ import json
 import os
 import re
 
-from engine.client import EngineError, EngineUnavailable, OnPartial
+from engine.clients.interface import EngineError, EngineUnavailable, OnPartial
 from engine.protocol import (
     PROTOCOL_VERSION,
     Candidate,

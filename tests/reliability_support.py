@@ -121,7 +121,7 @@ def rss_kib(pid: int, field: str = "VmRSS") -> int:
 
 def reap_spawned() -> None:
     """Reap engines spawn_or_connect started and that have exited (it keeps them to avoid zombies)."""
-    from engine import connect
+    from engine.clients import connect
 
     for process in connect._spawned:
         with contextlib.suppress(Exception):

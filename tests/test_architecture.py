@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("engine", "infill_lsp", "infill_tools")
+PACKAGES = ("engine", "infill_http", "infill_lsp", "infill_tools", "training")
 
 
 def _module_name(path: Path) -> str:
@@ -69,13 +69,13 @@ def _importers(module_prefix: str, forbidden: tuple[str, ...]) -> list[tuple[str
 
 
 def test_the_scan_sees_the_project():
-    assert {"engine.core", "engine.launch", "engine.training.train", "infill_lsp.server", "infill_tools.bench"} <= set(
+    assert {"engine.core.engine_core", "engine.host.launch", "training.train", "infill_lsp.server", "infill_tools.bench"} <= set(
         MODULES
     )
-    assert "engine.checkpoint" in _edges("engine")["engine.core"]
+    assert "engine.model.checkpoint" in _edges("engine")["engine.core.engine_core"]
 
 
-@pytest.mark.parametrize("prefix", ["engine", "infill_lsp", "infill_tools"])
+@pytest.mark.parametrize("prefix", ["engine", "infill_http", "infill_lsp", "infill_tools", "training"])
 def test_no_import_cycles(prefix):
     edges = _edges(prefix)
     state: dict[str, int] = {}  # 1: on the current path, 2: done
@@ -99,13 +99,24 @@ def test_no_import_cycles(prefix):
 
 
 def test_serving_does_not_import_training():
-    serving = [m for m in MODULES if m.startswith("engine") and not m.startswith("engine.training")]
-    offenders = [(m, n) for m in serving for n in MODULES[m] if n.startswith("engine.training")]
+    serving = [m for m in MODULES if m.startswith(("engine", "infill_http", "infill_lsp")) and m != "infill_lsp.cli"]
+    offenders = [(m, n) for m in serving for n in MODULES[m] if n.split(".")[0] == "training"]
     assert not offenders
 
 
+def test_the_engine_package_shows_its_concerns_as_folders():
+    """No folder of the engine holds more than 12 modules; training is outside the serving package."""
+    folders: dict[str, int] = {}
+    for module in MODULES:
+        if module.startswith("engine"):
+            folder = module.rpartition(".")[0] if module.count(".") else module
+            folders[folder] = folders.get(folder, 0) + 1
+    assert max(folders.values()) <= 12, folders
+    assert not (ROOT / "engine" / "training").exists()
+
+
 def test_the_engine_imports_neither_the_language_server_nor_the_tools():
-    assert not _importers("engine", ("infill_lsp", "infill_tools"))
+    assert not _importers("engine", ("infill_lsp", "infill_tools", "training"))
 
 
 def test_only_the_command_line_reaches_the_tools_from_the_language_server_package():
@@ -116,11 +127,11 @@ def test_only_the_command_line_reaches_the_tools_from_the_language_server_packag
 def test_onnx_packages_are_imported_only_by_the_onnx_modules():
     """The base install (no ``onnx`` extra) serves on torch: nothing else may need onnx or onnxruntime."""
     users = {module for module, name in _importers("", ("onnx", "onnxruntime")) if name.split(".")[0] in ("onnx", "onnxruntime")}
-    assert users <= {"engine.onnx_runner", "engine.onnx_export"}, users
+    assert users <= {"engine.model.onnx_runner", "engine.model.onnx_export"}, users
 
 
 def test_ray_is_imported_only_by_the_ray_modules():
     """The core install has no Ray: only ``infill serve-ray``, ``infill batch --ray`` and their benchmark need it."""
     users = {module for module, name in _importers("", ("ray",)) if name.split(".")[0] == "ray"}
-    assert users <= {"engine.ray_serve", "engine.ray_routing", "infill_lsp.batch.ray_pool", "infill_tools.ray_bench"}, users
-    assert {"engine.ray_serve", "engine.ray_routing"} <= users  # the scan sees them
+    assert users <= {"infill_http.ray.serve", "infill_http.ray.routing", "infill_lsp.batch.ray_pool", "infill_tools.ray_bench"}, users
+    assert {"infill_http.ray.serve", "infill_http.ray.routing"} <= users  # the scan sees them

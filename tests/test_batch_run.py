@@ -243,7 +243,7 @@ def test_report_round_trips_as_json(tree):
 
 
 def test_bad_paths_and_waves_are_refused_up_front_with_exit_2(tmp_path, capsys):
-    from engine.config import EngineConfig
+    from engine.core.config import EngineConfig
     from infill_lsp.batch import cli
     from infill_lsp.batch.planning import MAX_WAVE_SIZE
 

@@ -34,8 +34,8 @@ def test_budgets_shrink_to_the_engine_token_budgets():
 
 
 def test_the_embedded_model_announces_its_budgets():
-    from engine.core import code_samples, default_model_dir
-    from engine.tokenizer import InfillTokenizer
+    from engine.core.engine_core import code_samples, default_model_dir
+    from engine.prompt.tokenizer import InfillTokenizer
 
     tokenizer = InfillTokenizer.from_file(default_model_dir())
     ratio = tokenizer.chars_per_token(code_samples())
@@ -59,7 +59,7 @@ async def test_cross_file_context_reaches_the_model_prompt(client: LanguageClien
     main = "file:///work/app/main.py"
     open_document(client, models, "class User:\n    name: str\n    email: str\n\n\ndef unrelated():\n    pass\n")
     # A long document: its own code alone fills more than the engine's prefix budget.
-    body = (ROOT / "engine" / "core.py").read_text()[:9000]
+    body = (ROOT / "engine" / "core" / "engine_core.py").read_text()[:9000]
     text = "from app.models import User\n\n" + body + "\n\ndef make_user():\n    return \n"
     open_document(client, main, text)
     line = text.count("\n") - 1

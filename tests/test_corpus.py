@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.training import corpus, decontam, dedup, filters, licenses, shards, sources
+from training import corpus, decontam, dedup, filters, licenses, shards, sources
 
 HUMANEVAL_PROMPT = '''from typing import List
 

@@ -19,7 +19,7 @@ def test_the_note_names_the_embedded_model_and_an_untrained_one_only():
 
 
 def test_demo_prints_the_note_for_the_embedded_model(monkeypatch, capsys):
-    engine_core = pytest.importorskip("engine.core")
+    engine_core = pytest.importorskip("engine.core.engine_core")
 
     def embedded_core(model_dir, **options):
         core = FakeCore(model_name="infill-small")

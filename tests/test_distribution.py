@@ -43,7 +43,7 @@ def test_the_distribution_has_a_name_of_its_own_and_the_command_stays_infill():
     assert name == "infill-diffusion"  # "infill" on PyPI is an unrelated project
     assert PYPROJECT["project"]["scripts"] == {"infill": "infill_lsp.cli:main"}
     docs = [*ROOT.glob("*.md"), *(ROOT / "docs").glob("*.md"), *(ROOT / "editors").rglob("*.md"),
-            *(ROOT / "editors").rglob("*.lua"), ROOT / "engine" / "launch.py"]  # fmt: skip
+            *(ROOT / "editors").rglob("*.lua"), ROOT / "engine" / "host" / "launch.py"]  # fmt: skip
     bare = [str(p) for p in docs if "node_modules" not in p.parts
             and re.search(r"pip install '?infill(?![-\w])", p.read_text())]  # fmt: skip
     assert bare == [], f"these still install the unrelated 'infill' package: {bare}"

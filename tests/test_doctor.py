@@ -83,8 +83,8 @@ def test_a_cpu_torch_on_a_gpu_machine_is_a_problem_with_the_install_fix():
 
 
 def test_a_running_engine_is_reported_with_its_settings(folder, monkeypatch):
-    from engine.connect import open_client, stop_engine
-    from engine.launch import EngineLaunch
+    from engine.clients.connect import open_client, stop_engine
+    from engine.host.launch import EngineLaunch
 
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(TESTS_DIR), os.environ.get("PYTHONPATH")) if p))
     sock = folder / "engine.sock"

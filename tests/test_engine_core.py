@@ -5,15 +5,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine.config import EngineConfig
-from engine.kv import KVStore, PromptKV, common_prefix_length
+from engine.core.config import EngineConfig
+from engine.core.kv import KVStore, PromptKV, common_prefix_length
+from engine.core.sampler import SamplerConfig, denoise_step
 from engine.protocol import FinishReason, InfillRequest, InfillResult, Partial
-from engine.sampler import SamplerConfig, denoise_step
 
 
 @pytest.fixture(scope="module")
 def core(tiny_model_dir):
-    from engine.core import load_core
+    from engine.core.engine_core import load_core
 
     return load_core(tiny_model_dir)
 

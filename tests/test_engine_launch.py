@@ -1,5 +1,5 @@
 """One typed launch: every command line and the editor settings reach ``load_core`` with every option,
-and every engine is started and joined through ``engine.connect.open_client``."""
+and every engine is started and joined through ``engine.clients.connect.open_client``."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-import engine.core
-from engine import launch as launch_module
-from engine.launch import ONNX_EXTRA_MISSING, EngineLaunch
+import engine.core.engine_core
+from engine.host import launch as launch_module
+from engine.host.launch import ONNX_EXTRA_MISSING, EngineLaunch
 
 TESTS_DIR = Path(__file__).resolve().parent
 ROOT = TESTS_DIR.parent
@@ -30,14 +30,14 @@ class _Stop(Exception):
 
 @pytest.fixture
 def loads(monkeypatch) -> list[tuple[object, dict]]:
-    """Replace ``engine.core.load_core`` by a recorder of its arguments that stops the command there."""
+    """Replace ``engine.core.engine_core.load_core`` by a recorder of its arguments that stops the command there."""
     calls: list[tuple[object, dict]] = []
 
     def record(model_dir, **options):
         calls.append((model_dir, options))
         raise _Stop
 
-    monkeypatch.setattr(engine.core, "load_core", record)
+    monkeypatch.setattr(engine.core.engine_core, "load_core", record)
     return calls
 
 
@@ -63,7 +63,7 @@ def test_a_bad_launch_is_refused_naming_its_field(fields, name):
 
 
 def test_to_argv_round_trips_through_the_engine_command_line(tmp_path):
-    from engine.server import _parse_args
+    from engine.host.server import _parse_args
 
     launch = EngineLaunch(model_dir=tmp_path / "m", device="cuda:1", backend="onnx", dtype="float32",
                           idle_exit=2.5, core_factory="fake_core:make_core", stop_rule="canvas")  # fmt: skip
@@ -77,7 +77,7 @@ def test_to_argv_round_trips_through_the_engine_command_line(tmp_path):
 
 
 def test_the_spawned_engine_command_carries_the_launch(tmp_path):
-    from engine.connect import engine_command
+    from engine.clients.connect import engine_command
 
     launch = EngineLaunch(model_dir=tmp_path, **OPTIONS)
     command = engine_command(launch, Path("/tmp/s.sock"))
@@ -99,9 +99,9 @@ def test_editor_settings_convert_into_one_launch():
 
 
 def test_every_engine_mode_of_the_editor_gets_the_settings_launch(loads, short_dir):
-    from engine.connect import SpawningClient
-    from engine.inproc_client import InprocEngineClient
-    from engine.socket_client import SocketEngineClient
+    from engine.clients.connect import SpawningClient
+    from engine.clients.inproc import InprocEngineClient
+    from engine.clients.unix_socket import SocketEngineClient
     from infill_lsp.config import EngineSettings
     from infill_lsp.engine_link import make_engine_client
 
@@ -202,7 +202,7 @@ def test_infill_eval_and_bench_pass_the_launch(loads, tmp_path):
 
 
 def test_infill_engine_passes_the_launch(loads, short_dir, tmp_path):
-    from engine.server import EXIT_ERROR, main
+    from engine.host.server import EXIT_ERROR, main
 
     assert main(["--socket", str(short_dir / "engine.sock"), "--model", str(tmp_path), *FLAGS]) == EXIT_ERROR
     assert loads == [(tmp_path, OPTIONS)]
@@ -213,13 +213,13 @@ def test_infill_complete_in_process_serves_the_dtype_it_was_given(tiny_model_dir
 
     from infill_lsp import complete
 
-    real, cores = engine.core.load_core, []
+    real, cores = engine.core.engine_core.load_core, []
 
     def keep(model_dir, **options):
         cores.append(real(model_dir, **options))
         return cores[-1]
 
-    monkeypatch.setattr(engine.core, "load_core", keep)
+    monkeypatch.setattr(engine.core.engine_core, "load_core", keep)
     source = tmp_path / "a.py"
     source.write_text("def f(x):\n    return <FILL>\n")
     assert complete.main([str(source), "--model", str(tiny_model_dir), "--steps", "2", *FLAGS]) == 0
@@ -258,7 +258,7 @@ def test_infill_complete_joins_a_running_engine(short_dir, fake_engines_importab
 
 
 def test_a_spawned_engine_gets_every_option_of_the_launch(short_dir, fake_engines_importable):
-    from engine.connect import open_client
+    from engine.clients.connect import open_client
 
     launch = EngineLaunch(core_factory="fake_core:make_core", idle_exit=30.0, device="cpu", dtype="float32")
 
@@ -281,7 +281,7 @@ def test_a_spawned_engine_gets_every_option_of_the_launch(short_dir, fake_engine
 
 
 async def _wait_listening(sock: Path, timeout: float = 30.0) -> None:
-    from engine.socket_client import EngineNotListening, SocketEngineClient
+    from engine.clients.unix_socket import EngineNotListening, SocketEngineClient
 
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
@@ -316,7 +316,7 @@ def test_the_base_install_serves_without_onnx(tiny_model_dir):
 import sys
 sys.modules["onnxruntime"] = None
 sys.modules["onnx"] = None
-from engine.launch import EngineLaunch
+from engine.host.launch import EngineLaunch
 from engine.protocol import InfillRequest, InfillResult
 core = EngineLaunch(model_dir=__import__("pathlib").Path({str(tiny_model_dir)!r})).load_core()
 core.add(InfillRequest(1, "def f(x):\\n    return ", "\\n", language="python", max_steps=2))
@@ -325,7 +325,7 @@ while core.has_work():
     results += [m for m in core.step() if isinstance(m, InfillResult)]
 assert len(results) == 1 and core.welcome.backend == "torch"
 try:
-    import engine.onnx_runner
+    import engine.model.onnx_runner
 except ImportError as exc:
     print(exc)
 """
@@ -340,8 +340,8 @@ def test_engines_that_commands_leave_behind_exit_when_idle(tmp_path):
     """`infill batch/complete --socket` start an engine that outlives them: it exits like an editor's."""
     import argparse
 
-    from engine.connect import SpawningClient
-    from engine.launch import EDITOR_IDLE_EXIT_S
+    from engine.clients.connect import SpawningClient
+    from engine.host.launch import EDITOR_IDLE_EXIT_S
     from infill_lsp.batch.cli import _client
 
     assert EngineLaunch().spawned().idle_exit == EDITOR_IDLE_EXIT_S

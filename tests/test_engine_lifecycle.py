@@ -14,8 +14,8 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from engine.connect import _engine_lock_held, open_client
-from engine.launch import EMBEDDED_MODEL_DIR, EngineLaunch
+from engine.clients.connect import _engine_lock_held, open_client
+from engine.host.launch import EMBEDDED_MODEL_DIR, EngineLaunch
 from engine.protocol import Welcome
 from infill_lsp.config import EngineSettings
 from infill_lsp.engine_link import EngineLink, EngineState, make_engine_client, settings_notice
@@ -37,8 +37,8 @@ def sock(monkeypatch):
 
 
 async def _stop_any(path: Path) -> None:
-    from engine.connect import stop_engine
-    from engine.socket_client import EngineNotListening, SocketEngineClient
+    from engine.clients.connect import stop_engine
+    from engine.clients.unix_socket import EngineNotListening, SocketEngineClient
 
     client = SocketEngineClient(path)
     try:
@@ -100,7 +100,7 @@ def test_an_idle_spawned_engine_exits_after_its_last_client_left(sock):
 
 
 def test_engine_status_stop_and_restart_from_the_command_line(sock, capsys):
-    from engine.control import main
+    from engine.host.control import main
 
     async def start() -> int:
         client = open_client(EngineLaunch(core_factory=FAKE, dtype="float32", idle_exit=60.0), socket=sock)
@@ -254,7 +254,7 @@ def test_peer_credentials_on_linux_and_on_macos():
     import socket
     import struct
 
-    from engine.client import _XUCRED, socket_peer
+    from engine.clients.interface import _XUCRED, socket_peer
 
     left, right = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     with left, right:

@@ -9,9 +9,9 @@ import time
 import pytest
 from fake_core import DROP_MARKER, RAISE_MARKER, FakeCore, fill_text
 
-from engine.client import EngineError, EngineUnavailable
-from engine.inproc_client import InprocEngineClient
-from engine.loop import CoreMessage, EngineLoop, LoopClosed
+from engine.clients.inproc import InprocEngineClient
+from engine.clients.interface import EngineError, EngineUnavailable
+from engine.host.loop import CoreMessage, EngineLoop, LoopClosed
 from engine.protocol import ErrorCode, ErrorReply, FinishReason, InfillRequest, InfillResult, Partial
 
 WAIT_S = 10.0

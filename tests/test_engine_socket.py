@@ -23,9 +23,19 @@ import msgspec
 import pytest
 from fake_core import RAISE_MARKER, FakeCore, fill_text
 
-from engine.client import EngineError, EngineUnavailable
-from engine.connect import spawn_or_connect
-from engine.launch import EngineLaunch
+from engine.clients.connect import spawn_or_connect
+from engine.clients.interface import EngineError, EngineUnavailable
+from engine.clients.unix_socket import EngineNotListening, SocketEngineClient
+from engine.host.launch import EngineLaunch
+from engine.host.server import (
+    EXIT_ALREADY_RUNNING,
+    EXIT_ERROR,
+    AlreadyRunning,
+    EngineServer,
+    EngineStartError,
+    default_socket_path,
+)
+from engine.host.server import main as server_main
 from engine.protocol import (
     PROTOCOL_VERSION,
     Cancel,
@@ -43,16 +53,6 @@ from engine.protocol import (
     encode,
     frame_length,
 )
-from engine.server import (
-    EXIT_ALREADY_RUNNING,
-    EXIT_ERROR,
-    AlreadyRunning,
-    EngineServer,
-    EngineStartError,
-    default_socket_path,
-)
-from engine.server import main as server_main
-from engine.socket_client import EngineNotListening, SocketEngineClient
 
 WAIT_S = 10.0
 TESTS_DIR = Path(__file__).resolve().parent
@@ -427,7 +427,7 @@ async def test_a_connection_reset_before_the_peer_check_counts_as_no_engine(
     SO_PEERCRED (EBADF). That is an engine going away, so spawn_or_connect may start another."""
     import errno
 
-    import engine.socket_client as socket_client
+    import engine.clients.unix_socket as socket_client
 
     path = socket_path.with_name("dying.sock")
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -8,13 +8,13 @@ import pytest
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from engine.checkpoint import default_model_dir
-from engine.config import EngineConfig
-from engine.fim import build_prompt
-from engine.formats import FormatError, choose_format, load_formats
-from engine.kv import common_prefix_length
+from engine.core.config import EngineConfig
+from engine.core.kv import common_prefix_length
+from engine.model.checkpoint import default_model_dir
+from engine.prompt.fim import build_prompt
+from engine.prompt.formats import FormatError, choose_format, load_formats
+from engine.prompt.tokenizer import InfillTokenizer
 from engine.protocol import InfillRequest, InfillResult
-from engine.tokenizer import InfillTokenizer
 
 # Gemma 4's control tokens at their ids (the rest of the first 107 ids are reserved placeholders).
 GEMMA_SPECIAL = {0: "<pad>", 1: "<eos>", 2: "<bos>", 50: "<|tool_response>", 100: "<|channel>",
@@ -106,7 +106,7 @@ def chat_model_dir(tmp_path_factory) -> Path:
     """A tiny random DiffusionGemma whose tokenizer has chat turns and no FIM tokens."""
     from transformers import DiffusionGemmaForBlockDiffusion
 
-    from engine.architecture import SHAPES, ModelShape
+    from engine.model.architecture import SHAPES, ModelShape
 
     path = tmp_path_factory.mktemp("chat") / "model"
     tokenizer = gemma_like_tokenizer()
@@ -126,7 +126,7 @@ def _serve(core, request: InfillRequest) -> InfillResult:
 
 
 def test_a_chat_checkpoint_is_served_with_its_canvas_length(chat_model_dir):
-    from engine.core import load_core
+    from engine.core.engine_core import load_core
 
     core = load_core(chat_model_dir, device="cpu")
     assert core.welcome.prompt_format == "chat" and core.canvas_length == 12
@@ -139,7 +139,7 @@ def test_a_chat_checkpoint_is_served_with_its_canvas_length(chat_model_dir):
 
 
 def test_native_format_fixes_the_suffix_start_at_the_end_of_each_canvas(chat_model_dir):
-    from engine.core import load_core
+    from engine.core.engine_core import load_core
 
     core = load_core(chat_model_dir, device="cpu", config=EngineConfig(prompt_format="native"))
     k = core.format.suffix_on_canvas
@@ -155,7 +155,7 @@ def test_native_format_fixes_the_suffix_start_at_the_end_of_each_canvas(chat_mod
 
 
 def test_the_launch_carries_the_prompt_settings_to_the_core(chat_model_dir, tmp_path):
-    from engine.launch import EngineLaunch
+    from engine.host.launch import EngineLaunch
 
     template = tmp_path / "prompt.txt"
     template.write_text("<bos>{suffix}<|turn>{prefix}")

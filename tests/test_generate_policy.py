@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from engine.core.sampler import GENERATE_DEFAULTS, GenerateConfig, generate_step, initial_canvas
 from engine.protocol import FinishReason, InfillRequest, InfillResult, Partial
-from engine.sampler import GENERATE_DEFAULTS, GenerateConfig, generate_step, initial_canvas
 from infill_tools import equivalence
 from infill_tools.published import build_published_checkpoint
 
@@ -23,8 +23,8 @@ def published_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def core(published_dir):
-    from engine.config import EngineConfig
-    from engine.core import load_core
+    from engine.core.config import EngineConfig
+    from engine.core.engine_core import load_core
 
     # generate()'s stop rule, so whole canvases compare with transformers'.
     return load_core(published_dir, device="cpu", dtype="float32", config=EngineConfig(stop_rule="canvas"))
@@ -47,8 +47,8 @@ def test_the_defaults_are_generates_own():
 
 
 def test_a_generation_config_selects_the_policy_and_gives_its_values(published_dir):
-    from engine.checkpoint import default_model_dir
-    from engine.core import read_generation_config
+    from engine.core.engine_core import read_generation_config
+    from engine.model.checkpoint import default_model_dir
 
     # The embedded model's file sets no sampling value (transformers writes nulls): the engine's policy.
     assert read_generation_config(default_model_dir()) is None
@@ -67,7 +67,7 @@ def test_a_generation_config_selects_the_policy_and_gives_its_values(published_d
 
 
 def test_the_tiny_model_keeps_the_engine_policy(tiny_model_dir):
-    from engine.core import read_generation_config
+    from engine.core.engine_core import read_generation_config
 
     assert read_generation_config(tiny_model_dir) is None
 
@@ -229,7 +229,7 @@ def test_requests_batched_together_answer_what_each_answers_alone(core, monkeypa
 def test_rows_left_out_of_self_conditioning_get_none(core):
     """The runner's ``self_conditioning_rows``: a row left out is denoised as with no self-conditioning at
     all (bit for bit), while zero logits would be a signal (a uniform one) and change its logits."""
-    from engine.kv import PromptKV
+    from engine.core.kv import PromptKV
 
     runner = core.runner
     rng = torch.Generator().manual_seed(5)
@@ -326,9 +326,9 @@ def test_the_onnx_runner_serves_the_generate_policy(published_dir, core, tmp_pat
     and a request's canvas matches the torch backend's (fp32 on both)."""
     pytest.importorskip("onnxruntime")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    from engine.core import load_core
-    from engine.kv import PromptKV
-    from engine.onnx_runner import OnnxRunner
+    from engine.core.engine_core import load_core
+    from engine.core.kv import PromptKV
+    from engine.model.onnx_runner import OnnxRunner
 
     onnx_core = load_core(published_dir, device="cpu", backend="onnx")
     runner = onnx_core.runner

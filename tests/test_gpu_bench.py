@@ -24,7 +24,7 @@ def test_gpu_bench_runs_on_a_tiny_shape(capsys):
 def test_full_size_shape_matches_the_published_parameter_counts():
     from transformers import DiffusionGemmaForBlockDiffusion
 
-    from engine.architecture import count_parameters
+    from engine.model.architecture import count_parameters
     from infill_tools.gpu_bench import SHAPES
 
     with torch.device("meta"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from engine.handoff import LoopHandoff
+from engine.host.handoff import LoopHandoff
 from engine.protocol import InfillResult, Partial
 
 

@@ -1,4 +1,4 @@
-"""The HTTP API (engine/http_api.py) on a real uvicorn socket, over the engine loop with the fake core.
+"""The HTTP API (infill_http/api.py) on a real uvicorn socket, over the engine loop with the fake core.
 
 Each case is what a client (or an attacker) sends and the answer it must get: llama.cpp's and OpenAI's
 request shapes, keys, limits, broken bodies, slow and vanishing clients.
@@ -21,11 +21,11 @@ import msgspec
 import pytest
 from fake_core import FakeCore, fill_text
 
-from engine.http_api import HttpFront
-from engine.http_settings import ApiKey, HttpSettings
-from engine.http_wire import cut_at_indent, cut_at_stops, flatten_fields
-from engine.loop import EngineLoop
+from engine.host.loop import EngineLoop
 from engine.protocol import PROTOCOL_VERSION, Hello, InfillRequest, InfillResult, Welcome
+from infill_http.api import HttpFront
+from infill_http.settings import ApiKey, HttpSettings
+from infill_http.wire import cut_at_indent, cut_at_stops, flatten_fields
 
 KEY = "k" * 8 + "-secret-0123456789"
 
@@ -254,7 +254,7 @@ def test_binding_beyond_loopback_needs_keys(tmp_path):
     with pytest.raises(ValueError, match="api-key-file"):
         HttpSettings(host="0.0.0.0").check()
     _keyed(host="0.0.0.0").check()
-    from engine.server import _parse_args
+    from engine.host.server import _parse_args
 
     with pytest.raises(SystemExit) as exit_info:
         _parse_args(["--http", "0.0.0.0:8012"])

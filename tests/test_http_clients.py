@@ -31,8 +31,8 @@ from fake_core import fill_text
 from journal_core import HOLD_MARKER
 from nvim_rpc import WAIT_S, Nvim, NvimError, connect_when_listening, find_nvim, nvim_version, stop_editors
 
+from engine.clients.unix_socket import SocketEngineClient
 from engine.protocol import InfillRequest, StatusReply
-from engine.socket_client import SocketEngineClient
 
 try:
     import openai

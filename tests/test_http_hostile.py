@@ -14,9 +14,9 @@ import pytest
 from fake_core import FakeCore
 from test_http_api import KEY, LiveApi, _keyed, _raw
 
-from engine.http_guard import host_name
-from engine.http_settings import HttpSettings, load_api_keys
 from engine.protocol import PROTOCOL_VERSION, ErrorReply, Hello
+from infill_http.guard import host_name
+from infill_http.settings import HttpSettings, load_api_keys
 
 
 def _closed_by_server(sock: socket.socket, timeout: float) -> bool:

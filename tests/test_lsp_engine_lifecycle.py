@@ -12,8 +12,8 @@ from lsp_helpers import PYTHONPATH, SERVER, initialize, status, wait_for_message
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from engine.connect import open_client, stop_engine
-from engine.launch import EngineLaunch
+from engine.clients.connect import open_client, stop_engine
+from engine.host.launch import EngineLaunch
 
 FAKE = "fake_core:make_core"
 
@@ -44,7 +44,7 @@ async def _engine_pid(client: LanguageClient) -> int:
 
 
 async def _stop(sock: Path) -> None:
-    from engine.socket_client import EngineNotListening, SocketEngineClient
+    from engine.clients.unix_socket import EngineNotListening, SocketEngineClient
 
     engine = SocketEngineClient(sock)
     try:

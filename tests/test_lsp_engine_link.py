@@ -134,13 +134,13 @@ def test_factory_mode_resolves_the_named_function():
 
 
 def test_inproc_mode_builds_an_inproc_client_over_a_core_factory():
-    pytest.importorskip("engine.inproc_client")
+    pytest.importorskip("engine.clients.inproc")
     client = make_engine_client(EngineSettings(mode="inproc", core_factory="fake_core:make_core"))
     assert type(client).__name__ == "InprocEngineClient"
 
 
 def test_resolve_callable_reports_bad_names():
-    from engine.client import EngineUnavailable
+    from engine.clients.interface import EngineUnavailable
 
     with pytest.raises(EngineUnavailable, match="cannot load"):
         resolve_callable("tests.no_such_module:f")
@@ -183,7 +183,7 @@ def test_the_language_server_process_imports_neither_torch_nor_onnxruntime():
 
 
 def test_code_naming_settings_need_the_servers_permission(monkeypatch):
-    from engine.client import EngineUnavailable
+    from engine.clients.interface import EngineUnavailable
     from infill_lsp.config import parse_settings
     from infill_lsp.engine_link import make_engine_client
 

@@ -17,7 +17,7 @@ import pytest_lsp
 from lsp_helpers import PYTHONPATH, ROOT, SERVER, complete, initialize, open_document, status
 from pytest_lsp import LanguageClient
 
-pytest.importorskip("engine.inproc_client")
+pytest.importorskip("engine.clients.inproc")
 pytest.importorskip("fake_core")
 
 URI = "file:///work/notes.txt"
@@ -78,7 +78,7 @@ async def test_connect_to_a_running_engine(client: LanguageClient, socket_dir: P
 
 
 async def test_spawn_starts_an_engine_when_none_listens(client: LanguageClient, socket_dir: Path):
-    from engine.socket_client import SocketEngineClient
+    from engine.clients.unix_socket import SocketEngineClient
 
     sock = socket_dir / "engine.sock"
     options = {

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import tree_sitter
 
-from engine.fim import LANGUAGES, SPECIAL_TOKENS, SpecialIds, model_tag
+from engine.prompt.fim import LANGUAGES, SPECIAL_TOKENS, SpecialIds, model_tag
 from grammars import GrammarTableError, entry_for_path, load_table
 from infill_lsp.context import HoleKind, classify_hole
 from infill_lsp.documents import encode_source
@@ -110,7 +110,7 @@ def test_the_table_module_imports_no_tree_sitter_or_tensor_library():
     import sys
 
     code = (
-        "import sys, grammars, engine.fim, engine.training.filters\n"
+        "import sys, grammars, engine.prompt.fim, training.filters\n"
         "grammars.entry_for_path('a.tsx')\n"
         "print(sorted(m for m in ('tree_sitter', 'torch', 'onnxruntime') if m in sys.modules))"
     )

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import torch
 
-from engine.kv import PromptKV
+from engine.core.kv import PromptKV
 from engine.protocol import InfillRequest, InfillResult
 
 
 def test_onnx_step_matches_torch_and_serves(tiny_model_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    from engine.core import load_core
-    from engine.onnx_export import onnx_path_for
-    from engine.onnx_runner import OnnxDenoiser, OnnxRunner
+    from engine.core.engine_core import load_core
+    from engine.model.onnx_export import onnx_path_for
+    from engine.model.onnx_runner import OnnxDenoiser, OnnxRunner
 
     core = load_core(tiny_model_dir, backend="torch")
     runner = core.runner
@@ -28,7 +28,7 @@ def test_onnx_step_matches_torch_and_serves(tiny_model_dir, tmp_path, monkeypatc
 
     # The encoder graph: the same caches as torch's chunked encode, cold and extending a cache past the
     # sliding window.
-    from engine.onnx_runner import OnnxEncoder
+    from engine.model.onnx_runner import OnnxEncoder
 
     encoder = OnnxEncoder.for_model(tiny_model_dir, runner.text_config, chunk=29)
     prompt = list(range(20, 150))

@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.checkpoint import load_model
-from engine.config import EngineConfig
-from engine.memory_plan import (
+from engine.core.config import EngineConfig
+from engine.core.sampler import GenerateConfig, SamplerConfig, denoise_step, temperature
+from engine.host.server import main as engine_main
+from engine.model.checkpoint import load_model
+from engine.model.memory_plan import (
     GIB,
     MemoryPlanError,
     fit_batch,
@@ -25,8 +27,6 @@ from engine.memory_plan import (
     require_fits,
 )
 from engine.protocol import FinishReason, InfillRequest
-from engine.sampler import GenerateConfig, SamplerConfig, denoise_step, temperature
-from engine.server import main as engine_main
 from infill_tools import equivalence
 from infill_tools.published import (
     CHAT_TEMPLATE,
@@ -51,7 +51,7 @@ def loaded(published_dir):
 
 @pytest.fixture(scope="module")
 def runner(loaded):
-    from engine.torch_runner import TorchRunner
+    from engine.model.torch_runner import TorchRunner
 
     return TorchRunner(loaded)
 
@@ -154,7 +154,7 @@ def test_the_vision_tower_never_reaches_the_gpu(published_dir):
 
 
 def test_load_core_serves_the_published_directory(published_dir):
-    from engine.core import load_core
+    from engine.core.engine_core import load_core
 
     core = load_core(published_dir, device="cpu", dtype="float32")
     assert core.welcome.model_name == PUBLISHED_NAME and core.welcome.trained
@@ -232,7 +232,7 @@ def test_the_plan_of_the_published_model_by_hand():
 def test_the_plan_counts_what_the_model_builds(published_dir, loaded):
     from transformers import DiffusionGemmaForBlockDiffusion
 
-    from engine.architecture import count_parameters
+    from engine.model.architecture import count_parameters
 
     for width, layers in (("ci", 2), ("ci", 7), ("published", 2)):
         config = published_config(width, layers)
@@ -248,13 +248,13 @@ def test_the_plan_counts_what_the_model_builds(published_dir, loaded):
 def test_a_plan_that_does_not_fit_is_refused_before_any_weight_is_read(published_dir, monkeypatch):
     from transformers import DiffusionGemmaForBlockDiffusion
 
-    import engine.memory_plan
+    import engine.model.memory_plan
 
     def never(*args, **kwargs):
         raise AssertionError("weights were read")
 
     monkeypatch.setattr(DiffusionGemmaForBlockDiffusion, "from_pretrained", never)
-    monkeypatch.setattr(engine.memory_plan, "available_bytes", lambda device: 512 * 2**20)
+    monkeypatch.setattr(engine.model.memory_plan, "available_bytes", lambda device: 512 * 2**20)
     with pytest.raises(MemoryPlanError, match=r"needs about .* GiB on cpu .* 0.50 GiB is free"):
         load_model(published_dir, device="cpu", dtype="float32")
     monkeypatch.setenv("INFILL_SKIP_MEMORY_CHECK", "1")
@@ -262,9 +262,9 @@ def test_a_plan_that_does_not_fit_is_refused_before_any_weight_is_read(published
 
 
 def test_an_engine_that_will_not_fit_exits_with_the_reason(published_dir, tmp_path, monkeypatch, caplog):
-    import engine.memory_plan
+    import engine.model.memory_plan
 
-    monkeypatch.setattr(engine.memory_plan, "available_bytes", lambda device: 2**20)
+    monkeypatch.setattr(engine.model.memory_plan, "available_bytes", lambda device: 2**20)
     status = engine_main(["--model", str(published_dir), "--socket", str(tmp_path / "run" / "e.sock"),
                           "--device", "cpu"])
     assert status == 1
@@ -273,7 +273,7 @@ def test_an_engine_that_will_not_fit_exits_with_the_reason(published_dir, tmp_pa
 
 
 def test_free_memory_of_this_machine_is_read():
-    from engine.memory_plan import available_bytes
+    from engine.model.memory_plan import available_bytes
 
     free = available_bytes("cpu")
     assert free is not None and free > 2**20
@@ -311,9 +311,9 @@ def test_check_names_the_prompt_format(published_dir, capsys):
 
 
 def test_check_says_when_the_plan_does_not_fit(published_dir, capsys, monkeypatch):
-    import engine.check
+    import engine.model.check
 
-    monkeypatch.setattr(engine.check, "available_bytes", lambda device: 2**20)
+    monkeypatch.setattr(engine.model.check, "available_bytes", lambda device: 2**20)
     assert engine_main(["--model", str(published_dir), "--check", "--device", "cpu"]) == 2
     assert capsys.readouterr().out.splitlines()[-1].startswith("fits: no: the model needs about")
 
@@ -343,7 +343,7 @@ def test_check_refuses_a_directory_that_is_no_model_in_one_line(kind, tmp_path, 
 
 def test_the_first_steps_logits_are_transformers_own(loaded, runner):
     """Step 1 (no self-conditioning) and step 2 (self-conditioned on step 1's tempered logits), bit for bit."""
-    from engine.kv import PromptKV
+    from engine.core.kv import PromptKV
 
     prompt, canvas = _prompt_and_canvas(runner.vocab_size, loaded.model.config.canvas_length)
     with torch.inference_mode():
@@ -380,7 +380,7 @@ def test_the_entropy_bound_picks_the_positions_transformers_picks(loaded, runner
         EntropyBoundSamplerConfig,
     )
 
-    from engine.kv import PromptKV
+    from engine.core.kv import PromptKV
 
     prompt, canvas = _prompt_and_canvas(runner.vocab_size, loaded.model.config.canvas_length, seed=3)
     with torch.inference_mode():
@@ -428,8 +428,8 @@ def test_generate_policy_on_the_engine_runner_over_the_published_48_steps(loaded
 
 @pytest.fixture(scope="module")
 def core(published_dir):
-    from engine.config import EngineConfig
-    from engine.core import load_core
+    from engine.core.config import EngineConfig
+    from engine.core.engine_core import load_core
 
     # generate()'s stop rule, so whole canvases compare with transformers'.
     return load_core(published_dir, device="cpu", dtype="float32", config=EngineConfig(stop_rule="canvas"))

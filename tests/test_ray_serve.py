@@ -18,8 +18,7 @@ import pytest
 
 ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'infill-diffusion[serve]')")
 
-from engine.http_settings import ApiKey, HttpSettings  # noqa: E402
-from engine.launch import EngineLaunch  # noqa: E402
+from engine.host.launch import EngineLaunch  # noqa: E402
 from engine.protocol import (  # noqa: E402
     PROTOCOL_VERSION,
     Cancel,
@@ -33,8 +32,9 @@ from engine.protocol import (  # noqa: E402
     Welcome,
     decode_server,
 )
-from engine.ray_routing import rendezvous_order  # noqa: E402
-from engine.ray_serve import _parse_args  # noqa: E402
+from infill_http.ray.routing import rendezvous_order  # noqa: E402
+from infill_http.ray.serve import _parse_args  # noqa: E402
+from infill_http.settings import ApiKey, HttpSettings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "team-key-0123456789abcdef"
@@ -54,7 +54,7 @@ def team():
     """``(url, ingress handle)`` of the app with two replicas, on a 2-CPU local cluster torn down after."""
     from ray import serve
 
-    from engine.ray_serve import build_app, deploy
+    from infill_http.ray.serve import build_app, deploy
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
              runtime_env={"env_vars": {"PYTHONPATH": f"{ROOT}:{ROOT / 'tests'}", "FAKE_CORE_STEPS": str(STEPS)}})

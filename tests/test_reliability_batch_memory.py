@@ -6,7 +6,7 @@ after a run, its RSS must be back within a generous margin of its RSS before the
 carry no document key, so the per-document KV store stays empty here (its byte budget is driven past its
 limit by test_reliability_load.py::test_kv_cache_budget_holds_under_many_documents).
 
-What holds it (engine/loop.py): glibc's mmap threshold pinned at 1 MB, so a step's large buffers go back
+What holds it (engine/host/loop.py): glibc's mmap threshold pinned at 1 MB, so a step's large buffers go back
 to the OS when freed, and malloc_trim when the loop goes idle. Without them engine RSS rose from 410 to
 1,757 MB across batch runs of a real repository and stayed there; on this test's runs it stayed 150 to
 330 MiB above its start (measured by disabling both), against +16 MiB with them.
@@ -81,7 +81,7 @@ def test_engine_memory_comes_back_after_each_batch_run(tmp_path: Path, monkeypat
     after_mib: list[float] = []
     peak_mib: list[float] = []
     with short_socket_dir() as socket_path:
-        engine = EngineProcess(socket_path, core="engine.core:load_core").start()  # the embedded model
+        engine = EngineProcess(socket_path, core="engine.core.engine_core:load_core").start()  # the embedded model
         try:
             asyncio.run(engine.wait_listening())
             start_mib = idle_rss_kib(engine) / 1024

@@ -35,11 +35,11 @@ from reliability_support import (
     wait_until,
 )
 
-from engine.client import EngineError, EngineUnavailable
-from engine.connect import spawn_or_connect
-from engine.launch import EngineLaunch
+from engine.clients.connect import spawn_or_connect
+from engine.clients.interface import EngineError, EngineUnavailable
+from engine.clients.unix_socket import SocketEngineClient
+from engine.host.launch import EngineLaunch
 from engine.protocol import PROTOCOL_VERSION, FinishReason, Hello, InfillRequest, encode
-from engine.socket_client import SocketEngineClient
 from infill_lsp.config import EngineSettings
 from infill_lsp.engine_link import EngineLink, EngineState
 

@@ -27,9 +27,9 @@ from reliability_support import (
     wait_until,
 )
 
-from engine.client import EngineError, EngineUnavailable
+from engine.clients.interface import EngineError, EngineUnavailable
+from engine.clients.unix_socket import SocketEngineClient
 from engine.protocol import ErrorReply, FinishReason, InfillRequest, InfillResult
-from engine.socket_client import SocketEngineClient
 
 EDITORS = int(os.environ.get("INFILL_LOAD_EDITORS", "16"))
 SECONDS = float(os.environ.get("INFILL_LOAD_SECONDS", soak.cases(fast=3, soak=30)))
@@ -158,9 +158,9 @@ def test_kv_cache_budget_holds_under_many_documents(tiny_model_dir: Path) -> Non
 
 
 def _kv_budget_check(tiny_model_dir: Path) -> None:
-    from engine.config import EngineConfig
-    from engine.core import load_core
-    from engine.loop import EngineLoop
+    from engine.core.config import EngineConfig
+    from engine.core.engine_core import load_core
+    from engine.host.loop import EngineLoop
 
     budget = 320 * 1024  # a few documents' prompt caches, far fewer than 48
     core = load_core(tiny_model_dir, config=EngineConfig(kv_budget_bytes=budget, default_steps=2))

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from reliability_support import ROOT, WAIT_S, EngineProcess, record, scripted_runner_factory, short_socket_dir
 
-from engine.server import EngineStartError, ensure_private_dir
+from engine.host.server import EngineStartError, ensure_private_dir
 from infill_lsp.batch.run import BatchConfig, run_batch
 from infill_lsp.server import _tcp_address
 
@@ -124,11 +124,11 @@ OWNED = {  # module.function calls that run code or unpickle
 # Every place in the product that can run or import code, and why that is not model output.
 ALLOWED = {
     ("infill_tools/humaneval.py", "run"): "the benchmark scorer: subprocess, -I -S, temp dir, timeout",
-    ("engine/connect.py", "Popen"): "starts `python -m engine` with the flags of a typed EngineLaunch",
-    ("engine/launch.py", "import_module"): "--core-factory, a test hook named on the command line",
-    ("engine/training/corpus.py", "call"): "runs the corpus download script (training only)",
-    ("engine/training/train.py", "load"): "torch.load(weights_only=True) of the trainer's resume state",
-    ("engine/tokenizer.py", "load"): "not code: a JSON tokenizer file",
+    ("engine/clients/connect.py", "Popen"): "starts `python -m engine` with the flags of a typed EngineLaunch",
+    ("engine/host/launch.py", "import_module"): "--core-factory, a test hook named on the command line",
+    ("training/corpus.py", "call"): "runs the corpus download script (training only)",
+    ("training/train.py", "load"): "torch.load(weights_only=True) of the trainer's resume state",
+    ("engine/prompt/tokenizer.py", "load"): "not code: a JSON tokenizer file",
     ("infill_lsp/cli.py", "import_module"): "subcommand modules from a fixed table",
     ("infill_lsp/doctor.py", "run"): "infill doctor asks a fresh interpreter about torch, with a fixed probe",
     ("infill_lsp/languages.py", "import_module"): "grammar modules named in the packaged language table",
@@ -241,7 +241,7 @@ class _Payload:
 
 
 def test_a_pickle_only_model_directory_is_refused(tiny_model_dir: Path, tmp_path: Path) -> None:
-    from engine.checkpoint import load_model
+    from engine.model.checkpoint import load_model
 
     sentinel = tmp_path / "pickle-ran"
     model = tmp_path / "pickled"
@@ -254,7 +254,7 @@ def test_a_pickle_only_model_directory_is_refused(tiny_model_dir: Path, tmp_path
 
 
 def test_custom_modeling_code_and_auto_map_are_ignored(tiny_model_dir: Path, tmp_path: Path) -> None:
-    from engine.core import load_core
+    from engine.core.engine_core import load_core
 
     sentinel = tmp_path / "remote-code-ran"
     model = tmp_path / "evil"

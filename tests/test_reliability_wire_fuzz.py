@@ -22,6 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reliability_support import WAIT_S, record, short_socket_dir
 
+from engine.clients.unix_socket import SocketEngineClient
+from engine.host.server import EngineServer
 from engine.protocol import (
     MAX_FRAME_BYTES,
     PROTOCOL_VERSION,
@@ -42,8 +44,6 @@ from engine.protocol import (
     encode,
     frame_length,
 )
-from engine.server import EngineServer
-from engine.socket_client import SocketEngineClient
 
 CLIENT_TYPES = (Hello, InfillRequest, Cancel, StatusRequest, Shutdown)
 SERVER_TYPES = (Welcome, Partial, InfillResult, ErrorReply, StatusReply)

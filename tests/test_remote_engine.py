@@ -32,11 +32,11 @@ from lsp_helpers import PYTHONPATH, ROOT, STATE_HOME, complete, initialize, open
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from engine.client import EngineUnavailable
-from engine.connect import open_client
-from engine.launch import EngineLaunch
+from engine.clients.connect import open_client
+from engine.clients.interface import EngineUnavailable
+from engine.clients.remote import EngineRefused, RemoteEngine, RemoteEngineClient, websocket_url
+from engine.host.launch import EngineLaunch
 from engine.protocol import FinishReason, InfillRequest, Partial
-from engine.remote_client import EngineRefused, RemoteEngine, RemoteEngineClient, websocket_url
 from infill_lsp.batch import cli as batch_cli
 from infill_lsp.config import parse_settings
 
@@ -287,7 +287,7 @@ async def test_tls_refuses_an_untrusted_certificate_and_trusts_the_ca_file(tls_e
 
 
 async def test_a_client_waits_for_the_model_to_load_then_reuses_the_cache(model_engine: Engine, caplog):
-    caplog.set_level(logging.INFO, logger="engine.remote_client")
+    caplog.set_level(logging.INFO, logger="engine.clients.remote")
     client = await _started(model_engine)
     try:
         if model_engine.loading_at_start:  # connected while the model loaded: 1013, then retried

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.training.fim_examples import FimRecipe, FimSampler, collate
-from engine.training.shards import plan_shards, record_line, write_shards
+from training.fim_examples import FimRecipe, FimSampler, collate
+from training.shards import plan_shards, record_line, write_shards
 
 SOURCE = '''
 def scale(values, factor):
@@ -37,7 +37,7 @@ class Counter:
 
 @pytest.fixture(scope="module")
 def toy_corpus(tmp_path_factory) -> tuple[Path, Path]:
-    from engine.training.tokenizer_train import train_tokenizer
+    from training.tokenizer_train import train_tokenizer
 
     root = tmp_path_factory.mktemp("toy")
     records = [
@@ -55,7 +55,7 @@ def toy_corpus(tmp_path_factory) -> tuple[Path, Path]:
 def test_fim_examples_fit_the_canvas_and_rebuild_the_file(toy_corpus):
     import random
 
-    from engine.tokenizer import InfillTokenizer
+    from engine.prompt.tokenizer import InfillTokenizer
 
     tokenizer = InfillTokenizer.from_file(toy_corpus[1])
     sampler = FimSampler(tokenizer, FimRecipe(max_prefix_tokens=400, max_suffix_tokens=400))
@@ -77,8 +77,8 @@ def test_fim_examples_fit_the_canvas_and_rebuild_the_file(toy_corpus):
 
 @pytest.mark.parametrize("objective", ["diffusion", "ar"])
 def test_toy_training_reduces_loss_resumes_and_exports(toy_corpus, tmp_path, objective):
-    import engine.architecture as arch
-    from engine.training.train import TrainConfig, train
+    import engine.model.architecture as arch
+    from training.train import TrainConfig, train
 
     corpus, tokenizer = toy_corpus
     cfg = TrainConfig(objective=objective, shape="tiny", steps=30, batch_size=8, lr=3e-3, warmup_steps=3,
@@ -96,10 +96,10 @@ def test_toy_training_reduces_loss_resumes_and_exports(toy_corpus, tmp_path, obj
     card = json.loads((tmp_path / "run" / "model" / "infill_model.json").read_text())
     assert card["objective"] == objective and card["shape"]["num_experts"] == arch.SHAPES["tiny"].num_experts
     assert card["summary"]["tokens"] == summary2["tokens"]
-    from engine.checkpoint import load_model
+    from engine.model.checkpoint import load_model
 
     loaded = load_model(tmp_path / "run" / "model")
-    from engine.tokenizer import InfillTokenizer
+    from engine.prompt.tokenizer import InfillTokenizer
 
     assert loaded.model.config.text_config.vocab_size == InfillTokenizer.from_file(tokenizer).vocab_size
     assert all(p.stat().st_size < 16 * 1024 * 1024 for p in (tmp_path / "run" / "model").glob("*.safetensors"))
@@ -109,7 +109,7 @@ def test_toy_training_reduces_loss_resumes_and_exports(toy_corpus, tmp_path, obj
 def test_fused_lm_loss_equals_cross_entropy_of_softcapped_logits(monkeypatch, cap):
     import torch.nn.functional as F
 
-    import engine.training.lm_loss as lm_loss
+    import training.lm_loss as lm_loss
 
     monkeypatch.setattr(lm_loss, "CHUNK_ELEMENTS", 3 * 50)  # three rows per chunk: the chunk seams are crossed
     gen = torch.Generator().manual_seed(0)
@@ -134,10 +134,10 @@ def test_fused_lm_loss_equals_cross_entropy_of_softcapped_logits(monkeypatch, ca
 
 @pytest.mark.parametrize("objective", ["diffusion", "ar"])
 def test_fused_step_computes_the_reference_loss_and_gradients(objective):
-    from engine.architecture import SHAPES
-    from engine.training.objectives import OBJECTIVES, ObjectiveConfig
-    from engine.training.profile import synthetic_batch
-    from engine.training.train import build_model
+    from engine.model.architecture import SHAPES
+    from training.objectives import OBJECTIVES, ObjectiveConfig
+    from training.profile import synthetic_batch
+    from training.train import build_model
 
     shape = SHAPES["tiny"]
     batch = synthetic_batch(shape, batch_size=3, prompt_length=40, canvas_length=16, seed=0)
@@ -162,7 +162,7 @@ def test_fused_step_computes_the_reference_loss_and_gradients(objective):
 
 
 def test_profile_writes_step_time_memory_and_operator_tables(tmp_path):
-    from engine.training.profile import ProfileConfig, profile_training
+    from training.profile import ProfileConfig, profile_training
 
     cfg = ProfileConfig(shape="tiny", batch_size=2, prompt_length=48, canvas_length=16, warmup_steps=1,
                         timed_steps=1, profiled_steps=1, variants=("reference", "lean"))
@@ -183,7 +183,7 @@ def test_profile_writes_step_time_memory_and_operator_tables(tmp_path):
 def test_lean_rms_norm_matches_the_module(dtype, with_scale):
     from transformers.models.diffusion_gemma.modeling_diffusion_gemma import DiffusionGemmaRMSNorm
 
-    from engine.training.kernels import use_lean_rms_norm
+    from training.kernels import use_lean_rms_norm
 
     gen = torch.Generator().manual_seed(0)
     plain, lean = (DiffusionGemmaRMSNorm(16, with_scale=with_scale) for _ in range(2))
@@ -207,7 +207,7 @@ def test_lean_rms_norm_matches_the_module(dtype, with_scale):
 
 
 def test_planning_from_time_writes_a_final_step_count(toy_corpus, tmp_path):
-    from engine.training.train import TrainConfig, train
+    from training.train import TrainConfig, train
 
     corpus, tokenizer = toy_corpus
     plan = tmp_path / "plan.json"
@@ -238,10 +238,10 @@ def _chat_tokenizer(toy_corpus, tmp_path) -> Path:
 def test_chat_format_examples_are_the_engines_prompt_and_trim_to_equal_lengths(toy_corpus, tmp_path):
     import random
 
-    from engine.formats import choose_format
-    from engine.tokenizer import InfillTokenizer
-    from engine.training.fim_examples import equal_length_batches, trim_parts
-    from engine.training.train import bind_training_format
+    from engine.prompt.formats import choose_format
+    from engine.prompt.tokenizer import InfillTokenizer
+    from training.fim_examples import equal_length_batches, trim_parts
+    from training.train import bind_training_format
 
     tokenizer = InfillTokenizer.from_file(_chat_tokenizer(toy_corpus, tmp_path))
     assert choose_format(tokenizer).name == "chat"  # renamed FIM tokens: the engine serves it as chat
@@ -278,10 +278,10 @@ def test_chat_format_examples_are_the_engines_prompt_and_trim_to_equal_lengths(t
 
 
 def test_a_trained_model_adapts_to_the_chat_format_and_the_engine_serves_it(toy_corpus, tmp_path):
-    from engine.launch import EngineLaunch
+    from engine.host.launch import EngineLaunch
     from engine.protocol import InfillRequest, InfillResult
-    from engine.training.train import TrainConfig, train
     from infill_tools.chat_model import finish_model_dir
+    from training.train import TrainConfig, train
 
     corpus, tokenizer = toy_corpus
     recipe = FimRecipe(max_prefix_tokens=96, max_suffix_tokens=32, canvas_lengths=(16,))
@@ -307,13 +307,13 @@ def test_a_trained_model_adapts_to_the_chat_format_and_the_engine_serves_it(toy_
 
 
 def _token_id(path: Path, token: str) -> int:
-    from engine.tokenizer import InfillTokenizer
+    from engine.prompt.tokenizer import InfillTokenizer
 
     return InfillTokenizer.from_file(path).token_id(token)
 
 
 def test_init_from_a_model_of_another_shape_is_refused(toy_corpus, tmp_path):
-    from engine.training.train import TrainConfig, train
+    from training.train import TrainConfig, train
 
     corpus, tokenizer = toy_corpus
     cfg = TrainConfig(shape="tiny", steps=1, batch_size=2, workers=0, init_from=str(tmp_path / "nothing"),

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from lsp_helpers import ROOT
 
-from engine.launch import EngineLaunch
+from engine.host.launch import EngineLaunch
 from infill_tools.bench import engine_socket
 from infill_tools.typing_bench import bench_anchor, replay
 from infill_tools.typing_traces import DELETE, INVOKE, JUMP, TYPE, default_sources, make_trace

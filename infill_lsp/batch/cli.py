@@ -19,9 +19,9 @@ import signal
 import sys
 from pathlib import Path
 
-from engine.client import EngineUnavailable
-from engine.launch import EngineLaunch
-from engine.remote_client import RemoteEngine
+from engine.clients.interface import EngineUnavailable
+from engine.clients.remote import RemoteEngine
+from engine.host.launch import EngineLaunch
 from infill_lsp.batch.holes import RecipeError, load_recipes
 from infill_lsp.batch.journal import default_journal_path
 from infill_lsp.batch.planning import FillSettings
@@ -199,7 +199,7 @@ def local_runner_factory(args: argparse.Namespace):
 def _client(args: argparse.Namespace):
     """An unstarted client: an engine in this process, the one on ``--socket`` (started if none listens), or
     the remote one at ``--engine-url``."""
-    from engine.connect import open_client
+    from engine.clients.connect import open_client
 
     if args.remote is not None:
         return open_client(args.launch, remote=args.remote, request_timeout=args.timeout, client_name="infill-batch")

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from engine.client import EngineClient, EngineError, EngineUnavailable
+from engine.clients.interface import EngineClient, EngineError, EngineUnavailable
 from engine.protocol import FinishReason, InfillRequest, InfillResult
 from infill_lsp.batch.planning import PlannedHole
 

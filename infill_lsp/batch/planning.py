@@ -26,7 +26,7 @@ from infill_lsp.fill import Fill, HolePlan, Rejected, finish_fill
 from infill_lsp.languages import LanguageSupport
 
 HoleKey = tuple[str, str, int, int]
-MAX_WAVE_SIZE = 256  # engine.config.EngineConfig.max_queued: a larger wave would be answered "busy"
+MAX_WAVE_SIZE = 256  # engine.core.config.EngineConfig.max_queued: a larger wave would be answered "busy"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

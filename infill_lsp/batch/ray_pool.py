@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from engine.client import EngineError
-from engine.launch import EngineLaunch
+from engine.clients.interface import EngineError
+from engine.host.launch import EngineLaunch
 from engine.protocol import ErrorReply, InfillRequest, InfillResult
 from infill_lsp.batch.driving import OnAnswer
 
@@ -29,7 +29,7 @@ class EngineActorBody:
     """What each actor runs: an in-process engine client over a core it loads itself."""
 
     def __init__(self, launch: EngineLaunch, timeout: float) -> None:
-        from engine.connect import open_client
+        from engine.clients.connect import open_client
 
         self._loop = asyncio.new_event_loop()
         self._client = open_client(launch, inproc=True, request_timeout=timeout)

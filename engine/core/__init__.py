@@ -1,0 +1,1 @@
+"""The engine's step machine: EngineCore, its sampler, the KV cache store, its config and the runner interface."""

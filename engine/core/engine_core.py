@@ -1,0 +1,580 @@
+"""EngineCore: admits infill requests, batches their canvases per denoising step, and emits results.
+
+No IO: ``add`` / ``cancel`` / ``step`` / ``status``. The same core runs in-process (tests, ``infill
+complete``) and behind the socket server. One ``step()`` prefills waiting prompts within a token budget
+(reusing per-document encoder caches), then runs one decoder forward pass per canvas length over every
+active canvas of every request, applies the sampler, and returns the messages that step produced.
+
+The sampler is one of two policies (``engine.core.sampler``): a checkpoint whose ``generation_config.json`` sets
+the sampling values (the published DiffusionGemma) runs ``generate``, transformers' ``generate()`` with
+those values; any other (the embedded model) runs the engine's own. Under ``generate`` a request's canvases
+each draw from their own generator: the ``i``-th (canvas lengths outer, candidates inner) is seeded with
+the request's seed (its id when 0) plus ``i * 0x9E3779B9`` (mod 2**64; CPU generators read only the low
+32 bits, which this offset changes), so the first canvas of a request seeded ``s`` is
+``torch.manual_seed(s); model.generate(prompt)`` with ``max_denoising_steps`` = the request's steps.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+import torch
+
+from engine.core.config import EngineConfig
+from engine.core.kv import KVStore, PromptKV
+from engine.core.runner import Runner
+from engine.core.sampler import GenerateConfig, denoise_step, generate_step, initial_canvas
+from engine.model.checkpoint import check_model_dir, default_model_dir, load_model, resolve_device
+from engine.prompt.formats import choose_format
+from engine.prompt.tokenizer import InfillTokenizer
+from engine.protocol import (
+    PROTOCOL_VERSION,
+    Candidate,
+    ErrorCode,
+    ErrorReply,
+    FinishReason,
+    InfillRequest,
+    InfillResult,
+    Partial,
+    Priority,
+    StatusReply,
+    Welcome,
+)
+
+CODE_SAMPLE = Path(__file__).resolve().parents[1] / "prompt" / "code_sample.txt"
+
+Message = Partial | InfillResult | ErrorReply
+
+
+@dataclass(slots=True)
+class Slot:
+    """One canvas being denoised: a (request, candidate, canvas length) triple."""
+
+    width: int
+    canvas: torch.Tensor
+    decided: torch.Tensor  # pinned positions start decided
+    no_end: torch.Tensor
+    fill: torch.Tensor
+    tail: int = 0  # positions at the end holding the start of the suffix (not part of the fill)
+    sc_logits: torch.Tensor | None = None
+    steps: int = 0
+    done: bool = False
+    converged: bool = False
+    confidence: float = 0.0
+    forward_passes: int = 0
+    # The generate policy's: the canvas's own generator, its fixed positions, its last argmax canvases.
+    generator: torch.Generator | None = None
+    pinned: torch.Tensor | None = None
+    history: torch.Tensor | None = None
+    argmax: torch.Tensor | None = None  # generate()'s answer canvas (``fill`` is what the engine shows of it)
+
+
+@dataclass(slots=True)
+class Job:
+    request: InfillRequest
+    prompt: list[int]
+    max_steps: int
+    widths: tuple[int, ...]
+    arrived: float
+    kv: PromptKV = field(default_factory=PromptKV)
+    cached_tokens: int = 0
+    started: float = 0.0
+    encoded_at: float = 0.0
+    slots: list[Slot] = field(default_factory=list)
+    cancelled: bool = False
+    generator: torch.Generator | None = None
+    seed_ids: list[int] = field(default_factory=list)
+    tail_ids: list[int] = field(default_factory=list)  # the suffix's start, fixed at each canvas's end
+
+    @property
+    def encoded(self) -> bool:
+        return len(self.kv.ids) == len(self.prompt)
+
+
+class EngineCore:
+    """Continuous, step-level batching of diffusion infill requests over one model runner."""
+
+    def __init__(self, runner: Runner, tokenizer: InfillTokenizer, config: EngineConfig | None = None,
+                 model_name: str = "", trained: bool = True, canvas_length: int = 0,
+                 generation: GenerateConfig | None = None) -> None:
+        self.runner = runner
+        self.tokenizer = tokenizer
+        self.config = config or EngineConfig()
+        self.generation = generation  # the generate policy's settings; None: the engine's own policy
+        self.policy = "engine" if generation is None else "generate"
+        self.format = choose_format(tokenizer, self.config.prompt_format, self.config.prompt_template).bind(tokenizer)
+        self.canvas_length = canvas_length  # the length the checkpoint was trained on (0: unknown)
+        self.kv_store = KVStore(self.config.kv_budget_bytes)
+        self.jobs: dict[int, Job] = {}
+        self.completed = 0
+        # Per document: the prefix and best fill of its last finished request, to seed the next canvas.
+        self.last_fills: OrderedDict[str, tuple[str, str]] = OrderedDict()
+        self.seeded = 0
+        # Never sampled: the special tokens (but those that end a fill) and control characters.
+        banned = sorted({*self.format.never_generated, *tokenizer.control_ids()})
+        self.banned = torch.tensor(banned, dtype=torch.long)
+        self.end_ids = torch.tensor(self.format.end_ids, dtype=torch.long)
+        # Where a single-line fill ends (the generate policy's stop rule "shown" judges up to there).
+        self.newline_ids = torch.tensor(tokenizer.newline_ids(), dtype=torch.long) if generation else None
+        self.noise_low = self.format.noise_low
+        self.trimmed_prompts = 0
+        self.welcome = Welcome(
+            protocol_version=PROTOCOL_VERSION,
+            model_name=model_name,
+            device=str(runner.device),
+            backend=runner.backend,
+            trained=trained,
+            max_context_tokens=self.config.max_prefix_tokens + self.config.max_suffix_tokens,
+            max_prefix_tokens=self.config.max_prefix_tokens,
+            max_suffix_tokens=self.config.max_suffix_tokens,
+            chars_per_token=tokenizer.chars_per_token(code_samples()),
+            prompt_format=self.format.name,
+        )
+
+    # ---- requests ---------------------------------------------------------------------------
+
+    def add(self, request: InfillRequest) -> None:
+        """Queue ``request``; raise ValueError (naming the field) if it cannot be served."""
+        cfg = self.config
+        if request.request_id in self.jobs:
+            raise ValueError(f"request_id {request.request_id} is already in flight")
+        if len(self.jobs) >= cfg.max_queued:
+            raise OverflowError("engine queue is full")
+        if not 1 <= request.num_candidates <= cfg.max_candidates:
+            raise ValueError(f"num_candidates must be in [1, {cfg.max_candidates}]")
+        if request.max_steps < 0:
+            raise ValueError("max_steps must be >= 0")
+        widths = tuple(request.canvas_lengths) or (
+            cfg.single_line_canvases if request.single_line else cfg.multi_line_canvases
+        )
+        if any(not 2 <= w <= cfg.max_canvas for w in widths) or len(widths) > 4:
+            raise ValueError(f"canvas_lengths must be 1-4 lengths in [2, {cfg.max_canvas}]")
+        widths = self._canvas_widths(widths)
+        prompt = self._prompt(request)
+        default_steps = cfg.default_steps if self.generation is None else self.generation.max_steps
+        steps = min(request.max_steps or default_steps, cfg.max_steps_cap)
+        generator = torch.Generator().manual_seed(request.seed or request.request_id)
+        job = Job(request, prompt, steps, widths, time.monotonic(), generator=generator)
+        job.seed_ids = self._seed_for(request)
+        if self.format.suffix_on_canvas:
+            k = self.format.suffix_on_canvas
+            job.tail_ids = self.tokenizer.encode(request.suffix[: k * 8])[:k]
+        self.jobs[request.request_id] = job
+
+    def _canvas_widths(self, asked: tuple[int, ...]) -> tuple[int, ...]:
+        """The canvas lengths denoised for a request that asked for ``asked``.
+
+        A checkpoint trained on one canvas length gets that length (unless short canvases are allowed);
+        a format that puts the suffix's start on the canvas gets three fill lengths around the first ask,
+        each followed by that suffix start.
+        """
+        cfg = self.config
+        if self.format.format.canvas == "config" and self.canvas_length and not cfg.short_canvases:
+            asked = (min(self.canvas_length, cfg.max_canvas),)
+        k = self.format.suffix_on_canvas
+        if not k:
+            return asked
+        base = min(asked[0], cfg.max_canvas - k)
+        slots = sorted({max(2, base // 2), base, min(base * 2, cfg.max_canvas - k)})
+        return tuple(n + k for n in slots)
+
+    def _seed_for(self, request: InfillRequest) -> list[int]:
+        """Tokens to start the canvas from when the user typed the beginning of the document's last fill.
+
+        The rest of that fill seeds the canvas (undecided, so the model still judges every token): where
+        it still fits, it is decided in a step or two; where the new text conflicts, it is re-denoised.
+        """
+        last = self.last_fills.get(request.document_key) if request.document_key else None
+        if last is None or request.pinned:
+            return []
+        old_prefix, old_fill = last
+        if not request.prefix.startswith(old_prefix):
+            return []
+        typed = request.prefix[len(old_prefix) :]
+        if not typed or not old_fill.startswith(typed) or len(typed) >= len(old_fill):
+            return []
+        self.seeded += 1
+        return self.tokenizer.encode(old_fill[len(typed) :])
+
+    def cancel(self, request_id: int) -> None:
+        job = self.jobs.get(request_id)
+        if job is not None:
+            job.cancelled = True
+
+    def has_work(self) -> bool:
+        return bool(self.jobs)
+
+    def _prompt(self, request: InfillRequest) -> list[int]:
+        """The prompt's token ids. Clients cut their context to the budgets announced in the Welcome; the
+        trim here is a guard for what they missed (counted in ``trimmed_prompts``): code from other files
+        goes first, then whole blocks from the start of the prefix."""
+        cfg = self.config
+        prefix = self.tokenizer.encode(request.prefix[-cfg.max_prefix_tokens * 8 :])
+        suffix = self.tokenizer.encode(request.suffix[: cfg.max_suffix_tokens * 8])
+        context = self.tokenizer.encode(request.context[-cfg.max_prefix_tokens * 8 :])
+        excess = len(context) + len(prefix) - cfg.max_prefix_tokens
+        if excess > 0 or len(suffix) > cfg.max_suffix_tokens:
+            self.trimmed_prompts += 1
+        if excess > 0:
+            context = context[excess:] if excess < len(context) else []
+            excess = len(prefix) - cfg.max_prefix_tokens
+        if excess > 0:
+            # Drop whole blocks from the start, so a growing prefix keeps the same first tokens.
+            drop = -(-excess // cfg.prefix_trim_quantum) * cfg.prefix_trim_quantum
+            # (A quantum that is large next to the budget would drop most of it: then trim exactly.)
+            prefix = prefix[drop:] if len(prefix) - drop >= cfg.max_prefix_tokens // 2 else prefix[-cfg.max_prefix_tokens :]
+        suffix = suffix[: cfg.max_suffix_tokens]
+        return self.format.prompt(prefix, suffix, request.language, context)
+
+    # ---- the step ---------------------------------------------------------------------------
+
+    @torch.inference_mode()
+    def step(self) -> list[Message]:
+        out: list[Message] = []
+        for job in [j for j in self.jobs.values() if j.cancelled]:
+            out.append(self._finish(job, FinishReason.CANCELLED))
+        self._prefill()
+        for job in [j for j in self.jobs.values() if j.request.warm and j.encoded_at]:
+            out.append(self._finish(job, FinishReason.CONVERGED))
+        self._denoise(out)
+        for job in [j for j in self.jobs.values() if j.slots and all(s.done for s in j.slots)]:
+            capped = not all(s.converged for s in job.slots)
+            out.append(self._finish(job, FinishReason.STEP_CAP if capped else FinishReason.CONVERGED))
+        return out
+
+    def _ordered(self) -> list[Job]:
+        return sorted(self.jobs.values(), key=lambda j: (j.request.priority != Priority.INTERACTIVE, j.arrived))
+
+    def _prefill(self) -> None:
+        """Encode waiting prompts within the step's token budget, reusing each document's cache.
+
+        Prompts with a few tokens left to encode (a keystroke's worth, up to one chunk) share one encoder
+        pass (``encode_batch``); longer ones are encoded alone, chunk by chunk.
+        """
+        budget = self.config.prefill_tokens_per_step
+        short: list[Job] = []
+        for job in self._ordered():
+            if job.encoded and job.slots or budget <= 0:
+                continue
+            if not job.kv.ids:
+                job.kv = self.kv_store.lookup(job.request.document_key, job.prompt)
+                job.cached_tokens = len(job.kv.ids)
+                job.started = time.monotonic()
+            remaining = len(job.prompt) - len(job.kv.ids)
+            if 0 < remaining <= self.runner.chunk:
+                short.append(job)
+                budget -= remaining
+                continue
+            job.kv = self.runner.encode(job.kv, job.prompt, budget)
+            budget -= remaining - (len(job.prompt) - len(job.kv.ids))
+            if job.encoded:
+                self._encoded(job)
+        if len(short) > 1:
+            for job, kv in zip(short, self.runner.encode_batch([(j.kv, j.prompt) for j in short]), strict=True):
+                job.kv = kv
+        elif short:
+            short[0].kv = self.runner.encode(short[0].kv, short[0].prompt)
+        for job in short:
+            self._encoded(job)
+
+    def _encoded(self, job: Job) -> None:
+        job.encoded_at = time.monotonic()
+        self.kv_store.store(job.request.document_key, job.kv)
+        if not job.request.warm:  # a warm-up ends here, its prompt in the cache
+            self._make_slots(job)
+
+    def _make_slots(self, job: Job) -> None:
+        pinned_ids = self.tokenizer.encode(job.request.pinned) if job.request.pinned else []
+        vocab = self.runner.vocab_size
+        tail = job.tail_ids
+        for width in job.widths:
+            for _ in range(job.request.num_candidates):
+                generator = None
+                if self.generation is None:
+                    canvas = torch.randint(self.noise_low, vocab, (width,), generator=job.generator)
+                else:
+                    generator = self._canvas_generator(job.request, len(job.slots))
+                    canvas = initial_canvas(width, vocab, generator)
+                pinned = torch.zeros(width, dtype=torch.bool, device=canvas.device)
+                if tail:  # the suffix's start closes the canvas, decided from the first step
+                    canvas[width - len(tail) :] = torch.tensor(tail)
+                    pinned[width - len(tail) :] = True
+                room = width - len(tail)  # the fill's slots
+                n = min(len(pinned_ids), room - 1)
+                if n:
+                    canvas[:n] = torch.tensor(pinned_ids[:n])
+                    pinned[:n] = True
+                seed = job.seed_ids[: room - n]
+                if seed:
+                    canvas[n : n + len(seed)] = torch.tensor(seed)
+                    if n + len(seed) < room:
+                        canvas[n + len(seed)] = self.format.end_ids[0]
+                no_end = torch.zeros(width, dtype=torch.bool, device=canvas.device)
+                no_end[n] = True  # the first free position: the fill is never empty
+                slot = Slot(width, canvas, pinned, no_end, canvas.clone(), tail=len(tail))
+                if generator is not None:
+                    slot.generator, slot.pinned = generator, pinned.clone()
+                    slot.history = torch.full((self.generation.stability_threshold, width), -1, dtype=torch.long,
+                                              device=canvas.device)
+                job.slots.append(slot)
+
+    def _canvas_generator(self, request: InfillRequest, index: int) -> torch.Generator:
+        """The generator of a request's ``index``-th canvas (generate policy), on the runner's device: seeded
+        with the request's seed (its id when 0), plus ``index * 0x9E3779B9`` after the first canvas (an odd
+        step, so the low 32 bits, all a CPU generator reads, differ between a request's canvases)."""
+        seed = ((request.seed or request.request_id) + index * 0x9E3779B9) % 2**64
+        return torch.Generator(device=self.runner.device).manual_seed(seed)
+
+    def _denoise(self, out: list[Message]) -> None:
+        active: list[tuple[Job, Slot]] = [
+            (job, slot) for job in self._ordered() if job.encoded and not job.cancelled
+            for slot in job.slots if not slot.done
+        ]
+        active = active[: self.config.max_batch_canvases]
+        by_width: dict[int, list[tuple[Job, Slot]]] = {}
+        for pair in active:
+            by_width.setdefault(pair[1].width, []).append(pair)
+        for width, group in by_width.items():
+            self._denoise_group(width, group)
+        for job in {id(j): j for j, _ in active}.values():
+            if job.request.stream and job.slots:
+                best = max(job.slots, key=lambda s: s.confidence)
+                text, _ = self._fill_text(best, best.fill)
+                out.append(Partial(job.request.request_id, text, max(s.steps for s in job.slots)))
+
+    def _denoise_group(self, width: int, group: list[tuple[Job, Slot]]) -> None:
+        if self.generation is not None:
+            self._generate_group(group, self.generation)
+            return
+        canvases = torch.stack([s.canvas for _, s in group])
+        has_sc = [s.sc_logits is not None for _, s in group]
+        sc = None
+        if any(has_sc):
+            vocab = self.runner.vocab_size
+            sc = torch.stack([s.sc_logits if s.sc_logits is not None else torch.zeros(width, vocab) for _, s in group])
+            sc = sc.to(self.runner.device, self.runner.dtype)
+        decided = torch.stack([s.decided for _, s in group])
+        logits = self.runner.denoise(canvases, [j.kv for j, _ in group], sc, decided).float().cpu()
+        outcome = denoise_step(
+            canvases,
+            logits,
+            decided=decided,
+            no_end=torch.stack([s.no_end for _, s in group]),
+            step=torch.tensor([s.steps for _, s in group]),
+            max_steps=torch.tensor([j.max_steps for j, _ in group]),
+            banned=self.banned,
+            noise_low=self.noise_low,
+            end_ids=self.end_ids,
+            cfg=self.config.sampler,
+            generator=group[0][0].generator,
+            # Each row re-noises from its own request's generator: a fill does not depend on its batch.
+            noise=torch.stack([torch.randint(self.noise_low, self.runner.vocab_size, (width,), generator=j.generator)
+                               for j, _ in group]),
+        )
+        for row, (job, slot) in enumerate(group):
+            slot.canvas = outcome.canvas[row]
+            slot.decided = outcome.decided[row]
+            slot.fill = outcome.fill[row]
+            slot.sc_logits = outcome.logits[row]
+            _advanced(job, slot, float(outcome.confidence[row]), bool(outcome.done[row]))
+
+    def _generate_group(self, group: list[tuple[Job, Slot]], cfg: GenerateConfig) -> None:
+        """One step of the generate policy over canvases of one length: the LM head on every position,
+        each row self-conditioned on its own last tempered logits (none at its first step), sampled with
+        its own generator, on the runner's device."""
+        canvases = torch.stack([s.canvas for _, s in group])
+        has_sc = torch.tensor([s.sc_logits is not None for _, s in group])
+        sc, sc_rows = None, None
+        if bool(has_sc.any()):
+            like = next(s.sc_logits for _, s in group if s.sc_logits is not None)
+            sc = torch.stack([s.sc_logits if s.sc_logits is not None else torch.zeros_like(like) for _, s in group])
+            sc_rows = None if bool(has_sc.all()) else has_sc
+        logits = self.runner.denoise(canvases, [j.kv for j, _ in group], sc, None, sc_rows).to(canvases.device)
+        outcome = generate_step(
+            canvases,
+            logits,
+            pinned=torch.stack([s.pinned for _, s in group]),
+            no_end=torch.stack([s.no_end for _, s in group]),
+            step=torch.tensor([s.steps for _, s in group]),
+            max_steps=torch.tensor([j.max_steps for j, _ in group]),
+            history=torch.stack([s.history for _, s in group]),
+            generators=[s.generator for _, s in group],
+            banned=self.banned,
+            end_ids=self.end_ids,
+            cfg=cfg,
+            judge_shown=self.config.stop_rule == "shown",
+            line_rows=torch.tensor([j.request.single_line for j, _ in group]),
+            newline_ids=self.newline_ids,
+        )
+        for row, (job, slot) in enumerate(group):
+            slot.canvas = outcome.canvas[row]
+            slot.decided = outcome.accepted[row]
+            slot.fill, slot.argmax = outcome.fill[row], outcome.argmax[row]
+            slot.history = outcome.history[row]
+            slot.sc_logits = outcome.logits[row].to(self.runner.dtype)
+            _advanced(job, slot, float(outcome.confidence[row]), bool(outcome.done[row]))
+
+    def _finish(self, job: Job, reason: FinishReason) -> InfillResult:
+        del self.jobs[job.request.request_id]
+        self.completed += 1
+        candidates: dict[str, Candidate] = {}
+        token_ids: dict[str, list[int]] = {}
+        if reason != FinishReason.CANCELLED:
+            for slot in sorted(job.slots, key=lambda s: -s.confidence):
+                text, tokens = self._fill_text(slot, slot.fill)
+                if text not in candidates:
+                    candidates[text] = Candidate(text, round(slot.confidence, 4), tokens, slot.width)
+                    token_ids[text] = slot.fill[:tokens].tolist()
+            if job.request.score and candidates and job.encoded:
+                candidates = self._scored(job, candidates, token_ids)
+        key = job.request.document_key
+        best = next(iter(candidates), "") or self._decided_text(job)
+        if key and best:
+            self.last_fills[key] = (job.request.prefix, best)
+            self.last_fills.move_to_end(key)
+            while len(self.last_fills) > 256:
+                self.last_fills.popitem(last=False)
+        now = time.monotonic()
+        started = job.started or now
+        return InfillResult(
+            request_id=job.request.request_id,
+            candidates=tuple(candidates.values()),
+            finish_reason=int(reason),
+            steps=max((s.steps for s in job.slots), default=0),
+            forward_passes=max((s.forward_passes for s in job.slots), default=0),
+            prompt_tokens=len(job.prompt),
+            cached_tokens=job.cached_tokens,
+            queue_ms=round((started - job.arrived) * 1000, 2),
+            elapsed_ms=round((now - job.arrived) * 1000, 2),
+            encode_ms=round((job.encoded_at - started) * 1000, 2) if job.encoded_at else 0.0,
+        )
+
+    def _scored(self, job: Job, candidates: dict[str, Candidate], token_ids: dict[str, list[int]]):
+        """The candidates with the encoder's likelihood of each as a continuation of the prefix."""
+        base = job.kv.truncated(len(job.prompt) - self.format.after_prefix(job.request.language))
+        if len(base.ids) < 2:
+            return candidates
+        texts = list(candidates)
+        scores = self.runner.score(base, [token_ids[t] for t in texts])
+        return {t: msgspec.structs.replace(candidates[t], likelihood=round(score, 4))
+                for t, score in zip(texts, scores, strict=True)}
+
+    def _fill_text(self, slot: Slot, tokens: torch.Tensor) -> tuple[str, int]:
+        """The text and token count of the fill ``tokens`` hold (the canvas without its suffix tail).
+
+        The generate policy samples every id, so there a special or control-character token (other than
+        pinned text) ends the fill too, as the format's end tokens do.
+        """
+        ids = tokens[: slot.width - slot.tail]
+        if slot.pinned is not None:
+            banned = torch.isin(ids, self.banned.to(ids.device)) & ~slot.pinned[: len(ids)]
+            if bool(banned.any()):
+                ids = ids[: int(banned.nonzero()[0])]
+        return self.format.canvas_text(ids.tolist())
+
+    def _decided_text(self, job: Job) -> str:
+        """The text a cancelled job had already decided (its leading decided tokens), to seed the next one."""
+        best = ""
+        for slot in job.slots:
+            undecided = (~slot.decided).nonzero()
+            end = int(undecided[0]) if len(undecided) else slot.width
+            text, _ = self._fill_text(slot, slot.fill[:end])
+            best = max(best, text, key=len)
+        return best
+
+    def fail_all(self, message: str) -> list[Message]:
+        """Drop every job with an error reply (used when a step raised)."""
+        out: list[Message] = [
+            ErrorReply(rid, int(ErrorCode.INTERNAL), message) for rid in list(self.jobs)
+        ]
+        self.jobs.clear()
+        return out
+
+    def status(self, request_id: int) -> StatusReply:
+        runner = self.runner
+        return StatusReply(
+            request_id=request_id,
+            model_name=self.welcome.model_name,
+            device=self.welcome.device,
+            backend=self.welcome.backend,
+            active=sum(1 for j in self.jobs.values() if j.slots),
+            queued=sum(1 for j in self.jobs.values() if not j.slots),
+            completed=self.completed,
+            cache_entries=len(self.kv_store),
+            cache_bytes=self.kv_store.nbytes,
+            cache_hit_tokens=self.kv_store.hit_tokens,
+            cache_lookup_tokens=self.kv_store.lookup_tokens,
+            mean_step_ms=round(1000 * runner.step_seconds / max(1, runner.forward_passes), 3),
+            trimmed_prompts=self.trimmed_prompts,
+            forward_passes=runner.forward_passes,
+        )
+
+
+def code_samples() -> list[str]:
+    """Code to measure a tokenizer's characters per token on: a fixed sample of Python (prompt/code_sample.txt)."""
+    return [CODE_SAMPLE.read_text(encoding="utf-8")]
+
+
+
+def load_core(model_dir: str | Path | None = None, device: str = "auto", backend: str = "torch",
+              config: EngineConfig | None = None, dtype: str | torch.dtype | None = "auto") -> EngineCore:
+    """Load a model directory (default: the embedded model) and return a core serving it.
+
+    ``dtype``: ``auto`` (bf16 where the device multiplies it natively, else fp32), or a dtype name.
+    """
+    path = Path(model_dir) if model_dir else default_model_dir()
+    if backend not in ("torch", "onnx", "auto"):
+        raise ValueError(f"backend must be torch, onnx or auto, got {backend!r}")
+    if backend == "onnx" and dtype in (None, "", "auto"):
+        dtype = "float32"  # the exported graphs are fp32; torch's batched work must match their caches
+    check_model_dir(path)
+    tokenizer = InfillTokenizer.from_file(path)
+    config = config or EngineConfig()
+    choose_format(tokenizer, config.prompt_format, config.prompt_template).bind(tokenizer)  # refuse before loading
+    loaded = load_model(path, device=resolve_device(device), dtype=dtype, config=config)
+    card = loaded.card
+    # "auto" is torch everywhere: on this project's 2-core CPU its step measured at or below ONNX Runtime's
+    # (`infill bench --only backends`); ONNX stays a flag until a measurement says otherwise.
+    runner: Runner
+    if backend == "onnx":
+        from engine.model.onnx_runner import OnnxRunner  # needs the onnx extra
+
+        runner = OnnxRunner(loaded)
+    else:
+        from engine.model.torch_runner import TorchRunner
+
+        runner = TorchRunner(loaded)
+    return EngineCore(
+        runner,
+        tokenizer,
+        config,
+        model_name=card.get("name", path.name),
+        trained=bool(card.get("trained", True)),
+        canvas_length=int(getattr(loaded.model.config, "canvas_length", 0) or 0),
+        generation=read_generation_config(path),
+    )
+
+
+def read_generation_config(model_dir: Path) -> GenerateConfig | None:
+    """The generate policy's settings from a model directory's ``generation_config.json``; None when it has
+    none or sets no sampling value (the engine's own policy then runs)."""
+    path = model_dir / "generation_config.json"
+    if not path.is_file():
+        return None
+    return GenerateConfig.from_generation_config(json.loads(path.read_text(encoding="utf-8")))
+
+
+def _advanced(job: Job, slot: Slot, confidence: float, converged: bool) -> None:
+    """Count one denoising step of ``slot``; it is done once converged or out of steps."""
+    slot.steps += 1
+    slot.forward_passes += 1
+    slot.confidence = confidence
+    slot.converged = converged
+    if converged or slot.steps >= job.max_steps:
+        slot.done = True
+        slot.sc_logits = None

@@ -1,0 +1,1 @@
+"""The engine process: the Unix socket server, the loop thread over EngineCore, launch settings, control."""

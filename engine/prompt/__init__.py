@@ -1,0 +1,1 @@
+"""Prompts: the fill-in-the-middle layout, the prompt formats of formats.toml, and the tokenizer."""

@@ -1,0 +1,1 @@
+"""Team scale on Ray Serve: engine replicas behind one ingress, routed by document affinity."""

@@ -1,0 +1,314 @@
+"""Team scale on Ray Serve: several engine replicas (GPUs or machines) behind one HTTP endpoint, the
+requests of each document routed to the replica that holds its cache.
+
+Three parts, all in Ray Serve:
+- ``EngineReplica``: one EngineLoop over a core from an EngineLaunch, per replica (``num_gpus`` each);
+  ``fill`` streams a request's messages as msgpack bodies of the wire-format structs.
+- ``DocumentAffinityRouter`` (infill_http/ray/routing.py): Serve's request router for the replicas. It ranks
+  them by rendezvous hashing of the request's document key, so a document goes to the same replica while
+  the set of replicas stays the same; when a replica leaves or joins, only the documents whose first
+  choice it was (or becomes) move, and pay one cold prompt encoding there. A first choice that stays
+  busy (queue full, or not answering Serve's queue probe) passes the request to the next in the order.
+- ``ApiIngress``: infill_http.api.HttpApi, the same endpoints as ``infill engine --http``, over a
+  ``ReplicaBackend`` (infill_http/ray/routing.py) that streams each request from its replica. A replica that
+  dies mid-request costs one retry on another (a fill is idempotent); a second failure, or the request's
+  time running out, is answered with an error. Nothing waits without a deadline.
+
+``infill serve-ray`` runs it (see ``main``). Ray is imported only by these two modules, which only that
+command (and its tests and benchmark) imports: the ``serve`` extra, ``pip install 'infill-diffusion[serve]'``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import signal
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+import ray
+from ray import serve
+from ray.exceptions import RayActorError
+from ray.serve.config import HTTPOptions, RequestRouterConfig
+from ray.serve.handle import DeploymentHandle
+
+from engine.host.launch import EngineLaunch
+from engine.host.loop import EngineLoop
+from engine.protocol import ErrorCode, ErrorReply, InfillRequest, InfillResult, Welcome
+from infill_http.api import HttpApi
+from infill_http.ray.routing import (
+    ENGINE_DEPLOYMENT,
+    STATUS_TIMEOUT_S,
+    DocumentAffinityRouter,
+    ReplicaBackend,
+)
+from infill_http.settings import DEFAULT_PORT, HttpSettings
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "infill"
+REPLICA_MAX_ONGOING = 256  # fills one replica takes at once (its engine batches them); past it, the next replica
+_WELCOME_TIMEOUT_S = 30.0
+_encoder = msgspec.msgpack.Encoder()
+_request_decoder = msgspec.msgpack.Decoder(InfillRequest)
+
+
+# ---- the engine replica -------------------------------------------------------------------------
+
+
+def launch_from_argv(argv: list[str]) -> EngineLaunch:
+    """The EngineLaunch that ``EngineLaunch.to_argv`` wrote (how a launch crosses to a replica as plain strings)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    EngineLaunch.add_arguments(parser, process=True)
+    return EngineLaunch.from_args(parser.parse_args(argv))
+
+
+class EngineReplica:
+    """One engine: an EngineLoop over the core its launch builds, on this replica's device."""
+
+    def __init__(self, launch_argv: list[str]) -> None:
+        from engine.host.server import _described_welcome
+
+        launch = launch_from_argv(launch_argv)
+        core = launch.load_core()
+        config = getattr(core, "config", None)  # engine.core.engine_core.EngineCore's; fakes have none
+        self.default_canvas = config.multi_line_canvases[0] if config is not None else 64
+        self.welcome = msgspec.structs.replace(_described_welcome(core, launch), model_dir="")
+        self.replica_id = serve.get_replica_context().replica_id.unique_id
+        self._loop = EngineLoop(core, name=f"engine-replica-{self.replica_id}")
+        self._loop.start()
+
+    def describe(self) -> tuple[bytes, int, str]:
+        """The engine's Welcome (msgpack), its default multi-line canvas, and this replica's id."""
+        return _encoder.encode(self.welcome), self.default_canvas, self.replica_id
+
+    async def fill(self, request: bytes, *, route_key: str = "", avoid: tuple[str, ...] = (),
+                   timeout_s: float = 120.0) -> AsyncIterator[str | bytes]:
+        """Stream one request: first this replica's id, then each Partial and the InfillResult or ErrorReply
+        (msgpack). Cancelled by the caller, or out of time, it cancels the engine request. ``route_key`` and
+        ``avoid`` are for the router (DocumentAffinityRouter)."""
+        decoded = _request_decoder.decode(request)
+        aio = asyncio.get_running_loop()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        owner = object()  # each call its own owner: ids of different ingress calls never clash
+
+        def sink(message: Any) -> None:  # the engine loop's thread
+            with contextlib.suppress(RuntimeError):
+                aio.call_soon_threadsafe(queue.put_nowait, message)
+
+        yield self.replica_id
+        self._loop.submit(owner, decoded, sink)
+        deadline = time.monotonic() + timeout_s
+        try:
+            while True:
+                try:
+                    message = await asyncio.wait_for(queue.get(), max(0.0, deadline - time.monotonic()))
+                except TimeoutError:
+                    yield _encoder.encode(ErrorReply(decoded.request_id, ErrorCode.INTERNAL,
+                                                     f"the fill took longer than {timeout_s:g}s"))
+                    return
+                yield _encoder.encode(message)
+                if isinstance(message, InfillResult | ErrorReply):
+                    return
+        finally:
+            self._loop.cancel_owner(owner)  # a no-op once it has ended
+
+    async def status(self, *, replica: str = "") -> tuple[str, bytes]:
+        """This replica's id and its engine's StatusReply (msgpack); ``replica`` is for the router."""
+        reply = await asyncio.wait_for(asyncio.wrap_future(self._loop.status(0)), STATUS_TIMEOUT_S)
+        return self.replica_id, _encoder.encode(reply)
+
+    def check_health(self) -> None:
+        """Serve replaces a replica whose engine loop has stopped."""
+        if not self._loop.running:
+            raise RuntimeError("the engine loop has stopped")
+
+    def __del__(self) -> None:
+        loop = getattr(self, "_loop", None)
+        if loop is not None:
+            loop.close(timeout=5.0)
+
+
+# ---- the ingress --------------------------------------------------------------------------------
+
+
+@serve.ingress()
+class ApiIngress:
+    """infill_http.api.HttpApi over the engine replicas: ``/health`` says 503 until a replica has welcomed it."""
+
+    async def __init__(self, engines: DeploymentHandle, settings: HttpSettings, retries: int = 1) -> None:
+        self.api = HttpApi(settings)
+        self.backend: ReplicaBackend | None = None
+        self._engines = engines
+        self._retries = retries
+        self._connected = asyncio.get_running_loop().create_task(self._connect())
+
+    def __serve_build_asgi_app__(self) -> Any:
+        return self.api.app
+
+    async def _connect(self) -> None:
+        while True:
+            try:
+                body, canvas, _ = await asyncio.wait_for(self._engines.describe.remote(), _WELCOME_TIMEOUT_S)
+                break
+            except (TimeoutError, RayActorError) as exc:
+                log.warning("no engine replica answered yet (%r); asking again", exc)
+                await asyncio.sleep(1.0)
+        welcome = msgspec.msgpack.decode(body, type=Welcome)
+        # The ingress's own deadline comes after the API's, which cancels first and answers 504.
+        self.backend = ReplicaBackend(self._engines, welcome, timeout_s=self.api.settings.request_timeout_s + 5.0,
+                                      retries=self._retries)
+        self.api.default_canvas = canvas
+        self.api.ready(self.backend)
+
+    async def wait_ready(self, timeout_s: float) -> str:
+        """The model served, once the API is ready; raises TimeoutError after ``timeout_s``."""
+        await asyncio.wait_for(asyncio.shield(self._connected), timeout_s)
+        assert self.backend is not None
+        return self.backend.welcome.model_name
+
+    def retried(self) -> int:
+        """Fills sent to another replica after their first one failed."""
+        return self.backend.retried if self.backend is not None else 0
+
+
+# ---- deploying it -------------------------------------------------------------------------------
+
+
+def build_app(launch: EngineLaunch, settings: HttpSettings, *, replicas: int, gpus_per_replica: float = 0.0,
+              cpus_per_replica: float = 1.0, retries: int = 1, affinity: bool = True,
+              affinity_patience_s: float = 2.0) -> Any:
+    """The Serve application: ``replicas`` engines (each on ``gpus_per_replica`` GPUs and
+    ``cpus_per_replica`` CPUs) behind one ingress."""
+    if replicas < 1:
+        raise ValueError(f"replicas must be at least 1, got {replicas}")
+    # Without affinity (for comparison): Serve's default, the less busy of two replicas drawn at random.
+    router = ({"request_router_class": DocumentAffinityRouter,
+               "request_router_kwargs": {"patience_s": affinity_patience_s}} if affinity else {})
+    if gpus_per_replica and launch.device == "auto":
+        launch = dataclasses.replace(launch, device="cuda")
+    engines = serve.deployment(EngineReplica).options(
+        name=ENGINE_DEPLOYMENT,
+        num_replicas=replicas,
+        max_ongoing_requests=REPLICA_MAX_ONGOING,
+        ray_actor_options={"num_cpus": cpus_per_replica, "num_gpus": gpus_per_replica},
+        request_router_config=RequestRouterConfig(**router),
+        health_check_period_s=2.0,
+        health_check_timeout_s=10.0,
+        graceful_shutdown_timeout_s=10.0,
+    ).bind(launch.to_argv())
+    ingress = serve.deployment(ApiIngress).options(
+        name="ApiIngress",
+        num_replicas=1,  # per-client limits (requests in flight) are counted here
+        max_ongoing_requests=1024,
+        ray_actor_options={"num_cpus": 0},
+    )
+    return ingress.bind(engines, settings, retries)
+
+
+def http_options(settings: HttpSettings) -> HTTPOptions:
+    """Serve's proxy listening where ``settings`` say, with their TLS files."""
+    return HTTPOptions(
+        host=settings.host,
+        port=settings.port,
+        ssl_certfile=str(settings.ssl_certfile) if settings.ssl_certfile else None,
+        ssl_keyfile=str(settings.ssl_keyfile) if settings.ssl_keyfile else None,
+        keep_alive_timeout_s=30,
+    )
+
+
+def deploy(app: Any, settings: HttpSettings, *, ready_timeout_s: float = 600.0) -> DeploymentHandle:
+    """Start Serve's proxy (on the head node only) for ``settings`` and run ``app`` until the API is ready."""
+    serve.start(proxy_location="HeadOnly", http_options=http_options(settings))
+    handle = serve.run(app, name=APP_NAME, route_prefix="/")
+    handle.wait_ready.remote(ready_timeout_s).result(timeout_s=ready_timeout_s + 5)
+    return handle
+
+
+# ---- the command --------------------------------------------------------------------------------
+
+
+def _parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, EngineLaunch, HttpSettings]:
+    parser = argparse.ArgumentParser(
+        prog="infill serve-ray",
+        description="Serve the HTTP API of 'infill engine --http' from several engine replicas on Ray Serve, "
+                    "each document's requests on the replica that holds its cache.")
+    EngineLaunch.add_arguments(parser)
+    parser.add_argument("--core-factory", default="", metavar="MODULE:FUNCTION",
+                        help="TESTING ONLY: build each replica's core with this function")
+    group = parser.add_argument_group("Ray Serve")
+    group.add_argument("--replicas", type=int, default=1, metavar="N", help="engine replicas (default 1)")
+    group.add_argument("--gpus-per-replica", type=float, default=None, metavar="N",
+                       help="GPUs per replica (default: 1 when the cluster has GPUs and --device is not cpu, else 0)")
+    group.add_argument("--cpus-per-replica", type=float, default=1.0, metavar="N",
+                       help="CPUs per replica (default 1; a CPU replica's torch uses this many threads)")
+    group.add_argument("--ray-address", default="", metavar="ADDRESS",
+                       help="join this Ray cluster ('auto': the one 'ray start' made here); default: start one")
+    group.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    HttpSettings.add_arguments(parser)
+    parser.set_defaults(http=("127.0.0.1", DEFAULT_PORT))
+    args = parser.parse_args(argv)
+    launch = EngineLaunch.from_args(args, parser)
+    if args.replicas < 1:
+        parser.error(f"--replicas must be at least 1, got {args.replicas}")
+    try:
+        settings = HttpSettings.from_args(args)
+    except ValueError as exc:
+        parser.error(str(exc))
+    assert settings is not None
+    return args, launch, settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Deploy, serve until SIGINT/SIGTERM (also while deploying), then take the application down (and Ray,
+    if started here)."""
+    args, launch, settings = _parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    started_here = not ray.is_initialized() and not args.ray_address
+    if not ray.is_initialized():
+        ray.init(address=args.ray_address or None, include_dashboard=False, logging_level=logging.WARNING)
+    signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM stops it as Ctrl-C does
+    status = 0
+    try:
+        gpus = args.gpus_per_replica
+        if gpus is None:
+            gpus = 1.0 if ray.cluster_resources().get("GPU", 0) and launch.device != "cpu" else 0.0
+        app = build_app(launch, settings, replicas=args.replicas, gpus_per_replica=gpus,
+                        cpus_per_replica=args.cpus_per_replica)
+        deploy(app, settings)
+        scheme = "https" if settings.ssl_certfile else "http"
+        log.info("serving %s://%s:%d with %d engine replica(s)%s", scheme, settings.host, settings.port,
+                 args.replicas, "" if settings.api_keys else " (no API keys: loopback only)")
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        log.info("stopping")
+    except Exception as exc:
+        log.error("serving on Ray failed: %s", exc)
+        status = 1
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):  # a second signal must not cut the cleanup short
+            signal.signal(signum, signal.SIG_IGN)
+        with contextlib.suppress(Exception):
+            serve.delete(APP_NAME)
+        if started_here:
+            with contextlib.suppress(Exception):
+                serve.shutdown()
+            ray.shutdown()
+    log.info("stopped")
+    return status
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+if __name__ == "__main__":  # python -m infill_http.ray.serve: run it from its importable name, which Ray pickles
+    from infill_http.ray.serve import main as run
+
+    raise SystemExit(run())
