@@ -8,11 +8,13 @@ dispatch by attribute name: the receiver matches on the decoded type.
 from __future__ import annotations
 
 import enum
+import itertools
+import secrets
 import struct
 
 import msgspec
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: request ids are strings, unique where the request is born
 MAX_FRAME_BYTES = 16 * 1024 * 1024
 _HEADER = struct.Struct(">I")
 
@@ -47,6 +49,17 @@ class _Msg(msgspec.Struct, array_like=True, omit_defaults=True, gc=False, frozen
     pass
 
 
+class RequestIds:
+    """Request ids unique across processes and connections: ``ORIGIN-RANDOM-N``, made where requests are born."""
+
+    def __init__(self, origin: str) -> None:
+        self._prefix = f"{origin}-{secrets.token_hex(4)}-"
+        self._numbers = itertools.count(1)
+
+    def __call__(self) -> str:
+        return f"{self._prefix}{next(self._numbers)}"
+
+
 # ---- client -> engine -------------------------------------------------------------------------
 
 
@@ -58,6 +71,10 @@ class Hello(_Msg, tag=1):
 class InfillRequest(_Msg, tag=2):
     """Fill the hole between ``prefix`` and ``suffix``.
 
+    ``request_id`` is given once, where the request is born (``RequestIds``), and every layer logs,
+    routes and cancels by it unchanged. ``seed`` 0 means: derived from the request's own text, so the
+    same request gives the same fill whatever came before it.
+
     ``document_key`` names the document the hole is in, so the engine can reuse that document's encoder
     cache across keystrokes. ``canvas_lengths`` lists candidate canvas sizes (empty: the engine chooses);
     ``max_steps`` is the denoising step budget (0: the engine default). ``pinned`` is text the fill must
@@ -65,7 +82,7 @@ class InfillRequest(_Msg, tag=2):
     files, placed where the model's prompt format puts it (counted in the prefix budget).
     """
 
-    request_id: int
+    request_id: str
     prefix: str
     suffix: str
     language: str = ""
@@ -84,11 +101,11 @@ class InfillRequest(_Msg, tag=2):
 
 
 class Cancel(_Msg, tag=3):
-    request_id: int
+    request_id: str
 
 
 class StatusRequest(_Msg, tag=4):
-    request_id: int
+    request_id: str
 
 
 class Shutdown(_Msg, tag=5):
@@ -132,13 +149,13 @@ class Partial(_Msg, tag=12):
     """An intermediate canvas, streamed when the request asked for it. A snapshot: one the engine has not
     yet written when the next is ready is replaced by it, so steps may be skipped; the last one is sent."""
 
-    request_id: int
+    request_id: str
     text: str
     step: int
 
 
 class InfillResult(_Msg, tag=13):
-    request_id: int
+    request_id: str
     candidates: tuple[Candidate, ...]
     finish_reason: int
     steps: int = 0
@@ -151,13 +168,13 @@ class InfillResult(_Msg, tag=13):
 
 
 class ErrorReply(_Msg, tag=14):
-    request_id: int
+    request_id: str
     code: int
     message: str
 
 
 class StatusReply(_Msg, tag=15):
-    request_id: int
+    request_id: str
     model_name: str
     device: str
     backend: str

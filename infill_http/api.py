@@ -26,7 +26,6 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
-import itertools
 import logging
 import secrets
 import socket
@@ -46,6 +45,7 @@ from engine.protocol import (
     MAX_FRAME_BYTES,
     ErrorCode,
     InfillRequest,
+    RequestIds,
 )
 from infill_http.guard import ConnectionGuard, ConnectionLimits, OriginGuard, guarded_protocols
 from infill_http.settings import HttpSettings
@@ -113,7 +113,7 @@ class HttpApi:
     default_canvas: int = 64
     backend: Backend | None = None
     _clients: dict[str, _Client] = field(default_factory=dict)
-    _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _ids: RequestIds = field(default_factory=lambda: RequestIds("http"))
 
     def __post_init__(self) -> None:
         endpoints = Starlette(routes=[
@@ -266,7 +266,7 @@ class HttpApi:
             raise HttpError(400, f"the number of candidates must be in 1-{self.settings.max_candidates}, got {n}")
         check_context(self.settings, prefix, suffix, context)
         return InfillRequest(
-            request_id=next(self._ids),
+            request_id=self._ids(),
             prefix=prefix,
             suffix=suffix,
             language=language,

@@ -62,7 +62,7 @@ class RemoteConnection:
                 try:
                     message = decode_client(body)
                 except ProtocolError as exc:
-                    self.send(ErrorReply(0, ErrorCode.PROTOCOL, str(exc)))
+                    self.send(ErrorReply("", ErrorCode.PROTOCOL, str(exc)))
                     continue
                 self._dispatch(message)
         except WebSocketDisconnect:
@@ -82,10 +82,10 @@ class RemoteConnection:
             return None
         data = message.get("bytes")
         if data is None:
-            self.send(ErrorReply(0, ErrorCode.PROTOCOL, "send binary messages (msgpack), not text"))
+            self.send(ErrorReply("", ErrorCode.PROTOCOL, "send binary messages (msgpack), not text"))
             return b""
         if len(data) > MAX_FRAME_BYTES:
-            self.send(ErrorReply(0, ErrorCode.PROTOCOL, f"message larger than {MAX_FRAME_BYTES} bytes"))
+            self.send(ErrorReply("", ErrorCode.PROTOCOL, f"message larger than {MAX_FRAME_BYTES} bytes"))
             return b""
         return data
 
@@ -98,7 +98,7 @@ class RemoteConnection:
             return False
         refusal = hello_refusal(body)
         if refusal:
-            self.send(ErrorReply(0, ErrorCode.PROTOCOL, refusal))
+            self.send(ErrorReply("", ErrorCode.PROTOCOL, refusal))
             return False
         self.send(self.backend.welcome)
         return True
@@ -124,11 +124,11 @@ class RemoteConnection:
                 future = self.backend.status(request_id)
                 future.add_done_callback(lambda f: self._status_done(request_id, f))
             case Shutdown():
-                self.send(ErrorReply(0, ErrorCode.BAD_REQUEST, "a remote client cannot stop a shared engine"))
+                self.send(ErrorReply("", ErrorCode.BAD_REQUEST, "a remote client cannot stop a shared engine"))
             case Hello():
-                self.send(ErrorReply(0, ErrorCode.PROTOCOL, "Hello is only valid as the first message"))
+                self.send(ErrorReply("", ErrorCode.PROTOCOL, "Hello is only valid as the first message"))
 
-    def _status_done(self, request_id: int, future: Any) -> None:
+    def _status_done(self, request_id: str, future: Any) -> None:
         try:
             reply: ServerMessage = future.result()
             if isinstance(reply, StatusReply):  # what the process knows is the operator's, not a client's

@@ -38,7 +38,7 @@ class Backend(Protocol):
 
     def cancel_owner(self, owner: Hashable) -> None: ...
 
-    def status(self, request_id: int = 0) -> Any: ...  # a concurrent.futures.Future[StatusReply]
+    def status(self, request_id: str = "") -> Any: ...  # a concurrent.futures.Future[StatusReply]
 
 
 class HttpError(Exception):

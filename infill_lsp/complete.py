@@ -18,7 +18,7 @@ from pathlib import Path
 from engine.clients.interface import EngineUnavailable
 from engine.clients.remote import RemoteEngine
 from engine.host.launch import EngineLaunch
-from engine.protocol import InfillResult, Welcome
+from engine.protocol import InfillResult, RequestIds, Welcome
 from grammars import entry_for_path
 
 MARKER = "<FILL>"
@@ -50,14 +50,15 @@ async def fill_holes(client, text: str, language: str, marker: str, steps: int, 
     support = LanguageRegistry().get(language)
     settings = Settings() if not steps else Settings(max_steps=steps)
     pieces = split_holes(text, marker)
+    new_id = RequestIds("complete")
     done = pieces[0]
     for index, piece in enumerate(pieces[1:], start=1):
         rest = "".join(pieces[index:])
         document = Document(f"file:///complete/hole{index}", done + rest, language=support)
         started = time.perf_counter()
-        fill, reason, result = None, "", InfillResult(request_id=index, candidates=(), finish_reason=0)
+        fill, reason, result = None, "", InfillResult(request_id="", candidates=(), finish_reason=0)
         try:
-            plan = plan_completion(document, document.index.position(len(done)), settings, request_id=index)
+            plan = plan_completion(document, document.index.position(len(done)), settings, request_id=new_id())
         except Skip as why:
             reason = str(why)
         else:

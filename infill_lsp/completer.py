@@ -141,7 +141,7 @@ class Completer:
             document,
             position,
             self.session.settings,
-            request_id=link.next_request_id() if link else 0,
+            request_id=link.next_request_id() if link else "",
             selected=selected,
             mode=mode,
             cross_file=self.cross_file(document, cross_file_chars),

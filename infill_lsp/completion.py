@@ -59,7 +59,7 @@ def plan_completion(
     position: Position,
     settings: Settings,
     *,
-    request_id: int,
+    request_id: str,
     selected: tuple[Position, Position, str] | None = None,
     mode: str = AUTOMATIC,
     cross_file: str = "",

@@ -17,7 +17,6 @@ import contextlib
 import dataclasses
 import enum
 import importlib
-import itertools
 import logging
 import os
 import statistics
@@ -29,7 +28,7 @@ from typing import Any
 
 from engine.clients.connect import SpawningClient, open_client, stop_engine
 from engine.clients.interface import EngineClient, EngineError, EngineUnavailable
-from engine.protocol import InfillRequest, InfillResult, StatusReply, Welcome
+from engine.protocol import InfillRequest, InfillResult, RequestIds, StatusReply, Welcome
 from infill_lsp.config import EngineSettings
 
 log = logging.getLogger(__name__)
@@ -169,7 +168,7 @@ class EngineLink:
         self._retry_at = 0.0
         self._background: set[asyncio.Task[Any]] = set()
         self._latencies: deque[float] = deque(maxlen=200)
-        self._request_ids = itertools.count(1)
+        self.next_request_id = RequestIds("lsp")  # every request's one id, from here to the core and back
         self._auto_restart: asyncio.TimerHandle | None = None
         self._restart_settings: EngineSettings | None = None  # the next start's, after Restart Engine
 
@@ -182,9 +181,6 @@ class EngineLink:
         changed, self._state = value is not self._state, value
         if changed:
             self.on_state(value)
-
-    def next_request_id(self) -> int:
-        return next(self._request_ids)
 
     def backoff_s(self) -> float:
         base = self.settings.restart_backoff_ms / 1000

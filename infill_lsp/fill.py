@@ -120,7 +120,7 @@ class HolePlan:
 
     def request(
         self,
-        request_id: int,
+        request_id: str,
         *,
         document_key: str = "",
         max_steps: int = 0,

@@ -84,7 +84,7 @@ def bench_generate(core, context: tuple[str, str], steps: int, width: int, repea
     prefix, suffix = context
     model = core.runner.model
     special = core.tokenizer.special
-    prompt = core._prompt(InfillRequest(0, prefix, suffix, language="python"))
+    prompt = core._prompt(InfillRequest("0", prefix, suffix, language="python"))
     ids = torch.tensor([prompt], device=core.runner.device)
     sampler = core.config.sampler
     model.config.canvas_length = width
@@ -96,7 +96,7 @@ def bench_generate(core, context: tuple[str, str], steps: int, width: int, repea
     )
 
     def request(rid: int, key: str, text: str) -> InfillRequest:
-        return InfillRequest(rid, text, suffix, language="python", document_key=key, max_steps=steps,
+        return InfillRequest(str(rid), text, suffix, language="python", document_key=key, max_steps=steps,
                              canvas_lengths=(width,))
 
     with torch.inference_mode():
@@ -140,7 +140,7 @@ def bench_keystroke(core, context: tuple[str, str], repeats: int) -> dict:
         cold, warm, cached, steps, cold_steps = [], [], [], [], []
         for i in range(repeats):
             key = f"doc-{mode}-{time.time()}-{i}"
-            first, elapsed = _run(core, InfillRequest(20_000 + 2 * i, prefix, suffix, language="python",
+            first, elapsed = _run(core, InfillRequest(str(20_000 + 2 * i), prefix, suffix, language="python",
                                                       document_key=key, single_line=True))
             cold.append(elapsed)
             cold_steps.append(first.forward_passes)
@@ -148,7 +148,7 @@ def bench_keystroke(core, context: tuple[str, str], repeats: int) -> dict:
             if mode == "agreeing":
                 shown = first.candidates[0].text if first.candidates else ""
                 typed = shown[:1] if shown[:1].strip() else "r"
-            result, elapsed = _run(core, InfillRequest(20_001 + 2 * i, prefix + typed, suffix, language="python",
+            result, elapsed = _run(core, InfillRequest(str(20_001 + 2 * i), prefix + typed, suffix, language="python",
                                                        document_key=key, single_line=True))
             warm.append(elapsed)
             cached.append(result.cached_tokens / max(1, result.prompt_tokens))
@@ -173,14 +173,14 @@ def bench_burst(core, context: tuple[str, str], documents: int, repeats: int) ->
             keys = [f"burst-{mode}-{rep}-{i}-{time.time()}" for i in range(documents)]
             texts = [prefix + f"# note {i}\n        " for i in range(documents)]
             for i, (key, text) in enumerate(zip(keys, texts, strict=True)):
-                _run(core, InfillRequest(30_000 + i, text, suffix, language="python", document_key=key,
+                _run(core, InfillRequest(str(30_000 + i), text, suffix, language="python", document_key=key,
                                          single_line=True, max_steps=4))
             if mode == "one_by_one_ms":
                 runner.encode_batch = None  # the core then encodes each prompt alone
             try:
                 started = time.perf_counter()
                 for i, (key, text) in enumerate(zip(keys, texts, strict=True)):
-                    core.add(InfillRequest(31_000 + i, text + "r", suffix, language="python", document_key=key,
+                    core.add(InfillRequest(str(31_000 + i), text + "r", suffix, language="python", document_key=key,
                                            single_line=True, max_steps=4))
                 while core.has_work():
                     core.step()
@@ -301,7 +301,7 @@ def bench_http(launch: EngineLaunch, context: tuple[str, str], requests: int, cl
         try:
             for i in range(count + 1):  # the first of each is cold: dropped
                 started = time.perf_counter()
-                await client.infill(InfillRequest(i + 1, prefix, suffix, document_key="bench-http",
+                await client.infill(InfillRequest(str(i + 1), prefix, suffix, document_key="bench-http",
                                                   canvas_lengths=(16,)), timeout=300)
                 elapsed = (time.perf_counter() - started) * 1000
                 http_ms = await asyncio.to_thread(http_fill, conn, body)
@@ -365,7 +365,7 @@ def bench_backends(core, context: tuple[str, str], width: int, repeats: int) -> 
     from engine.core.kv import PromptKV
 
     runner = core.runner
-    prompt = core._prompt(InfillRequest(0, *context, language="python"))
+    prompt = core._prompt(InfillRequest("0", *context, language="python"))
     kv = runner.encode(PromptKV(), prompt)
     canvas = torch.randint(core.noise_low, runner.vocab_size, (1, width))
     out = {}
@@ -407,7 +407,7 @@ def bench_dtypes(launch: EngineLaunch, context: tuple[str, str], repeats: int) -
     setups = {}
     for name in ("float32", "bfloat16"):
         core = dataclasses.replace(launch, backend="torch", dtype=name).load_core()
-        prompt = core._prompt(InfillRequest(0, *context, language="python"))
+        prompt = core._prompt(InfillRequest("0", *context, language="python"))
         kv = core.runner.encode(PromptKV(), prompt)
         canvas = torch.randint(core.noise_low, core.runner.vocab_size, (1, 16), generator=torch.Generator().manual_seed(0))
         setups[name] = (core.runner, prompt, kv, canvas)
@@ -468,7 +468,7 @@ def main(argv: list[str] | None = None) -> int:
     report: dict = {"model": core.welcome.model_name, "device": core.welcome.device,
                     "torch_threads": torch.get_num_threads(), "trained": core.welcome.trained,
                     "dtype": str(core.runner.loaded.dtype).removeprefix("torch."),
-                    "context_tokens": len(core._prompt(InfillRequest(0, *context, language="python")))}
+                    "context_tokens": len(core._prompt(InfillRequest("0", *context, language="python")))}
     if "generate" in parts:
         report["engine_vs_generate"] = bench_generate(core, context, steps=16, width=16, repeats=args.repeats)
         print(f"  generate: {report['engine_vs_generate']}", file=sys.stderr)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import torch
 
+from engine.core.engine_core import request_seed
 from engine.core.kv import PromptKV
 from engine.core.sampler import SamplerConfig, temperature
 from engine.protocol import InfillRequest, InfillResult
@@ -141,7 +142,7 @@ class EngineAnswer:
     result: InfillResult
 
 
-def engine_canvases(core, requests: list[InfillRequest]) -> dict[int, EngineAnswer]:
+def engine_canvases(core, requests: list[InfillRequest]) -> dict[str, EngineAnswer]:
     """``requests`` added to ``core`` together and run to the end: per request id, its prompt, the canvas
     each of its slots answered (before the engine's rules for what it shows) and its result."""
     jobs = {}
@@ -185,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     request = InfillRequest(max(args.seed, 1), "def mean(values):\n    return ", "\n\nprint(mean([1, 2]))\n",
                             language="python", seed=args.seed, max_steps=args.steps)
     answer = engine_canvases(core, [request])[request.request_id]
-    theirs = transformers_generate(model, answer.prompt, None, request.seed or request.request_id, args.steps or None)
+    theirs = transformers_generate(model, answer.prompt, None, request_seed(request), args.steps or None)
     engine = pad_after_eos(answer.canvases[0], model.generation_config.eos_token_id, model.generation_config.pad_token_id)
     report = {
         "model": str(runner.loaded.path), "device": str(runner.device), "dtype": str(runner.dtype),

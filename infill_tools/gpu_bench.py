@@ -190,7 +190,7 @@ def engine_vs_generate(model, canvas: int, prompt: int, steps: int, device, repe
     runner = TorchRunner(LoadedModel(model, {}, None, next(model.parameters()).dtype, device))
     core = EngineCore(runner, tokenizer, config)
     text = (CONTEXT_SOURCE.read_text() * 4)[:prompt]  # ``prompt`` tokens
-    request = InfillRequest(0, text, "", language="python", max_steps=steps, canvas_lengths=(canvas,))
+    request = InfillRequest("0", text, "", language="python", max_steps=steps, canvas_lengths=(canvas,))
     ids = torch.tensor([core._prompt(request)], device=device)
     model.config.canvas_length = canvas
     sampler = config.sampler
@@ -202,7 +202,7 @@ def engine_vs_generate(model, canvas: int, prompt: int, steps: int, device, repe
     def engine_fill(number: int) -> tuple[float, int]:
         _sync(device)
         started = time.perf_counter()
-        core.add(InfillRequest(number, text, "", language="python", max_steps=steps, canvas_lengths=(canvas,)))
+        core.add(InfillRequest(str(number), text, "", language="python", max_steps=steps, canvas_lengths=(canvas,)))
         passes = 0
         while core.has_work():
             passes = max([passes] + [m.forward_passes for m in core.step() if isinstance(m, InfillResult)])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 import torch
 
@@ -117,18 +118,18 @@ def test_no_end_forbids_an_empty_fill():
 
 
 def test_core_serves_requests_and_reuses_the_document_cache(core):
-    core.add(InfillRequest(1, "def add(a, b):\n    ", "\n", language="python", document_key="doc-a",
+    core.add(InfillRequest("1", "def add(a, b):\n    ", "\n", language="python", document_key="doc-a",
                            max_steps=5, num_candidates=2, canvas_lengths=(8, 16), stream=True))
-    core.add(InfillRequest(2, "func Max(", ") int {}\n", language="go", single_line=True, max_steps=3))
+    core.add(InfillRequest("2", "func Max(", ") int {}\n", language="go", single_line=True, max_steps=3))
     out = run_all(core)
     results = {m.request_id: m for m in out if isinstance(m, InfillResult)}
-    assert set(results) == {1, 2}
-    assert any(isinstance(m, Partial) and m.request_id == 1 for m in out)
-    assert results[1].steps <= 5 and results[2].steps <= 3
-    assert 1 <= len(results[1].candidates) <= 4
-    assert {c.canvas_length for c in results[1].candidates} <= {8, 16}
-    assert results[1].finish_reason in (FinishReason.CONVERGED, FinishReason.STEP_CAP)
-    core.add(InfillRequest(3, "def add(a, b):\n    r", "\n", language="python", document_key="doc-a",
+    assert set(results) == {"1", "2"}
+    assert any(isinstance(m, Partial) and m.request_id == "1" for m in out)
+    assert results["1"].steps <= 5 and results["2"].steps <= 3
+    assert 1 <= len(results["1"].candidates) <= 4
+    assert {c.canvas_length for c in results["1"].candidates} <= {8, 16}
+    assert results["1"].finish_reason in (FinishReason.CONVERGED, FinishReason.STEP_CAP)
+    core.add(InfillRequest("3", "def add(a, b):\n    r", "\n", language="python", document_key="doc-a",
                            max_steps=2))
     (again,) = [m for m in run_all(core) if isinstance(m, InfillResult)]
     assert again.cached_tokens > 0 and again.cached_tokens < again.prompt_tokens
@@ -141,22 +142,22 @@ def test_a_request_reaches_the_model_under_its_tables_model_tag(core, monkeypatc
     seen: list[list[int]] = []
     real = core.runner.encode
     monkeypatch.setattr(core.runner, "encode", lambda kv, ids, *rest: seen.append(list(ids)) or real(kv, ids, *rest))
-    core.add(InfillRequest(60, "const a = ", ";\n", language=language, document_key=f"tag-{language}", max_steps=1))
+    core.add(InfillRequest("60", "const a = ", ";\n", language=language, document_key=f"tag-{language}", max_steps=1))
     run_all(core)
     assert seen and seen[0][:2] == [core.tokenizer.special.bos, core.tokenizer.special.languages[tag]]
     assert core.tokenizer.special.languages["tsx"] not in seen[0]
 
 
 def test_core_pins_typed_text(core):
-    core.add(InfillRequest(4, "x = ", "\n", pinned="foo", max_steps=3, canvas_lengths=(8,)))
+    core.add(InfillRequest("4", "x = ", "\n", pinned="foo", max_steps=3, canvas_lengths=(8,)))
     (result,) = [m for m in run_all(core) if isinstance(m, InfillResult)]
     assert all(c.text.startswith("foo") for c in result.candidates)
 
 
 def test_core_cancel_frees_the_request(core):
-    core.add(InfillRequest(5, "a", "b", max_steps=50))
+    core.add(InfillRequest("5", "a", "b", max_steps=50))
     core.step()
-    core.cancel(5)
+    core.cancel("5")
     out = core.step()
     (result,) = [m for m in out if isinstance(m, InfillResult)]
     assert result.finish_reason == FinishReason.CANCELLED
@@ -175,13 +176,13 @@ def test_core_cancel_frees_the_request(core):
 )
 def test_core_rejects_bad_requests(core, bad):
     with pytest.raises(ValueError):
-        core.add(InfillRequest(100, "a", "b", **bad))
+        core.add(InfillRequest("100", "a", "b", **bad))
     assert 100 not in core.jobs
 
 
 def test_core_reports_untrained_model(core):
     assert core.welcome.trained is False
-    assert core.status(0).model_name == core.welcome.model_name
+    assert core.status("0").model_name == core.welcome.model_name
 
 
 def test_kv_store_evicts_least_recently_used():
@@ -221,19 +222,19 @@ def test_engine_config_validates():
 
 
 def test_typing_the_start_of_a_fill_seeds_the_next_canvas(core):
-    core.add(InfillRequest(200, "value = ", "\n", document_key="doc-seed", max_steps=6, canvas_lengths=(8,)))
+    core.add(InfillRequest("200", "value = ", "\n", document_key="doc-seed", max_steps=6, canvas_lengths=(8,)))
     (first,) = [m for m in run_all(core) if isinstance(m, InfillResult)]
     fill = first.candidates[0].text
     before = core.seeded
     if len(fill) >= 2:
-        core.add(InfillRequest(201, "value = " + fill[0], "\n", document_key="doc-seed", max_steps=6,
+        core.add(InfillRequest("201", "value = " + fill[0], "\n", document_key="doc-seed", max_steps=6,
                                canvas_lengths=(8,)))
-        assert core.jobs[201].seed_ids == core.tokenizer.encode(fill[1:])
+        assert core.jobs["201"].seed_ids == core.tokenizer.encode(fill[1:])
         run_all(core)
         assert core.seeded == before + 1
     # A keystroke that disagrees with the fill starts from noise.
-    core.add(InfillRequest(202, "value = \x01", "\n", document_key="doc-seed", max_steps=2, canvas_lengths=(8,)))
-    assert core.jobs[202].seed_ids == []
+    core.add(InfillRequest("202", "value = \x01", "\n", document_key="doc-seed", max_steps=2, canvas_lengths=(8,)))
+    assert core.jobs["202"].seed_ids == []
     run_all(core)
 
 
@@ -243,10 +244,10 @@ def test_a_fill_does_not_depend_on_what_shares_its_batch(core):
             core.add(request)
         return {m.request_id: m.candidates[0].text for m in run_all(core) if isinstance(m, InfillResult)}
 
-    alone = fill([InfillRequest(300, "a = ", "\n", max_steps=4, canvas_lengths=(8,), seed=7)])
-    together = fill([InfillRequest(301, "b = ", "\n", max_steps=4, canvas_lengths=(8,), seed=9),
-                     InfillRequest(300, "a = ", "\n", max_steps=4, canvas_lengths=(8,), seed=7)])
-    assert alone[300] == together[300]
+    alone = fill([InfillRequest("300", "a = ", "\n", max_steps=4, canvas_lengths=(8,), seed=7)])
+    together = fill([InfillRequest("301", "b = ", "\n", max_steps=4, canvas_lengths=(8,), seed=9),
+                     InfillRequest("300", "a = ", "\n", max_steps=4, canvas_lengths=(8,), seed=7)])
+    assert alone["300"] == together["300"]
 
 
 def test_decided_positions_skip_the_head_without_changing_undecided_logits(core):
@@ -263,16 +264,16 @@ def test_decided_positions_skip_the_head_without_changing_undecided_logits(core)
 
 
 def test_a_cancelled_fill_still_seeds_the_next_request(core):
-    core.add(InfillRequest(400, "name = ", "\n", document_key="doc-cancel", max_steps=30, canvas_lengths=(8,),
+    core.add(InfillRequest("400", "name = ", "\n", document_key="doc-cancel", max_steps=30, canvas_lengths=(8,),
                            pinned="abc"))
     core.step()
     core.step()
-    core.cancel(400)
+    core.cancel("400")
     run_all(core)
     prefix, text = core.last_fills["doc-cancel"]
     assert prefix == "name = " and text.startswith("abc")
-    core.add(InfillRequest(401, "name = a", "\n", document_key="doc-cancel", max_steps=2, canvas_lengths=(8,)))
-    assert core.jobs[401].seed_ids == core.tokenizer.encode(text[1:])
+    core.add(InfillRequest("401", "name = a", "\n", document_key="doc-cancel", max_steps=2, canvas_lengths=(8,)))
+    assert core.jobs["401"].seed_ids == core.tokenizer.encode(text[1:])
     run_all(core)
 
 
@@ -295,13 +296,13 @@ def test_batched_encoding_matches_one_by_one(core):
 def test_requests_after_keystrokes_in_several_documents_share_one_encoder_pass(core, monkeypatch):
     texts = {f"doc{i}": f"def f{i}(x):\n    y = x * {i}\n    return " for i in range(3)}
     for number, (key, text) in enumerate(texts.items()):
-        core.add(InfillRequest(900 + number, text, "\n", language="python", document_key=key, max_steps=2))
+        core.add(InfillRequest(str(900 + number), text, "\n", language="python", document_key=key, max_steps=2))
     run_all(core)
     calls = []
     real = core.runner.encode_batch
     monkeypatch.setattr(core.runner, "encode_batch", lambda items: calls.append(len(items)) or real(items))
     for number, (key, text) in enumerate(texts.items()):
-        core.add(InfillRequest(910 + number, text + "x", "\n", language="python", document_key=key, max_steps=2))
+        core.add(InfillRequest(str(910 + number), text + "x", "\n", language="python", document_key=key, max_steps=2))
     results = [m for m in run_all(core) if isinstance(m, InfillResult)]
     assert calls == [3] and len(results) == 3
     assert all(r.cached_tokens >= r.prompt_tokens - 4 for r in results)
@@ -339,29 +340,29 @@ def test_welcome_announces_token_budgets_and_the_trim_is_a_counted_guard(core):
     )
     assert welcome.chars_per_token > 0
     before = core.trimmed_prompts
-    fits = InfillRequest(request_id=1, prefix="x = 1\n", suffix="\n")
+    fits = InfillRequest(request_id="1", prefix="x = 1\n", suffix="\n")
     core._prompt(fits)
     assert core.trimmed_prompts == before
     budget_chars = int(welcome.max_prefix_tokens * welcome.chars_per_token)
-    too_long = InfillRequest(request_id=2, prefix="y = [1, 2, 3]\n" * (budget_chars // 4), suffix="")
+    too_long = InfillRequest(request_id="2", prefix="y = [1, 2, 3]\n" * (budget_chars // 4), suffix="")
     prompt = core._prompt(too_long)
     assert core.trimmed_prompts == before + 1
     assert len(prompt) <= welcome.max_prefix_tokens + welcome.max_suffix_tokens + 8
-    assert core.status(0).trimmed_prompts == before + 1
+    assert core.status("0").trimmed_prompts == before + 1
 
 
 def test_tokens_holding_control_characters_are_never_sampled(core):
     control = core.tokenizer.control_ids()
     assert control and set(control) <= set(core.banned.tolist())
     assert all("\x07" not in core.tokenizer.decode([i]) for i in range(core.tokenizer.vocab_size) if i not in control)
-    core.add(InfillRequest(request_id=77, prefix="def f(x):\n    return ", suffix="\n", max_steps=4))
+    core.add(InfillRequest(request_id="77", prefix="def f(x):\n    return ", suffix="\n", max_steps=4))
     results = [m for m in run_all(core) if isinstance(m, InfillResult)]
     texts = [candidate.text for result in results for candidate in result.candidates]
     assert texts and not any(ord(c) < 32 and c not in "\t\n\r" for text in texts for c in text)
 
 
 def test_candidates_scored_by_the_encoder_match_a_fresh_causal_pass(core):
-    request = InfillRequest(request_id=81, prefix="def add(a, b):\n    return ", suffix="\n", max_steps=3,
+    request = InfillRequest(request_id="81", prefix="def add(a, b):\n    return ", suffix="\n", max_steps=3,
                             num_candidates=2, canvas_lengths=(8,), score=True)
     core.add(request)
     result = [m for m in run_all(core) if isinstance(m, InfillResult)][-1]
@@ -381,14 +382,51 @@ def test_candidates_scored_by_the_encoder_match_a_fresh_causal_pass(core):
 
 
 def test_a_warm_up_only_encodes_and_the_next_fill_finds_its_prompt_cached(core):
-    steps_before = core.status(0).forward_passes
-    core.add(InfillRequest(71, "import os\n\ndef warm(x):\n    ", "\n", language="python", document_key="doc-warm",
+    steps_before = core.status("0").forward_passes
+    core.add(InfillRequest("71", "import os\n\ndef warm(x):\n    ", "\n", language="python", document_key="doc-warm",
                            warm=True))
     (warmed,) = [m for m in run_all(core) if isinstance(m, InfillResult)]
     assert warmed.candidates == () and warmed.finish_reason == FinishReason.CONVERGED
-    assert warmed.steps == 0 and core.status(0).forward_passes == steps_before  # nothing denoised
+    assert warmed.steps == 0 and core.status("0").forward_passes == steps_before  # nothing denoised
     assert warmed.encode_ms > 0 and warmed.elapsed_ms >= warmed.encode_ms
-    core.add(InfillRequest(72, "import os\n\ndef warm(x):\n    ", "\n", language="python", document_key="doc-warm",
+    core.add(InfillRequest("72", "import os\n\ndef warm(x):\n    ", "\n", language="python", document_key="doc-warm",
                            max_steps=2))
     (filled,) = [m for m in run_all(core) if isinstance(m, InfillResult)]
     assert filled.cached_tokens == filled.prompt_tokens == warmed.prompt_tokens and filled.candidates
+
+
+def _raw_canvases(loop, request: InfillRequest) -> tuple:
+    """The core's own answer to ``request`` through an EngineLoop: token counts and texts, before any check."""
+    import threading
+
+    done, out = threading.Event(), []
+    loop.submit("test", request, lambda m: (out.append(m), isinstance(m, InfillResult) and done.set()))
+    assert done.wait(60), "no answer"
+    result = out[-1]
+    assert result.request_id == request.request_id  # the same id came back, never renumbered
+    return tuple((c.text, c.tokens) for c in result.candidates)
+
+
+def test_the_same_request_gives_the_same_canvas_alone_after_others_and_after_a_restart(tiny_model_dir):
+    """No seed given: the noise comes from the request's own text, never from what the engine served before."""
+    from engine.core.engine_core import load_core
+    from engine.host.loop import EngineLoop
+
+    def asked(request_id: str) -> InfillRequest:
+        return InfillRequest(request_id, "def area(r):\n    return ", "\n", language="python", max_steps=6,
+                             num_candidates=2, canvas_lengths=(8,))
+
+    with EngineLoop(load_core(tiny_model_dir)) as loop:
+        alone = _raw_canvases(loop, asked("lsp-a-1"))
+    with EngineLoop(load_core(tiny_model_dir)) as loop:
+        for number in range(3):
+            _raw_canvases(loop, InfillRequest(f"other-{number}", f"x{number} = ", "\n", max_steps=3 + number))
+        after_others = _raw_canvases(loop, asked("lsp-b-9"))
+        again = _raw_canvases(loop, asked("lsp-b-10"))
+    with EngineLoop(load_core(tiny_model_dir)) as loop:  # a restarted engine
+        after_restart = _raw_canvases(loop, asked("lsp-c-1"))
+    assert alone == after_others == again == after_restart
+    # What makes this a real check: other seeds give other canvases on this model.
+    with EngineLoop(load_core(tiny_model_dir)) as loop:
+        seeded = {_raw_canvases(loop, msgspec.structs.replace(asked(f"s-{seed}"), seed=seed)) for seed in (1, 2, 3, 4)}
+    assert len(seeded) > 1

@@ -50,7 +50,7 @@ def test_a_bf16_core_serves_fills_close_to_the_fp32_one(tiny_model_dir):
         canvas = torch.arange(200, 216)[None]
         logits[name] = core.runner.denoise(canvas, [kv], None)
         assert logits[name].dtype == torch.float32  # the sampler always reads fp32
-        core.add(InfillRequest(1, "def f(x):\n    return ", "\n", language="python", max_steps=8))
+        core.add(InfillRequest("1", "def f(x):\n    return ", "\n", language="python", max_steps=8))
         results = []
         while core.has_work():
             results += [m for m in core.step() if isinstance(m, InfillResult)]

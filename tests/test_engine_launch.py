@@ -319,7 +319,7 @@ sys.modules["onnx"] = None
 from engine.host.launch import EngineLaunch
 from engine.protocol import InfillRequest, InfillResult
 core = EngineLaunch(model_dir=__import__("pathlib").Path({str(tiny_model_dir)!r})).load_core()
-core.add(InfillRequest(1, "def f(x):\\n    return ", "\\n", language="python", max_steps=2))
+core.add(InfillRequest("1", "def f(x):\\n    return ", "\\n", language="python", max_steps=2))
 results = []
 while core.has_work():
     results += [m for m in core.step() if isinstance(m, InfillResult)]

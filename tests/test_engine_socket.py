@@ -169,7 +169,7 @@ async def test_a_stale_socket_is_replaced(socket_path: Path) -> None:
     try:
         engine_client = SocketEngineClient(socket_path)
         await engine_client.start()
-        assert (await engine_client.infill(InfillRequest(1, "a", "b"))).request_id == 1
+        assert (await engine_client.infill(InfillRequest("1", "a", "b"))).request_id == "1"
         await engine_client.close()
     finally:
         await engine_server.close()
@@ -197,7 +197,7 @@ async def test_a_second_engine_on_the_same_socket_is_refused(
 ) -> None:
     with pytest.raises(AlreadyRunning, match="lock"):
         await EngineServer(FakeCore, server.socket_path).start()
-    assert (await client.infill(InfillRequest(1, "a", "b"))).request_id == 1
+    assert (await client.infill(InfillRequest("1", "a", "b"))).request_id == "1"
 
 
 def test_main_exit_statuses(socket_path: Path) -> None:
@@ -264,7 +264,7 @@ async def test_a_connection_from_another_uid_is_refused(
     assert isinstance(reply, ErrorReply) and reply.code == ErrorCode.PROTOCOL
     assert f"uid {NOBODY_UID}" in reply.message
     assert len(received) == 4 + frame_length(received[:4])  # no Welcome, then closed
-    assert (await client.infill(InfillRequest(1, "a", "b"))).request_id == 1
+    assert (await client.infill(InfillRequest("1", "a", "b"))).request_id == "1"
 
 
 # ---- requests over the socket -----------------------------------------------------------------
@@ -274,13 +274,13 @@ async def test_infill_with_partials_and_status(client: SocketEngineClient) -> No
     assert client.welcome is not None and client.welcome.model_name == "fake-model"
     assert client.engine_pid == os.getpid()
     partials: list[Partial] = []
-    request = InfillRequest(123, "while ", ":\n", stream=True, num_candidates=2)
+    request = InfillRequest("123", "while ", ":\n", stream=True, num_candidates=2)
     result = await client.infill(request, on_partial=partials.append)
-    assert result.request_id == 123
+    assert result.request_id == "123"
     assert [c.text for c in result.candidates] == [fill_text(request), fill_text(request) + "#1"]
     # Partials are snapshots: one not yet sent when a newer one comes is replaced by it; the last arrives.
     steps = [p.step for p in partials]
-    assert steps and steps[-1] == 2 and steps == sorted(set(steps)) and all(p.request_id == 123 for p in partials)
+    assert steps and steps[-1] == 2 and steps == sorted(set(steps)) and all(p.request_id == "123" for p in partials)
     status = await client.status()
     assert status.completed == 1 and status.model_name == "fake-model"
 
@@ -290,25 +290,25 @@ async def test_cancel_over_the_socket(server: EngineServer, client: SocketEngine
     first_partial = asyncio.Event()
     task = asyncio.create_task(
         client.infill(
-            InfillRequest(5, "x", "y", max_steps=1_000_000, stream=True),
+            InfillRequest("5", "x", "y", max_steps=1_000_000, stream=True),
             on_partial=lambda p: first_partial.set(),
         )
     )
     await asyncio.wait_for(first_partial.wait(), WAIT_S)
-    await client.cancel(5)
+    await client.cancel("5")
     result = await asyncio.wait_for(task, WAIT_S)
-    assert result.finish_reason == FinishReason.CANCELLED and result.request_id == 5
+    assert result.finish_reason == FinishReason.CANCELLED and result.request_id == "5"
     await wait_until(lambda: server.core.active == 0)  # type: ignore[attr-defined]
 
 
 async def test_bad_and_failing_requests_fail_alone(client: SocketEngineClient) -> None:
     with pytest.raises(EngineError) as bad:
-        await client.infill(InfillRequest(1, "x", "y", num_candidates=0))
+        await client.infill(InfillRequest("1", "x", "y", num_candidates=0))
     assert bad.value.code == ErrorCode.BAD_REQUEST
     with pytest.raises(EngineError) as failed:
-        await client.infill(InfillRequest(2, RAISE_MARKER, "y"))
+        await client.infill(InfillRequest("2", RAISE_MARKER, "y"))
     assert failed.value.code == ErrorCode.INTERNAL
-    assert (await client.infill(InfillRequest(3, "x", "y"))).request_id == 3
+    assert (await client.infill(InfillRequest("3", "x", "y"))).request_id == "3"
     assert client.alive
 
 
@@ -317,7 +317,7 @@ async def test_a_request_timeout_raises_unavailable_and_cancels(
 ) -> None:
     server.core.step_delay = 0.001  # type: ignore[attr-defined]
     with pytest.raises(EngineUnavailable, match="did not answer"):
-        await client.infill(InfillRequest(8, "x", "y", max_steps=1_000_000), timeout=0.1)
+        await client.infill(InfillRequest("8", "x", "y", max_steps=1_000_000), timeout=0.1)
     await wait_until(lambda: server.core.active == 0)  # type: ignore[attr-defined]
     assert client.alive
 
@@ -327,7 +327,7 @@ async def test_sixteen_clients_at_once(server: EngineServer) -> None:
     await asyncio.gather(*(c.start() for c in clients))
 
     async def run(index: int, engine_client: SocketEngineClient) -> None:
-        requests = [InfillRequest(i, f"c{index:02d}r{i}", f"s{index}", stream=i % 2 == 0) for i in range(8)]
+        requests = [InfillRequest(f"c{index}-{i}", f"c{index:02d}r{i}", f"s{index}", stream=i % 2 == 0) for i in range(8)]
         results = await asyncio.gather(
             *(engine_client.infill(r) for r in requests)
         )  # same ids on every client
@@ -347,7 +347,7 @@ async def test_a_disconnect_cancels_the_connections_requests(server: EngineServe
     server.core.step_delay = 0.001  # type: ignore[attr-defined]
     raw = await RawConnection.open(server.socket_path)
     for i in range(3):
-        raw.send_bytes(encode(InfillRequest(i, "x", "y", max_steps=1_000_000)))
+        raw.send_bytes(encode(InfillRequest(f"r{i}", "x", "y", max_steps=1_000_000)))
     await wait_until(lambda: server.core.active == 3)  # type: ignore[attr-defined]
     raw.close()
     await wait_until(lambda: server.core.active == 0)  # type: ignore[attr-defined]
@@ -361,13 +361,13 @@ async def test_a_client_that_does_not_read_is_dropped_and_blocks_nobody(
     hog = await RawConnection.open(server.socket_path)
     big = "x" * 65536
     for i in range(64):  # each step streams 64 KiB per request; the hog reads none of it
-        hog.send_bytes(encode(InfillRequest(i, "p", "s", pinned=big, stream=True, max_steps=1_000)))
+        hog.send_bytes(encode(InfillRequest(f"hog-{i}", "p", "s", pinned=big, stream=True, max_steps=1_000)))
     for i in range(10):
-        assert (await client.infill(InfillRequest(i, f"p{i}", "s", stream=True))).request_id == i
+        assert (await client.infill(InfillRequest(f"ok-{i}", f"p{i}", "s", stream=True))).request_id == f"ok-{i}"
     await wait_until(lambda: server.dropped_connections == 1)
     await asyncio.wait_for(hog.read_until_closed(), WAIT_S)  # buffered frames, then the end
     await wait_until(lambda: server.core.active == 0)  # type: ignore[attr-defined]
-    assert (await client.infill(InfillRequest(99, "p", "s"))).request_id == 99
+    assert (await client.infill(InfillRequest("99", "p", "s"))).request_id == "99"
 
 
 async def test_shutdown_message_stops_the_server(socket_path: Path) -> None:
@@ -376,7 +376,7 @@ async def test_shutdown_message_stops_the_server(socket_path: Path) -> None:
     serving = asyncio.create_task(engine_server.serve_until_shutdown())
     engine_client = SocketEngineClient(socket_path, request_timeout=WAIT_S)
     await engine_client.start()
-    pending = asyncio.create_task(engine_client.infill(InfillRequest(1, "x", "y")))
+    pending = asyncio.create_task(engine_client.infill(InfillRequest("1", "x", "y")))
     await asyncio.sleep(0.05)
     await engine_client.shutdown_engine()
     await asyncio.wait_for(serving, WAIT_S)
@@ -401,7 +401,7 @@ async def test_a_protocol_version_mismatch_is_refused(server: EngineServer) -> N
 
 async def test_the_first_message_must_be_hello(server: EngineServer) -> None:
     raw = await RawConnection.open(server.socket_path, hello=False)
-    raw.send_bytes(encode(InfillRequest(1, "x", "y")))
+    raw.send_bytes(encode(InfillRequest("1", "x", "y")))
     messages = await raw.read_until_closed()
     assert [type(m) for m in messages] == [ErrorReply]
 
@@ -452,7 +452,7 @@ async def test_well_framed_garbage_is_answered_and_the_connection_kept(server: E
     bodies = [
         b"\xc1\xff\x00garbage",  # not msgpack
         b"",  # empty
-        msgspec.msgpack.encode([2, "not an int", "prefix", "suffix"]),  # wrong field type
+        msgspec.msgpack.encode([2, 17, "prefix", "suffix"]),  # wrong field type (an id is a string)
         msgspec.msgpack.encode([99, 1]),  # unknown tag
         msgspec.msgpack.encode({"request_id": 1}),  # not an array
     ]
@@ -463,9 +463,9 @@ async def test_well_framed_garbage_is_answered_and_the_connection_kept(server: E
     raw.send_bytes(encode(Hello(PROTOCOL_VERSION)))  # a second Hello
     reply = await raw.read()
     assert isinstance(reply, ErrorReply) and reply.code == ErrorCode.PROTOCOL
-    raw.send_bytes(encode(InfillRequest(4, "x", "y")))
+    raw.send_bytes(encode(InfillRequest("4", "x", "y")))
     result = await raw.read()
-    assert isinstance(result, InfillResult) and result.request_id == 4
+    assert isinstance(result, InfillResult) and result.request_id == "4"
     raw.close()
 
 
@@ -479,7 +479,7 @@ async def test_an_oversized_frame_length_closes_only_that_connection(
         len(messages) == 1 and isinstance(messages[0], ErrorReply) and messages[0].code == ErrorCode.PROTOCOL
     )
     assert "exceeds" in messages[0].message
-    assert (await client.infill(InfillRequest(1, "a", "b"))).request_id == 1
+    assert (await client.infill(InfillRequest("1", "a", "b"))).request_id == "1"
 
 
 async def test_random_bytes_do_not_hurt_other_connections(
@@ -492,7 +492,7 @@ async def test_random_bytes_do_not_hurt_other_connections(
         raw.send_bytes(rng.randbytes(rng.randrange(1, 4096)))
         raws.append(raw)
     for i in range(5):
-        assert (await client.infill(InfillRequest(i, "a", "b"))).request_id == i
+        assert (await client.infill(InfillRequest(str(i), "a", "b"))).request_id == str(i)
     for raw in raws:
         raw.close()
     await wait_until(lambda: server.connections == 1)
@@ -501,10 +501,10 @@ async def test_random_bytes_do_not_hurt_other_connections(
 
 async def test_status_and_cancel_of_unknown_ids_are_harmless(server: EngineServer) -> None:
     raw = await RawConnection.open(server.socket_path)
-    raw.send_bytes(encode(Cancel(12345)))
-    raw.send_bytes(encode(StatusRequest(-7)))
+    raw.send_bytes(encode(Cancel("12345")))
+    raw.send_bytes(encode(StatusRequest("-7")))
     reply = await raw.read()
-    assert reply.request_id == -7  # type: ignore[union-attr]
+    assert reply.request_id == "-7"  # type: ignore[union-attr]
     raw.close()
 
 
@@ -513,7 +513,7 @@ async def test_a_server_shutdown_fails_pending_requests_promptly(socket_path: Pa
     await engine_server.start()
     engine_client = SocketEngineClient(socket_path, request_timeout=60.0)
     await engine_client.start()
-    pending = [asyncio.create_task(engine_client.infill(InfillRequest(i, "x", "y"))) for i in range(4)]
+    pending = [asyncio.create_task(engine_client.infill(InfillRequest(str(i), "x", "y"))) for i in range(4)]
     await asyncio.sleep(0.05)
     await engine_server.close()
     for task in pending:
@@ -559,12 +559,12 @@ async def test_kill_9_mid_request_raises_unavailable_quickly(
     engine_client = await spawn_or_connect(socket_path, launch=FAKE, start_timeout=60, request_timeout=60)
     engine_processes.append(engine_client.engine_pid)
     assert engine_client.engine_pid != os.getpid()
-    assert (await engine_client.infill(InfillRequest(1, "a", "b"))).candidates[0].text == "[a|b]"
+    assert (await engine_client.infill(InfillRequest("1", "a", "b"))).candidates[0].text == "[a|b]"
     streaming = asyncio.Event()
     tasks = [
         asyncio.create_task(
             engine_client.infill(
-                InfillRequest(i, "x", "y", max_steps=1_000_000, stream=True),
+                InfillRequest(str(i), "x", "y", max_steps=1_000_000, stream=True),
                 on_partial=lambda p: streaming.set(),
             )
         )
@@ -577,7 +577,7 @@ async def test_kill_9_mid_request_raises_unavailable_quickly(
             await asyncio.wait_for(task, WAIT_S)  # well under the 60 s request timeout
     assert not engine_client.alive
     with pytest.raises(EngineUnavailable):
-        await engine_client.infill(InfillRequest(2, "a", "b"))
+        await engine_client.infill(InfillRequest("2", "a", "b"))
     assert await wait_for_exit(engine_client.engine_pid) == -signal.SIGKILL
     await engine_client.close()
 
@@ -585,7 +585,7 @@ async def test_kill_9_mid_request_raises_unavailable_quickly(
     assert socket_path.exists()
     restarted = await spawn_or_connect(socket_path, launch=FAKE, start_timeout=60)
     engine_processes.append(restarted.engine_pid)
-    assert (await restarted.infill(InfillRequest(1, "c", "d"))).candidates[0].text == "[c|d]"
+    assert (await restarted.infill(InfillRequest("1", "c", "d"))).candidates[0].text == "[c|d]"
     await restarted.shutdown_engine()
     assert await wait_for_exit(restarted.engine_pid) == 0
     await restarted.close()
@@ -600,7 +600,7 @@ async def test_concurrent_spawns_share_one_engine(socket_path: Path, engine_proc
     )
     engine_processes.extend(c.engine_pid for c in clients)
     assert len({c.engine_pid for c in clients}) == 1
-    results = await asyncio.gather(*(c.infill(InfillRequest(1, f"p{i}", "s")) for i, c in enumerate(clients)))
+    results = await asyncio.gather(*(c.infill(InfillRequest(f"c{i}-1", f"p{i}", "s")) for i, c in enumerate(clients)))
     assert [r.candidates[0].text for r in results] == ["[p0|s]", "[p1|s]", "[p2|s]"]
     for c in clients:
         await c.close()

@@ -126,7 +126,7 @@ def test_a_fill_that_uses_a_name_defined_nowhere_is_refused():
     text = header + "def mean(xs):\n    return \n"
     document = Document("file:///w/m.py", text, language=PYTHON)
     plan = plan_completion(document, Position(text.count("\n") - 1, len("    return ")), Settings(prefix_chars=400, cross_file_chars=100),
-                           request_id=1)
+                           request_id="1")
     assert "import os" not in plan.hole.before  # so pyflakes alone would call os undefined
     made_up = finish_fill("sum(ys) / len(ys)", plan.hole, PYTHON)
     assert isinstance(made_up, Rejected) and made_up.reason == "the fill uses names defined nowhere: ys"
@@ -162,7 +162,7 @@ def test_a_name_only_a_docstring_mentions_is_not_in_reach():
 
     text = 'def is_prime(n):\n    """Return True if n is a prime number."""\n    for d in range(2, n):\n        \n'
     document = Document("file:///w/p.py", text, language=PYTHON)
-    plan = plan_completion(document, Position(3, 8), Settings(), request_id=1)
+    plan = plan_completion(document, Position(3, 8), Settings(), request_id="1")
     assert "a" not in plan.hole.known_names and "d" in plan.hole.known_names
     assert finish_fill("if a:", plan.hole, PYTHON).reason == "the fill uses names defined nowhere: a"
     assert finish_fill("if n % d == 0:", plan.hole, PYTHON) == Fill("if n % d == 0:")
@@ -177,7 +177,7 @@ def test_names_are_checked_in_a_window_that_starts_inside_a_block_and_ends_in_a_
     text = before + after.replace("<FILL>", "")  # the last hole left empty: its block does not parse
     document = Document("file:///w/sample.py", text, language=PYTHON)
     plan = plan_completion(document, document.index.position(len(before)), Settings(prefix_chars=300, cross_file_chars=100),
-                           request_id=1)
+                           request_id="1")
     assert plan.hole.before.startswith(" ")  # the window starts inside a function
     assert finish_fill("a", plan.hole, PYTHON).reason == "the fill uses names defined nowhere: a"
     assert finish_fill("n % d == 0", plan.hole, PYTHON) == Fill("n % d == 0")

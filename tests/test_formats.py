@@ -130,11 +130,11 @@ def test_a_chat_checkpoint_is_served_with_its_canvas_length(chat_model_dir):
 
     core = load_core(chat_model_dir, device="cpu")
     assert core.welcome.prompt_format == "chat" and core.canvas_length == 12
-    result = _serve(core, InfillRequest(1, "def add(a, b):\n    return ", "\n", language="python", max_steps=3,
+    result = _serve(core, InfillRequest("1", "def add(a, b):\n    return ", "\n", language="python", max_steps=3,
                                         canvas_lengths=(8,)))
     assert {c.canvas_length for c in result.candidates} == {12}  # trained on one length: that one
     short = load_core(chat_model_dir, device="cpu", config=EngineConfig(short_canvases=True))
-    result = _serve(short, InfillRequest(2, "x = ", "\n", max_steps=2, canvas_lengths=(8,)))
+    result = _serve(short, InfillRequest("2", "x = ", "\n", max_steps=2, canvas_lengths=(8,)))
     assert {c.canvas_length for c in result.candidates} == {8}
 
 
@@ -145,8 +145,8 @@ def test_native_format_fixes_the_suffix_start_at_the_end_of_each_canvas(chat_mod
     k = core.format.suffix_on_canvas
     suffix = "\nclass Stack:\n    def push(self, item):\n"
     tail = core.tokenizer.encode(suffix)[:k]
-    core.add(InfillRequest(3, "def add(a, b):\n    return ", suffix, max_steps=2, canvas_lengths=(16,), num_candidates=1))
-    job = core.jobs[3]
+    core.add(InfillRequest("3", "def add(a, b):\n    return ", suffix, max_steps=2, canvas_lengths=(16,), num_candidates=1))
+    job = core.jobs["3"]
     assert job.widths == (8 + k, 16 + k, 32 + k)  # three fill lengths, each followed by the suffix's start
     while core.has_work():
         core.step()

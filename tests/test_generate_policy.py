@@ -31,7 +31,7 @@ def core(published_dir):
 
 
 def request(request_id: int, prefix: str = "a = ", **kw) -> InfillRequest:
-    return InfillRequest(request_id, prefix, "\nprint(total)\n", language="python", **{"max_steps": 4, **kw})
+    return InfillRequest(str(request_id), prefix, "\nprint(total)\n", language="python", **{"max_steps": 4, **kw})
 
 
 # ---- settings ---------------------------------------------------------------------------------------
@@ -215,15 +215,15 @@ def test_requests_batched_together_answer_what_each_answers_alone(core, monkeypa
     a = request(1, "a = ", seed=21, num_candidates=2)
     b = request(2, "b = ", seed=22)
     alone = {**_answers(core, [a]), **_answers(core, [b])}
-    assert len(alone[1].prompt) == len(alone[2].prompt) and batches == [2] * 4 + [1] * 4
+    assert len(alone["1"].prompt) == len(alone["2"].prompt) and batches == [2] * 4 + [1] * 4
     batches.clear()
     together = _answers(core, [a, b])
     assert batches == [3] * 4
-    for rid in (1, 2):
+    for rid in ("1", "2"):
         assert all(torch.equal(x, y) for x, y in zip(alone[rid].canvases, together[rid].canvases, strict=True))
         assert alone[rid].result.candidates == together[rid].result.candidates
     # The candidates of one request differ (their own generators), and its first is generate()'s.
-    assert not torch.equal(alone[1].canvases[0], alone[1].canvases[1])
+    assert not torch.equal(alone["1"].canvases[0], alone["1"].canvases[1])
 
 
 def test_rows_left_out_of_self_conditioning_get_none(core):
@@ -257,15 +257,15 @@ def test_a_request_joining_mid_denoise_gets_no_self_conditioning_at_its_first_st
     b_first_step = logits[4][0]
     logits.clear()
     core.add(a)
-    first = core.jobs[3]
+    first = core.jobs["3"]
     core.step()  # a: step 1 alone
     core.step()  # a: step 2, self-conditioned
     joined = _answers(core, [b])  # a: steps 3 and 4 beside b's first two
     assert [len(x) for x in logits] == [1, 1, 2, 2, 1, 1]
     assert torch.equal(logits[2][1], b_first_step)
-    assert joined[4].result.steps == 4 and not core.has_work()
-    assert torch.equal(joined[4].canvases[0], alone[4].canvases[0])
-    assert torch.equal(first.slots[0].argmax, alone[3].canvases[0])
+    assert joined["4"].result.steps == 4 and not core.has_work()
+    assert torch.equal(joined["4"].canvases[0], alone["4"].canvases[0])
+    assert torch.equal(first.slots[0].argmax, alone["3"].canvases[0])
 
 
 def test_cancelling_mid_denoise_frees_the_slot_within_a_step_and_leaves_the_rest_alone(core, monkeypatch):
@@ -278,13 +278,13 @@ def test_cancelling_mid_denoise_frees_the_slot_within_a_step_and_leaves_the_rest
     core.add(request(5, seed=61, max_steps=40))
     core.add(b)
     out = core.step() + core.step()
-    core.cancel(5)
+    core.cancel("5")
     out += core.step()
     cancelled = [m for m in out if isinstance(m, InfillResult)]
-    assert [(m.request_id, m.finish_reason) for m in cancelled] == [(5, FinishReason.CANCELLED)]
-    assert not cancelled[0].candidates and 5 not in core.jobs
+    assert [(m.request_id, m.finish_reason) for m in cancelled] == [("5", FinishReason.CANCELLED)]
+    assert not cancelled[0].candidates and "5" not in core.jobs
     assert batches == [2, 2, 1]  # the step that answered the cancel ran without it
-    job = core.jobs[6]
+    job = core.jobs["6"]
     while core.has_work():
         core.step()
     assert torch.equal(job.slots[0].argmax, alone.canvases[0])
@@ -301,7 +301,7 @@ def test_streaming_sends_each_steps_fill(core):
             elif isinstance(message, InfillResult):
                 result = message
     assert [p.step for p in partials] == [1, 2, 3, 4, 5]
-    assert all(p.request_id == 8 and p.text for p in partials)  # never empty
+    assert all(p.request_id == "8" and p.text for p in partials)  # never empty
     assert result is not None and partials[-1].text == result.candidates[0].text
     assert len({p.text for p in partials}) > 1  # the fill changes as the canvas is re-judged
 
@@ -310,7 +310,7 @@ def test_pinned_text_starts_every_canvas_and_the_fill(core):
     pinned = "abc"
     ids = core.tokenizer.encode(pinned)
     core.add(request(9, seed=91, pinned=pinned, num_candidates=2, stream=True))
-    job = core.jobs[9]
+    job = core.jobs["9"]
     results = []
     while core.has_work():
         results += [m for m in core.step() if isinstance(m, InfillResult)]
@@ -364,7 +364,7 @@ def test_the_core_stops_a_single_line_fill_once_its_line_is_settled(core, monkey
         return logits
 
     monkeypatch.setattr(core.runner, "denoise", certain_of_one_line)
-    core.add(InfillRequest(1, "def f():\n    return ", "\n", language="python", single_line=single_line,
+    core.add(InfillRequest("1", "def f():\n    return ", "\n", language="python", single_line=single_line,
                            max_steps=12))
     results = []
     while core.has_work():

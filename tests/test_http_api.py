@@ -134,7 +134,7 @@ def test_infill_answers_llama_cpp_shape_in_compact_json():
         assert status == 200
         assert b'"content":"' in data  # llama.vim's check: no space after the colon
         answer = json.loads(data)
-        expected = fill_text(InfillRequest(0, "def f(x):\n    ret", "\n\nf(1)\n"))
+        expected = fill_text(InfillRequest("0", "def f(x):\n    ret", "\n\nf(1)\n"))
         assert answer["content"] == expected
         assert answer["stop"] is True and answer["stop_type"] == "eos"
         assert {"prompt_n", "prompt_ms", "predicted_n", "predicted_ms", "predicted_per_second"} <= set(answer["timings"])
@@ -168,7 +168,7 @@ def test_stop_strings_and_n_indent_cut_the_fill():
     assert cut_at_indent("a\n\n  b", 2) == ("a\n\n  b", False)  # blank lines do not end it
     assert flatten_fields({"a": {"b": 1}, "c": 2}, ["a/b", "c", "a/x"]) == {"a/b": 1, "c": 2}
     with LiveApi(FakeCore()) as api:
-        text = fill_text(InfillRequest(0, "value", ""))
+        text = fill_text(InfillRequest("0", "value", ""))
         stop = text[3:5]
         status, answer = api.post("/infill", {"input_prefix": "value", "stop": [stop]})
         assert status == 200 and answer["content"] == text[:3] and answer["stop_type"] == "word"
@@ -181,7 +181,7 @@ def test_t_max_predict_ms_answers_the_whole_lines_denoised_so_far():
         status, answer = api.post("/infill", {"input_prefix": "ab\ncd", "t_max_predict_ms": 200})
         took = time.monotonic() - started
         assert status == 200 and answer["stop_type"] == "limit"
-        assert answer["content"].endswith("\n") and "\n" in fill_text(InfillRequest(0, "ab\ncd", ""))
+        assert answer["content"].endswith("\n") and "\n" in fill_text(InfillRequest("0", "ab\ncd", ""))
         assert took < 1.5
         assert _wait_for(lambda: core.cancelled_ids)
 
@@ -194,7 +194,7 @@ def test_openai_completion_with_suffix():
         status, answer = api.post("/v1/completions", {"model": "any", "prompt": "def f(", "suffix": "):\n",
                                                       "max_tokens": 16, "n": 2})
         assert status == 200 and answer["object"] == "text_completion"
-        assert answer["choices"][0]["text"] == fill_text(InfillRequest(0, "def f(", "):\n"))
+        assert answer["choices"][0]["text"] == fill_text(InfillRequest("0", "def f(", "):\n"))
         assert [c["index"] for c in answer["choices"]] == [0, 1]
         assert answer["choices"][0]["finish_reason"] in ("stop", "length")
         assert answer["usage"]["total_tokens"] == answer["usage"]["prompt_tokens"] + answer["usage"]["completion_tokens"]
@@ -218,15 +218,15 @@ def test_streaming_ends_with_finish_reason_then_done():
         assert events[-1] == "[DONE]"
         chunks = [json.loads(e) for e in events[:-1]]
         text = "".join(c["choices"][0]["text"] for c in chunks if c["choices"])
-        assert text == fill_text(InfillRequest(0, "a = ", "\n"))
+        assert text == fill_text(InfillRequest("0", "a = ", "\n"))
         finishing = [c for c in chunks if c["choices"] and c["choices"][0]["finish_reason"]]
         assert len(finishing) == 1 and chunks.index(finishing[0]) == len(chunks) - 2
         assert "usage" in chunks[-1] and chunks[-1]["choices"] == []
         status, _, data = api.request("POST", "/v1/fim/completions", {"prompt": "a = ", "suffix": "\n", "stream": True})
         chunks = [json.loads(e) for e in _sse(data)[:-1]]
-        assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks) == fill_text(InfillRequest(0, "a = ", "\n"))
+        assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks) == fill_text(InfillRequest("0", "a = ", "\n"))
         status, answer = api.post("/v1/fim/completions", {"prompt": "a = ", "suffix": "\n"})
-        assert answer["choices"][0]["message"]["content"] == fill_text(InfillRequest(0, "a = ", "\n"))
+        assert answer["choices"][0]["message"]["content"] == fill_text(InfillRequest("0", "a = ", "\n"))
 
 
 # ---- security and limits ----------------------------------------------------------------------------
@@ -408,9 +408,9 @@ def test_the_engine_protocol_over_a_websocket():
             ws.send(msgspec.msgpack.encode(Hello(PROTOCOL_VERSION, "test")))
             welcome = msgspec.msgpack.decode(ws.recv(timeout=5), type=Welcome)
             assert welcome.model_name == "fake-model"
-            ws.send(msgspec.msgpack.encode(InfillRequest(7, "a = ", "\n")))
+            ws.send(msgspec.msgpack.encode(InfillRequest("7", "a = ", "\n")))
             result = msgspec.msgpack.decode(ws.recv(timeout=5), type=InfillResult)
-            assert result.request_id == 7 and result.candidates[0].text == fill_text(InfillRequest(0, "a = ", "\n"))
+            assert result.request_id == "7" and result.candidates[0].text == fill_text(InfillRequest("0", "a = ", "\n"))
         try:
             with connect(url, additional_headers={"Authorization": "Bearer wrong-key-0123456789"}) as ws:
                 ws.recv(timeout=5)

@@ -193,7 +193,7 @@ def start_engine() -> Iterator[Callable[..., HttpEngine]]:
 
 def expected_fill(prefix: str, suffix: str) -> str:
     """What the journal core answers for this prefix and suffix."""
-    return fill_text(InfillRequest(0, prefix, suffix))
+    return fill_text(InfillRequest("0", prefix, suffix))
 
 
 # ---- llama.vim in a headless Neovim -------------------------------------------------------------

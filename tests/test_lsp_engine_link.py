@@ -27,7 +27,7 @@ class Clock:
         return self.now
 
 
-def request(fill: str, request_id: int = 1) -> InfillRequest:
+def request(fill: str, request_id: str = "1") -> InfillRequest:
     return InfillRequest(request_id=request_id, prefix=f"# FILL: {fill}\nx = ", suffix="\n")
 
 
@@ -89,7 +89,7 @@ async def test_a_request_error_fails_alone():
     link = link_with([FakeEngineClient()], outages)
     assert await link.infill(request("<<error>>"), timeout=1) is None
     assert link.state is EngineState.READY and outages == []
-    assert await link.infill(request("3", 2), timeout=1) is not None
+    assert await link.infill(request("3", "2"), timeout=1) is not None
 
 
 async def test_a_timeout_cancels_the_request_but_keeps_a_live_engine():
@@ -104,7 +104,7 @@ async def test_a_timeout_cancels_the_request_but_keeps_a_live_engine():
 async def test_cancelling_the_caller_cancels_the_engine_request():
     client = FakeEngineClient()
     link = link_with([client], [])
-    task = asyncio.ensure_future(link.infill(request("<<hang>>", 7), timeout=30))
+    task = asyncio.ensure_future(link.infill(request("<<hang>>", "7"), timeout=30))
     await asyncio.sleep(0.05)
     assert (await link.status())["active"] == 1
     task.cancel()

@@ -42,7 +42,7 @@ def test_onnx_step_matches_torch_and_serves(tiny_model_dir, tmp_path, monkeypatc
     onnx_core = load_core(tiny_model_dir, backend="onnx")
     assert isinstance(onnx_core.runner, OnnxRunner) and onnx_core.runner.loaded.dtype == torch.float32
     assert onnx_core.welcome.backend == "onnx"
-    onnx_core.add(InfillRequest(1, "def f(x):\n    return ", "\n", language="python", max_steps=3))
+    onnx_core.add(InfillRequest("1", "def f(x):\n    return ", "\n", language="python", max_steps=3))
     results = []
     while onnx_core.has_work():
         results += [m for m in onnx_core.step() if isinstance(m, InfillResult)]

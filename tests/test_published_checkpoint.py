@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from engine.core.config import EngineConfig
+from engine.core.engine_core import request_seed
 from engine.core.sampler import GenerateConfig, SamplerConfig, denoise_step, temperature
 from engine.host.server import main as engine_main
 from engine.model.checkpoint import load_model
@@ -441,7 +442,7 @@ def _engine_and_generate(core, request: InfillRequest):
     answer = equivalence.engine_canvases(core, [request])[request.request_id]
     steps = request.max_steps or None  # 0: the generation config's, in both
     theirs = equivalence.transformers_generate(core.runner.model, answer.prompt, None,
-                                               request.seed or request.request_id, steps)
+                                               request_seed(request), steps)
     return answer, equivalence.pad_after_eos(answer.canvases[0], [1, 106, 50], 0), theirs
 
 
@@ -449,8 +450,8 @@ def _engine_and_generate(core, request: InfillRequest):
 def test_the_engine_policy_gives_generates_canvas(core, seed):
     """A request through EngineCore (the generate policy, as the published generation config selects it)
     answers generate()'s canvas: same seed, same steps, token for token over the whole 256-token canvas."""
-    request = InfillRequest(40 + seed, "def add(a, b):\n    return ", "\n\nprint(add(1, 2))\n", language="python",
-                            max_steps=5, seed=seed)  # seed 0: the request id seeds it
+    request = InfillRequest(str(40 + seed), "def add(a, b):\n    return ", "\n\nprint(add(1, 2))\n", language="python",
+                            max_steps=5, seed=seed)  # seed 0: the request's text seeds it
     answer, ours, theirs = _engine_and_generate(core, request)
     assert torch.equal(ours, theirs)
     assert answer.result.steps == answer.result.forward_passes == 5
@@ -466,7 +467,7 @@ def test_the_engine_policy_gives_generates_canvas(core, seed):
 
 @pytest.mark.slow
 def test_the_engine_policy_over_the_generation_configs_48_steps(core):
-    request = InfillRequest(50, "x = ", "\n", language="python", seed=3)  # max_steps 0: the config's 48
+    request = InfillRequest("50", "x = ", "\n", language="python", seed=3)  # max_steps 0: the config's 48
     answer, ours, theirs = _engine_and_generate(core, request)
     assert answer.result.steps == 48 and torch.equal(ours, theirs)
 

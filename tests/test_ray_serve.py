@@ -133,7 +133,7 @@ def test_partials_stream_and_a_cancel_reaches_the_replica_over_the_engine_socket
 
     url, _ = team
 
-    def status(ws, request_id: int) -> StatusReply:
+    def status(ws, request_id: str) -> StatusReply:
         ws.send(msgspec.msgpack.encode(StatusRequest(request_id)))
         reply = decode_server(ws.recv(timeout=5))
         assert isinstance(reply, StatusReply) and reply.request_id == request_id, reply
@@ -142,17 +142,17 @@ def test_partials_stream_and_a_cancel_reaches_the_replica_over_the_engine_socket
     with connect(url.replace("http://", "ws://") + "/v1/engine", open_timeout=10, additional_headers=AUTH) as ws:
         ws.send(msgspec.msgpack.encode(Hello(PROTOCOL_VERSION, "test")))
         assert isinstance(decode_server(ws.recv(timeout=10)), Welcome)
-        before = status(ws, 100)  # summed over the replicas
-        ws.send(msgspec.msgpack.encode(InfillRequest(1, "def f(x):\n    ", "\n", document_key="doc", stream=True)))
+        before = status(ws, "100")  # summed over the replicas
+        ws.send(msgspec.msgpack.encode(InfillRequest("1", "def f(x):\n    ", "\n", document_key="doc", stream=True)))
         first = decode_server(ws.recv(timeout=10))
-        assert isinstance(first, Partial) and first.request_id == 1
-        ws.send(msgspec.msgpack.encode(Cancel(1)))
+        assert isinstance(first, Partial) and first.request_id == "1"
+        ws.send(msgspec.msgpack.encode(Cancel("1")))
         message = first
         while isinstance(message, Partial):
             message = decode_server(ws.recv(timeout=10))
         assert isinstance(message, InfillResult) and message.finish_reason == FinishReason.CANCELLED
         deadline = time.monotonic() + 15
-        while (after := status(ws, 101)).active and time.monotonic() < deadline:
+        while (after := status(ws, "101")).active and time.monotonic() < deadline:
             time.sleep(0.1)
         # The engine dropped the fill (about a second of steps) instead of finishing it: the cancel reached it.
         assert (after.active, after.completed, after.model_name) == (0, before.completed, "fake-model")
@@ -170,9 +170,9 @@ def test_calls_made_together_from_one_request_are_each_routed(team):
         decode_server(ws.recv(timeout=10))
         started = time.monotonic()
         for i in range(8):
-            ws.send(msgspec.msgpack.encode(InfillRequest(i, f"def g{i}(x):\n    ", "\n", document_key=f"doc-{i}")))
+            ws.send(msgspec.msgpack.encode(InfillRequest(str(i), f"def g{i}(x):\n    ", "\n", document_key=f"doc-{i}")))
         results = [decode_server(ws.recv(timeout=10)) for _ in range(8)]
-    assert sorted(r.request_id for r in results if isinstance(r, InfillResult)) == list(range(8)), results
+    assert sorted(r.request_id for r in results if isinstance(r, InfillResult)) == [str(i) for i in range(8)], results
     pids = {r.candidates[0].text.rpartition("@")[2] for r in results}
     assert len(pids) == 2 and time.monotonic() - started < 8
     body = json.dumps({"prompt": ["def a():\n    ", "def b():\n    ", "def c():\n    "], "suffix": "\n",

@@ -115,7 +115,7 @@ async def test_engine_killed_at_random_points(socket_path: Path) -> None:
             tasks = [
                 asyncio.ensure_future(
                     client.infill(
-                        InfillRequest(i, f"r{round_}", "s", max_steps=rng.randint(1, 12), stream=True)
+                        InfillRequest(str(i), f"r{round_}", "s", max_steps=rng.randint(1, 12), stream=True)
                     )
                 )
                 for i in range(rng.randint(1, 4))
@@ -135,7 +135,7 @@ async def test_engine_killed_at_random_points(socket_path: Path) -> None:
             await wait_until(lambda c=client: not c.alive, message="the client noticing the dead engine")
             detect_ms.append((time.perf_counter() - killed) * 1000)
             with pytest.raises(EngineUnavailable):
-                await client.infill(InfillRequest(99, "a", "b"))
+                await client.infill(InfillRequest("99", "a", "b"))
             await client.close()
     finally:
         for pid in engine_pids:
@@ -160,13 +160,13 @@ async def test_a_stalled_engine_times_out_then_recovers_after_sigcont(socket_pat
         await engine.wait_listening()
         client = SocketEngineClient(socket_path, request_timeout=WAIT_S, handshake_timeout=0.5)
         await client.start()
-        assert (await client.infill(InfillRequest(1, "a", "b"))).request_id == 1
+        assert (await client.infill(InfillRequest("1", "a", "b"))).request_id == "1"
         os.kill(engine.pid, signal.SIGSTOP)
         await wait_until(lambda: process_state(engine.pid) == "T", message="the engine stopping")
         began = time.perf_counter()
         for i in range(5):
             with pytest.raises(EngineUnavailable, match="did not answer"):
-                await client.infill(InfillRequest(10 + i, "x", "y"), timeout=0.2)
+                await client.infill(InfillRequest(str(10 + i), "x", "y"), timeout=0.2)
         with pytest.raises(EngineUnavailable):
             await client.status(timeout=0.2)
         timeout_s = time.perf_counter() - began
@@ -176,7 +176,7 @@ async def test_a_stalled_engine_times_out_then_recovers_after_sigcont(socket_pat
             await late.start()
         assert client.alive  # a stall is not a disconnect
         os.kill(engine.pid, signal.SIGCONT)
-        result = await client.infill(InfillRequest(20, "c", "d"), timeout=WAIT_S)
+        result = await client.infill(InfillRequest("20", "c", "d"), timeout=WAIT_S)
         assert result.candidates[0].text == "[c|d]"
         status = await client.status(timeout=WAIT_S)
         await wait_until(lambda: True)
@@ -202,14 +202,14 @@ async def test_a_stalled_engine_is_replaced_after_a_kill(socket_path: Path) -> N
         await client.start()
         os.kill(engine.pid, signal.SIGSTOP)
         with pytest.raises(EngineUnavailable, match="did not answer"):
-            await client.infill(InfillRequest(1, "x", "y"))
+            await client.infill(InfillRequest("1", "x", "y"))
         engine.stop()  # the editor side gives up on it: kill, then spawn a fresh one
         await wait_until(lambda: not client.alive)
         await client.close()
         fresh = await spawn_or_connect(socket_path, launch=FAKE, start_timeout=WAIT_S)
         try:
             assert fresh.engine_pid != engine.pid
-            assert (await fresh.infill(InfillRequest(1, "a", "b"))).candidates[0].text == "[a|b]"
+            assert (await fresh.infill(InfillRequest("1", "a", "b"))).candidates[0].text == "[a|b]"
             await fresh.shutdown_engine()
         finally:
             await fresh.close()
@@ -355,7 +355,7 @@ async def test_clients_disconnecting_mid_request_free_their_work(socket_path: Pa
                     __import__("socket").SOL_SOCKET, __import__("socket").SO_LINGER, struct.pack("ii", 1, 0)
                 )
             writer.close()
-        result = await watcher.infill(InfillRequest(1, "a", "b"))
+        result = await watcher.infill(InfillRequest("1", "a", "b"))
         assert result.candidates[0].text == "[a|b]"
 
         async def settled() -> bool:
@@ -385,13 +385,13 @@ async def test_a_client_that_never_reads_is_dropped_by_the_engine_process(socket
         big = "z" * 200_000
         try:
             for i in range(200):  # ~40 MB of streamed partials per step, never read
-                writer.write(encode(InfillRequest(i, "p", "s", pinned=big, stream=True, max_steps=100_000)))
+                writer.write(encode(InfillRequest(str(i), "p", "s", pinned=big, stream=True, max_steps=100_000)))
                 await writer.drain()
         except ConnectionError:
             pass  # dropped by the engine while still sending: what should happen
         began = time.perf_counter()
         for i in range(20):
-            assert (await client.infill(InfillRequest(i, "a", "b"))).request_id == i
+            assert (await client.infill(InfillRequest(str(i), "a", "b"))).request_id == str(i)
         served_s = time.perf_counter() - began
         for _ in range(200):
             status = await client.status()
@@ -466,7 +466,7 @@ async def test_a_dying_engine_does_not_stop_a_respawn(socket_path: Path) -> None
         client = await asyncio.wait_for(spawning, WAIT_S)
         try:
             assert time.perf_counter() - began < WAIT_S / 2
-            assert (await client.infill(InfillRequest(1, "a", "b"))).candidates[0].text == "[a|b]"
+            assert (await client.infill(InfillRequest("1", "a", "b"))).candidates[0].text == "[a|b]"
         finally:
             kill_quietly(client.engine_pid)
             await client.close()

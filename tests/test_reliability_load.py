@@ -63,8 +63,8 @@ async def editor(index: int, socket_path: Path, until: float, stats: dict) -> Co
         text += rng.choice("abcdefghij (),.=\n")
         request_id += 1
         if in_flight is not None and not in_flight.done() and rng.random() < 0.7:
-            await client.cancel(request_id - 1)  # the user typed on: the old fill is stale
-        request = InfillRequest(request_id, text[-300:], "\n", document_key=f"doc{index}", max_steps=rng.randint(1, 6),
+            await client.cancel(f"e{index}-{request_id - 1}")  # the user typed on: the old fill is stale
+        request = InfillRequest(f"e{index}-{request_id}", text[-300:], "\n", document_key=f"doc{index}", max_steps=rng.randint(1, 6),
                                 stream=rng.random() < 0.3)  # fmt: skip
         in_flight = asyncio.ensure_future(_timed(client, request, stats))
         stats["sent"] += 1
@@ -186,10 +186,10 @@ def _kv_budget_check(tiny_model_dir: Path) -> None:
             while sum(isinstance(m, InfillResult | ErrorReply) for m in outbox) < (wave + 1) * count:
                 assert time.monotonic() < deadline, "the tiny model did not answer in time"
                 time.sleep(0.01)
-                status = loop.status(0).result(WAIT_S)
+                status = loop.status("0").result(WAIT_S)
                 peak_bytes = max(peak_bytes, status.cache_bytes)
                 peak_entries = max(peak_entries, status.cache_entries)
-            status = loop.status(0).result(WAIT_S)
+            status = loop.status("0").result(WAIT_S)
             assert status.cache_bytes <= budget, status
             assert status.active == 0 and status.queued == 0
         done = sum(isinstance(m, InfillResult) for m in outbox)
@@ -211,7 +211,7 @@ async def test_cancelled_work_is_freed_within_steps(monkeypatch: pytest.MonkeyPa
             await engine.wait_listening()
             client = SocketEngineClient(socket_path, request_timeout=WAIT_S)
             await client.start()
-            tasks = [asyncio.ensure_future(client.infill(InfillRequest(i, "x", "y", max_steps=100_000)))
+            tasks = [asyncio.ensure_future(client.infill(InfillRequest(str(i), "x", "y", max_steps=100_000)))
                      for i in range(64)]  # fmt: skip
             await wait_until(lambda: True)
             for _ in range(100):
@@ -220,7 +220,7 @@ async def test_cancelled_work_is_freed_within_steps(monkeypatch: pytest.MonkeyPa
                 await asyncio.sleep(0.02)
             began = time.perf_counter()
             for i in range(64):
-                await client.cancel(i)
+                await client.cancel(str(i))
             results = await asyncio.wait_for(asyncio.gather(*tasks), WAIT_S)
             assert all(r.finish_reason == FinishReason.CANCELLED for r in results)
             status = await client.status()

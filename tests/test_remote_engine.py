@@ -184,12 +184,12 @@ async def test_fills_stream_partials_and_report_status(fake_engine: Engine):
     try:
         assert client.welcome is not None and client.welcome.model_name == "fake-model"
         partials: list[Partial] = []
-        request = InfillRequest(7, "def add(a, b):\n    ", "\n", document_key="file:///a.py", max_steps=5, stream=True)
+        request = InfillRequest("7", "def add(a, b):\n    ", "\n", document_key="file:///a.py", max_steps=5, stream=True)
         result = await client.infill(request, partials.append, timeout=30)
-        assert result.request_id == 7 and result.finish_reason == FinishReason.CONVERGED
+        assert result.request_id == "7" and result.finish_reason == FinishReason.CONVERGED
         assert result.candidates[0].text == fill_text(request)
-        assert [p.step for p in partials] == [1, 2, 3, 4] and all(p.request_id == 7 for p in partials)
-        many = await asyncio.gather(*(client.infill(InfillRequest(100 + i, f"x{i}", "", max_steps=2), timeout=30)
+        assert [p.step for p in partials] == [1, 2, 3, 4] and all(p.request_id == "7" for p in partials)
+        many = await asyncio.gather(*(client.infill(InfillRequest(str(100 + i), f"x{i}", "", max_steps=2), timeout=30)
                                       for i in range(40)))  # more than the engine's 16 in flight per client
         assert [r.candidates[0].text for r in many] == [f"[x{i}|]" for i in range(40)]
         reply = await client.status()
@@ -203,12 +203,12 @@ async def test_cancel_reaches_the_engine(fake_engine: Engine):
     client = await _started(fake_engine)
     try:
         started = asyncio.Event()
-        request = InfillRequest(1, "long", "", max_steps=3000, stream=True)  # 60 s at 20 ms a step
+        request = InfillRequest("1", "long", "", max_steps=3000, stream=True)  # 60 s at 20 ms a step
         task = asyncio.create_task(client.infill(request, lambda p: started.set(), timeout=60))
         await asyncio.wait_for(started.wait(), 10)
         before = await client.status()
         assert before.active == 1
-        await client.cancel(1)
+        await client.cancel("1")
         result = await asyncio.wait_for(task, 5)
         assert result.finish_reason == FinishReason.CANCELLED
         after = await client.status()
@@ -244,7 +244,7 @@ async def test_an_unreachable_engine_is_named():
 async def test_the_key_appears_in_no_log_message_or_repr(fake_engine: Engine, caplog, tmp_path: Path):
     caplog.set_level(logging.DEBUG)  # websockets logs the handshake's headers at debug level
     client = await _started(fake_engine)
-    await client.infill(InfillRequest(1, "a", "b", max_steps=2), timeout=30)
+    await client.infill(InfillRequest("1", "a", "b", max_steps=2), timeout=30)
     shown = [repr(client), repr(client.remote), str(await client.status())]
     await client.close()
     wrong = tmp_path / "key"
@@ -277,7 +277,7 @@ async def test_tls_refuses_an_untrusted_certificate_and_trusts_the_ca_file(tls_e
     client = RemoteEngineClient(tls_engine.remote(ca_file=tls_engine.certificate))
     await client.start()
     try:
-        result = await client.infill(InfillRequest(1, "secure", "ly", max_steps=2), timeout=30)
+        result = await client.infill(InfillRequest("1", "secure", "ly", max_steps=2), timeout=30)
         assert result.candidates[0].text == "[secure|ly]"
     finally:
         await client.close()
@@ -294,9 +294,9 @@ async def test_a_client_waits_for_the_model_to_load_then_reuses_the_cache(model_
             assert "is loading its model" in caplog.text
         assert client.welcome is not None and client.welcome.model_name == "infill-small"
         prefix = "def add(a, b):\n    return a"
-        first = await client.infill(InfillRequest(1, prefix, "\n", language="python", document_key="file:///a.py",
+        first = await client.infill(InfillRequest("1", prefix, "\n", language="python", document_key="file:///a.py",
                                                   max_steps=2), timeout=60)
-        again = await client.infill(InfillRequest(2, prefix + " +", "\n", language="python",
+        again = await client.infill(InfillRequest("2", prefix + " +", "\n", language="python",
                                                   document_key="file:///a.py", max_steps=2), timeout=60)
         assert first.prompt_tokens > 0
         assert 0 < again.cached_tokens < again.prompt_tokens

@@ -298,7 +298,7 @@ def test_a_trained_model_adapts_to_the_chat_format_and_the_engine_serves_it(toy_
     finish_model_dir(model_dir, end_id=_token_id(chat_tokenizer, "<turn|>"), eos_id=_token_id(chat_tokenizer, "<eos>"))
     core = EngineLaunch(model_dir=model_dir, device="cpu", dtype="float32").load_core()
     assert core.format.name == "chat" and core.policy == "generate"
-    core.add(InfillRequest(1, "def total(values):\n    result = ", "\n    return result\n", language="python",
+    core.add(InfillRequest("1", "def total(values):\n    result = ", "\n    return result\n", language="python",
                            max_steps=4))
     results = []
     while core.has_work():

@@ -105,7 +105,7 @@ class SpawningClient:
     ) -> InfillResult:
         return await self._started().infill(request, on_partial, timeout)
 
-    async def cancel(self, request_id: int) -> None:
+    async def cancel(self, request_id: str) -> None:
         await self._started().cancel(request_id)
 
     async def status(self, timeout: float | None = None) -> StatusReply:

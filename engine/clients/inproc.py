@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-import msgspec
-
 from engine.clients.interface import EngineUnavailable, OnPartial
 from engine.clients.unix_socket import PendingRequests
 from engine.host.loop import CoreMessage, EngineCore, EngineLoop, LoopClosed
@@ -54,21 +52,20 @@ class InprocEngineClient:
         self, request: InfillRequest, on_partial: OnPartial = None, timeout: float | None = None
     ) -> InfillResult:
         engine = self._require_alive()
-        wire_id, future = self._pending.open_infill(request.request_id, on_partial)
-        engine.submit(self, msgspec.structs.replace(request, request_id=wire_id), self._sink)
+        future = self._pending.open_infill(request.request_id, on_partial)
+        engine.submit(self, request, self._sink)
         timeout = self.request_timeout if timeout is None else timeout
-        return await self._pending.infill_result(wire_id, future, timeout, self._abandon)
+        return await self._pending.infill_result(request.request_id, future, timeout, self._abandon)
 
-    async def cancel(self, request_id: int) -> None:
-        wire_id = self._pending.wire_id(request_id)
-        if wire_id is not None:
-            self._abandon(wire_id)
+    async def cancel(self, request_id: str) -> None:
+        if request_id in self._pending:
+            self._abandon(request_id)
 
     async def status(self, timeout: float | None = None) -> StatusReply:
         engine = self._require_alive()
         timeout = self.request_timeout if timeout is None else timeout
         try:
-            return await asyncio.wait_for(asyncio.wrap_future(engine.status(0)), timeout)
+            return await asyncio.wait_for(asyncio.wrap_future(engine.status()), timeout)
         except TimeoutError:
             raise EngineUnavailable(f"the engine did not answer within {timeout:g}s") from None
         except LoopClosed as exc:
@@ -84,9 +81,9 @@ class InprocEngineClient:
             raise EngineUnavailable("the in-process engine is not running")
         return self._engine
 
-    def _abandon(self, wire_id: int) -> None:
+    def _abandon(self, request_id: str) -> None:
         if self._engine is not None:
-            self._engine.cancel(self, wire_id)
+            self._engine.cancel(self, request_id)
 
     def _sink(self, message: CoreMessage) -> None:
         """Runs on the loop thread."""

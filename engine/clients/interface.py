@@ -66,7 +66,7 @@ class EngineClient(Protocol):
         """Send ``request`` and wait for its result; raise EngineError or EngineUnavailable."""
         ...
 
-    async def cancel(self, request_id: int) -> None:
+    async def cancel(self, request_id: str) -> None:
         """Ask the engine to drop ``request_id``; its ``infill`` call ends with a CANCELLED result."""
         ...
 

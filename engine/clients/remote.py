@@ -1,7 +1,7 @@
 """The EngineClient that talks to an engine on another machine: the engine protocol over a WebSocket.
 
 ``infill engine --http HOST:PORT`` serves the protocol at ``/v1/engine``, one msgpack body a binary message.
-One connection multiplexes every request, as on the Unix socket (``PendingRequests`` maps wire ids back).
+One connection multiplexes every request, as on the Unix socket (``PendingRequests``, by each request's own id).
 The API key is read at ``start()`` from an environment variable or a file and goes only into the
 handshake's ``Authorization`` header: no log line, error message or ``repr`` holds it.
 """
@@ -289,11 +289,10 @@ class RemoteEngineClient:
     async def _infill_once(self, request: InfillRequest, on_partial: OnPartial, timeout: float) -> InfillResult:
         return await self._pending.send_infill(request, on_partial, self._send, timeout, self._abandon)
 
-    async def cancel(self, request_id: int) -> None:
-        wire_id = self._pending.wire_id(request_id)
-        if wire_id is not None and self.alive:
+    async def cancel(self, request_id: str) -> None:
+        if request_id in self._pending and self.alive:
             with contextlib.suppress(EngineUnavailable):
-                await self._send(Cancel(wire_id))
+                await self._send(Cancel(request_id))
 
     async def status(self, timeout: float | None = None) -> StatusReply:
         """The engine's counters (its pid and model directory are the operator's, so they come blank)."""
@@ -409,10 +408,10 @@ class RemoteEngineClient:
         except (ConnectionClosed, OSError, TimeoutError) as exc:
             raise EngineUnavailable(f"could not send to the engine at {self.url}: {_reason(exc)}") from None
 
-    def _abandon(self, wire_id: int) -> None:
-        """Tell the engine to drop ``wire_id`` (best effort, never blocks)."""
+    def _abandon(self, request_id: str) -> None:
+        """Tell the engine to drop ``request_id`` (best effort, never blocks)."""
         if self.alive:
-            task = asyncio.ensure_future(self._send(Cancel(wire_id)))
+            task = asyncio.ensure_future(self._send(Cancel(request_id)))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
             task.add_done_callback(lambda t: t.cancelled() or t.exception())  # retrieve, never raise

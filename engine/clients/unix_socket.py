@@ -1,7 +1,6 @@
 """The EngineClient that talks to an engine process over its Unix socket (``engine.clients.connect`` starts one).
 
-Many concurrent requests share one connection: the client gives each a wire id of its own and maps
-answers back to the caller's request ids. Every wait has a timeout, and a lost connection fails every
+Many concurrent requests share one connection, each under the id it was born with. Every wait has a timeout, and a lost connection fails every
 pending request at once with EngineUnavailable.
 """
 
@@ -15,8 +14,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import msgspec
-
 from engine.clients.interface import EngineError, EngineUnavailable, OnPartial, peer_credentials
 from engine.protocol import (
     PROTOCOL_VERSION,
@@ -28,6 +25,7 @@ from engine.protocol import (
     InfillResult,
     Partial,
     ProtocolError,
+    RequestIds,
     ServerMessage,
     Shutdown,
     StatusReply,
@@ -51,142 +49,129 @@ class EngineNotListening(EngineUnavailable):
 
 @dataclass(slots=True)
 class _Pending:
-    caller_id: int
     future: asyncio.Future[InfillResult] | asyncio.Future[StatusReply]
     on_partial: Callable[[Partial], None] | None = None
 
 
 class PendingRequests:
-    """In-flight requests by wire id; resolves their futures from the messages that answer them.
+    """In-flight requests by their id; resolves their futures from the messages that answer them.
 
-    Shared by the socket and the in-process client. Wire ids are the client's own, so callers may
-    reuse ids across clients and status queries never collide with infill requests.
+    Shared by the socket, the in-process and the remote client. A request travels under the id it was born
+    with (``engine.protocol.RequestIds``): nothing here renumbers it. Status queries get ids of their own.
     """
 
     def __init__(self) -> None:
-        self._by_wire: dict[int, _Pending] = {}
-        self._wire_of_caller: dict[int, int] = {}
-        self._next_wire_id = 1
+        self._by_id: dict[str, _Pending] = {}
+        self._status_ids = RequestIds("status")
 
     def __len__(self) -> int:
-        return len(self._by_wire)
+        return len(self._by_id)
 
-    def open_infill(
-        self, caller_id: int, on_partial: Callable[[Partial], None] | None
-    ) -> tuple[int, asyncio.Future[InfillResult]]:
-        if caller_id in self._wire_of_caller:
-            raise ValueError(f"request id {caller_id} is already in flight")
-        wire_id = self._new_wire_id()
+    def open_infill(self, request_id: str, on_partial: Callable[[Partial], None] | None) -> asyncio.Future[InfillResult]:
+        if request_id in self._by_id:
+            raise ValueError(f"request id {request_id} is already in flight")
         future: asyncio.Future[InfillResult] = asyncio.get_running_loop().create_future()
-        self._by_wire[wire_id] = _Pending(caller_id, future, on_partial)
-        self._wire_of_caller[caller_id] = wire_id
-        return wire_id, future
+        self._by_id[request_id] = _Pending(future, on_partial)
+        return future
 
-    def open_status(self) -> tuple[int, asyncio.Future[StatusReply]]:
-        wire_id = self._new_wire_id()
+    def open_status(self) -> tuple[str, asyncio.Future[StatusReply]]:
+        request_id = self._status_ids()
         future: asyncio.Future[StatusReply] = asyncio.get_running_loop().create_future()
-        self._by_wire[wire_id] = _Pending(0, future)
-        return wire_id, future
+        self._by_id[request_id] = _Pending(future)
+        return request_id, future
 
-    def wire_id(self, caller_id: int) -> int | None:
-        return self._wire_of_caller.get(caller_id)
+    def __contains__(self, request_id: str) -> bool:
+        return request_id in self._by_id
 
-    def close(self, wire_id: int) -> None:
-        """Forget ``wire_id``; a late answer to it is dropped."""
-        pending = self._by_wire.pop(wire_id, None)
-        if pending is not None and self._wire_of_caller.get(pending.caller_id) == wire_id:
-            del self._wire_of_caller[pending.caller_id]
+    def close(self, request_id: str) -> None:
+        """Forget ``request_id``; a late answer to it is dropped."""
+        self._by_id.pop(request_id, None)
 
     def resolve(self, message: ServerMessage) -> None:
-        """Hand ``message`` to the request it answers (rewritten to the caller's id)."""
-        pending = self._by_wire.get(_request_id_of(message))
+        """Hand ``message`` to the request it answers."""
+        pending = self._by_id.get(_request_id_of(message))
         if pending is None:
             if isinstance(message, ErrorReply):
                 log.warning("engine error not tied to a request: %s", message.message)
             return
-        answer = msgspec.structs.replace(message, request_id=pending.caller_id)
-        match answer:
+        match message:
             case Partial():
                 if pending.on_partial is not None:
                     try:
-                        pending.on_partial(answer)
+                        pending.on_partial(message)
                     except Exception:
                         log.exception("an on_partial callback failed")
             case ErrorReply(code=code, message=text):
                 _settle(pending.future, exception=EngineError(code, text))
             case InfillResult() | StatusReply():
-                _settle(pending.future, result=answer)
+                _settle(pending.future, result=message)
 
     def fail_all(self, exc: BaseException) -> None:
-        for pending in self._by_wire.values():
+        for pending in self._by_id.values():
             _settle(pending.future, exception=exc)
 
     async def wait(
         self,
-        wire_id: int,
+        request_id: str,
         future: asyncio.Future[InfillResult] | asyncio.Future[StatusReply],
         timeout: float,
-        abandon: Callable[[int], None],
+        abandon: Callable[[str], None],
     ) -> InfillResult | StatusReply:
         """Await ``future`` for at most ``timeout`` seconds; on timeout or cancellation call ``abandon``."""
         try:
             return await asyncio.wait_for(future, timeout)
         except TimeoutError:
-            abandon(wire_id)
+            abandon(request_id)
             raise EngineUnavailable(f"the engine did not answer within {timeout:g}s") from None
         except asyncio.CancelledError:
-            abandon(wire_id)
+            abandon(request_id)
             raise
         finally:
-            self.close(wire_id)
+            self.close(request_id)
 
     async def infill_result(
-        self, wire_id: int, future: asyncio.Future[InfillResult], timeout: float, abandon: Callable[[int], None]
+        self, request_id: str, future: asyncio.Future[InfillResult], timeout: float, abandon: Callable[[str], None]
     ) -> InfillResult:
         """``wait`` for an infill request's result."""
-        result = await self.wait(wire_id, future, timeout, abandon)
+        result = await self.wait(request_id, future, timeout, abandon)
         assert isinstance(result, InfillResult)
         return result
 
     async def send_infill(
         self, request: InfillRequest, on_partial: Callable[[Partial], None] | None,
-        send: Callable[[InfillRequest], Awaitable[None]], timeout: float, abandon: Callable[[int], None],
+        send: Callable[[InfillRequest], Awaitable[None]], timeout: float, abandon: Callable[[str], None],
     ) -> InfillResult:
-        """Open ``request`` under a wire id of its own, ``send`` it, and wait for its result."""
-        wire_id, future = self.open_infill(request.request_id, on_partial)
+        """Open ``request``, ``send`` it, and wait for its result."""
+        future = self.open_infill(request.request_id, on_partial)
         try:
-            await send(msgspec.structs.replace(request, request_id=wire_id))
+            await send(request)
         except BaseException:
-            self.close(wire_id)
+            self.close(request.request_id)
             raise
-        return await self.infill_result(wire_id, future, timeout, abandon)
+        return await self.infill_result(request.request_id, future, timeout, abandon)
 
     async def send_status(self, send: Callable[[StatusRequest], Awaitable[None]], timeout: float) -> StatusReply:
         """``send`` a StatusRequest under a wire id of its own and wait for the reply."""
-        wire_id, future = self.open_status()
+        request_id, future = self.open_status()
         try:
-            await send(StatusRequest(wire_id))
+            await send(StatusRequest(request_id))
         except BaseException:
-            self.close(wire_id)
+            self.close(request_id)
             raise
-        reply = await self.wait(wire_id, future, timeout, lambda _: None)
+        reply = await self.wait(request_id, future, timeout, lambda _: None)
         assert isinstance(reply, StatusReply)
         return reply
 
-    def _new_wire_id(self) -> int:
-        wire_id = self._next_wire_id
-        self._next_wire_id += 1
-        return wire_id
 
 
-def _request_id_of(message: ServerMessage) -> int:
+def _request_id_of(message: ServerMessage) -> str:
     match message:
         case Partial(request_id=rid) | InfillResult(request_id=rid) | ErrorReply(request_id=rid):
             return rid
         case StatusReply(request_id=rid):
             return rid
         case _:
-            return 0  # Welcome: no wire id is 0
+            return ""  # Welcome: no request has an empty id
 
 
 def _settle(future: asyncio.Future, *, result: object = None, exception: BaseException | None = None) -> None:
@@ -289,10 +274,9 @@ class SocketEngineClient:
         timeout = self.request_timeout if timeout is None else timeout
         return await self._pending.send_infill(request, on_partial, self._send, timeout, self._abandon)
 
-    async def cancel(self, request_id: int) -> None:
-        wire_id = self._pending.wire_id(request_id)
-        if wire_id is not None and self.alive:
-            self._abandon(wire_id)
+    async def cancel(self, request_id: str) -> None:
+        if request_id in self._pending and self.alive:
+            self._abandon(request_id)
 
     async def status(self, timeout: float | None = None) -> StatusReply:
         self._require_alive()
@@ -339,11 +323,11 @@ class SocketEngineClient:
         except (OSError, TimeoutError) as exc:
             raise EngineUnavailable(f"could not send to the engine: {exc!r}") from None
 
-    def _abandon(self, wire_id: int) -> None:
-        """Tell the engine to drop ``wire_id`` (best effort, never blocks)."""
+    def _abandon(self, request_id: str) -> None:
+        """Tell the engine to drop ``request_id`` (best effort, never blocks)."""
         if self.alive:
             assert self._writer is not None
-            self._writer.write(encode(Cancel(wire_id)))
+            self._writer.write(encode(Cancel(request_id)))
 
     async def _read_loop(self, reader: asyncio.StreamReader) -> None:
         reason = "the engine closed the connection"

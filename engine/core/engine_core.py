@@ -9,13 +9,14 @@ The sampler is one of two policies (``engine.core.sampler``): a checkpoint whose
 the sampling values (the published DiffusionGemma) runs ``generate``, transformers' ``generate()`` with
 those values; any other (the embedded model) runs the engine's own. Under ``generate`` a request's canvases
 each draw from their own generator: the ``i``-th (canvas lengths outer, candidates inner) is seeded with
-the request's seed (its id when 0) plus ``i * 0x9E3779B9`` (mod 2**64; CPU generators read only the low
+the request's seed (``request_seed``: derived from its text when 0) plus ``i * 0x9E3779B9`` (mod 2**64; CPU generators read only the low
 32 bits, which this offset changes), so the first canvas of a request seeded ``s`` is
 ``torch.manual_seed(s); model.generate(prompt)`` with ``max_denoising_steps`` = the request's steps.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections import OrderedDict
@@ -110,7 +111,7 @@ class EngineCore:
         self.format = choose_format(tokenizer, self.config.prompt_format, self.config.prompt_template).bind(tokenizer)
         self.canvas_length = canvas_length  # the length the checkpoint was trained on (0: unknown)
         self.kv_store = KVStore(self.config.kv_budget_bytes)
-        self.jobs: dict[int, Job] = {}
+        self.jobs: dict[str, Job] = {}
         self.completed = 0
         # Per document: the prefix and best fill of its last finished request, to seed the next canvas.
         self.last_fills: OrderedDict[str, tuple[str, str]] = OrderedDict()
@@ -158,7 +159,7 @@ class EngineCore:
         prompt = self._prompt(request)
         default_steps = cfg.default_steps if self.generation is None else self.generation.max_steps
         steps = min(request.max_steps or default_steps, cfg.max_steps_cap)
-        generator = torch.Generator().manual_seed(request.seed or request.request_id)
+        generator = torch.Generator().manual_seed(request_seed(request))
         job = Job(request, prompt, steps, widths, time.monotonic(), generator=generator)
         job.seed_ids = self._seed_for(request)
         if self.format.suffix_on_canvas:
@@ -201,7 +202,7 @@ class EngineCore:
         self.seeded += 1
         return self.tokenizer.encode(old_fill[len(typed) :])
 
-    def cancel(self, request_id: int) -> None:
+    def cancel(self, request_id: str) -> None:
         job = self.jobs.get(request_id)
         if job is not None:
             job.cancelled = True
@@ -325,9 +326,9 @@ class EngineCore:
 
     def _canvas_generator(self, request: InfillRequest, index: int) -> torch.Generator:
         """The generator of a request's ``index``-th canvas (generate policy), on the runner's device: seeded
-        with the request's seed (its id when 0), plus ``index * 0x9E3779B9`` after the first canvas (an odd
+        with the request's seed (``request_seed``), plus ``index * 0x9E3779B9`` after the first canvas (an odd
         step, so the low 32 bits, all a CPU generator reads, differ between a request's canvases)."""
-        seed = ((request.seed or request.request_id) + index * 0x9E3779B9) % 2**64
+        seed = (request_seed(request) + index * 0x9E3779B9) % 2**64
         return torch.Generator(device=self.runner.device).manual_seed(seed)
 
     def _denoise(self, out: list[Message]) -> None:
@@ -495,7 +496,7 @@ class EngineCore:
         self.jobs.clear()
         return out
 
-    def status(self, request_id: int) -> StatusReply:
+    def status(self, request_id: str = "") -> StatusReply:
         runner = self.runner
         return StatusReply(
             request_id=request_id,
@@ -513,6 +514,18 @@ class EngineCore:
             trimmed_prompts=self.trimmed_prompts,
             forward_passes=runner.forward_passes,
         )
+
+
+def request_seed(request: InfillRequest) -> int:
+    """The request's seed, or when it gives none (0) one derived from its own text: never from arrival order,
+    so the same request gives the same fill whatever came before it."""
+    if request.seed:
+        return request.seed
+    digest = hashlib.blake2b(digest_size=8)
+    for part in (request.prefix, request.suffix, request.context, request.language, request.pinned):
+        digest.update(part.encode("utf-8", "surrogatepass"))
+        digest.update(b"\0")
+    return int.from_bytes(digest.digest(), "little") or 1
 
 
 def code_samples() -> list[str]:

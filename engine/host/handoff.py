@@ -46,7 +46,7 @@ class LoopHandoff:
         """Partials waiting for the event loop."""
         return len(self._pending)
 
-    def _send_partial(self, request_id: int) -> None:
+    def _send_partial(self, request_id: str) -> None:
         with self._lock:
             message = self._pending.pop(request_id, None)
         if message is not None:

@@ -2,9 +2,10 @@
 
 The core is pure (add / cancel / step, no IO, not thread-safe) and is touched only by the loop thread.
 Other threads post commands to a queue; between two denoising steps the loop applies them, so a
-cancellation frees its batch slot within one step. Every client (a socket connection, an in-process
-client) uses its own request ids; the loop maps ``(owner, client_id)`` to a unique core id and rewrites
-each outgoing message back to the client's id before handing it to the request's sink.
+cancellation frees its batch slot within one step. A request keeps the id it was born with (unique across
+clients: ``engine.protocol.RequestIds``) from the client to the core and back; the loop routes each
+outgoing message to the sink of the owner that submitted it, refuses an id already in flight, and lets only
+that owner cancel it.
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Protocol
-
-import msgspec
 
 from engine.protocol import ErrorCode, ErrorReply, InfillRequest, InfillResult, Partial, StatusReply, Welcome
 
@@ -37,13 +36,13 @@ class EngineCore(Protocol):
 
     def add(self, request: InfillRequest) -> None: ...
 
-    def cancel(self, request_id: int) -> None: ...
+    def cancel(self, request_id: str) -> None: ...
 
     def step(self) -> list[CoreMessage]: ...
 
     def has_work(self) -> bool: ...
 
-    def status(self, request_id: int) -> StatusReply: ...
+    def status(self, request_id: str) -> StatusReply: ...
 
     def fail_all(self, message: str) -> list[CoreMessage]:
         """Drop every request with an ErrorReply(INTERNAL); called after ``step`` raised."""
@@ -92,7 +91,7 @@ class _Submit:
 @dataclass(slots=True, frozen=True)
 class _Cancel:
     owner: Hashable
-    client_id: int
+    request_id: str
 
 
 @dataclass(slots=True, frozen=True)
@@ -102,7 +101,7 @@ class _CancelOwner:
 
 @dataclass(slots=True, frozen=True)
 class _Status:
-    request_id: int
+    request_id: str
     future: concurrent.futures.Future[StatusReply]
 
 
@@ -112,7 +111,6 @@ _Command = _Submit | _Cancel | _CancelOwner | _Status
 @dataclass(slots=True)
 class _Route:
     owner: Hashable
-    client_id: int
     sink: Sink | None  # None once the owner went away: its messages are dropped
 
 
@@ -131,9 +129,7 @@ class EngineLoop:
         self._closing = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         # Loop-thread state: only _run and what it calls touch these.
-        self._routes: dict[int, _Route] = {}
-        self._core_ids: dict[tuple[Hashable, int], int] = {}
-        self._next_core_id = 1
+        self._routes: dict[str, _Route] = {}
 
     @property
     def welcome(self) -> Welcome:
@@ -175,15 +171,16 @@ class EngineLoop:
                 self._pending_submits -= 1
             _deliver(sink, _shutting_down(request.request_id))
 
-    def cancel(self, owner: Hashable, client_id: int) -> None:
-        """End ``owner``'s request ``client_id`` at the next step with a CANCELLED result (no-op if done)."""
-        self._post(_Cancel(owner, client_id))
+    def cancel(self, owner: Hashable, request_id: str) -> None:
+        """End ``owner``'s request ``request_id`` at the next step with a CANCELLED result (no-op if done
+        or not ``owner``'s)."""
+        self._post(_Cancel(owner, request_id))
 
     def cancel_owner(self, owner: Hashable) -> None:
         """Cancel every request of ``owner`` (a disconnected client) and drop their messages."""
         self._post(_CancelOwner(owner))
 
-    def status(self, request_id: int = 0) -> concurrent.futures.Future[StatusReply]:
+    def status(self, request_id: str = "") -> concurrent.futures.Future[StatusReply]:
         """Return a future of the core's StatusReply, answered as ``request_id``, between two steps."""
         future: concurrent.futures.Future[StatusReply] = concurrent.futures.Future()
         if not self._post(_Status(request_id, future)):
@@ -249,50 +246,48 @@ class EngineLoop:
         match command:
             case _Submit(owner=owner, request=request, sink=sink):
                 self._add(owner, request, sink)
-            case _Cancel(owner=owner, client_id=client_id):
-                core_id = self._core_ids.get((owner, client_id))
-                if core_id is not None:
-                    self._cancel_in_core(core_id)
+            case _Cancel(owner=owner, request_id=request_id):
+                route = self._routes.get(request_id)
+                if route is not None and route.owner == owner:  # only its owner cancels a request
+                    self._cancel_in_core(request_id)
             case _CancelOwner(owner=owner):
-                for (route_owner, _), core_id in list(self._core_ids.items()):
-                    if route_owner == owner:
-                        self._routes[core_id].sink = None
-                        self._cancel_in_core(core_id)
+                for request_id, route in list(self._routes.items()):
+                    if route.owner == owner:
+                        route.sink = None
+                        self._cancel_in_core(request_id)
             case _Status(request_id=request_id, future=future):
                 if not future.set_running_or_notify_cancel():
                     return  # the asker gave up
                 try:
-                    reply = self._core.status(self._new_core_id())
+                    reply = self._core.status(request_id)
                 except Exception as exc:
                     log.exception("core.status failed")
                     future.set_exception(exc)
                 else:
-                    future.set_result(msgspec.structs.replace(reply, request_id=request_id))
+                    future.set_result(reply)
 
     def _add(self, owner: Hashable, request: InfillRequest, sink: Sink) -> None:
-        client_id = request.request_id
-        if (owner, client_id) in self._core_ids:
-            message = f"request id {client_id} is already in flight"
-            _deliver(sink, ErrorReply(client_id, ErrorCode.BAD_REQUEST, message))
+        request_id = request.request_id
+        if request_id in self._routes:
+            message = f"request id {request_id} is already in flight"
+            _deliver(sink, ErrorReply(request_id, ErrorCode.BAD_REQUEST, message))
             return
-        core_id = self._new_core_id()
         try:
-            self._core.add(msgspec.structs.replace(request, request_id=core_id))
+            self._core.add(request)
         except ValueError as exc:
-            _deliver(sink, ErrorReply(client_id, ErrorCode.BAD_REQUEST, str(exc)))
+            _deliver(sink, ErrorReply(request_id, ErrorCode.BAD_REQUEST, str(exc)))
             return
         except OverflowError as exc:  # the core's queue is full
-            _deliver(sink, ErrorReply(client_id, ErrorCode.OVERLOADED, str(exc)))
+            _deliver(sink, ErrorReply(request_id, ErrorCode.OVERLOADED, str(exc)))
             return
         except Exception as exc:
             log.exception("core.add failed")
             _deliver(
                 sink,
-                ErrorReply(client_id, ErrorCode.INTERNAL, f"the engine could not add the request: {exc!r}"),
+                ErrorReply(request_id, ErrorCode.INTERNAL, f"the engine could not add the request: {exc!r}"),
             )
             return
-        self._routes[core_id] = _Route(owner, client_id, sink)
-        self._core_ids[(owner, client_id)] = core_id
+        self._routes[request_id] = _Route(owner, sink)
 
     def _step(self) -> bool:
         try:
@@ -320,7 +315,7 @@ class EngineLoop:
         if isinstance(message, InfillResult | ErrorReply):
             self._forget(message.request_id)
         if route.sink is not None:
-            _deliver(route.sink, msgspec.structs.replace(message, request_id=route.client_id))
+            _deliver(route.sink, message)
 
     def _fail_lost_requests(self) -> None:
         """An idle core that still owes answers dropped them: fail those requests instead of hanging."""
@@ -328,10 +323,10 @@ class EngineLoop:
             self._fail_routes(ErrorCode.INTERNAL, "the engine core dropped the request")
 
     def _fail_routes(self, code: ErrorCode, message: str) -> None:
-        for core_id in list(self._routes):
-            route = self._forget(core_id)
+        for request_id in list(self._routes):
+            route = self._forget(request_id)
             if route.sink is not None:
-                _deliver(route.sink, ErrorReply(route.client_id, code, message))
+                _deliver(route.sink, ErrorReply(request_id, code, message))
 
     def _fail_pending_commands(self) -> None:
         with self._cond:
@@ -345,14 +340,12 @@ class EngineLoop:
                     if future.set_running_or_notify_cancel():
                         future.set_exception(LoopClosed("the engine loop is shut down"))
 
-    def _forget(self, core_id: int) -> _Route:
-        route = self._routes.pop(core_id)
-        del self._core_ids[(route.owner, route.client_id)]
-        return route
+    def _forget(self, request_id: str) -> _Route:
+        return self._routes.pop(request_id)
 
-    def _cancel_in_core(self, core_id: int) -> None:
+    def _cancel_in_core(self, request_id: str) -> None:
         try:
-            self._core.cancel(core_id)
+            self._core.cancel(request_id)
         except Exception:
             log.exception("core.cancel failed")
 
@@ -363,12 +356,6 @@ class EngineLoop:
             log.exception("core.has_work failed")
             return False
 
-    def _new_core_id(self) -> int:
-        core_id = self._next_core_id
-        self._next_core_id += 1
-        return core_id
-
-
 def _deliver(sink: Sink, message: CoreMessage) -> None:
     try:
         sink(message)
@@ -376,5 +363,5 @@ def _deliver(sink: Sink, message: CoreMessage) -> None:
         log.exception("a request sink failed")
 
 
-def _shutting_down(request_id: int) -> ErrorReply:
+def _shutting_down(request_id: str) -> ErrorReply:
     return ErrorReply(request_id, ErrorCode.SHUTTING_DOWN, "the engine is shutting down")

@@ -277,7 +277,7 @@ class _Connection:
                     try:
                         message = decode_client(body)
                     except ProtocolError as exc:  # well framed: answer and keep serving
-                        self.send(ErrorReply(0, ErrorCode.PROTOCOL, str(exc)))
+                        self.send(ErrorReply("", ErrorCode.PROTOCOL, str(exc)))
                         continue
                     self._dispatch(message)
         except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
@@ -333,7 +333,7 @@ class _Connection:
         if uid == os.geteuid():
             return True
         log.warning("refused a connection from pid %d of uid %d", self.peer_pid, uid)
-        self.send(ErrorReply(0, ErrorCode.PROTOCOL, f"connection refused: uid {uid} may not use this engine"))
+        self.send(ErrorReply("", ErrorCode.PROTOCOL, f"connection refused: uid {uid} may not use this engine"))
         return False
 
     async def _handshake(self) -> bool:
@@ -342,7 +342,7 @@ class _Connection:
             return False
         refusal = hello_refusal(body)
         if refusal:
-            self.send(ErrorReply(0, ErrorCode.PROTOCOL, refusal))
+            self.send(ErrorReply("", ErrorCode.PROTOCOL, refusal))
             return False
         self.send(self._server.welcome or self._engine.welcome)
         return True
@@ -353,7 +353,7 @@ class _Connection:
         try:
             length = frame_length(header)
         except ProtocolError as exc:
-            self.send(ErrorReply(0, ErrorCode.PROTOCOL, str(exc)))
+            self.send(ErrorReply("", ErrorCode.PROTOCOL, str(exc)))
             return None
         return await self._reader.readexactly(length)
 
@@ -370,9 +370,9 @@ class _Connection:
                 log.info("shutdown requested by client pid %d", self.peer_pid)
                 self._server.request_shutdown()
             case Hello():
-                self.send(ErrorReply(0, ErrorCode.PROTOCOL, "Hello is only valid as the first message"))
+                self.send(ErrorReply("", ErrorCode.PROTOCOL, "Hello is only valid as the first message"))
 
-    def _status_done(self, request_id: int, future: concurrent.futures.Future[StatusReply]) -> None:
+    def _status_done(self, request_id: str, future: concurrent.futures.Future[StatusReply]) -> None:
         """Runs on whichever thread finished ``future``."""
         try:
             reply: ServerMessage = self._server.described_status(future.result())
@@ -423,7 +423,7 @@ def _encode_reply(message: ServerMessage) -> bytes:
     try:
         return encode(message)
     except ProtocolError as exc:  # an answer too big for one frame fails alone
-        request_id = 0 if isinstance(message, Welcome) else message.request_id
+        request_id = "" if isinstance(message, Welcome) else message.request_id
         return encode(ErrorReply(request_id, ErrorCode.INTERNAL, str(exc)))
 
 

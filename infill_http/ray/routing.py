@@ -124,7 +124,7 @@ class ReplicaBackend:
                 silent[0] = True
                 task.cancel()
 
-    def status(self, request_id: int = 0) -> concurrent.futures.Future[StatusReply]:
+    def status(self, request_id: str = "") -> concurrent.futures.Future[StatusReply]:
         future: concurrent.futures.Future[StatusReply] = concurrent.futures.Future()
 
         def settle(task: asyncio.Task[StatusReply]) -> None:

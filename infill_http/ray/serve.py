@@ -120,7 +120,7 @@ class EngineReplica:
 
     async def status(self, *, replica: str = "") -> tuple[str, bytes]:
         """This replica's id and its engine's StatusReply (msgpack); ``replica`` is for the router."""
-        reply = await asyncio.wait_for(asyncio.wrap_future(self._loop.status(0)), STATUS_TIMEOUT_S)
+        reply = await asyncio.wait_for(asyncio.wrap_future(self._loop.status()), STATUS_TIMEOUT_S)
         return self.replica_id, _encoder.encode(reply)
 
     def check_health(self) -> None:

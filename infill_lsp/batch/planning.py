@@ -111,9 +111,11 @@ def hole_plan(
 
 
 def plan_file(
-    source: SourceFile, language: LanguageSupport, holes: list[Hole], settings: FillSettings, first_id: int
+    source: SourceFile, language: LanguageSupport, holes: list[Hole], settings: FillSettings, first_id: int,
+    id_prefix: str = "batch-",
 ) -> FilePlan:
-    """Turn the holes found in ``source`` into requests numbered from ``first_id``."""
+    """Turn the holes found in ``source`` into requests numbered from ``first_id`` (ids ``id_prefix`` + number:
+    a run gives a prefix of its own, so that runs sharing an engine never share an id)."""
     kept, dropped = without_overlaps(holes)
     plan = FilePlan(source, dropped=len(dropped))
     parsed: list[tree_sitter.Tree] = []
@@ -132,7 +134,7 @@ def plan_file(
             continue
         hole = dataclasses.replace(hole, start=fill_plan.start, end=fill_plan.end)
         request = fill_plan.request(
-            first_id + len(plan.holes),
+            f"{id_prefix}{first_id + len(plan.holes)}",
             max_steps=settings.steps,
             priority=Priority.BATCH,
             seed=hole_seed(source.sha256, hole, settings.seed),

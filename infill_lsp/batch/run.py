@@ -9,6 +9,7 @@ interrupted run never leaves a half-filled file behind and a resumed run ends wh
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -124,7 +125,7 @@ def collect_plans(config: BatchConfig, registry: LanguageRegistry, finder: HoleF
     found, refused = find_files(roots, lambda p: registry.name_for("", p.as_uri()))
     skipped += refused
     plans: list[FilePlan] = []
-    next_id = 1
+    next_id, id_prefix = 1, f"batch-{secrets.token_hex(4)}-"
     for path, name in found:
         source = read_source(path, name, max_bytes=config.max_file_bytes)
         if isinstance(source, Skipped):
@@ -139,7 +140,7 @@ def collect_plans(config: BatchConfig, registry: LanguageRegistry, finder: HoleF
         if isinstance(holes, str):
             skipped.append(Skipped(source.display, holes))
             continue
-        plan = plan_file(source, language, holes, config.fill, next_id)
+        plan = plan_file(source, language, holes, config.fill, next_id, id_prefix)
         next_id += len(plan.holes)
         plans.append(plan)
     return roots, plans, skipped
