@@ -247,6 +247,13 @@ def test_bench_json_is_alone_on_stdout():
     assert status == 0 and "keystroke_vs_cold" in report and report["model"]
 
 
+def test_batch_json_is_alone_on_stdout(tmp_path):
+    source = tmp_path / "m.py"
+    source.write_text("def add(a, b):\n    return <FILL>\n")
+    status, report = run_json("batch", str(source), "--marker", "<FILL>", "--json", "--no-journal", "--steps", "2")
+    assert status in (0, 1) and isinstance(report, dict) and report, report
+
+
 def test_the_stdout_guard_sends_python_and_child_output_to_stderr_and_restores_stdout():
     code = ("import os, sys\nfrom infill_lsp.json_stdout import stdout_to_stderr\n"
             "with stdout_to_stderr():\n    print('python noise'); sys.stdout.flush(); os.system('echo child noise')\n"
