@@ -296,15 +296,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def summary_lines(report: dict) -> list[str]:
     """The report in a few lines for a person: pass@1, how often a fill was shown, latency, steps."""
-    gate = ", ".join(f"{g['min_confidence']:g}: {g['coverage']:.0%} shown, {g['precision']:.0%} right"
-                     for g in report["gate"] if g["min_confidence"] in (0.5, 0.7, 0.9))
+    gate = "; ".join(f"at {g['min_confidence']:g}, {g['coverage']:.0%} shown and {g['precision']:.0%} of them right"
+                     for g in report["gate"] if g["min_confidence"] in (0.0, 0.5, 0.9))
     return [
         f"{report['data']}: {report['problems']} problems, model {report['model']} ({report['objective']})",
         f"pass@1 {report['pass@1']:.1%} (raw {report['raw_pass@1']:.1%}, by likelihood "
         f"{report['pass@1_by_likelihood']:.1%}); filled {report['filled']:.0%}",
         f"latency mean {report['mean_latency_ms']:.0f} ms, p95 {report['p95_latency_ms']:.0f} ms; "
         f"{report['mean_forward_passes']:g} forward passes a fill, {report['tokens_per_forward']:g} tokens each",
-        f"gate by min confidence: {gate}",
+        f"the gate (min confidence): {gate}",
         "the full report: --json (or --out FILE)",
     ]
 
