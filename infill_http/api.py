@@ -369,9 +369,13 @@ class HttpApi:
         if body.best_of not in (None, 1, body.n):
             raise HttpError(400, "best_of is not supported; ask for n candidates")
         prompts = [body.prompt] if isinstance(body.prompt, str) else list(body.prompt)
-        if not prompts or len(prompts) * body.n > self.settings.max_candidates:
-            raise HttpError(400, f"prompt must be a string or 1-{self.settings.max_candidates} strings "
-                                 f"(with n candidates each, {self.settings.max_candidates} in all)")
+        limit = self.settings.max_candidates
+        if not prompts or len(prompts) > limit:
+            raise HttpError(400, f"prompt must be a string or 1-{limit} strings")
+        if body.n < 1 or len(prompts) * body.n > limit:
+            raise HttpError(400, f"n must be 1-{limit}, got {body.n}" if len(prompts) == 1 else
+                            f"{len(prompts)} prompts with n={body.n} candidates each ask for "
+                            f"{len(prompts) * body.n} fills; the limit is {limit} in all")
         if body.stream and len(prompts) > 1:
             raise HttpError(400, "stream takes one prompt")
         stops = [body.stop] if isinstance(body.stop, str) else list(body.stop or [])

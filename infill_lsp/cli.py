@@ -44,6 +44,9 @@ def _engine(argv: list[str]) -> int:
 
 
 def _serve_ray(argv: list[str]) -> int:
+    from infill_http.ray.command import parse_args
+
+    parse_args(argv)  # --help and bad flags are answered without Ray
     try:
         from infill_http.ray.serve import main
     except ImportError as exc:
@@ -70,13 +73,26 @@ def _demo(argv: list[str]) -> int:
     return demo(argv)
 
 
-def _eval(argv: list[str]) -> int:
-    if not argv or argv[0] != "humaneval-infilling":
-        print("usage: infill eval humaneval-infilling [--data FILE] [--limit N] [--json]", file=sys.stderr)
-        return 2
-    from infill_tools.humaneval import main
+EVAL_USAGE = """usage: infill eval BENCHMARK [ARGS...]
 
-    return main(argv[1:])
+benchmarks:
+  humaneval-infilling  fill HumanEval's holes through the engine and score the fills by execution
+
+Run 'infill eval humaneval-infilling --help' for its options; they are:
+
+"""
+
+
+def _eval(argv: list[str]) -> int:
+    if argv and argv[0] == "humaneval-infilling":
+        from infill_tools.humaneval import main
+
+        return main(argv[1:])
+    from infill_tools.humaneval import build_parser
+
+    helping = argv[:1] in (["-h"], ["--help"])
+    print(EVAL_USAGE + build_parser().format_help(), file=sys.stdout if helping else sys.stderr)
+    return 0 if helping else 2
 
 
 def _bench(argv: list[str]) -> int:
@@ -91,18 +107,29 @@ def _batch(argv: list[str]) -> int:
     return main(argv)
 
 
+TRAIN_COMMANDS = {
+    "corpus": "training.corpus",
+    "tokenizer": "training.tokenizer_train",
+    "run": "training.train",
+}
+TRAIN_USAGE = """usage: infill train {corpus|tokenizer|run} [ARGS...]
+
+  corpus     fetch sources and build the training corpus (corpus fetch | corpus build)
+  tokenizer  train the byte-level BPE tokenizer on a corpus
+  run        train a model on a corpus and write its model directory
+
+Run 'infill train COMMAND --help' for a command's options (training/TRAINING.md, training/CORPUS.md).
+"""
+
+
 def _train(argv: list[str]) -> int:
-    commands = {
-        "corpus": "training.corpus",
-        "tokenizer": "training.tokenizer_train",
-        "run": "training.train",
-    }
-    if not argv or argv[0] not in commands:
-        print("usage: infill train {corpus|tokenizer|run} [ARGS...]", file=sys.stderr)
-        return 2
+    if not argv or argv[0] not in TRAIN_COMMANDS:
+        helping = argv[:1] in (["-h"], ["--help"])
+        print(TRAIN_USAGE, file=sys.stdout if helping else sys.stderr)
+        return 0 if helping else 2
     import importlib
 
-    return importlib.import_module(commands[argv[0]]).main(argv[1:])
+    return importlib.import_module(TRAIN_COMMANDS[argv[0]]).main(argv[1:])
 
 
 COMMANDS: dict[str, Callable[[list[str]], int]] = {

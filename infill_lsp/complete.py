@@ -101,7 +101,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     EngineLaunch.add_arguments(parser)
     parser.add_argument("--socket", default=None, help="use (or spawn) an engine process on this socket")
     RemoteEngine.add_arguments(parser)
-    parser.add_argument("--marker", default=MARKER)
+    parser.add_argument("--marker", default=MARKER, help=f"the text that marks a hole (default {MARKER})")
     parser.add_argument("--steps", type=int, default=0, help="denoising step budget (0: engine default)")
 
 
@@ -122,7 +122,8 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> tuple[arg
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="infill complete", description=__doc__)
     parser.add_argument("file", type=Path)
-    parser.add_argument("--language", default=None)
+    parser.add_argument("--language", default=None,
+                        help="the file's language, e.g. python (default: from its extension)")
     _add_common(parser)
     args, text = _parse(parser, argv)
     if text is None:

@@ -133,7 +133,8 @@ def plan_completion(
 
 
 def fills_from_result(result: InfillResult, plan: Plan, document: Document, settings: Settings) -> list[Fill]:
-    """The distinct fills of the result that pass the gate and the fill layer's checks, best first."""
+    """The distinct fills of the result that pass the gate and the fill layer's checks, best first: as many
+    as the request asked candidates (the engine answers that many per canvas length it tried)."""
     candidates = ranked(result.candidates, settings.pick, settings.min_confidence)
     fills, _ = finish_candidates((c.text for c in candidates), plan.hole, document.language)
-    return fills
+    return fills[: max(1, plan.request.num_candidates)]

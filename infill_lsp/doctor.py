@@ -21,6 +21,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from engine.host.launch import EMBEDDED_MODEL_DIR
+from infill_lsp.json_stdout import stdout_to_stderr
 
 OK, NOTE, PROBLEM = "ok", "note", "problem"
 MIN_PYTHON = (3, 11)
@@ -263,6 +264,11 @@ def run_checks(model_dir: Path | None, socket_path: Path) -> list[Finding]:
     return [*findings, *check_grammars(), *check_command()]
 
 
+def as_json(finding: Finding) -> dict[str, str]:
+    """A finding as a JSON object: ``part``, ``level``, ``message``, and ``fix`` only when there is one."""
+    return {k: v for k, v in asdict(finding).items() if k != "fix" or v}
+
+
 def render(findings: list[Finding]) -> str:
     lines = []
     for finding in findings:
@@ -283,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--socket", type=Path, default=None, help=f"socket path (default: {default_socket_path()})")
     parser.add_argument("--json", action="store_true", help="the findings as a JSON list")
     args = parser.parse_args(argv)
-    findings = run_checks(args.model, args.socket if args.socket is not None else default_socket_path())
-    print(json.dumps([asdict(f) for f in findings], indent=2) if args.json else render(findings))
+    with stdout_to_stderr(args.json):  # stdout holds the JSON alone
+        findings = run_checks(args.model, args.socket if args.socket is not None else default_socket_path())
+    print(json.dumps([as_json(f) for f in findings], indent=2) if args.json else render(findings))
     return 1 if any(f.level == PROBLEM for f in findings) else 0

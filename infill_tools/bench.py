@@ -34,6 +34,7 @@ import torch
 import engine.core.engine_core
 from engine.host.launch import ONNX_EXTRA_MISSING, EngineLaunch, onnx_available
 from engine.protocol import InfillRequest, InfillResult
+from infill_lsp.json_stdout import stdout_to_stderr
 from infill_tools.typing_bench import bench_anchor, bench_typing
 from infill_tools.typing_traces import default_sources
 
@@ -430,35 +431,8 @@ def bench_dtypes(launch: EngineLaunch, context: tuple[str, str], repeats: int) -
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="infill bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    EngineLaunch.add_arguments(parser)
-    parser.add_argument("--json", action="store_true")
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--clients", default="1,4,16", help="LSP client counts ('' to skip)")
-    parser.add_argument("--lsp-requests", type=int, default=8, help="warm requests per client")
-    parser.add_argument("--http-requests", type=int, default=8, help="http part: warm requests per client")
-    parser.add_argument("--http-clients", type=int, default=16, help="http part: concurrent HTTP clients")
-    parser.add_argument("--problems", type=int, default=40, help="benchmark problems per split (0 to skip)")
-    parser.add_argument("--only", default="", help="comma list of parts: generate,keystroke,burst,parallelism,lsp,http,"
-                        "backends,dtypes,anchor,typing,replicas (http, typing and replicas run only when named)")
-    typing = parser.add_argument_group("typing and anchor parts")
-    typing.add_argument("--policies", default="none,fixed,adaptive", help="waiting policies to compare")
-    typing.add_argument("--editor-clients", default="vscode,neovim", help="how requests are sent: vscode,neovim")
-    typing.add_argument("--debounce-ms", type=int, default=30, help="debounceMs of every run (fixed: the wait)")
-    typing.add_argument("--typing-files", type=int, default=3, help="files a trace types into")
-    typing.add_argument("--typing-holes", type=int, default=4, help="holes per file")
-    typing.add_argument("--speed", type=float, default=1.0, help="divides the trace's times (tests)")
-    typing.add_argument("--seed", type=int, default=0)
-    typing.add_argument("--sources", nargs="*", type=Path, help="Python files for traces (default: tests/vendor/requests)")
-    typing.add_argument("--server-root", type=Path, help="run the language server of this checkout (a 'before' figure)")
-    replicas = parser.add_argument_group("replicas part (Ray Serve)")
-    replicas.add_argument("--replica-clients", type=int, default=8, help="editors at once, one document each")
-    replicas.add_argument("--replica-requests", type=int, default=6, help="requests per editor")
-    replicas.add_argument("--cpus-per-replica", type=float, default=1.0, help="CPUs (torch threads) per replica")
-    args = parser.parse_args(argv)
-    launch = EngineLaunch.from_args(args, parser)
+def _run_parts(args: argparse.Namespace, launch: EngineLaunch) -> dict:
+    """Measure the parts ``args.only`` names (the default set when none) and return the report."""
     torch.set_num_threads(max(1, min(torch.get_num_threads(), os.cpu_count() or 1)))
     core = launch.load_core()
     context = bench_context(core.tokenizer)
@@ -511,6 +485,40 @@ def main(argv: list[str] | None = None) -> int:
                                                       requests=args.replica_requests,
                                                       cpus_per_replica=args.cpus_per_replica)
         print(f"  replicas: {report['ray_serve_replicas']}", file=sys.stderr)
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="infill bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    EngineLaunch.add_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="print the report as one line of JSON, and nothing else on stdout")
+    parser.add_argument("--repeats", type=int, default=5, help="repeats of each timing (default 5)")
+    parser.add_argument("--clients", default="1,4,16", help="LSP client counts ('' to skip)")
+    parser.add_argument("--lsp-requests", type=int, default=8, help="warm requests per client")
+    parser.add_argument("--http-requests", type=int, default=8, help="http part: warm requests per client")
+    parser.add_argument("--http-clients", type=int, default=16, help="http part: concurrent HTTP clients")
+    parser.add_argument("--problems", type=int, default=40, help="benchmark problems per split (0 to skip)")
+    parser.add_argument("--only", default="", help="comma list of parts: generate,keystroke,burst,parallelism,lsp,http,"
+                        "backends,dtypes,anchor,typing,replicas (http, typing and replicas run only when named)")
+    typing = parser.add_argument_group("typing and anchor parts")
+    typing.add_argument("--policies", default="none,fixed,adaptive", help="waiting policies to compare")
+    typing.add_argument("--editor-clients", default="vscode,neovim", help="how requests are sent: vscode,neovim")
+    typing.add_argument("--debounce-ms", type=int, default=30, help="debounceMs of every run (fixed: the wait)")
+    typing.add_argument("--typing-files", type=int, default=3, help="files a trace types into")
+    typing.add_argument("--typing-holes", type=int, default=4, help="holes per file")
+    typing.add_argument("--speed", type=float, default=1.0, help="divides the trace's times (tests)")
+    typing.add_argument("--seed", type=int, default=0)
+    typing.add_argument("--sources", nargs="*", type=Path, help="Python files for traces (default: tests/vendor/requests)")
+    typing.add_argument("--server-root", type=Path, help="run the language server of this checkout (a 'before' figure)")
+    replicas = parser.add_argument_group("replicas part (Ray Serve)")
+    replicas.add_argument("--replica-clients", type=int, default=8, help="editors at once, one document each")
+    replicas.add_argument("--replica-requests", type=int, default=6, help="requests per editor")
+    replicas.add_argument("--cpus-per-replica", type=float, default=1.0, help="CPUs (torch threads) per replica")
+    args = parser.parse_args(argv)
+    launch = EngineLaunch.from_args(args, parser)
+    with stdout_to_stderr(args.json):  # stdout holds the report alone (Ray's workers print too)
+        report = _run_parts(args, launch)
     print(json.dumps(report, indent=None if args.json else 2))
     return 0
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.host.launch import EngineLaunch
+from infill_lsp.json_stdout import stdout_to_stderr
 
 DEFAULT_DATA = Path(__file__).resolve().parent / "data" / "humaneval-infilling"  # vendored (MIT, see its LICENSE)
 
@@ -270,12 +271,16 @@ def evaluate(problems: list[Problem], filler, single_line: bool, workers: int = 
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="infill eval humaneval-infilling", description=__doc__)
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA / "HumanEval-SingleLineInfilling.jsonl.gz")
-    parser.add_argument("--limit", type=int, default=0)
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``infill eval humaneval-infilling``."""
+    parser = argparse.ArgumentParser(prog="infill eval humaneval-infilling", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA / "HumanEval-SingleLineInfilling.jsonl.gz",
+                        metavar="FILE", help="problems, JSON lines (.gz or not; default: the vendored single-line split)")
+    parser.add_argument("--limit", type=int, default=0, metavar="N", help="evaluate the first N problems (0: all)")
     parser.add_argument("--stride", type=int, default=1, help="take every STRIDE-th problem (an even subset)")
-    parser.add_argument("--json", action="store_true", help="print the full JSON report")
+    parser.add_argument("--json", action="store_true",
+                        help="print the full JSON report (every problem's outcome) instead of the summary")
     EngineLaunch.add_arguments(parser)
     parser.add_argument("--objective", choices=("diffusion", "ar"), default=None,
                         help="how to decode (default: from the model card)")
@@ -283,8 +288,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--canvas", default="", help="canvas lengths, e.g. 16 or 16,32 (default: engine's)")
     parser.add_argument("--candidates", type=int, default=1,
                         help="canvases denoised per hole, in one batch; the fill layer picks (default 1)")
-    parser.add_argument("--single-line", choices=("auto", "yes", "no"), default="auto")
-    parser.add_argument("--out", type=Path, default=None, help="also write the JSON report here")
+    parser.add_argument("--single-line", choices=("auto", "yes", "no"), default="auto",
+                        help="fill one line per hole (default auto: yes for the single-line split)")
+    parser.add_argument("--out", type=Path, default=None, metavar="FILE", help="also write the full JSON report here")
+    return parser
+
+
+def summary_lines(report: dict) -> list[str]:
+    """The report in a few lines for a person: pass@1, how often a fill was shown, latency, steps."""
+    gate = "; ".join(f"at {g['min_confidence']:g}, {g['coverage']:.0%} shown and {g['precision']:.0%} of them right"
+                     for g in report["gate"] if g["min_confidence"] in (0.0, 0.5, 0.9))
+    return [
+        f"{report['data']}: {report['problems']} problems, model {report['model']} ({report['objective']})",
+        f"pass@1 {report['pass@1']:.1%} (raw {report['raw_pass@1']:.1%}, by likelihood "
+        f"{report['pass@1_by_likelihood']:.1%}); filled {report['filled']:.0%}",
+        f"latency mean {report['mean_latency_ms']:.0f} ms, p95 {report['p95_latency_ms']:.0f} ms; "
+        f"{report['mean_forward_passes']:g} forward passes a fill, {report['tokens_per_forward']:g} tokens each",
+        f"the gate (min confidence): {gate}",
+        "the full report: --json (or --out FILE)",
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.limit < 0 or args.stride < 1 or not 1 <= args.candidates <= 8 or args.steps < 0:
         parser.error("--limit must be >= 0, --stride >= 1, --steps >= 0 and --candidates in [1, 8]")
@@ -300,21 +326,18 @@ def main(argv: list[str] | None = None) -> int:
     single_line = "SingleLine" in args.data.name if args.single_line == "auto" else args.single_line == "yes"
     problems = load_problems(args.data, args.limit, max(1, args.stride))
     canvas = tuple(int(x) for x in args.canvas.split(",") if x.strip())
-    if objective == "ar":
-        filler = AutoregressiveFiller(model_dir, launch.device, max_tokens=max(canvas or (64,)), dtype=launch.dtype)
-    else:
-        filler = DiffusionFiller(launch.load_core(), args.steps, canvas, max(1, args.candidates))
-    if not card.get("trained", True):
-        print("note: this model is UNTRAINED (random weights); its scores mean nothing", file=sys.stderr)
-    report = {"data": args.data.name, "model": str(model_dir), "objective": objective,
-              "trained": card.get("trained", True), **evaluate(problems, filler, single_line)}
+    with stdout_to_stderr(args.json):  # stdout holds the report alone
+        if objective == "ar":
+            filler = AutoregressiveFiller(model_dir, launch.device, max_tokens=max(canvas or (64,)), dtype=launch.dtype)
+        else:
+            filler = DiffusionFiller(launch.load_core(), args.steps, canvas, max(1, args.candidates))
+        if not card.get("trained", True):
+            print("note: this model is UNTRAINED (random weights); its scores mean nothing", file=sys.stderr)
+        report = {"data": args.data.name, "model": str(model_dir), "objective": objective,
+                  "trained": card.get("trained", True), **evaluate(problems, filler, single_line)}
     if args.out:
         args.out.write_text(json.dumps(report, indent=2))
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        summary = {k: v for k, v in report.items() if k != "outcomes"}
-        print(json.dumps(summary, indent=2))
+    print(json.dumps(report, indent=2) if args.json else "\n".join(summary_lines(report)))
     return 0
 
 

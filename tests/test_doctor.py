@@ -57,6 +57,9 @@ def test_a_broken_model_directory_is_a_problem_with_its_fix(folder, capsys):
     assert doctor.main(["--model", str(model), "--socket", str(folder / "engine.sock"), "--json"]) == 1
     reported = json.loads(capsys.readouterr().out)
     assert any(f["part"] == "model" and f["level"] == "problem" and f["fix"] for f in reported)
+    # a finding without a fix has no "fix" key; one with a fix says it
+    assert all(f.get("fix", "x") != "" for f in reported), reported
+    assert any("fix" not in f for f in reported) and any(f["level"] == "ok" for f in reported)
 
 
 def test_a_shared_socket_folder_is_a_problem(folder):

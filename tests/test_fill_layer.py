@@ -143,6 +143,26 @@ def test_candidates_are_ranked_by_the_pick_and_gated():
     assert [x.text for x in ranked([b, c, a], "confidence", 0.5)] == ["a", "b"]
 
 
+def test_an_invoked_suggestion_offers_as_many_fills_as_invoked_candidates():
+    """An invoked request denoises two canvas lengths, each with ``invokedCandidates`` canvases; the user
+    cycles through ``invokedCandidates`` fills (the best ones), not through every canvas the engine ran."""
+    from infill_lsp.completion import fills_from_result, plan_completion
+    from infill_lsp.config import Settings
+    from infill_lsp.fill_cache import AUTOMATIC, INVOKED
+    from infill_lsp.positions import Position
+
+    text = "def f(n):\n    return \n"
+    document = Document("file:///w/f.py", text, language=PYTHON)
+    texts = ["n", "n + 1", "n + 2", "n * 2", "n - 1", "-n"]
+    result = InfillResult(1, tuple(Candidate(t, 0.9 - i / 10, likelihood=-i) for i, t in enumerate(texts)), 0)
+    for mode, settings, shown in ((INVOKED, Settings(invoked_candidates=3), 3), (INVOKED, Settings(invoked_candidates=1), 1),
+                                  (AUTOMATIC, Settings(num_candidates=2), 2)):  # fmt: skip
+        plan = plan_completion(document, Position(1, len("    return ")), settings, request_id=1, mode=mode)
+        fills = fills_from_result(result, plan, document, settings)
+        assert [f.text for f in fills] == texts[:shown], (mode, settings)
+    assert len(plan_completion(document, Position(1, 11), Settings(), request_id=1, mode=INVOKED).request.canvas_lengths) > 1
+
+
 def test_batch_reports_a_fill_under_the_gate_instead_of_writing_it():
     text = "def add(a, b):\n    pass\n"
     source = SourceFile(path=Path("/w/m.py"), display="m.py", language="python", text=text, sha256="0" * 64,

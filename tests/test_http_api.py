@@ -292,6 +292,21 @@ def test_bad_bodies_get_clear_4xx_json():
         assert api.post("/infill", {"input_prefix": "still serving"})[0] == 200
 
 
+def test_too_many_completions_name_n_not_the_prompt():
+    """n over the limit is blamed on n; a list of prompts whose n candidates add up past it says both."""
+    with LiveApi(FakeCore()) as api:
+        for body, words, not_words in (
+            ({"prompt": "x = ", "n": 20}, "n must be 1-8, got 20", "prompt"),
+            ({"prompt": "x = ", "n": 0}, "n must be 1-8, got 0", "prompt"),
+            ({"prompt": ["a", "b", "c"], "n": 3}, "3 prompts with n=3 candidates each ask for 9 fills", None),
+            ({"prompt": ["a"] * 9}, "prompt must be a string or 1-8 strings", None),
+        ):
+            status, answer = api.post("/v1/completions", body)
+            message = answer["error"]["message"]
+            assert status == 400 and words in message, (body, message)
+            assert not_words is None or not_words not in message, message
+
+
 def test_context_length_limit():
     with LiveApi(FakeCore(), HttpSettings(max_context_chars=1000)) as api:
         status, answer = api.post("/infill", {"input_prefix": "a" * 600, "input_suffix": "b" * 600})

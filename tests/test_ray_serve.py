@@ -32,8 +32,8 @@ from engine.protocol import (  # noqa: E402
     Welcome,
     decode_server,
 )
+from infill_http.ray.command import parse_args as _parse_args  # noqa: E402
 from infill_http.ray.routing import rendezvous_order  # noqa: E402
-from infill_http.ray.serve import _parse_args  # noqa: E402
 from infill_http.settings import ApiKey, HttpSettings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent

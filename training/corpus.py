@@ -418,7 +418,7 @@ def _parse_weights(text: str) -> dict[str, float]:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="corpus", description="Fetch sources for and build the training corpus."
+        prog="infill train corpus", description="Fetch sources for and build the training corpus."
     )
     sub = parser.add_subparsers(dest="command", required=True)
     fetch = sub.add_parser("fetch", help="download source packages listed in training/sources_*.txt")

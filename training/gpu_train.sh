@@ -6,13 +6,13 @@
 #   bash training/gpu_train.sh train ar TIME_LIMIT_S STEPS        # the same-size AR baseline, same steps
 #   bash training/gpu_train.sh eval [LIMIT]         # HumanEval-Infilling for both, on this GPU
 #   bash training/gpu_train.sh profile [BATCH]      # time and profile the training step (~5 min)
-#   bash training/gpu_train.sh session [TRAIN_S]    # one 15-minute lease in one call (~9 min): the
+#   bash training/gpu_train.sh all [TRAIN_S]        # everything in one call (~9 min; 'session' is the same): the
 #        step's throughput, the diffusion run continued from the shipped weights, the 26B-A4B figures
 # train and eval need corpus/ (infill train corpus build) and runs/tokenizer/tokenizer.json (infill train
 # tokenizer); profile needs neither (synthetic batches of the longest prompts). All need, where the
 # machine's transformers predates DiffusionGemma, .gpu/transformers_slim.zip (see TRAINING.md).
 set -euo pipefail
-phase=${1:?train, eval or profile}
+phase=${1:?train, eval, profile or all}
 out=${OUT:-$PWD/runs/gpu-out}
 mkdir -p "$out"
 export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True
@@ -23,7 +23,7 @@ export PYTHONPATH=/tmp/site:$PWD
 python3 -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__, torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no CUDA device')"
 
 case $phase in
-session)
+all|session)
   # What one lease of 15 device minutes allows, in one call (the machine's start takes one or two):
   # 1. the training step at batch 128 (lean, the default path): tokens/s, memory, the op table (~1 min);
   # 2. the diffusion run, continued from the shipped model's weights (a fresh optimizer, warm-up 50),

@@ -47,7 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     EngineLaunch.add_arguments(restart, process=True)
     restart.set_defaults(idle_exit=None)  # not given: the running engine's
-    restart.add_argument("--start-timeout", type=float, default=300.0, metavar="SECONDS")
+    restart.add_argument("--start-timeout", type=float, default=300.0, metavar="SECONDS",
+                         help="how long to wait for the new engine to serve (default 300)")
     for sub in (status, actions.choices["stop"], restart):
         sub.add_argument("--socket", type=Path, default=None, help=f"socket path (default: {default_socket_path()})")
     return parser

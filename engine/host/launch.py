@@ -111,8 +111,8 @@ class EngineLaunch:
         if process:
             parser.add_argument("--idle-exit", type=float, default=0.0, metavar="SECONDS",
                                 help="exit after this long with no clients (0: never)")
-            parser.add_argument("--core-factory", default="", metavar="MODULE:FUNCTION",
-                                help="TESTING ONLY: build the core with this function instead of engine.core.engine_core.load_core")
+            # Tests only: build the core with this function instead of engine.core.engine_core.load_core.
+            parser.add_argument("--core-factory", default="", metavar="MODULE:FUNCTION", help=argparse.SUPPRESS)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, parser: argparse.ArgumentParser | None = None) -> EngineLaunch:

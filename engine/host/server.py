@@ -469,14 +469,18 @@ def _remove_stale_socket(path: Path) -> None:
 def _parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, EngineLaunch, HttpSettings | None]:
     from infill_http.settings import HttpSettings
 
-    parser = argparse.ArgumentParser(prog="infill engine", description="Run the infill diffusion engine.")
+    parser = argparse.ArgumentParser(
+        prog="infill engine", description="Run the infill diffusion engine.",
+        epilog="The running engine: 'infill engine status|stop|restart [--socket PATH]' shows what it serves, "
+               "stops it, or starts it afresh ('infill engine status --help' for their flags).")
     parser.add_argument(
         "--socket", type=Path, default=None, help=f"socket path (default: {default_socket_path()})"
     )
     EngineLaunch.add_arguments(parser, process=True)
     parser.add_argument("--check", action="store_true",
                         help="print what the model directory is and its memory plan, then exit (loads no weights)")
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
+                        help="log level (default info)")
     HttpSettings.add_arguments(parser)
     args = parser.parse_args(argv)
     launch = EngineLaunch.from_args(args, parser)

@@ -41,13 +41,14 @@ from engine.host.launch import EngineLaunch
 from engine.host.loop import EngineLoop
 from engine.protocol import ErrorCode, ErrorReply, InfillRequest, InfillResult, Welcome
 from infill_http.api import HttpApi
+from infill_http.ray.command import parse_args
 from infill_http.ray.routing import (
     ENGINE_DEPLOYMENT,
     STATUS_TIMEOUT_S,
     DocumentAffinityRouter,
     ReplicaBackend,
 )
-from infill_http.settings import DEFAULT_PORT, HttpSettings
+from infill_http.settings import HttpSettings
 
 log = logging.getLogger(__name__)
 
@@ -233,41 +234,10 @@ def deploy(app: Any, settings: HttpSettings, *, ready_timeout_s: float = 600.0) 
 # ---- the command --------------------------------------------------------------------------------
 
 
-def _parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, EngineLaunch, HttpSettings]:
-    parser = argparse.ArgumentParser(
-        prog="infill serve-ray",
-        description="Serve the HTTP API of 'infill engine --http' from several engine replicas on Ray Serve, "
-                    "each document's requests on the replica that holds its cache.")
-    EngineLaunch.add_arguments(parser)
-    parser.add_argument("--core-factory", default="", metavar="MODULE:FUNCTION",
-                        help="TESTING ONLY: build each replica's core with this function")
-    group = parser.add_argument_group("Ray Serve")
-    group.add_argument("--replicas", type=int, default=1, metavar="N", help="engine replicas (default 1)")
-    group.add_argument("--gpus-per-replica", type=float, default=None, metavar="N",
-                       help="GPUs per replica (default: 1 when the cluster has GPUs and --device is not cpu, else 0)")
-    group.add_argument("--cpus-per-replica", type=float, default=1.0, metavar="N",
-                       help="CPUs per replica (default 1; a CPU replica's torch uses this many threads)")
-    group.add_argument("--ray-address", default="", metavar="ADDRESS",
-                       help="join this Ray cluster ('auto': the one 'ray start' made here); default: start one")
-    group.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
-    HttpSettings.add_arguments(parser)
-    parser.set_defaults(http=("127.0.0.1", DEFAULT_PORT))
-    args = parser.parse_args(argv)
-    launch = EngineLaunch.from_args(args, parser)
-    if args.replicas < 1:
-        parser.error(f"--replicas must be at least 1, got {args.replicas}")
-    try:
-        settings = HttpSettings.from_args(args)
-    except ValueError as exc:
-        parser.error(str(exc))
-    assert settings is not None
-    return args, launch, settings
-
-
 def main(argv: list[str] | None = None) -> int:
     """Deploy, serve until SIGINT/SIGTERM (also while deploying), then take the application down (and Ray,
     if started here)."""
-    args, launch, settings = _parse_args(argv)
+    args, launch, settings = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     started_here = not ray.is_initialized() and not args.ray_address
     if not ray.is_initialized():

@@ -27,6 +27,7 @@ from infill_lsp.batch.journal import default_journal_path
 from infill_lsp.batch.planning import FillSettings
 from infill_lsp.batch.report import summary, to_json
 from infill_lsp.batch.run import DEFAULT_RECIPES, BatchConfig, HoleFinder, collect_plans, run_batch
+from infill_lsp.json_stdout import stdout_to_stderr
 
 # 1: not everything asked for was done: a write refused, a hole the engine failed on, or a file named on
 # the command line that could not be processed (files skipped inside a named folder are reported only).
@@ -260,7 +261,8 @@ async def _run(args: argparse.Namespace, config: BatchConfig) -> int:
         loop.add_signal_handler(signal.SIGINT, _on_interrupt, loop, stop)
     make = ray_runner_factory(args) if args.ray else local_runner_factory(args)
     try:
-        report = await run_batch(config, make, progress=progress_for(args.progress), stop=stop)
+        with stdout_to_stderr(args.json):  # stdout holds the report alone (Ray's workers print too)
+            report = await run_batch(config, make, progress=progress_for(args.progress), stop=stop)
     finally:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.remove_signal_handler(signal.SIGINT)
