@@ -154,6 +154,29 @@ def test_python_bodies_that_do_something_are_not_stubs(text):
 def test_python_deliberate_raises_and_abstract_methods_are_not_stubs(text):
     assert _todo_holes("python", text) == []
 
+
+@pytest.mark.parametrize(
+    ("language", "text", "expected"),
+    [
+        ("javascript", 'function f() {\n  throw new Error("not implemented");\n}\n'
+         'function g() {\n  throw new Error("nameprep is not supported by IDNA 2008");\n}\n',
+         ['throw new Error("not implemented");']),
+        ("typescript", "function f(): void {\n  throw new Error(`Not implemented yet.`);\n}\n"
+         'function g(): void {\n  throw new Error("Use encode() instead");\n}\n',
+         ["throw new Error(`Not implemented yet.`);"]),
+        ("go", 'package p\n\nfunc F() {\n\tpanic("unimplemented")\n}\n\n'
+         'func G() {\n\tpanic("nameprep is not part of IDNA 2008")\n}\n',
+         ['panic("unimplemented")']),
+        ("rust", 'fn f() {\n    unimplemented!("not implemented")\n}\n\n'
+         'fn g() {\n    unimplemented!("nameprep is not part of IDNA 2008");\n}\n\n'
+         'fn h() {\n    todo!("write h")\n}\n',
+         ['unimplemented!("not implemented")', 'todo!("write h")']),
+    ],
+)
+def test_other_languages_placeholder_messages_are_holes_specific_ones_are_deliberate(language, text, expected):
+    holes, _ = without_overlaps(_todo_holes(language, text))
+    assert [text[h.start : h.end] for h in holes] == expected
+
 OVERLOADS_AND_PROTOCOLS = """\
 import typing
 
