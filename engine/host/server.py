@@ -550,11 +550,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         asyncio.run(_serve(server, http, args.log_level))
     except AlreadyRunning as exc:
-        from engine.host.control import already_running_hint
+        from engine.host.already_running import already_running_hint
 
         log.error("%s", exc)
         given = list(sys.argv[1:] if argv is None else argv)
-        print(already_running_hint(given, socket_path, http=http is not None), file=sys.stderr)
+        hint = already_running_hint(given, socket_path, default_socket=default_socket_path(), http=http is not None)
+        print(hint, file=sys.stderr)
         return EXIT_ALREADY_RUNNING
     except refusals as exc:  # said, not crashed
         log.error("%s", exc)
