@@ -3,8 +3,9 @@
 Holes are marked with ``<FILL>`` (or ``--marker``). They are filled in order, each seeing the fills
 before it, exactly as an editor's automatic inline completion at that cursor would be: the same plan
 (context cut, hole kind, canvas, settings' defaults) and the same fill layer checks, so a hole whose
-fills are all refused stays empty, as the editor would show nothing. By default the engine runs in this
-process; ``--socket`` uses (or spawns) an engine process, ``--engine-url`` a remote engine.
+fills are all refused is left unfilled, as the editor would show nothing: it keeps its marker in the
+output, so the result shows where it was. By default the engine runs in this process; ``--socket`` uses
+(or spawns) an engine process, ``--engine-url`` a remote engine.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import argparse
 import asyncio
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from engine.clients.interface import EngineUnavailable
@@ -23,6 +25,22 @@ from grammars import entry_for_path
 
 MARKER = "<FILL>"
 SAMPLE = Path(__file__).parent / "samples" / "sample.py"
+EXIT_FILLED, EXIT_ERROR, EXIT_USAGE, EXIT_HOLES_LEFT = 0, 1, 2, 3
+EXIT_CODES = f"""exit status:
+  {EXIT_FILLED}  every hole was filled
+  {EXIT_ERROR}  no engine (none could be started or reached, or a remote one refused)
+  {EXIT_USAGE}  bad arguments, a file that cannot be read, or no marker in it
+  {EXIT_HOLES_LEFT}  some holes were left unfilled: the output keeps their marker where they are
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Filled:
+    """The text with every fill written, and the holes left unfilled (which keep their marker in it)."""
+
+    text: str
+    holes: int
+    left: tuple[int, ...] = ()  # 1-based, in order
 
 
 def split_holes(text: str, marker: str = MARKER) -> list[str]:
@@ -36,11 +54,12 @@ def language_of(path: Path) -> str:
     return entry.name if entry is not None else "text"
 
 
-async def fill_holes(client, text: str, language: str, marker: str, steps: int, on_fill=None) -> str:
+async def fill_holes(client, text: str, language: str, marker: str, steps: int, on_fill=None) -> Filled:
     """Fill every marker in ``text`` in order, as an editor's inline completion would, and return the result.
 
-    ``on_fill(index, fill, reason, elapsed_ms, result)`` hears of each hole: ``fill`` is the text written
-    (None when every candidate was refused, with ``reason`` saying why).
+    A hole left unfilled keeps ``marker`` in the result; the holes after it see it as empty, as an editor
+    would. ``on_fill(index, fill, reason, elapsed_ms, result)`` hears of each hole: ``fill`` is the text
+    written (None when every candidate was refused, with ``reason`` saying why).
     """
     from infill_lsp.completion import Skip, fills_from_result, plan_completion
     from infill_lsp.config import Settings
@@ -51,7 +70,8 @@ async def fill_holes(client, text: str, language: str, marker: str, steps: int, 
     settings = Settings() if not steps else Settings(max_steps=steps)
     pieces = split_holes(text, marker)
     new_id = RequestIds("complete")
-    done = pieces[0]
+    done = shown = pieces[0]  # the text so far as the engine sees it, and as the output shows it
+    left: list[int] = []
     for index, piece in enumerate(pieces[1:], start=1):
         rest = "".join(pieces[index:])
         document = Document(f"file:///complete/hole{index}", done + rest, language=support)
@@ -71,11 +91,16 @@ async def fill_holes(client, text: str, language: str, marker: str, steps: int, 
         elapsed = (time.perf_counter() - started) * 1000
         if on_fill is not None:
             on_fill(index, None if fill is None else fill.text, reason, elapsed, result)
-        done += piece if fill is None else fill.text + piece[fill.replaces :]
-    return done
+        if fill is None:
+            left.append(index)
+            done, shown = done + piece, shown + marker + piece
+        else:
+            written = fill.text + piece[fill.replaces :]
+            done, shown = done + written, shown + written
+    return Filled(shown, len(pieces) - 1, tuple(left))
 
 
-async def _run(args, text: str, language: str, report) -> tuple[str, object]:
+async def _run(args, text: str, language: str, report) -> tuple[Filled, Welcome]:
     from engine.clients.connect import open_client
 
     if args.remote is not None:
@@ -119,31 +144,46 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> tuple[arg
         return args, None
 
 
+def left_note(filled: Filled, marker: str) -> str:
+    """One line on the holes left unfilled ("" when every hole was filled)."""
+    if not filled.left:
+        return ""
+    which = ", ".join(map(str, filled.left))
+    return (f"{len(filled.left)} of {filled.holes} holes left unfilled (hole {which}): "
+            f"they keep their {marker} marker")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="infill complete", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="infill complete", description=__doc__, epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("file", type=Path)
     parser.add_argument("--language", default=None,
                         help="the file's language, e.g. python (default: from its extension)")
     _add_common(parser)
     args, text = _parse(parser, argv)
     if text is None:
-        return 2
+        return EXIT_USAGE
     if args.marker not in text:
         print(f"infill complete: no {args.marker} marker in {args.file}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     language = args.language or language_of(args.file)
 
     def report(index, fill, reason, elapsed, result):
-        shown = repr(fill) if fill is not None else f"(nothing: {reason})"
+        shown = f"filled {fill!r}" if fill is not None else f"left unfilled ({reason})"
         print(f"hole {index}: {elapsed:.0f} ms, {result.forward_passes} steps: {shown}", file=sys.stderr)
 
     try:
         filled, _ = asyncio.run(_run(args, text, language, report))
     except EngineUnavailable as exc:  # no engine, or a remote one that refused us
         print(f"infill complete: {exc}", file=sys.stderr)
-        return 1
-    sys.stdout.write(filled)
-    return 0
+        return EXIT_ERROR
+    sys.stdout.write(filled.text)
+    if filled.left:
+        print(f"infill complete: {left_note(filled, args.marker)}", file=sys.stderr)
+        return EXIT_HOLES_LEFT
+    return EXIT_FILLED
 
 
 EMBEDDED_MODEL_NAME = "infill-small"
@@ -166,12 +206,16 @@ def model_note(welcome: Welcome) -> str | None:
 
 
 def demo(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="infill demo", description="Fill the holes of a sample file.")
+    parser = argparse.ArgumentParser(
+        prog="infill demo", description="Fill the holes of a sample file.",
+        epilog="A hole left unfilled keeps its marker in the result. Exit status: 0 once the demo ran "
+        "(whatever was filled), 2 for bad arguments or a file that cannot be read.",
+    )
     parser.add_argument("file", type=Path, nargs="?", default=SAMPLE)
     _add_common(parser)
     args, text = _parse(parser, argv)
     if text is None:
-        return 2
+        return EXIT_USAGE
     print(f"== {args.file.name}, holes marked {args.marker} ==\n{text}")
     started = time.perf_counter()
     fills = []
@@ -179,7 +223,7 @@ def demo(argv: list[str] | None = None) -> int:
     def report(index, fill, reason, elapsed, result):
         fills.append(elapsed)
         finish = ["converged", "step cap", "cancelled", "error"][result.finish_reason]
-        shown = repr(fill) if fill is not None else f"nothing shown ({reason})"
+        shown = f"filled {fill!r}" if fill is not None else f"left unfilled ({reason})"
         print(
             f"  hole {index}: {elapsed:7.1f} ms  {result.forward_passes:3d} denoising steps ({finish})  "
             f"-> {shown}"
@@ -190,8 +234,10 @@ def demo(argv: list[str] | None = None) -> int:
     total = time.perf_counter() - started
     print(
         f"\n== result ({welcome.model_name} on {welcome.device}, {welcome.backend}; "
-        f"{len(fills)} holes, {sum(fills):.0f} ms filling, {total:.1f} s with model load) ==\n{filled}"
+        f"{len(fills)} holes, {sum(fills):.0f} ms filling, {total:.1f} s with model load) ==\n{filled.text}"
     )
+    if filled.left:
+        print(f"({left_note(filled, args.marker)})")
     if (note := model_note(welcome)) is not None:
         print(note)
     print(

@@ -93,8 +93,15 @@ def test_python_todo_bodies_skip_bodies_with_real_statements():
     ("text", "stub"),
     [
         ("def f(x):\n    raise NotImplementedError\n", "raise NotImplementedError"),
-        ("def f(x):\n    raise NotImplementedError('x')\n", "raise NotImplementedError('x')"),
-        ("def f(x):\n    raise NotImplementedError(\n        'x'\n    )\n", "raise NotImplementedError(\n        'x'\n    )"),
+        ("def f(x):\n    raise NotImplementedError('TODO')\n", "raise NotImplementedError('TODO')"),
+        ("def f(x):\n    raise NotImplementedError(\n        'TODO: x'\n    )\n",
+         "raise NotImplementedError(\n        'TODO: x'\n    )"),
+        ("def f(x):\n    raise NotImplementedError('Not implemented yet.')\n",
+         "raise NotImplementedError('Not implemented yet.')"),
+        ("def f(x):\n    raise NotImplementedError(f'implement me')\n", "raise NotImplementedError(f'implement me')"),
+        ("def f(x):\n    raise NotImplementedError('')\n", "raise NotImplementedError('')"),
+        ('def f(x):\n    """Doc.\n\n    :raises ValueError: when x < 0.\n    """\n    raise NotImplementedError\n',
+         "raise NotImplementedError"),
         ("async def f():\n    raise NotImplementedError() from None\n", "raise NotImplementedError() from None"),
         ('def f(x):\n    """Doc."""\n    raise NotImplementedError\n', "raise NotImplementedError"),
         ('class A:\n    def m(self):\n        """Doc."""\n        raise NotImplementedError("later")\n',
@@ -123,6 +130,52 @@ def test_python_stubs_raising_not_implemented_or_after_a_docstring_or_before_a_c
 def test_python_bodies_that_do_something_are_not_stubs(text):
     assert _todo_holes("python", text) == []
 
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a specific message says why it is not implemented: the raise is the design
+        'def f(x):\n    raise NotImplementedError("IDNA 2008 does not utilise nameprep protocol")\n',
+        "def f(x):\n    raise NotImplementedError(f'{type(x).__name__} cannot be pickled') from None\n",
+        "def f(x):\n    raise NotImplementedError(MESSAGE)\n",
+        # the docstring documents the raise
+        'def f(x):\n    """Legacy.\n\n    :raises NotImplementedError: Always.\n    """\n    raise NotImplementedError\n',
+        'def f(x):\n    """Legacy.\n\n    Raises:\n        NotImplementedError: unsupported.\n    """\n'
+        "    raise NotImplementedError  # on purpose\n",
+        'def f(x):\n    """Always raises: use g instead."""\n    raise NotImplementedError\n',
+        # abstract
+        "class A:\n    @abstractmethod\n    def m(self):\n        raise NotImplementedError\n",
+        "class A:\n    @property\n    @abc.abstractmethod\n    def m(self):\n        pass\n",
+        "class A(abc.ABC):\n    def m(self):\n        ...\n",
+        "class A(Base, metaclass=ABCMeta):\n    def m(self):\n        raise NotImplementedError\n",
+    ],
+)
+def test_python_deliberate_raises_and_abstract_methods_are_not_stubs(text):
+    assert _todo_holes("python", text) == []
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "expected"),
+    [
+        ("javascript", 'function f() {\n  throw new Error("not implemented");\n}\n'
+         'function g() {\n  throw new Error("nameprep is not supported by IDNA 2008");\n}\n',
+         ['throw new Error("not implemented");']),
+        ("typescript", "function f(): void {\n  throw new Error(`Not implemented yet.`);\n}\n"
+         'function g(): void {\n  throw new Error("Use encode() instead");\n}\n',
+         ["throw new Error(`Not implemented yet.`);"]),
+        ("go", 'package p\n\nfunc F() {\n\tpanic("unimplemented")\n}\n\n'
+         'func G() {\n\tpanic("nameprep is not part of IDNA 2008")\n}\n',
+         ['panic("unimplemented")']),
+        ("rust", 'fn f() {\n    unimplemented!("not implemented")\n}\n\n'
+         'fn g() {\n    unimplemented!("nameprep is not part of IDNA 2008");\n}\n\n'
+         'fn h() {\n    todo!("write h")\n}\n',
+         ['unimplemented!("not implemented")', 'todo!("write h")']),
+    ],
+)
+def test_other_languages_placeholder_messages_are_holes_specific_ones_are_deliberate(language, text, expected):
+    holes, _ = without_overlaps(_todo_holes(language, text))
+    assert [text[h.start : h.end] for h in holes] == expected
 
 OVERLOADS_AND_PROTOCOLS = """\
 import typing

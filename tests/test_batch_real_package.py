@@ -70,12 +70,12 @@ def _lines(found: dict[str, tuple[SourceFile, list[Hole]]]) -> set[tuple[str, in
 
 
 def test_todo_bodies_are_the_stubs_not_the_overloads_or_protocols(sources):
+    # Not AuthBase.__call__ ("Auth hooks must be callable.") nor MockRequest.add_header ("Cookie headers
+    # should be added with ..."): a raise with a specific message is deliberate.
     assert _lines(find_holes(sources, "todo_bodies")) == {
         ("adapters.py", 151, "raise NotImplementedError"),  # BaseAdapter.send: docstring, then raise
         ("adapters.py", 155, "raise NotImplementedError"),  # BaseAdapter.close
         ("adapters.py", 611, "pass"),  # HTTPAdapter.add_headers: docstring, then pass
-        ("auth.py", 82, "raise NotImplementedError"),  # AuthBase.__call__
-        ("cookies.py", 91, "raise NotImplementedError"),  # MockRequest.add_header
         ("sessions.py", 132, "..."),  # SessionRedirectMixin.send, declared for type checkers
     }
 
@@ -132,3 +132,68 @@ def test_recipes_fill_real_code_and_most_fills_pass_the_checks(tmp_path, capsys)
     for hole in holes:
         if hole["status"] == "filled" and hole["recipe"] == "missing_docstrings":
             assert hole["fill"].lstrip().startswith('"""') and hole["fill"].rstrip().endswith('"""'), hole
+
+
+IDNA = Path(__file__).parent / "vendor" / "idna"  # idna 3.21's compat.py, BSD-3-Clause (see its README.md)
+TODO_STUBS = '''\
+def bare(x):
+    raise NotImplementedError
+
+
+def passes(x):
+    pass
+
+
+def ellipsis(x):
+    ...
+
+
+def commented(x):
+    pass  # TODO
+'''
+
+
+class _EchoClient:
+    """An engine client that fills every hole with one statement."""
+
+    async def start(self):
+        from engine.protocol import Welcome
+
+        return Welcome(1, "echo", "cpu", "none", trained=False)
+
+    async def infill(self, request, on_partial=None, timeout=None):
+        from engine.protocol import Candidate, FinishReason, InfillResult
+
+        return InfillResult(request.request_id, (Candidate("return x", 0.9, 3, 64),), int(FinishReason.CONVERGED))
+
+    async def cancel(self, request_id: int) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+
+def test_idna_nameprep_documented_raise_is_not_a_hole_but_todo_stubs_are(tmp_path, monkeypatch, capsys):
+    """The default recipe left idna's nameprep alone ("raise NotImplementedError" with a specific message,
+    documented ":raises NotImplementedError: Always."): before, a dry run planned to replace it by a fill."""
+    import json
+
+    from infill_lsp.batch import cli
+    from infill_lsp.batch.driving import LocalWaveRunner
+
+    async def runner():
+        client = _EchoClient()
+        return LocalWaveRunner(client, 10.0), "echo", client.close
+
+    compat = tmp_path / "compat.py"
+    compat.write_text((IDNA / "compat.py").read_text())
+    (tmp_path / "stubs.py").write_text(TODO_STUBS)
+    monkeypatch.setattr(cli, "local_runner_factory", lambda args: runner)
+    code = cli.main([str(tmp_path), "--json", "--no-journal", "--no-progress"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0 and report["dry_run"] is True
+    files = {Path(f["path"]).name: f for f in report["files"]}
+    assert "compat.py" not in files or not files["compat.py"]["holes"], files.get("compat.py")
+    stub_holes = files["stubs.py"]["holes"]
+    assert len(stub_holes) == 4 and all(h["status"] == "filled" for h in stub_holes), stub_holes
+    assert compat.read_text() == (IDNA / "compat.py").read_text()

@@ -222,7 +222,9 @@ def test_infill_complete_in_process_serves_the_dtype_it_was_given(tiny_model_dir
     monkeypatch.setattr(engine.core.engine_core, "load_core", keep)
     source = tmp_path / "a.py"
     source.write_text("def f(x):\n    return <FILL>\n")
-    assert complete.main([str(source), "--model", str(tiny_model_dir), "--steps", "2", *FLAGS]) == 0
+    # an untrained model's fill may be refused: then the hole keeps its marker and the status says so
+    code = complete.main([str(source), "--model", str(tiny_model_dir), "--steps", "2", *FLAGS])
+    assert code in (complete.EXIT_FILLED, complete.EXIT_HOLES_LEFT)
     assert capsys.readouterr().out.startswith("def f(x):\n    return ")
     (core,) = cores
     assert core.runner.dtype == torch.bfloat16 and core.welcome.backend == "torch" and core.welcome.device == "cpu"

@@ -269,3 +269,82 @@ def test_peer_credentials_on_linux_and_on_macos():
             return struct.pack("i", 4242)
 
     assert socket_peer(MacSocket(), linux=False) == (4242, 501)
+
+
+# ---- a second engine on a socket one already holds -----------------------------------------------------------
+
+
+@pytest.fixture
+def default_sock(monkeypatch):
+    """The default socket path, moved into a short private folder; no engine on it outlives the test."""
+    from engine.host.server import default_socket_path
+
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(TESTS_DIR), os.environ.get("PYTHONPATH")) if p))
+    base = Path(tempfile.mkdtemp(prefix="infill-x", dir="/tmp"))
+    base.chmod(0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(base))
+    path = default_socket_path()
+    assert path.is_relative_to(base)
+    yield path
+    asyncio.run(_stop_any(path))
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def _start_engine(path: Path) -> int:
+    async def start() -> int:
+        client = open_client(EngineLaunch(core_factory=FAKE, idle_exit=60.0), socket=path)
+        await client.start()
+        pid = client.engine_pid
+        await client.close()
+        return pid
+
+    return asyncio.run(start())
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_engine_http_beside_an_editors_engine_says_how_to_replace_it(default_sock, capsys, caplog):
+    """It used to exit with only "another engine holds ...lock"."""
+    from engine.host.server import EXIT_ALREADY_RUNNING, main
+
+    pid = _start_engine(default_sock)
+    argv = ["--core-factory", FAKE, "--http", f"127.0.0.1:{_free_port()}", "--log-level", "error"]
+    assert main(argv) == EXIT_ALREADY_RUNNING
+    err = capsys.readouterr().err
+    assert f"another engine (pid {pid}) holds" in caplog.text
+    assert f"an engine is already running on {default_sock} (`infill engine status` says" in err
+    assert f"    infill engine stop && infill engine {' '.join(argv)}\n" in err  # exactly what to run
+    assert f"{' '.join(argv)} --socket {default_sock.with_name('engine-http.sock')}" in err
+
+
+def test_a_second_engine_on_a_given_socket_names_that_socket_in_the_fix(sock, capsys):
+    from engine.host.server import EXIT_ALREADY_RUNNING, main
+
+    _start_engine(sock)
+    argv = ["--socket", str(sock), "--core-factory", FAKE, "--log-level", "error"]
+    assert main(argv) == EXIT_ALREADY_RUNNING
+    err = capsys.readouterr().err
+    assert f"infill engine status --socket {sock}" in err
+    assert f"    infill engine stop --socket {sock} && infill engine {' '.join(argv)}\n" in err
+
+
+def test_restart_with_none_running_starts_an_engine_that_exits_like_an_editors(sock, capsys):
+    """It used to start one with no idle exit, which stayed up (with its model in memory) until stopped."""
+    from engine.host.control import main
+    from engine.host.launch import EDITOR_IDLE_EXIT_S
+
+    assert main(["restart", "--socket", str(sock), "--core-factory", FAKE]) == 0
+    out = capsys.readouterr().out
+    assert "none was running; started pid" in out and f"it exits {EDITOR_IDLE_EXIT_S:g}s after its last client" in out
+    assert main(["status", "--socket", str(sock), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["idle_exit_s"] == EDITOR_IDLE_EXIT_S
+    assert main(["stop", "--socket", str(sock)]) == 0
+    capsys.readouterr()
+    assert main(["restart", "--socket", str(sock), "--core-factory", FAKE, "--idle-exit", "0"]) == 0
+    assert "it stays up until `infill engine stop`" in capsys.readouterr().out  # asked for: kept

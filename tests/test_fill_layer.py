@@ -107,7 +107,8 @@ def test_infill_complete_plans_and_checks_holes_as_the_editor_does():
     )
     # The first fill repeats the closer after the cursor: the editor replaces it. The second breaks the
     # parse: nothing is written, and the reason is reported.
-    assert result == "def mean(xs):\n    total = sum(xs)\n    return total / len(xs)\n\n\nvalues = []\n"
+    assert result.text == "def mean(xs):\n    total = sum(xs)\n    return total / len(xs)\n\n\nvalues = [<FILL>]\n"
+    assert result.holes == 2 and result.left == (2,)
     assert heard[0] == ("xs)", "")
     assert heard[1][0] is None and "refused" in heard[1][1]
     # The request is the editor's: context cut and hole kind from the plan, a single-line canvas.

@@ -17,7 +17,7 @@ import msgspec
 from engine.clients.connect import spawn_or_connect, stop_engine
 from engine.clients.interface import EngineError, EngineUnavailable
 from engine.clients.unix_socket import EngineNotListening, SocketEngineClient
-from engine.host.launch import EngineLaunch
+from engine.host.launch import EDITOR_IDLE_EXIT_S, EngineLaunch
 from engine.host.server import default_socket_path
 from engine.protocol import StatusReply
 
@@ -43,10 +43,11 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="one JSON object")
     actions.add_parser("stop", help="stop the engine on the socket (its clients start another when they need one)")
     restart = actions.add_parser(
-        "restart", help="stop the engine and start a fresh one; flags not given (or auto) keep the running engine's"
+        "restart", help="stop the engine and start a fresh one; flags not given (or auto) keep the running engine's "
+        f"(with none running, it starts as an editor would: exiting {EDITOR_IDLE_EXIT_S:g}s after its last client)"
     )
     EngineLaunch.add_arguments(restart, process=True)
-    restart.set_defaults(idle_exit=None)  # not given: the running engine's
+    restart.set_defaults(idle_exit=None)  # not given: the running engine's, or an editor's
     restart.add_argument("--start-timeout", type=float, default=300.0, metavar="SECONDS",
                          help="how long to wait for the new engine to serve (default 300)")
     for sub in (status, actions.choices["stop"], restart):
@@ -133,13 +134,19 @@ async def _restart(args: argparse.Namespace, socket_path: Path) -> int:
         await fresh.close()
     was = f"stopped pid {reply.pid}, " if reply is not None else "none was running; "
     served = f"{welcome.model_name} on {welcome.device}" if welcome is not None else "its model"
-    print(f"infill engine restart: {was}started pid {pid} serving {served} (log: {socket_path.with_suffix('.log')})")
+    exits = (f"exits {launch.idle_exit:g}s after its last client leaves" if launch.idle_exit
+             else "stays up until `infill engine stop`")
+    print(f"infill engine restart: {was}started pid {pid} serving {served}; it {exits} "
+          f"(log: {socket_path.with_suffix('.log')})")
     return EXIT_OK
 
 
 def restart_launch(args: argparse.Namespace, running: StatusReply | None) -> EngineLaunch:
-    """The launch of a restart: the flags given, and the running engine's values where they leave it open."""
-    idle_exit = args.idle_exit if args.idle_exit is not None else (running.idle_exit_s if running else 0.0)
+    """The launch of a restart: the flags given, and the running engine's values where they leave it open.
+
+    With none running, an engine started in the background exits as an editor's would (EDITOR_IDLE_EXIT_S
+    after its last client) unless ``--idle-exit`` says otherwise: nothing else would ever stop it."""
+    idle_exit = args.idle_exit if args.idle_exit is not None else (running.idle_exit_s if running else EDITOR_IDLE_EXIT_S)
     launch = EngineLaunch(model_dir=args.model, device=args.device or "auto", backend=args.backend or "auto",
                           dtype=args.dtype or "auto", idle_exit=idle_exit, core_factory=args.core_factory or "")
     return launch.keeping(running) if running is not None else launch

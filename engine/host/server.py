@@ -432,8 +432,10 @@ def _acquire_lock(lock_path: Path) -> int:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
+        holder = os.read(fd, 32).decode("ascii", "replace").strip()
         os.close(fd)
-        raise AlreadyRunning(f"another engine holds {lock_path}") from None
+        pid = f" (pid {holder})" if holder.isdigit() else ""
+        raise AlreadyRunning(f"another engine{pid} holds {lock_path}") from None
     os.ftruncate(fd, 0)
     os.write(fd, f"{os.getpid()}\n".encode())
     return fd
@@ -552,7 +554,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         asyncio.run(_serve(server, http, args.log_level))
     except AlreadyRunning as exc:
+        from engine.host.already_running import already_running_hint
+
         log.error("%s", exc)
+        given = list(sys.argv[1:] if argv is None else argv)
+        hint = already_running_hint(given, socket_path, default_socket=default_socket_path(), http=http is not None)
+        print(hint, file=sys.stderr)
         return EXIT_ALREADY_RUNNING
     except refusals as exc:  # said, not crashed
         log.error("%s", exc)
