@@ -11,8 +11,10 @@ import sys
 import time
 from pathlib import Path
 
-from nvim_editor import NVIM, PLUGIN_DIR, SERVER_CMD, needs_nvim, start_nvim
-from nvim_rpc import WAIT_S, Nvim
+from nvim_editor import NVIM, PLUGIN_DIR, SERVER_CMD, editor_env, needs_nvim, start_nvim, wait_attached
+from nvim_rpc import WAIT_S, Nvim, start_editor, stop_editors
+
+from infill_lsp.editor_setup import clone_root, connect_lines
 
 __all__ = ["start_nvim"]  # the fixture
 
@@ -148,6 +150,33 @@ def test_every_file_is_served_by_default_and_filetypes_limits_it(start_nvim, tmp
     (tmp_path / "main.py").write_text("x = 1\n")
     nvim.request("nvim_command", f"edit {tmp_path / 'main.py'}")
     nvim.wait_for("the client on a Python file", "return #vim.lsp.get_clients({ bufnr = 0, name = 'infill' }) > 0")
+
+
+@needs_nvim
+def test_the_lines_infill_demo_prints_work_as_pasted_into_init_lua(tmp_path):
+    """`infill demo` ends with an init.lua snippet: pasted as it is, Neovim serves a file and has the help."""
+    server = tmp_path / "bin" / "infill"
+    server.parent.mkdir()
+    server.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m infill_lsp.cli "$@" {" ".join(NO_ENGINE)}\n')
+    server.chmod(0o755)
+    lines = connect_lines(clone_root(), str(server))
+    start = lines.index("Neovim 0.11+, in init.lua:")
+    init = tmp_path / "config" / "nvim" / "init.lua"
+    init.parent.mkdir(parents=True)
+    init.write_text("\n".join(line.strip() for line in lines[start + 1 : start + 3]) + "\n")
+    (tmp_path / "example.py").write_text("x = 1\n")
+    started: list = []
+    try:
+        assert NVIM is not None
+        env = editor_env(tmp_path, {}, PATH=BARE_PATH)  # the user's own config folder: init.lua found there
+        nvim = start_editor(started, NVIM, [str(tmp_path / "example.py")], env, tmp_path)
+        wait_attached(nvim)
+        assert nvim.lua("return vim.lsp.get_clients({ name = 'infill' })[1].config.cmd") == [str(server), "serve"]
+        nvim.request("nvim_command", "help infill")
+        assert nvim.lua("return vim.fn.expand('%:t')") == "infill.txt"
+        assert nvim.lua("return vim.fn.exists(':InfillStatus')") == 2
+    finally:
+        stop_editors(started)
 
 
 @needs_nvim
