@@ -92,6 +92,7 @@ def test_without_cmd_the_server_of_the_clones_venv_starts(start_nvim, tmp_path):
 def test_without_any_server_it_says_so_once_with_the_fix(start_nvim, tmp_path):
     plugin = clone_with_plugin(tmp_path / "clone", server=False)
     nvim = start_nvim("example.py", "x = 1\n", {}, plugin_dir=plugin, env={"PATH": BARE_PATH}, attached=False)
+    nvim.wait_for("the message", "return #_G.infill_test_notified > 0")
     loud = [n for n in notified(nvim) if n["level"] >= 3]  # vim.log.levels.WARN
     assert len(loud) == 1, notified(nvim)
     message = loud[0]["message"]
@@ -107,6 +108,7 @@ def test_without_any_server_it_says_so_once_with_the_fix(start_nvim, tmp_path):
 def test_a_cmd_that_does_not_run_is_named(start_nvim, tmp_path):
     setup = {"cmd": [str(tmp_path / "nowhere" / "infill"), "serve"]}
     nvim = start_nvim("example.py", "x = 1\n", setup, attached=False)
+    nvim.wait_for("the message", "return #_G.infill_test_notified > 0")
     loud = [n["message"] for n in notified(nvim) if n["level"] >= 3]
     assert len(loud) == 1 and str(tmp_path / "nowhere" / "infill") in loud[0] and "`cmd`" in loud[0], loud
 
@@ -177,6 +179,20 @@ def test_the_lines_infill_demo_prints_work_as_pasted_into_init_lua(tmp_path):
         assert nvim.lua("return vim.fn.exists(':InfillStatus')") == 2
     finally:
         stop_editors(started)
+
+
+@needs_nvim
+def test_the_ghost_text_stands_out_without_true_colour(start_nvim):
+    """The default colorscheme colours Comment only with 'termguicolors': the ghost text is grey without it."""
+    nvim = start_nvim("example.py", "x = 1\n", {"cmd": [*SERVER_CMD, *NO_ENGINE]}, attached=False)
+    ghost = "return vim.api.nvim_get_hl(0, { name = 'InfillGhost', link = false })"
+    nvim.request("nvim_command", "set notermguicolors")
+    assert nvim.lua("return vim.api.nvim_get_hl(0, { name = 'Comment', link = false }).ctermfg") is None
+    assert nvim.lua(ghost).get("ctermfg") == 8
+    nvim.request("nvim_command", "set termguicolors")
+    assert nvim.lua("return vim.api.nvim_get_hl(0, { name = 'InfillGhost' })") == {"link": "Comment"}
+    nvim.request("nvim_command", "highlight InfillGhost ctermfg=3 guifg=#aa8800 | set notermguicolors")
+    assert nvim.lua(ghost).get("ctermfg") == 3  # the user's own stays
 
 
 @needs_nvim

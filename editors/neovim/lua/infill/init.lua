@@ -214,6 +214,26 @@ local function attach(buf, client)
   set_keymaps(buf, M.options.keymaps)
 end
 
+local ghost_hl ---@type table? the InfillGhost this plugin set last
+
+--- InfillGhost links to Comment, whose colour the default colorscheme gives only with 'termguicolors': without
+--- it (a terminal or tmux without true colour) the suggestion would look typed, so it is dark grey there.
+--- An InfillGhost of the user's is left alone.
+local function set_highlights()
+  local current = api.nvim_get_hl(0, { name = 'InfillGhost' })
+  if next(current) ~= nil and not vim.deep_equal(current, ghost_hl) then
+    return
+  end
+  local comment = api.nvim_get_hl(0, { name = 'Comment', link = false })
+  if vim.o.termguicolors or comment.ctermfg then
+    api.nvim_set_hl(0, 'InfillGhost', { link = 'Comment' })
+  else
+    api.nvim_set_hl(0, 'InfillGhost', { fg = comment.fg, ctermfg = 8, italic = comment.italic })
+  end
+  ghost_hl = api.nvim_get_hl(0, { name = 'InfillGhost' })
+  api.nvim_set_hl(0, 'InfillHint', { link = 'NonText', default = true })
+end
+
 --- Start the server for `buf`, a file without a filetype (`vim.lsp.enable` starts servers on FileType).
 local function start_without_filetype(buf)
   if vim.bo[buf].filetype ~= '' or not server.serves(buf, M.options.filetypes) then
@@ -236,13 +256,23 @@ function M.setup(opts)
   if backend.configure then
     backend.configure({ debounce_ms = o.debounce_ms })
   end
-  api.nvim_set_hl(0, 'InfillGhost', { link = 'Comment', default = true })
-  api.nvim_set_hl(0, 'InfillHint', { link = 'NonText', default = true })
+  set_highlights()
+  api.nvim_create_autocmd({ 'ColorScheme', 'OptionSet' }, {
+    group = api.nvim_create_augroup('infill.highlights', { clear = true }),
+    pattern = { '*', 'termguicolors' },
+    callback = function(args)
+      if args.event == 'ColorScheme' or args.match == 'termguicolors' then
+        set_highlights()
+      end
+    end,
+  })
 
   local cmd, source = server.resolve(o.cmd)
   if not cmd then
     M.cmd_source, M.missing = nil, source
-    vim.notify(server.message(source), vim.log.levels.ERROR)
+    vim.schedule(function() -- after startup: not an error of the init.lua that called setup()
+      vim.notify(server.message(source), vim.log.levels.ERROR)
+    end)
     return
   end
   M.cmd_source, M.missing = source, nil
