@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import shlex
 import sys
 import time
 from dataclasses import dataclass
@@ -22,6 +24,7 @@ from engine.clients.remote import RemoteEngine
 from engine.host.launch import EngineLaunch
 from engine.protocol import InfillResult, RequestIds, Welcome
 from grammars import entry_for_path
+from infill_lsp.editor_setup import clone_root, connect_lines, server_command
 
 MARKER = "<FILL>"
 SAMPLE = Path(__file__).parent / "samples" / "sample.py"
@@ -41,6 +44,7 @@ class Filled:
     text: str
     holes: int
     left: tuple[int, ...] = ()  # 1-based, in order
+SHOWN_FILL_CHARS = 60  # a longer fill is cut in the demo's report
 
 
 def split_holes(text: str, marker: str = MARKER) -> list[str]:
@@ -205,6 +209,24 @@ def model_note(welcome: Welcome) -> str | None:
     )
 
 
+def hole_lines(text: str, marker: str = MARKER) -> list[tuple[int, str]]:
+    """The line number (1-based) and text of the line of each marker, in order."""
+    lines = text.split("\n")
+    pieces = split_holes(text, marker)
+    out = []
+    offset = 0
+    for piece in pieces[:-1]:
+        offset += len(piece)
+        number = text.count("\n", 0, offset) + 1
+        out.append((number, lines[number - 1]))
+        offset += len(marker)
+    return out
+
+
+def _shorten(text: str, width: int = SHOWN_FILL_CHARS) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def demo(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="infill demo", description="Fill the holes of a sample file.",
@@ -216,35 +238,32 @@ def demo(argv: list[str] | None = None) -> int:
     args, text = _parse(parser, argv)
     if text is None:
         return EXIT_USAGE
-    print(f"== {args.file.name}, holes marked {args.marker} ==\n{text}")
+    # No "Loading weights" progress bar: transformers reads this when it is imported, below.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    holes = hole_lines(text, args.marker)
+    print(f"== {args.file.name}: {len(holes)} holes marked {args.marker}, filled through the diffusion engine ==")
     started = time.perf_counter()
     fills = []
 
     def report(index, fill, reason, elapsed, result):
         fills.append(elapsed)
         finish = ["converged", "step cap", "cancelled", "error"][result.finish_reason]
-        shown = f"filled {fill!r}" if fill is not None else f"left unfilled ({reason})"
-        print(
-            f"  hole {index}: {elapsed:7.1f} ms  {result.forward_passes:3d} denoising steps ({finish})  "
-            f"-> {shown}"
-        )
+        shown = f"filled {_shorten(repr(fill))}" if fill is not None else f"left unfilled ({reason})"
+        number, line = holes[index - 1]
+        print(f"  {number:4d} | {line.rstrip()}")
+        print(f"       hole {index}: {elapsed:6.1f} ms {result.forward_passes:3d} denoising steps ({finish})  -> {shown}")
 
-    print("== filling through the diffusion engine ==")
     filled, welcome = asyncio.run(_run(args, text, language_of(args.file), report))
     total = time.perf_counter() - started
     print(
-        f"\n== result ({welcome.model_name} on {welcome.device}, {welcome.backend}; "
-        f"{len(fills)} holes, {sum(fills):.0f} ms filling, {total:.1f} s with model load) ==\n{filled.text}"
+        f"\n== result: {welcome.model_name} on {welcome.device}, {welcome.backend}; "
+        f"{len(fills)} holes, {sum(fills):.0f} ms filling, {total:.1f} s with model load ==\n"
+        f"  the whole file filled: {shlex.quote(server_command())} complete {shlex.quote(str(args.file.absolute()))}"
     )
     if filled.left:
         print(f"({left_note(filled, args.marker)})")
     if (note := model_note(welcome)) is not None:
         print(note)
-    print(
-        "\n== connect an editor ==\n"
-        "  VS Code: build the extension in editors/vscode (npm run package) and install the .vsix\n"
-        "  Neovim:  add editors/neovim to your runtimepath and call require('infill').setup{}\n"
-        "  Any LSP client: run `.venv/bin/infill serve` (stdio) for the language ids python, javascript,\n"
-        "  typescript, typescriptreact, go, rust; see README.md for Helix and Emacs snippets."
-    )
+    print("\n== connect an editor ==")
+    print("\n".join(connect_lines(clone_root(), server_command())))
     return 0

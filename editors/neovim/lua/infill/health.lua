@@ -24,16 +24,19 @@ local function check_neovim()
 end
 
 local function check_executable(options)
-  local cmd = options.cmd or {}
-  local exe = cmd[1]
-  if type(exe) ~= 'string' or vim.fn.executable(exe) == 0 then
-    health.error(('server executable not found: %s'):format(tostring(exe)), {
-      'Install infill (pip install infill-diffusion) so that `infill` is on PATH',
-      "or set `cmd` in require('infill').setup{}, e.g. cmd = { '/path/to/.venv/bin/infill', 'serve' }",
-    })
+  local server = require('infill.server')
+  local cmd, source = server.resolve(options.cmd)
+  if not cmd then
+    health.error(source, server.fixes())
     return
   end
-  health.ok(('server executable: %s'):format(vim.fn.exepath(exe)))
+  if type(cmd) ~= 'table' then
+    health.ok('server: the function in `cmd`')
+    return
+  end
+  local exe = cmd[1]
+  local how = source == 'cmd' and 'from `cmd`' or source == 'PATH' and 'from PATH' or 'beside the plugin'
+  health.ok(('server executable: %s (%s)'):format(vim.fn.exepath(exe), how))
   -- `serve --help` loads the server's entry point without starting it: a broken install fails here
   local args = vim.list_extend(vim.deepcopy(cmd), { '--help' })
   local ok, result = pcall(function()
@@ -51,7 +54,7 @@ end
 local function check_server()
   local client = commands.client()
   if not client then
-    health.info('no infill language server is running: open a file of a configured filetype to start one')
+    health.info('no infill language server is running: open a file to start one')
     return
   end
   local info = client.server_info or {}
@@ -93,7 +96,7 @@ function M.check()
     health.warn("require('infill').setup() has not been called", { "Call require('infill').setup{} in your config" })
     options = require('infill').defaults
   else
-    health.ok('setup() called; filetypes: ' .. (options.filetypes and table.concat(options.filetypes, ', ') or 'all'))
+    health.ok('setup() called; filetypes: ' .. (type(options.filetypes) == 'table' and table.concat(options.filetypes, ', ') or 'every file'))
   end
   check_executable(options)
   check_server()

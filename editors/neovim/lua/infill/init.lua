@@ -1,11 +1,13 @@
---- infill for Neovim: starts `infill serve` for the configured filetypes and shows its inline
---- completions as ghost text, with keys to accept (all, a word, a line), cycle and dismiss them.
+--- infill for Neovim: starts `infill serve` for the buffers of files (every filetype unless `filetypes`
+--- limits it) and shows its inline completions as ghost text, with keys to accept (all, a word, a line),
+--- cycle and dismiss them.
 ---
 --- ```lua
 --- require('infill').setup({ settings = { engine = { device = 'cuda' } } })
 --- ```
 
 local commands = require('infill.commands')
+local server = require('infill.server')
 
 local api = vim.api
 local M = {}
@@ -20,9 +22,9 @@ local M = {}
 ---@field suggest? string|string[]|false
 
 ---@class infill.Options
----@field cmd? string[] the server command (default: { 'infill', 'serve' })
+---@field cmd? string[] the server command (default: `infill serve` from PATH, else from the clone's .venv)
 ---@field cmd_env? table<string, string>
----@field filetypes? string[]|false filetypes to attach to; false: every file
+---@field filetypes? string[]|false filetypes to attach to; nil or false: every file
 ---@field root_markers? string[]
 ---@field settings? table initializationOptions (and workspace/didChangeConfiguration)
 ---@field debounce_ms? integer wait after the last keystroke before asking (0.11 ghost text)
@@ -31,9 +33,9 @@ local M = {}
 
 ---@type infill.Options
 M.defaults = {
-  cmd = { 'infill', 'serve' },
+  cmd = nil, -- found by require('infill.server').resolve
   cmd_env = nil,
-  filetypes = { 'python', 'javascript', 'javascriptreact', 'typescript', 'typescriptreact', 'go', 'rust' },
+  filetypes = nil, -- every buffer of a file
   root_markers = { '.git', 'pyproject.toml', 'package.json', 'go.mod', 'Cargo.toml' },
   settings = {},
   debounce_ms = 75,
@@ -51,6 +53,13 @@ M.defaults = {
 
 ---@type infill.Options?
 M.options = nil
+
+--- Where the running server's command came from: 'cmd', 'PATH' or the clone's .venv/bin/infill; nil when
+--- none was found (then `M.missing` says why).
+---@type string?
+M.cmd_source = nil
+---@type string?
+M.missing = nil
 
 local backend ---@type table infill.ghost or infill.native
 
@@ -205,6 +214,39 @@ local function attach(buf, client)
   set_keymaps(buf, M.options.keymaps)
 end
 
+local ghost_hl ---@type table? the InfillGhost this plugin set last
+
+--- InfillGhost links to Comment, whose colour the default colorscheme gives only with 'termguicolors': without
+--- it (a terminal or tmux without true colour) the suggestion would look typed, so it is dark grey there.
+--- An InfillGhost of the user's is left alone.
+local function set_highlights()
+  local current = api.nvim_get_hl(0, { name = 'InfillGhost' })
+  if next(current) ~= nil and not vim.deep_equal(current, ghost_hl) then
+    return
+  end
+  local comment = api.nvim_get_hl(0, { name = 'Comment', link = false })
+  if vim.o.termguicolors or comment.ctermfg then
+    api.nvim_set_hl(0, 'InfillGhost', { link = 'Comment' })
+  else
+    api.nvim_set_hl(0, 'InfillGhost', { fg = comment.fg, ctermfg = 8, italic = comment.italic })
+  end
+  ghost_hl = api.nvim_get_hl(0, { name = 'InfillGhost' })
+  api.nvim_set_hl(0, 'InfillHint', { link = 'NonText', default = true })
+end
+
+--- Start the server for `buf`, a file without a filetype (`vim.lsp.enable` starts servers on FileType).
+local function start_without_filetype(buf)
+  if vim.bo[buf].filetype ~= '' or not server.serves(buf, M.options.filetypes) then
+    return
+  end
+  if #vim.lsp.get_clients({ bufnr = buf, name = commands.NAME }) > 0 then
+    return
+  end
+  local config = vim.deepcopy(vim.lsp.config[commands.NAME])
+  config.root_dir = vim.fs.root(buf, config.root_markers or {})
+  vim.lsp.start(config, { bufnr = buf, reuse_client = config.reuse_client })
+end
+
 --- Start (or reconfigure) infill. Safe to call again: running servers get the new settings.
 ---@param opts? infill.Options
 function M.setup(opts)
@@ -214,8 +256,26 @@ function M.setup(opts)
   if backend.configure then
     backend.configure({ debounce_ms = o.debounce_ms })
   end
-  api.nvim_set_hl(0, 'InfillGhost', { link = 'Comment', default = true })
-  api.nvim_set_hl(0, 'InfillHint', { link = 'NonText', default = true })
+  set_highlights()
+  api.nvim_create_autocmd({ 'ColorScheme', 'OptionSet' }, {
+    group = api.nvim_create_augroup('infill.highlights', { clear = true }),
+    pattern = { '*', 'termguicolors' },
+    callback = function(args)
+      if args.event == 'ColorScheme' or args.match == 'termguicolors' then
+        set_highlights()
+      end
+    end,
+  })
+
+  local cmd, source = server.resolve(o.cmd)
+  if not cmd then
+    M.cmd_source, M.missing = nil, source
+    vim.schedule(function() -- after startup: not an error of the init.lua that called setup()
+      vim.notify(server.message(source), vim.log.levels.ERROR)
+    end)
+    return
+  end
+  M.cmd_source, M.missing = source, nil
 
   local group = api.nvim_create_augroup('infill', { clear = true })
   api.nvim_create_autocmd('LspAttach', {
@@ -236,24 +296,45 @@ function M.setup(opts)
       end
     end,
   })
+  api.nvim_create_autocmd({ 'BufReadPost', 'BufNewFile' }, {
+    group = group,
+    callback = function(args)
+      vim.schedule(function() -- after filetype detection
+        if api.nvim_buf_is_valid(args.buf) then
+          start_without_filetype(args.buf)
+        end
+      end)
+    end,
+  })
 
+  local settings = server.wire_settings(o.settings)
   vim.lsp.config(commands.NAME, {
-    cmd = o.cmd,
+    cmd = cmd,
     cmd_env = o.cmd_env,
-    filetypes = o.filetypes or nil,
     root_markers = o.root_markers,
-    init_options = o.settings,
-    settings = { infill = o.settings },
+    -- every filetype; `filetypes` is checked here with the rest (only files: not help, terminal, prompt or
+    -- scratch buffers), so that setup() again with fewer limits is not merged with the old list
+    root_dir = function(buf, on_dir)
+      if server.serves(buf, o.filetypes) then
+        on_dir(vim.fs.root(buf, o.root_markers or {}))
+      end
+    end,
+    -- the settings go once, flat, as VS Code sends them; setup() again sends them to running servers
+    init_options = settings,
     -- one server for every project: it keeps no per-root state and shares one engine anyway
     reuse_client = function(client, config)
       return client.name == config.name
     end,
   })
   vim.lsp.enable(commands.NAME)
+  for _, buf in ipairs(api.nvim_list_bufs()) do
+    if api.nvim_buf_is_loaded(buf) then
+      start_without_filetype(buf)
+    end
+  end
 
   for _, client in ipairs(vim.lsp.get_clients({ name = commands.NAME })) do
-    client.settings = { infill = o.settings }
-    client:notify('workspace/didChangeConfiguration', { settings = { infill = o.settings } })
+    client:notify('workspace/didChangeConfiguration', { settings = settings })
     for buf in pairs(client.attached_buffers) do
       attach(buf, client)
     end
