@@ -77,8 +77,8 @@ def _light_fill(port: int, key: str) -> float:
     response = conn.getresponse()
     response.read()
     conn.close()
-    if response.status != 200:
-        raise RuntimeError(f"the light fill got HTTP {response.status}")
+    if response.status != 200:  # 504: past the engine's --request-timeout
+        return float("inf")
     return time.monotonic() - started
 
 
@@ -116,8 +116,8 @@ def main() -> None:
             pid = _status(sock).pid
             for _ in range(100):  # the HTTP front comes up with the socket; wait for /health
                 try:
-                    _light_fill(port, light)
-                    break
+                    if _light_fill(port, light) < float("inf"):
+                        break
                 except OSError:
                     time.sleep(0.2)
             solo = statistics.median(_light_fill(port, light) for _ in range(args.solo_runs))
