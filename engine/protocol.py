@@ -25,8 +25,12 @@ STOP_RULES = ("shown", "canvas")
 
 
 class Priority(enum.IntEnum):
+    """What a request is for; the engine serves interactive fills first, then next-edit requests, then cache
+    warm-ups (``InfillRequest.warm``), then batch work (engine/core/scheduler.py)."""
+
     INTERACTIVE = 0
     BATCH = 1
+    NEXT_EDIT = 2
 
 
 class FinishReason(enum.IntEnum):
@@ -98,6 +102,9 @@ class InfillRequest(_Msg, tag=2):
     context: str = ""
     score: bool = False  # also score each candidate with the encoder's causal likelihood
     warm: bool = False  # only encode the prompt into the document's cache; answer with no candidates
+    # Who asked, for the engine's fair share between clients: the HTTP front sets ``key:NAME`` (or
+    # ``addr:IP`` without keys) whatever a remote client sent; the socket server ``conn:N`` when empty.
+    client: str = ""
 
 
 class Cancel(_Msg, tag=3):

@@ -15,7 +15,9 @@ Every request becomes an ``InfillRequest`` at interactive priority, keyed to a d
 
 Security: the app binds to loopback unless API keys are given (infill_http/settings.py); connection
 floods, slow headers and requests from web pages are refused before any endpoint (infill_http/guard.py);
-keys are compared in constant time; each client (key, or address when keyless) has a cap on requests in flight;
+keys are compared in constant time; each client (key, or address when keyless) has one cap on requests in
+flight across every endpoint and WebSocket (infill_http/budget.py), and the engine shares its steps fairly
+between clients (``InfillRequest.client``);
 bodies have a size and a time limit, contexts a length limit. Request bodies, errors and the answers'
 shapes are in infill_http/wire.py; the WebSocket protocol in infill_http/websocket.py.
 """
@@ -44,9 +46,12 @@ from starlette.websockets import WebSocket
 from engine.protocol import (
     MAX_FRAME_BYTES,
     ErrorCode,
+    ErrorReply,
     InfillRequest,
+    InfillResult,
     RequestIds,
 )
+from infill_http.budget import InFlightBudget, Ticket
 from infill_http.guard import ConnectionGuard, ConnectionLimits, OriginGuard, guarded_protocols
 from infill_http.settings import HttpSettings
 from infill_http.websocket import RemoteConnection
@@ -99,12 +104,6 @@ def _raise_for(outcome: Outcome) -> None:
 # ---- the app ------------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class _Client:
-    name: str
-    in_flight: int = 0
-
-
 @dataclass
 class HttpApi:
     """The Starlette app and its state; ``ready(backend)`` once the engine has loaded."""
@@ -112,10 +111,11 @@ class HttpApi:
     settings: HttpSettings = field(default_factory=HttpSettings)
     default_canvas: int = 64
     backend: Backend | None = None
-    _clients: dict[str, _Client] = field(default_factory=dict)
     _ids: RequestIds = field(default_factory=lambda: RequestIds("http"))
 
     def __post_init__(self) -> None:
+        # One budget per client across every endpoint and every WebSocket it opens.
+        self.budget = InFlightBudget(self.settings.max_in_flight)
         endpoints = Starlette(routes=[
             Route("/health", self.health, methods=["GET"]),
             Route("/infill", self.infill, methods=["POST"]),
@@ -187,60 +187,40 @@ class HttpApi:
                             "timeout_error") from None
         return b"".join(chunks)
 
-    def _admit(self, client: str) -> _Client:
-        state = self._clients.get(client)
-        if state is None:
-            state = self._clients[client] = _Client(client)
-        if state.in_flight >= self.settings.max_in_flight:
+    def _admit(self, client: str) -> Ticket:
+        ticket = self.budget.admit(client)
+        if ticket is None:
             raise HttpError(429, f"{self.settings.max_in_flight} requests of yours are in flight; "
                                  "wait for one to end", headers={"Retry-After": "1"})
-        state.in_flight += 1
-        return state
-
-    def _release(self, state: _Client) -> None:
-        state.in_flight -= 1
-        if state.in_flight == 0:
-            self._clients.pop(state.name, None)  # per-client state lives only while it has requests
+        return ticket
 
     def _canvas(self, n_predict: int | None) -> tuple[int, ...]:
         if n_predict is None or n_predict <= 0:
             return ()
         return (max(2, min(n_predict, self.default_canvas)),)
 
-    async def _guarded(self, request: Request, handler: Callable[[Request, str], Any]) -> Response:
-        state: _Client | None = None
+    async def _guarded(self, request: Request, handler: Callable[[Request, str], Any]) -> Any:
+        """Authenticate, admit into the client's in-flight budget, run ``handler``; the budget's place is
+        given back once the answer has ended, whatever way it ends (a stream: once it is sent or broken)."""
+        ticket: Ticket | None = None
         try:
             client = self._authenticate(request.headers, request.client.host if request.client else "")
             self._engine()
-            state = self._admit(client)
+            ticket = request.state.ticket = self._admit(client)
             response = await handler(request, client)
         except HttpError as exc:
-            if state is not None:
-                self._release(state)
-            return error_response(exc.status, exc.message, exc.kind, exc.headers)
+            response = error_response(exc.status, exc.message, exc.kind, exc.headers)
         except TimeoutError:
-            if state is not None:
-                self._release(state)
-            return error_response(504, f"the fill took longer than {self.settings.request_timeout_s:g}s", "timeout_error")
+            response = error_response(504, f"the fill took longer than {self.settings.request_timeout_s:g}s",
+                                      "timeout_error")
         except Exception:
-            if state is not None:
-                self._release(state)
             log.exception("%s %s failed", request.method, request.url.path)
-            return error_response(500, "internal error (the engine log has the details)", "server_error")
+            response = error_response(500, "internal error (the engine log has the details)", "server_error")
+        if ticket is None:
+            return response
         if isinstance(response, StreamingResponse):
-            inner = response.body_iterator
-            done = state
-
-            async def released() -> AsyncIterator[Any]:
-                try:
-                    async for chunk in inner:
-                        yield chunk
-                finally:
-                    self._release(done)
-
-            response.body_iterator = released()
-        else:
-            self._release(state)
+            return _ReleasedAfter(response, ticket)
+        ticket.release()
         return response
 
     async def _wait_or_disconnect(self, request: Request, fill: Any) -> Outcome:
@@ -276,6 +256,7 @@ class HttpApi:
             seed=seed if seed is not None and seed > 0 else 0,
             context=context,
             warm=warm,
+            client=client,  # the engine's fair share between clients
         )
 
     # ---- endpoints ------------------------------------------------------------------------------
@@ -309,8 +290,11 @@ class HttpApi:
         backend = self._engine()
         owner = ("http", engine_request.request_id)
         if warm:
-            # Warm the cache without waiting: the answer goes out now, the encoding runs in the engine.
-            backend.submit(owner, engine_request, lambda message: None)
+            # Warm the cache without waiting: the answer goes out now, the encoding runs in the engine and
+            # holds its place in the client's budget until it ends.
+            ticket = request.state.ticket.transfer()
+            backend.submit(owner, engine_request,
+                           lambda message: ticket.release() if isinstance(message, InfillResult | ErrorReply) else None)
             return json_response({"content": "", "stop": True, "stop_type": "none"}, body.response_fields)
         if body.stream:
             return self._stream(request, owner, engine_request, body.t_max_predict_ms,
@@ -476,7 +460,20 @@ class HttpApi:
         if self.backend is None:
             await websocket.close(code=1013, reason="Loading model")
             return
-        await RemoteConnection(self._engine(), self.settings, websocket, client).serve()
+        await RemoteConnection(self._engine(), self.settings, websocket, client, self.budget).serve()
+
+
+class _ReleasedAfter:
+    """A streamed answer that gives its budget place back once sent, or once sending it failed."""
+
+    def __init__(self, response: StreamingResponse, ticket: Ticket) -> None:
+        self.response, self.ticket = response, ticket
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await self.response(scope, receive, send)
+        finally:
+            self.ticket.release()
 
 
 # ---- the server ---------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from engine.protocol import (
     decode_client,
     hello_refusal,
 )
+from infill_http.budget import InFlightBudget, Ticket
 from infill_http.settings import HttpSettings
 from infill_http.wire import Backend, HttpError, check_context
 
@@ -37,16 +38,18 @@ log = logging.getLogger(__name__)
 class RemoteConnection:
     """The engine protocol for one WebSocket client, with the same outbox bound as a socket client."""
 
-    def __init__(self, backend: Backend, settings: HttpSettings, websocket: WebSocket, client: str) -> None:
+    def __init__(self, backend: Backend, settings: HttpSettings, websocket: WebSocket, client: str,
+                 budget: InFlightBudget) -> None:
         self.settings = settings
         self.websocket = websocket
         self.client = client
         self.backend = backend
         self.aio = asyncio.get_running_loop()
-        self.handoff = LoopHandoff(self.aio, self.send)  # partials coalesced before the event loop
+        self.handoff = LoopHandoff(self.aio, self._from_engine)  # partials coalesced before the event loop
         self.outbox: asyncio.Queue[bytes | None] = asyncio.Queue()
         self.outbox_bytes = 0
-        self.in_flight: set[int] = set()
+        self.budget = budget  # the client's, shared with its other connections and its HTTP requests
+        self.in_flight: dict[int, Ticket] = {}
 
     async def serve(self) -> None:
         writer = asyncio.create_task(self._write_loop())
@@ -69,6 +72,7 @@ class RemoteConnection:
             pass
         finally:
             self.backend.cancel_owner(self)
+            self._release_all()
             self.outbox.put_nowait(None)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(writer, 1.0)
@@ -111,12 +115,18 @@ class RemoteConnection:
                 except HttpError as exc:
                     self.send(ErrorReply(message.request_id, ErrorCode.BAD_REQUEST, exc.message))
                     return
-                if len(self.in_flight) >= self.settings.max_in_flight:
-                    self.send(ErrorReply(message.request_id, ErrorCode.OVERLOADED,
-                                         f"{self.settings.max_in_flight} requests of yours are in flight"))
+                if message.request_id in self.in_flight:
+                    self.send(ErrorReply(message.request_id, ErrorCode.BAD_REQUEST,
+                                         f"request id {message.request_id} is already in flight"))
                     return
-                self.in_flight.add(message.request_id)
-                keyed = msgspec.structs.replace(message, document_key=f"remote:{self.client}:{message.document_key}")
+                ticket = self.budget.admit(self.client)
+                if ticket is None:
+                    self.send(ErrorReply(message.request_id, ErrorCode.OVERLOADED,
+                                         f"{self.budget.limit} requests of yours are in flight"))
+                    return
+                self.in_flight[message.request_id] = ticket
+                keyed = msgspec.structs.replace(message, document_key=f"remote:{self.client}:{message.document_key}",
+                                                client=self.client)  # who asks is the key, not what it says
                 self.backend.submit(self, keyed, self._sink)
             case Cancel(request_id=request_id):
                 self.backend.cancel(self, request_id)
@@ -141,9 +151,20 @@ class RemoteConnection:
     def _sink(self, message: Any) -> None:  # loop thread
         self.handoff(message)
 
-    def send(self, message: ServerMessage) -> None:
+    def _from_engine(self, message: ServerMessage) -> None:  # event loop: the engine's answers
         if isinstance(message, InfillResult | ErrorReply):
-            self.in_flight.discard(message.request_id)
+            ticket = self.in_flight.pop(message.request_id, None)
+            if ticket is not None:
+                ticket.release()
+        self.send(message)
+
+    def _release_all(self) -> None:
+        """Give back every place this connection holds (it is gone: its requests are cancelled)."""
+        tickets, self.in_flight = list(self.in_flight.values()), {}
+        for ticket in tickets:
+            ticket.release()
+
+    def send(self, message: ServerMessage) -> None:
         try:
             body = msgspec.msgpack.encode(message)
         except Exception as exc:  # pragma: no cover - every server message encodes
@@ -152,6 +173,7 @@ class RemoteConnection:
         if self.outbox_bytes + len(body) > 2 * MAX_FRAME_BYTES:
             log.warning("remote client %s does not read its replies: dropping it", self.client)
             self.backend.cancel_owner(self)
+            self._release_all()
             self.outbox.put_nowait(None)
             return
         self.outbox_bytes += len(body)

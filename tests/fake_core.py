@@ -66,6 +66,7 @@ class FakeCore:
         self.warmed = 0
         self.cancelled_ids: list[int] = []
         self.added_ids: list[int] = []
+        self.added_clients: list[str] = []  # each added request's ``client``, in order
         self._jobs: dict[int, _Job] = {}
         self._lock = threading.Lock()
 
@@ -86,6 +87,7 @@ class FakeCore:
                 raise OverflowError("engine queue is full")
             self._jobs[request.request_id] = _Job(request, request.max_steps or self.default_steps)
             self.added_ids.append(request.request_id)
+            self.added_clients.append(request.client)
 
     def cancel(self, request_id: int) -> None:
         with self._lock:

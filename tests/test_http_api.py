@@ -7,6 +7,7 @@ request shapes, keys, limits, broken bodies, slow and vanishing clients.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import http.client
 import json
@@ -433,3 +434,70 @@ def test_the_engine_protocol_over_a_websocket():
             assert exc.response.status_code in (401, 403)
         except Exception as exc:  # or closed with a policy-violation code
             assert getattr(getattr(exc, "rcvd", None), "code", 1008) == 1008
+
+
+def test_one_key_has_one_in_flight_budget_across_websockets_and_http():
+    from websockets.sync.client import connect
+
+    from engine.protocol import Cancel, ErrorCode, ErrorReply, FinishReason
+
+    core = FakeCore(step_delay=0.002)
+    with LiveApi(core, _keyed(max_in_flight=4)) as api, contextlib.ExitStack() as sockets:
+        budget = api.front.api.budget
+        auth = {"Authorization": f"Bearer {KEY}"}
+
+        def open_socket():
+            ws = sockets.enter_context(connect(f"ws://127.0.0.1:{api.port}/v1/engine", additional_headers=auth))
+            ws.send(msgspec.msgpack.encode(Hello(PROTOCOL_VERSION, "test")))
+            msgspec.msgpack.decode(ws.recv(timeout=5), type=Welcome)
+            return ws
+
+        def reply(ws):
+            return msgspec.msgpack.decode(ws.recv(timeout=5), type=InfillResult | ErrorReply)
+
+        long = {"max_steps": 1_000_000}
+        ws1, ws2, ws3 = open_socket(), open_socket(), open_socket()
+        try:
+            for ws in (ws1, ws2):
+                for rid in (1, 2):  # a client's own claim to be someone else is ignored
+                    ws.send(msgspec.msgpack.encode(InfillRequest(rid, "a", "b", client="key:other", **long)))
+            assert _wait_for(lambda: core.active == 4)
+            ws3.send(msgspec.msgpack.encode(InfillRequest(1, "a", "b", **long)))
+            refused = reply(ws3)
+            assert isinstance(refused, ErrorReply) and refused.code == ErrorCode.OVERLOADED
+            status, headers, data = api.request("POST", "/infill", {"input_prefix": "x"}, headers=auth)
+            assert status == 429 and headers.get("retry-after") == "1"
+            assert core.active == 4 and set(core.added_clients) == {"key:alice"}
+            # A result gives its place back: a cancelled request's, then a finished one's.
+            ws1.send(msgspec.msgpack.encode(Cancel(1)))
+            assert reply(ws1).finish_reason == FinishReason.CANCELLED
+            ws3.send(msgspec.msgpack.encode(InfillRequest(5, "a", "b", max_steps=2)))
+            assert isinstance(reply(ws3), InfillResult)
+            # A connection that goes away gives back all it held.
+            ws2.close()
+            assert _wait_for(lambda: budget.in_flight("key:alice") == 1)
+            assert api.post("/infill", {"input_prefix": "x", "n_predict": 4}, headers=auth)[0] == 200
+            for rid in (6, 7, 8):
+                ws3.send(msgspec.msgpack.encode(InfillRequest(rid, "a", "b", **long)))
+            assert _wait_for(lambda: core.active == 4)
+            ws3.send(msgspec.msgpack.encode(InfillRequest(9, "a", "b", **long)))
+            assert reply(ws3).code == ErrorCode.OVERLOADED
+            ws3.send(msgspec.msgpack.encode(InfillRequest(6, "a", "b", **long)))  # an id already in flight
+            duplicate = reply(ws3)
+            assert duplicate.code == ErrorCode.BAD_REQUEST and budget.in_flight("key:alice") == 4
+        finally:
+            for ws in (ws1, ws2, ws3):
+                ws.close()
+        assert _wait_for(lambda: budget.in_flight("key:alice") == 0 and core.active == 0)
+
+
+def test_a_warm_up_holds_its_place_until_the_engine_has_encoded_it():
+    core = FakeCore(step_delay=1.5)  # each step (a warm-up's encoding) takes 1.5 s
+    with LiveApi(core, _keyed(max_in_flight=2)) as api:
+        auth = {"Authorization": f"Bearer {KEY}"}
+        for _ in range(2):  # answered at once, each still in the engine
+            assert api.post("/infill", {"input_prefix": "x", "n_predict": 0}, headers=auth)[0] == 200
+        assert api.request("POST", "/infill", {"input_prefix": "x", "n_predict": 0}, headers=auth)[0] == 429
+        assert api.front.api.budget.in_flight("key:alice") == 2
+        assert _wait_for(lambda: api.front.api.budget.in_flight("key:alice") == 0, timeout=10)
+        assert core.warmed == 2

@@ -30,6 +30,7 @@ from engine.core.config import EngineConfig
 from engine.core.kv import KVStore, PromptKV
 from engine.core.runner import Runner
 from engine.core.sampler import GenerateConfig, denoise_step, generate_step, initial_canvas
+from engine.core.scheduler import PRIORITIES, batch_share, client_load, prefill_order
 from engine.model.checkpoint import check_model_dir, default_model_dir, load_model, resolve_device
 from engine.prompt.formats import choose_format
 from engine.prompt.tokenizer import InfillTokenizer
@@ -42,7 +43,6 @@ from engine.protocol import (
     InfillRequest,
     InfillResult,
     Partial,
-    Priority,
     StatusReply,
     Welcome,
 )
@@ -150,6 +150,8 @@ class EngineCore:
             raise ValueError(f"num_candidates must be in [1, {cfg.max_candidates}]")
         if request.max_steps < 0:
             raise ValueError("max_steps must be >= 0")
+        if request.priority not in PRIORITIES:
+            raise ValueError(f"priority must be one of {', '.join(map(str, PRIORITIES))}, got {request.priority}")
         widths = tuple(request.canvas_lengths) or (
             cfg.single_line_canvases if request.single_line else cfg.multi_line_canvases
         )
@@ -248,8 +250,10 @@ class EngineCore:
             out.append(self._finish(job, FinishReason.STEP_CAP if capped else FinishReason.CONVERGED))
         return out
 
-    def _ordered(self) -> list[Job]:
-        return sorted(self.jobs.values(), key=lambda j: (j.request.priority != Priority.INTERACTIVE, j.arrived))
+    def _pending_canvases(self) -> list[tuple[Job, list[Slot]]]:
+        """Each encoded, live job (in arrival order) with its canvases not yet done."""
+        return [(job, [s for s in job.slots if not s.done]) for job in self.jobs.values()
+                if job.encoded and not job.cancelled]
 
     def _prefill(self) -> None:
         """Encode waiting prompts within the step's token budget, reusing each document's cache.
@@ -259,9 +263,10 @@ class EngineCore:
         """
         budget = self.config.prefill_tokens_per_step
         short: list[Job] = []
-        for job in self._ordered():
-            if job.encoded and job.slots or budget <= 0:
-                continue
+        waiting = [j for j in self.jobs.values() if not (j.encoded and j.slots)]
+        for job in prefill_order(waiting, client_load(self.jobs.values())):
+            if budget <= 0:
+                break
             if not job.kv.ids:
                 job.kv = self.kv_store.lookup(job.request.document_key, job.prompt)
                 job.cached_tokens = len(job.kv.ids)
@@ -332,11 +337,7 @@ class EngineCore:
         return torch.Generator(device=self.runner.device).manual_seed(seed)
 
     def _denoise(self, out: list[Message]) -> None:
-        active: list[tuple[Job, Slot]] = [
-            (job, slot) for job in self._ordered() if job.encoded and not job.cancelled
-            for slot in job.slots if not slot.done
-        ]
-        active = active[: self.config.max_batch_canvases]
+        active = batch_share(self._pending_canvases(), self.config.max_batch_canvases)
         by_width: dict[int, list[tuple[Job, Slot]]] = {}
         for pair in active:
             by_width.setdefault(pair[1].width, []).append(pair)

@@ -360,6 +360,9 @@ class _Connection:
     def _dispatch(self, message: ClientMessage) -> None:
         match message:
             case InfillRequest():
+                if not message.client:  # the engine shares its steps fairly between client processes
+                    message = msgspec.structs.replace(message, client=f"pid:{self.peer_pid}" if self.peer_pid
+                                                      else f"conn:{id(self):x}")
                 self._engine.submit(self, message, self.sink)
             case Cancel(request_id=request_id):
                 self._engine.cancel(self, request_id)

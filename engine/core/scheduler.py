@@ -1,0 +1,112 @@
+"""The engine's queue policy: which waiting prompts a step encodes first, and which canvases it denoises.
+
+Two orderings, one after the other:
+
+- by class: interactive fills, then next-edit requests, then cache warm-ups (``InfillRequest.warm``), then
+  batch work. A class is served before the next is looked at, in both the prefill budget and the batch;
+- within a class, fairly between clients (``InfillRequest.client``): each step's batch of canvases is
+  shared out one canvas per client in turn (max-min fair: a client wanting less than its share gets all
+  it wants, the others split the rest), and waiting prompts are encoded one per client in turn, the
+  client with the fewest requests in the engine first. A client with one light request beside another holding
+  dozens of heavy ones is encoded and denoised in the first step after it arrives.
+
+Pure: no torch, no IO. The core hands in its jobs in arrival order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Protocol, TypeVar
+
+from engine.protocol import InfillRequest, Priority
+
+# Lower is served first. Warm-ups sit between next-edit and batch work: they only encode a prompt, and
+# what they prepare is an editor's next interactive fill.
+CLASS_RANKS = {Priority.INTERACTIVE: 0, Priority.NEXT_EDIT: 1, Priority.BATCH: 3}
+WARM_RANK = 2
+PRIORITIES = tuple(int(p) for p in CLASS_RANKS)
+
+
+class Queued(Protocol):
+    @property
+    def request(self) -> InfillRequest: ...
+
+
+J = TypeVar("J", bound=Queued)
+S = TypeVar("S")
+
+
+def class_rank(request: InfillRequest) -> int:
+    """The request's service class (lower first); a priority this engine does not know is batch work."""
+    base = CLASS_RANKS.get(request.priority, CLASS_RANKS[Priority.BATCH])  # type: ignore[call-overload]
+    return max(base, WARM_RANK) if request.warm else base
+
+
+def _by_class_and_client(jobs: Iterable[J]) -> dict[int, dict[str, list[J]]]:
+    """``jobs`` by class rank (ascending), then by client (in order of each client's first job)."""
+    classes: dict[int, dict[str, list[J]]] = {}
+    for job in jobs:
+        request = job.request
+        classes.setdefault(class_rank(request), {}).setdefault(request.client, []).append(job)
+    return dict(sorted(classes.items()))
+
+
+def prefill_order(waiting: Iterable[J], load: Mapping[str, int] | None = None) -> list[J]:
+    """The order to encode ``waiting`` prompts in (given in arrival order): class by class; within a class,
+    one job per client in turn, the clients with the least ``load`` (requests in the engine) first."""
+    load = load or {}
+    order: list[J] = []
+    for clients in _by_class_and_client(waiting).values():
+        queues = sorted(clients.values(), key=lambda q: load.get(q[0].request.client, 0))  # stable: arrival
+        order.extend(_round_robin(queues))
+    return order
+
+
+def batch_share(pending: Sequence[tuple[J, Sequence[S]]], capacity: int) -> list[tuple[J, S]]:
+    """The (job, canvas) pairs one step denoises, at most ``capacity``: ``pending`` (jobs in arrival order,
+    each with its canvases not yet done) class by class, each class's room shared out between its clients
+    one canvas at a time. A client's canvases are taken in its own job order."""
+    chosen: list[tuple[J, S]] = []
+    classes = _by_class_and_client(job for job, canvases in pending if canvases)
+    canvases_of = {id(job): canvases for job, canvases in pending}
+    for clients in classes.values():
+        room = capacity - len(chosen)
+        if room <= 0:
+            break
+        wants = [[(job, c) for job in jobs for c in canvases_of[id(job)]] for jobs in clients.values()]
+        for pairs, quota in zip(wants, fair_quotas([len(w) for w in wants], room), strict=True):
+            chosen.extend(pairs[:quota])
+    return chosen
+
+
+def fair_quotas(wants: Sequence[int], room: int) -> list[int]:
+    """Max-min fair shares of ``room`` between claims of ``wants`` (one unit to each unmet claim in turn)."""
+    quotas = [0] * len(wants)
+    room = max(0, room)
+    open_claims = [i for i, w in enumerate(wants) if w > 0]
+    while room and open_claims:
+        level = min(min(wants[i] - quotas[i] for i in open_claims), room // len(open_claims))
+        if level == 0:  # fewer units left than claims: one each, in order
+            for i in open_claims[:room]:
+                quotas[i] += 1
+            break
+        for i in open_claims:
+            quotas[i] += level
+        room -= level * len(open_claims)
+        open_claims = [i for i in open_claims if quotas[i] < wants[i]]
+    return quotas
+
+
+def _round_robin(queues: Sequence[Sequence[J]]) -> list[J]:
+    out: list[J] = []
+    for depth in range(max((len(q) for q in queues), default=0)):
+        out.extend(q[depth] for q in queues if depth < len(q))
+    return out
+
+
+def client_load(jobs: Iterable[Queued]) -> dict[str, int]:
+    """Requests per client in ``jobs`` (the load ``prefill_order`` weighs clients by)."""
+    counts: dict[str, int] = {}
+    for job in jobs:
+        counts[job.request.client] = counts.get(job.request.client, 0) + 1
+    return counts

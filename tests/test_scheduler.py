@@ -1,0 +1,99 @@
+"""The engine's queue policy (engine/core/scheduler.py): classes first, then a fair share between clients;
+unit tests on the pure functions, then on a core with the tiny model, counting steps (not seconds)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from engine.core.config import EngineConfig
+from engine.core.scheduler import batch_share, class_rank, fair_quotas, prefill_order
+from engine.protocol import InfillRequest, InfillResult, Priority
+
+
+@dataclass
+class _Job:
+    request: InfillRequest
+
+
+def _job(rid: int, client: str = "", *, priority: int = Priority.INTERACTIVE, warm: bool = False) -> _Job:
+    return _Job(InfillRequest(rid, "p", "s", priority=priority, warm=warm, client=client))
+
+
+def test_classes_are_interactive_then_next_edit_then_warm_ups_then_batch():
+    jobs = [_job(1, priority=Priority.BATCH), _job(2, warm=True), _job(3, priority=Priority.NEXT_EDIT),
+            _job(4), _job(5, priority=Priority.BATCH, warm=True)]
+    assert [j.request.request_id for j in prefill_order(jobs)] == [4, 3, 2, 1, 5]
+    assert class_rank(InfillRequest(1, "", "", priority=99)) == class_rank(InfillRequest(1, "", "", priority=Priority.BATCH))
+
+
+def test_prefill_takes_one_job_per_client_in_turn_the_least_loaded_client_first():
+    jobs = [_job(1, "a"), _job(2, "a"), _job(3, "a"), _job(4, "b"), _job(5, "c"), _job(6, "c")]
+    assert [j.request.request_id for j in prefill_order(jobs)] == [1, 4, 5, 2, 6, 3]
+    assert [j.request.request_id for j in prefill_order(jobs, {"a": 40, "c": 1, "b": 2})] == [5, 4, 1, 6, 2, 3]
+
+
+def test_fair_quotas_are_max_min_fair():
+    assert fair_quotas([100, 1], 64) == [63, 1]
+    assert fair_quotas([100, 100, 3], 64) == [31, 30, 3]
+    assert fair_quotas([5, 5], 64) == [5, 5]
+    assert fair_quotas([0, 7], 4) == [0, 4]
+    assert fair_quotas([3, 3, 3], 2) == [1, 1, 0]
+    assert fair_quotas([], 8) == [] and fair_quotas([4], 0) == [0]
+
+
+def test_the_batch_is_shared_between_clients_and_classes_come_first():
+    a = [(_job(i, "a"), [f"a{i}.{k}" for k in range(8)]) for i in range(4)]  # 32 canvases
+    b = [(_job(9, "b"), ["b9.0"])]
+    batch = batch_share(a + b, 8)
+    assert [c for _, c in batch] == [f"a0.{k}" for k in range(7)] + ["b9.0"]
+    warm_first = [(_job(1, "a", priority=Priority.BATCH), ["x", "y"]), (_job(2, "b"), ["z"])]
+    assert [c for _, c in batch_share(warm_first, 2)] == ["z", "x"]
+
+
+# ---- on a core with the tiny model ------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_core(tiny_model_dir):
+    from engine.core.engine_core import load_core
+
+    # A batch of 16 canvases and 96 prompt tokens a step: one heavy client can fill either many times over.
+    return load_core(tiny_model_dir, config=EngineConfig(max_batch_canvases=16, prefill_tokens_per_step=96))
+
+
+HEAVY_PREFIX = "def f(x):\n    return x + 1\n" * 40
+
+
+def test_a_light_client_is_denoised_in_the_first_step_beside_a_saturating_one(small_core):
+    core = small_core
+    for rid in range(1, 17):  # client A: 16 heavy requests, 16 canvases each, a long prompt each
+        core.add(InfillRequest(rid, HEAVY_PREFIX + f"# {rid}\n", "\n", document_key=f"a{rid}", client="key:a",
+                               canvas_lengths=(32, 64), num_candidates=8, max_steps=100))
+    for _ in range(3):
+        core.step()
+    core.add(InfillRequest(100, "x = ", "\n", document_key="b", client="key:b", canvas_lengths=(8,), max_steps=6))
+    core.step()
+    light = core.jobs[100]
+    assert light.slots and light.slots[0].steps == 1, "the light request was not in the first step's batch"
+    steps = 1
+    while 100 in core.jobs:
+        results = [m for m in core.step() if isinstance(m, InfillResult)]
+        steps += 1
+        assert steps <= 6, "the light request took longer than its own step budget"
+    assert [r.request_id for r in results] == [100] and results[0].candidates
+    assert len(core.jobs) == 16  # client A was still saturating the engine all the while
+
+
+def test_an_interactive_fill_is_encoded_before_a_warm_up_that_came_first(small_core):
+    core = small_core
+    core.add(InfillRequest(1, HEAVY_PREFIX, "\n", document_key="w", warm=True, client="key:a"))
+    core.add(InfillRequest(2, HEAVY_PREFIX + "y = ", "\n", document_key="i", client="key:a", max_steps=4))
+    core.step()
+    assert core.jobs[2].kv.ids and not core.jobs[1].kv.ids
+
+
+def test_an_unknown_priority_is_refused(small_core):
+    with pytest.raises(ValueError, match="priority"):
+        small_core.add(InfillRequest(1, "a", "b", priority=7))
