@@ -70,5 +70,4 @@ def test_demo_says_per_hole_whether_it_was_filled_or_left(picky_engine, tmp_path
     assert "hole 1:" in out and "-> filled 'len(values)'" in out
     assert "hole 2:" in out and "-> left unfilled (every candidate was refused)" in out
     result = out[out.index("== result") :]
-    assert "return len(values)" in result and "if <FILL>:" in result
     assert "(1 of 2 holes left unfilled (hole 2): they keep their <FILL> marker)" in result

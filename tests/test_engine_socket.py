@@ -288,8 +288,8 @@ async def test_infill_with_partials_and_status(client: SocketEngineClient) -> No
 async def test_requests_are_named_after_their_client_process_for_the_fair_share(
     server: EngineServer, client: SocketEngineClient
 ) -> None:
-    await client.infill(InfillRequest(1, "a", "b"))
-    await client.infill(InfillRequest(2, "a", "b", client="key:alice"))  # a front that names its own clients
+    await client.infill(InfillRequest("1", "a", "b"))
+    await client.infill(InfillRequest("2", "a", "b", client="key:alice"))  # a front that names its own clients
     assert server.core.added_clients == [f"pid:{os.getpid()}", "key:alice"]  # type: ignore[attr-defined]
 
 

@@ -458,31 +458,31 @@ def test_one_key_has_one_in_flight_budget_across_websockets_and_http():
         long = {"max_steps": 1_000_000}
         ws1, ws2, ws3 = open_socket(), open_socket(), open_socket()
         try:
-            for ws in (ws1, ws2):
+            for name, ws in (("a", ws1), ("b", ws2)):
                 for rid in (1, 2):  # a client's own claim to be someone else is ignored
-                    ws.send(msgspec.msgpack.encode(InfillRequest(rid, "a", "b", client="key:other", **long)))
+                    ws.send(msgspec.msgpack.encode(InfillRequest(f"{name}{rid}", "a", "b", client="key:other", **long)))
             assert _wait_for(lambda: core.active == 4)
-            ws3.send(msgspec.msgpack.encode(InfillRequest(1, "a", "b", **long)))
+            ws3.send(msgspec.msgpack.encode(InfillRequest("c1", "a", "b", **long)))
             refused = reply(ws3)
             assert isinstance(refused, ErrorReply) and refused.code == ErrorCode.OVERLOADED
             status, headers, data = api.request("POST", "/infill", {"input_prefix": "x"}, headers=auth)
             assert status == 429 and headers.get("retry-after") == "1"
             assert core.active == 4 and set(core.added_clients) == {"key:alice"}
             # A result gives its place back: a cancelled request's, then a finished one's.
-            ws1.send(msgspec.msgpack.encode(Cancel(1)))
+            ws1.send(msgspec.msgpack.encode(Cancel("a1")))
             assert reply(ws1).finish_reason == FinishReason.CANCELLED
-            ws3.send(msgspec.msgpack.encode(InfillRequest(5, "a", "b", max_steps=2)))
+            ws3.send(msgspec.msgpack.encode(InfillRequest("c5", "a", "b", max_steps=2)))
             assert isinstance(reply(ws3), InfillResult)
             # A connection that goes away gives back all it held.
             ws2.close()
             assert _wait_for(lambda: budget.in_flight("key:alice") == 1)
             assert api.post("/infill", {"input_prefix": "x", "n_predict": 4}, headers=auth)[0] == 200
             for rid in (6, 7, 8):
-                ws3.send(msgspec.msgpack.encode(InfillRequest(rid, "a", "b", **long)))
+                ws3.send(msgspec.msgpack.encode(InfillRequest(f"c{rid}", "a", "b", **long)))
             assert _wait_for(lambda: core.active == 4)
-            ws3.send(msgspec.msgpack.encode(InfillRequest(9, "a", "b", **long)))
+            ws3.send(msgspec.msgpack.encode(InfillRequest("c9", "a", "b", **long)))
             assert reply(ws3).code == ErrorCode.OVERLOADED
-            ws3.send(msgspec.msgpack.encode(InfillRequest(6, "a", "b", **long)))  # an id already in flight
+            ws3.send(msgspec.msgpack.encode(InfillRequest("c6", "a", "b", **long)))  # an id already in flight
             duplicate = reply(ws3)
             assert duplicate.code == ErrorCode.BAD_REQUEST and budget.in_flight("key:alice") == 4
         finally:

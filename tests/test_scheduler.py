@@ -25,7 +25,7 @@ def test_classes_are_interactive_then_next_edit_then_warm_ups_then_batch():
     jobs = [_job(1, priority=Priority.BATCH), _job(2, warm=True), _job(3, priority=Priority.NEXT_EDIT),
             _job(4), _job(5, priority=Priority.BATCH, warm=True)]
     assert [j.request.request_id for j in prefill_order(jobs)] == [4, 3, 2, 1, 5]
-    assert class_rank(InfillRequest(1, "", "", priority=99)) == class_rank(InfillRequest(1, "", "", priority=Priority.BATCH))
+    assert class_rank(InfillRequest("1", "", "", priority=99)) == class_rank(InfillRequest("1", "", "", priority=Priority.BATCH))
 
 
 def test_prefill_takes_one_job_per_client_in_turn_the_least_loaded_client_first():
@@ -73,7 +73,7 @@ def test_a_light_client_is_denoised_in_the_first_step_beside_a_saturating_one(sm
                                canvas_lengths=(32, 64), num_candidates=8, max_steps=100))
     for _ in range(3):
         core.step()
-    core.add(InfillRequest(100, "x = ", "\n", document_key="b", client="key:b", canvas_lengths=(8,), max_steps=6))
+    core.add(InfillRequest("100", "x = ", "\n", document_key="b", client="key:b", canvas_lengths=(8,), max_steps=6))
     core.step()
     light = core.jobs[100]
     assert light.slots and light.slots[0].steps == 1, "the light request was not in the first step's batch"
@@ -88,12 +88,12 @@ def test_a_light_client_is_denoised_in_the_first_step_beside_a_saturating_one(sm
 
 def test_an_interactive_fill_is_encoded_before_a_warm_up_that_came_first(small_core):
     core = small_core
-    core.add(InfillRequest(1, HEAVY_PREFIX, "\n", document_key="w", warm=True, client="key:a"))
-    core.add(InfillRequest(2, HEAVY_PREFIX + "y = ", "\n", document_key="i", client="key:a", max_steps=4))
+    core.add(InfillRequest("1", HEAVY_PREFIX, "\n", document_key="w", warm=True, client="key:a"))
+    core.add(InfillRequest("2", HEAVY_PREFIX + "y = ", "\n", document_key="i", client="key:a", max_steps=4))
     core.step()
     assert core.jobs[2].kv.ids and not core.jobs[1].kv.ids
 
 
 def test_an_unknown_priority_is_refused(small_core):
     with pytest.raises(ValueError, match="priority"):
-        small_core.add(InfillRequest(1, "a", "b", priority=7))
+        small_core.add(InfillRequest("1", "a", "b", priority=7))
