@@ -69,20 +69,20 @@ HEAVY_PREFIX = "def f(x):\n    return x + 1\n" * 40
 def test_a_light_client_is_denoised_in_the_first_step_beside_a_saturating_one(small_core):
     core = small_core
     for rid in range(1, 17):  # client A: 16 heavy requests, 16 canvases each, a long prompt each
-        core.add(InfillRequest(rid, HEAVY_PREFIX + f"# {rid}\n", "\n", document_key=f"a{rid}", client="key:a",
+        core.add(InfillRequest(str(rid), HEAVY_PREFIX + f"# {rid}\n", "\n", document_key=f"a{rid}", client="key:a",
                                canvas_lengths=(32, 64), num_candidates=8, max_steps=100))
     for _ in range(3):
         core.step()
     core.add(InfillRequest("100", "x = ", "\n", document_key="b", client="key:b", canvas_lengths=(8,), max_steps=6))
     core.step()
-    light = core.jobs[100]
+    light = core.jobs["100"]
     assert light.slots and light.slots[0].steps == 1, "the light request was not in the first step's batch"
     steps = 1
-    while 100 in core.jobs:
+    while "100" in core.jobs:
         results = [m for m in core.step() if isinstance(m, InfillResult)]
         steps += 1
         assert steps <= 6, "the light request took longer than its own step budget"
-    assert [r.request_id for r in results] == [100] and results[0].candidates
+    assert [r.request_id for r in results] == ["100"] and results[0].candidates
     assert len(core.jobs) == 16  # client A was still saturating the engine all the while
 
 
@@ -91,7 +91,7 @@ def test_an_interactive_fill_is_encoded_before_a_warm_up_that_came_first(small_c
     core.add(InfillRequest("1", HEAVY_PREFIX, "\n", document_key="w", warm=True, client="key:a"))
     core.add(InfillRequest("2", HEAVY_PREFIX + "y = ", "\n", document_key="i", client="key:a", max_steps=4))
     core.step()
-    assert core.jobs[2].kv.ids and not core.jobs[1].kv.ids
+    assert core.jobs["2"].kv.ids and not core.jobs["1"].kv.ids
 
 
 def test_an_unknown_priority_is_refused(small_core):
