@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import collections
-import concurrent.futures
 import contextlib
 import fcntl
-import functools
 import logging
 import os
 import signal
@@ -29,7 +26,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from engine.clients.interface import peer_credentials
-from engine.host.handoff import LoopHandoff
+from engine.host.connection import FLUSH_TIMEOUT_S, EngineConnection, Unreadable
 from engine.host.launch import EngineLaunch
 
 if TYPE_CHECKING:
@@ -37,22 +34,15 @@ if TYPE_CHECKING:
 from engine.host.loop import EngineCore, EngineLoop
 from engine.protocol import (
     MAX_FRAME_BYTES,
-    Cancel,
-    ClientMessage,
     ErrorCode,
     ErrorReply,
-    Hello,
     InfillRequest,
     ProtocolError,
     ServerMessage,
-    Shutdown,
     StatusReply,
-    StatusRequest,
     Welcome,
-    decode_client,
     encode,
     frame_length,
-    hello_refusal,
 )
 
 log = logging.getLogger(__name__)
@@ -61,7 +51,6 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_ALREADY_RUNNING = 3
 _MAX_SOCKET_PATH_BYTES = 103 if sys.platform == "darwin" else 107  # sun_path: 104 (macOS) or 108 bytes with its NUL
-_FLUSH_TIMEOUT_S = 1.0
 
 
 class EngineStartError(RuntimeError):
@@ -120,7 +109,7 @@ class EngineServer:
         self._lock_fd: int | None = None
         self._server: asyncio.Server | None = None
         self._socket_inode: tuple[int, int] | None = None
-        self._connections: set[_Connection] = set()
+        self._connections: set[_SocketConnection] = set()
         self._idle_timer: asyncio.TimerHandle | None = None
         self._shutdown = asyncio.Event()
         self.dropped_connections = 0
@@ -211,7 +200,7 @@ class EngineServer:
         return sock
 
     async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        connection = _Connection(self, reader, writer)
+        connection = _SocketConnection(self, reader, writer)
         self._connections.add(connection)
         if self._idle_timer is not None:
             self._idle_timer.cancel()
@@ -247,83 +236,61 @@ class EngineServer:
             self.request_shutdown()
 
 
-class _Connection:
-    """One client: reads its frames, feeds the engine loop, writes its answers from a bounded outbox."""
+class _SocketConnection(EngineConnection):
+    """A same-user client on the Unix socket: length-prefixed frames, may stop the engine."""
 
-    def __init__(
-        self, server: EngineServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
+    def __init__(self, server: EngineServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        super().__init__(server.engine, lambda: server.welcome or server.engine.welcome,
+                         outbox_limit_bytes=server.outbox_limit_bytes, handshake_timeout=server.handshake_timeout)
         self._server = server
-        self._engine = server.engine
         self._reader = reader
         self._writer = writer
-        self._aio = asyncio.get_running_loop()
-        self._outbox: collections.deque[bytes] = collections.deque()  # encoded frames
-        self._outbox_bytes = 0
-        self._outbox_ready = asyncio.Event()
-        self._handoff = LoopHandoff(self._aio, self.send)  # partials coalesced before the event loop
-        self._writer_task: asyncio.Task[None] | None = None
-        self._closed = False
         self.peer_pid = 0
 
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return f"client pid {self.peer_pid}"
+
     async def serve(self) -> None:
-        self._writer_task = asyncio.create_task(self._write_loop(), name="engine-connection-writer")
-        try:
-            if self._peer_allowed() and await self._handshake():
-                while not self._closed:
-                    body = await self._read_frame()
-                    if body is None:
-                        break  # a bad frame length: the stream is out of step, give up on it
-                    try:
-                        message = decode_client(body)
-                    except ProtocolError as exc:  # well framed: answer and keep serving
-                        self.send(ErrorReply("", ErrorCode.PROTOCOL, str(exc)))
-                        continue
-                    self._dispatch(message)
-        except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
-            pass
-        finally:
-            self._engine.cancel_owner(self)
-            await self.close(flush=True)
-
-    def send(self, message: ServerMessage) -> None:
-        """Queue ``message`` for the client (event-loop thread); drop a client whose outbox is full."""
-        if self._closed:
-            return
-        frame = _encode_reply(message)
-        if self._outbox_bytes + len(frame) > self._server.outbox_limit_bytes:
-            log.warning("client pid %d does not read its replies: dropping the connection", self.peer_pid)
-            self._server.dropped_connections += 1
-            self._engine.cancel_owner(self)
+        if self._peer_allowed():
+            await super().serve()
+        else:
+            with contextlib.suppress(TimeoutError, OSError, ConnectionError):  # the refusal, if it can go out
+                await asyncio.wait_for(self._writer.drain(), FLUSH_TIMEOUT_S)
             self._abort()
-            return
-        self._outbox.append(frame)
-        self._outbox_bytes += len(frame)
-        self._outbox_ready.set()
+        if self.dropped:
+            self._server.dropped_connections += 1
 
-    def sink(self, message: ServerMessage) -> None:
-        """EngineLoop sink (loop thread): hand over to the event loop."""
-        self._handoff(message)
+    async def receive(self) -> bytes | None:
+        header = await self._reader.readexactly(4)
+        try:
+            length = frame_length(header)
+        except ProtocolError as exc:  # a bad frame length: the stream is out of step, give up on it
+            raise Unreadable(str(exc), fatal=True) from None
+        return await self._reader.readexactly(length)
 
-    async def close(self, *, flush: bool) -> None:
-        if flush and not self._closed and self._writer_task is not None and not self._writer_task.done():
-            self._outbox_ready.set()
-            with contextlib.suppress(TimeoutError, OSError):  # OSError: the client is gone
-                await asyncio.wait_for(self._drained(), _FLUSH_TIMEOUT_S)
-        self._abort()
+    def encode(self, message: ServerMessage) -> bytes:
+        return _encode_reply(message)
 
-    def _abort(self) -> None:
-        self._closed = True
-        self._outbox.clear()
-        self._outbox_bytes = 0
-        if self._writer_task is not None:
-            self._writer_task.cancel()
+    async def write(self, bodies: list[bytes]) -> None:
+        self._writer.writelines(bodies)
+        await self._writer.drain()  # a client that does not read blocks here, and its outbox fills
+
+    def abort(self) -> None:
         self._writer.transport.abort()
 
-    async def _drained(self) -> None:
-        while self._outbox:
-            await asyncio.sleep(0.01)
-        await self._writer.drain()
+    def admit(self, request: InfillRequest) -> InfillRequest:
+        if request.client:
+            return request
+        # The engine shares its steps fairly between client processes.
+        return msgspec.structs.replace(request, client=f"pid:{self.peer_pid}" if self.peer_pid else f"conn:{id(self):x}")
+
+    def status_reply(self, reply: StatusReply) -> StatusReply:
+        return self._server.described_status(reply)
+
+    def shutdown(self) -> None:
+        log.info("shutdown requested by client pid %d", self.peer_pid)
+        self._server.request_shutdown()
 
     def _peer_allowed(self) -> bool:
         try:
@@ -333,69 +300,9 @@ class _Connection:
         if uid == os.geteuid():
             return True
         log.warning("refused a connection from pid %d of uid %d", self.peer_pid, uid)
-        self.send(ErrorReply("", ErrorCode.PROTOCOL, f"connection refused: uid {uid} may not use this engine"))
+        self._writer.write(_encode_reply(ErrorReply("", ErrorCode.PROTOCOL,
+                                                    f"connection refused: uid {uid} may not use this engine")))
         return False
-
-    async def _handshake(self) -> bool:
-        body = await asyncio.wait_for(self._read_frame(), self._server.handshake_timeout)
-        if body is None:
-            return False
-        refusal = hello_refusal(body)
-        if refusal:
-            self.send(ErrorReply("", ErrorCode.PROTOCOL, refusal))
-            return False
-        self.send(self._server.welcome or self._engine.welcome)
-        return True
-
-    async def _read_frame(self) -> bytes | None:
-        """Return the next frame body, or None (after answering) when its length is invalid."""
-        header = await self._reader.readexactly(4)
-        try:
-            length = frame_length(header)
-        except ProtocolError as exc:
-            self.send(ErrorReply("", ErrorCode.PROTOCOL, str(exc)))
-            return None
-        return await self._reader.readexactly(length)
-
-    def _dispatch(self, message: ClientMessage) -> None:
-        match message:
-            case InfillRequest():
-                if not message.client:  # the engine shares its steps fairly between client processes
-                    message = msgspec.structs.replace(message, client=f"pid:{self.peer_pid}" if self.peer_pid
-                                                      else f"conn:{id(self):x}")
-                self._engine.submit(self, message, self.sink)
-            case Cancel(request_id=request_id):
-                self._engine.cancel(self, request_id)
-            case StatusRequest(request_id=request_id):
-                future = self._engine.status(request_id)
-                future.add_done_callback(functools.partial(self._status_done, request_id))
-            case Shutdown():
-                log.info("shutdown requested by client pid %d", self.peer_pid)
-                self._server.request_shutdown()
-            case Hello():
-                self.send(ErrorReply("", ErrorCode.PROTOCOL, "Hello is only valid as the first message"))
-
-    def _status_done(self, request_id: str, future: concurrent.futures.Future[StatusReply]) -> None:
-        """Runs on whichever thread finished ``future``."""
-        try:
-            reply: ServerMessage = self._server.described_status(future.result())
-        except Exception as exc:
-            reply = ErrorReply(request_id, ErrorCode.INTERNAL, f"status failed: {exc!r}")
-        with contextlib.suppress(RuntimeError):  # the event loop is already closed
-            self._aio.call_soon_threadsafe(self.send, reply)
-
-    async def _write_loop(self) -> None:
-        try:
-            while True:
-                await self._outbox_ready.wait()
-                self._outbox_ready.clear()
-                while self._outbox:
-                    frame = self._outbox.popleft()
-                    self._outbox_bytes -= len(frame)
-                    self._writer.write(frame)
-                await self._writer.drain()  # a client that does not read blocks here, and its outbox fills
-        except (ConnectionError, OSError):
-            self._abort()
 
 
 def _described_welcome(core: EngineCore, launch: EngineLaunch | None) -> Welcome:
