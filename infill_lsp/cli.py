@@ -38,7 +38,7 @@ def _engine(argv: list[str]) -> int:
         from engine.host.control import main as control
 
         return control(argv)
-    from engine.host.server import main
+    from infill_http.command import main
 
     return main(argv)
 

@@ -224,7 +224,8 @@ def engine_socket(launch: EngineLaunch, extra_args: tuple[str, ...] = ()) -> Ite
     directory.chmod(0o700)
     sock = directory / "engine.sock"
     idle_exit = 0.0 if extra_args else 120.0  # an HTTP engine takes no idle exit
-    engine = start_engine_process(dataclasses.replace(launch, idle_exit=idle_exit), sock, extra_args=extra_args)
+    engine = start_engine_process(dataclasses.replace(launch, idle_exit=idle_exit), sock, extra_args=extra_args,
+                                  module="infill_http" if extra_args else "engine")
     try:
         for _ in range(1200):
             if sock.exists() or engine.poll() is not None:

@@ -135,3 +135,9 @@ def test_ray_is_imported_only_by_the_ray_modules():
     users = {module for module, name in _importers("", ("ray",)) if name.split(".")[0] == "ray"}
     assert users <= {"infill_http.ray.serve", "infill_http.ray.routing", "infill_lsp.batch.ray_pool", "infill_tools.ray_bench"}, users
     assert {"infill_http.ray.serve", "infill_http.ray.routing"} <= users  # the scan sees them
+
+
+def test_the_engine_imports_no_front_end():
+    """The HTTP front-ends sit over the engine (as vLLM's entry points over its engine client), never inside it:
+    ``infill engine --http`` hands the engine its HTTP front (infill_http.command)."""
+    assert not _importers("engine", ("infill_http",))

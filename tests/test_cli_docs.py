@@ -130,7 +130,7 @@ def test_every_flag_in_help_is_documented(helps):
 def test_test_only_flags_are_hidden_from_help_and_still_work(helps):
     for path in (("engine",), ("engine", "restart"), ("serve-ray",)):
         assert "--core-factory" not in helps[path] and "TESTING" not in helps[path]
-    from engine.host.server import _parse_args
+    from engine.host.server import parse_args as _parse_args
     from infill_http.ray.command import parse_args
 
     assert _parse_args(["--core-factory", "fake_core:make_core"])[1].core_factory == "fake_core:make_core"

@@ -63,14 +63,14 @@ def test_a_bad_launch_is_refused_naming_its_field(fields, name):
 
 
 def test_to_argv_round_trips_through_the_engine_command_line(tmp_path):
-    from engine.host.server import _parse_args
+    from engine.host.server import parse_args as _parse_args
 
     launch = EngineLaunch(model_dir=tmp_path / "m", device="cuda:1", backend="onnx", dtype="float32",
                           idle_exit=2.5, core_factory="fake_core:make_core", stop_rule="canvas")  # fmt: skip
     if not launch_module.onnx_available():
         launch = dataclasses.replace(launch, backend="torch")
     args, parsed, http = _parse_args(["--socket", "/tmp/x.sock", *launch.to_argv()])
-    assert parsed == launch and args.socket == Path("/tmp/x.sock") and http is None
+    assert parsed == launch and args.socket == Path("/tmp/x.sock") and http == []  # no front asked for
     assert EngineLaunch().to_argv() == []
     relative = EngineLaunch(model_dir=Path("models/m")).to_argv()
     assert relative == ["--model", str(Path("models/m").absolute())]

@@ -311,7 +311,8 @@ def _free_port() -> int:
 
 def test_engine_http_beside_an_editors_engine_says_how_to_replace_it(default_sock, capsys, caplog):
     """It used to exit with only "another engine holds ...lock"."""
-    from engine.host.server import EXIT_ALREADY_RUNNING, main
+    from engine.host.server import EXIT_ALREADY_RUNNING
+    from infill_http.command import main
 
     pid = _start_engine(default_sock)
     argv = ["--core-factory", FAKE, "--http", f"127.0.0.1:{_free_port()}", "--log-level", "error"]
@@ -324,7 +325,8 @@ def test_engine_http_beside_an_editors_engine_says_how_to_replace_it(default_soc
 
 
 def test_a_second_engine_on_a_given_socket_names_that_socket_in_the_fix(sock, capsys):
-    from engine.host.server import EXIT_ALREADY_RUNNING, main
+    from engine.host.server import EXIT_ALREADY_RUNNING
+    from infill_http.command import main
 
     _start_engine(sock)
     argv = ["--socket", str(sock), "--core-factory", FAKE, "--log-level", "error"]

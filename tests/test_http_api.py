@@ -255,7 +255,7 @@ def test_binding_beyond_loopback_needs_keys(tmp_path):
     with pytest.raises(ValueError, match="api-key-file"):
         HttpSettings(host="0.0.0.0").check()
     _keyed(host="0.0.0.0").check()
-    from engine.host.server import _parse_args
+    from infill_http.command import parse_args as _parse_args
 
     with pytest.raises(SystemExit) as exit_info:
         _parse_args(["--http", "0.0.0.0:8012"])

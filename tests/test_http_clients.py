@@ -146,7 +146,7 @@ def start_engine() -> Iterator[Callable[..., HttpEngine]]:
             command = [
                 sys.executable,
                 "-m",
-                "engine",
+                "infill_http",
                 "--socket",
                 str(run_dir / "engine.sock"),
                 "--http",

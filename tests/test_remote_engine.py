@@ -103,7 +103,7 @@ def _serve(*flags: str, ready_timeout: float, tls: bool = False) -> Iterator[Eng
     log = directory / "engine.log"
     address = f"127.0.0.1:{_free_port()}"
     url = f"{'https' if tls else 'http'}://{address}"
-    command = [sys.executable, "-m", "engine", "--socket", str(directory / "engine.sock"),
+    command = [sys.executable, "-m", "infill_http", "--socket", str(directory / "engine.sock"),
                "--http", address, "--api-key-file", str(keys), "--log-level", "debug", *flags]
     with open(log, "wb") as out:
         process = subprocess.Popen(command, env={**os.environ, "PYTHONPATH": PYTHONPATH}, cwd=ROOT,

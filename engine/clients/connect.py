@@ -239,11 +239,14 @@ def engine_environment() -> dict[str, str]:
 
 
 def start_engine_process(launch: EngineLaunch, socket_path: Path, *, log_level: str = "info",
-                         output: int | None = subprocess.DEVNULL, extra_args: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
+                         output: int | None = subprocess.DEVNULL, extra_args: tuple[str, ...] = (),
+                         module: str = "engine") -> subprocess.Popen[bytes]:
     """Start an engine process for ``launch`` on ``socket_path`` that the caller owns and stops (benchmarks);
-    ``extra_args`` are more engine flags (``--http HOST:PORT``...)."""
+    ``extra_args`` are more flags for ``python -m MODULE`` (``infill_http`` takes ``--http HOST:PORT``...)."""
+    command = engine_command(launch, socket_path)
+    command[2] = module  # [python, -m, engine, ...]
     return subprocess.Popen(
-        [*engine_command(launch, socket_path), "--log-level", log_level, *extra_args],
+        [*command, "--log-level", log_level, *extra_args],
         stdin=subprocess.DEVNULL,
         stdout=output,
         stderr=subprocess.STDOUT,

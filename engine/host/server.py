@@ -19,18 +19,15 @@ import socket
 import stat
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import msgspec
 
 from engine.clients.interface import peer_credentials
 from engine.host.connection import FLUSH_TIMEOUT_S, EngineConnection, Unreadable
 from engine.host.launch import EngineLaunch
-
-if TYPE_CHECKING:
-    from infill_http.settings import HttpSettings
 from engine.host.loop import EngineCore, EngineLoop
 from engine.protocol import (
     MAX_FRAME_BYTES,
@@ -378,9 +375,30 @@ def _remove_stale_socket(path: Path) -> None:
 # ---- command line -------------------------------------------------------------------------------
 
 
-def _parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, EngineLaunch, HttpSettings | None]:
-    from infill_http.settings import HttpSettings
+class Front(Protocol):
+    """Something else the engine process serves, over its engine loop (``infill_http``'s HTTP API): it listens
+    before the model loads and is handed the engine once it serves."""
 
+    async def start(self) -> None: ...
+
+    def ready(self, engine: EngineLoop, welcome: Welcome, default_canvas: int) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class FrontKind(Protocol):
+    """A kind of front: its flags, and the front they ask for (None when they ask for none)."""
+
+    start_errors: tuple[type[Exception], ...]  # said in one line at start, not crashed on
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
+
+    def from_args(self, args: argparse.Namespace, launch: EngineLaunch) -> Front | None:
+        """Raise ValueError for flags that do not go together."""
+        ...
+
+
+def parse_args(argv: list[str] | None, kinds: Sequence[FrontKind] = ()) -> tuple[argparse.Namespace, EngineLaunch, list[Front]]:
     parser = argparse.ArgumentParser(
         prog="infill engine", description="Run the infill diffusion engine.",
         epilog="The running engine: 'infill engine status|stop|restart [--socket PATH]' shows what it serves, "
@@ -393,64 +411,53 @@ def _parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, EngineLaunc
                         help="print what the model directory is and its memory plan, then exit (loads no weights)")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
                         help="log level (default info)")
-    HttpSettings.add_arguments(parser)
+    for kind in kinds:
+        kind.add_arguments(parser)
     args = parser.parse_args(argv)
     launch = EngineLaunch.from_args(args, parser)
+    fronts: list[Front] = []
+    for kind in kinds:
+        try:
+            front = kind.from_args(args, launch)
+        except ValueError as exc:
+            parser.error(str(exc))
+        if front is not None:
+            fronts.append(front)
+    return args, launch, fronts
+
+
+async def _serve(server: EngineServer, fronts: Sequence[Front] = ()) -> None:
+    started: list[Front] = []
     try:
-        http = HttpSettings.from_args(args)
-    except ValueError as exc:
-        parser.error(str(exc))
-    if http is not None and launch.idle_exit > 0:
-        parser.error("--idle-exit does not go with --http: an engine that serves HTTP stays up until stopped")
-    return args, launch, http
-
-
-async def _serve(server: EngineServer, http_settings: HttpSettings | None = None, log_level: str = "info") -> None:
-    http = None
-    if http_settings is not None:  # listening first: /health says 503 while the model loads
-        from infill_http.api import HttpFront
-
-        http = HttpFront(http_settings, log_level="warning" if log_level in ("info", "debug") else log_level)
-        await http.start()
-    try:
+        for front in fronts:  # listening first: a front can say the model is loading
+            await front.start()
+            started.append(front)
         await server.start()
-        if http is not None:
-            welcome = msgspec.structs.replace(server.welcome or server.engine.welcome, model_dir="")
-            http.ready(_WelcomedBackend(server.engine, welcome), default_canvas=server.default_canvas)
+        for front in fronts:
+            front.ready(server.engine, server.welcome or server.engine.welcome, server.default_canvas)
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, server.request_shutdown)
         await server.serve_until_shutdown()
     finally:
-        if http is not None:
-            await http.stop()
+        for front in started:
+            await front.stop()
 
 
-class _WelcomedBackend:
-    """The engine loop as the HTTP API sees it: its welcome is the process's (with the dtype), less the
-    model directory, which is the operator's business."""
-
-    def __init__(self, engine: EngineLoop, welcome: Welcome) -> None:
-        self._engine = engine
-        self.welcome = welcome
-        self.submit = engine.submit
-        self.cancel = engine.cancel
-        self.cancel_owner = engine.cancel_owner
-        self.status = engine.status
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the engine until a Shutdown message, SIGTERM/SIGINT, or ``--idle-exit``; return the exit status."""
+def main(argv: list[str] | None = None, kinds: Sequence[FrontKind] = ()) -> int:
+    """Run the engine until a Shutdown message, SIGTERM/SIGINT, or ``--idle-exit``; return the exit status.
+    ``kinds``: the fronts it may also serve, by their flags (``infill engine --http``: infill_http.command)."""
     from engine.model.files import ModelDirError
     from engine.prompt.formats import FormatError
-    from infill_http.api import HttpStartError
 
-    args, launch, http = _parse_args(argv)
+    args, launch, fronts = parse_args(argv, kinds)
     if args.check:
         from engine.model.check import run_check
 
         return run_check(launch)
-    refusals: tuple[type[Exception], ...] = (EngineStartError, ModelDirError, FormatError, HttpStartError)
+    refusals: tuple[type[Exception], ...] = (EngineStartError, ModelDirError, FormatError)
+    for kind in kinds:
+        refusals += kind.start_errors
     if not launch.core_factory:  # the model's core, whose memory plan may refuse it (a core factory's
         # engine, as the tests start by the hundred, starts without importing torch)
         from engine.model.memory_plan import MemoryPlanError
@@ -462,13 +469,13 @@ def main(argv: list[str] | None = None) -> int:
     socket_path = args.socket if args.socket is not None else default_socket_path()
     server = EngineServer(launch.load_core, socket_path, idle_exit=launch.idle_exit, launch=launch)
     try:
-        asyncio.run(_serve(server, http, args.log_level))
+        asyncio.run(_serve(server, fronts))
     except AlreadyRunning as exc:
         from engine.host.already_running import already_running_hint
 
         log.error("%s", exc)
         given = list(sys.argv[1:] if argv is None else argv)
-        hint = already_running_hint(given, socket_path, default_socket=default_socket_path(), http=http is not None)
+        hint = already_running_hint(given, socket_path, default_socket=default_socket_path(), http=bool(fronts))
         print(hint, file=sys.stderr)
         return EXIT_ALREADY_RUNNING
     except refusals as exc:  # said, not crashed
