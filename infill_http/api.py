@@ -36,6 +36,7 @@ from collections.abc import AsyncIterator, Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -45,6 +46,7 @@ from starlette.websockets import WebSocket
 
 from engine.protocol import (
     MAX_FRAME_BYTES,
+    Candidate,
     ErrorCode,
     ErrorReply,
     InfillRequest,
@@ -52,6 +54,7 @@ from engine.protocol import (
     RequestIds,
 )
 from infill_http.budget import InFlightBudget, Ticket
+from infill_http.fills import HttpHole, Skip, checked_result
 from infill_http.guard import ConnectionGuard, ConnectionLimits, OriginGuard, guarded_protocols
 from infill_http.settings import HttpSettings
 from infill_http.websocket import RemoteConnection
@@ -112,6 +115,7 @@ class HttpApi:
     default_canvas: int = 64
     backend: Backend | None = None
     _ids: RequestIds = field(default_factory=lambda: RequestIds("http"))
+    _holes: dict[str, tuple[HttpHole | None, str]] = field(default_factory=dict)  # by request id, until answered
 
     def __post_init__(self) -> None:
         # One budget per client across every endpoint and every WebSocket it opens.
@@ -241,23 +245,55 @@ class HttpApi:
                 task.cancel()
 
     def _request(self, *, client: str, slot: str, prefix: str, suffix: str, context: str, language: str,
-                 n_predict: int | None, n: int, seed: int | None, warm: bool = False) -> InfillRequest:
+                 filename: str, n_predict: int | None, n: int, seed: int | None, warm: bool = False) -> InfillRequest:
+        """The engine request for an HTTP hole, planned by the editors' fill layer (infill_http.fills): its
+        answer goes through the same checks, trimming and gate (``_fill``)."""
         if not 1 <= n <= self.settings.max_candidates:
             raise HttpError(400, f"the number of candidates must be in 1-{self.settings.max_candidates}, got {n}")
         check_context(self.settings, prefix, suffix, context)
-        return InfillRequest(
-            request_id=self._ids(),
-            prefix=prefix,
-            suffix=suffix,
-            language=language,
-            document_key=f"http:{client}:{slot}",  # clients never share a cache
-            canvas_lengths=self._canvas(n_predict),
-            num_candidates=n,
-            seed=seed if seed is not None and seed > 0 else 0,
-            context=context,
-            warm=warm,
-            client=client,  # the engine's fair share between clients
-        )
+        own = {
+            "request_id": self._ids(),
+            "document_key": f"http:{client}:{slot}",  # clients never share a cache
+            "num_candidates": n,
+            "max_steps": 0,  # the engine's default, not an editor's typing budget
+            "seed": seed if seed is not None and seed > 0 else 0,
+            "warm": warm,
+            "client": client,  # the engine's fair share between clients
+        }
+        if (canvas := self._canvas(n_predict)) or warm:  # a warm-up only encodes: no canvas
+            own["canvas_lengths"] = canvas
+        try:
+            hole: HttpHole | None = HttpHole.plan_for(prefix, suffix, language=language, filename=filename,
+                                                      context=context, welcome=self._engine().welcome)
+        except Skip as why:  # nothing the fill layer would show: the engine is still asked, its answer refused
+            hole, refusal = None, str(why)
+        else:
+            refusal = ""
+        if hole is not None:
+            engine_request = hole.request(**own)
+        else:
+            engine_request = InfillRequest(prefix=prefix, suffix=suffix, language=language, context=context, **own)
+        if not warm:
+            self._holes[engine_request.request_id] = (hole, refusal)
+        return engine_request
+
+    async def _fill(self, backend: Backend, request: InfillRequest, *, owner: Hashable, predict_ms: float = 0.0) -> Outcome:
+        """``run_fill``, and what the fill layer lets through of its answer (``Outcome.refusal`` says why
+        nothing, when nothing)."""
+        hole, refusal = self._holes.pop(request.request_id, (None, "the hole was not planned"))
+        outcome = await run_fill(backend, request, owner=owner, timeout_s=self.settings.request_timeout_s,
+                                 predict_ms=predict_ms)
+        if outcome.result is None:
+            return outcome
+        result = outcome.result
+        if outcome.timed_out:  # the whole lines denoised so far are the candidate
+            lines = outcome.partial[: outcome.partial.rfind("\n") + 1]
+            result = msgspec.structs.replace(result, candidates=(Candidate(lines, confidence=1.0),) if lines else ())
+        result, outcome.refusal = checked_result(result, hole, refusal, request.num_candidates)
+        outcome.result = result
+        if outcome.timed_out:
+            outcome.partial = result.candidates[0].text if result.candidates else ""
+        return outcome
 
     # ---- endpoints ------------------------------------------------------------------------------
 
@@ -285,7 +321,7 @@ class HttpApi:
         engine_request = self._request(
             client=client, slot=str(body.id_slot if body.id_slot >= 0 else "default"),
             prefix=body.input_prefix + body.prompt, suffix=body.input_suffix, context=context,
-            language=body.language, n_predict=body.n_predict, n=max(1, body.n_cmpl) if not warm else 1,
+            language=body.language, filename=body.filename, n_predict=body.n_predict, n=max(1, body.n_cmpl) if not warm else 1,
             seed=body.seed, warm=warm)
         backend = self._engine()
         owner = ("http", engine_request.request_id)
@@ -299,9 +335,8 @@ class HttpApi:
         if body.stream:
             return self._stream(request, owner, engine_request, body.t_max_predict_ms,
                                 lambda outcome: [self._infill_answer(body, engine_request, outcome)[0]], sse_llama=True)
-        outcome = await self._wait_or_disconnect(request, run_fill(
-            backend, engine_request, owner=owner, timeout_s=self.settings.request_timeout_s,
-            predict_ms=body.t_max_predict_ms))
+        outcome = await self._wait_or_disconnect(request, self._fill(
+            backend, engine_request, owner=owner, predict_ms=body.t_max_predict_ms))
         _raise_for(outcome)
         answers = self._infill_answer(body, engine_request, outcome)
         if body.response_fields is not None:
@@ -313,7 +348,7 @@ class HttpApi:
         assert result is not None
         texts = [(c.text, c.tokens) for c in result.candidates]
         if outcome.timed_out:
-            texts = [(outcome.partial[: outcome.partial.rfind("\n") + 1], 0)]
+            texts = [(outcome.partial, 0)]
         if not texts:
             texts = [("", 0)]
         answers = []
@@ -337,7 +372,7 @@ class HttpApi:
                 "tokens_cached": result.cached_tokens,
                 "truncated": False,
                 "timings": llama_timings(result, tokens),
-            })
+            } | ({"refusal": outcome.refusal} if outcome.refusal else {}))
         return answers
 
     async def completions(self, request: Request) -> Response:
@@ -369,7 +404,8 @@ class HttpApi:
         reply_id = ("fim-" if fim else "cmpl-") + secrets.token_hex(12)
         requests = [
             self._request(client=client, slot=body.user or "default", prefix=prompt, suffix=body.suffix or "",
-                          context="", language=body.language, n_predict=body.max_tokens, n=body.n, seed=seed)
+                          context="", language=body.language, filename=body.filename, n_predict=body.max_tokens,
+                          n=body.n, seed=seed)
             for prompt in prompts
         ]
         if body.stream:
@@ -397,8 +433,7 @@ class HttpApi:
             return self._stream(request, ("http", engine_request.request_id), engine_request, 0, chunks, sse_llama=False)
         backend = self._engine()
         outcomes = await self._wait_or_disconnect(request, asyncio.gather(*(
-            run_fill(backend, r, owner=("http", r.request_id), timeout_s=self.settings.request_timeout_s)
-            for r in requests)))
+            self._fill(backend, r, owner=("http", r.request_id)) for r in requests)))
         choices: list[dict[str, Any]] = []
         usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
         for prompt, outcome in zip(prompts, outcomes, strict=True):
@@ -424,12 +459,10 @@ class HttpApi:
         A diffusion fill is decided as a whole, so its text goes out in one event once it is final; the
         connection is opened at once, and a client that closes it cancels the request."""
         backend = self._engine()
-        timeout_s = self.settings.request_timeout_s
 
         async def events() -> AsyncIterator[bytes]:
             try:
-                outcome = await run_fill(backend, engine_request, owner=owner, timeout_s=timeout_s,
-                                         predict_ms=predict_ms)
+                outcome = await self._fill(backend, engine_request, owner=owner, predict_ms=predict_ms)
                 _raise_for(outcome)
                 for chunk in chunks(outcome):
                     yield b"data: " + to_json(chunk) + b"\n\n"

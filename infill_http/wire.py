@@ -94,7 +94,8 @@ class InfillBody(msgspec.Struct, forbid_unknown_fields=False):
     n_probs: int = 0
     seed: int = -1
     response_fields: list[str] | None = None
-    language: str = ""  # ours: the language tag the model's prompt format may use
+    language: str = ""  # ours: the file's language (a name of grammars/languages.toml or an editor language id)
+    filename: str = ""  # ours: the file's name, for its language when ``language`` is not given
 
 
 class CompletionBody(msgspec.Struct, forbid_unknown_fields=False):
@@ -114,7 +115,8 @@ class CompletionBody(msgspec.Struct, forbid_unknown_fields=False):
     best_of: int | None = None
     user: str = ""
     stream_options: dict[str, Any] | None = None
-    language: str = ""  # ours
+    language: str = ""  # ours: the file's language, as for /infill
+    filename: str = ""  # ours: the file's name, for its language when ``language`` is not given
 
 
 infill_decoder = msgspec.json.Decoder(InfillBody)
@@ -131,6 +133,7 @@ class Outcome:
     partial: str = ""  # the last streamed canvas text
     timed_out: bool = False  # t_max_predict_ms ended it
     started: float = 0.0
+    refusal: str = ""  # why the fill layer let no candidate through (empty answers say it)
 
 
 class _Call:
@@ -292,6 +295,8 @@ def openai_choices(outcome: Outcome, stops: list[str], n: int, *, echo: str) -> 
         full = candidate is not None and not hit and candidate.tokens >= candidate.canvas_length > 0
         choice = {"index": len(choices), "text": echo + text, "logprobs": None,
                   "finish_reason": "length" if full else "stop"}
+        if candidate is None and outcome.refusal:
+            choice["refusal"] = outcome.refusal
         choices.append((choice, candidate.tokens if candidate is not None else 0))
     return choices
 

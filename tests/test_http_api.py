@@ -95,6 +95,11 @@ class LiveApi:
         return status, json.loads(data)
 
 
+def shown(request: InfillRequest) -> str:
+    """What the fill layer shows of the fake core's fill for a one-line hole: its first line."""
+    return fill_text(request).split("\n", 1)[0]
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -135,7 +140,7 @@ def test_infill_answers_llama_cpp_shape_in_compact_json():
         assert status == 200
         assert b'"content":"' in data  # llama.vim's check: no space after the colon
         answer = json.loads(data)
-        expected = fill_text(InfillRequest("0", "def f(x):\n    ret", "\n\nf(1)\n"))
+        expected = shown(InfillRequest("0", "def f(x):\n    ret", "\n\nf(1)\n"))
         assert answer["content"] == expected
         assert answer["stop"] is True and answer["stop_type"] == "eos"
         assert {"prompt_n", "prompt_ms", "predicted_n", "predicted_ms", "predicted_per_second"} <= set(answer["timings"])
@@ -182,7 +187,7 @@ def test_t_max_predict_ms_answers_the_whole_lines_denoised_so_far():
         status, answer = api.post("/infill", {"input_prefix": "ab\ncd", "t_max_predict_ms": 200})
         took = time.monotonic() - started
         assert status == 200 and answer["stop_type"] == "limit"
-        assert answer["content"].endswith("\n") and "\n" in fill_text(InfillRequest("0", "ab\ncd", ""))
+        assert answer["content"] == "[ab"  # the whole lines so far ("[ab\n"), as the fill layer shows them
         assert took < 1.5
         assert _wait_for(lambda: core.cancelled_ids)
 
@@ -195,8 +200,8 @@ def test_openai_completion_with_suffix():
         status, answer = api.post("/v1/completions", {"model": "any", "prompt": "def f(", "suffix": "):\n",
                                                       "max_tokens": 16, "n": 2})
         assert status == 200 and answer["object"] == "text_completion"
-        assert answer["choices"][0]["text"] == fill_text(InfillRequest("0", "def f(", "):\n"))
-        assert [c["index"] for c in answer["choices"]] == [0, 1]
+        assert answer["choices"][0]["text"] == shown(InfillRequest("0", "def f(", "):\n"))
+        assert [c["index"] for c in answer["choices"]] == [0]  # the fake's two candidates are one fill: shown once
         assert answer["choices"][0]["finish_reason"] in ("stop", "length")
         assert answer["usage"]["total_tokens"] == answer["usage"]["prompt_tokens"] + answer["usage"]["completion_tokens"]
         status, answer = api.post("/v1/completions", {"prompt": "x", "logprobs": 3})
@@ -219,15 +224,15 @@ def test_streaming_ends_with_finish_reason_then_done():
         assert events[-1] == "[DONE]"
         chunks = [json.loads(e) for e in events[:-1]]
         text = "".join(c["choices"][0]["text"] for c in chunks if c["choices"])
-        assert text == fill_text(InfillRequest("0", "a = ", "\n"))
+        assert text == shown(InfillRequest("0", "a = ", "\n"))
         finishing = [c for c in chunks if c["choices"] and c["choices"][0]["finish_reason"]]
         assert len(finishing) == 1 and chunks.index(finishing[0]) == len(chunks) - 2
         assert "usage" in chunks[-1] and chunks[-1]["choices"] == []
         status, _, data = api.request("POST", "/v1/fim/completions", {"prompt": "a = ", "suffix": "\n", "stream": True})
         chunks = [json.loads(e) for e in _sse(data)[:-1]]
-        assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks) == fill_text(InfillRequest("0", "a = ", "\n"))
+        assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks) == shown(InfillRequest("0", "a = ", "\n"))
         status, answer = api.post("/v1/fim/completions", {"prompt": "a = ", "suffix": "\n"})
-        assert answer["choices"][0]["message"]["content"] == fill_text(InfillRequest("0", "a = ", "\n"))
+        assert answer["choices"][0]["message"]["content"] == shown(InfillRequest("0", "a = ", "\n"))
 
 
 # ---- security and limits ----------------------------------------------------------------------------
@@ -501,3 +506,30 @@ def test_a_warm_up_holds_its_place_until_the_engine_has_encoded_it():
         assert api.front.api.budget.in_flight("key:alice") == 2
         assert _wait_for(lambda: api.front.api.budget.in_flight("key:alice") == 0, timeout=10)
         assert core.warmed == 2
+
+
+# ---- the fill layer -------------------------------------------------------------------------------
+
+
+def test_an_http_fill_that_breaks_the_file_is_refused_as_an_editor_would(monkeypatch):
+    """HTTP answers go through the editors' fill layer: a fill that does not parse comes back empty, with the
+    reason, when the request names its language (or a file name); without either, only the checks that
+    need no grammar apply."""
+    import fake_core
+
+    fills = {"return f(": "[x", "return g(": "x"}  # the first leaves a bracket open, the second fits
+    monkeypatch.setattr(fake_core, "fill_text", lambda request: fills[request.prefix.rsplit("\n", 1)[-1].lstrip()])
+    hole = {"input_prefix": "def h(x):\n    ", "input_suffix": ")\n"}
+    with LiveApi(FakeCore()) as api:
+        for named in ({"language": "python"}, {"filename": "src/h.py"}):
+            status, answer = api.post("/infill", {**hole, "prompt": "return f(", **named})
+            assert status == 200 and answer["content"] == "", answer
+            assert "does not parse" in answer["refusal"]
+            status, answer = api.post("/v1/completions", {"prompt": hole["input_prefix"] + "return f(",
+                                                          "suffix": hole["input_suffix"], **named})
+            assert status == 200 and answer["choices"][0]["text"] == ""
+            assert "does not parse" in answer["choices"][0]["refusal"]
+        status, answer = api.post("/infill", {**hole, "prompt": "return g(", "language": "python"})
+        assert answer["content"] == "x" and "refusal" not in answer
+        status, answer = api.post("/infill", {**hole, "prompt": "return f("})  # no language: no grammar's checks
+        assert answer["content"] == "[x"
