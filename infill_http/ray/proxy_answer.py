@@ -14,8 +14,8 @@ from typing import Any
 CALLBACK_ENV = "RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH"
 CALLBACK_PATH = "infill_http.ray.proxy_answer:middlewares"
 LOST_STATUS = 503
-LOST_BODY = (b'{"error":{"code":503,"message":"the server that took this request stopped before answering; '
-             b'it was not filled: send it again","type":"unavailable_error"}}')
+LOST_BODY = (b'{"error":{"code":503,"message":"the server that took this request stopped before answering it: '
+             b'send it again","type":"unavailable_error"}}')
 RETRY_AFTER_S = 1
 
 

@@ -12,10 +12,16 @@ Three parts, all in Ray Serve:
 - ``ApiIngress``: infill_http.api.HttpApi, the same endpoints as ``infill engine --http``, over a
   ``ReplicaBackend`` (infill_http/ray/routing.py) that streams each request from its replica. A replica that
   dies mid-request costs one retry on another (a fill is idempotent); a second failure, or the request's
-  time running out, is answered with an error. Nothing waits without a deadline.
+  time running out, is answered with an error. Nothing waits without a deadline. It runs as several
+  replicas (``--ingress-replicas``), over which Serve's proxy spreads the requests, so no one process holds
+  every request; each keeps its own per-key in-flight budget. The requests of an ingress replica that dies
+  get a 503 JSON error from the proxy (infill_http/ray/proxy_answer.py) and Serve starts another.
 
-``infill serve-ray`` runs it (see ``main``). Ray is imported only by these two modules, which only that
-command (and its tests and benchmark) imports: the ``serve`` extra, ``pip install 'infill-diffusion[serve]'``.
+What a run starts on Ray, and takes down on exit, is infill_http/ray/lifecycle.py's: on a joined cluster,
+only its own application.
+
+``infill serve-ray`` runs it (see ``main``). Ray is imported only by this folder's modules (command.py excepted),
+which only that command (and its tests and benchmark) imports: the ``serve`` extra, ``pip install 'infill-diffusion[serve]'``.
 """
 
 from __future__ import annotations
@@ -143,7 +149,8 @@ class EngineReplica:
 
 @serve.ingress()
 class ApiIngress:
-    """infill_http.api.HttpApi over the engine replicas: ``/health`` says 503 until a replica has welcomed it."""
+    """infill_http.api.HttpApi over the engine replicas: ``/health`` says 503 until a replica has welcomed it.
+    One of ``--ingress-replicas``: its in-flight budget, ``retried`` count and status are its own."""
 
     async def __init__(self, engines: DeploymentHandle, settings: HttpSettings, retries: int = 1) -> None:
         self.api = HttpApi(settings)
