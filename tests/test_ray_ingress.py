@@ -125,6 +125,32 @@ def test_the_command_takes_ingress_replicas(capsys):
     assert exit_info.value.code == 2 and "--ingress-replicas must be at least 1" in capsys.readouterr().err
 
 
+def test_two_ingress_replicas_by_default_and_one_on_a_cluster_of_one_cpu(monkeypatch):
+    from infill_http.ray import serve as ray_serve
+
+    for cpus, expected in ((1.0, 1), (2.0, 2), (64.0, 2)):
+        monkeypatch.setattr(ray_serve.ray, "cluster_resources", lambda cpus=cpus: {"CPU": cpus})
+        assert ray_serve.default_ingress_replicas() == expected
+
+
+def test_joining_a_serve_whose_proxy_listens_elsewhere_or_runs_an_infill_application_is_refused(monkeypatch):
+    import ray.serve.context
+    from ray.serve.config import HTTPOptions
+
+    running = HTTPOptions(host="127.0.0.1", port=8012)
+    monkeypatch.setattr(ray.serve.context, "_connect", lambda: type("Client", (), {"http_config": running})())
+    monkeypatch.setattr(lifecycle, "running_applications", lambda: ["other"])
+    lifecycle.check_joinable("infill", HTTPOptions(host="127.0.0.1", port=8012))  # the same proxy: joins
+    with pytest.raises(lifecycle.ClusterConflict, match="--http 127.0.0.1:8012"):
+        lifecycle.check_joinable("infill", HTTPOptions(host="127.0.0.1", port=9000))
+    with pytest.raises(lifecycle.ClusterConflict, match="TLS"):
+        lifecycle.check_joinable("infill", HTTPOptions(host="127.0.0.1", port=8012, ssl_certfile="c.pem",
+                                                       ssl_keyfile="k.pem"))
+    monkeypatch.setattr(lifecycle, "running_applications", lambda: ["infill", "other"])
+    with pytest.raises(lifecycle.ClusterConflict, match="'infill' already runs"):
+        lifecycle.check_joinable("infill", HTTPOptions(host="127.0.0.1", port=8012))
+
+
 # ---- an ingress replica killed under a series of fills ---------------------------------------------
 
 
