@@ -20,6 +20,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help=argparse.SUPPRESS)  # tests only: build each replica's core with this function
     group = parser.add_argument_group("Ray Serve")
     group.add_argument("--replicas", type=int, default=1, metavar="N", help="engine replicas (default 1)")
+    group.add_argument("--ingress-replicas", type=int, default=None, metavar="N",
+                       help="replicas of the ingress (keys, limits, the API) that Serve's proxy spreads requests over, "
+                            "so that no one process holds every request (default 2; 1 on a cluster of fewer than "
+                            "2 CPUs); --max-in-flight is counted per ingress replica")
     group.add_argument("--gpus-per-replica", type=float, default=None, metavar="N",
                        help="GPUs per replica (default: 1 when the cluster has GPUs and --device is not cpu, else 0)")
     group.add_argument("--cpus-per-replica", type=float, default=1.0, metavar="N",
@@ -40,6 +44,8 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, EngineLaunch
     launch = EngineLaunch.from_args(args, parser)
     if args.replicas < 1:
         parser.error(f"--replicas must be at least 1, got {args.replicas}")
+    if args.ingress_replicas is not None and args.ingress_replicas < 1:
+        parser.error(f"--ingress-replicas must be at least 1, got {args.ingress_replicas}")
     try:
         settings = HttpSettings.from_args(args)
     except ValueError as exc:

@@ -12,10 +12,16 @@ Three parts, all in Ray Serve:
 - ``ApiIngress``: infill_http.api.HttpApi, the same endpoints as ``infill engine --http``, over a
   ``ReplicaBackend`` (infill_http/ray/routing.py) that streams each request from its replica. A replica that
   dies mid-request costs one retry on another (a fill is idempotent); a second failure, or the request's
-  time running out, is answered with an error. Nothing waits without a deadline.
+  time running out, is answered with an error. Nothing waits without a deadline. It runs as several
+  replicas (``--ingress-replicas``), over which Serve's proxy spreads the requests, so no one process holds
+  every request; each keeps its own per-key in-flight budget. The requests of an ingress replica that dies
+  get a 503 JSON error from the proxy (infill_http/ray/proxy_answer.py) and Serve starts another.
 
-``infill serve-ray`` runs it (see ``main``). Ray is imported only by these two modules, which only that
-command (and its tests and benchmark) imports: the ``serve`` extra, ``pip install 'infill-diffusion[serve]'``.
+What a run starts on Ray, and takes down on exit, is infill_http/ray/lifecycle.py's: on a joined cluster,
+only its own application.
+
+``infill serve-ray`` runs it (see ``main``). Ray is imported only by this folder's modules (command.py excepted),
+which only that command (and its tests and benchmark) imports: the ``serve`` extra, ``pip install 'infill-diffusion[serve]'``.
 """
 
 from __future__ import annotations
@@ -42,6 +48,8 @@ from engine.host.loop import EngineLoop
 from engine.protocol import ErrorCode, ErrorReply, InfillRequest, InfillResult, Welcome
 from infill_http.api import HttpApi
 from infill_http.ray.command import parse_args
+from infill_http.ray.lifecycle import ClusterConflict, Footprint, check_joinable, serve_is_running, take_down
+from infill_http.ray.proxy_answer import CALLBACK_ENV, CALLBACK_PATH
 from infill_http.ray.routing import (
     ENGINE_DEPLOYMENT,
     STATUS_TIMEOUT_S,
@@ -52,7 +60,8 @@ from infill_http.settings import HttpSettings
 
 log = logging.getLogger(__name__)
 
-APP_NAME = "infill"
+APP_NAME = "infill"  # the Serve application; a joined cluster's other applications are left alone
+INGRESS_DEPLOYMENT = "ApiIngress"
 REPLICA_MAX_ONGOING = 256  # fills one replica takes at once (its engine batches them); past it, the next replica
 _WELCOME_TIMEOUT_S = 30.0
 _encoder = msgspec.msgpack.Encoder()
@@ -140,7 +149,8 @@ class EngineReplica:
 
 @serve.ingress()
 class ApiIngress:
-    """infill_http.api.HttpApi over the engine replicas: ``/health`` says 503 until a replica has welcomed it."""
+    """infill_http.api.HttpApi over the engine replicas: ``/health`` says 503 until a replica has welcomed it.
+    One of ``--ingress-replicas``: its in-flight budget, ``retried`` count and status are its own."""
 
     async def __init__(self, engines: DeploymentHandle, settings: HttpSettings, retries: int = 1) -> None:
         self.api = HttpApi(settings)
@@ -183,11 +193,15 @@ class ApiIngress:
 
 def build_app(launch: EngineLaunch, settings: HttpSettings, *, replicas: int, gpus_per_replica: float = 0.0,
               cpus_per_replica: float = 1.0, retries: int = 1, affinity: bool = True,
-              affinity_patience_s: float = 2.0) -> Any:
+              affinity_patience_s: float = 2.0, ingress_replicas: int = 1) -> Any:
     """The Serve application: ``replicas`` engines (each on ``gpus_per_replica`` GPUs and
-    ``cpus_per_replica`` CPUs) behind one ingress."""
+    ``cpus_per_replica`` CPUs) behind ``ingress_replicas`` ingress replicas, over which Serve's proxy spreads
+    the requests. Each ingress holds its own per-key in-flight budget (``settings.max_in_flight`` per key and
+    ingress)."""
     if replicas < 1:
         raise ValueError(f"replicas must be at least 1, got {replicas}")
+    if ingress_replicas < 1:
+        raise ValueError(f"ingress_replicas must be at least 1, got {ingress_replicas}")
     # Without affinity (for comparison): Serve's default, the less busy of two replicas drawn at random.
     router = ({"request_router_class": DocumentAffinityRouter,
                "request_router_kwargs": {"patience_s": affinity_patience_s}} if affinity else {})
@@ -204,12 +218,20 @@ def build_app(launch: EngineLaunch, settings: HttpSettings, *, replicas: int, gp
         graceful_shutdown_timeout_s=10.0,
     ).bind(launch.to_argv())
     ingress = serve.deployment(ApiIngress).options(
-        name="ApiIngress",
-        num_replicas=1,  # per-client limits (requests in flight) are counted here
+        name=INGRESS_DEPLOYMENT,
+        num_replicas=ingress_replicas,
         max_ongoing_requests=1024,
         ray_actor_options={"num_cpus": 0},
+        health_check_period_s=2.0,
+        health_check_timeout_s=10.0,
     )
     return ingress.bind(engines, settings, retries)
+
+
+def default_ingress_replicas() -> int:
+    """2 ingress replicas (they reserve no CPU, a Python process each), or 1 on a cluster of fewer than 2 CPUs,
+    where a second process would take time from the engine."""
+    return 2 if ray.cluster_resources().get("CPU", 0) >= 2 else 1
 
 
 def http_options(settings: HttpSettings) -> HTTPOptions:
@@ -224,8 +246,12 @@ def http_options(settings: HttpSettings) -> HTTPOptions:
 
 
 def deploy(app: Any, settings: HttpSettings, *, ready_timeout_s: float = 600.0) -> DeploymentHandle:
-    """Start Serve's proxy (on the head node only) for ``settings`` and run ``app`` until the API is ready."""
-    serve.start(proxy_location="HeadOnly", http_options=http_options(settings))
+    """Start Serve's proxy (on the head node only) for ``settings`` and run ``app`` until the API is ready.
+
+    A proxy started here answers a request whose ingress replica died under it with a 503 JSON error
+    (infill_http/ray/proxy_answer.py); a Serve already running keeps the proxy it has."""
+    serve.start(proxy_location="HeadOnly", http_options=http_options(settings),
+                controller_options={"runtime_env": {"env_vars": {CALLBACK_ENV: CALLBACK_PATH}}})
     handle = serve.run(app, name=APP_NAME, route_prefix="/")
     handle.wait_ready.remote(ready_timeout_s).result(timeout_s=ready_timeout_s + 5)
     return handle
@@ -235,41 +261,46 @@ def deploy(app: Any, settings: HttpSettings, *, ready_timeout_s: float = 600.0) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Deploy, serve until SIGINT/SIGTERM (also while deploying), then take the application down (and Ray,
-    if started here)."""
+    """Deploy, serve until SIGINT/SIGTERM (also while deploying), then take down what this run started: its
+    application always, Serve and Ray only where it started them (infill_http/ray/lifecycle.py)."""
     args, launch, settings = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    started_here = not ray.is_initialized() and not args.ray_address
+    footprint = Footprint(app_name=APP_NAME, started_ray=not ray.is_initialized() and not args.ray_address)
     if not ray.is_initialized():
         ray.init(address=args.ray_address or None, include_dashboard=False, logging_level=logging.WARNING)
     signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM stops it as Ctrl-C does
     status = 0
     try:
+        if not footprint.started_ray:
+            footprint.started_serve = not serve_is_running()
+            if not footprint.started_serve:
+                check_joinable(APP_NAME, http_options(settings))
         gpus = args.gpus_per_replica
         if gpus is None:
             gpus = 1.0 if ray.cluster_resources().get("GPU", 0) and launch.device != "cpu" else 0.0
+        ingress_replicas = args.ingress_replicas or default_ingress_replicas()
         app = build_app(launch, settings, replicas=args.replicas, gpus_per_replica=gpus,
-                        cpus_per_replica=args.cpus_per_replica)
+                        cpus_per_replica=args.cpus_per_replica, ingress_replicas=ingress_replicas)
+        footprint.deployed_app = True  # from here on the application named APP_NAME is this run's
         deploy(app, settings)
         scheme = "https" if settings.ssl_certfile else "http"
-        log.info("serving %s://%s:%d with %d engine replica(s)%s", scheme, settings.host, settings.port,
-                 args.replicas, "" if settings.api_keys else " (no API keys: loopback only)")
+        log.info("serving %s://%s:%d with %d engine replica(s) behind %d ingress replica(s)%s", scheme,
+                 settings.host, settings.port, args.replicas, ingress_replicas,
+                 "" if settings.api_keys else " (no API keys: loopback only)")
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
         log.info("stopping")
+    except ClusterConflict as exc:
+        log.error("%s", exc)
+        status = 1
     except Exception as exc:
         log.error("serving on Ray failed: %s", exc)
         status = 1
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):  # a second signal must not cut the cleanup short
             signal.signal(signum, signal.SIG_IGN)
-        with contextlib.suppress(Exception):
-            serve.delete(APP_NAME)
-        if started_here:
-            with contextlib.suppress(Exception):
-                serve.shutdown()
-            ray.shutdown()
+        take_down(footprint)
     log.info("stopped")
     return status
 
