@@ -249,8 +249,11 @@ def test_a_killed_ingress_replica_loses_no_request_and_comes_back(two_ingresses)
         assert time.monotonic() - killed_at < 60, f"the ingress did not recover: {serve.status()}"
         time.sleep(0.25)
     back_s = time.monotonic() - killed_at
-    after = _ingress_actors()
-    assert len(after) == INGRESS and {a["name"] for a in after} != {a["name"] for a in before}
+    deadline = time.monotonic() + 30
+    while len(after := _ingress_actors()) != INGRESS:  # Ray's actor list can trail Serve's status
+        assert time.monotonic() < deadline, f"the actor list shows {after} after serve.status said {INGRESS}"
+        time.sleep(0.25)
+    assert {a["name"] for a in after} != {a["name"] for a in before}
     again = [_ask(url, slot, stream=slot % 2 == 0) for slot in range(200, 206)]
     assert {kind for kind, _ in again} <= {"filled", "refused"}, again  # refused: the new one still greeting
     deadline = time.monotonic() + 30
