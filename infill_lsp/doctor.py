@@ -22,10 +22,10 @@ from pathlib import Path
 
 from engine.host.launch import EMBEDDED_MODEL_DIR
 from infill_lsp.json_stdout import stdout_to_stderr
+from infill_lsp.version import DISTRIBUTION
 
 OK, NOTE, PROBLEM = "ok", "note", "problem"
 MIN_PYTHON = (3, 11)
-DISTRIBUTION = "infill-diffusion"
 REQUIRED = ("torch", "transformers", "tokenizers", "safetensors", "msgspec", "pygls", "lsprotocol", "numpy",
             "tree-sitter")  # fmt: skip
 OPTIONAL = {"onnxruntime": "the onnx backend", "onnx": "the onnx backend"}
