@@ -238,11 +238,14 @@ def check_grammars() -> list[Finding]:
         try:
             compile_language(entry)
         except GrammarError as exc:
+            package = entry.grammar_module.replace("_", "-")
             findings.append(Finding("grammars", PROBLEM, str(exc),
-                                    f"reinstall the grammar: pip install --force-reinstall {entry.grammar_module.replace('_', '-')}"))
+                                    f"reinstall the grammar: pip install --force-reinstall {package}"))
         else:
             compiled.append(name)
-    return [Finding("grammars", OK, f"{len(compiled)} compile: {', '.join(compiled)}"), *findings] if compiled else findings
+    if not compiled:
+        return findings
+    return [Finding("grammars", OK, f"{len(compiled)} compile: {', '.join(compiled)}"), *findings]
 
 
 def check_command() -> list[Finding]:

@@ -140,7 +140,8 @@ def test_python_bodies_that_do_something_are_not_stubs(text):
         "def f(x):\n    raise NotImplementedError(f'{type(x).__name__} cannot be pickled') from None\n",
         "def f(x):\n    raise NotImplementedError(MESSAGE)\n",
         # the docstring documents the raise
-        'def f(x):\n    """Legacy.\n\n    :raises NotImplementedError: Always.\n    """\n    raise NotImplementedError\n',
+        'def f(x):\n    """Legacy.\n\n    :raises NotImplementedError: Always.\n    """\n'
+        "    raise NotImplementedError\n",
         'def f(x):\n    """Legacy.\n\n    Raises:\n        NotImplementedError: unsupported.\n    """\n'
         "    raise NotImplementedError  # on purpose\n",
         'def f(x):\n    """Always raises: use g instead."""\n    raise NotImplementedError\n',

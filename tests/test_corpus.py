@@ -258,7 +258,8 @@ def test_main_reports_bad_options(tmp_path: Path, capsys: pytest.CaptureFixture[
         ("Classifier: License :: OSI Approved :: MIT License", True),
         ("Classifier: License :: OSI Approved :: Python Software Foundation License", True),
         (
-            "Classifier: License :: OSI Approved :: MIT License\nClassifier: License :: OSI Approved :: Mozilla Public License 2.0 (MPL 2.0)",
+            "Classifier: License :: OSI Approved :: MIT License\n"
+            "Classifier: License :: OSI Approved :: Mozilla Public License 2.0 (MPL 2.0)",
             False,
         ),
         ("License: MIT\nClassifier: License :: OSI Approved :: GNU General Public License v3 (GPLv3)", False),

@@ -184,7 +184,9 @@ async def test_fills_stream_partials_and_report_status(fake_engine: Engine):
     try:
         assert client.welcome is not None and client.welcome.model_name == "fake-model"
         partials: list[Partial] = []
-        request = InfillRequest("7", "def add(a, b):\n    ", "\n", document_key="file:///a.py", max_steps=5, stream=True)
+        request = InfillRequest(
+            "7", "def add(a, b):\n    ", "\n", document_key="file:///a.py", max_steps=5, stream=True
+        )
         result = await client.infill(request, partials.append, timeout=30)
         assert result.request_id == "7" and result.finish_reason == FinishReason.CONVERGED
         assert result.candidates[0].text == fill_text(request)

@@ -238,8 +238,14 @@ def engine_environment() -> dict[str, str]:
     return env
 
 
-def start_engine_process(launch: EngineLaunch, socket_path: Path, *, log_level: str = "info",
-                         output: int | None = subprocess.DEVNULL, extra_args: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
+def start_engine_process(
+    launch: EngineLaunch,
+    socket_path: Path,
+    *,
+    log_level: str = "info",
+    output: int | None = subprocess.DEVNULL,
+    extra_args: tuple[str, ...] = (),
+) -> subprocess.Popen[bytes]:
     """Start an engine process for ``launch`` on ``socket_path`` that the caller owns and stops (benchmarks);
     ``extra_args`` are more engine flags (``--http HOST:PORT``...)."""
     return subprocess.Popen(
