@@ -108,3 +108,16 @@ async def wait_for_messages(client: LanguageClient, count: int = 1, timeout: flo
     deadline = loop.time() + timeout
     while len(client.messages) < count and loop.time() < deadline:
         await asyncio.sleep(0.02)
+
+
+async def stop_engine_on(sock: Path) -> None:
+    """Stop the engine listening on ``sock``, if one is, and wait until it has let go of the socket."""
+    from engine.clients.connect import stop_engine
+    from engine.clients.unix_socket import EngineNotListening, SocketEngineClient
+
+    engine = SocketEngineClient(sock)
+    try:
+        await engine.start()
+    except EngineNotListening:
+        return
+    await stop_engine(engine, sock)
