@@ -233,3 +233,8 @@ def test_typescript_shares_the_javascript_queries_and_adds_its_own():
     for kind in ("functions", "imports", "holes"):
         assert table["typescript"].query_source(kind).startswith(table["javascript"].query_source(kind))
     assert "(interface_body) @block" in table["typescript"].query_source("holes")
+    shared = (table["javascript"].query_dir.parent / "ecma" / "boundaries.scm").read_text(encoding="utf-8")
+    assert "(class_declaration)" in shared
+    for name, own in (("javascript", "(field_definition)"), ("typescript", "(interface_declaration)")):
+        boundaries = table[name].query_source("boundaries")
+        assert boundaries.startswith(shared) and own in boundaries
