@@ -64,6 +64,12 @@ def change_document(
     )
 
 
+def type_text(client: LanguageClient, uri: str, version: int, line: int, character: int, text: str):
+    """Insert ``text`` at (``line``, ``character``) as the document's ``version`` (an incremental change)."""
+    at = types.Position(line=line, character=character)
+    change_document(client, uri, version, types.TextDocumentContentChangePartial(range=types.Range(at, at), text=text))
+
+
 def inline_params(
     uri: str,
     line: int,
