@@ -30,6 +30,7 @@ import pytest_lsp
 from fake_core import fill_text
 from lsp_helpers import PYTHONPATH, ROOT, STATE_HOME, complete, initialize, open_document, status
 from lsprotocol import types
+from processes import end_process
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 from engine.clients.connect import open_client
@@ -117,12 +118,7 @@ def _serve(*flags: str, ready_timeout: float, tls: bool = False) -> Iterator[Eng
         assert first is not None, f"the engine did not serve HTTP: {log.read_text()[-2000:]}"
         yield Engine(url, key_file, log, process, loading_at_start=first == 503, certificate=certificate)
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        end_process(process, 15)
         shutil.rmtree(directory, ignore_errors=True)
 
 
