@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import Future
+from importlib.metadata import version
 
 import pytest
 import pytest_lsp
@@ -50,6 +51,7 @@ async def test_initialize_advertises_inline_completion_and_incremental_sync(shar
     sync = capabilities.text_document_sync
     assert sync.change == types.TextDocumentSyncKind.Incremental
     assert shared.init_result.server_info.name == "infill"
+    assert shared.init_result.server_info.version == version("infill-diffusion")  # the package's, one place
     assert "infill.restartEngine" in capabilities.execute_command_provider.commands
 
 
