@@ -13,11 +13,12 @@ UNKNOWN_VERSION = "0+unknown"
 SOURCE_PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
 
 
-def source_tree_version(pyproject: Path = SOURCE_PYPROJECT) -> str | None:
-    """The ``version`` that ``pyproject`` declares for this distribution, or None where it declares none
-    (no such file, another project's, or one that does not parse)."""
+def source_tree_version(pyproject: Path | None = None) -> str | None:
+    """The ``version`` that ``pyproject`` (default: this clone's) declares for this distribution, or None
+    where it declares none (no such file, another project's, or one that does not parse)."""
     try:
-        project = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {})
+        text = (pyproject or SOURCE_PYPROJECT).read_text(encoding="utf-8")
+        project = tomllib.loads(text).get("project", {})
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return None
     if not isinstance(project, dict) or project.get("name") != DISTRIBUTION:

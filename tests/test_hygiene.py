@@ -9,7 +9,7 @@ import io
 import re
 import subprocess
 import tomllib
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import pytest
@@ -137,7 +137,19 @@ def test_the_source_tree_version_is_pyprojects_and_foreign_or_broken_files_give_
     other.write_text("[project\n")
     assert source_tree_version(other) is None
     assert source_tree_version(tmp_path / "missing.toml") is None
-    assert UNKNOWN_VERSION == "0+unknown"
+
+
+def test_an_uninstalled_source_tree_reads_its_pyproject_else_the_version_is_unknown(monkeypatch, tmp_path):
+    from infill_lsp import version as module
+
+    def not_installed(name: str) -> str:
+        raise PackageNotFoundError(name)
+
+    monkeypatch.setattr(module, "version", not_installed)
+    uncached = module.package_version.__wrapped__
+    assert uncached() == version(DISTRIBUTION)  # this clone's pyproject.toml
+    monkeypatch.setattr(module, "SOURCE_PYPROJECT", tmp_path / "pyproject.toml")  # an installed copy: none
+    assert uncached() == UNKNOWN_VERSION == "0+unknown"
 
 
 # ---- private names stay in their module ------------------------------------------------------------------
