@@ -17,6 +17,7 @@ TABLE_FILE = "languages.toml"
 QUERY_KINDS = ("boundaries", "holes")  # every language has these
 OPTIONAL_QUERY_KINDS = ("functions", "imports", "definitions")  # edit commands and cross-file context
 DOC_PLACEMENTS = ("", "body", "above")
+INHERITS = "; inherits:"  # a query's first line: the folders whose same query comes first
 
 
 class GrammarTableError(ValueError):
@@ -53,16 +54,48 @@ class LanguageEntry:
         if kind not in QUERY_KINDS + OPTIONAL_QUERY_KINDS:
             known = QUERY_KINDS + OPTIONAL_QUERY_KINDS
             raise GrammarTableError(f"unknown query kind {kind!r}; expected one of {known}")
-        path = self.query_dir / f"{kind}.scm"
         try:
-            return path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise GrammarTableError(f"language {self.name!r}: cannot read query {path}: {exc}") from None
+            return read_query(self.query_dir, f"{kind}.scm")
+        except GrammarTableError as exc:
+            raise GrammarTableError(f"language {self.name!r}: {exc}") from None
 
 
 def grammars_dir() -> Path:
     """Return the folder holding the table and the query folders."""
     return Path(str(resources.files(__name__)))
+
+
+def read_query(query_dir: Path, file_name: str) -> str:
+    """The text of the query ``<query_dir>/<file_name>``, after the same query of each folder its first line
+    names (``; inherits: javascript``): a grammar that extends another's shares that one's queries and
+    adds its own."""
+    return _read_query(query_dir, file_name, ())
+
+
+def _read_query(query_dir: Path, file_name: str, chain: tuple[Path, ...]) -> str:
+    path = query_dir / file_name
+    if path in chain:
+        raise GrammarTableError(f"{path} inherits from itself: {' -> '.join(map(str, (*chain, path)))}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GrammarTableError(f"cannot read query {path}: {exc}") from None
+    first = text.partition("\n")[0]
+    if not first.startswith(INHERITS):
+        return text
+    parents = [name.strip() for name in first.removeprefix(INHERITS).split(",")]
+    if not all(parents):
+        raise GrammarTableError(f"{path}: {INHERITS!r} must name folders of grammars/, got {first!r}")
+    inherited = [_read_query(query_dir.parent / name, file_name, (*chain, path)) for name in parents]
+    return "".join(part if part.endswith("\n") else part + "\n" for part in inherited) + text
+
+
+def read_table(path: Path, error: type[ValueError], what: str) -> dict:
+    """The TOML table at ``path``; ``error`` (saying which ``what`` it is) when it does not read."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise error(f"cannot read {what} {path}: {exc}") from None
 
 
 def _strings(name: str, row: dict, key: str, *, required: bool = True) -> tuple[str, ...]:
@@ -132,10 +165,7 @@ def _entry(name: str, row: object, root: Path) -> LanguageEntry:
 def load_table(path: Path | None = None) -> dict[str, LanguageEntry]:
     """Read the language table (default: the packaged one) and return its rows by language name."""
     table_path = path or grammars_dir() / TABLE_FILE
-    try:
-        raw = tomllib.loads(table_path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise GrammarTableError(f"cannot read language table {table_path}: {exc}") from None
+    raw = read_table(table_path, GrammarTableError, "language table")
     entries = {name: _entry(name, row, table_path.parent) for name, row in raw.items()}
     seen: dict[str, str] = {}
     for entry in entries.values():

@@ -277,7 +277,8 @@ class HttpApi:
             self._holes[engine_request.request_id] = (hole, refusal)
         return engine_request
 
-    async def _fill(self, backend: Backend, request: InfillRequest, *, owner: Hashable, predict_ms: float = 0.0) -> Outcome:
+    async def _fill(self, backend: Backend, request: InfillRequest, *, owner: Hashable,
+                    predict_ms: float = 0.0) -> Outcome:
         """``run_fill``, and what the fill layer lets through of its answer (``Outcome.refusal`` says why
         nothing, when nothing)."""
         hole, refusal = self._holes.pop(request.request_id, (None, "the hole was not planned"))
@@ -321,7 +322,8 @@ class HttpApi:
         engine_request = self._request(
             client=client, slot=str(body.id_slot if body.id_slot >= 0 else "default"),
             prefix=body.input_prefix + body.prompt, suffix=body.input_suffix, context=context,
-            language=body.language, filename=body.filename, n_predict=body.n_predict, n=max(1, body.n_cmpl) if not warm else 1,
+            language=body.language, filename=body.filename, n_predict=body.n_predict,
+            n=max(1, body.n_cmpl) if not warm else 1,
             seed=body.seed, warm=warm)
         backend = self._engine()
         owner = ("http", engine_request.request_id)
@@ -427,10 +429,12 @@ class HttpApi:
                     end |= {"delta": {}} if fim else {"text": "", "logprobs": None}
                     out.append(completion_chunk(reply_id, made, model, [end], fim))
                 if usage:
-                    out.append(completion_chunk(reply_id, made, model, [], fim) | {"usage": openai_usage(outcome, choices)})
+                    last = completion_chunk(reply_id, made, model, [], fim)
+                    out.append(last | {"usage": openai_usage(outcome, choices)})
                 return out
 
-            return self._stream(request, ("http", engine_request.request_id), engine_request, 0, chunks, sse_llama=False)
+            owner = ("http", engine_request.request_id)
+            return self._stream(request, owner, engine_request, 0, chunks, sse_llama=False)
         backend = self._engine()
         outcomes = await self._wait_or_disconnect(request, asyncio.gather(*(
             self._fill(backend, r, owner=("http", r.request_id)) for r in requests)))
@@ -559,7 +563,8 @@ class HttpFront:
             sock.listen(512)
         except OSError as exc:
             sock.close()
-            raise HttpStartError(f"cannot serve HTTP on {self.settings.host}:{self.settings.port}: {exc.strerror or exc}") from None
+            where = f"{self.settings.host}:{self.settings.port}"
+            raise HttpStartError(f"cannot serve HTTP on {where}: {exc.strerror or exc}") from None
         self.address = sock.getsockname()[:2]
         self._config.load()
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="engine-http")

@@ -83,7 +83,8 @@ class HttpSettings:
         group.add_argument("--max-body-mb", type=_positive(float), default=4.0, metavar="MB",
                            help="largest request body (default 4)")
         group.add_argument("--max-in-flight", type=_positive(int), default=16, metavar="N",
-                           help="requests one client (API key, or address) may have in flight, over HTTP and WebSockets together (default 16)")
+                           help="requests one client (API key, or address) may have in flight, over HTTP and "
+                                "WebSockets together (default 16)")
         group.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
                            help="let web pages from ORIGIN (e.g. https://tool.example) call the API, with CORS "
                                 "headers; repeat for several. Every other page is refused")

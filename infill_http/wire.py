@@ -55,7 +55,9 @@ _ERROR_KINDS = {401: "authentication_error", 404: "not_found_error", 408: "timeo
                 429: "rate_limit_error", 503: "unavailable_error", 504: "timeout_error"}
 
 
-def error_response(status: int, message: str, kind: str | None = None, headers: dict[str, str] | None = None) -> Response:
+def error_response(
+    status: int, message: str, kind: str | None = None, headers: dict[str, str] | None = None
+) -> Response:
     kind = kind or _ERROR_KINDS.get(status) or ("invalid_request_error" if status < 500 else "server_error")
     body = {"error": {"code": status, "message": message, "type": kind}}
     return Response(to_json(body), status_code=status, media_type="application/json", headers=headers)
@@ -163,7 +165,8 @@ async def run_fill(backend: Backend, request: InfillRequest, *, owner: Hashable,
         while True:
             message: Any = None
             try:
-                message = await asyncio.wait_for(call.queue.get(), max(0.0, min(deadline, predict_deadline) - time.monotonic()))
+                left = max(0.0, min(deadline, predict_deadline) - time.monotonic())
+                message = await asyncio.wait_for(call.queue.get(), left)
             except TimeoutError:
                 if time.monotonic() >= deadline:
                     raise

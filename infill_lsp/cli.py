@@ -23,7 +23,7 @@ commands:
   train      build the corpus, the tokenizer, and train models (corpus | tokenizer | run)
   doctor     check the installation (Python, torch and GPUs, model, socket, engine, grammars) and say how to fix it
 
-Run 'infill COMMAND --help' for a command's options.
+Run 'infill COMMAND --help' for a command's options; 'infill --version' prints the version.
 """
 
 
@@ -151,6 +151,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args or args[0] in ("-h", "--help", "help"):
         print(USAGE)
         return 0 if args else 2
+    if args[0] in ("-V", "--version"):
+        from infill_lsp.version import package_version
+
+        print(f"infill {package_version()}")
+        return 0
     command = COMMANDS.get(args[0])
     if command is None:
         print(f"infill: unknown command {args[0]!r}\n\n{USAGE}", file=sys.stderr)

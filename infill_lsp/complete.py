@@ -251,7 +251,8 @@ def demo(argv: list[str] | None = None) -> int:
         shown = f"filled {_shorten(repr(fill))}" if fill is not None else f"left unfilled ({reason})"
         number, line = holes[index - 1]
         print(f"  {number:4d} | {line.rstrip()}")
-        print(f"       hole {index}: {elapsed:6.1f} ms {result.forward_passes:3d} denoising steps ({finish})  -> {shown}")
+        steps = f"{result.forward_passes:3d} denoising steps"
+        print(f"       hole {index}: {elapsed:6.1f} ms {steps} ({finish})  -> {shown}")
 
     filled, welcome = asyncio.run(_run(args, text, language_of(args.file), report))
     total = time.perf_counter() - started

@@ -226,9 +226,8 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
 
 
 def _type_name(default: Any) -> str:
-    return {bool: "true or false", int: "an integer", float: "a number", str: "a string", tuple: "a list of strings"}.get(
-        type(default), type(default).__name__
-    )
+    names = {bool: "true or false", int: "an integer", float: "a number", str: "a string", tuple: "a list of strings"}
+    return names.get(type(default), type(default).__name__)
 
 
 def _merge(cls: type, base: Any, raw: dict[str, Any], prefix: str, warnings: list[str]) -> Any:

@@ -22,10 +22,10 @@ from pathlib import Path
 
 from engine.host.launch import EMBEDDED_MODEL_DIR
 from infill_lsp.json_stdout import stdout_to_stderr
+from infill_lsp.version import DISTRIBUTION
 
 OK, NOTE, PROBLEM = "ok", "note", "problem"
 MIN_PYTHON = (3, 11)
-DISTRIBUTION = "infill-diffusion"
 REQUIRED = ("torch", "transformers", "tokenizers", "safetensors", "msgspec", "pygls", "lsprotocol", "numpy",
             "tree-sitter")  # fmt: skip
 OPTIONAL = {"onnxruntime": "the onnx backend", "onnx": "the onnx backend"}
@@ -171,7 +171,7 @@ def check_model(model_dir: Path | None) -> list[Finding]:
 
 def check_socket_folder(socket_path: Path) -> list[Finding]:
     """The folder engines listen in: ours, private (0700), and a socket path short enough for AF_UNIX."""
-    from engine.host.server import _MAX_SOCKET_PATH_BYTES as limit
+    from engine.host.server import MAX_SOCKET_PATH_BYTES as limit
 
     folder = socket_path.parent
     findings: list[Finding] = []
@@ -238,11 +238,14 @@ def check_grammars() -> list[Finding]:
         try:
             compile_language(entry)
         except GrammarError as exc:
+            package = entry.grammar_module.replace("_", "-")
             findings.append(Finding("grammars", PROBLEM, str(exc),
-                                    f"reinstall the grammar: pip install --force-reinstall {entry.grammar_module.replace('_', '-')}"))
+                                    f"reinstall the grammar: pip install --force-reinstall {package}"))
         else:
             compiled.append(name)
-    return [Finding("grammars", OK, f"{len(compiled)} compile: {', '.join(compiled)}"), *findings] if compiled else findings
+    if not compiled:
+        return findings
+    return [Finding("grammars", OK, f"{len(compiled)} compile: {', '.join(compiled)}"), *findings]
 
 
 def check_command() -> list[Finding]:

@@ -12,7 +12,6 @@ from pathlib import Path
 # The clone this package runs from (``<clone>/infill_lsp/editor_setup.py``); an installed package has no
 # editors/ beside it.
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
-VSCODE_VERSION_FALLBACK = "0.1.0"
 
 
 def clone_root(root: Path = PACKAGE_ROOT) -> Path | None:
@@ -35,11 +34,13 @@ def lua_string(text: str) -> str:
 
 
 def _vsix_name(vscode: Path) -> str:
+    """The file ``npm run package`` writes: named after the extension's own version (its package.json), or a
+    shell pattern that matches it where package.json does not say."""
     try:
         package = json.loads((vscode / "package.json").read_text(encoding="utf-8"))
         return f"{package['name']}-{package['version']}.vsix"
     except (OSError, ValueError, KeyError, TypeError):
-        return f"infill-{VSCODE_VERSION_FALLBACK}.vsix"
+        return "infill-*.vsix"
 
 
 def connect_lines(root: Path | None, server: str) -> list[str]:

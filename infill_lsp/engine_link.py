@@ -116,7 +116,8 @@ def _clients(count: int) -> str:
 
 def settings_notice(welcome: Welcome, differences: list[str], others: int, mode: str, attempt: int = 0) -> str:
     """What to tell a user whose engine settings the shared engine does not serve, and why."""
-    serving = f"{welcome.model_name} on {welcome.device} ({welcome.backend}{', ' + welcome.dtype if welcome.dtype else ''})"
+    backend = f"{welcome.backend}, {welcome.dtype}" if welcome.dtype else welcome.backend
+    serving = f"{welcome.model_name} on {welcome.device} ({backend})"
     asked = "; ".join(differences)
     if mode == "connect":
         why = ("engine.mode is connect, so this server does not restart it: restart it with your settings "
@@ -208,7 +209,8 @@ class EngineLink:
                 if not differences:
                     break
                 others = _other_clients(await _engine_status(client))
-                if attempt == 0 and others == 0 and self.settings.mode == "spawn" and isinstance(client, SpawningClient):
+                spawned = self.settings.mode == "spawn" and isinstance(client, SpawningClient)
+                if attempt == 0 and others == 0 and spawned:
                     log.info("the engine serves other settings (%s): restarting it with ours", "; ".join(differences))
                     stopping, client = client, None
                     await asyncio.wait_for(stop_engine(stopping, stopping.socket_path), STOP_TIMEOUT_S)

@@ -37,8 +37,8 @@ from infill_lsp.framing import (
 )
 from infill_lsp.languages import LanguageRegistry
 from infill_lsp.session import Session
+from infill_lsp.version import package_version
 
-__version__ = "0.1.0"
 PROGRESS_TIMEOUT_S = 5.0
 SERVER_NOT_INITIALIZED = -32002
 INTERNAL_ERROR = -32603
@@ -168,7 +168,7 @@ class InfillServer(LanguageServer):
     """Holds the state the handlers share; all of it lives on the event loop thread."""
 
     def __init__(self, client_factory: ClientFactory = make_engine_client) -> None:
-        super().__init__("infill", __version__, protocol_cls=InfillProtocol)
+        super().__init__("infill", package_version(), protocol_cls=InfillProtocol)
         self.client_factory = client_factory
         self.registry = LanguageRegistry()
         self.default_settings = Settings()  # what the editor's first settings apply to (the command line's)

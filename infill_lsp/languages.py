@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlparse
 
 import tree_sitter
 
-from grammars import OPTIONAL_QUERY_KINDS, LanguageEntry, entry_for_path, load_table
+from grammars import OPTIONAL_QUERY_KINDS, GrammarTableError, LanguageEntry, entry_for_path, load_table
 
 SUPPORTED_ABI = (tree_sitter.MIN_COMPATIBLE_LANGUAGE_VERSION, tree_sitter.LANGUAGE_VERSION)
 
@@ -86,6 +86,8 @@ def compile_language(entry: LanguageEntry) -> LanguageSupport:
     for kind in kinds:
         try:
             queries[kind] = tree_sitter.Query(language, entry.query_source(kind))
+        except GrammarTableError as exc:  # a query file that does not read
+            raise GrammarError(str(exc)) from None
         except tree_sitter.QueryError as exc:
             raise GrammarError(f"language {entry.name!r}: {entry.query_dir / kind}.scm: {exc}") from None
     optional = {k: queries.get(k) for k in OPTIONAL_QUERY_KINDS}

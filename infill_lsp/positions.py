@@ -79,7 +79,8 @@ def column_to_index(line_text: str, character: int, encoding: str = UTF16, *, st
     try:
         prefix = head.decode(encoding if encoding == UTF8 else "utf-16-le", "surrogatepass")
         # A cut through a UTF-16 surrogate pair decodes to a lone high surrogate the line does not hold.
-        split = unit == 2 and bool(prefix) and "\ud800" <= prefix[-1] <= "\udbff" and line_text[len(prefix) - 1] != prefix[-1]
+        high_surrogate_last = bool(prefix) and "\ud800" <= prefix[-1] <= "\udbff"
+        split = unit == 2 and high_surrogate_last and line_text[len(prefix) - 1] != prefix[-1]
         index = len(prefix) - 1 if split else len(prefix)
     except UnicodeDecodeError as cut:  # a cut through a UTF-8 sequence
         index, split = len(head[: cut.start].decode("utf-8", "surrogatepass")), True

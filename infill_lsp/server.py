@@ -21,9 +21,9 @@ from infill_lsp import commands, handlers
 from infill_lsp.config import EngineSettings, Settings
 from infill_lsp.engine_link import ClientFactory, make_engine_client
 from infill_lsp.framing import DEFAULT_MAX_BODY_BYTES
-from infill_lsp.language_server import InfillServer, __version__
+from infill_lsp.language_server import InfillServer
 
-__all__ = ["InfillServer", "__version__", "create_server", "main"]
+__all__ = ["InfillServer", "create_server", "main"]
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 

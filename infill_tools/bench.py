@@ -411,7 +411,8 @@ def bench_dtypes(launch: EngineLaunch, context: tuple[str, str], repeats: int) -
         core = dataclasses.replace(launch, backend="torch", dtype=name).load_core()
         prompt = core._prompt(InfillRequest("0", *context, language="python"))
         kv = core.runner.encode(PromptKV(), prompt)
-        canvas = torch.randint(core.noise_low, core.runner.vocab_size, (1, 16), generator=torch.Generator().manual_seed(0))
+        seeded = torch.Generator().manual_seed(0)
+        canvas = torch.randint(core.noise_low, core.runner.vocab_size, (1, 16), generator=seeded)
         setups[name] = (core.runner, prompt, kv, canvas)
     times: dict[str, list[float]] = {f"{n}_{k}": [] for n in setups for k in ("encode_ms", "step_ms")}
     for _ in range(repeats):
@@ -425,7 +426,8 @@ def bench_dtypes(launch: EngineLaunch, context: tuple[str, str], repeats: int) -
                 times[f"{name}_step_ms"].append((time.perf_counter() - started) * 1000)
     out = {key: round(statistics.median(values), 1) for key, values in times.items()}
     logits = {name: runner.denoise(canvas, [kv], None) for name, (runner, _, kv, canvas) in setups.items()}
-    out["argmax_agreement"] = round(float((logits["float32"].argmax(-1) == logits["bfloat16"].argmax(-1)).float().mean()), 3)
+    agree = logits["float32"].argmax(-1) == logits["bfloat16"].argmax(-1)
+    out["argmax_agreement"] = round(float(agree.float().mean()), 3)
     out["prompt_tokens"] = len(setups["float32"][1])
     out["encode_speedup"] = round(out["float32_encode_ms"] / out["bfloat16_encode_ms"], 2)
     out["step_speedup"] = round(out["float32_step_ms"] / out["bfloat16_step_ms"], 2)
@@ -437,8 +439,9 @@ def _run_parts(args: argparse.Namespace, launch: EngineLaunch) -> dict:
     torch.set_num_threads(max(1, min(torch.get_num_threads(), os.cpu_count() or 1)))
     core = launch.load_core()
     context = bench_context(core.tokenizer)
-    parts = set(filter(None, args.only.split(","))) or {"generate", "keystroke", "burst", "parallelism", "lsp", "backends",
-                                                         "dtypes", "anchor"}
+    parts = set(filter(None, args.only.split(","))) or {
+        "generate", "keystroke", "burst", "parallelism", "lsp", "backends", "dtypes", "anchor"
+    }
     sources = args.sources or default_sources(Path(__file__).resolve().parent.parent)
     report: dict = {"model": core.welcome.model_name, "device": core.welcome.device,
                     "torch_threads": torch.get_num_threads(), "trained": core.welcome.trained,
@@ -493,7 +496,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="infill bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     EngineLaunch.add_arguments(parser)
-    parser.add_argument("--json", action="store_true", help="print the report as one line of JSON, and nothing else on stdout")
+    parser.add_argument("--json", action="store_true",
+                        help="print the report as one line of JSON, and nothing else on stdout")
     parser.add_argument("--repeats", type=int, default=5, help="repeats of each timing (default 5)")
     parser.add_argument("--clients", default="1,4,16", help="LSP client counts ('' to skip)")
     parser.add_argument("--lsp-requests", type=int, default=8, help="warm requests per client")
@@ -510,7 +514,8 @@ def main(argv: list[str] | None = None) -> int:
     typing.add_argument("--typing-holes", type=int, default=4, help="holes per file")
     typing.add_argument("--speed", type=float, default=1.0, help="divides the trace's times (tests)")
     typing.add_argument("--seed", type=int, default=0)
-    typing.add_argument("--sources", nargs="*", type=Path, help="Python files for traces (default: tests/vendor/requests)")
+    typing.add_argument("--sources", nargs="*", type=Path,
+                        help="Python files for traces (default: tests/vendor/requests)")
     typing.add_argument("--server-root", type=Path, help="run the language server of this checkout (a 'before' figure)")
     replicas = parser.add_argument_group("replicas part (Ray Serve)")
     replicas.add_argument("--replica-clients", type=int, default=8, help="editors at once, one document each")

@@ -187,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
                             language="python", seed=args.seed, max_steps=args.steps)
     answer = engine_canvases(core, [request])[request.request_id]
     theirs = transformers_generate(model, answer.prompt, None, request_seed(request), args.steps or None)
-    engine = pad_after_eos(answer.canvases[0], model.generation_config.eos_token_id, model.generation_config.pad_token_id)
+    generation = model.generation_config
+    engine = pad_after_eos(answer.canvases[0], generation.eos_token_id, generation.pad_token_id)
     report = {
         "model": str(runner.loaded.path), "device": str(runner.device), "dtype": str(runner.dtype),
         "generate_on_runner_equal": bool(torch.equal(hf, ours.canvas)),

@@ -246,6 +246,7 @@ def evaluate(problems: list[Problem], filler, single_line: bool, workers: int = 
     print(file=sys.stderr)
     total = max(1, len(outcomes))
     latencies = sorted(o.latency_ms for o in outcomes)
+    p95_latency = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))] if latencies else 0.0
     total_steps = sum(o.steps for o in outcomes)
     gate = []
     for threshold in GATE_THRESHOLDS:
@@ -260,7 +261,7 @@ def evaluate(problems: list[Problem], filler, single_line: bool, workers: int = 
         "filled": round(sum(bool(o.fill) for o in outcomes) / total, 4),
         "gate": gate,
         "mean_latency_ms": round(statistics.fmean(latencies), 2) if latencies else 0.0,
-        "p95_latency_ms": round(latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))], 2) if latencies else 0.0,
+        "p95_latency_ms": round(p95_latency, 2),
         "mean_forward_passes": round(total_steps / total, 2),
         "tokens_per_forward": round(sum(o.tokens for o in outcomes) / max(1, total_steps), 3),
         "outcomes": [
@@ -276,7 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="infill eval humaneval-infilling", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA / "HumanEval-SingleLineInfilling.jsonl.gz",
-                        metavar="FILE", help="problems, JSON lines (.gz or not; default: the vendored single-line split)")
+                        metavar="FILE",
+                        help="problems, JSON lines (.gz or not; default: the vendored single-line split)")
     parser.add_argument("--limit", type=int, default=0, metavar="N", help="evaluate the first N problems (0: all)")
     parser.add_argument("--stride", type=int, default=1, help="take every STRIDE-th problem (an even subset)")
     parser.add_argument("--json", action="store_true",

@@ -105,7 +105,8 @@ async def run_editors(socket: str, text: str, editors: int, requests: int, pause
     Each document is ``text + suffix`` with the cursor between the two.
     """
     runs = [EditorRun() for _ in range(editors)]
-    await asyncio.gather(*(_editor(i, socket, text, suffix, requests, pause_s, runs[i], timeout_s) for i in range(editors)))
+    editing = (_editor(i, socket, text, suffix, requests, pause_s, runs[i], timeout_s) for i in range(editors))
+    await asyncio.gather(*editing)
     latencies = [x for r in runs for x in r.latencies_ms]
     return {
         "clients": editors,

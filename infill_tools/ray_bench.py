@@ -30,7 +30,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _editor(url: str, index: int, prefix: str, suffix: str, requests: int, canvas: int) -> list[tuple[float, float, int]]:
+def _editor(
+    url: str, index: int, prefix: str, suffix: str, requests: int, canvas: int
+) -> list[tuple[float, float, int]]:
     """One editor typing into document ``index``: (latency ms, cached fraction, status) per request."""
     out = []
     typed = "total = sum(values"

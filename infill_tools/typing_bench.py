@@ -154,7 +154,8 @@ class Editor:
             text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line, column))
         sent = loop.time()
         try:
-            answer = self.client.protocol.send_request_async(types.TEXT_DOCUMENT_INLINE_COMPLETION, params, msg_id=msg_id)
+            protocol = self.client.protocol
+            answer = protocol.send_request_async(types.TEXT_DOCUMENT_INLINE_COMPLETION, params, msg_id=msg_id)
             result = await asyncio.wait_for(answer, self.timeout_s)
         except Exception:  # noqa: BLE001 - a cancelled request may answer with an error; others are counted
             self.tally.errors += msg_id not in self._cancelled
@@ -351,7 +352,8 @@ def bench_anchor(core, sources: list[Path], *, samples: int = 12, seed: int = 0)
                 if result is not None:
                     cached.append(result.cached_tokens / max(1, result.prompt_tokens))
                     # What a prefix-first prompt would reuse: the tokens the two prefixes share from the start.
-                    shared = common_prefix_length(core.tokenizer.encode(first.prefix), core.tokenizer.encode(ctx.prefix))
+                    encode = core.tokenizer.encode
+                    shared = common_prefix_length(encode(first.prefix), encode(ctx.prefix))
                     prefix_first.append(shared / max(1, result.prompt_tokens))
                     same_start += first.prefix_start == ctx.prefix_start
             rows[name] = {"cached_fraction": round(statistics.fmean(cached), 3),

@@ -45,3 +45,17 @@ def pytest_configure(config: pytest.Config) -> None:
     expression = config.getoption("markexpr", "") or ""
     if re.search(r"\bsoak\b", re.sub(r"\bnot\s+soak\b", "", expression)):
         os.environ["INFILL_SOAK"] = "1"
+
+
+# After the environment above: the server under test inherits it.
+import pytest_lsp  # noqa: E402
+from lsp_helpers import SERVER  # noqa: E402
+from pytest_lsp import LanguageClient  # noqa: E402
+
+
+@pytest_lsp.fixture(config=SERVER)
+async def client(lsp_client: LanguageClient):
+    """A language server under test (lsp_helpers.SERVER) and the client talking to it, shut down after the
+    test. A test module with a ``client`` fixture of its own (other settings, another scope) overrides it."""
+    yield
+    await lsp_client.shutdown_session()

@@ -64,6 +64,12 @@ def change_document(
     )
 
 
+def type_text(client: LanguageClient, uri: str, version: int, line: int, character: int, text: str):
+    """Insert ``text`` at (``line``, ``character``) as the document's ``version`` (an incremental change)."""
+    at = types.Position(line=line, character=character)
+    change_document(client, uri, version, types.TextDocumentContentChangePartial(range=types.Range(at, at), text=text))
+
+
 def inline_params(
     uri: str,
     line: int,
@@ -108,3 +114,16 @@ async def wait_for_messages(client: LanguageClient, count: int = 1, timeout: flo
     deadline = loop.time() + timeout
     while len(client.messages) < count and loop.time() < deadline:
         await asyncio.sleep(0.02)
+
+
+async def stop_engine_on(sock: Path) -> None:
+    """Stop the engine listening on ``sock``, if one is, and wait until it has let go of the socket."""
+    from engine.clients.connect import stop_engine
+    from engine.clients.unix_socket import EngineNotListening, SocketEngineClient
+
+    engine = SocketEngineClient(sock)
+    try:
+        await engine.start()
+    except EngineNotListening:
+        return
+    await stop_engine(engine, sock)

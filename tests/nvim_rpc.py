@@ -19,6 +19,7 @@ from typing import Any
 
 import msgspec
 import pytest
+from processes import end_process
 
 WAIT_S = 20.0  # generous: CI machines are small and busy
 
@@ -152,9 +153,5 @@ def stop_editors(started: list[tuple[subprocess.Popen[bytes], Nvim | None, Path]
             except (OSError, NvimError):
                 pass
             nvim.close()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        end_process(process, 10, terminate=False)
         shutil.rmtree(run_dir, ignore_errors=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from infill_lsp.batch.holes import (
@@ -140,7 +142,8 @@ def test_python_bodies_that_do_something_are_not_stubs(text):
         "def f(x):\n    raise NotImplementedError(f'{type(x).__name__} cannot be pickled') from None\n",
         "def f(x):\n    raise NotImplementedError(MESSAGE)\n",
         # the docstring documents the raise
-        'def f(x):\n    """Legacy.\n\n    :raises NotImplementedError: Always.\n    """\n    raise NotImplementedError\n',
+        'def f(x):\n    """Legacy.\n\n    :raises NotImplementedError: Always.\n    """\n'
+        "    raise NotImplementedError\n",
         'def f(x):\n    """Legacy.\n\n    Raises:\n        NotImplementedError: unsupported.\n    """\n'
         "    raise NotImplementedError  # on purpose\n",
         'def f(x):\n    """Always raises: use g instead."""\n    raise NotImplementedError\n',
@@ -293,3 +296,12 @@ def test_unified_diff_names_both_sides():
     diff = unified_diff("pkg/a.py", "x = 1\n", "x = 2\n")
     assert diff.startswith("--- a/pkg/a.py\n+++ b/pkg/a.py\n") and "-x = 1\n+x = 2\n" in diff
     assert unified_diff("a.py", "same\n", "same\n") == ""
+
+
+def test_a_recipe_query_inheriting_a_missing_folder_is_a_recipe_error(tmp_path):
+    support = REGISTRY.get("python")
+    (tmp_path / "toy").mkdir()
+    (tmp_path / "toy" / "batch_todo_bodies.scm").write_text("; inherits: nowhere\n")
+    toy = dataclasses.replace(support, entry=dataclasses.replace(support.entry, query_dir=tmp_path / "toy"))
+    with pytest.raises(RecipeError, match="cannot read query .*nowhere"):
+        recipe_query(toy, load_recipes()["todo_bodies"])

@@ -131,23 +131,25 @@ def test_write_refuses_a_file_changed_since_it_was_read(tree):
     assert not [p for p in tree.rglob("*infill-tmp*")]
 
 
-def test_write_atomically_refuses_paths_outside_the_roots(tmp_path):
-    inside, outside = tmp_path / "in", tmp_path / "out"
-    inside.mkdir()
-    outside.mkdir()
-    (outside / "x.py").write_text("x = 1\n")
-    (inside / "x.py").symlink_to(outside / "x.py")
-    with pytest.raises(WriteRefused, match="outside"):
-        write_atomically(inside / "x.py", "y\n", expected_sha256="", mode=0o644, roots=[inside.resolve()])
-    assert (outside / "x.py").read_text() == "x = 1\n"
-
-
-def test_symlinks_escaping_the_roots_are_never_read_or_written(tmp_path):
+def _root_with_a_link_out(tmp_path: Path, text: str) -> tuple[Path, Path]:
+    """A folder ``root`` whose ``link.py`` links to ``elsewhere/secret.py`` (holding ``text``) outside it."""
     root, elsewhere = tmp_path / "root", tmp_path / "elsewhere"
     root.mkdir()
     elsewhere.mkdir()
-    (elsewhere / "secret.py").write_text("def f():\n    pass\n")
+    (elsewhere / "secret.py").write_text(text)
     (root / "link.py").symlink_to(elsewhere / "secret.py")
+    return root, elsewhere
+
+
+def test_write_atomically_refuses_paths_outside_the_roots(tmp_path):
+    inside, outside = _root_with_a_link_out(tmp_path, "x = 1\n")
+    with pytest.raises(WriteRefused, match="outside"):
+        write_atomically(inside / "link.py", "y\n", expected_sha256="", mode=0o644, roots=[inside.resolve()])
+    assert (outside / "secret.py").read_text() == "x = 1\n"
+
+
+def test_symlinks_escaping_the_roots_are_never_read_or_written(tmp_path):
+    root, elsewhere = _root_with_a_link_out(tmp_path, "def f():\n    pass\n")
     (root / "linkdir").symlink_to(elsewhere, target_is_directory=True)
     (root / "own.py").write_text("def g():\n    pass\n")
     report, client = _run(BatchConfig(paths=(str(root),), write=True))

@@ -258,7 +258,8 @@ def test_main_reports_bad_options(tmp_path: Path, capsys: pytest.CaptureFixture[
         ("Classifier: License :: OSI Approved :: MIT License", True),
         ("Classifier: License :: OSI Approved :: Python Software Foundation License", True),
         (
-            "Classifier: License :: OSI Approved :: MIT License\nClassifier: License :: OSI Approved :: Mozilla Public License 2.0 (MPL 2.0)",
+            "Classifier: License :: OSI Approved :: MIT License\n"
+            "Classifier: License :: OSI Approved :: Mozilla Public License 2.0 (MPL 2.0)",
             False,
         ),
         ("License: MIT\nClassifier: License :: OSI Approved :: GNU General Public License v3 (GPLv3)", False),
@@ -429,3 +430,16 @@ def test_plan_shards_respects_the_cap() -> None:
     assert shards.plan_shards([5, 5, 5, 20, 1], 10) == [0, 0, 1, 2, 3]
     with pytest.raises(ValueError):
         shards.plan_shards([1], 0)
+
+
+def test_source_tarballs_are_read_by_their_metadata_and_skipped_without_it(tmp_path: Path) -> None:
+    sdist = tmp_path / "pkg-1.0.tar.gz"
+    sdist.write_bytes(_tar({"pkg-1.0/PKG-INFO": "Name: pkg\nVersion: 1.0\nLicense: MIT\n",
+                            "pkg-1.0/pkg/a.py": "def a():\n    return 1\n" * 5}))
+    package, files = sources.scan_sdist(sdist)
+    assert (package.name, package.version, package.license.allowed) == ("pkg", "1.0", True)
+    assert [f.path for f in files] == ["pkg/a.py"]
+    bare = tmp_path / "bare-1.0.tgz"
+    bare.write_bytes(_tar({"bare-1.0/a.py": "x = 1\n"}))
+    assert sources.scan_sdist(bare) is None
+    assert sources.scan_npm_tarball(bare) is None

@@ -77,7 +77,8 @@ def test_demo_turns_the_weights_progress_bar_off(monkeypatch, capsys):
 
 
 def test_hole_lines_name_the_line_of_each_marker():
-    assert complete.hole_lines("a\nb <FILL> <FILL>\n<FILL>") == [(2, "b <FILL> <FILL>"), (2, "b <FILL> <FILL>"), (3, "<FILL>")]
+    two_holes = "b <FILL> <FILL>"
+    assert complete.hole_lines(f"a\n{two_holes}\n<FILL>") == [(2, two_holes), (2, two_holes), (3, "<FILL>")]
     assert complete.hole_lines("no holes") == []
 
 

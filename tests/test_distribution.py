@@ -19,7 +19,8 @@ def test_the_default_benchmark_data_is_in_the_repository_and_loads():
     span = load_problems(DEFAULT_DATA / "HumanEval-RandomSpanInfillingLight.jsonl.gz")
     assert (len(single), len(span)) == (1033, 164)
     first = single[0]
-    assert run_program(first.prompt + first.solution + first.suffix + "\n" + first.test + f"\ncheck({first.entry_point})\n")
+    solved = first.prompt + first.solution + first.suffix
+    assert run_program(f"{solved}\n{first.test}\ncheck({first.entry_point})\n")
     assert "MIT License" in (DEFAULT_DATA / "LICENSE").read_text()
 
 

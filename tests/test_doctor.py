@@ -75,7 +75,8 @@ def test_a_shared_socket_folder_is_a_problem(folder):
 def test_a_cpu_torch_on_a_gpu_machine_is_a_problem_with_the_install_fix():
     cpu_build = 'print(\'{"version": "2.13.0+cpu", "cuda": null, "devices": [], "mps": false}\')'
     findings = doctor.check_torch(cpu_build, gpu_present=True)
-    assert findings[-1].level == doctor.PROBLEM and "PIP_CONFIG_FILE=/dev/null .venv/bin/pip install 'torch==2.13.0'" in findings[-1].fix
+    assert findings[-1].level == doctor.PROBLEM
+    assert "PIP_CONFIG_FILE=/dev/null .venv/bin/pip install 'torch==2.13.0'" in findings[-1].fix
     gpu_build = ('print(\'{"version": "2.13.0", "cuda": "12.8", "mps": false, '
                  '"devices": [{"name": "H200", "free": 100000000000, "total": 150000000000}]}\')')  # fmt: skip
     findings = doctor.check_torch(gpu_build, gpu_present=True)

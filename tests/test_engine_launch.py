@@ -107,7 +107,8 @@ def test_every_engine_mode_of_the_editor_gets_the_settings_launch(loads, short_d
 
     socket = str(short_dir / "engine.sock")
     spawn = make_engine_client(EngineSettings(mode="spawn", socket=socket, model_dir="/m", **OPTIONS))
-    assert isinstance(spawn, SpawningClient) and spawn.launch == EngineLaunch(model_dir=Path("/m"), idle_exit=300.0, **OPTIONS)
+    assert isinstance(spawn, SpawningClient)
+    assert spawn.launch == EngineLaunch(model_dir=Path("/m"), idle_exit=300.0, **OPTIONS)
     assert spawn.socket_path == Path(socket)
     connect = make_engine_client(EngineSettings(mode="connect", socket=socket))
     assert isinstance(connect, SocketEngineClient) and connect.socket_path == Path(socket)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from lsp_helpers import stop_engine_on
 
 from engine.clients.connect import _engine_lock_held, open_client
 from engine.host.launch import EMBEDDED_MODEL_DIR, EngineLaunch
@@ -32,20 +33,8 @@ def sock(monkeypatch):
     base.chmod(0o700)
     path = base / "engine.sock"
     yield path
-    asyncio.run(_stop_any(path))
+    asyncio.run(stop_engine_on(path))
     shutil.rmtree(base, ignore_errors=True)
-
-
-async def _stop_any(path: Path) -> None:
-    from engine.clients.connect import stop_engine
-    from engine.clients.unix_socket import EngineNotListening, SocketEngineClient
-
-    client = SocketEngineClient(path)
-    try:
-        await client.start()
-    except EngineNotListening:
-        return
-    await stop_engine(client, path)
 
 
 async def _released(path: Path, timeout: float) -> bool:
@@ -286,7 +275,7 @@ def default_sock(monkeypatch):
     path = default_socket_path()
     assert path.is_relative_to(base)
     yield path
-    asyncio.run(_stop_any(path))
+    asyncio.run(stop_engine_on(path))
     shutil.rmtree(base, ignore_errors=True)
 
 

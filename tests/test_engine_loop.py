@@ -88,13 +88,18 @@ def test_a_request_keeps_its_id_from_client_to_core_and_only_its_owner_cancels_i
     assert core.added_ids == ["lsp-1a2b-7"]  # the core saw the request's own id
 
 
+def _submit_two(loop: EngineLoop, first_id: str, second_id: str) -> tuple[Collector, CoreMessage]:
+    """Submit two requests from one client; the first's collector and the second's final message."""
+    first, second = Collector(), Collector()
+    loop.submit("c", InfillRequest(first_id, "x", "y"), first)
+    loop.submit("c", InfillRequest(second_id, "x", "y"), second)
+    return first, second.final()
+
+
 def test_duplicate_id_in_flight_is_a_bad_request(core: FakeCore) -> None:
     core.default_steps = 50
     with EngineLoop(core) as loop:
-        first, second = Collector(), Collector()
-        loop.submit("c", InfillRequest("5", "x", "y"), first)
-        loop.submit("c", InfillRequest("5", "x", "y"), second)
-        error = second.final()
+        first, error = _submit_two(loop, "5", "5")
         assert isinstance(error, ErrorReply) and error.code == ErrorCode.BAD_REQUEST
         assert isinstance(first.final(), InfillResult)
 
@@ -116,10 +121,7 @@ def test_a_full_core_queue_is_overloaded(core: FakeCore) -> None:
     core.step_delay = 0.001
     core.max_queued = 1
     with EngineLoop(core) as loop:
-        first, second = Collector(), Collector()
-        loop.submit("c", InfillRequest("1", "x", "y"), first)
-        loop.submit("c", InfillRequest("2", "x", "y"), second)
-        error = second.final()
+        first, error = _submit_two(loop, "1", "2")
         assert isinstance(error, ErrorReply) and error.code == ErrorCode.OVERLOADED and error.request_id == "2"
         loop.cancel("c", "1")
         assert isinstance(first.final(), InfillResult)

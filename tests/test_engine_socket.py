@@ -335,7 +335,9 @@ async def test_sixteen_clients_at_once(server: EngineServer) -> None:
     await asyncio.gather(*(c.start() for c in clients))
 
     async def run(index: int, engine_client: SocketEngineClient) -> None:
-        requests = [InfillRequest(f"c{index}-{i}", f"c{index:02d}r{i}", f"s{index}", stream=i % 2 == 0) for i in range(8)]
+        requests = [
+            InfillRequest(f"c{index}-{i}", f"c{index:02d}r{i}", f"s{index}", stream=i % 2 == 0) for i in range(8)
+        ]
         results = await asyncio.gather(
             *(engine_client.infill(r) for r in requests)
         )  # same ids on every client

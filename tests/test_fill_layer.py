@@ -30,7 +30,8 @@ def test_no_second_clean_up_function_is_left():
             if "samples" in path.parts:
                 continue
             tree = ast.parse(path.read_text(encoding="utf-8"))
-            found += [f"{path.name}:{n.name}" for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name in retired]
+            functions = (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef))
+            found += [f"{path.name}:{n.name}" for n in functions if n.name in retired]
     assert found == []
 
 
@@ -126,8 +127,8 @@ def test_a_fill_that_uses_a_name_defined_nowhere_is_refused():
     header = "import os\n" + "".join(f"# line {i}\n" for i in range(400))  # the import lies outside the window
     text = header + "def mean(xs):\n    return \n"
     document = Document("file:///w/m.py", text, language=PYTHON)
-    plan = plan_completion(document, Position(text.count("\n") - 1, len("    return ")), Settings(prefix_chars=400, cross_file_chars=100),
-                           request_id="1")
+    settings = Settings(prefix_chars=400, cross_file_chars=100)
+    plan = plan_completion(document, Position(text.count("\n") - 1, len("    return ")), settings, request_id="1")
     assert "import os" not in plan.hole.before  # so pyflakes alone would call os undefined
     made_up = finish_fill("sum(ys) / len(ys)", plan.hole, PYTHON)
     assert isinstance(made_up, Rejected) and made_up.reason == "the fill uses names defined nowhere: ys"
@@ -138,7 +139,9 @@ def test_a_fill_that_uses_a_name_defined_nowhere_is_refused():
 def test_candidates_are_ranked_by_the_pick_and_gated():
     from infill_lsp.fill import ranked
 
-    a, b, c = Candidate("a", 0.9, likelihood=-3.0), Candidate("b", 0.6, likelihood=-0.5), Candidate("c", 0.2, likelihood=-1.0)
+    a = Candidate("a", 0.9, likelihood=-3.0)
+    b = Candidate("b", 0.6, likelihood=-0.5)
+    c = Candidate("c", 0.2, likelihood=-1.0)
     assert [x.text for x in ranked([b, c, a])] == ["a", "b", "c"]
     assert [x.text for x in ranked([b, c, a], "likelihood")] == ["b", "c", "a"]
     assert [x.text for x in ranked([b, c, a], "confidence", 0.5)] == ["a", "b"]
@@ -156,12 +159,17 @@ def test_an_invoked_suggestion_offers_as_many_fills_as_invoked_candidates():
     document = Document("file:///w/f.py", text, language=PYTHON)
     texts = ["n", "n + 1", "n + 2", "n * 2", "n - 1", "-n"]
     result = InfillResult(1, tuple(Candidate(t, 0.9 - i / 10, likelihood=-i) for i, t in enumerate(texts)), 0)
-    for mode, settings, shown in ((INVOKED, Settings(invoked_candidates=3), 3), (INVOKED, Settings(invoked_candidates=1), 1),
-                                  (AUTOMATIC, Settings(num_candidates=2), 2)):  # fmt: skip
+    cases = (
+        (INVOKED, Settings(invoked_candidates=3), 3),
+        (INVOKED, Settings(invoked_candidates=1), 1),
+        (AUTOMATIC, Settings(num_candidates=2), 2),
+    )
+    for mode, settings, shown in cases:
         plan = plan_completion(document, Position(1, len("    return ")), settings, request_id=1, mode=mode)
         fills = fills_from_result(result, plan, document, settings)
         assert [f.text for f in fills] == texts[:shown], (mode, settings)
-    assert len(plan_completion(document, Position(1, 11), Settings(), request_id=1, mode=INVOKED).request.canvas_lengths) > 1
+    invoked = plan_completion(document, Position(1, 11), Settings(), request_id=1, mode=INVOKED)
+    assert len(invoked.request.canvas_lengths) > 1
 
 
 def test_batch_reports_a_fill_under_the_gate_instead_of_writing_it():
@@ -197,8 +205,8 @@ def test_names_are_checked_in_a_window_that_starts_inside_a_block_and_ends_in_a_
     before, after = SAMPLE.read_text().replace("<FILL>", "values[0]", 1).split("<FILL>", 1)
     text = before + after.replace("<FILL>", "")  # the last hole left empty: its block does not parse
     document = Document("file:///w/sample.py", text, language=PYTHON)
-    plan = plan_completion(document, document.index.position(len(before)), Settings(prefix_chars=300, cross_file_chars=100),
-                           request_id="1")
+    settings = Settings(prefix_chars=300, cross_file_chars=100)
+    plan = plan_completion(document, document.index.position(len(before)), settings, request_id="1")
     assert plan.hole.before.startswith(" ")  # the window starts inside a function
     assert finish_fill("a", plan.hole, PYTHON).reason == "the fill uses names defined nowhere: a"
     assert finish_fill("n % d == 0", plan.hole, PYTHON) == Fill("n % d == 0")

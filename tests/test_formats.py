@@ -145,7 +145,9 @@ def test_native_format_fixes_the_suffix_start_at_the_end_of_each_canvas(chat_mod
     k = core.format.suffix_on_canvas
     suffix = "\nclass Stack:\n    def push(self, item):\n"
     tail = core.tokenizer.encode(suffix)[:k]
-    core.add(InfillRequest("3", "def add(a, b):\n    return ", suffix, max_steps=2, canvas_lengths=(16,), num_candidates=1))
+    core.add(
+        InfillRequest("3", "def add(a, b):\n    return ", suffix, max_steps=2, canvas_lengths=(16,), num_candidates=1)
+    )
     job = core.jobs["3"]
     assert job.widths == (8 + k, 16 + k, 32 + k)  # three fill lengths, each followed by the suffix's start
     while core.has_work():

@@ -143,7 +143,8 @@ def test_infill_answers_llama_cpp_shape_in_compact_json():
         expected = shown(InfillRequest("0", "def f(x):\n    ret", "\n\nf(1)\n"))
         assert answer["content"] == expected
         assert answer["stop"] is True and answer["stop_type"] == "eos"
-        assert {"prompt_n", "prompt_ms", "predicted_n", "predicted_ms", "predicted_per_second"} <= set(answer["timings"])
+        timings = {"prompt_n", "prompt_ms", "predicted_n", "predicted_ms", "predicted_per_second"}
+        assert timings <= set(answer["timings"])
         assert "tokens_cached" in answer and answer["truncated"] is False
 
 
@@ -203,7 +204,8 @@ def test_openai_completion_with_suffix():
         assert answer["choices"][0]["text"] == shown(InfillRequest("0", "def f(", "):\n"))
         assert [c["index"] for c in answer["choices"]] == [0]  # the fake's two candidates are one fill: shown once
         assert answer["choices"][0]["finish_reason"] in ("stop", "length")
-        assert answer["usage"]["total_tokens"] == answer["usage"]["prompt_tokens"] + answer["usage"]["completion_tokens"]
+        usage = answer["usage"]
+        assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
         status, answer = api.post("/v1/completions", {"prompt": "x", "logprobs": 3})
         assert status == 400 and "logprobs" in answer["error"]["message"]
         status, _, data = api.request("GET", "/v1/models")
@@ -230,7 +232,8 @@ def test_streaming_ends_with_finish_reason_then_done():
         assert "usage" in chunks[-1] and chunks[-1]["choices"] == []
         status, _, data = api.request("POST", "/v1/fim/completions", {"prompt": "a = ", "suffix": "\n", "stream": True})
         chunks = [json.loads(e) for e in _sse(data)[:-1]]
-        assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks) == shown(InfillRequest("0", "a = ", "\n"))
+        streamed = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
+        assert streamed == shown(InfillRequest("0", "a = ", "\n"))
         status, answer = api.post("/v1/fim/completions", {"prompt": "a = ", "suffix": "\n"})
         assert answer["choices"][0]["message"]["content"] == shown(InfillRequest("0", "a = ", "\n"))
 
@@ -372,7 +375,8 @@ def test_a_client_that_disconnects_cancels_its_fill(stream):
     with LiveApi(core) as api:
         body = json.dumps({"prompt": "x", "stream": stream}).encode()
         s = socket.create_connection(("127.0.0.1", api.port), timeout=5)
-        s.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        head = b"POST /v1/completions HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\n\r\n" % len(body)
+        s.sendall(head + body)
         assert _wait_for(lambda: core.active == 1)
         if stream:
             assert s.recv(4096).startswith(b"HTTP/1.1 200")  # the stream is open

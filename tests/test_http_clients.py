@@ -30,6 +30,7 @@ import pytest
 from fake_core import fill_text
 from journal_core import HOLD_MARKER
 from nvim_rpc import WAIT_S, Nvim, NvimError, connect_when_listening, find_nvim, nvim_version, stop_editors
+from processes import end_process
 
 from engine.clients.unix_socket import SocketEngineClient
 from engine.protocol import InfillRequest, StatusReply
@@ -181,13 +182,7 @@ def start_engine() -> Iterator[Callable[..., HttpEngine]]:
     yield start
 
     for engine, run_dir in started:
-        if engine.process.poll() is None:
-            engine.process.terminate()
-            try:
-                engine.process.wait(10)
-            except subprocess.TimeoutExpired:
-                engine.process.kill()
-                engine.process.wait(5)
+        end_process(engine.process, 10)
         shutil.rmtree(run_dir, ignore_errors=True)
 
 

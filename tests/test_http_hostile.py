@@ -162,7 +162,8 @@ def test_deeply_nested_json_is_a_400_without_a_traceback(caplog):
         deep = b'{"input_prefix":"a","ignored":' + b"[" * 5000 + b"]" * 5000 + b"}"
         with caplog.at_level(logging.WARNING):
             status, _, body = api.request("POST", "/infill", raw=deep)
-            status_openai, _, _ = api.request("POST", "/v1/completions", raw=b'{"prompt":' + b"[" * 5000 + b"]" * 5000 + b"}")
+            nested = b'{"prompt":' + b"[" * 5000 + b"]" * 5000 + b"}"
+            status_openai, _, _ = api.request("POST", "/v1/completions", raw=nested)
         assert status == 400 and b"nested too deeply" in body
         assert status_openai == 400
         assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

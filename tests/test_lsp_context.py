@@ -79,12 +79,15 @@ def _functions(n: int, body_lines: int = 3) -> str:
     return "".join(out)
 
 
+def _context_before(text: str, needle: str):
+    """The Python context of a cursor just before ``needle``, on 500 characters of prefix and 300 of suffix."""
+    cursor = text.index(needle)
+    return context_at("python", text[:cursor] + "|" + text[cursor:], Budgets(prefix_chars=500, suffix_chars=300))
+
+
 def test_prefix_is_cut_at_the_start_of_a_statement_line_within_budget():
     text = _functions(40)
-    cursor = text.index("def f30")
-    ctx = context_at(
-        "python", text[:cursor] + "|" + text[cursor:], Budgets(prefix_chars=500, suffix_chars=300)
-    )
+    ctx = _context_before(text, "def f30")
     assert len(ctx.prefix) <= 500
     assert ctx.prefix_start == 0 or text[ctx.prefix_start - 1] == "\n"
     first_line = ctx.prefix.split("\n", 1)[0]
@@ -136,10 +139,7 @@ def test_a_grid_start_is_a_line_start_that_the_next_keystroke_keeps():
 
 def test_suffix_is_cut_at_the_end_of_a_statement_line_within_budget():
     text = _functions(40)
-    cursor = text.index("def f10")
-    ctx = context_at(
-        "python", text[:cursor] + "|" + text[cursor:], Budgets(prefix_chars=500, suffix_chars=300)
-    )
+    ctx = _context_before(text, "def f10")
     assert len(ctx.suffix) <= 300
     assert ctx.suffix_end == len(text) or text[ctx.suffix_end] == "\n"
     assert ctx.suffix.rstrip().split("\n")[-1].strip().startswith(("v", "return", "def"))

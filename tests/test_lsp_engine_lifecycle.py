@@ -7,8 +7,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-import pytest_lsp
-from lsp_helpers import PYTHONPATH, SERVER, initialize, status, wait_for_messages
+from lsp_helpers import PYTHONPATH, initialize, status, stop_engine_on, wait_for_messages
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
@@ -16,12 +15,6 @@ from engine.clients.connect import open_client, stop_engine
 from engine.host.launch import EngineLaunch
 
 FAKE = "fake_core:make_core"
-
-
-@pytest_lsp.fixture(config=SERVER)
-async def client(lsp_client: LanguageClient):
-    yield
-    await lsp_client.shutdown_session()
 
 
 @pytest.fixture
@@ -43,17 +36,6 @@ async def _engine_pid(client: LanguageClient) -> int:
     raise AssertionError(f"the engine did not come up: {info}")
 
 
-async def _stop(sock: Path) -> None:
-    from engine.clients.unix_socket import EngineNotListening, SocketEngineClient
-
-    engine = SocketEngineClient(sock)
-    try:
-        await engine.start()
-    except EngineNotListening:
-        return
-    await stop_engine(engine, sock)
-
-
 async def test_restart_engine_starts_a_fresh_engine_process(client: LanguageClient, sock: Path):
     await initialize(client, "visual-studio-code", _options(sock))
     try:
@@ -64,7 +46,7 @@ async def test_restart_engine_starts_a_fresh_engine_process(client: LanguageClie
         await wait_for_messages(client, 1)
         assert any(f"stopped the engine (pid {before})" in m.message for m in client.messages)
     finally:
-        await _stop(sock)
+        await stop_engine_on(sock)
 
 
 async def test_a_settings_mismatch_on_a_shared_engine_is_shown_once(client: LanguageClient, sock: Path):

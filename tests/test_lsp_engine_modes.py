@@ -13,8 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-import pytest_lsp
-from lsp_helpers import PYTHONPATH, ROOT, SERVER, complete, initialize, open_document, status
+from lsp_helpers import PYTHONPATH, ROOT, complete, initialize, open_document, status
 from pytest_lsp import LanguageClient
 
 pytest.importorskip("engine.clients.inproc")
@@ -23,12 +22,6 @@ pytest.importorskip("fake_core")
 URI = "file:///work/notes.txt"
 TEXT = "hello abcdef" + "ghijkl more\n"
 EXPECTED = "[abcdef|ghijkl]"
-
-
-@pytest_lsp.fixture(config=SERVER)
-async def client(lsp_client: LanguageClient):
-    yield
-    await lsp_client.shutdown_session()
 
 
 @pytest.fixture

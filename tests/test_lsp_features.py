@@ -20,13 +20,13 @@ import pytest_lsp
 from lsp_helpers import (
     CLIENTS,
     DEFAULT_OPTIONS,
-    change_document,
     complete,
     initialize,
     open_document,
     plain,
     server_config,
     status,
+    type_text,
     wait_for_messages,
     wait_for_status,
 )
@@ -130,11 +130,7 @@ async def test_typing_the_start_of_a_fill_is_served_without_the_engine(client: L
     open_document(client, uri, "# FILL: compute(a, b)\nx = \ncompute = a = b = None\n")
     assert [i.insert_text for i in await complete(client, uri, 1, 4)] == ["compute(a, b)"]
     seen, before = len(engine_requests()), (await status(client))["requests"]["forwarded"]
-    edit = types.TextDocumentContentChangePartial(
-        range=types.Range(start=types.Position(line=1, character=4), end=types.Position(line=1, character=4)),
-        text="comp",
-    )
-    change_document(client, uri, 2, edit)
+    type_text(client, uri, 2, 1, 4, "comp")
     items = await complete(client, uri, 1, 8)
     assert [i.insert_text for i in items] == ["ute(a, b)"]
     assert items[0].range.start == types.Position(line=1, character=8)
@@ -309,11 +305,7 @@ async def test_cross_file_definitions_lead_the_prefix_and_stay_stable(client: La
     open_document(client, main, "from app.models import User\n# FILL: User()\nu = \n")
     seen = len(engine_requests())
     await complete(client, main, 2, 4)
-    edit = types.TextDocumentContentChangePartial(
-        range=types.Range(start=types.Position(line=2, character=4), end=types.Position(line=2, character=4)),
-        text="x",
-    )
-    change_document(client, main, 2, edit)
+    type_text(client, main, 2, 2, 4, "x")
     await complete(client, main, 2, 5)
     requests = engine_requests(seen)
     first, second = (r["context"] for r in requests)
@@ -334,13 +326,7 @@ async def test_speculation_prefetches_the_state_after_accepting(client: Language
         open_document(client, uri, "# FILL: 7\nx = \n")
         assert [i.insert_text for i in await complete(client, uri, 1, 4)] == ["7"]
         before = (await wait_for_status(client, lambda i: i["requests"]["speculative"] >= 1))["requests"]
-        edit = types.TextDocumentContentChangePartial(
-            range=types.Range(
-                start=types.Position(line=1, character=4), end=types.Position(line=1, character=4)
-            ),
-            text="7",
-        )
-        change_document(client, uri, 2, edit)  # the user accepts the fill
+        type_text(client, uri, 2, 1, 4, "7")  # the user accepts the fill
         seen = len(engine_requests())
         assert [i.insert_text for i in await complete(client, uri, 1, 5)] == ["7"]
         # served by the prefetched answer (the engine only sees the next speculation, for "x = 77")

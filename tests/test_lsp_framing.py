@@ -112,6 +112,12 @@ class RawClient:
                 time.sleep(0.02)
         raise AssertionError(f"no answer to {message_id!r}; got {self.pending}")
 
+    def initialize(self, message_id: int = 1) -> dict:
+        """Initialize the server on the fake engine; its answer."""
+        options = {"engine": {"mode": "factory", "factory": "lsp_fake_engine:make_client"}}
+        self.send(frame(request(message_id, "initialize", {"capabilities": {}, "initializationOptions": options})))
+        return self.answer(message_id)
+
     def close(self) -> int:
         self.process.stdin.close()
         try:
@@ -125,9 +131,7 @@ def test_the_server_answers_every_request_through_bad_frames_and_protocol_states
     try:
         client.send(frame(request(1, "textDocument/inlineCompletion")))
         assert client.answer(1)["error"]["code"] == -32002  # before initialize
-        options = {"engine": {"mode": "factory", "factory": "lsp_fake_engine:make_client"}}
-        client.send(frame(request(2, "initialize", {"capabilities": {}, "initializationOptions": options})))
-        assert "capabilities" in client.answer(2)["result"]
+        assert "capabilities" in client.initialize(2)["result"]
         client.send(frame({"jsonrpc": "2.0", "method": "initialized", "params": {}}))
         client.send(frame(request(3, "initialize", {"capabilities": {}})))
         assert client.answer(3)["error"]["code"] == -32600  # initialized once only
@@ -176,9 +180,7 @@ def _rss_mb(pid: int) -> float:
 def test_thousands_of_did_change_notifications_leave_nothing_behind():
     client = RawClient()
     try:
-        options = {"engine": {"mode": "factory", "factory": "lsp_fake_engine:make_client"}}
-        client.send(frame(request(1, "initialize", {"capabilities": {}, "initializationOptions": options})))
-        client.answer(1)
+        client.initialize()
         uri = "file:///w/a.py"
         client.send(frame({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
             "uri": uri, "languageId": "python", "version": 1, "text": "x = 1\n"}}}))
@@ -205,9 +207,7 @@ def test_thousands_of_did_change_notifications_leave_nothing_behind():
 def test_a_lone_surrogate_in_a_document_becomes_a_replacement_character_not_an_internal_error():
     client = RawClient()
     try:
-        options = {"engine": {"mode": "factory", "factory": "lsp_fake_engine:make_client"}}
-        client.send(frame(request(1, "initialize", {"capabilities": {}, "initializationOptions": options})))
-        client.answer(1)
+        client.initialize()
         client.send(frame({"jsonrpc": "2.0", "method": "initialized", "params": {}}))
         uri = "file:///work/lone.py"
         # Written by hand: json.dumps would escape the backslash of the escape itself.

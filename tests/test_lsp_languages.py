@@ -193,3 +193,48 @@ def test_malformed_tables_fail_with_a_clear_message(tmp_path, row, message):
 def test_a_row_without_its_query_folder_fails(tmp_path):
     with pytest.raises(GrammarTableError, match="lacks boundaries.scm"):
         load_table(_write_table(tmp_path, TOY, queries=False))
+
+
+def test_a_query_inheriting_another_folders_comes_after_it(tmp_path):
+    table = _write_table(tmp_path, TOY)
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base" / "holes.scm").write_text("(argument_list) @arguments")  # no final newline
+    (tmp_path / "toy" / "holes.scm").write_text("; inherits: base\n(string) @string\n")
+    entry = load_table(table)["toy"]
+    assert entry.query_source("holes") == "(argument_list) @arguments\n; inherits: base\n(string) @string\n"
+    support = LanguageRegistry({"toy": entry}).get("toy")
+    assert support is not None
+    tree = support.parse(b"f(1, 'x')\n")
+    assert {"arguments", "string"} <= set(tree_sitter.QueryCursor(support.holes).captures(tree.root_node))
+
+
+@pytest.mark.parametrize(
+    ("base", "toy", "message"),
+    [
+        (None, "; inherits: base\n", "cannot read query .*base"),
+        ("; inherits: toy\n", "; inherits: base\n", "inherits from itself"),
+        (None, "; inherits: ,\n", "must name folders"),
+    ],
+)
+def test_a_broken_inheritance_fails_with_a_clear_message(tmp_path, base, toy, message):
+    entry = load_table(_write_table(tmp_path, TOY))["toy"]
+    if base is not None:
+        (tmp_path / "base").mkdir()
+        (tmp_path / "base" / "holes.scm").write_text(base)
+    (tmp_path / "toy" / "holes.scm").write_text(toy)
+    with pytest.raises(GrammarTableError, match=message):
+        entry.query_source("holes")
+    registry = LanguageRegistry({"toy": entry})
+    assert registry.get("toy") is None and "holes" in registry.failures()["toy"]
+
+
+def test_typescript_shares_the_javascript_queries_and_adds_its_own():
+    table = load_table()
+    for kind in ("functions", "imports", "holes"):
+        assert table["typescript"].query_source(kind).startswith(table["javascript"].query_source(kind))
+    assert "(interface_body) @block" in table["typescript"].query_source("holes")
+    shared = (table["javascript"].query_dir.parent / "ecma" / "boundaries.scm").read_text(encoding="utf-8")
+    assert "(class_declaration)" in shared
+    for name, own in (("javascript", "(field_definition)"), ("typescript", "(interface_declaration)")):
+        boundaries = table[name].query_source("boundaries")
+        assert boundaries.startswith(shared) and own in boundaries

@@ -8,51 +8,23 @@ Plain-text documents keep the parse check from rejecting an untrained model's no
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 import pytest
-import pytest_lsp
-from lsp_helpers import PYTHONPATH, ROOT, SERVER, complete, initialize, open_document, status
+from lsp_helpers import complete, initialize, open_document, status
 from pytest_lsp import LanguageClient
+
+from engine.host.launch import EngineLaunch
+from infill_tools import bench
 
 URI = "file:///work/notes.txt"
 TEXT = "the quick brown fox jumps over the lazy dog\nand then it ran away\n"
 
 
-@pytest_lsp.fixture(config=SERVER)
-async def client(lsp_client: LanguageClient):
-    yield
-    await lsp_client.shutdown_session()
-
-
 @pytest.fixture
 def engine_socket(tiny_model_dir: Path):
-    directory = Path(tempfile.mkdtemp(prefix="infill-", dir="/tmp"))
-    directory.chmod(0o700)
-    sock = directory / "engine.sock"
-    env = {**os.environ, "PYTHONPATH": PYTHONPATH}
-    command = [sys.executable, "-m", "engine", "--socket", str(sock), "--model", str(tiny_model_dir),
-               "--idle-exit", "60"]
-    process = subprocess.Popen(command, env=env, cwd=ROOT)
-    try:
-        for _ in range(600):
-            if sock.exists() or process.poll() is not None:
-                break
-            import time
-
-            time.sleep(0.05)
-        assert sock.exists(), "the engine did not start listening"
+    with bench.engine_socket(EngineLaunch(model_dir=tiny_model_dir)) as sock:
         yield sock
-    finally:
-        process.terminate()
-        process.wait(15)
-        for child in directory.iterdir():
-            child.unlink()
-        directory.rmdir()
 
 
 async def test_inline_completion_comes_from_the_diffusion_engine(client: LanguageClient, engine_socket: Path):

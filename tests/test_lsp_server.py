@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import Future
+from importlib.metadata import version
 
 import pytest
 import pytest_lsp
@@ -22,6 +23,7 @@ from lsp_helpers import (
     inline_params,
     open_document,
     status,
+    type_text,
     wait_for_messages,
     wait_for_status,
 )
@@ -49,6 +51,7 @@ async def test_initialize_advertises_inline_completion_and_incremental_sync(shar
     sync = capabilities.text_document_sync
     assert sync.change == types.TextDocumentSyncKind.Incremental
     assert shared.init_result.server_info.name == "infill"
+    assert shared.init_result.server_info.version == version("infill-diffusion")  # the package's, one place
     assert "infill.restartEngine" in capabilities.execute_command_provider.commands
 
 
@@ -77,11 +80,7 @@ async def test_positions_use_the_negotiated_encoding(shared: LanguageClient):
 
 async def test_incremental_changes_are_seen_by_the_next_completion(shared: LanguageClient):
     open_document(shared, URI, "x = 1\n")
-    edit = types.TextDocumentContentChangePartial(
-        range=types.Range(start=types.Position(line=0, character=0), end=types.Position(line=0, character=0)),
-        text="# FILL: 42\n",
-    )
-    change_document(shared, URI, 2, edit)
+    type_text(shared, URI, 2, 0, 0, "# FILL: 42\n")
     items = await complete(shared, URI, 1, 4)
     assert [i.insert_text for i in items] == ["42"]
 

@@ -122,7 +122,8 @@ def test_default_settings_draw_no_warning_from_the_server(start_nvim):
     assert nvim.lua("return vim.json.encode(vim.lsp.get_clients({ name = 'infill' })[1].config.init_options)") == "{}"
 
     # setup() again with settings: they reach the running server flat, as VS Code sends them
-    nvim.lua("require('infill').setup({ cmd = ..., settings = { engine = {}, maxLines = 3 } })", [*SERVER_CMD, *NO_ENGINE])
+    nvim.lua("require('infill').setup({ cmd = ..., settings = { engine = {}, maxLines = 3 } })",
+             [*SERVER_CMD, *NO_ENGINE])
     settle(nvim)
     shown = messages(nvim)
     assert "setting ignored" not in shown and "unknown setting" not in shown and "must be" not in shown, shown
@@ -135,7 +136,8 @@ def test_every_file_is_served_by_default_and_filetypes_limits_it(start_nvim, tmp
 
     (tmp_path / "NOTES").write_text("no filetype here\n")
     nvim.request("nvim_command", f"edit {tmp_path / 'NOTES'}")
-    nvim.wait_for("the client on a file without a filetype", "return #vim.lsp.get_clients({ bufnr = 0, name = 'infill' }) > 0")
+    nvim.wait_for("the client on a file without a filetype",
+                  "return #vim.lsp.get_clients({ bufnr = 0, name = 'infill' }) > 0")
     assert nvim.lua("return vim.bo.filetype") == ""
 
     nvim.request("nvim_command", "help infill-options")
@@ -145,7 +147,8 @@ def test_every_file_is_served_by_default_and_filetypes_limits_it(start_nvim, tmp
     assert stays_unattached(nvim)
 
     # filetypes = { 'python' }: only Python files
-    nvim.lua("require('infill').setup({ cmd = ..., filetypes = { 'python' }, settings = ... })", SERVER_CMD, FAKE_SETTINGS)
+    nvim.lua("require('infill').setup({ cmd = ..., filetypes = { 'python' }, settings = ... })",
+             SERVER_CMD, FAKE_SETTINGS)
     (tmp_path / "other.lua").write_text("return 1\n")
     nvim.request("nvim_command", f"edit {tmp_path / 'other.lua'}")
     assert stays_unattached(nvim)

@@ -354,7 +354,9 @@ def test_the_first_steps_logits_are_transformers_own(loaded, runner):
         assert torch.equal(ours, theirs)
         sc = (theirs / 0.8).to(runner.dtype)
         cache = loaded.model(input_ids=torch.tensor([prompt]), decoder_input_ids=canvas[None]).past_key_values
-        theirs_2 = loaded.model(decoder_input_ids=canvas[None], past_key_values=cache, self_conditioning_logits=sc).logits
+        theirs_2 = loaded.model(
+            decoder_input_ids=canvas[None], past_key_values=cache, self_conditioning_logits=sc
+        ).logits
         assert torch.equal(runner.denoise(canvas[None], [kv], sc), theirs_2)
         assert not torch.equal(theirs_2, theirs)
 

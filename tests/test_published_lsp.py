@@ -6,9 +6,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-import pytest_lsp
-from lsp_helpers import SERVER, complete, initialize, open_document, status
-from pytest_lsp import LanguageClient
+from lsp_helpers import complete, initialize, open_document, status
 
 from infill_tools.published import build_published_checkpoint
 
@@ -19,12 +17,6 @@ TEXT = "the quick brown fox jumps over the lazy dog\nand then it ran away\n"
 @pytest.fixture(scope="module")
 def published_dir(tmp_path_factory) -> Path:
     return build_published_checkpoint(tmp_path_factory.mktemp("published") / "diffusiongemma-26B-A4B-it")
-
-
-@pytest_lsp.fixture(config=SERVER)
-async def client(lsp_client: LanguageClient):
-    yield
-    await lsp_client.shutdown_session()
 
 
 async def test_a_published_layout_checkpoint_fills_through_the_language_server(client, published_dir):

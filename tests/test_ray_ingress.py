@@ -47,7 +47,8 @@ def _free_port() -> int:
 def _env() -> dict[str, str]:
     """The environment of the processes of the joined-cluster test: the cluster they share asks for Ray's token
     (a new local cluster's default), which a process joining it must be told to send."""
-    return os.environ | {"PYTHONPATH": f"{ROOT}:{ROOT / 'tests'}", "FAKE_CORE_STEPS": str(STEPS), "RAY_AUTH_MODE": "token"}
+    return os.environ | {"PYTHONPATH": f"{ROOT}:{ROOT / 'tests'}", "FAKE_CORE_STEPS": str(STEPS),
+                         "RAY_AUTH_MODE": "token"}
 
 
 # ---- without a cluster ----------------------------------------------------------------------------

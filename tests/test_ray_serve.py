@@ -177,7 +177,8 @@ def test_calls_made_together_from_one_request_are_each_routed(team):
     assert len(pids) == 2 and time.monotonic() - started < 8
     body = json.dumps({"prompt": ["def a():\n    ", "def b():\n    ", "def c():\n    "], "suffix": "\n",
                        "user": "many"}).encode()
-    request = urllib.request.Request(f"{url}/v1/completions", data=body, headers={"Content-Type": "application/json"} | AUTH)
+    headers = {"Content-Type": "application/json"} | AUTH
+    request = urllib.request.Request(f"{url}/v1/completions", data=body, headers=headers)
     with urllib.request.urlopen(request, timeout=20) as response:
         assert len(json.loads(response.read())["choices"]) == 3
 

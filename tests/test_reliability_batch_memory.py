@@ -108,4 +108,5 @@ def test_engine_memory_comes_back_after_each_batch_run(tmp_path: Path, monkeypat
     )
     assert max(peak_mib) > start_mib + 32  # the runs did take memory (the check below has something to check)
     for run, after in enumerate(after_mib):
-        assert after <= start_mib + MARGIN_MIB, f"run {run}: engine RSS {after:.0f} MiB, {start_mib:.0f} before the runs"
+        grown = f"run {run}: engine RSS {after:.0f} MiB, {start_mib:.0f} before the runs"
+        assert after <= start_mib + MARGIN_MIB, grown

@@ -64,8 +64,8 @@ async def editor(index: int, socket_path: Path, until: float, stats: dict) -> Co
         request_id += 1
         if in_flight is not None and not in_flight.done() and rng.random() < 0.7:
             await client.cancel(f"e{index}-{request_id - 1}")  # the user typed on: the old fill is stale
-        request = InfillRequest(f"e{index}-{request_id}", text[-300:], "\n", document_key=f"doc{index}", max_steps=rng.randint(1, 6),
-                                stream=rng.random() < 0.3)  # fmt: skip
+        request = InfillRequest(f"e{index}-{request_id}", text[-300:], "\n", document_key=f"doc{index}",
+                                max_steps=rng.randint(1, 6), stream=rng.random() < 0.3)  # fmt: skip
         in_flight = asyncio.ensure_future(_timed(client, request, stats))
         stats["sent"] += 1
         await asyncio.sleep(rng.uniform(0.02, 0.12))  # typing speed

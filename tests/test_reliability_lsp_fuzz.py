@@ -33,7 +33,9 @@ from infill_lsp.documents import Document, TextChange
 from infill_lsp.languages import LanguageRegistry
 from infill_lsp.positions import UTF8, UTF16, UTF32, LineIndex, Position
 
-FUZZ = settings(max_examples=soak.cases(fast=150, soak=1500), deadline=None, database=None, suppress_health_check=list(HealthCheck))
+FUZZ = settings(
+    max_examples=soak.cases(fast=150, soak=1500), deadline=None, database=None, suppress_health_check=list(HealthCheck)
+)
 REGISTRY = LanguageRegistry()
 PYTHON = REGISTRY.get("python")
 tried: dict[str, int] = {}

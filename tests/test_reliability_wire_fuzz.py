@@ -47,7 +47,9 @@ from engine.protocol import (
 
 CLIENT_TYPES = (Hello, InfillRequest, Cancel, StatusRequest, Shutdown)
 SERVER_TYPES = (Welcome, Partial, InfillResult, ErrorReply, StatusReply)
-FAST = settings(max_examples=soak.cases(fast=300, soak=3000), deadline=None, database=None, suppress_health_check=list(HealthCheck))
+FAST = settings(
+    max_examples=soak.cases(fast=300, soak=3000), deadline=None, database=None, suppress_health_check=list(HealthCheck)
+)
 LIVE_CASES = soak.cases(fast=50, soak=600)  # each waits out a 50 ms quiet spell on its connection
 tried: dict[str, int] = {}
 
@@ -123,8 +125,8 @@ def test_random_bodies_decode_or_raise_protocol_error(body: bytes) -> None:
 @given(msgpack_values, st.integers(0, 20))
 def test_random_msgpack_structures_are_rejected_cleanly(value: object, tag: int) -> None:
     count("random msgpack values")
-    for body in (msgspec.msgpack.encode(value), msgspec.msgpack.encode([tag, value]),
-                 msgspec.msgpack.encode([tag, *value] if isinstance(value, list) else [tag, value, value])):  # fmt: skip
+    spread = [tag, *value] if isinstance(value, list) else [tag, value, value]
+    for body in (msgspec.msgpack.encode(value), msgspec.msgpack.encode([tag, value]), msgspec.msgpack.encode(spread)):
         decode_either(decode_client, body, CLIENT_TYPES)
         decode_either(decode_server, body, SERVER_TYPES)
 

@@ -30,6 +30,7 @@ import pytest_lsp
 from fake_core import fill_text
 from lsp_helpers import PYTHONPATH, ROOT, STATE_HOME, complete, initialize, open_document, status
 from lsprotocol import types
+from processes import end_process
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 from engine.clients.connect import open_client
@@ -117,12 +118,7 @@ def _serve(*flags: str, ready_timeout: float, tls: bool = False) -> Iterator[Eng
         assert first is not None, f"the engine did not serve HTTP: {log.read_text()[-2000:]}"
         yield Engine(url, key_file, log, process, loading_at_start=first == 503, certificate=certificate)
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        end_process(process, 15)
         shutil.rmtree(directory, ignore_errors=True)
 
 
@@ -184,7 +180,9 @@ async def test_fills_stream_partials_and_report_status(fake_engine: Engine):
     try:
         assert client.welcome is not None and client.welcome.model_name == "fake-model"
         partials: list[Partial] = []
-        request = InfillRequest("7", "def add(a, b):\n    ", "\n", document_key="file:///a.py", max_steps=5, stream=True)
+        request = InfillRequest(
+            "7", "def add(a, b):\n    ", "\n", document_key="file:///a.py", max_steps=5, stream=True
+        )
         result = await client.infill(request, partials.append, timeout=30)
         assert result.request_id == "7" and result.finish_reason == FinishReason.CONVERGED
         assert result.candidates[0].text == fill_text(request)

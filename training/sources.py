@@ -146,27 +146,19 @@ def scan_sdist(path: Path) -> PackageFiles | None:
         return _python_package(metadata, "pypi"), files
     with tarfile.open(path) as archive:
         top = _top_dir(archive.getnames())
-        try:
-            handle = archive.extractfile(top + "PKG-INFO")
-        except KeyError:
+        metadata = _tar_text(archive, top + "PKG-INFO")
+        if metadata is None:
             return None
-        if handle is None:
-            return None
-        package = _python_package(handle.read().decode("utf-8", errors="replace"), "pypi")
-        return package, _tar_files(archive, top)
+        return _python_package(metadata, "pypi"), _tar_files(archive, top)
 
 
 def scan_npm_tarball(path: Path) -> PackageFiles | None:
     """An `npm pack` tarball with its package.json (None when it has none)."""
     with tarfile.open(path) as archive:
         top = _top_dir(archive.getnames())
-        try:
-            handle = archive.extractfile(top + "package.json")
-        except KeyError:
+        text = _tar_text(archive, top + "package.json")
+        if text is None:
             return None
-        if handle is None:
-            return None
-        text = handle.read().decode("utf-8", errors="replace")
         try:
             data = json.loads(text)
         except ValueError:
@@ -175,6 +167,15 @@ def scan_npm_tarball(path: Path) -> PackageFiles | None:
         version = str(data.get("version", "")) if isinstance(data, dict) else ""
         package = Package(name, version, licenses.from_package_json(text), "npm")
         return package, _tar_files(archive, top)
+
+
+def _tar_text(archive: tarfile.TarFile, name: str) -> str | None:
+    """The text of the member ``name`` (undecodable bytes replaced), or None when it is missing or not a file."""
+    try:
+        handle = archive.extractfile(name)
+    except KeyError:
+        return None
+    return None if handle is None else handle.read().decode("utf-8", errors="replace")
 
 
 def _tree_files(root: Path, languages: set[str]) -> list[SourceFile]:

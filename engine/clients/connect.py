@@ -238,9 +238,15 @@ def engine_environment() -> dict[str, str]:
     return env
 
 
-def start_engine_process(launch: EngineLaunch, socket_path: Path, *, log_level: str = "info",
-                         output: int | None = subprocess.DEVNULL, extra_args: tuple[str, ...] = (),
-                         module: str = "engine") -> subprocess.Popen[bytes]:
+def start_engine_process(
+    launch: EngineLaunch,
+    socket_path: Path,
+    *,
+    log_level: str = "info",
+    output: int | None = subprocess.DEVNULL,
+    extra_args: tuple[str, ...] = (),
+    module: str = "engine",
+) -> subprocess.Popen[bytes]:
     """Start an engine process for ``launch`` on ``socket_path`` that the caller owns and stops (benchmarks);
     ``extra_args`` are more flags for ``python -m MODULE`` (``infill_http`` takes ``--http HOST:PORT``...)."""
     command = engine_command(launch, socket_path)

@@ -443,7 +443,8 @@ def _body(message: ClientMessage) -> bytes:
     """One message as a WebSocket body: the msgpack of engine.protocol, without the socket's length header."""
     body = msgspec.msgpack.encode(message)
     if len(body) > MAX_FRAME_BYTES:
-        raise EngineError(ErrorCode.BAD_REQUEST, f"a message of {len(body)} bytes exceeds the {MAX_FRAME_BYTES}-byte limit")
+        limit = f"a message of {len(body)} bytes exceeds the {MAX_FRAME_BYTES}-byte limit"
+        raise EngineError(ErrorCode.BAD_REQUEST, limit)
     return body
 
 

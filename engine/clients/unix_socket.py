@@ -1,7 +1,7 @@
 """The EngineClient that talks to an engine process over its Unix socket (``engine.clients.connect`` starts one).
 
-Many concurrent requests share one connection, each under the id it was born with. Every wait has a timeout, and a lost connection fails every
-pending request at once with EngineUnavailable.
+Many concurrent requests share one connection, each under the id it was born with. Every wait has a timeout,
+and a lost connection fails every pending request at once with EngineUnavailable.
 """
 
 from __future__ import annotations
@@ -67,7 +67,9 @@ class PendingRequests:
     def __len__(self) -> int:
         return len(self._by_id)
 
-    def open_infill(self, request_id: str, on_partial: Callable[[Partial], None] | None) -> asyncio.Future[InfillResult]:
+    def open_infill(
+        self, request_id: str, on_partial: Callable[[Partial], None] | None
+    ) -> asyncio.Future[InfillResult]:
         if request_id in self._by_id:
             raise ValueError(f"request id {request_id} is already in flight")
         future: asyncio.Future[InfillResult] = asyncio.get_running_loop().create_future()

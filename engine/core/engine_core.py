@@ -9,8 +9,8 @@ The sampler is one of two policies (``engine.core.sampler``): a checkpoint whose
 the sampling values (the published DiffusionGemma) runs ``generate``, transformers' ``generate()`` with
 those values; any other (the embedded model) runs the engine's own. Under ``generate`` a request's canvases
 each draw from their own generator: the ``i``-th (canvas lengths outer, candidates inner) is seeded with
-the request's seed (``request_seed``: derived from its text when 0) plus ``i * 0x9E3779B9`` (mod 2**64; CPU generators read only the low
-32 bits, which this offset changes), so the first canvas of a request seeded ``s`` is
+the request's seed (``request_seed``: derived from its text when 0) plus ``i * 0x9E3779B9`` (mod 2**64; CPU
+generators read only the low 32 bits, which this offset changes), so the first canvas of a request seeded ``s`` is
 ``torch.manual_seed(s); model.generate(prompt)`` with ``max_denoising_steps`` = the request's steps.
 """
 
@@ -230,7 +230,8 @@ class EngineCore:
             # Drop whole blocks from the start, so a growing prefix keeps the same first tokens.
             drop = -(-excess // cfg.prefix_trim_quantum) * cfg.prefix_trim_quantum
             # (A quantum that is large next to the budget would drop most of it: then trim exactly.)
-            prefix = prefix[drop:] if len(prefix) - drop >= cfg.max_prefix_tokens // 2 else prefix[-cfg.max_prefix_tokens :]
+            keeps_half = len(prefix) - drop >= cfg.max_prefix_tokens // 2
+            prefix = prefix[drop:] if keeps_half else prefix[-cfg.max_prefix_tokens :]
         suffix = suffix[: cfg.max_suffix_tokens]
         return self.format.prompt(prefix, suffix, request.language, context)
 

@@ -21,5 +21,8 @@ def already_running_hint(argv: list[str], socket_path: Path, *, default_socket: 
         ]
     else:
         lines += ["To replace it, stop it and run this command again:", f"    infill engine stop{at} && {command}"]
-    lines += ["Or run a second engine beside it, on another socket:", f"    {command} --socket {shlex.quote(str(beside))}"]
+    lines += [
+        "Or run a second engine beside it, on another socket:",
+        f"    {command} --socket {shlex.quote(str(beside))}",
+    ]
     return "\n".join(lines)

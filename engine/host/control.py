@@ -146,7 +146,9 @@ def restart_launch(args: argparse.Namespace, running: StatusReply | None) -> Eng
 
     With none running, an engine started in the background exits as an editor's would (EDITOR_IDLE_EXIT_S
     after its last client) unless ``--idle-exit`` says otherwise: nothing else would ever stop it."""
-    idle_exit = args.idle_exit if args.idle_exit is not None else (running.idle_exit_s if running else EDITOR_IDLE_EXIT_S)
+    idle_exit = args.idle_exit
+    if idle_exit is None:
+        idle_exit = running.idle_exit_s if running else EDITOR_IDLE_EXIT_S
     launch = EngineLaunch(model_dir=args.model, device=args.device or "auto", backend=args.backend or "auto",
                           dtype=args.dtype or "auto", idle_exit=idle_exit, core_factory=args.core_factory or "")
     return launch.keeping(running) if running is not None else launch

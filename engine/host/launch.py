@@ -75,7 +75,9 @@ class EngineLaunch:
         if self.stop_rule not in STOP_RULES:
             raise ValueError(f"stop_rule must be one of {', '.join(STOP_RULES)}, got {self.stop_rule!r}")
         if not re.fullmatch(r"[a-z_]+", self.prompt_format):
-            raise ValueError(f"prompt_format must name a format of engine/prompt/formats.toml or auto, got {self.prompt_format!r}")
+            raise ValueError(
+                f"prompt_format must name a format of engine/prompt/formats.toml or auto, got {self.prompt_format!r}"
+            )
         if self.prompt_template is not None and not isinstance(self.prompt_template, Path):
             raise ValueError(f"prompt_template must be a Path or None, got {self.prompt_template!r}")
 
@@ -100,11 +102,13 @@ class EngineLaunch:
                             metavar="{" + ",".join(DTYPES) + "}",
                             help="weights dtype (default auto: bf16 where the device multiplies it natively)")
         parser.add_argument("--prompt-format", default="auto", metavar="NAME",
-                            help="prompt format of engine/prompt/formats.toml: fim, chat, native (default auto: by the tokenizer)")
+                            help="prompt format of engine/prompt/formats.toml: fim, chat, native "
+                                 "(default auto: by the tokenizer)")
         parser.add_argument("--prompt-template", type=Path, default=None, metavar="FILE",
                             help="a prompt template replacing the format's ({prefix} {suffix} {context} {language})")
         parser.add_argument("--short-canvases", action="store_true",
-                            help="let a model trained on one canvas length (256) denoise the shorter lengths holes ask for")
+                            help="let a model trained on one canvas length (256) denoise the shorter lengths "
+                                 "holes ask for")
         parser.add_argument("--stop-rule", choices=STOP_RULES, default="shown",
                             help="when a canvas of the generate() sampler is done: once what the user sees is stable "
                             "and confident (default), or once the whole canvas is, as transformers' generate()")
@@ -174,7 +178,8 @@ class EngineLaunch:
         (empty when it serves what this launch asks for). What the launch leaves open (no model directory,
         ``auto``) matches whatever the engine serves; what an older engine does not announce is not compared."""
         differences: list[str] = []
-        if self.model_dir is not None and welcome.model_dir and Path(welcome.model_dir).resolve() != self.resolved_model_dir():
+        named, served = self.model_dir, welcome.model_dir
+        if named is not None and served and Path(served).resolve() != named.resolve():
             differences.append(f"model {self.resolved_model_dir()} (the engine serves {welcome.model_dir})")
         if self.device != "auto" and not _same_device(self.device, welcome.device):
             differences.append(f"device {self.device} (the engine runs on {welcome.device})")

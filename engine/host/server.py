@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_ALREADY_RUNNING = 3
-_MAX_SOCKET_PATH_BYTES = 103 if sys.platform == "darwin" else 107  # sun_path: 104 (macOS) or 108 bytes with its NUL
+MAX_SOCKET_PATH_BYTES = 103 if sys.platform == "darwin" else 107  # sun_path: 104 (macOS) or 108 bytes with its NUL
 
 
 class EngineStartError(RuntimeError):
@@ -122,9 +122,9 @@ class EngineServer:
 
     async def start(self) -> None:
         """Claim the socket path, build the core, and listen."""
-        if len(os.fsencode(self.socket_path)) > _MAX_SOCKET_PATH_BYTES:
+        if len(os.fsencode(self.socket_path)) > MAX_SOCKET_PATH_BYTES:
             raise EngineStartError(
-                f"socket path {self.socket_path} is longer than {_MAX_SOCKET_PATH_BYTES} bytes"
+                f"socket path {self.socket_path} is longer than {MAX_SOCKET_PATH_BYTES} bytes"
             )
         ensure_private_dir(self.socket_path.parent)
         self._lock_fd = _acquire_lock(self.socket_path.with_name(self.socket_path.name + ".lock"))
@@ -133,7 +133,7 @@ class EngineServer:
             core = await asyncio.to_thread(self._core_factory)
             config = getattr(core, "config", None)  # engine.core.engine_core.EngineCore's; fakes have none
             self.default_canvas = config.multi_line_canvases[0] if config is not None else 64
-            self.welcome = _described_welcome(core, self.launch)
+            self.welcome = described_welcome(core, self.launch)
             self._engine = EngineLoop(core)
             self._engine.start()
             self._server = await asyncio.start_unix_server(self._on_connect, sock=self._bind())
@@ -280,7 +280,8 @@ class _SocketConnection(EngineConnection):
         if request.client:
             return request
         # The engine shares its steps fairly between client processes.
-        return msgspec.structs.replace(request, client=f"pid:{self.peer_pid}" if self.peer_pid else f"conn:{id(self):x}")
+        client = f"pid:{self.peer_pid}" if self.peer_pid else f"conn:{id(self):x}"
+        return msgspec.structs.replace(request, client=client)
 
     def status_reply(self, reply: StatusReply) -> StatusReply:
         return self._server.described_status(reply)
@@ -302,7 +303,7 @@ class _SocketConnection(EngineConnection):
         return False
 
 
-def _described_welcome(core: EngineCore, launch: EngineLaunch | None) -> Welcome:
+def described_welcome(core: EngineCore, launch: EngineLaunch | None) -> Welcome:
     """The core's Welcome with the weights' dtype and the model directory, which only the process knows."""
     welcome = core.welcome
     runner_dtype = getattr(getattr(core, "runner", None), "dtype", None)  # EngineCore's runner; fakes have none
@@ -398,7 +399,9 @@ class FrontKind(Protocol):
         ...
 
 
-def parse_args(argv: list[str] | None, kinds: Sequence[FrontKind] = ()) -> tuple[argparse.Namespace, EngineLaunch, list[Front]]:
+def parse_args(
+    argv: list[str] | None, kinds: Sequence[FrontKind] = ()
+) -> tuple[argparse.Namespace, EngineLaunch, list[Front]]:
     parser = argparse.ArgumentParser(
         prog="infill engine", description="Run the infill diffusion engine.",
         epilog="The running engine: 'infill engine status|stop|restart [--socket PATH]' shows what it serves, "

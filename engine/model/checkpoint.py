@@ -157,7 +157,10 @@ def load_model(model_dir: str | Path, device: str = "cpu", dtype: torch.dtype | 
     dtype = resolve_dtype(dtype, torch_device)
     model_config = read_config(path)
     check_quantization_support(model_config)
-    plan = fit_batch(model_config, dtype, config, torch_device) if config is not None else plan_memory(model_config, dtype)
+    if config is not None:
+        plan = fit_batch(model_config, dtype, config, torch_device)
+    else:
+        plan = plan_memory(model_config, dtype)
     require_fits(plan, torch_device)
     model = DiffusionGemmaForBlockDiffusion.from_pretrained(
         path,

@@ -1,7 +1,8 @@
 """Exporting the encoder and the denoising step of a model directory as ONNX graphs (fp32), once, to a cache.
 
-ONNX Runtime runs them (``engine.model.onnx_runner``). The step graph takes the canvas ids, the canvas positions and every layer's cached keys and values (as
-the encoder left them, sliding layers already trimmed to their window) and returns the logits. The
+ONNX Runtime runs them (``engine.model.onnx_runner``). The step graph takes the canvas ids, the canvas
+positions and every layer's cached keys and values (as the encoder left them, sliding layers already
+trimmed to their window) and returns the logits. The
 encoder graph takes one chunk of prompt ids with their positions and the cached keys and values before
 them, and returns the chunk's new keys and values, so KV reuse stays as it is (``PromptKV``). Routed
 experts are exported with the data-independent ``batched_mm`` implementation, attention as eager with

@@ -88,7 +88,9 @@ class TorchRunner:
                                  position_ids=positions)
         keys, values = new_entries(batched, width)
         return [
-            base.appended(n, [k[row : row + 1, :, : len(n)] for k in keys], [v[row : row + 1, :, : len(n)] for v in values])
+            base.appended(
+                n, [k[row : row + 1, :, : len(n)] for k in keys], [v[row : row + 1, :, : len(n)] for v in values]
+            )
             for row, ((base, _), n) in enumerate(zip(items, news, strict=True))
         ]
 

@@ -117,7 +117,9 @@ class BoundFormat:
             self._literals[language] = pieces
         return pieces
 
-    def prompt(self, prefix: list[int], suffix: list[int], language: str, context: list[int] | None = None) -> list[int]:
+    def prompt(
+        self, prefix: list[int], suffix: list[int], language: str, context: list[int] | None = None
+    ) -> list[int]:
         """The prompt ids for a hole between ``prefix`` and ``suffix`` (already tokenized and trimmed)."""
         context_ids = self._context_ids(context or [], language)
         values = {"prefix": prefix, "suffix": suffix, "context": context_ids}

@@ -1,23 +1,3 @@
+; inherits: ecma
 ; Statement- and definition-level nodes: context may be cut at their start (prefix) or end (suffix).
-[
-  (function_declaration)
-  (generator_function_declaration)
-  (class_declaration)
-  (method_definition)
-  (field_definition)
-  (lexical_declaration)
-  (variable_declaration)
-  (expression_statement)
-  (import_statement)
-  (export_statement)
-  (if_statement)
-  (for_statement)
-  (for_in_statement)
-  (while_statement)
-  (do_statement)
-  (try_statement)
-  (switch_statement)
-  (return_statement)
-  (throw_statement)
-  (comment)
-] @boundary
+(field_definition) @boundary

@@ -1,5 +1,2 @@
-; Names a document imports (@name) and modules it imports whole (@module).
-; Shared by typescript and tsx.
-(import_specifier name: (identifier) @name)
-(import_clause (identifier) @name)
-(import_statement source: (string (string_fragment) @module))
+; inherits: javascript
+; Shared by typescript and tsx: the JavaScript query serves as it is.

@@ -60,7 +60,8 @@ def check_joinable(app_name: str, http_options: HTTPOptions) -> None:
                               f"first ('serve shutdown' stops every application; or delete {app_name!r} alone)")
     running = _connect().http_config
     if (running.host, running.port) != (http_options.host, http_options.port):
-        raise ClusterConflict(f"Serve already runs on this cluster with its HTTP proxy on {running.host}:{running.port}, "
+        raise ClusterConflict(f"Serve already runs on this cluster with its HTTP proxy on "
+                              f"{running.host}:{running.port}, "
                               f"shared by every application there: run with --http {running.host}:{running.port}")
     if running.ssl_certfile != http_options.ssl_certfile or running.ssl_keyfile != http_options.ssl_keyfile:
         raise ClusterConflict("Serve already runs on this cluster with other TLS files (its proxy is shared by every "

@@ -40,7 +40,8 @@ class AnswerLostRequests:
         await self.app(scope, receive, watched_send)
         if not started:
             await send({"type": "http.response.start", "status": LOST_STATUS,
-                        "headers": [(b"content-type", b"application/json"), (b"retry-after", str(RETRY_AFTER_S).encode()),
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"retry-after", str(RETRY_AFTER_S).encode()),
                                     (b"content-length", str(len(LOST_BODY)).encode())]})
             await send({"type": "http.response.body", "body": LOST_BODY, "more_body": False})
 

@@ -21,7 +21,8 @@ What a run starts on Ray, and takes down on exit, is infill_http/ray/lifecycle.p
 only its own application.
 
 ``infill serve-ray`` runs it (see ``main``). Ray is imported only by this folder's modules (command.py excepted),
-which only that command (and its tests and benchmark) imports: the ``serve`` extra, ``pip install 'infill-diffusion[serve]'``.
+which only that command (and its tests and benchmark) imports: the ``serve`` extra,
+``pip install 'infill-diffusion[serve]'``.
 """
 
 from __future__ import annotations
@@ -82,13 +83,13 @@ class EngineReplica:
     """One engine: an EngineLoop over the core its launch builds, on this replica's device."""
 
     def __init__(self, launch_argv: list[str]) -> None:
-        from engine.host.server import _described_welcome
+        from engine.host.server import described_welcome
 
         launch = launch_from_argv(launch_argv)
         core = launch.load_core()
         config = getattr(core, "config", None)  # engine.core.engine_core.EngineCore's; fakes have none
         self.default_canvas = config.multi_line_canvases[0] if config is not None else 64
-        self.welcome = msgspec.structs.replace(_described_welcome(core, launch), model_dir="")
+        self.welcome = msgspec.structs.replace(described_welcome(core, launch), model_dir="")
         self.replica_id = serve.get_replica_context().replica_id.unique_id
         self._loop = EngineLoop(core, name=f"engine-replica-{self.replica_id}")
         self._loop.start()

@@ -8,13 +8,12 @@ marks nodes that hold no hole with ``@skip`` (an overload's ``...`` is its defin
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 import tree_sitter
 
-from grammars import grammars_dir
+from grammars import GrammarTableError, grammars_dir, read_query, read_table
 from infill_lsp.languages import LanguageSupport
 
 RECIPES_FILE = "batch_recipes.toml"
@@ -65,11 +64,7 @@ class Hole:
 
 def load_recipes(path: Path | None = None) -> dict[str, Recipe]:
     """Read the recipe table (default: the packaged one) and return its recipes by name."""
-    table = path or grammars_dir() / RECIPES_FILE
-    try:
-        raw = tomllib.loads(table.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise RecipeError(f"cannot read recipe table {table}: {exc}") from None
+    raw = read_table(path or grammars_dir() / RECIPES_FILE, RecipeError, "recipe table")
     recipes = {}
     for name, row in raw.items():
         if not isinstance(row, dict) or not isinstance(row.get("query"), str):
@@ -94,10 +89,14 @@ def load_recipes(path: Path | None = None) -> dict[str, Recipe]:
 
 def recipe_query(language: LanguageSupport, recipe: Recipe) -> tree_sitter.Query | None:
     """Compile ``recipe``'s query for ``language``; None when the language has no such query file."""
-    path = language.entry.query_dir / recipe.query
-    if not path.is_file():
+    query_dir = language.entry.query_dir
+    if not (query_dir / recipe.query).is_file():
         return None
-    return compile_query(language, path.read_text(encoding="utf-8"), str(path))
+    try:
+        source = read_query(query_dir, recipe.query)
+    except GrammarTableError as exc:
+        raise RecipeError(str(exc)) from None
+    return compile_query(language, source, str(query_dir / recipe.query))
 
 
 def compile_query(language: LanguageSupport, source: str, origin: str) -> tree_sitter.Query:

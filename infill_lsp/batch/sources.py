@@ -85,7 +85,8 @@ def find_files(roots: list[Path], language_of) -> tuple[list[tuple[Path, str]], 
                 continue
             except (OSError, RuntimeError) as exc:
                 loop = isinstance(exc, RuntimeError) or exc.errno == errno.ELOOP
-                skipped.append(Skipped(str(path), "a symlink loop" if loop else f"cannot resolve: {exc.strerror or exc}"))
+                why = "a symlink loop" if loop else f"cannot resolve: {exc.strerror or exc}"
+                skipped.append(Skipped(str(path), why))
                 continue
             if not inside(real, roots):
                 skipped.append(Skipped(str(path), f"resolves to {real}, outside the given paths"))
