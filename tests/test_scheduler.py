@@ -98,3 +98,20 @@ def test_an_interactive_fill_is_encoded_before_a_warm_up_that_came_first(small_c
 def test_an_unknown_priority_is_refused(small_core):
     with pytest.raises(ValueError, match="priority"):
         small_core.add(InfillRequest("1", "a", "b", priority=7))
+
+
+def test_on_a_cpu_a_client_gets_at_most_twice_the_lightest_clients_canvases_a_step():
+    """A step's cost grows with its batch on a CPU: beside a light client (2 canvases), a heavy one (60) gets
+    4 a step, so the light one's steps stay short; with one client, or with "fill", the batch is filled."""
+
+    @dataclass
+    class Job:
+        request: InfillRequest
+
+    heavy = [(Job(InfillRequest(f"h{i}", "", "", client="key:a")), list(range(8))) for i in range(8)]
+    light = [(Job(InfillRequest("l", "", "", client="key:b")), [0, 1])]
+    shared = batch_share(heavy + light, 64, equalize=2.0)
+    assert [job.request.client for job, _ in shared].count("key:a") == 4
+    assert [job.request.client for job, _ in shared].count("key:b") == 2
+    assert len(batch_share(heavy + light, 64)) == 64  # fill: the batch is full
+    assert len(batch_share(heavy, 64, equalize=2.0)) == 64  # one client: nothing to share

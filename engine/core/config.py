@@ -30,6 +30,12 @@ class EngineConfig:
     # end token; for a single-line hole, up to the first line break) is stable and confident; "canvas":
     # generate()'s own rule, the whole canvas (what equivalence with transformers needs).
     stop_rule: str = "shown"
+    # How a step's batch is shared while several clients have canvases of one class: "fill" fills the batch
+    # (max-min fair: a client wanting less gets all it wants, the rest goes to the others), as suits a GPU,
+    # where a step costs about the same at any batch size; "equal" also caps each client at twice the
+    # smallest client's want, so a light request's steps stay short on a CPU, where a step's cost grows with
+    # its batch; "auto": equal on a CPU, fill elsewhere.
+    step_share: str = "auto"
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
 
     def __post_init__(self) -> None:
@@ -48,6 +54,8 @@ class EngineConfig:
                 raise ValueError(f"EngineConfig.{name} must be >= 1, got {getattr(self, name)}")
         if self.stop_rule not in STOP_RULES:
             raise ValueError(f"EngineConfig.stop_rule must be one of {', '.join(STOP_RULES)}, got {self.stop_rule!r}")
+        if self.step_share not in ("auto", "fill", "equal"):
+            raise ValueError(f"EngineConfig.step_share must be auto, fill or equal, got {self.step_share!r}")
         if self.max_suffix_tokens < 0:
             raise ValueError("EngineConfig.max_suffix_tokens must be >= 0")
         for name in ("single_line_canvases", "multi_line_canvases"):

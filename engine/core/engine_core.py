@@ -106,6 +106,10 @@ class EngineCore:
         self.runner = runner
         self.tokenizer = tokenizer
         self.config = config or EngineConfig()
+        share = self.config.step_share
+        if share == "auto":
+            share = "equal" if str(getattr(runner, "device", "cpu")).startswith("cpu") else "fill"
+        self._equalize = 2.0 if share == "equal" else 0.0  # each client's canvases a step: <= 2x the lightest's
         self.generation = generation  # the generate policy's settings; None: the engine's own policy
         self.policy = "engine" if generation is None else "generate"
         self.format = choose_format(tokenizer, self.config.prompt_format, self.config.prompt_template).bind(tokenizer)
@@ -338,7 +342,7 @@ class EngineCore:
         return torch.Generator(device=self.runner.device).manual_seed(seed)
 
     def _denoise(self, out: list[Message]) -> None:
-        active = batch_share(self._pending_canvases(), self.config.max_batch_canvases)
+        active = batch_share(self._pending_canvases(), self.config.max_batch_canvases, equalize=self._equalize)
         by_width: dict[int, list[tuple[Job, Slot]]] = {}
         for pair in active:
             by_width.setdefault(pair[1].width, []).append(pair)

@@ -15,6 +15,7 @@ Pure: no torch, no IO. The core hands in its jobs in arrival order.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol, TypeVar
 
@@ -62,10 +63,12 @@ def prefill_order(waiting: Iterable[J], load: Mapping[str, int] | None = None) -
     return order
 
 
-def batch_share(pending: Sequence[tuple[J, Sequence[S]]], capacity: int) -> list[tuple[J, S]]:
+def batch_share(pending: Sequence[tuple[J, Sequence[S]]], capacity: int, *, equalize: float = 0.0) -> list[tuple[J, S]]:
     """The (job, canvas) pairs one step denoises, at most ``capacity``: ``pending`` (jobs in arrival order,
     each with its canvases not yet done) class by class, each class's room shared out between its clients
-    one canvas at a time. A client's canvases are taken in its own job order."""
+    one canvas at a time. A client's canvases are taken in its own job order. ``equalize`` > 0: while a class
+    has several clients, none gets more than ``equalize`` times the smallest client's want (on a CPU a step
+    costs in proportion to its batch, so this keeps a light client's steps about as short as alone)."""
     chosen: list[tuple[J, S]] = []
     classes = _by_class_and_client(job for job, canvases in pending if canvases)
     canvases_of = {id(job): canvases for job, canvases in pending}
@@ -74,7 +77,11 @@ def batch_share(pending: Sequence[tuple[J, Sequence[S]]], capacity: int) -> list
         if room <= 0:
             break
         wants = [[(job, c) for job in jobs for c in canvases_of[id(job)]] for jobs in clients.values()]
-        for pairs, quota in zip(wants, fair_quotas([len(w) for w in wants], room), strict=True):
+        claims = [len(w) for w in wants]
+        if equalize > 0 and len(claims) > 1:
+            cap = max(1, math.ceil(equalize * min(claims)))
+            claims = [min(claim, cap) for claim in claims]
+        for pairs, quota in zip(wants, fair_quotas(claims, room), strict=True):
             chosen.extend(pairs[:quota])
     return chosen
 
