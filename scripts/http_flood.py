@@ -89,13 +89,16 @@ def _flood_socket(port: int, key: str, index: int, args: argparse.Namespace, tal
         msgspec.msgpack.decode(ws.recv(timeout=60), type=Welcome)
         for rid in range(args.per_socket):
             ws.send(msgspec.msgpack.encode(InfillRequest(
-                rid, HEAVY_PREFIX + f"# socket {index} request {rid}\n", "\n", document_key=f"flood-{index}-{rid}",
+                f"flood-{index}-{rid}", HEAVY_PREFIX + f"# socket {index} request {rid}\n", "\n",
+                document_key=f"flood-{index}-{rid}",
                 canvas_lengths=(64, 128), num_candidates=args.candidates, max_steps=args.steps)))
         for _ in range(args.per_socket):
             reply = msgspec.msgpack.decode(ws.recv(timeout=1800), type=InfillResult | ErrorReply)
             name = ("overloaded" if reply.code == ErrorCode.OVERLOADED else "error") if isinstance(reply, ErrorReply) \
                 else "served"
             tally[name] = tally.get(name, 0) + 1
+            if name == "error":
+                tally.setdefault(f"first error: {reply.message[:120]}", 1)
 
 
 def main() -> None:
@@ -136,7 +139,7 @@ def main() -> None:
     print(f"flood: 3 WebSockets x {args.per_socket} requests ({args.candidates} candidates x 2 canvases, "
           f"{args.steps} steps) under one key: {tally.get('served', 0)} served, {tally.get('overloaded', 0)} "
           f"OVERLOADED, {tally.get('error', 0)} other errors; engine active {busy.active}, queued {busy.queued} "
-          "2 s in")
+          "2 s in" + "".join(f"\n  {k}" for k in tally if k.startswith("first error")))
     print(f"engine memory: {fresh['VmRSS'] / 2**20:.0f} MiB before (peak so far {fresh['VmHWM'] / 2**20:.0f}), "
           f"peak {after['VmHWM'] / 2**20:.0f} MiB, {after['VmRSS'] / 2**20:.0f} MiB after")
     print(f"light fill of a second key: {solo:.2f} s alone (median of {args.solo_runs}), {beside:.2f} s beside the "
