@@ -24,6 +24,7 @@ SAMPLES = {
     "go": 'package main\n\nimport "fmt"\n\nfunc main() {\n\tfmt.Println(1, |2)\n}\n',
     "rust": "use std::fmt;\n\nfn main() {\n    let v = f(1, |2);\n}\n",
     "java": "import java.util.List;\n\nclass A {\n    int f(List<Integer> a) {\n        return g(a, |1);\n    }\n}\n",
+    "c": '#include "a.h"\n\nint f(int a) {\n    return g(a, |1);\n}\n',
 }
 
 
