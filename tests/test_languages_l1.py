@@ -96,6 +96,32 @@ void j(int x) {
 }
 """
 
+CPP_STUBS = """\
+int A::f() const {
+    throw std::logic_error("not implemented");
+}
+
+void A::g() {
+    throw std::runtime_error("TODO: g"); // later
+}
+
+void h() {
+    // TODO
+}
+
+void B::i() {
+    throw NotImplementedException();
+}
+
+void j() {
+    throw std::logic_error("j needs a positive size");
+}
+
+void k() {
+    assert(!"TODO");
+}
+"""
+
 CASES = {
     "java": Case(
         file="java/JPypeReferenceSet.java",
@@ -121,6 +147,22 @@ CASES = {
         defined="psutil_heap_info",
         stubs=C_STUBS,
         stub_holes=("/* TODO */", 'assert(0 && "not implemented");', 'assert(!"TODO: h");'),
+    ),
+    "cpp": Case(
+        file="cpp/jp_stringtype.cpp",
+        language_id="cpp",
+        statement="stringConversion->getInfo(this, info);",
+        function="JPStringType::getConversionInfo",
+        imported="jp_stringtype",
+        defined="JPStringType::newInstance",
+        stubs=CPP_STUBS,
+        stub_holes=(
+            'throw std::logic_error("not implemented");',
+            'throw std::runtime_error("TODO: g");',
+            "// TODO",
+            "throw NotImplementedException();",
+            'assert(!"TODO");',
+        ),
     ),
 }
 

@@ -25,6 +25,7 @@ SAMPLES = {
     "rust": "use std::fmt;\n\nfn main() {\n    let v = f(1, |2);\n}\n",
     "java": "import java.util.List;\n\nclass A {\n    int f(List<Integer> a) {\n        return g(a, |1);\n    }\n}\n",
     "c": '#include "a.h"\n\nint f(int a) {\n    return g(a, |1);\n}\n',
+    "cpp": '#include "a.hpp"\n\nint A::f(int a) const {\n    return g<int>(a, |1);\n}\n',
 }
 
 
