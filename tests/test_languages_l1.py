@@ -122,6 +122,29 @@ void k() {
 }
 """
 
+CSHARP_STUBS = """\
+class A
+{
+    public int F()
+    {
+        throw new NotImplementedException();
+    }
+
+    public void G() { throw new System.NotImplementedException("TODO: G"); }
+
+    public int H => throw new NotImplementedException();
+
+    public A()
+    {
+        // TODO wire up
+    }
+
+    public void I() { throw new NotImplementedException("Use J on this platform"); }
+
+    public void K() { throw new NotSupportedException(); }
+}
+"""
+
 CASES = {
     "java": Case(
         file="java/JPypeReferenceSet.java",
@@ -162,6 +185,21 @@ CASES = {
             "// TODO",
             "throw NotImplementedException();",
             'assert(!"TODO");',
+        ),
+    ),
+    "csharp": Case(
+        file="csharp/EncoderGroup.cs",
+        language_id="csharp",
+        statement="this.encoders.Add(item);",
+        function="Add",
+        imported="Linq",
+        defined="EncoderGroupExtensions",
+        stubs=CSHARP_STUBS,
+        stub_holes=(
+            "throw new NotImplementedException();",
+            'throw new System.NotImplementedException("TODO: G");',
+            "throw new NotImplementedException()",
+            "// TODO wire up",
         ),
     ),
 }
