@@ -145,6 +145,27 @@ class A
 }
 """
 
+KOTLIN_STUBS = """\
+class A {
+    fun f(): Int {
+        TODO()
+    }
+
+    fun g(x: Int): String = TODO("Not yet implemented")
+
+    fun h() {
+        // TODO: call the service
+    }
+
+    fun i() {
+        // TODO: faster
+        run()
+    }
+
+    fun j(): Int = todo()
+}
+"""
+
 CASES = {
     "java": Case(
         file="java/JPypeReferenceSet.java",
@@ -201,6 +222,16 @@ CASES = {
             "throw new NotImplementedException()",
             "// TODO wire up",
         ),
+    ),
+    "kotlin": Case(
+        file="kotlin/HapticsModule.kt",
+        language_id="kotlin",
+        statement="vibrator.vibrate(VibrationEffect.createWaveform(type.timings, type.amplitudes, -1))",
+        function="vibrate",
+        imported="VibrationEffect",
+        defined="HapticsModule",
+        stubs=KOTLIN_STUBS,
+        stub_holes=("TODO()", 'TODO("Not yet implemented")', "// TODO: call the service"),
     ),
 }
 

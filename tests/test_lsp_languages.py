@@ -27,6 +27,7 @@ SAMPLES = {
     "c": '#include "a.h"\n\nint f(int a) {\n    return g(a, |1);\n}\n',
     "cpp": '#include "a.hpp"\n\nint A::f(int a) const {\n    return g<int>(a, |1);\n}\n',
     "csharp": "using System;\n\nclass A\n{\n    int F(int a)\n    {\n        return G(a, |1);\n    }\n}\n",
+    "kotlin": "import a.B\n\nfun f(a: Int): Int {\n    return g(a, |1)\n}\n",
 }
 
 
