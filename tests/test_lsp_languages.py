@@ -28,6 +28,7 @@ SAMPLES = {
     "cpp": '#include "a.hpp"\n\nint A::f(int a) const {\n    return g<int>(a, |1);\n}\n',
     "csharp": "using System;\n\nclass A\n{\n    int F(int a)\n    {\n        return G(a, |1);\n    }\n}\n",
     "kotlin": "import a.B\n\nfun f(a: Int): Int {\n    return g(a, |1)\n}\n",
+    "swift": "import Foundation\n\nfunc f(a: Int) -> Int {\n    return g(a, |1)\n}\n",
 }
 
 
