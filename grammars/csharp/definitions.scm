@@ -1,0 +1,13 @@
+; Top-level definitions another document may use: the types of the file or of its namespaces.
+(compilation_unit (class_declaration name: (identifier) @name) @definition)
+(namespace_declaration (declaration_list (class_declaration name: (identifier) @name) @definition))
+(compilation_unit (struct_declaration name: (identifier) @name) @definition)
+(namespace_declaration (declaration_list (struct_declaration name: (identifier) @name) @definition))
+(compilation_unit (interface_declaration name: (identifier) @name) @definition)
+(namespace_declaration (declaration_list (interface_declaration name: (identifier) @name) @definition))
+(compilation_unit (enum_declaration name: (identifier) @name) @definition)
+(namespace_declaration (declaration_list (enum_declaration name: (identifier) @name) @definition))
+(compilation_unit (record_declaration name: (identifier) @name) @definition)
+(namespace_declaration (declaration_list (record_declaration name: (identifier) @name) @definition))
+(compilation_unit (delegate_declaration name: (identifier) @name) @definition)
+(namespace_declaration (declaration_list (delegate_declaration name: (identifier) @name) @definition))

@@ -1,0 +1,5 @@
+; Function definitions for the edit commands: the whole definition, its name and its body.
+(method_declaration name: (identifier) @name body: (block) @body) @function
+(constructor_declaration name: (identifier) @name body: (block) @body) @function
+(destructor_declaration name: (identifier) @name body: (block) @body) @function
+(local_function_statement name: (identifier) @name body: (block) @body) @function
