@@ -35,16 +35,19 @@ def tracked_files() -> list[Path]:
 def conflict_markers(path: Path) -> list[str]:
     """``path:line: text`` for each merge-conflict marker line of a text file (binary files have none).
 
-    ``=======`` alone counts too, except in Markdown and reStructuredText, where it can underline a heading."""
+    ``=======`` counts in a file that also has a ``<<<<<<<`` or ``>>>>>>>`` line, or anywhere but in Markdown,
+    reStructuredText and plain-text notices, where it can underline a heading."""
     try:
         data = path.read_bytes()
     except OSError:  # a tracked file deleted in the work tree
         return []
     if b"\0" in data[:8192]:
         return []
-    underlines = path.suffix in (".md", ".rst")
+    lines = data.decode("utf-8", errors="replace").splitlines()
+    sides = any(line.startswith(("<<<<<<< ", ">>>>>>> ")) for line in lines)
+    underlines = path.suffix in (".md", ".rst", ".txt", "") and not sides  # a heading's underline
     found = []
-    for number, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
+    for number, line in enumerate(lines, 1):
         if line.startswith(("<<<<<<< ", ">>>>>>> ")) or (line == "=======" and not underlines):
             found.append(f"{path}:{number}: {line}")
     return found
@@ -62,6 +65,11 @@ def test_conflict_markers_are_found_in_text_and_not_in_headings(tmp_path):
     ]
     assert conflict_markers(heading) == [f"{heading}:4: <<<<<<< HEAD"]
     assert conflict_markers(binary) == []
+    notice = tmp_path / "NOTICE"
+    notice.write_text("Project\n=======\n")
+    assert conflict_markers(notice) == []  # a heading of a plain-text notice
+    notice.write_text("a\n=======\nb\n>>>>>>> other\n")
+    assert len(conflict_markers(notice)) == 2
     assert conflict_markers(tmp_path / "gone.py") == []
 
 
