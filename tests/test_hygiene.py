@@ -45,7 +45,8 @@ def conflict_markers(path: Path) -> list[str]:
         return []
     lines = data.decode("utf-8", errors="replace").splitlines()
     sides = any(line.startswith(("<<<<<<< ", ">>>>>>> ")) for line in lines)
-    underlines = path.suffix in (".md", ".rst", ".txt", "") and not sides  # a heading's underline
+    # A heading's underline: always in Markdown and reStructuredText, in a plain-text notice unless it has sides.
+    underlines = path.suffix in (".md", ".rst") or (path.suffix in (".txt", "") and not sides)
     found = []
     for number, line in enumerate(lines, 1):
         if line.startswith(("<<<<<<< ", ">>>>>>> ")) or (line == "=======" and not underlines):
