@@ -175,17 +175,29 @@ def detect_indent_unit(text: str, default: str = "    ") -> str:
 def _innermost_hole_capture(
     language: LanguageSupport, tree: tree_sitter.Tree, cursor_byte: int
 ) -> str | None:
-    """The capture name of the smallest holes.scm node around the cursor."""
-    best: tuple[int, str] | None = None
+    """The capture name of the smallest holes.scm node around the cursor; of two nodes of one extent
+    (``@moduledoc "..."``: a paren-less call's arguments are its one string), the inner one."""
+    best: tuple[int, str, tree_sitter.Node] | None = None
     captures = _captured(language.holes, tree, max(0, cursor_byte - 1), cursor_byte + 1)
     for name, nodes in captures.items():
         for node in nodes:
             inside = node.start_byte < cursor_byte < node.end_byte
             if name == "comment":  # a line comment ends at the line end, where the cursor often sits
                 inside = node.start_byte < cursor_byte <= node.end_byte
-            if inside and (best is None or node.end_byte - node.start_byte < best[0]):
-                best = (node.end_byte - node.start_byte, name)
+            size = node.end_byte - node.start_byte
+            if inside and (best is None or size < best[0] or (size == best[0] and _below(node, best[2]))):
+                best = (size, name, node)
     return best[1] if best else None
+
+
+def _below(node: tree_sitter.Node, other: tree_sitter.Node) -> bool:
+    """Whether ``other`` is one of ``node``'s ancestors."""
+    parent = node.parent
+    while parent is not None:
+        if parent == other:
+            return True
+        parent = parent.parent
+    return False
 
 
 def classify_hole(
