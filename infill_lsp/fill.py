@@ -27,6 +27,7 @@ from infill_lsp.postprocess import (
     parse_damage,
     suffix_line_overlap,
 )
+from infill_lsp.text_checks import glued_word, unbalanced_brackets
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,7 +234,11 @@ def finish_fill(raw: str, plan: HolePlan, language: LanguageSupport | None = Non
     without repeated lines and re-indented; trim what repeats the text after the hole; refuse control
     characters; then keep the reading that damages the parse least, and refuse it if it damages the parse
     more than the text had without it, or (where the plan knows the names in reach) if it uses a name
-    defined nowhere.
+    defined nowhere. Without a grammar (``language`` None: a file of any other language) the same holds
+    with the checks that need none: the reading that leaves the hole's line's brackets least unbalanced,
+    refused if it leaves them worse than the original text did (``text_checks.unbalanced_brackets``).
+    In every language a fill that runs on from a finished word into a new one (``return`` +
+    ``property``) is refused (``text_checks.glued_word``).
     """
     if not raw.replace("\r\n", "\n").startswith(plan.pinned):
         return Rejected("the fill does not start with the text it was pinned to")
@@ -244,7 +249,7 @@ def finish_fill(raw: str, plan: HolePlan, language: LanguageSupport | None = Non
         return Rejected("the fill holds control characters", text=readings[0].text)
     rendered = [Fill(plan.render(r.text), r.replaces) for r in readings]
     if language is None:
-        return rendered[0]
+        return _finish_without_grammar(rendered, plan)
     errors, brackets = parse_damage(language, plan.before + plan.original + plan.after)
     damages = [parse_damage(language, plan.before + r.text + plan.after[r.replaces :]) for r in rendered]
     best = min(range(len(rendered)), key=lambda i: sum(damages[i]))  # ties: the likelier reading
@@ -256,6 +261,8 @@ def finish_fill(raw: str, plan: HolePlan, language: LanguageSupport | None = Non
             f"{after_brackets} unbalanced brackets (before: {brackets})",
             text=chosen.text,
         )
+    if glued := _glued(chosen, plan):
+        return Rejected(f"the fill runs on from the word before it into {glued!r}", text=chosen.text)
     if plan.known_names:
         text = chosen.text
         if text.rstrip().endswith(":") and not plan.after[chosen.replaces :].split("\n", 1)[0].strip():
@@ -267,6 +274,33 @@ def finish_fill(raw: str, plan: HolePlan, language: LanguageSupport | None = Non
         made_up = made_up_names(plan.language, plan.before + plan.original + plan.after, filled, plan.known_names)
         if made_up:
             return Rejected(f"the fill uses names defined nowhere: {', '.join(made_up)}", text=chosen.text)
+    return chosen
+
+
+def _glued(fill: Fill, plan: HolePlan) -> str | None:
+    """The word ``fill`` glues onto the word before the hole (``text_checks.glued_word``); never for a
+    pinned start, which the user chose."""
+    if plan.pinned:
+        return None
+    return glued_word(plan.before, fill.text, plan.original + plan.after, plan.known_names)
+
+
+def _finish_without_grammar(rendered: list[Fill], plan: HolePlan) -> Fill | Rejected:
+    """Of the readings, the one whose brackets on the hole's line are least unbalanced (ties: the
+    likelier), refused if it unbalances them or glues onto a word."""
+
+    without = plan.line_prefix + plan.original + first_line(plan.after)
+
+    def damage(fill: Fill) -> str | None:
+        return unbalanced_brackets(without, plan.line_prefix + fill.text + first_line(plan.after[fill.replaces :]))
+
+    reasons = [damage(r) for r in rendered]
+    best = next((i for i, reason in enumerate(reasons) if reason is None), 0)
+    chosen = rendered[best]
+    if reasons[best] is not None:
+        return Rejected(reasons[best], text=chosen.text)
+    if glued := _glued(chosen, plan):
+        return Rejected(f"the fill runs on from the word before it into {glued!r}", text=chosen.text)
     return chosen
 
 

@@ -32,9 +32,13 @@ RAISE_MARKER = "<<fake-core:raise>>"
 DROP_MARKER = "<<fake-core:drop>>"
 
 
-def fill_text(request: InfillRequest) -> str:
-    """The fake core's answer: the pinned text, then a tag naming the end of the prefix and start of the suffix."""
-    return f"{request.pinned}[{request.prefix[-6:]}|{request.suffix[:6]}]"
+def fill_text(request: InfillRequest, brackets: str = "[]") -> str:
+    """The fake core's answer: the pinned text, then a tag naming the end of the prefix and start of the suffix.
+
+    ``brackets`` enclose the tag: ``[]`` (the default) makes a Python list; ``<>`` makes a tag whose first
+    line no bracket check refuses, for holes without a grammar (``FakeCore.brackets``).
+    """
+    return f"{request.pinned}{brackets[0]}{request.prefix[-6:]}|{request.suffix[:6]}{brackets[1]}"
 
 
 @dataclass(slots=True)
@@ -47,6 +51,8 @@ class _Job:
 
 class FakeCore:
     """Duck-types EngineCore; only the engine loop thread calls it, but counters are safe to read."""
+
+    brackets = "[]"  # what encloses the answer's tag (``fill_text``)
 
     def __init__(
         self,
@@ -124,7 +130,7 @@ class FakeCore:
                     out.append(InfillResult(request_id, (), FinishReason.CONVERGED))
                     continue
                 job.steps += 1
-                text = fill_text(request)
+                text = fill_text(request, self.brackets)
                 if job.steps >= job.budget:
                     del self._jobs[request_id]
                     self.completed += 1

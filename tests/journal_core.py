@@ -70,5 +70,8 @@ class JournalCore(FakeCore):
 
 
 def make_core(model_dir: str | None = None, **_: object) -> JournalCore:
-    """Steps of 10 ms (a held request must not spin a core), 3 of them a fill."""
-    return JournalCore(os.environ["FAKE_CORE_JOURNAL"], steps=3, step_delay=0.01)
+    """Steps of 10 ms (a held request must not spin a core), 3 of them a fill; ``$FAKE_CORE_BRACKETS``
+    (default ``[]``) encloses the answer's tag (``fake_core.fill_text``)."""
+    core = JournalCore(os.environ["FAKE_CORE_JOURNAL"], steps=3, step_delay=0.01)
+    core.brackets = os.environ.get("FAKE_CORE_BRACKETS", core.brackets)
+    return core

@@ -17,7 +17,9 @@ def picky_engine(monkeypatch):
     engine_core = pytest.importorskip("engine.core.engine_core")
     monkeypatch.setattr(engine_core, "load_core", lambda model_dir, **options: FakeCore())
     monkeypatch.setattr(
-        fake_core, "fill_text", lambda request: "len(values)" if request.prefix.endswith("return ") else "((("
+        fake_core,
+        "fill_text",
+        lambda request, brackets="[]": "len(values)" if request.prefix.endswith("return ") else "(((",
     )
 
 

@@ -95,9 +95,21 @@ class LiveApi:
         return status, json.loads(data)
 
 
+# Most holes here name no language: the fake core encloses its answers' tags in <> (the fill layer's bracket
+# check would refuse a first line that opens a [ it does not close).
+BRACKETS = "<>"
+
+
+@pytest.fixture(autouse=True)
+def _bracket_free_fake_answers(monkeypatch):
+    import fake_core
+
+    monkeypatch.setattr(fake_core.FakeCore, "brackets", BRACKETS)
+
+
 def shown(request: InfillRequest) -> str:
     """What the fill layer shows of the fake core's fill for a one-line hole: its first line."""
-    return fill_text(request).split("\n", 1)[0]
+    return fill_text(request, BRACKETS).split("\n", 1)[0]
 
 
 def _free_port() -> int:
@@ -175,7 +187,7 @@ def test_stop_strings_and_n_indent_cut_the_fill():
     assert cut_at_indent("a\n\n  b", 2) == ("a\n\n  b", False)  # blank lines do not end it
     assert flatten_fields({"a": {"b": 1}, "c": 2}, ["a/b", "c", "a/x"]) == {"a/b": 1, "c": 2}
     with LiveApi(FakeCore()) as api:
-        text = fill_text(InfillRequest("0", "value", ""))
+        text = fill_text(InfillRequest("0", "value", ""), BRACKETS)
         stop = text[3:5]
         status, answer = api.post("/infill", {"input_prefix": "value", "stop": [stop]})
         assert status == 200 and answer["content"] == text[:3] and answer["stop_type"] == "word"
@@ -188,7 +200,7 @@ def test_t_max_predict_ms_answers_the_whole_lines_denoised_so_far():
         status, answer = api.post("/infill", {"input_prefix": "ab\ncd", "t_max_predict_ms": 200})
         took = time.monotonic() - started
         assert status == 200 and answer["stop_type"] == "limit"
-        assert answer["content"] == "[ab"  # the whole lines so far ("[ab\n"), as the fill layer shows them
+        assert answer["content"] == "<ab"  # the whole lines so far ("<ab\n"), as the fill layer shows them
         assert took < 1.5
         assert _wait_for(lambda: core.cancelled_ids)
 
@@ -435,7 +447,8 @@ def test_the_engine_protocol_over_a_websocket():
             assert welcome.model_name == "fake-model"
             ws.send(msgspec.msgpack.encode(InfillRequest("7", "a = ", "\n")))
             result = msgspec.msgpack.decode(ws.recv(timeout=5), type=InfillResult)
-            assert result.request_id == "7" and result.candidates[0].text == fill_text(InfillRequest("0", "a = ", "\n"))
+            expected = fill_text(InfillRequest("0", "a = ", "\n"), BRACKETS)
+            assert result.request_id == "7" and result.candidates[0].text == expected
         try:
             with connect(url, additional_headers={"Authorization": "Bearer wrong-key-0123456789"}) as ws:
                 ws.recv(timeout=5)
@@ -522,7 +535,7 @@ def test_an_http_fill_that_breaks_the_file_is_refused_as_an_editor_would(monkeyp
     import fake_core
 
     fills = {"return f(": "[x", "return g(": "x"}  # the first leaves a bracket open, the second fits
-    monkeypatch.setattr(fake_core, "fill_text", lambda request: fills[request.prefix.rsplit("\n", 1)[-1].lstrip()])
+    monkeypatch.setattr(fake_core, "fill_text", lambda request, *_: fills[request.prefix.rsplit("\n", 1)[-1].lstrip()])
     hole = {"input_prefix": "def h(x):\n    ", "input_suffix": ")\n"}
     with LiveApi(FakeCore()) as api:
         for named in ({"language": "python"}, {"filename": "src/h.py"}):
@@ -535,5 +548,8 @@ def test_an_http_fill_that_breaks_the_file_is_refused_as_an_editor_would(monkeyp
             assert "does not parse" in answer["choices"][0]["refusal"]
         status, answer = api.post("/infill", {**hole, "prompt": "return g(", "language": "python"})
         assert answer["content"] == "x" and "refusal" not in answer
-        status, answer = api.post("/infill", {**hole, "prompt": "return f("})  # no language: no grammar's checks
-        assert answer["content"] == "[x"
+        # No language: the checks that need no grammar; "[x" leaves a bracket open, "x" fits.
+        status, answer = api.post("/infill", {**hole, "prompt": "return f("})
+        assert answer["content"] == "" and "open" in answer["refusal"]
+        status, answer = api.post("/infill", {**hole, "prompt": "return g("})
+        assert answer["content"] == "x" and "refusal" not in answer

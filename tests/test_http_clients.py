@@ -129,6 +129,11 @@ def _healthy(url: str) -> bool:
         return False
 
 
+# The journal core's answers enclose their tag in <>: these holes name no language, and the fill layer's
+# bracket check would refuse a first line that opens a [ it does not close.
+BRACKETS = "<>"
+
+
 @pytest.fixture
 def start_engine() -> Iterator[Callable[..., HttpEngine]]:
     """Start ``python -m engine --http 127.0.0.1:PORT`` (a free port, a private socket folder) on the
@@ -140,7 +145,8 @@ def start_engine() -> Iterator[Callable[..., HttpEngine]]:
     ) -> HttpEngine:
         run_dir = Path(tempfile.mkdtemp(prefix="infill-h", dir="/tmp"))  # short: sun_path holds 107 bytes
         run_dir.chmod(0o700)
-        env = {**os.environ, "PYTHONPATH": PYTHONPATH, "FAKE_CORE_JOURNAL": str(run_dir / "journal.jsonl")}
+        env = {**os.environ, "PYTHONPATH": PYTHONPATH, "FAKE_CORE_JOURNAL": str(run_dir / "journal.jsonl"),
+               "FAKE_CORE_BRACKETS": BRACKETS}
         for _ in range(3):  # another process may take the free port before the engine binds it
             port = _free_port()
             log = run_dir / f"engine-{port}.log"
@@ -189,7 +195,7 @@ def start_engine() -> Iterator[Callable[..., HttpEngine]]:
 def expected_fill(prefix: str, suffix: str) -> str:
     """What a client is shown of the journal core's answer for this prefix and suffix: the fill layer keeps the
     first line of a one-line hole's fill."""
-    return fill_text(InfillRequest("0", prefix, suffix)).split("\n", 1)[0]
+    return fill_text(InfillRequest("0", prefix, suffix), BRACKETS).split("\n", 1)[0]
 
 
 # ---- llama.vim in a headless Neovim -------------------------------------------------------------

@@ -15,7 +15,8 @@ from infill_lsp.languages import SUPPORTED_ABI, GrammarError, LanguageRegistry, 
 
 REGISTRY = LanguageRegistry()
 
-# One sample per language: parses without errors, and "|" marks a cursor inside an argument list.
+# One sample per language: parses without errors, and "|" marks a cursor inside an argument list (or, for
+# a language without one, a hole of the kind SAMPLE_KINDS names).
 SAMPLES = {
     "python": "import os\n\ndef f(a):\n    return os.path.join(a, |'x')\n",
     "javascript": "import x from 'y';\nfunction f(a) {\n  return g(a, |1);\n}\n",
@@ -35,6 +36,17 @@ SAMPLES = {
     "haskell": "module A where\n\nimport Data.List (nub)\n\nf :: Int -> [Int]\nf a = nub [a, |1]\n",
     "lua": 'local json = require("json")\n\nlocal function f(a)\n  return g(a, |1)\nend\n',
     "php": "<?php\nuse A\\B;\n\nfunction f($a) {\n    return g($a, |1);\n}\n",
+    "json": '{"a": [1, 2],\n "b": "x|y"}\n',
+    "yaml": "a: 1\nb: [x, |y]\n",
+    "toml": "[t]\na = 1\nb = { c = 1, |d = 2 }\n",
+    "html": '<p>a</p>\n<a href="x" |title="y">z</a>\n',
+    "css": "a {\n  color: rgb(1, |2, 3);\n}\n",
+    "sql": "SELECT 1;\nSELECT count(a, |b) FROM t;\n",
+    "markdown": "# Ti|tle\n\nSome text.\n",
+}
+SAMPLE_KINDS = {
+    "json": HoleKind.STRING,
+    "markdown": HoleKind.STRING,
 }
 
 
@@ -55,7 +67,7 @@ def test_language_loads_parses_and_its_queries_capture(name):
     assert not tree.root_node.has_error, str(tree.root_node)
     boundaries = tree_sitter.QueryCursor(support.boundaries).captures(tree.root_node)
     assert len(boundaries.get("boundary", [])) >= 2
-    assert classify_hole(text, cursor, support, tree) is HoleKind.ARGUMENTS
+    assert classify_hole(text, cursor, support, tree) is SAMPLE_KINDS.get(name, HoleKind.ARGUMENTS)
 
 
 @pytest.mark.parametrize(

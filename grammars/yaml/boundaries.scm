@@ -1,0 +1,7 @@
+; Mapping pairs, sequence items and documents: context may be cut at their start (prefix) or end (suffix).
+[
+  (document)
+  (block_mapping_pair)
+  (block_sequence_item)
+  (comment)
+] @boundary
