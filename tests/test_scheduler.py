@@ -115,3 +115,20 @@ def test_on_a_cpu_a_client_gets_at_most_twice_the_lightest_clients_canvases_a_st
     assert [job.request.client for job, _ in shared].count("key:b") == 2
     assert len(batch_share(heavy + light, 64)) == 64  # fill: the batch is full
     assert len(batch_share(heavy, 64, equalize=2.0)) == 64  # one client: nothing to share
+    # Weighed in tokens: beside a light client's 16-token canvas, 128-token canvases wait a step.
+    wide = [(Job(InfillRequest("w", "", "", client="key:a")), [128, 128])]
+    narrow = [(Job(InfillRequest("n", "", "", client="key:b")), [16])]
+    shared = batch_share(wide + narrow, 64, equalize=2.0, size=lambda width: width)
+    assert [(job.request.client, width) for job, width in shared] == [("key:b", 16)]
+
+
+def test_on_a_cpu_a_heavy_clients_prompts_encode_a_chunk_a_step_while_a_light_client_works(small_core):
+    core = small_core
+    core.add(InfillRequest("heavy", HEAVY_PREFIX, "\n", document_key="h", client="key:a", max_steps=4))
+    core.add(InfillRequest("light", "x = ", "\n", document_key="l", client="key:b", canvas_lengths=(8,), max_steps=8))
+    core.step()
+    heavy, light = core.jobs["heavy"], core.jobs["light"]
+    assert light.encoded and light.slots  # the light prompt is encoded at once
+    assert 0 < len(heavy.kv.ids) <= core.runner.chunk  # the heavy one by one chunk a step meanwhile
+    while core.has_work():
+        core.step()

@@ -269,20 +269,39 @@ class EngineCore:
         budget = self.config.prefill_tokens_per_step
         short: list[Job] = []
         waiting = [j for j in self.jobs.values() if not (j.encoded and j.slots)]
-        for job in prefill_order(waiting, client_load(self.jobs.values())):
+        load = client_load(self.jobs.values())
+        # Equal share (a CPU): while several clients have work, the least loaded one's prompts take the budget
+        # and the others' one chunk a step, so a light request does not wait on a heavy client's encoding.
+        lightest = None
+        if self._equalize and len(load) > 1:
+            work: dict[str, int] = {}
+            for job in self.jobs.values():
+                work[job.request.client] = work.get(job.request.client, 0) + len(job.prompt)
+            lightest = min(load, key=lambda client: (load[client], work.get(client, 0)))  # fewest, then shortest
+        others = self.runner.chunk if lightest is not None else budget
+        order = prefill_order(waiting, load)
+        order.sort(key=lambda job: job.request.client != lightest)  # stable: the lightest client's prompts first
+        for job in order:
             if budget <= 0:
                 break
+            mine = lightest is None or job.request.client == lightest
+            allowance = budget if mine else min(budget, others)
+            if allowance <= 0:
+                continue
             if not job.kv.ids:
                 job.kv = self.kv_store.lookup(job.request.document_key, job.prompt)
                 job.cached_tokens = len(job.kv.ids)
                 job.started = time.monotonic()
             remaining = len(job.prompt) - len(job.kv.ids)
-            if 0 < remaining <= self.runner.chunk:
+            if 0 < remaining <= (self.runner.chunk if mine else min(self.runner.chunk, allowance)):
                 short.append(job)
                 budget -= remaining
+                others -= 0 if mine else remaining
                 continue
-            job.kv = self.runner.encode(job.kv, job.prompt, budget)
-            budget -= remaining - (len(job.prompt) - len(job.kv.ids))
+            job.kv = self.runner.encode(job.kv, job.prompt, allowance)
+            used = remaining - (len(job.prompt) - len(job.kv.ids))
+            budget -= used
+            others -= 0 if mine else used
             if job.encoded:
                 self._encoded(job)
         if len(short) > 1:
@@ -342,7 +361,8 @@ class EngineCore:
         return torch.Generator(device=self.runner.device).manual_seed(seed)
 
     def _denoise(self, out: list[Message]) -> None:
-        active = batch_share(self._pending_canvases(), self.config.max_batch_canvases, equalize=self._equalize)
+        active = batch_share(self._pending_canvases(), self.config.max_batch_canvases, equalize=self._equalize,
+                             size=lambda slot: slot.width)
         by_width: dict[int, list[tuple[Job, Slot]]] = {}
         for pair in active:
             by_width.setdefault(pair[1].width, []).append(pair)

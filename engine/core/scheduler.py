@@ -15,8 +15,7 @@ Pure: no torch, no IO. The core hands in its jobs in arrival order.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol, TypeVar
 
 from engine.protocol import InfillRequest, Priority
@@ -63,12 +62,14 @@ def prefill_order(waiting: Iterable[J], load: Mapping[str, int] | None = None) -
     return order
 
 
-def batch_share(pending: Sequence[tuple[J, Sequence[S]]], capacity: int, *, equalize: float = 0.0) -> list[tuple[J, S]]:
+def batch_share(pending: Sequence[tuple[J, Sequence[S]]], capacity: int, *, equalize: float = 0.0,
+                size: Callable[[S], int] = lambda canvas: 1) -> list[tuple[J, S]]:
     """The (job, canvas) pairs one step denoises, at most ``capacity``: ``pending`` (jobs in arrival order,
     each with its canvases not yet done) class by class, each class's room shared out between its clients
     one canvas at a time. A client's canvases are taken in its own job order. ``equalize`` > 0: while a class
-    has several clients, none gets more than ``equalize`` times the smallest client's want (on a CPU a step
-    costs in proportion to its batch, so this keeps a light client's steps about as short as alone)."""
+    has several clients, none gets more than ``equalize`` times the smallest client's want, in ``size`` units (a
+    canvas's tokens: on a CPU a step costs in proportion to the tokens it denoises, so this keeps a light
+    client's steps about as short as alone; a heavier client waits a step rather than slow it down)."""
     chosen: list[tuple[J, S]] = []
     classes = _by_class_and_client(job for job, canvases in pending if canvases)
     canvases_of = {id(job): canvases for job, canvases in pending}
@@ -79,11 +80,22 @@ def batch_share(pending: Sequence[tuple[J, Sequence[S]]], capacity: int, *, equa
         wants = [[(job, c) for job in jobs for c in canvases_of[id(job)]] for jobs in clients.values()]
         claims = [len(w) for w in wants]
         if equalize > 0 and len(claims) > 1:
-            cap = max(1, math.ceil(equalize * min(claims)))
-            claims = [min(claim, cap) for claim in claims]
+            sizes = [[size(canvas) for _, canvas in w] for w in wants]
+            cap = equalize * min(sum(s) for s in sizes)
+            claims = [_fitting(s, cap) for s in sizes]
         for pairs, quota in zip(wants, fair_quotas(claims, room), strict=True):
             chosen.extend(pairs[:quota])
     return chosen
+
+
+def _fitting(sizes: Sequence[int], cap: float) -> int:
+    """How many of ``sizes``, taken in order, fit in ``cap``."""
+    total = 0
+    for count, each in enumerate(sizes):
+        total += each
+        if total > cap:
+            return count
+    return len(sizes)
 
 
 def fair_quotas(wants: Sequence[int], room: int) -> list[int]:
