@@ -270,15 +270,21 @@ class EngineCore:
         short: list[Job] = []
         waiting = [j for j in self.jobs.values() if not (j.encoded and j.slots)]
         load = client_load(self.jobs.values())
-        # Equal share (a CPU): while several clients have work, the least loaded one's prompts take the budget
-        # and the others' one chunk a step, so a light request does not wait on a heavy client's encoding.
+        # Equal share (a CPU): while several clients have work, the least loaded one's prompts take the budget and
+        # the others' encode at most twice the tokens the lightest has in this step (its prompt left to encode
+        # and its canvases), so a light request does not wait on a heavy client's encoding, nor stalls it.
         lightest = None
         if self._equalize and len(load) > 1:
             work: dict[str, int] = {}
             for job in self.jobs.values():
                 work[job.request.client] = work.get(job.request.client, 0) + len(job.prompt)
             lightest = min(load, key=lambda client: (load[client], work.get(client, 0)))  # fewest, then shortest
-        others = self.runner.chunk if lightest is not None else budget
+        others = budget
+        if lightest is not None:
+            light = [job for job in self.jobs.values() if job.request.client == lightest]
+            tokens = sum(len(job.prompt) - len(job.kv.ids) for job in light if not job.encoded)
+            tokens += sum(slot.width for job in light for slot in job.slots if not slot.done)
+            others = max(1, int(self._equalize * tokens))
         order = prefill_order(waiting, load)
         order.sort(key=lambda job: job.request.client != lightest)  # stable: the lightest client's prompts first
         for job in order:
