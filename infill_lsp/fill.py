@@ -27,7 +27,7 @@ from infill_lsp.postprocess import (
     parse_damage,
     suffix_line_overlap,
 )
-from infill_lsp.text_checks import glued_word, unbalanced_brackets
+from infill_lsp.text_checks import glued_word, open_string, unbalanced_brackets
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +263,8 @@ def finish_fill(raw: str, plan: HolePlan, language: LanguageSupport | None = Non
         )
     if glued := _glued(chosen, plan):
         return Rejected(f"the fill runs on from the word before it into {glued!r}", text=chosen.text)
+    if stray := _stray_quote(chosen, plan):
+        return Rejected(stray, text=chosen.text)
     if plan.known_names:
         text = chosen.text
         if text.rstrip().endswith(":") and not plan.after[chosen.replaces :].split("\n", 1)[0].strip():
@@ -285,6 +287,15 @@ def _glued(fill: Fill, plan: HolePlan) -> str | None:
     return glued_word(plan.before, fill.text, plan.original + plan.after, plan.known_names)
 
 
+def _stray_quote(fill: Fill, plan: HolePlan) -> str | None:
+    """Why a one-line ``fill`` leaves a string open on its line (``text_checks.open_string``): a parse may
+    count that as no more damage than the hole had (``len(`` left open, ``len(x) "`` ends it badly)."""
+    if "\n" in fill.text:
+        return None
+    without = plan.line_prefix + plan.original + first_line(plan.after)
+    return open_string(without, plan.line_prefix + fill.text + first_line(plan.after[fill.replaces :]))
+
+
 def _finish_without_grammar(rendered: list[Fill], plan: HolePlan) -> Fill | Rejected:
     """Of the readings, the one whose brackets on the hole's line are least unbalanced (ties: the
     likelier), refused if it unbalances them or glues onto a word."""
@@ -301,6 +312,8 @@ def _finish_without_grammar(rendered: list[Fill], plan: HolePlan) -> Fill | Reje
         return Rejected(reasons[best], text=chosen.text)
     if glued := _glued(chosen, plan):
         return Rejected(f"the fill runs on from the word before it into {glued!r}", text=chosen.text)
+    if stray := _stray_quote(chosen, plan):
+        return Rejected(stray, text=chosen.text)
     return chosen
 
 

@@ -72,6 +72,33 @@ def bracket_balance(text: str) -> Balance:
     return Balance(unclosed=len(stack), unopened=unopened)
 
 
+def _open_strings(line: str) -> int:
+    """1 when ``line`` leaves a double-quoted string open (a ``"`` with no closer on the line), else 0.
+
+    Single-quoted strings are skipped when closed and otherwise ignored (an apostrophe is prose as often as
+    code), and so is what follows a ``#`` or ``//`` comment marker outside a string."""
+    i = 0
+    while i < len(line):
+        c = line[i]
+        if c in _QUOTES:
+            end = _string_end(line, i)
+            if end is None:
+                return 1 if c == '"' else 0
+            i = end
+            continue
+        if c == "#" or line.startswith("//", i):
+            return 0
+        i += 1
+    return 0
+
+
+def open_string(without: str, with_fill: str) -> str | None:
+    """Why the hole's line ``with_fill`` leaves a string open that the line ``without`` the fill did not."""
+    if _open_strings(with_fill) > _open_strings(without):
+        return "the fill leaves a string open"
+    return None
+
+
 def unbalanced_brackets(without: str, with_fill: str) -> str | None:
     """Why the text ``with_fill`` has worse brackets than the text ``without`` the fill had, or None.
 

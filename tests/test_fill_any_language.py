@@ -182,3 +182,24 @@ def test_a_glued_word_is_refused_where_a_grammar_parses_it_as_a_name():
     outcome = finish("file:///src/box.js", marked, "property;", "javascript")
     assert isinstance(outcome, Rejected) and "'returnproperty'" in outcome.reason
     assert finish("file:///src/box.js", marked, " this.property;", "javascript") == Fill(" this.property;")
+
+
+MEAN = '''def mean(values: list[float]) -> float:
+    """Return the arithmetic mean of values."""
+    if not values:
+        raise ValueError("mean of an empty list")
+    return sum(values) / len(|
+'''
+
+
+@pytest.mark.parametrize(("uri", "language_id"),
+                         [("file:///src/stats.py", "python"), ("file:///x.unknown", "plaintext")])
+def test_a_one_line_fill_that_leaves_a_string_open_is_refused(uri, language_id):
+    """Found in the VS Code end-to-end test: ``len(`` + ``values) "`` parses no worse than ``len(`` alone (one
+    error either way), but the stray quote opens a string the line never closes."""
+    refused = finish(uri, MEAN, 'values) "', language_id)
+    assert isinstance(refused, Rejected) and "string open" in refused.reason
+    kept = finish(uri, MEAN, "values)", language_id)
+    assert isinstance(kept, Fill) and kept.text == "values)"
+    prose = finish(uri, MEAN.replace("len(|", "len(values)  # the mean isn|"), "'t defined for none", language_id)
+    assert not isinstance(prose, Rejected) or "string open" not in prose.reason  # an apostrophe is prose
