@@ -91,7 +91,9 @@ async def assert_no_leaks(
     while leaked and time.monotonic() < settle:
         await asyncio.sleep(0.05)
         leaked &= open_fds()
-    assert not leaked, f"file descriptors leaked: {fd_kinds(leaked)}"
+    # An fd that closed before it could be described (its /proc link gone) was not leaked either.
+    described = fd_kinds(leaked)
+    assert not described, f"file descriptors leaked: {described}"
 
 
 @soak.mark
