@@ -27,7 +27,7 @@ from infill_lsp.postprocess import (
     parse_damage,
     suffix_line_overlap,
 )
-from infill_lsp.text_checks import glued_word, open_string, unbalanced_brackets
+from infill_lsp.text_checks import glued_word, open_string, stutter, unbalanced_brackets
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,7 +263,7 @@ def finish_fill(raw: str, plan: HolePlan, language: LanguageSupport | None = Non
         )
     if glued := _glued(chosen, plan):
         return Rejected(f"the fill runs on from the word before it into {glued!r}", text=chosen.text)
-    if stray := _stray_quote(chosen, plan):
+    if stray := _stray_quote(chosen, plan) or _stuttered(chosen, plan):
         return Rejected(stray, text=chosen.text)
     if plan.known_names:
         text = chosen.text
@@ -285,6 +285,13 @@ def _glued(fill: Fill, plan: HolePlan) -> str | None:
     if plan.pinned:
         return None
     return glued_word(plan.before, fill.text, plan.original + plan.after, plan.known_names)
+
+
+def _stuttered(fill: Fill, plan: HolePlan) -> str | None:
+    """Why ``fill`` repeats the word right before the hole (``text_checks.stutter``); never for a pinned start."""
+    if plan.pinned or not (word := stutter(plan.before, fill.text)):
+        return None
+    return f"the fill repeats the word before it ({word!r})"
 
 
 def _stray_quote(fill: Fill, plan: HolePlan) -> str | None:
@@ -312,7 +319,7 @@ def _finish_without_grammar(rendered: list[Fill], plan: HolePlan) -> Fill | Reje
         return Rejected(reasons[best], text=chosen.text)
     if glued := _glued(chosen, plan):
         return Rejected(f"the fill runs on from the word before it into {glued!r}", text=chosen.text)
-    if stray := _stray_quote(chosen, plan):
+    if stray := _stray_quote(chosen, plan) or _stuttered(chosen, plan):
         return Rejected(stray, text=chosen.text)
     return chosen
 

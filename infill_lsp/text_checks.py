@@ -92,6 +92,20 @@ def _open_strings(line: str) -> int:
     return 0
 
 
+_LAST_WORD = re.compile(r"(\w+)[ \t]+\Z")
+_FIRST_WORD = re.compile(r"[ \t]*(\w+)")
+
+
+def stutter(before: str, fill: str) -> str | None:
+    """The word a fill repeats right after itself (``return`` + ``return x``), or None: the text before the
+    hole ends with a word and blanks, and the fill starts with the same word (a hole's text whose parse was
+    already broken can hide this from a parse check)."""
+    last, first = _LAST_WORD.search(before), _FIRST_WORD.match(fill)
+    if last and first and last.group(1) == first.group(1) and not last.group(1).isdigit():
+        return last.group(1)
+    return None
+
+
 def open_string(without: str, with_fill: str) -> str | None:
     """Why the hole's line ``with_fill`` leaves a string open that the line ``without`` the fill did not."""
     if _open_strings(with_fill) > _open_strings(without):

@@ -203,3 +203,14 @@ def test_a_one_line_fill_that_leaves_a_string_open_is_refused(uri, language_id):
     assert isinstance(kept, Fill) and kept.text == "values)"
     prose = finish(uri, MEAN.replace("len(|", "len(values)  # the mean isn|"), "'t defined for none", language_id)
     assert not isinstance(prose, Rejected) or "string open" not in prose.reason  # an apostrophe is prose
+
+
+@pytest.mark.parametrize(("uri", "language_id"), [("file:///s.py", "python"), ("file:///x.unknown", "plaintext")])
+def test_a_fill_repeating_the_word_before_it_is_refused(uri, language_id):
+    """Found in `make demo`: `return ` + `return` parses no worse than `return ` alone (one error either way)."""
+    marked = "def f(a):\n    return |\n"
+    refused = finish(uri, marked, "return", language_id)
+    assert isinstance(refused, Rejected)  # in Python the parse refuses it first; without a grammar, this rule
+    assert language_id == "python" or "repeats the word" in refused.reason
+    kept = finish(uri, marked, "a + 1", language_id)
+    assert isinstance(kept, Fill) and kept.text == "a + 1"

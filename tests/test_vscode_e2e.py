@@ -66,11 +66,10 @@ USER_SETTINGS = {
     "infill.engine.device": "cpu",
     "infill.engine.idleExitSeconds": 60,
     "infill.requestTimeoutMs": 30_000,
-    # The embedded model samples (the seed is the engine's request id) and the server's checks refuse
-    # fills that do not fit, so a cursor's fill may be empty. Typed as drive-vscode.cjs types it, with the
-    # engine's caches of the keystrokes before, "    return sum(values) / len(" got a fill in 20 tries of
-    # 20 with three candidates, and 10 of 12 with one; "    return " 3 of 8 with three.
+    # The embedded model samples (the seed comes from the request's text, so a run repeats) and the server's
+    # checks refuse fills that do not fit, so a cursor's fill may be empty: a few candidates each time.
     "infill.numCandidates": 3,
+    "infill.invokedCandidates": 8,  # Fill Selection
     "infill.invokedSteps": 16,  # Fill Selection: the CPU is small
     "infill.commandTimeoutMs": 50_000,
 }
