@@ -1,29 +1,6 @@
-; Statement- and definition-level nodes: context may be cut at their start (prefix) or end (suffix).
+; inherits: c
+; C's boundaries, and the nodes C++ adds.
 [
-  (preproc_include)
-  (preproc_def)
-  (preproc_function_def)
-  (preproc_call)
-  (preproc_if)
-  (preproc_ifdef)
-  (function_definition)
-  (declaration)
-  (type_definition)
-  (struct_specifier)
-  (union_specifier)
-  (enum_specifier)
-  (expression_statement)
-  (if_statement)
-  (for_statement)
-  (while_statement)
-  (do_statement)
-  (switch_statement)
-  (case_statement)
-  (return_statement)
-  (break_statement)
-  (continue_statement)
-  (goto_statement)
-  (labeled_statement)
   (class_specifier)
   (namespace_definition)
   (template_declaration)
@@ -39,5 +16,4 @@
   (linkage_specification)
   (co_return_statement)
   (friend_declaration)
-  (comment)
 ] @boundary
