@@ -55,6 +55,9 @@ def loads(monkeypatch) -> list[tuple[object, dict]]:
         ({"core_factory": "os.system"}, "core_factory"),
         ({"model_dir": "/a/string"}, "model_dir"),
         ({"stop_rule": "never"}, "stop_rule"),
+        ({"step_seconds": "-1"}, "step_seconds"),
+        ({"step_seconds": "inf"}, "step_seconds"),
+        ({"step_seconds": "soon"}, "step_seconds"),
     ],
 )
 def test_a_bad_launch_is_refused_naming_its_field(fields, name):
@@ -66,12 +69,14 @@ def test_to_argv_round_trips_through_the_engine_command_line(tmp_path):
     from engine.host.server import parse_args as _parse_args
 
     launch = EngineLaunch(model_dir=tmp_path / "m", device="cuda:1", backend="onnx", dtype="float32",
-                          idle_exit=2.5, core_factory="fake_core:make_core", stop_rule="canvas")  # fmt: skip
+                          idle_exit=2.5, core_factory="fake_core:make_core", stop_rule="canvas",
+                          step_seconds="0.05")  # fmt: skip
     if not launch_module.onnx_available():
         launch = dataclasses.replace(launch, backend="torch")
     args, parsed, http = _parse_args(["--socket", "/tmp/x.sock", *launch.to_argv()])
     assert parsed == launch and args.socket == Path("/tmp/x.sock") and http == []  # no front asked for
     assert EngineLaunch().to_argv() == []
+    assert launch.engine_config().step_seconds == 0.05
     relative = EngineLaunch(model_dir=Path("models/m")).to_argv()
     assert relative == ["--model", str(Path("models/m").absolute())]
 

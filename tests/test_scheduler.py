@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from engine.core.config import EngineConfig
-from engine.core.scheduler import batch_share, class_rank, fair_quotas, prefill_order
+from engine.core.scheduler import StepPace, batch_share, class_rank, fair_quotas, prefill_order
 from engine.protocol import InfillRequest, InfillResult, Priority
 
 
@@ -48,7 +48,8 @@ def test_the_batch_is_shared_between_clients_and_classes_come_first():
     a = [(_job(i, "a"), [f"a{i}.{k}" for k in range(8)]) for i in range(4)]  # 32 canvases
     b = [(_job(9, "b"), ["b9.0"])]
     batch = batch_share(a + b, 8)
-    assert [c for _, c in batch] == [f"a0.{k}" for k in range(7)] + ["b9.0"]
+    assert sorted(c for _, c in batch) == sorted([f"a0.{k}" for k in range(7)] + ["b9.0"])
+    assert [c for _, c in batch][:3] == ["b9.0", "a0.0", "a0.1"]  # one client at a time, the smallest share first
     warm_first = [(_job(1, "a", priority=Priority.BATCH), ["x", "y"]), (_job(2, "b"), ["z"])]
     assert [c for _, c in batch_share(warm_first, 2)] == ["z", "x"]
 
@@ -132,3 +133,67 @@ def test_on_a_cpu_a_heavy_clients_prompts_encode_a_chunk_a_step_while_a_light_cl
     assert 0 < len(heavy.kv.ids) <= 2 * (len(light.prompt) + 8)  # the heavy one by twice the light one's tokens
     while core.has_work():
         core.step()
+
+
+# ---- a step's time target ----------------------------------------------------------------------
+
+
+def test_a_steps_canvases_fit_its_token_room_the_lightest_client_first_and_never_none():
+    @dataclass
+    class Job:
+        request: InfillRequest
+
+    heavy = [(Job(InfillRequest("h", "", "", client="key:a")), [64] * 8)]
+    light = [(Job(InfillRequest("l", "", "", client="key:b")), [16])]
+    shared = batch_share(heavy + light, 64, size=lambda width: width, tokens=150)
+    assert [(job.request.client, width) for job, width in shared] == [("key:b", 16), ("key:a", 64), ("key:a", 64)]
+    assert len(batch_share(heavy, 64, size=lambda width: width, tokens=1)) == 1  # a step always makes progress
+    assert len(batch_share(heavy + light, 64, size=lambda width: width)) == 9  # no room given: no bound
+
+
+def test_step_pace_learns_what_a_token_costs_and_bounds_the_step_to_its_target():
+    pace = StepPace(0.2)
+    assert pace.prompt_tokens(2048, canvases_waiting=False) == StepPace.FIRST_PROMPT_TOKENS  # nothing measured yet
+    assert pace.canvas_tokens(0.0) == StepPace.FIRST_CANVAS_TOKENS
+    pace.observed("prompt", 1000, 1.0)  # 1 ms a prompt token
+    pace.observed("canvas", 100, 0.2)  # 2 ms a canvas token
+    assert pace.prompt_tokens(2048, canvases_waiting=False) == 200
+    assert pace.prompt_tokens(2048, canvases_waiting=True) == 100  # half the target when canvases wait too
+    assert pace.prompt_tokens(50, canvases_waiting=False) == 50  # never above the configured budget
+    assert pace.canvas_tokens(0.1) == 50  # what is left after 0.1 s of encoding
+    assert pace.canvas_tokens(0.5) == 0  # encoding overran: batch_share still takes one canvas
+    pace.observed("prompt", 100, 1.0)  # dearer now: the average moves towards it
+    assert StepPace.LEAST_PROMPT_TOKENS <= pace.prompt_tokens(2048, canvases_waiting=False) < 200
+    pace.observed("prompt", 0, 1.0)  # nothing encoded: nothing learnt
+    unbounded = StepPace(0)
+    unbounded.observed("canvas", 1, 100.0)
+    assert unbounded.prompt_tokens(2048, canvases_waiting=True) == 2048 and unbounded.canvas_tokens(0.0) is None
+    with pytest.raises(ValueError, match="time target"):
+        StepPace(-1)
+    with pytest.raises(ValueError, match="step_seconds"):
+        EngineConfig(step_seconds="fast")
+    with pytest.raises(ValueError, match="step_seconds"):
+        EngineConfig(step_seconds=-0.5)
+
+
+def test_on_a_cpu_a_heavy_step_is_cut_to_the_time_target(tiny_model_dir):
+    """Once the core has learnt that a canvas token costs 10 ms, a 0.2 s step denoises 20 tokens' worth (one
+    32-token canvas: at least one) and encodes at most the prompt share, however much one client queued."""
+    from engine.core.engine_core import load_core
+
+    core = load_core(tiny_model_dir, config=EngineConfig(step_seconds=0.2))
+    assert core.pace.seconds == 0.2
+    for rid in range(4):
+        core.add(InfillRequest(f"h{rid}", HEAVY_PREFIX + f"# {rid}\n", "\n", document_key=f"h{rid}", client="key:a",
+                               canvas_lengths=(32,), num_candidates=8, max_steps=50))
+    while not any(job.slots for job in core.jobs.values()):
+        core.step()
+    core.pace.per_token = {"prompt": 0.001, "canvas": 0.01}
+    core.pace.observed = lambda kind, tokens, seconds: None  # keep the costs fixed for the test
+    before = {id(slot): slot.steps for job in core.jobs.values() for slot in job.slots}
+    encoded = sum(len(job.kv.ids) for job in core.jobs.values())
+    core.step()
+    advanced = [slot for job in core.jobs.values() for slot in job.slots if slot.steps > before.get(id(slot), 0)]
+    assert len(advanced) == 1
+    assert sum(len(job.kv.ids) for job in core.jobs.values()) - encoded <= max(100, StepPace.LEAST_PROMPT_TOKENS)
+    assert load_core(tiny_model_dir, config=EngineConfig(step_seconds=0)).pace.seconds == 0

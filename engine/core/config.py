@@ -36,6 +36,11 @@ class EngineConfig:
     # smallest client's want, so a light request's steps stay short on a CPU, where a step's cost grows with
     # its batch; "auto": equal on a CPU, fill elsewhere.
     step_share: str = "auto"
+    # About how long one step may take, in seconds: its prompt tokens and canvases are chosen to fit, from what
+    # past steps cost per token. A request that arrives waits for the step in flight, so this bounds that wait
+    # when another client has a lot of work queued. "auto": 0.2 on a CPU (a step's cost grows with its tokens),
+    # no bound elsewhere (a GPU step costs about the same at any batch size); 0: no bound.
+    step_seconds: float | str = "auto"
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
 
     def __post_init__(self) -> None:
@@ -56,6 +61,10 @@ class EngineConfig:
             raise ValueError(f"EngineConfig.stop_rule must be one of {', '.join(STOP_RULES)}, got {self.stop_rule!r}")
         if self.step_share not in ("auto", "fill", "equal"):
             raise ValueError(f"EngineConfig.step_share must be auto, fill or equal, got {self.step_share!r}")
+        if self.step_seconds != "auto" and (
+            isinstance(self.step_seconds, (str, bool)) or not 0 <= self.step_seconds < float("inf")
+        ):
+            raise ValueError(f"EngineConfig.step_seconds must be auto or seconds >= 0, got {self.step_seconds!r}")
         if self.max_suffix_tokens < 0:
             raise ValueError("EngineConfig.max_suffix_tokens must be >= 0")
         for name in ("single_line_canvases", "multi_line_canvases"):

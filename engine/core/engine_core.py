@@ -30,7 +30,7 @@ from engine.core.config import EngineConfig
 from engine.core.kv import KVStore, PromptKV
 from engine.core.runner import Runner
 from engine.core.sampler import GenerateConfig, denoise_step, generate_step, initial_canvas
-from engine.core.scheduler import PRIORITIES, batch_share, client_load, prefill_order
+from engine.core.scheduler import PRIORITIES, StepPace, batch_share, client_load, prefill_order
 from engine.model.checkpoint import check_model_dir, default_model_dir, load_model, resolve_device
 from engine.prompt.formats import choose_format
 from engine.prompt.tokenizer import InfillTokenizer
@@ -50,6 +50,10 @@ from engine.protocol import (
 CODE_SAMPLE = Path(__file__).resolve().parents[1] / "prompt" / "code_sample.txt"
 
 Message = Partial | InfillResult | ErrorReply
+
+# A step's time target on a CPU (EngineConfig.step_seconds "auto"): a request that arrives waits about this
+# long for the step in flight, and a batch of a few canvases still fits one step.
+CPU_STEP_SECONDS = 0.2
 
 
 @dataclass(slots=True)
@@ -110,6 +114,9 @@ class EngineCore:
         if share == "auto":
             share = "equal" if str(getattr(runner, "device", "cpu")).startswith("cpu") else "fill"
         self._equalize = 2.0 if share == "equal" else 0.0  # each client's canvases a step: <= 2x the lightest's
+        on_cpu = str(getattr(runner, "device", "cpu")).startswith("cpu")
+        seconds = self.config.step_seconds
+        self.pace = StepPace((CPU_STEP_SECONDS if on_cpu else 0.0) if seconds == "auto" else float(seconds))
         self.generation = generation  # the generate policy's settings; None: the engine's own policy
         self.policy = "engine" if generation is None else "generate"
         self.format = choose_format(tokenizer, self.config.prompt_format, self.config.prompt_template).bind(tokenizer)
@@ -246,10 +253,11 @@ class EngineCore:
         out: list[Message] = []
         for job in [j for j in self.jobs.values() if j.cancelled]:
             out.append(self._finish(job, FinishReason.CANCELLED))
+        started = time.perf_counter()
         self._prefill()
         for job in [j for j in self.jobs.values() if j.request.warm and j.encoded_at]:
             out.append(self._finish(job, FinishReason.CONVERGED))
-        self._denoise(out)
+        self._denoise(out, time.perf_counter() - started)
         for job in [j for j in self.jobs.values() if j.slots and all(s.done for s in j.slots)]:
             capped = not all(s.converged for s in job.slots)
             out.append(self._finish(job, FinishReason.STEP_CAP if capped else FinishReason.CONVERGED))
@@ -266,9 +274,13 @@ class EngineCore:
         Prompts with a few tokens left to encode (a keystroke's worth, up to one chunk) share one encoder
         pass (``encode_batch``); longer ones are encoded alone, chunk by chunk.
         """
-        budget = self.config.prefill_tokens_per_step
-        short: list[Job] = []
         waiting = [j for j in self.jobs.values() if not (j.encoded and j.slots)]
+        if not waiting:
+            return
+        canvases_waiting = any(slots for _, slots in self._pending_canvases())
+        budget = self.pace.prompt_tokens(self.config.prefill_tokens_per_step, canvases_waiting=canvases_waiting)
+        planned, started = budget, time.perf_counter()
+        short: list[Job] = []
         load = client_load(self.jobs.values())
         # Equal share (a CPU): while several clients have work, the least loaded one's prompts take the budget and
         # the others' encode at most twice the tokens the lightest has in this step (its prompt left to encode
@@ -315,6 +327,7 @@ class EngineCore:
                 job.kv = kv
         elif short:
             short[0].kv = self.runner.encode(short[0].kv, short[0].prompt)
+        self.pace.observed("prompt", planned - budget, time.perf_counter() - started)
         for job in short:
             self._encoded(job)
 
@@ -366,14 +379,18 @@ class EngineCore:
         seed = (request_seed(request) + index * 0x9E3779B9) % 2**64
         return torch.Generator(device=self.runner.device).manual_seed(seed)
 
-    def _denoise(self, out: list[Message]) -> None:
+    def _denoise(self, out: list[Message], spent: float) -> None:
+        """One denoising pass per canvas length over the step's share of canvases, within what is left of the
+        step's time target after ``spent`` seconds of encoding."""
         active = batch_share(self._pending_canvases(), self.config.max_batch_canvases, equalize=self._equalize,
-                             size=lambda slot: slot.width)
+                             size=lambda slot: slot.width, tokens=self.pace.canvas_tokens(spent))
+        started = time.perf_counter()
         by_width: dict[int, list[tuple[Job, Slot]]] = {}
         for pair in active:
             by_width.setdefault(pair[1].width, []).append(pair)
         for width, group in by_width.items():
             self._denoise_group(width, group)
+        self.pace.observed("canvas", sum(slot.width for _, slot in active), time.perf_counter() - started)
         for job in {id(j): j for j, _ in active}.values():
             if job.request.stream and job.slots:
                 best = max(job.slots, key=lambda s: s.confidence)

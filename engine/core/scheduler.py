@@ -10,6 +10,10 @@ Two orderings, one after the other:
   client with the fewest requests in the engine first. A client with one light request beside another holding
   dozens of heavy ones is encoded and denoised in the first step after it arrives.
 
+A request that arrives waits for the step in flight. On a CPU a step's cost grows with the tokens it encodes and
+denoises, so ``StepPace`` bounds each step's work to about a time target, learnt from what past steps cost per
+token: the wait of a newcomer is then about one target, whatever the others asked for.
+
 Pure: no torch, no IO. The core hands in its jobs in arrival order.
 """
 
@@ -34,6 +38,7 @@ class Queued(Protocol):
 
 J = TypeVar("J", bound=Queued)
 S = TypeVar("S")
+T = TypeVar("T")
 
 
 def class_rank(request: InfillRequest) -> int:
@@ -63,13 +68,16 @@ def prefill_order(waiting: Iterable[J], load: Mapping[str, int] | None = None) -
 
 
 def batch_share(pending: Sequence[tuple[J, Sequence[S]]], capacity: int, *, equalize: float = 0.0,
-                size: Callable[[S], int] = lambda canvas: 1) -> list[tuple[J, S]]:
+                size: Callable[[S], int] = lambda canvas: 1, tokens: int | None = None) -> list[tuple[J, S]]:
     """The (job, canvas) pairs one step denoises, at most ``capacity``: ``pending`` (jobs in arrival order,
     each with its canvases not yet done) class by class, each class's room shared out between its clients
     one canvas at a time. A client's canvases are taken in its own job order. ``equalize`` > 0: while a class
     has several clients, none gets more than ``equalize`` times the smallest client's want, in ``size`` units (a
     canvas's tokens: on a CPU a step costs in proportion to the tokens it denoises, so this keeps a light
-    client's steps about as short as alone; a heavier client waits a step rather than slow it down)."""
+    client's steps about as short as alone; a heavier client waits a step rather than slow it down).
+    ``tokens``: the step's room in ``size`` units (``StepPace``); within it, each class's chosen canvases are
+    taken one client at a time in turn, the client with the fewest first, and at least one canvas is always
+    taken, so every step makes progress."""
     chosen: list[tuple[J, S]] = []
     classes = _by_class_and_client(job for job, canvases in pending if canvases)
     canvases_of = {id(job): canvases for job, canvases in pending}
@@ -83,9 +91,12 @@ def batch_share(pending: Sequence[tuple[J, Sequence[S]]], capacity: int, *, equa
             sizes = [[size(canvas) for _, canvas in w] for w in wants]
             cap = equalize * min(sum(s) for s in sizes)
             claims = [_fitting(s, cap) for s in sizes]
-        for pairs, quota in zip(wants, fair_quotas(claims, room), strict=True):
-            chosen.extend(pairs[:quota])
-    return chosen
+        shares = [pairs[:quota] for pairs, quota in zip(wants, fair_quotas(claims, room), strict=True)]
+        chosen.extend(_round_robin(sorted(shares, key=len)))  # the smallest share first: it fits any room
+    if tokens is None:
+        return chosen
+    kept = _fitting([size(canvas) for _, canvas in chosen], tokens)
+    return chosen[: max(1, kept)]
 
 
 def _fitting(sizes: Sequence[int], cap: float) -> int:
@@ -116,8 +127,8 @@ def fair_quotas(wants: Sequence[int], room: int) -> list[int]:
     return quotas
 
 
-def _round_robin(queues: Sequence[Sequence[J]]) -> list[J]:
-    out: list[J] = []
+def _round_robin(queues: Sequence[Sequence[T]]) -> list[T]:
+    out: list[T] = []
     for depth in range(max((len(q) for q in queues), default=0)):
         out.extend(q[depth] for q in queues if depth < len(q))
     return out
@@ -129,3 +140,53 @@ def client_load(jobs: Iterable[Queued]) -> dict[str, int]:
     for job in jobs:
         counts[job.request.client] = counts.get(job.request.client, 0) + 1
     return counts
+
+
+class StepPace:
+    """How much one step may encode and denoise so that it lasts about ``seconds`` (0: no bound).
+
+    The cost of a prompt token and of a canvas token are moving averages of what past steps measured
+    (``observed``), seconds per token including each pass's fixed cost, so small steps err on the short side.
+    Before the first measurement a step takes a cautious amount (``FIRST_PROMPT_TOKENS``, ``FIRST_CANVAS_TOKENS``).
+    When a step has both kinds of work, encoding gets up to ``PROMPT_SHARE`` of the target and denoising what
+    is left of it; a step always makes some progress (``LEAST_PROMPT_TOKENS`` of a prompt, one canvas).
+    """
+
+    FIRST_PROMPT_TOKENS = 256
+    FIRST_CANVAS_TOKENS = 256
+    LEAST_PROMPT_TOKENS = 32  # a step's encoding, however dear a token has looked
+    PROMPT_SHARE = 0.5
+    WEIGHT = 0.3  # of the newest measurement in the moving average
+
+    def __init__(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError(f"a step's time target must be >= 0 seconds, got {seconds}")
+        self.seconds = seconds
+        self.per_token: dict[str, float] = {}  # "prompt" / "canvas" -> seconds per token
+
+    def observed(self, kind: str, tokens: int, seconds: float) -> None:
+        """Record that ``tokens`` of ``kind`` ("prompt" or "canvas") took ``seconds``."""
+        if tokens <= 0 or seconds <= 0:
+            return
+        cost = seconds / tokens
+        old = self.per_token.get(kind)
+        self.per_token[kind] = cost if old is None else old + self.WEIGHT * (cost - old)
+
+    def prompt_tokens(self, limit: int, *, canvases_waiting: bool) -> int:
+        """The prompt tokens this step may encode (at most ``limit``, the configured budget)."""
+        if not self.seconds:
+            return limit
+        cost = self.per_token.get("prompt")
+        if cost is None:
+            return min(limit, self.FIRST_PROMPT_TOKENS)
+        share = self.PROMPT_SHARE if canvases_waiting else 1.0
+        return min(limit, max(self.LEAST_PROMPT_TOKENS, int(self.seconds * share / cost)))
+
+    def canvas_tokens(self, spent: float) -> int | None:
+        """The canvas tokens this step may denoise after ``spent`` seconds of encoding (None: no bound)."""
+        if not self.seconds:
+            return None
+        cost = self.per_token.get("canvas")
+        if cost is None:
+            return self.FIRST_CANVAS_TOKENS
+        return max(0, int((self.seconds - spent) / cost))

@@ -55,6 +55,7 @@ class EngineLaunch:
     prompt_template: Path | None = None  # a file holding a prompt template that replaces the format's
     short_canvases: bool = False  # let a model trained on one canvas length denoise shorter ones
     stop_rule: str = "shown"  # generate policy: stop on what is shown, or on the whole canvas as generate()
+    step_seconds: str = "auto"  # a step's time target (EngineConfig.step_seconds): "auto" or seconds
     core_factory: str = ""  # TESTING ONLY: "module:function" building the core instead of load_core
 
     def __post_init__(self) -> None:
@@ -74,6 +75,8 @@ class EngineLaunch:
             raise ValueError(f"core_factory must read 'module:function', got {self.core_factory!r}")
         if self.stop_rule not in STOP_RULES:
             raise ValueError(f"stop_rule must be one of {', '.join(STOP_RULES)}, got {self.stop_rule!r}")
+        if self.step_seconds != "auto" and not _seconds(self.step_seconds) >= 0:
+            raise ValueError(f"step_seconds must be auto or seconds >= 0, got {self.step_seconds!r}")
         if not re.fullmatch(r"[a-z_]+", self.prompt_format):
             raise ValueError(
                 f"prompt_format must name a format of engine/prompt/formats.toml or auto, got {self.prompt_format!r}"
@@ -91,7 +94,7 @@ class EngineLaunch:
     @staticmethod
     def add_arguments(parser: argparse.ArgumentParser | Any, *, process: bool = False) -> None:
         """Add ``--model --device --backend --dtype`` to ``parser`` (a parser or an argument group);
-        ``process`` adds the engine process's own ``--idle-exit`` and ``--core-factory``."""
+        ``process`` adds the engine process's own ``--idle-exit``, ``--step-seconds`` and ``--core-factory``."""
         parser.add_argument("--model", type=Path, default=None, metavar="DIR",
                             help="model directory (default: the embedded model)")
         parser.add_argument("--device", type=_device_arg, default="auto",
@@ -113,6 +116,10 @@ class EngineLaunch:
                             help="when a canvas of the generate() sampler is done: once what the user sees is stable "
                             "and confident (default), or once the whole canvas is, as transformers' generate()")
         if process:
+            parser.add_argument("--step-seconds", default="auto", metavar="SECONDS",
+                                help="about how long one denoising step may take, so a request that arrives never "
+                                     "waits long for the step in flight (default auto: 0.2 on a CPU, no bound on a "
+                                     "GPU; 0: no bound)")
             parser.add_argument("--idle-exit", type=float, default=0.0, metavar="SECONDS",
                                 help="exit after this long with no clients (0: never)")
             # Tests only: build the core with this function instead of engine.core.engine_core.load_core.
@@ -133,6 +140,7 @@ class EngineLaunch:
                 prompt_template=getattr(args, "prompt_template", None),
                 short_canvases=getattr(args, "short_canvases", False),
                 stop_rule=getattr(args, "stop_rule", "shown"),
+                step_seconds=getattr(args, "step_seconds", "auto"),
                 core_factory=getattr(args, "core_factory", "") or "",
             )
             if parser is not None and launch.prompt_template is not None and not launch.prompt_template.is_file():
@@ -165,6 +173,8 @@ class EngineLaunch:
             argv += ["--short-canvases"]
         if self.stop_rule != "shown":
             argv += ["--stop-rule", self.stop_rule]
+        if self.step_seconds != "auto":
+            argv += ["--step-seconds", self.step_seconds]
         if self.core_factory:
             argv += ["--core-factory", self.core_factory]
         return argv
@@ -215,7 +225,7 @@ class EngineLaunch:
         load = self._core_loader()
         options: dict[str, Any] = {"device": self.device, "backend": self.backend, "dtype": self.dtype}
         if (config is not None or self.prompt_format != "auto" or self.prompt_template or self.short_canvases
-                or self.stop_rule != "shown"):
+                or self.stop_rule != "shown" or self.step_seconds != "auto"):
             options["config"] = self.engine_config(config)
         return load(self.model_dir, **options)
 
@@ -226,11 +236,22 @@ class EngineLaunch:
         template = self.prompt_template.read_text(encoding="utf-8") if self.prompt_template else ""
         return dataclasses.replace(base or EngineConfig(), prompt_format=self.prompt_format,
                                    prompt_template=template, short_canvases=self.short_canvases,
-                                   stop_rule=self.stop_rule)
+                                   stop_rule=self.stop_rule,
+                                   step_seconds=self.step_seconds if self.step_seconds == "auto"
+                                   else _seconds(self.step_seconds))
 
     def _core_loader(self) -> Callable[..., EngineCore]:
         module_name, _, name = (self.core_factory or "engine.core.engine_core:load_core").partition(":")
         return getattr(importlib.import_module(module_name), name)
+
+
+def _seconds(text: str) -> float:
+    """``text`` as a finite number of seconds; NaN (which compares false) when it is not one."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return float("nan")
+    return value if value < float("inf") else float("nan")
 
 
 def _same_device(asked: str, serving: str) -> bool:
