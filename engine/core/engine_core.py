@@ -20,14 +20,14 @@ import hashlib
 import json
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import msgspec
 import torch
 
 from engine.core.config import EngineConfig
-from engine.core.kv import KVStore, PromptKV
+from engine.core.jobs import Job, Slot
+from engine.core.kv import KVStore
 from engine.core.runner import Runner
 from engine.core.sampler import GenerateConfig, denoise_step, generate_step, initial_canvas
 from engine.core.scheduler import PRIORITIES, StepPace, batch_share, client_load, prefill_order
@@ -54,51 +54,6 @@ Message = Partial | InfillResult | ErrorReply
 # A step's time target on a CPU (EngineConfig.step_seconds "auto"): a request that arrives waits about this
 # long for the step in flight, and a batch of a few canvases still fits one step.
 CPU_STEP_SECONDS = 0.2
-
-
-@dataclass(slots=True)
-class Slot:
-    """One canvas being denoised: a (request, candidate, canvas length) triple."""
-
-    width: int
-    canvas: torch.Tensor
-    decided: torch.Tensor  # pinned positions start decided
-    no_end: torch.Tensor
-    fill: torch.Tensor
-    tail: int = 0  # positions at the end holding the start of the suffix (not part of the fill)
-    sc_logits: torch.Tensor | None = None
-    steps: int = 0
-    done: bool = False
-    converged: bool = False
-    confidence: float = 0.0
-    forward_passes: int = 0
-    # The generate policy's: the canvas's own generator, its fixed positions, its last argmax canvases.
-    generator: torch.Generator | None = None
-    pinned: torch.Tensor | None = None
-    history: torch.Tensor | None = None
-    argmax: torch.Tensor | None = None  # generate()'s answer canvas (``fill`` is what the engine shows of it)
-
-
-@dataclass(slots=True)
-class Job:
-    request: InfillRequest
-    prompt: list[int]
-    max_steps: int
-    widths: tuple[int, ...]
-    arrived: float
-    kv: PromptKV = field(default_factory=PromptKV)
-    cached_tokens: int = 0
-    started: float = 0.0
-    encoded_at: float = 0.0
-    slots: list[Slot] = field(default_factory=list)
-    cancelled: bool = False
-    generator: torch.Generator | None = None
-    seed_ids: list[int] = field(default_factory=list)
-    tail_ids: list[int] = field(default_factory=list)  # the suffix's start, fixed at each canvas's end
-
-    @property
-    def encoded(self) -> bool:
-        return len(self.kv.ids) == len(self.prompt)
 
 
 class EngineCore:

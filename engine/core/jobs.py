@@ -1,0 +1,55 @@
+"""What the engine core holds for each request it admitted: the job, and each of its canvases (slots)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from engine.core.kv import PromptKV
+from engine.protocol import InfillRequest
+
+
+@dataclass(slots=True)
+class Slot:
+    """One canvas being denoised: a (request, candidate, canvas length) triple."""
+
+    width: int
+    canvas: torch.Tensor
+    decided: torch.Tensor  # pinned positions start decided
+    no_end: torch.Tensor
+    fill: torch.Tensor
+    tail: int = 0  # positions at the end holding the start of the suffix (not part of the fill)
+    sc_logits: torch.Tensor | None = None
+    steps: int = 0
+    done: bool = False
+    converged: bool = False
+    confidence: float = 0.0
+    forward_passes: int = 0
+    # The generate policy's: the canvas's own generator, its fixed positions, its last argmax canvases.
+    generator: torch.Generator | None = None
+    pinned: torch.Tensor | None = None
+    history: torch.Tensor | None = None
+    argmax: torch.Tensor | None = None  # generate()'s answer canvas (``fill`` is what the engine shows of it)
+
+
+@dataclass(slots=True)
+class Job:
+    request: InfillRequest
+    prompt: list[int]
+    max_steps: int
+    widths: tuple[int, ...]
+    arrived: float
+    kv: PromptKV = field(default_factory=PromptKV)
+    cached_tokens: int = 0
+    started: float = 0.0
+    encoded_at: float = 0.0
+    slots: list[Slot] = field(default_factory=list)
+    cancelled: bool = False
+    generator: torch.Generator | None = None
+    seed_ids: list[int] = field(default_factory=list)
+    tail_ids: list[int] = field(default_factory=list)  # the suffix's start, fixed at each canvas's end
+
+    @property
+    def encoded(self) -> bool:
+        return len(self.kv.ids) == len(self.prompt)
