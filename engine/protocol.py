@@ -14,7 +14,7 @@ import struct
 
 import msgspec
 
-PROTOCOL_VERSION = 2  # 2: request ids are strings, unique where the request is born
+PROTOCOL_VERSION = 3  # 2: request ids are strings, unique where the request is born; 3: drafts (next edit)
 MAX_FRAME_BYTES = 16 * 1024 * 1024
 _HEADER = struct.Struct(">I")
 
@@ -105,6 +105,10 @@ class InfillRequest(_Msg, tag=2):
     # Who asked, for the engine's fair share between clients: the HTTP front sets ``key:NAME`` (or
     # ``addr:IP`` without keys) whatever a remote client sent; the socket server ``conn:N`` when empty.
     client: str = ""
+    # The hole's current text, to rewrite in place (next edit): the canvas starts from it instead of noise,
+    # and each of its tokens stays on the canvas until the model decides that position, keeping it or not; a
+    # few free positions after it let the rewrite grow, and an earlier end lets it shrink. "" for a fill.
+    draft: str = ""
 
 
 class Cancel(_Msg, tag=3):

@@ -430,3 +430,50 @@ def test_the_same_request_gives_the_same_canvas_alone_after_others_and_after_a_r
     with EngineLoop(load_core(tiny_model_dir)) as loop:
         seeded = {_raw_canvases(loop, msgspec.structs.replace(asked(f"s-{seed}"), seed=seed)) for seed in (1, 2, 3, 4)}
     assert len(seeded) > 1
+
+
+# ---- drafts: rewriting a hole's current text in place (next edit) ---------------------------------
+
+
+def test_a_draft_starts_the_canvas_and_holds_its_undecided_positions(core):
+    draft = "total = price * count"
+    ids = core.tokenizer.encode(draft)
+    core.add(InfillRequest("300", "def f(price, count):\n    ", "\n    return total\n", document_key="doc-draft",
+                           draft=draft, max_steps=12))
+    job = core.jobs["300"]
+    assert job.seed_ids == ids
+    assert job.widths == (64,)  # the shortest configured length with room for the draft, its end and a quarter more
+    with torch.inference_mode():
+        core._prefill()
+    (slot,) = job.slots
+    n = len(ids)
+    assert slot.canvas[:n].tolist() == ids and int(slot.canvas[n]) in core.format.end_ids
+    assert slot.keep is not None and slot.keep[: n + 1].all() and not slot.keep[n + 1 :].any()
+    with torch.inference_mode():
+        core._denoise([], 0.0)
+    undecided = slot.keep & ~slot.decided
+    assert undecided.any(), "the tiny model decided everything at once: the test shows nothing"
+    assert torch.equal(slot.canvas[undecided], slot.draft[undecided])  # not re-noised
+    assert not torch.equal(slot.canvas[n + 1 :][~slot.decided[n + 1 :]], slot.draft[n + 1 :][~slot.decided[n + 1 :]])
+    (result,) = [m for m in run_all(core) if isinstance(m, InfillResult)]
+    assert result.request_id == "300" and result.candidates
+    assert "doc-draft" not in core.last_fills  # a rewritten region does not seed the next fill
+
+
+def test_a_draft_that_its_canvas_cannot_hold_is_refused(core):
+    with pytest.raises(ValueError, match="draft is .* tokens"):
+        core.add(InfillRequest("301", "a", "b", draft="x = 1\n" * 100))
+    with pytest.raises(ValueError, match="draft is .* tokens"):
+        core.add(InfillRequest("302", "a", "b", draft="x = 1\n" * 5, canvas_lengths=(8,)))
+    assert "301" not in core.jobs and "302" not in core.jobs
+
+
+def test_the_embedded_model_keeps_a_draft_it_would_write_itself():
+    """No edit is an answer: a region already as the model would write it comes back unchanged."""
+    from engine.core.engine_core import load_core
+
+    embedded = load_core()
+    embedded.add(InfillRequest("1", "def add(a, b):\n    return ", "\n\n\ndef sub(a, b):\n    return a - b\n",
+                               language="python", draft="a + b"))
+    (result,) = [m for m in run_all(embedded) if isinstance(m, InfillResult)]
+    assert result.candidates[0].text == "a + b"

@@ -118,18 +118,25 @@ class EngineCore:
             raise ValueError("max_steps must be >= 0")
         if request.priority not in PRIORITIES:
             raise ValueError(f"priority must be one of {', '.join(map(str, PRIORITIES))}, got {request.priority}")
+        draft_ids = self.tokenizer.encode(request.draft) if request.draft else []
         widths = tuple(request.canvas_lengths) or (
-            cfg.single_line_canvases if request.single_line else cfg.multi_line_canvases
+            self._draft_widths(len(draft_ids)) if draft_ids
+            else cfg.single_line_canvases if request.single_line else cfg.multi_line_canvases
         )
         if any(not 2 <= w <= cfg.max_canvas for w in widths) or len(widths) > 4:
             raise ValueError(f"canvas_lengths must be 1-4 lengths in [2, {cfg.max_canvas}]")
         widths = self._canvas_widths(widths)
+        pinned = self.tokenizer.encode(request.pinned) if request.pinned and draft_ids else []
+        room = min(widths) - self.format.suffix_on_canvas - len(pinned)
+        if draft_ids and len(draft_ids) + 1 > room:
+            raise ValueError(f"draft is {len(draft_ids)} tokens, more than its canvas holds ({room - 1}): "
+                             "send a smaller region")
         prompt = self._prompt(request)
         default_steps = cfg.default_steps if self.generation is None else self.generation.max_steps
         steps = min(request.max_steps or default_steps, cfg.max_steps_cap)
         generator = torch.Generator().manual_seed(request_seed(request))
         job = Job(request, prompt, steps, widths, time.monotonic(), generator=generator)
-        job.seed_ids = self._seed_for(request)
+        job.seed_ids = draft_ids or self._seed_for(request)
         if self.format.suffix_on_canvas:
             k = self.format.suffix_on_canvas
             job.tail_ids = self.tokenizer.encode(request.suffix[: k * 8])[:k]
@@ -151,6 +158,15 @@ class EngineCore:
         base = min(asked[0], cfg.max_canvas - k)
         slots = sorted({max(2, base // 2), base, min(base * 2, cfg.max_canvas - k)})
         return tuple(n + k for n in slots)
+
+    def _draft_widths(self, tokens: int) -> tuple[int, ...]:
+        """The canvas length for a draft of ``tokens``: the shortest configured length (then the next power
+        of two) with room for the draft, its end and a quarter more (at least 4) to grow into."""
+        cfg = self.config
+        need = tokens + 1 + max(4, tokens // 4)
+        lengths = sorted({*cfg.single_line_canvases, *cfg.multi_line_canvases})
+        width = next((n for n in lengths if n >= need), 0) or 1 << (need - 1).bit_length()
+        return (min(width, cfg.max_canvas),)
 
     def _seed_for(self, request: InfillRequest) -> list[int]:
         """Tokens to start the canvas from when the user typed the beginning of the document's last fill.
@@ -321,6 +337,10 @@ class EngineCore:
                 no_end = torch.zeros(width, dtype=torch.bool, device=canvas.device)
                 no_end[n] = True  # the first free position: the fill is never empty
                 slot = Slot(width, canvas, pinned, no_end, canvas.clone(), tail=len(tail))
+                if job.request.draft:  # the draft and its end hold their places until decided
+                    slot.keep = torch.zeros(width, dtype=torch.bool, device=canvas.device)
+                    slot.keep[n : min(room, n + len(seed) + 1)] = True
+                    slot.draft = canvas.clone()
                 if generator is not None:
                     slot.generator, slot.pinned = generator, pinned.clone()
                     slot.history = torch.full((self.generation.stability_threshold, width), -1, dtype=torch.long,
@@ -377,9 +397,10 @@ class EngineCore:
             end_ids=self.end_ids,
             cfg=self.config.sampler,
             generator=group[0][0].generator,
-            # Each row re-noises from its own request's generator: a fill does not depend on its batch.
-            noise=torch.stack([torch.randint(self.noise_low, self.runner.vocab_size, (width,), generator=j.generator)
-                               for j, _ in group]),
+            # Each row re-noises from its own request's generator: a fill does not depend on its batch. A
+            # draft's undecided positions go back to the draft, not to noise.
+            noise=torch.stack([_kept(s, torch.randint(self.noise_low, self.runner.vocab_size, (width,),
+                                                      generator=j.generator)) for j, s in group]),
         )
         for row, (job, slot) in enumerate(group):
             slot.canvas = outcome.canvas[row]
@@ -417,7 +438,7 @@ class EngineCore:
             newline_ids=self.newline_ids,
         )
         for row, (job, slot) in enumerate(group):
-            slot.canvas = outcome.canvas[row]
+            slot.canvas = _kept(slot, outcome.canvas[row], outcome.accepted[row])
             slot.decided = outcome.accepted[row]
             slot.fill, slot.argmax = outcome.fill[row], outcome.argmax[row]
             slot.history = outcome.history[row]
@@ -439,7 +460,7 @@ class EngineCore:
                 candidates = self._scored(job, candidates, token_ids)
         key = job.request.document_key
         best = next(iter(candidates), "") or self._decided_text(job)
-        if key and best:
+        if key and best and not job.request.draft:  # a rewritten region is no start for the next fill
             self.last_fills[key] = (job.request.prefix, best)
             self.last_fills.move_to_end(key)
             while len(self.last_fills) > 256:
@@ -595,3 +616,11 @@ def _advanced(job: Job, slot: Slot, confidence: float, converged: bool) -> None:
     if converged or slot.steps >= job.max_steps:
         slot.done = True
         slot.sc_logits = None
+
+
+def _kept(slot: Slot, canvas: torch.Tensor, decided: torch.Tensor | None = None) -> torch.Tensor:
+    """``canvas`` (the next input of ``slot``) with a draft's undecided positions holding the draft's tokens."""
+    if slot.keep is None or slot.draft is None:
+        return canvas
+    keep = slot.keep if decided is None else slot.keep & ~decided
+    return torch.where(keep, slot.draft, canvas)

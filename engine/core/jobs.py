@@ -31,6 +31,9 @@ class Slot:
     pinned: torch.Tensor | None = None
     history: torch.Tensor | None = None
     argmax: torch.Tensor | None = None  # generate()'s answer canvas (``fill`` is what the engine shows of it)
+    # A draft's (InfillRequest.draft): its tokens on the canvas, and the positions they hold until decided.
+    draft: torch.Tensor | None = None
+    keep: torch.Tensor | None = None
 
 
 @dataclass(slots=True)
