@@ -109,6 +109,9 @@ class InfillRequest(_Msg, tag=2):
     # and each of its tokens stays on the canvas until the model decides that position, keeping it or not; a
     # few free positions after it let the rewrite grow, and an earlier end lets it shrink. "" for a fill.
     draft: str = ""
+    # Texts for the hole to weigh instead of generating one: the answer's candidates are these, in this order,
+    # each with its ``likelihood`` after the prefix (next edit: is the edited text likelier than the current?).
+    alternatives: tuple[str, ...] = ()
 
 
 class Cancel(_Msg, tag=3):

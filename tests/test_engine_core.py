@@ -477,3 +477,17 @@ def test_the_embedded_model_keeps_a_draft_it_would_write_itself():
                                language="python", draft="a + b"))
     (result,) = [m for m in run_all(embedded) if isinstance(m, InfillResult)]
     assert result.candidates[0].text == "a + b"
+
+
+def test_alternatives_are_weighed_in_order_without_denoising(core, monkeypatch):
+    denoised = []
+    real = core.runner.denoise
+    monkeypatch.setattr(core.runner, "denoise", lambda *a, **k: denoised.append(1) or real(*a, **k))
+    core.add(InfillRequest("400", "def add(a, b):\n    return ", "\n", document_key="doc-alt",
+                           alternatives=("a + b", "", "a - b")))
+    (result,) = [m for m in run_all(core) if isinstance(m, InfillResult)]
+    assert [c.text for c in result.candidates] == ["a + b", "a - b"]  # the empty one has nothing to weigh
+    assert all(c.likelihood < 0 for c in result.candidates) and not denoised and result.steps == 0
+    assert "doc-alt" not in core.last_fills
+    with pytest.raises(ValueError, match="alternatives"):
+        core.add(InfillRequest("401", "a", "b", alternatives=("x",) * 100))

@@ -126,6 +126,10 @@ class EngineCore:
         if any(not 2 <= w <= cfg.max_canvas for w in widths) or len(widths) > 4:
             raise ValueError(f"canvas_lengths must be 1-4 lengths in [2, {cfg.max_canvas}]")
         widths = self._canvas_widths(widths)
+        if len(request.alternatives) > 2 * cfg.max_candidates:
+            raise ValueError(f"alternatives must be at most {2 * cfg.max_candidates} texts")
+        if any(len(text) > 8 * cfg.max_canvas for text in request.alternatives):
+            raise ValueError(f"alternatives must each be at most {8 * cfg.max_canvas} characters")
         pinned = self.tokenizer.encode(request.pinned) if request.pinned and draft_ids else []
         room = min(widths) - self.format.suffix_on_canvas - len(pinned)
         if draft_ids and len(draft_ids) + 1 > room:
@@ -226,7 +230,7 @@ class EngineCore:
             out.append(self._finish(job, FinishReason.CANCELLED))
         started = time.perf_counter()
         self._prefill()
-        for job in [j for j in self.jobs.values() if j.request.warm and j.encoded_at]:
+        for job in [j for j in self.jobs.values() if (j.request.warm or j.request.alternatives) and j.encoded_at]:
             out.append(self._finish(job, FinishReason.CONVERGED))
         self._denoise(out, time.perf_counter() - started)
         for job in [j for j in self.jobs.values() if j.slots and all(s.done for s in j.slots)]:
@@ -305,7 +309,7 @@ class EngineCore:
     def _encoded(self, job: Job) -> None:
         job.encoded_at = time.monotonic()
         self.kv_store.store(job.request.document_key, job.kv)
-        if not job.request.warm:  # a warm-up ends here, its prompt in the cache
+        if not (job.request.warm or job.request.alternatives):  # those end here, their prompt in the cache
             self._make_slots(job)
 
     def _make_slots(self, job: Job) -> None:
@@ -456,11 +460,14 @@ class EngineCore:
                 if text not in candidates:
                     candidates[text] = Candidate(text, round(slot.confidence, 4), tokens, slot.width)
                     token_ids[text] = slot.fill[:tokens].tolist()
-            if job.request.score and candidates and job.encoded:
+            if job.request.alternatives and job.encoded:  # weighed, not generated: each non-empty one, in order
+                token_ids = {text: ids for text in job.request.alternatives if (ids := self.tokenizer.encode(text))}
+                candidates = {text: Candidate(text, 0.0, len(ids), 0) for text, ids in token_ids.items()}
+            if (job.request.score or job.request.alternatives) and candidates and job.encoded:
                 candidates = self._scored(job, candidates, token_ids)
         key = job.request.document_key
         best = next(iter(candidates), "") or self._decided_text(job)
-        if key and best and not job.request.draft:  # a rewritten region is no start for the next fill
+        if key and best and not (job.request.draft or job.request.alternatives):  # no start for the next fill
             self.last_fills[key] = (job.request.prefix, best)
             self.last_fills.move_to_end(key)
             while len(self.last_fills) > 256:
