@@ -21,7 +21,7 @@ from infill_lsp.batch.holes import load_recipes, query_holes, recipe_query, with
 from infill_lsp.completion import plan_completion
 from infill_lsp.config import Settings
 from infill_lsp.context import Budgets, HoleKind, build_context, classify_hole
-from infill_lsp.crossfile import imported
+from infill_lsp.crossfile import imported, related_snippets
 from infill_lsp.documents import Document
 from infill_lsp.fill import Fill, Rejected, finish_fill
 from infill_lsp.languages import LanguageRegistry
@@ -78,6 +78,19 @@ object A {
 }
 """
 
+OCAML_STUBS = """\
+let f x = failwith "TODO"
+
+let g () = failwith "not implemented"
+
+let h x = raise (Failure "TODO: h")
+
+let k x = failwith "k needs a positive x"
+
+let l x =
+  if x < 0 then failwith "TODO" else x
+"""
+
 CASES = {
     "scala": Case(
         file="scala/PathResolver.scala",
@@ -96,6 +109,16 @@ CASES = {
             "throw new NotImplementedError",
         ),
         not_imported=("F", "E", "y"),
+    ),
+    "ocaml": Case(
+        file="ocaml/bi_outbuf.ml",
+        language_id="ocaml",
+        statement="abstract_output (Bytes.to_string b.o_s) 0 b.o_len;",
+        function="flush_to_output",
+        imported="Bi_share",
+        defined="really_extend",
+        stubs=OCAML_STUBS,
+        stub_holes=('failwith "TODO"', 'failwith "not implemented"', 'raise (Failure "TODO: h")'),
     ),
 }
 
@@ -206,11 +229,21 @@ def test_todo_bodies_finds_placeholder_stubs_not_deliberate_ones(name):
     assert query_holes(real, support.parse(real.encode()), query, recipe=recipe.name) == []
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("name", sorted(n for n, case in CASES.items() if case.not_imported))
 def test_an_import_that_hides_or_renames_away_a_name_does_not_import_it(name):
     case, support = CASES[name], _support(name)
     names, modules = imported(Document(f"file:///src/stubs{support.entry.extensions[0]}", case.stubs, language=support))
     assert names and not set(case.not_imported) & (names | modules), (names, modules)
+
+
+def test_an_ocaml_module_is_the_file_of_its_name_uncapitalized():
+    """OCaml imports nothing by statement: `Bi_outbuf.create` uses bi_outbuf.ml, whose definitions come along."""
+    support = _support("ocaml")
+    library = Document("file:///src/bi_outbuf.ml", _real("ocaml"), language=support)
+    user = Document("file:///src/main.ml", "let b = Bi_outbuf.create 16\nlet () = ", language=support)
+    other = Document("file:///src/other.ml", "let unrelated = 1\n", language=support)
+    found, _ = related_snippets(user, [library, other])
+    assert [s.uri for s in found] == [library.uri] and "let really_extend b n" in found[0].text
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
