@@ -91,6 +91,33 @@ let l x =
   if x < 0 then failwith "TODO" else x
 """
 
+JULIA_STUBS = """\
+f(x) = error("TODO")
+
+function g(x)
+    error("not implemented")
+end
+
+function h()
+    # TODO: read the cache
+end
+
+function k(x)
+    throw(ErrorException("TODO: k"))
+end
+
+function l(x)
+    error("l needs a positive x")
+end
+
+m(x) = error("m is undefined for strings")
+
+function n(x)
+    # TODO: faster
+    run(x)
+end
+"""
+
 CASES = {
     "scala": Case(
         file="scala/PathResolver.scala",
@@ -119,6 +146,21 @@ CASES = {
         defined="really_extend",
         stubs=OCAML_STUBS,
         stub_holes=('failwith "TODO"', 'failwith "not implemented"', 'raise (Failure "TODO: h")'),
+    ),
+    "julia": Case(
+        file="julia/customdocs.jl",
+        language_id="julia",
+        statement="push!(docsnodes, docsnode)",
+        function="runner",
+        imported="Documenter",
+        defined="_parse_docs",
+        stubs=JULIA_STUBS,
+        stub_holes=(
+            'error("TODO")',
+            'error("not implemented")',
+            "# TODO: read the cache",
+            'throw(ErrorException("TODO: k"))',
+        ),
     ),
 }
 

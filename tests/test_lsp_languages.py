@@ -32,6 +32,7 @@ SAMPLES = {
     "swift": "import Foundation\n\nfunc f(a: Int) -> Int {\n    return g(a, |1)\n}\n",
     "scala": "import a.B\n\nobject A {\n  def f(a: Int): Int = g(a, |1)\n}\n",
     "ocaml": "open Printf\n\nlet f a =\n  g (a, |1)\n",
+    "julia": "using LinearAlgebra\n\nfunction f(a)\n    return g(a, |1)\nend\n",
     "ruby": "require 'json'\n\ndef f(a)\n  g(a, |1)\nend\n",
     "bash": 'source ./lib.sh\n\nf() {\n  if [ -n |"$1" ]; then echo a; fi\n}\n',
     "elixir": "defmodule A do\n  alias B.C\n\n  def f(a) do\n    g(a, |1)\n  end\nend\n",
