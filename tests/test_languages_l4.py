@@ -118,6 +118,33 @@ function n(x)
 end
 """
 
+ZIG_STUBS = """\
+const std = @import("std");
+
+pub fn f(a: u32) u32 {
+    @panic("TODO");
+}
+
+fn g() void {
+    // TODO: write g
+}
+
+fn h(x: i32, y: i32) i32 {
+    _ = x;
+    _ = y;
+    @panic("not implemented");
+}
+
+fn k(x: i32) i32 {
+    const z = x;
+    @panic("TODO");
+}
+
+fn m() void {
+    @panic("m is only for tests");
+}
+"""
+
 CASES = {
     "scala": Case(
         file="scala/PathResolver.scala",
@@ -161,6 +188,16 @@ CASES = {
             "# TODO: read the cache",
             'throw(ErrorException("TODO: k"))',
         ),
+    ),
+    "zig": Case(
+        file="zig/buf_map.zig",
+        language_id="zig",
+        statement="self.free(entry.key_ptr.*);",
+        function="deinit",
+        imported="std",
+        defined="BufMap",
+        stubs=ZIG_STUBS,
+        stub_holes=('@panic("TODO");', "// TODO: write g", '@panic("not implemented");'),
     ),
 }
 
