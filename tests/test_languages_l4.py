@@ -145,6 +145,35 @@ fn m() void {
 }
 """
 
+SOLIDITY_STUBS = """\
+pragma solidity ^0.8.0;
+
+import {Ownable, Context as C} from "./Ownable.sol";
+
+contract K {
+    function f(uint256 a) public returns (uint256) {
+        revert("TODO");
+    }
+
+    function g() external {
+        // TODO: pay out
+    }
+
+    function h() external {
+        revert("not implemented");
+    }
+
+    function k() external {
+        revert("K: only the owner may call k");
+    }
+
+    function l() external {
+        // TODO: cheaper
+        run();
+    }
+}
+"""
+
 CASES = {
     "scala": Case(
         file="scala/PathResolver.scala",
@@ -198,6 +227,17 @@ CASES = {
         defined="BufMap",
         stubs=ZIG_STUBS,
         stub_holes=('@panic("TODO");', "// TODO: write g", '@panic("not implemented");'),
+    ),
+    "solidity": Case(
+        file="solidity/PaymentSplitter.sol",
+        language_id="solidity",
+        statement="Address.sendValue(account, payment);",
+        function="release",
+        imported="SafeERC20",
+        defined="PaymentSplitter",
+        stubs=SOLIDITY_STUBS,
+        stub_holes=('revert("TODO");', "// TODO: pay out", 'revert("not implemented");'),
+        not_imported=("C",),
     ),
 }
 

@@ -34,6 +34,7 @@ SAMPLES = {
     "ocaml": "open Printf\n\nlet f a =\n  g (a, |1)\n",
     "julia": "using LinearAlgebra\n\nfunction f(a)\n    return g(a, |1)\nend\n",
     "zig": 'const std = @import("std");\n\nfn f(a: u32) u32 {\n    return g(a, |1);\n}\n',
+    "solidity": 'import "./A.sol";\n\ncontract K {\n    function f(uint a) public {\n        g(a, |1);\n    }\n}\n',
     "ruby": "require 'json'\n\ndef f(a)\n  g(a, |1)\nend\n",
     "bash": 'source ./lib.sh\n\nf() {\n  if [ -n |"$1" ]; then echo a; fi\n}\n',
     "elixir": "defmodule A do\n  alias B.C\n\n  def f(a) do\n    g(a, |1)\n  end\nend\n",
