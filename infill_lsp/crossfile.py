@@ -33,10 +33,12 @@ def uri_path(uri: str) -> PurePosixPath:
 
 
 def module_names(document: Document) -> set[str]:
-    """Names an import uses for ``document``: its file stem, or its folder where packages are folders."""
+    """Names an import uses for ``document``: its file stem, or its folder where packages are folders; and
+    that name capitalized (OCaml's module of ``bi_share.ml`` is ``Bi_share``)."""
     path = uri_path(document.uri)
     folder = document.language is not None and document.language.entry.package_is_folder
-    return {path.parent.name if folder else path.stem} - {""}
+    name = path.parent.name if folder else path.stem
+    return {name, name[:1].upper() + name[1:]} - {""}
 
 
 def imported(document: Document) -> tuple[set[str], set[str]]:

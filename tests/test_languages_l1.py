@@ -1,4 +1,4 @@
-"""Java, C, C++, C#, Kotlin, Scala, Swift and Dart: each loads from its table row and works on a real file.
+"""Java, C, C++, C#, Kotlin and Swift: each loads from its table row and works on a real file.
 
 For every language: a vendored, permissively licensed source file (tests/vendor/languages/) parses
 cleanly; its hole, function, import and definition queries find its parts; the context around a

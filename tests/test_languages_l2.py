@@ -297,3 +297,16 @@ def test_a_string_that_is_a_calls_only_argument_is_a_string_hole(name):
     tree = support.parse(text.encode("utf-8"))
     assert not tree.root_node.has_error
     assert classify_hole(text, cursor, support, tree) is HoleKind.STRING
+
+
+def test_haskell_names_an_import_hides_are_not_imported():
+    """`import M hiding (a)` imports all of M but a: the module is imported, the names of its list are not."""
+    source = (
+        "module A where\n\nimport Data.List hiding (foldl, Sum(..))\nimport Data.Foldable\n  hiding\n  ( toList )\n"
+        "import qualified Data.Map as M (lookup)\nimport Data.Maybe (fromMaybe, Maybe(..))\n"
+    )
+    support = _support("haskell")
+    assert not support.parse(source.encode("utf-8")).root_node.has_error
+    names, modules = imported(Document("file:///project/A.hs", source, language_id="haskell", language=support))
+    assert names == {"lookup", "fromMaybe", "Maybe"}
+    assert modules == {"List", "Foldable", "Map", "Maybe"}

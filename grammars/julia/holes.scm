@@ -1,0 +1,24 @@
+; Nodes that classify the hole at the cursor; the innermost capture containing the cursor wins.
+(module_definition) @block
+(function_definition) @block
+(macro_definition) @block
+(struct_definition) @block
+(compound_statement) @block
+(let_statement) @block
+(if_statement) @block
+(for_statement) @block
+(while_statement) @block
+(try_statement) @block
+(do_clause) @block
+(argument_list) @arguments
+(tuple_expression) @arguments
+(vector_expression) @arguments
+(matrix_expression) @arguments
+(curly_expression) @arguments
+(selected_import) @arguments
+(string_literal) @string
+(prefixed_string_literal) @string
+(command_literal) @string
+(character_literal) @string
+(line_comment) @comment
+(block_comment) @comment

@@ -1,0 +1,20 @@
+; Nodes that classify the hole at the cursor; the innermost capture containing the cursor wins.
+(block) @block
+(template_body) @block
+(with_template_body) @block
+(enum_body) @block
+(indented_block) @block
+(case_block) @block
+(indented_cases) @block
+(arguments) @arguments
+(parameters) @arguments
+(class_parameters) @arguments
+(type_arguments) @arguments
+(type_parameters) @arguments
+(namespace_selectors) @arguments
+(tuple_expression) @arguments
+(string) @string
+(interpolated_string) @string
+(character_literal) @string
+(comment) @comment
+(block_comment) @comment

@@ -1,0 +1,11 @@
+; Top-level definitions another file may import: the definition and the name it defines.
+(source_file (contract_declaration name: (identifier) @name) @definition)
+(source_file (interface_declaration name: (identifier) @name) @definition)
+(source_file (library_declaration name: (identifier) @name) @definition)
+(source_file (struct_declaration name: (identifier) @name) @definition)
+(source_file (enum_declaration name: (identifier) @name) @definition)
+(source_file (function_definition name: (identifier) @name) @definition)
+(source_file (error_declaration name: (identifier) @name) @definition)
+(source_file (event_definition name: (identifier) @name) @definition)
+(source_file (user_defined_type_definition name: (identifier) @name) @definition)
+(source_file (constant_variable_declaration name: (identifier) @name) @definition)
