@@ -1,0 +1,121 @@
+"""Which spans to ask the engine about for a next edit, and which answers become the suggestion.
+
+Pure: ``plan`` turns a document's text, its cursor and its recent hunks into probes (a span of whole lines and
+the draft its canvas starts from); the caller sends each as an engine request (prefix before the span, suffix
+after it, ``draft``) and hands the answers to ``judge``. Two kinds of probe:
+
+- the rule's: the repeat-the-last-edit rule proposes an edit; the probe's draft is its line with the edit
+  made, and the model confirms it by keeping that draft, confidently;
+- the model's own: the line at the cursor and the line after the last edit, drafted as they stand; the model
+  proposes an edit by rewriting one, confidently.
+
+"No edit" is the common answer: a draft kept as it stands, or any answer below the gate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from infill_lsp.next_edit.minimal import Edit, minimal_edits
+from infill_lsp.next_edit.rule import repeated_edits
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """Ask about ``[start, end)`` of the text (whole lines without their line end), starting from ``draft``;
+    ``rule``: the rule's edit this probe confirms (None: the model's own rewrite of the span)."""
+
+    start: int
+    end: int
+    draft: str
+    rule: Edit | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The engine's best rewrite of a probe's span, and its confidence (0-1)."""
+
+    text: str
+    confidence: float
+
+
+@dataclass(slots=True, kw_only=True)
+class NextEditPlan:
+    lines_before: int = 5  # the region the suggestion may touch: lines before the cursor's line
+    lines_after: int = 10  # and after it
+    max_probes: int = 4
+    gate: float = 0.9  # the least confidence an answer needs to become a suggestion
+
+    def __post_init__(self) -> None:
+        for name in ("lines_before", "lines_after", "max_probes"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not 0 <= self.gate <= 1:
+            raise ValueError(f"gate must be in [0, 1], got {self.gate}")
+
+
+def line_span(text: str, offset: int) -> tuple[int, int]:
+    """The line holding ``offset``, without its line end (``\\n`` or ``\\r\\n``)."""
+    start = text.rfind("\n", 0, offset) + 1
+    end = text.find("\n", offset)
+    end = len(text) if end < 0 else end
+    return start, end - 1 if end > start and text[end - 1] == "\r" else end
+
+
+def region(text: str, cursor: int, plan: NextEditPlan) -> tuple[int, int]:
+    """The characters a suggestion may touch: whole lines around the cursor's line."""
+    start, end = line_span(text, cursor)
+    for _ in range(plan.lines_before):
+        if start == 0:
+            break
+        start = line_span(text, start - 1)[0]
+    for _ in range(plan.lines_after):
+        newline = text.find("\n", end)
+        if newline < 0:
+            break
+        end = line_span(text, newline + 1)[1]
+    return start, end
+
+
+def probes(text: str, cursor: int, hunks: list[tuple[int, int, str]], plan: NextEditPlan) -> list[Probe]:
+    """The probes for a next edit at ``cursor``; ``hunks``: the recent edits, oldest first, each ``(start, end,
+    old)`` in the current text's offsets (``[start, end)`` held ``old`` before)."""
+    if not 0 <= cursor <= len(text):
+        return []
+    window = region(text, cursor, plan)
+    out: list[Probe] = []
+    spans: set[tuple[int, int]] = set()
+    for edit in repeated_edits(text, cursor, hunks, window):
+        start, end = line_span(text, edit.start)
+        if edit.end > end or (start, end) in spans:
+            continue  # one rule probe a line; an edit across lines is the model's to make
+        spans.add((start, end))
+        draft = text[start : edit.start] + edit.text + text[edit.end : end]
+        out.append(Probe(start, end, draft, edit))
+    own = [line_span(text, cursor)]
+    if hunks:
+        after = text.find("\n", hunks[-1][1])
+        if after >= 0 and after + 1 < len(text):
+            own.append(line_span(text, after + 1))
+    for start, end in own:
+        if (start, end) not in spans and text[start:end].strip() and window[0] <= start <= window[1]:
+            spans.add((start, end))
+            out.append(Probe(start, end, text[start:end]))
+    return out[: plan.max_probes]
+
+
+def judge(text: str, asked: list[Probe], answers: list[Answer | None], plan: NextEditPlan) -> list[Edit]:
+    """The suggestion: the edits of the first probe whose answer passes (a rule's edit the model kept, or the
+    model's own confident rewrite of a span); [] for no edit."""
+    for probe, answer in zip(asked, answers, strict=True):
+        if answer is None or answer.confidence < plan.gate:
+            continue
+        if probe.rule is not None:
+            if answer.text == probe.draft:
+                return [probe.rule]
+            continue
+        if answer.text != probe.draft and "\n" not in answer.text:
+            edits = minimal_edits(text[probe.start : probe.end], answer.text, probe.start)
+            if edits:
+                return edits
+    return []

@@ -1,0 +1,82 @@
+"""The pure parts of next edit: minimal edits, the repeat-the-last-edit rule, probes and their judgement."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from infill_lsp.next_edit.minimal import Edit, apply_edits, minimal_edits
+from infill_lsp.next_edit.predict import Answer, NextEditPlan, Probe, judge, line_span, probes, region
+from infill_lsp.next_edit.rule import change_of, repeated_edits
+
+
+def test_minimal_edits_are_word_sized_and_merge_when_they_touch():
+    assert minimal_edits("return a + b", "return a + b") == []
+    assert minimal_edits("return width * height", "return width * size", 10) == [Edit(25, 31, "size")]
+    assert minimal_edits("f(a)", "f(a, ctx)") == [Edit(3, 3, ", ctx")]
+    assert minimal_edits("x = old_name(1)", "y = new_name(1)") == [Edit(0, 1, "y"), Edit(4, 12, "new_name")]
+
+
+@given(st.text(alphabet="ab (),.\n_xy1", max_size=40), st.text(alphabet="ab (),.\n_xy1", max_size=40))
+def test_minimal_edits_always_turn_the_old_text_into_the_new(old, new):
+    assert apply_edits("<<" + old + ">>", minimal_edits(old, new, 2)) == "<<" + new + ">>"
+
+
+def test_the_single_change_of_an_edit():
+    assert change_of("cnt", "count") == ("", "cnt", "count", "")
+    assert change_of("foo(a)", "foo(a, ctx)") == ("a", "", ", ctx", ")")
+    assert change_of("a b", "x y") is None  # two changes
+    assert change_of("same", "same") is None
+
+
+def test_a_rename_repeats_at_the_next_whole_word_occurrences_after_the_cursor_first():
+    text = "n = cnt\ndef f(count):\n    total = cnt * 2\n    return cnt_all + cnt\n"
+    start = text.index("count")
+    edits = repeated_edits(text, start + 5, [(start, start + 5, "cnt")], (0, len(text)))
+    places = [text[: e.start].count("\n") for e in edits]
+    assert [e.text for e in edits] == ["count"] * 3 and places == [2, 3, 0]  # after the cursor, then before
+    assert all(text[e.start : e.end] == "cnt" for e in edits)  # cnt_all is another word
+
+
+def test_an_added_argument_repeats_on_lines_that_start_alike_and_not_where_it_is_already():
+    text = "foo(a, ctx)\nfoo(b)\nbar(c)\nfoo(d, ctx)\n"
+    edits = repeated_edits(text, 11, [(0, 11, "foo(a)")], (0, len(text)))
+    assert edits == [Edit(17, 17, ", ctx")]
+    assert repeated_edits(text, 11, [], (0, len(text))) == []
+    window = (text.index("bar"), len(text))  # outside the region: nothing
+    assert repeated_edits(text, 11, [(0, 11, "foo(a)")], window) == []
+
+
+def test_the_region_and_line_spans_keep_to_whole_lines_and_crlf():
+    text = "a\r\nbb\r\nccc\r\n"
+    assert line_span(text, text.index("bb")) == (3, 5)
+    assert region(text, 4, NextEditPlan(lines_before=0, lines_after=1)) == (3, 10)
+    assert region(text, 0, NextEditPlan(lines_before=3, lines_after=0)) == (0, 1)
+
+
+def test_probes_check_the_rules_edit_and_the_lines_at_the_cursor_and_after_the_edit():
+    text = "def area(width, size):\n    return width * height\n\nprint(area(1, 2))\n"
+    start = text.index("size")
+    asked = probes(text, start + 4, [(start, start + 4, "height")], NextEditPlan())
+    assert asked[0] == Probe(23, 48, "    return width * size", Edit(42, 48, "size"))
+    assert asked[1] == Probe(0, 22, "def area(width, size):")  # the cursor's line
+    assert len(asked) == 2  # the line after the edit is the rule's already
+    assert probes(text, len(text) + 5, [], NextEditPlan()) == []  # a cursor outside the text
+    assert len(probes(text, 3, [(start, start + 4, "height")], NextEditPlan(max_probes=1))) == 1
+
+
+def test_judge_shows_a_confirmed_rule_edit_or_a_confident_rewrite_and_nothing_else():
+    text = "def area(width, size):\n    return width * height\n"
+    rule = Probe(23, 48, "    return width * size", Edit(42, 48, "size"))
+    own = Probe(0, 22, "def area(width, size):")
+    plan = NextEditPlan(gate=0.9)
+    assert judge(text, [rule, own], [Answer("    return width * size", 0.95), None], plan) == [Edit(42, 48, "size")]
+    assert judge(text, [rule, own], [Answer("    return width * size", 0.5), None], plan) == []  # below the gate
+    assert judge(text, [rule, own], [Answer("    return width", 0.99), None], plan) == []  # the model disagreed
+    rewrite = Answer("def area(width, height):", 0.97)
+    assert judge(text, [rule, own], [None, rewrite], plan) == [Edit(16, 20, "height")]
+    assert judge(text, [own], [Answer("def area(width, size):", 0.99)], plan) == []  # kept: no edit
+    assert judge(text, [own], [Answer("def area(\n", 0.99)], plan) == []  # a line break: not a line's rewrite
+    with pytest.raises(ValueError, match="gate"):
+        NextEditPlan(gate=1.5)
