@@ -125,6 +125,7 @@ class HttpApi:
             Route("/infill", self.infill, methods=["POST"]),
             Route("/v1/completions", self.completions, methods=["POST"]),
             Route("/v1/fim/completions", self.fim_completions, methods=["POST"]),
+            Route("/v1/edit/completions", self.edit_completions, methods=["POST"]),
             Route("/v1/models", self.models, methods=["GET"]),
             WebSocketRoute("/v1/engine", self.engine_socket),
         ], exception_handlers={404: self._not_found, 405: self._not_allowed})
@@ -382,6 +383,24 @@ class HttpApi:
 
     async def fim_completions(self, request: Request) -> Response:
         return await self._guarded(request, lambda r, c: self._completions(r, c, fim=True))
+
+    async def edit_completions(self, request: Request) -> Response:
+        from infill_http.edit_completions import edit_completion
+
+        return await self._guarded(request, lambda r, c: edit_completion(self, r, c))
+
+    # What the endpoints of other modules use (infill_http.edit_completions).
+    async def read_body(self, request: Request) -> bytes:
+        return await self._body(request)
+
+    def engine(self) -> Backend:
+        return self._engine()
+
+    async def wait_or_disconnect(self, request: Request, work: Any) -> Any:
+        return await self._wait_or_disconnect(request, work)
+
+    def new_request_id(self) -> str:
+        return self._ids()
 
     async def _completions(self, request: Request, client: str, *, fim: bool) -> Response:
         body = decode_body(completion_decoder, await self._body(request))

@@ -1,6 +1,7 @@
 """A deterministic stand-in for engine.core.engine_core.EngineCore, for tests only (no model, no torch).
 
-A request finishes after ``max_steps`` steps (or the core's default) with the text ``fill_text(request)``;
+A request finishes after ``max_steps`` steps (or the core's default) with the text ``fill_text(request)`` (a
+request with a draft: the draft, kept);
 with ``stream`` each earlier step yields a Partial holding a growing prefix of that text. Markers in a
 request's prefix make the core misbehave on purpose: ``RAISE_MARKER`` makes ``step()`` raise, and
 ``DROP_MARKER`` makes the core forget the request without answering.
@@ -130,7 +131,7 @@ class FakeCore:
                     out.append(InfillResult(request_id, (), FinishReason.CONVERGED))
                     continue
                 job.steps += 1
-                text = fill_text(request, self.brackets)
+                text = request.draft or fill_text(request, self.brackets)  # a draft is kept as it is
                 if job.steps >= job.budget:
                     del self._jobs[request_id]
                     self.completed += 1

@@ -553,3 +553,49 @@ def test_an_http_fill_that_breaks_the_file_is_refused_as_an_editor_would(monkeyp
         assert answer["content"] == "" and "open" in answer["refusal"]
         status, answer = api.post("/infill", {**hole, "prompt": "return g("})
         assert answer["content"] == "x" and "refusal" not in answer
+
+
+# ---- Mercury's /v1/edit/completions ---------------------------------------------------------------
+
+
+def _edit_prompt(region: str, *, file: str = "", diff: str = "", path: str = "area.py") -> str:
+    content = ""
+    if file:
+        content = f"<|current_file_content|>\ncurrent_file_path: {path}\n{file}\n<|/current_file_content|>\n"
+    return (f"<|recently_viewed_code_snippets|>\n<|/recently_viewed_code_snippets|>\n{content}"
+            f"<|code_to_edit|>\n{region}\n<|/code_to_edit|>\n<|edit_diff_history|>\n{diff}<|/edit_diff_history|>")
+
+
+def test_edit_completions_repeat_a_rename_in_the_region_and_answer_mercurys_shape():
+    """The fake core keeps every draft confidently, so the rule's edit is confirmed: after the parameter was
+    renamed from height to size, the use of height in the body becomes size."""
+    file = "def area(width, size):\n    return width * height\n\n\nprint(area(2, 3))"
+    region = "def area(width, size):<|cursor|>\n    return width * height"
+    diff = ("--- a/area.py\n+++ b/area.py\n@@ -1,2 +1,2 @@\n-def area(width, height):\n+def area(width, size):\n"
+            "     return width * height\n")
+    with LiveApi(FakeCore()) as api:
+        status, answer = api.post("/v1/edit/completions", {
+            "model": "any", "messages": [{"role": "user", "content": _edit_prompt(region, file=file, diff=diff)}]})
+        assert status == 200 and answer["object"] == "chat.completion"
+        (choice,) = answer["choices"]
+        assert choice["message"] == {"role": "assistant",
+                                     "content": "def area(width, size):\n    return width * size"}
+        # No recent edit: nothing to repeat, and the fake model keeps every line: the region comes back as it was.
+        status, answer = api.post("/v1/edit/completions", {
+            "messages": [{"role": "user", "content": _edit_prompt(region, file=file)}]})
+        assert status == 200 and answer["choices"][0]["message"]["content"] == region.replace("<|cursor|>", "")
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ({"messages": []}, "one user message"),
+    ({"messages": [{"role": "system", "content": "x"}]}, "one user message"),
+    ({"messages": [{"role": "user", "content": "no tags here"}]}, "code_to_edit"),
+    ({"messages": [{"role": "user", "content": "<|code_to_edit|>\nx = 1\n"}]}, "never closed"),
+    ({"messages": [{"role": "user", "content": "<|code_to_edit|>a<|cursor|>b<|cursor|><|/code_to_edit|>"}]},
+     "more than one"),
+    ({"messages": [{"role": "user", "content": "<|code_to_edit|>x<|/code_to_edit|>"}], "stream": True}, "stream"),
+])
+def test_edit_completions_refuse_what_is_not_an_edit_prompt(body, message):
+    with LiveApi(FakeCore()) as api:
+        status, answer = api.post("/v1/edit/completions", body)
+        assert status == 400 and message in answer["error"]["message"]

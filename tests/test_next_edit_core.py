@@ -80,3 +80,35 @@ def test_judge_shows_a_confirmed_rule_edit_or_a_confident_rewrite_and_nothing_el
     assert judge(text, [own], [Answer("def area(\n", 0.99)], plan) == []  # a line break: not a line's rewrite
     with pytest.raises(ValueError, match="gate"):
         NextEditPlan(gate=1.5)
+
+
+def test_unified_diffs_become_hunks_of_the_current_text():
+    from infill_lsp.next_edit.diffs import diff_hunks, history_hunks
+
+    text = "def area(width, size):\n    return width * height\n"
+    diff = ("--- a/x.py\n+++ b/x.py\n@@ -1,2 +1,2 @@\n-def area(width, height):\n+def area(width, size):\n"
+            "     return width * height\n\\ No newline at end of file\nSome prose after it.\n")
+    assert diff_hunks(diff) == [("def area(width, height):\n    return width * height",
+                                 "def area(width, size):\n    return width * height")]
+    assert history_hunks([diff], text) == [(16, 20, "height")]
+    assert history_hunks(["@@ -1 +1 @@\n-gone\n+not in the text\n", "no diff at all"], text) == []
+
+
+def test_the_edit_prompt_reads_the_region_inside_or_after_the_file():
+    from infill_http.edit_prompt import EditPromptError, parse_edit_prompt
+
+    inside = ("<|current_file_content|>\ncurrent_file_path: add.py\n<|code_to_edit|>\ndef add(a, b):\n"
+              "    return a - b<|cursor|>\n<|/code_to_edit|>\n<|/current_file_content|>\n"
+              "<|edit_diff_history|>\n# prose only\n<|/edit_diff_history|>")
+    prompt = parse_edit_prompt(inside)
+    assert prompt.path == "add.py" and prompt.text == "def add(a, b):\n    return a - b\n"
+    assert prompt.region == (0, 31) and prompt.cursor == 31 and prompt.diffs == ["# prose only"]
+    after = ("<|current_file_content|>\nimport os\ndef greet(name):\n    print(1)\n<|/current_file_content|>\n"
+             "<|code_to_edit|>\ndef <|cursor|>greet(name):\n<|/code_to_edit|>")
+    prompt = parse_edit_prompt(after)
+    assert prompt.text[prompt.region[0] : prompt.region[1]] == "def greet(name):" and prompt.cursor == 14
+    alone = parse_edit_prompt("<|code_to_edit|>x = 1<|/code_to_edit|>")
+    assert (alone.text, alone.region, alone.cursor) == ("x = 1", (0, 5), 5)
+    with pytest.raises(EditPromptError, match="stray"):
+        parse_edit_prompt("<|current_file_content|>\na<|cursor|>b\n<|code_to_edit|>x<|/code_to_edit|>"
+                          "\n<|/current_file_content|>")

@@ -119,3 +119,12 @@ def judge(text: str, asked: list[Probe], answers: list[Answer | None], plan: Nex
             if edits:
                 return edits
     return []
+
+
+def keeps_parsing(parse, before: str, after: str) -> bool:
+    """Whether ``after`` parses as well as ``before`` did: an edit may not break a file that parses
+    (``parse``: text to a tree-sitter tree; a file already broken is not held to it)."""
+    old = parse(before.encode("utf-8", "surrogatepass"))
+    if old.root_node.has_error:
+        return True
+    return not parse(after.encode("utf-8", "surrogatepass")).root_node.has_error
