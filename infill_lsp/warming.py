@@ -62,12 +62,15 @@ class Warmer:
         self._place: tuple[str, int, int] | None = None  # (uri, version, offset) pending or in flight
         self._sent = False  # the current warm-up reached the engine
         self._planned: dict[str, tuple[int, int]] = {}  # uri -> (version, offset) last planned there
+        # A move reported as of a version whose didChange has not arrived yet (clients debounce didChange).
+        self._ahead: tuple[str, int, Position] | None = None
 
     # ---- events -----------------------------------------------------------------------------------
 
     def cursor_moved(self, uri: str, version: int | None, position: Position) -> None:
         """The editor's cursor is now at ``position`` of ``uri`` (as of ``version``, when given)."""
         self.cursor_reports = True
+        self._ahead = None
         self.counters["moves"] += 1
         self._schedule(uri, version, position)
 
@@ -76,7 +79,11 @@ class Warmer:
         (real requests follow); for an editor that does not report its cursor, that place is warmed next."""
         if self._place is not None and self._place[0] == uri:
             self.cancel()
-        if not self.cursor_reports and position is not None:
+        ahead, document = self._ahead, self.session.documents.get(uri)
+        if ahead is not None and ahead[0] == uri and document is not None and document.version >= ahead[1]:
+            self._ahead = None
+            self._schedule(*ahead)  # as of the version it was reported at, or dropped when typing went on
+        elif not self.cursor_reports and position is not None:
             self._schedule(uri, None, position)
 
     def requested(self, uri: str, position: Position) -> None:
@@ -93,6 +100,8 @@ class Warmer:
         if self._place is not None and self._place[0] == uri:
             self.cancel()
         self._planned.pop(uri, None)
+        if self._ahead is not None and self._ahead[0] == uri:
+            self._ahead = None
 
     def cancel(self) -> None:
         """Cancel the warm-up pending or in flight (the engine is told by its request id)."""
@@ -106,6 +115,9 @@ class Warmer:
     def _schedule(self, uri: str, version: int | None, position: Position) -> None:
         settings, document = self.session.settings, self.session.documents.get(uri)
         if not settings.warm or self.session.link is None:
+            return
+        if document is not None and version is not None and version > document.version:
+            self._ahead = (uri, version, position)  # scheduled once its didChange arrives
             return
         if document is None or not document.completable or (version is not None and version != document.version):
             self.counters["ignored"] += 1

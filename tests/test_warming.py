@@ -8,7 +8,7 @@ import asyncio
 from engine.protocol import FinishReason, InfillResult, Welcome
 from infill_lsp.completer import Completer
 from infill_lsp.config import Settings
-from infill_lsp.documents import DocumentStore
+from infill_lsp.documents import DocumentStore, TextChange
 from infill_lsp.languages import LanguageRegistry
 from infill_lsp.positions import Position
 from infill_lsp.session import Session
@@ -92,10 +92,23 @@ async def test_nothing_is_warmed_when_turned_off_or_for_what_is_not_there():
     warmer.changed(URI, Position(5, 8))
     on, link_on = make_warmer()
     on.cursor_moved("file:///closed.py", None, Position(0, 0))
-    on.cursor_moved(URI, 2, Position(5, 8))  # a version the document does not have
+    on.cursor_moved(URI, 0, Position(5, 8))  # a version the document is past
     on.cursor_moved(URI, 1, Position(99, 0))
     await asyncio.sleep(0.1)
     assert link.sent == [] and link_on.sent == [] and on.counters["ignored"] == 3
+
+
+async def test_a_move_reported_ahead_of_its_didchange_waits_for_it():
+    warmer, link = make_warmer()
+    documents = warmer.session.documents
+    warmer.cursor_moved(URI, 2, Position(5, 9))  # the editor's didChange (version 2) is still on its way
+    await asyncio.sleep(0.1)
+    assert link.sent == []
+    documents.change(URI, [TextChange("1", (Position(5, 8), Position(5, 8)))], 2)
+    warmer.changed(URI, Position(5, 9))
+    await asyncio.sleep(0.1)
+    (sent,) = link.sent
+    assert sent.prefix.endswith("y = 1")
 
 
 def test_malformed_params_are_refused():
