@@ -144,7 +144,7 @@ class Settings:
     completion_fallback: bool = False  # offer textDocument/completion even to inline-capable clients
     speculative: bool = False  # after a fill is shown, prefetch the fill for the state after accepting it
     warm: bool = True  # encode the prompt of the place the cursor rests at before a fill is asked there
-    warm_delay_ms: int = 300  # how long the cursor rests at a new place before it is warmed
+    warm_delay_ms: int = 100  # how long a reported cursor rests at a new place before it is warmed
     event_log: bool = True  # keep accept/dismiss events in a local JSON-lines file (never sent anywhere)
     # How several candidates are ordered: "likelihood" (the encoder's causal likelihood of each fill; on the
     # single-line split it picked 1.84% right against 1.74% by the denoiser's "confidence", BENCHMARKS.md).

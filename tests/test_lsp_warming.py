@@ -108,6 +108,7 @@ async def test_bad_moves_are_ignored_quietly_and_warming_can_be_turned_off(clien
     await asyncio.sleep(0.3)
     assert warm_adds() == [] and info["warming"]["sent"] == 0 and client.messages == []
     client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"warm": False}))
+    await wait_for_status(client, lambda s: s["warming"]["enabled"] is False)  # its handler is a coroutine
     move(client, *SECOND)
     await asyncio.sleep(0.4)
     info = await status(client)
