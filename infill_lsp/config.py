@@ -143,6 +143,8 @@ class Settings:
     languages: tuple[str, ...] = ()  # empty: every language, plain text included
     completion_fallback: bool = False  # offer textDocument/completion even to inline-capable clients
     speculative: bool = False  # after a fill is shown, prefetch the fill for the state after accepting it
+    warm: bool = True  # encode the prompt of the place the cursor rests at before a fill is asked there
+    warm_delay_ms: int = 100  # how long a reported cursor rests at a new place before it is warmed
     event_log: bool = True  # keep accept/dismiss events in a local JSON-lines file (never sent anywhere)
     # How several candidates are ordered: "likelihood" (the encoder's causal likelihood of each fill; on the
     # single-line split it picked 1.84% right against 1.74% by the denoiser's "confidence", BENCHMARKS.md).
@@ -169,6 +171,7 @@ class Settings:
         _check_range("invoked_steps", self.invoked_steps, 0, 10_000)
         _check_range("invoked_candidates", self.invoked_candidates, 1, 8)
         _check_range("request_timeout_ms", self.request_timeout_ms, 10, 600_000)
+        _check_range("warm_delay_ms", self.warm_delay_ms, 0, 10_000)
         _check_range("command_timeout_ms", self.command_timeout_ms, 10, 600_000)
         _check_range("prefix_chars", self.prefix_chars, 0, 1_000_000)
         _check_range("suffix_chars", self.suffix_chars, 0, 1_000_000)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import tree_sitter
 
+from infill_lsp.edit_history import EditHistory
 from infill_lsp.languages import LanguageSupport
 from infill_lsp.positions import UTF16, LineIndex, Position
 
@@ -85,8 +86,19 @@ class Document:
         self._stale = True  # the tree (if any) lags behind the text
         self._parser = language.new_parser() if language else None
         self.health = self._judge()
-        self.edited_line: int | None = None  # the line of the latest incremental edit
-        self.edited_at = 0.0  # time.monotonic() of the latest edit (0: never edited)
+        self.history = EditHistory()  # the recent edits, coalesced into hunks (time.monotonic() times)
+
+    @property
+    def edited_line(self) -> int | None:
+        """The line where the latest live hunk of edits starts (None: no recent edit)."""
+        hunk = self.history.latest(time.monotonic())
+        return None if hunk is None else self.index.line_of(min(hunk.start, len(self._text)))
+
+    @property
+    def edited_at(self) -> float:
+        """time.monotonic() of the latest live hunk's last edit (0: none)."""
+        hunk = self.history.latest(time.monotonic())
+        return 0.0 if hunk is None else hunk.last_at
 
     @property
     def text(self) -> str:
@@ -136,6 +148,7 @@ class Document:
     def _apply_one(self, change: TextChange) -> None:
         old = self._text
         if change.range is None:
+            self.history.record_text(old, change.text, time.monotonic())
             self._text = change.text
             self._tree = None
             self._index = None
@@ -143,7 +156,7 @@ class Document:
         start, end = (self.index.offset(p) for p in change.range)
         if end < start:
             start, end = end, start
-        self.edited_line, self.edited_at = self.index.line_of(start), time.monotonic()
+        self.history.record(old, start, end, change.text, time.monotonic())
         self._text = old[:start] + change.text + old[end:]
         self._index = None
         if self._tree is not None and self.health is Health.OK:

@@ -26,6 +26,7 @@ from infill_lsp.convert import (
 from infill_lsp.documents import DocumentStore
 from infill_lsp.fill_cache import AUTOMATIC, INVOKED
 from infill_lsp.language_server import InfillServer
+from infill_lsp.warming import MOVE_METHOD, cursor_from_params
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ def initialized(ls: InfillServer, params: types.InitializedParams) -> None:
 
 async def shutdown(ls: InfillServer, params: None) -> None:
     ls.completer.cancel_all()
+    ls.warmer.cancel()
     if ls.link is not None:
         await ls.link.close()
 
@@ -68,6 +70,7 @@ def did_open(ls: InfillServer, params: types.DidOpenTextDocumentParams) -> None:
     if name is not None and language is None:
         ls.show_once(f"no syntax support for {name}: {ls.registry.failures().get(name, 'grammar failed')}")
     ls.completer.forget(item.uri)
+    ls.warmer.forget(item.uri)
     ls.documents.open(
         item.uri, item.text, language_id=item.language_id, version=item.version, language=language
     )
@@ -77,12 +80,17 @@ def did_change(ls: InfillServer, params: types.DidChangeTextDocumentParams) -> N
     uri = params.text_document.uri
     ls.completer.keystroke(uri)
     changes = [change_from_lsp(c) for c in params.content_changes]
-    if ls.documents.change(uri, changes, params.text_document.version) is None:
+    document = ls.documents.change(uri, changes, params.text_document.version)
+    if document is None:
         log.warning("didChange for a document that is not open: %s", uri)
+        return
+    hunk = document.history.latest()
+    ls.warmer.changed(uri, document.index.position(hunk.end) if hunk is not None else None)
 
 
 def did_close(ls: InfillServer, params: types.DidCloseTextDocumentParams) -> None:
     ls.completer.forget(params.text_document.uri)
+    ls.warmer.forget(params.text_document.uri)
     ls.documents.close(params.text_document.uri)
 
 
@@ -107,6 +115,7 @@ async def inline_completion(
     invoked = context is not None and context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
     selected = selected_from_lsp(context.selected_completion_info if context else None)
     uri, forwarded = params.text_document.uri, ls.counters["forwarded"]
+    ls.warmer.requested(uri, position_from_lsp(params.position))
     answer = await ls.completer.complete(
         uri, position_from_lsp(params.position), selected, INVOKED if invoked else AUTOMATIC
     )
@@ -126,6 +135,7 @@ async def completion(ls: InfillServer, params: types.CompletionParams) -> types.
     if text is not None and text.inline_completion is not None and not ls.settings.completion_fallback:
         return None
     uri = params.text_document.uri
+    ls.warmer.requested(uri, position_from_lsp(params.position))
     answer = await ls.completer.complete(uri, position_from_lsp(params.position))
     document = ls.documents.get(uri)
     if answer is None or document is None or not answer[1]:
@@ -145,6 +155,7 @@ async def status(ls: InfillServer, params: Any) -> dict[str, Any]:
         "requests": dict(ls.counters),
         "debounce": {"policy": ls.settings.waiting_policy, "waits": ls.completer.waits.summary()},
         "engine_work": dict(ls.completer.engine_work),
+        "warming": {"enabled": ls.settings.warm, **ls.warmer.counters},
         "session": ls.stats.summary(),
         "latency_ms": engine.get("latency_ms", {}),
         "cache": {
@@ -182,6 +193,16 @@ def dismissed(ls: InfillServer, params: Any) -> None:
     ls.events.write("dismissed", language=_language(ls, value))
 
 
+def did_move_cursor(ls: InfillServer, params: Any) -> None:
+    """``infill/didMoveCursor`` {textDocument: {uri, version}, position}: warm the place once the cursor rests."""
+    cursor = cursor_from_params(plain(params))
+    if cursor is None:
+        ls.warmer.counters["ignored"] += 1
+        log.debug("%s with malformed params ignored: %r", MOVE_METHOD, params)
+        return
+    ls.warmer.cursor_moved(*cursor)
+
+
 def _language(ls: InfillServer, value: dict[str, Any]) -> str:
     document = ls.documents.get(value.get("uri", "")) if isinstance(value.get("uri"), str) else None
     if document is None:
@@ -201,3 +222,4 @@ def register(server: InfillServer) -> None:
     server.feature(STATUS_METHOD)(status)
     server.feature(ACCEPTED_METHOD)(accepted)
     server.feature(DISMISSED_METHOD)(dismissed)
+    server.feature(MOVE_METHOD)(did_move_cursor)

@@ -38,6 +38,7 @@ from infill_lsp.framing import (
 from infill_lsp.languages import LanguageRegistry
 from infill_lsp.session import Session
 from infill_lsp.version import package_version
+from infill_lsp.warming import Warmer
 
 PROGRESS_TIMEOUT_S = 5.0
 SERVER_NOT_INITIALIZED = -32002
@@ -175,6 +176,7 @@ class InfillServer(LanguageServer):
         self.base_settings = Settings()
         self.session = Session()
         self.completer = Completer(self.session)
+        self.warmer = Warmer(self.completer)
         self.stats = SessionStats()
         self.events = EventLog(None)
         self._shown: set[str] = set()

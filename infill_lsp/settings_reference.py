@@ -97,6 +97,12 @@ MEANINGS: dict[str, str] = {
     "completionFallback": "Also offer fills as `textDocument/completion` items to clients that show inline "
     "completions.",
     "speculative": "After a suggestion is shown, prefetch the one for the text after accepting it.",
+    "warm": "Encode the prompt of the place the cursor rests at before a fill is asked there, so the first fill "
+    "after a jump costs about what a fill after a keystroke costs (the editor reports cursor moves with the "
+    "`infill/didMoveCursor` notification; other editors: the place of the last change). Warm-ups run below "
+    "real requests; turn off to save the engine's time on a shared machine.",
+    "warmDelayMs": "How long a reported cursor rests at a new place before its prompt is warmed (ms); the editors "
+    "report a move once the cursor stood still 100 ms, so a place is warmed about 200 ms after the cursor stops.",
     "pick": "How several candidates are ordered: `likelihood` (the encoder's causal likelihood of each fill) "
     "or `confidence` (the denoiser's mean top probability).",
     "minConfidence": "The gate: show a fill only when the denoiser's confidence reaches this (0 to 1; 0 shows "

@@ -7,7 +7,8 @@
 5. torch vs ONNX Runtime time per denoising step (with the ``onnx`` extra installed);
 6. ``typing`` (only when named in ``--only``: it replays minutes of typing per run): the latency from the
    last keystroke before a pause to the suggestion, per editor client and waiting policy
-   (``infill_tools/typing_bench.py``); ``anchor``: the engine cache's share of the prompt when the cursor moves;
+   (``infill_tools/typing_bench.py``), and the first fill after a cursor jump and a pause with warming off and on
+   (``--jumps``); ``anchor``: the engine cache's share of the prompt when the cursor moves;
 7. ``replicas`` (only when named: it starts a local Ray cluster; the ``serve`` extra): the HTTP API on Ray
    Serve with 2 engine replicas vs 1 under the same load (``infill_tools/ray_bench.py``).
 
@@ -35,7 +36,7 @@ import engine.core.engine_core
 from engine.host.launch import ONNX_EXTRA_MISSING, EngineLaunch, onnx_available
 from engine.protocol import InfillRequest, InfillResult
 from infill_lsp.json_stdout import stdout_to_stderr
-from infill_tools.typing_bench import bench_anchor, bench_typing
+from infill_tools.typing_bench import bench_anchor, bench_jumps, bench_typing
 from infill_tools.typing_traces import default_sources
 
 CONTEXT_SOURCE = Path(engine.core.engine_core.__file__)  # real Python source for prompts: the engine core itself
@@ -479,9 +480,13 @@ def _run_parts(args: argparse.Namespace, launch: EngineLaunch) -> dict:
     if "typing" in parts:
         with engine_socket(launch) as sock:
             report["typing"] = bench_typing(
-                str(sock), sources, policies=args.policies.split(","), clients=args.editor_clients.split(","),
+                str(sock), sources, policies=[p for p in args.policies.split(",") if p],
+                clients=[c for c in args.editor_clients.split(",") if c],
                 debounce_ms=args.debounce_ms, seed=args.seed, files=args.typing_files, holes_per_file=args.typing_holes,
                 speed=args.speed, server_root=args.server_root)
+            if args.jumps:
+                report["typing_jumps"] = bench_jumps(str(sock), sources, jumps=args.jumps,
+                                                     pause_ms=args.jump_pause_ms, seed=args.seed)
     if "replicas" in parts:
         from infill_tools.ray_bench import bench_replicas
 
@@ -507,13 +512,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="comma list of parts: generate,keystroke,burst,parallelism,lsp,http,"
                         "backends,dtypes,anchor,typing,replicas (http, typing and replicas run only when named)")
     typing = parser.add_argument_group("typing and anchor parts")
-    typing.add_argument("--policies", default="none,fixed,adaptive", help="waiting policies to compare")
+    typing.add_argument("--policies", default="none,fixed,adaptive",
+                        help="waiting policies to compare (empty: no typing replay, only the jumps)")
     typing.add_argument("--editor-clients", default="vscode,neovim", help="how requests are sent: vscode,neovim")
     typing.add_argument("--debounce-ms", type=int, default=30, help="debounceMs of every run (fixed: the wait)")
     typing.add_argument("--typing-files", type=int, default=3, help="files a trace types into")
     typing.add_argument("--typing-holes", type=int, default=4, help="holes per file")
     typing.add_argument("--speed", type=float, default=1.0, help="divides the trace's times (tests)")
     typing.add_argument("--seed", type=int, default=0)
+    typing.add_argument("--jumps", type=int, default=20,
+                        help="cursor jumps timed with warming off and on: jump, pause, then a fill (0: none)")
+    typing.add_argument("--jump-pause-ms", type=float, default=300.0, help="the rest after each jump")
     typing.add_argument("--sources", nargs="*", type=Path,
                         help="Python files for traces (default: tests/vendor/requests)")
     typing.add_argument("--server-root", type=Path, help="run the language server of this checkout (a 'before' figure)")

@@ -291,6 +291,108 @@ def bench_typing(sock: str, sources: list[Path], *, policies: list[str], clients
     return runs
 
 
+# ---- cursor jumps: the first fill at a new place, with and without warming -----------------------------
+
+MOVE_DEBOUNCE_MS = 100.0  # the editors report a cursor move once it stood still this long
+ENGINE_WORK = ("results", "prompt_tokens", "cached_tokens")
+
+
+def jump_places(sources: list[Path], root: str, *, jumps: int, seed: int) -> tuple[dict[str, str], list[tuple]]:
+    """Documents (uri -> text) and ``jumps`` places (uri, line, character): ends of indented ASCII code lines,
+    each in a part of its file not visited before, the files taken in turn."""
+    rng = random.Random(seed)
+    documents: dict[str, str] = {}
+    candidates: list[list[tuple]] = []
+    for path in sources:
+        text = path.read_text(encoding="utf-8")
+        uri = f"{root}/{path.name}"
+        lines = text.split("\n")
+        ends = [(uri, n, len(line)) for n, line in enumerate(lines)
+                if line.isascii() and line.startswith((" ", "\t")) and len(line.strip()) > 8
+                and not line.strip().startswith("#")]
+        if len(ends) > 20:
+            documents[uri] = text
+            rng.shuffle(ends)
+            candidates.append(ends)
+    places: list[tuple] = []
+    while len(places) < jumps and any(candidates):
+        for ends in candidates:
+            if ends and len(places) < jumps:
+                places.append(ends.pop())
+    return documents, places
+
+
+async def replay_jumps(sock: str, documents: dict[str, str], places: list[tuple], *, warm: bool, pause_ms: float,
+                       timeout_s: float = 30.0, settings: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A fresh ``infill serve`` (warming on or off); per place: jump there, report the move as the editors do
+    (``MOVE_DEBOUNCE_MS`` after it), rest ``pause_ms``, then ask an automatic inline completion there."""
+    client = BaseLanguageClient("infill-jump-bench", "1")
+    await client.start_io(sys.executable, "-m", "infill_lsp.server", "--log-level", "warning",
+                          "--log-file", os.devnull)
+    latencies: list[float] = []
+    shown = errors = 0
+    try:
+        options = {"engine": {"mode": "connect", "socket": sock}, "debounce_policy": "none",
+                   "request_timeout_ms": int(timeout_s * 1000), "event_log": False, "warm": warm, **(settings or {})}
+        capabilities = types.ClientCapabilities(text_document=types.TextDocumentClientCapabilities(
+            inline_completion=types.InlineCompletionClientCapabilities()))
+        await asyncio.wait_for(client.initialize_async(
+            types.InitializeParams(capabilities=capabilities, initialization_options=options)), timeout_s)
+        client.initialized(types.InitializedParams())
+        editor = Editor(client, "vscode", 1.0, timeout_s)
+        warmup = f"{next(iter(documents)).rsplit('/', 1)[0]}/warmup.py"
+        editor.open(warmup, WARMUP)
+        editor.cursor = (warmup, WARMUP.count("\n"), 4)
+        editor.ask(AUTOMATIC)  # the engine's first request and the server's handshake, outside the figures
+        await editor.settle(timeout_s)
+        for uri, text in documents.items():
+            editor.open(uri, text)
+        before = await _status(client)
+        for uri, line, character in places:
+            await asyncio.sleep(MOVE_DEBOUNCE_MS / 1000)
+            client.protocol.notify("infill/didMoveCursor", {"textDocument": {"uri": uri, "version": 1},
+                                                            "position": {"line": line, "character": character}})
+            await asyncio.sleep(max(0.0, pause_ms - MOVE_DEBOUNCE_MS) / 1000)
+            params = types.InlineCompletionParams(
+                context=types.InlineCompletionContext(trigger_kind=AUTOMATIC),
+                text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line, character))
+            sent = time.perf_counter()
+            try:
+                answer = await asyncio.wait_for(
+                    client.protocol.send_request_async(types.TEXT_DOCUMENT_INLINE_COMPLETION, params), timeout_s)
+            except Exception:  # noqa: BLE001 - counted
+                errors += 1
+                continue
+            latencies.append((time.perf_counter() - sent) * 1000)
+            items = answer.items if isinstance(answer, types.InlineCompletionList) else (answer or [])
+            shown += bool(items)
+        after = await _status(client)
+    finally:
+        await close_client(client)
+    work = {k: after["engine_work"][k] - before["engine_work"][k] for k in ENGINE_WORK}
+    encoded = work["prompt_tokens"] - work["cached_tokens"]
+    warming = after.get("warming", {})
+    return {"warm": warm, "pause_ms": pause_ms, "jumps": len(places), "first_fill_ms": percentiles(latencies),
+            "shown": shown, "errors": errors,
+            "fill_encoded_tokens_mean": round(encoded / max(1, work["results"]), 1),
+            "fill_cached_fraction": round(work["cached_tokens"] / max(1, work["prompt_tokens"]), 3),
+            "warm_ups": {k: warming.get(k, 0) for k in ("sent", "warmed", "cancelled", "encoded_tokens")}}
+
+
+def bench_jumps(sock: str, sources: list[Path], *, jumps: int = 20, pause_ms: float = 300.0, seed: int = 0,
+                timeout_s: float = 30.0) -> list[dict[str, Any]]:
+    """First fill after a jump and a pause, warming off then on, on the same places (fresh document URIs per
+    run, so neither finds the other's cache), one run at a time against one engine."""
+    runs = []
+    for warm in (False, True):
+        root = f"file:///jumps/{'warm' if warm else 'cold'}-{time.time_ns()}"
+        documents, places = jump_places(sources, root, jumps=jumps, seed=seed)
+        figures = asyncio.run(replay_jumps(sock, documents, places, warm=warm, pause_ms=pause_ms, timeout_s=timeout_s))
+        print(f"  jumps: {figures}", file=sys.stderr)
+        runs.append(figures)
+    return runs
+
+
 # ---- the context window's cache reuse on cursor moves ---------------------------------------------------
 
 

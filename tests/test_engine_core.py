@@ -491,3 +491,38 @@ def test_alternatives_are_weighed_in_order_without_denoising(core, monkeypatch):
     assert "doc-alt" not in core.last_fills
     with pytest.raises(ValueError, match="alternatives"):
         core.add(InfillRequest("401", "a", "b", alternatives=("x",) * 100))
+
+
+WARM_PREFIX = "".join(f"def helper_{i}(x):\n    return x * {i}\n\n" for i in range(12)) + "def f(y):\n    "
+
+
+@pytest.fixture(scope="module")
+def slow_prefill_core(tiny_model_dir):
+    from engine.core.engine_core import load_core
+
+    return load_core(tiny_model_dir, config=EngineConfig(prefill_tokens_per_step=16))
+
+
+def test_a_fill_takes_over_the_warm_up_of_its_place_while_it_is_encoding(slow_prefill_core):
+    core = slow_prefill_core
+    core.add(InfillRequest("w1", WARM_PREFIX, "\n", language="python", document_key="doc-take", warm=True))
+    assert core.step() == []  # the warm-up encoded its first 16 tokens, no more
+    core.add(InfillRequest("f1", WARM_PREFIX, "\n", language="python", document_key="doc-take", max_steps=2))
+    results = {m.request_id: m for m in run_all(core) if isinstance(m, InfillResult)}
+    assert results["w1"].finish_reason == FinishReason.CANCELLED
+    fill = results["f1"]
+    assert fill.cached_tokens == 16 and fill.prompt_tokens > 16 and fill.candidates
+
+
+def test_a_fill_cancels_a_queued_warm_up_of_its_place_but_not_one_elsewhere(slow_prefill_core):
+    core = slow_prefill_core
+    lookups = core.status("0").cache_lookup_tokens
+    core.add(InfillRequest("w2", WARM_PREFIX, "\n", language="python", document_key="doc-queued", warm=True))
+    core.add(InfillRequest("w3", "x = 1\n", "\n", language="python", document_key="doc-queued", warm=True))
+    core.add(InfillRequest("f2", WARM_PREFIX, "\n", language="python", document_key="doc-queued", max_steps=2))
+    results = {m.request_id: m for m in run_all(core) if isinstance(m, InfillResult)}
+    assert results["w2"].finish_reason == FinishReason.CANCELLED and results["w2"].prompt_tokens > 0
+    assert results["w3"].finish_reason == FinishReason.CONVERGED  # another place: it still warms
+    fill = results["f2"]
+    # Only the fill and the other place's warm-up were looked up (encoded): never the cancelled duplicate.
+    assert core.status("0").cache_lookup_tokens - lookups == fill.prompt_tokens + results["w3"].prompt_tokens

@@ -143,6 +143,27 @@ def test_typing_shows_ghost_text_and_accepting_inserts_it(start_nvim):
     assert "engine ready (factory mode)" in report and "ERROR" not in report, report
 
 
+WARMING = """
+local client = vim.lsp.get_clients({ name = 'infill' })[1]
+local answer = client and client:request_sync('infill/status', {}, 3000, 0)
+return answer and answer.result and answer.result.warming or vim.NIL
+"""
+
+
+def test_a_cursor_move_is_reported_and_warmed_then_a_fill_there_shows(start_nvim):
+    nvim = start_nvim("example.py", FAKE_DOCUMENT, fake_setup(warmDelayMs=50))
+    nvim.input("4G0f(")  # normal mode: a jump, then a move within the line, reported once (debounced)
+    nvim.wait_for("the cursor report", "for _, m in ipairs(_G.infill_test_sent) do "
+                  "if m.method == 'infill/didMoveCursor' and m.params.position.line == 3 then return true end end")
+    moves = [m for m in sent(nvim, "infill/didMoveCursor") if m["position"]["line"] == 3]
+    assert len(moves) == 1 and moves[0]["position"] == {"line": 3, "character": len("total = add")}
+    assert moves[0]["textDocument"]["uri"] == nvim.lua("return vim.uri_from_bufnr(0)")
+    assert isinstance(moves[0]["textDocument"]["version"], int)
+    nvim.wait_for("the warm-up", f"local w = (function() {WARMING} end)() return w ~= vim.NIL and w.warmed > 0 or nil")
+    nvim.input("2GAresult = ")
+    wait_for_ghost(nvim, "the ghost text after the jump", "result = ", "compute(1, 2)")
+
+
 def test_a_fill_replaces_the_closing_bracket_after_the_cursor_in_utf16(start_nvim):
     # the client offers only utf-16: the emoji before the cursor is 2 units there and 4 bytes in the buffer
     nvim = start_nvim("example.py", FAKE_DOCUMENT, fake_setup(), position_encodings=["utf-16"])

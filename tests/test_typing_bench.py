@@ -79,3 +79,17 @@ def test_cursor_moves_report_the_cache_share_with_and_without_the_grid(tiny_mode
         assert rows["keystroke"]["cached_fraction"] > 0.5  # typing at the hole reuses most of the prompt
         assert rows["same_document"]["cached_fraction"] < 0.1  # suffix first: a new hole re-encodes
         assert rows["back_to_hole"]["cached_fraction"] > 0.5  # the engine keeps the holes a document was at
+
+
+async def test_jumps_report_the_first_fill_with_warming_off_and_on(tiny_engine: str):
+    from infill_tools.typing_bench import jump_places, replay_jumps
+
+    runs = []
+    for warm in (False, True):  # a long rest, so the warm-up is done on a loaded machine too
+        documents, places = jump_places(SOURCES, f"file:///jumps/{warm}", jumps=3, seed=1)
+        runs.append(await replay_jumps(tiny_engine, documents, places, warm=warm, pause_ms=1000))
+    cold, warmed = runs
+    assert cold["first_fill_ms"]["count"] == warmed["first_fill_ms"]["count"] == 3
+    assert cold["warm_ups"]["sent"] == 0 and warmed["warm_ups"]["warmed"] == 3
+    assert warmed["fill_cached_fraction"] == 1.0 > cold["fill_cached_fraction"]
+    assert warmed["fill_encoded_tokens_mean"] == 0 < cold["fill_encoded_tokens_mean"]

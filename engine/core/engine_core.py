@@ -27,7 +27,7 @@ import torch
 
 from engine.core.config import EngineConfig
 from engine.core.jobs import Job, Slot
-from engine.core.kv import KVStore
+from engine.core.kv import KVStore, common_prefix_length
 from engine.core.runner import Runner
 from engine.core.sampler import GenerateConfig, denoise_step, generate_step, initial_canvas
 from engine.core.scheduler import PRIORITIES, StepPace, batch_share, client_load, prefill_order
@@ -144,7 +144,19 @@ class EngineCore:
         if self.format.suffix_on_canvas:
             k = self.format.suffix_on_canvas
             job.tail_ids = self.tokenizer.encode(request.suffix[: k * 8])[:k]
+        if not request.warm and request.document_key:
+            self._take_over_warm_ups(job)
         self.jobs[request.request_id] = job
+
+    def _take_over_warm_ups(self, job: Job) -> None:
+        """A fill takes over the warm-ups of its place (same document, at least half its prompt shared) still
+        queued or encoding: they are cancelled, and what they encoded goes to the document's cache (``_finish``),
+        where the fill's own lookup finds it, so it never waits behind a duplicate encoding."""
+        for other in self.jobs.values():
+            request = other.request
+            if (request.warm and not other.cancelled and request.document_key == job.request.document_key
+                    and 2 * common_prefix_length(other.prompt, job.prompt) >= len(job.prompt)):
+                other.cancelled = True
 
     def _canvas_widths(self, asked: tuple[int, ...]) -> tuple[int, ...]:
         """The canvas lengths denoised for a request that asked for ``asked``.
@@ -451,6 +463,8 @@ class EngineCore:
 
     def _finish(self, job: Job, reason: FinishReason) -> InfillResult:
         del self.jobs[job.request.request_id]
+        if reason == FinishReason.CANCELLED and not job.encoded and len(job.kv.ids) > job.cached_tokens:
+            self.kv_store.store(job.request.document_key, job.kv)  # keep what it encoded before it was cancelled
         self.completed += 1
         candidates: dict[str, Candidate] = {}
         token_ids: dict[str, list[int]] = {}

@@ -10,6 +10,10 @@ export const SERVER_COMMANDS = {
 export const STATUS_REQUEST = "infill/status";
 export const ACCEPTED_NOTIFICATION = "infill/accepted";
 export const DISMISSED_NOTIFICATION = "infill/dismissed";
+/** Where the cursor rests: the server warms the engine's cache there (editors/README.md). */
+export const MOVE_CURSOR_NOTIFICATION = "infill/didMoveCursor";
+/** Cursor moves closer together than this are reported once, the last one. */
+export const MOVE_DEBOUNCE_MS = 100;
 
 /** An LSP position (UTF-16 code units, which is what VS Code and its language client speak). */
 export interface LspPosition {
@@ -55,6 +59,16 @@ export function positionCommand(
 
 export function restartCommand(): ExecuteCommandParams {
   return { command: SERVER_COMMANDS.restartEngine, arguments: [] };
+}
+
+export interface CursorParams {
+  textDocument: { uri: string; version: number };
+  position: LspPosition;
+}
+
+/** The params of `infill/didMoveCursor` for the cursor at `at` of the document `uri` at `version`. */
+export function cursorParams(uri: string, version: number, at: LspPosition): CursorParams {
+  return { textDocument: { uri, version }, position: position(at) };
 }
 
 export interface AcceptedParams {

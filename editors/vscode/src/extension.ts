@@ -13,11 +13,14 @@ import {
 import {
   ACCEPTED_NOTIFICATION,
   acceptedParams,
+  cursorParams,
   DISMISSED_NOTIFICATION,
   type ExecuteCommandParams,
   fillSelectionCommand,
   insertedText,
   itemText,
+  MOVE_CURSOR_NOTIFICATION,
+  MOVE_DEBOUNCE_MS,
   positionCommand,
   restartCommand,
   SERVER_COMMANDS,
@@ -41,6 +44,8 @@ const COMMAND_TIMEOUT_MS = 60_000;
 const ACCEPTED_COMMAND = "infill.action.accepted";
 
 let client: LanguageClient | undefined;
+let served: { scheme: string; language?: string }[] = [];
+let moveTimer: NodeJS.Timeout | undefined;
 let output: vscode.LogOutputChannel;
 let statusItem: vscode.StatusBarItem;
 const tracker = new SuggestionTracker();
@@ -74,8 +79,9 @@ function createClient(): LanguageClient {
   });
   output.appendLine(`starting ${command} ${args.join(" ")}`);
   const serverOptions: ServerOptions = { command, args, options: { cwd: folders[0] } };
+  served = documentSelector(languageIds(config.get("languages")));
   const clientOptions: LanguageClientOptions = {
-    documentSelector: documentSelector(languageIds(config.get("languages"))),
+    documentSelector: served,
     initializationOptions: serverSettings(),
     outputChannel: output,
     middleware: {
@@ -277,6 +283,21 @@ async function dismiss(): Promise<void> {
   }
 }
 
+/** Reports where the cursor rests (debounced), so the server can encode that place before a fill is asked. */
+function onSelectionChanged(event: vscode.TextEditorSelectionChangeEvent): void {
+  if (moveTimer) clearTimeout(moveTimer);
+  moveTimer = setTimeout(() => {
+    moveTimer = undefined;
+    const editor = event.textEditor;
+    const document = editor.document;
+    if (!runningClient() || vscode.window.activeTextEditor !== editor) return;
+    if (!vscode.workspace.getConfiguration("infill").get<boolean>("warm", true)) return;
+    if (vscode.languages.match(served, document) === 0) return;
+    const active = editor.selection.active;
+    notify(MOVE_CURSOR_NOTIFICATION, cursorParams(document.uri.toString(), document.version, active));
+  }, MOVE_DEBOUNCE_MS);
+}
+
 async function onConfigurationChanged(event: vscode.ConfigurationChangeEvent): Promise<void> {
   if (!event.affectsConfiguration("infill")) return;
   if (needsRestart((key) => event.affectsConfiguration(key))) {
@@ -297,6 +318,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     output,
     statusItem,
     { dispose: () => clearInterval(timer) },
+    { dispose: () => moveTimer && clearTimeout(moveTimer) },
     register("infill.action.fillSelection", fillSelection),
     register("infill.action.completeBody", () => atCursor(SERVER_COMMANDS.completeBody, "complete body")),
     register("infill.action.writeDocstring", () => atCursor(SERVER_COMMANDS.writeDocstring, "write docstring")),
@@ -310,6 +332,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       notify(ACCEPTED_NOTIFICATION, acceptedParams(uri, text, false));
     }),
     vscode.workspace.onDidChangeConfiguration((event) => void onConfigurationChanged(event)),
+    vscode.window.onDidChangeTextEditorSelection(onSelectionChanged),
   );
   await startClient();
 }

@@ -74,6 +74,8 @@ export const SERVER_SETTINGS: [string, Check][] = [
   ["languages", Array.isArray],
   ["completionFallback", isBoolean],
   ["speculative", isBoolean],
+  ["warm", isBoolean],
+  ["warmDelayMs", isInteger],
   ["eventLog", isBoolean],
   ["pick", oneOf(PICK_RULES)],
   ["minConfidence", isFraction],

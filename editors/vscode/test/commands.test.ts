@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import {
   acceptedParams,
+  cursorParams,
   fillSelectionCommand,
   insertedText,
   itemText,
@@ -99,4 +100,11 @@ test("package.json contributes every setting the mapping reads", () => {
   for (const binding of pkg.contributes.keybindings) {
     assert.ok(commands.has(binding.command), binding.command);
   }
+});
+
+test("a cursor move names the document, its version and the position", () => {
+  assert.deepEqual(cursorParams("file:///a.py", 7, { line: 3, character: 12 }), {
+    textDocument: { uri: "file:///a.py", version: 7 },
+    position: { line: 3, character: 12 },
+  });
 });

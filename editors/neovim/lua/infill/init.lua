@@ -211,6 +211,7 @@ local function attach(buf, client)
     return
   end
   backend.attach(buf, client.id)
+  require('infill.cursor').attach(buf, client.id)
   set_keymaps(buf, M.options.keymaps)
 end
 
@@ -293,6 +294,7 @@ function M.setup(opts)
       local client = vim.lsp.get_client_by_id(args.data.client_id)
       if client and client.name == commands.NAME and backend.attached(args.buf) then
         backend.detach(args.buf)
+        require('infill.cursor').detach(args.buf)
       end
     end,
   })
