@@ -146,6 +146,12 @@ class Settings:
     warm: bool = True  # encode the prompt of the place the cursor rests at before a fill is asked there
     warm_delay_ms: int = 100  # how long a reported cursor rests at a new place before it is warmed
     event_log: bool = True  # keep accept/dismiss events in a local JSON-lines file (never sent anywhere)
+    # Next edit (textDocument/copilotInlineEdit): the follow-up edit near the cursor.
+    next_edit: bool = True
+    next_edit_debounce_ms: int = 500  # the editors ask this long after the last change
+    next_edit_lines_before: int = 5  # the region a suggestion may touch, in lines around the cursor's line
+    next_edit_lines_after: int = 10
+    next_edit_gate: float = 0.9  # the least confidence of the model's answer for a suggestion to be shown
     # How several candidates are ordered: "likelihood" (the encoder's causal likelihood of each fill; on the
     # single-line split it picked 1.84% right against 1.74% by the denoiser's "confidence", BENCHMARKS.md).
     pick: str = "likelihood"
@@ -172,6 +178,11 @@ class Settings:
         _check_range("invoked_candidates", self.invoked_candidates, 1, 8)
         _check_range("request_timeout_ms", self.request_timeout_ms, 10, 600_000)
         _check_range("warm_delay_ms", self.warm_delay_ms, 0, 10_000)
+        _check_range("next_edit_debounce_ms", self.next_edit_debounce_ms, 0, 10_000)
+        _check_range("next_edit_lines_before", self.next_edit_lines_before, 0, 200)
+        _check_range("next_edit_lines_after", self.next_edit_lines_after, 0, 200)
+        if not 0.0 <= self.next_edit_gate <= 1.0:
+            raise ValueError(f"next_edit_gate must lie in [0, 1], got {self.next_edit_gate}")
         _check_range("command_timeout_ms", self.command_timeout_ms, 10, 600_000)
         _check_range("prefix_chars", self.prefix_chars, 0, 1_000_000)
         _check_range("suffix_chars", self.suffix_chars, 0, 1_000_000)
@@ -307,6 +318,20 @@ def _resolve_aliases(raw: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# What clients of the Copilot language server send it (copilot-lsp, for the next edit): accepted quietly.
+COPILOT_CLIENT_INFO = ("editorInfo", "editorPluginInfo", "editorConfiguration", "networkProxy", "githubAppId")
+
+
+def _copilot_client_options(raw: dict[str, Any]) -> dict[str, Any]:
+    """``raw`` without the Copilot client's own information, its ``nextEditSuggestions.enabled`` read as
+    ``nextEdit``."""
+    raw = {key: value for key, value in raw.items() if key not in COPILOT_CLIENT_INFO}
+    suggestions = raw.pop("nextEditSuggestions", None)
+    if isinstance(suggestions, dict) and isinstance(suggestions.get("enabled"), bool) and "nextEdit" not in raw:
+        raw["nextEdit"] = suggestions["enabled"]
+    return raw
+
+
 def parse_settings(raw: Any, base: Settings | None = None) -> tuple[Settings, list[str]]:
     """Return settings read from editor-provided ``raw`` on top of ``base``, and warnings about it."""
     base = base or Settings()
@@ -317,6 +342,7 @@ def parse_settings(raw: Any, base: Settings | None = None) -> tuple[Settings, li
         return base, [f"settings must be an object, got {type(raw).__name__}; using defaults"]
     if isinstance(raw.get("infill"), dict):
         raw = raw["infill"]
+    raw = _copilot_client_options(raw)
     raw = _resolve_aliases(raw)
     engine = base.engine
     raw_engine = raw.get("engine")

@@ -156,6 +156,7 @@ async def status(ls: InfillServer, params: Any) -> dict[str, Any]:
         "debounce": {"policy": ls.settings.waiting_policy, "waits": ls.completer.waits.summary()},
         "engine_work": dict(ls.completer.engine_work),
         "warming": {"enabled": ls.settings.warm, **ls.warmer.counters},
+        "next_edit": {"enabled": ls.settings.next_edit, **ls.next_edits.counters},
         "session": ls.stats.summary(),
         "latency_ms": engine.get("latency_ms", {}),
         "cache": {

@@ -36,6 +36,7 @@ from infill_lsp.framing import (
     serve_stream,
 )
 from infill_lsp.languages import LanguageRegistry
+from infill_lsp.next_edit.shown import OfferBook
 from infill_lsp.session import Session
 from infill_lsp.version import package_version
 from infill_lsp.warming import Warmer
@@ -177,6 +178,7 @@ class InfillServer(LanguageServer):
         self.session = Session()
         self.completer = Completer(self.session)
         self.warmer = Warmer(self.completer)
+        self.next_edits = OfferBook()  # next edits offered, shown, accepted or turned down
         self.stats = SessionStats()
         self.events = EventLog(None)
         self._shown: set[str] = set()

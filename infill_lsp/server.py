@@ -22,6 +22,7 @@ from infill_lsp.config import EngineSettings, Settings
 from infill_lsp.engine_link import ClientFactory, make_engine_client
 from infill_lsp.framing import DEFAULT_MAX_BODY_BYTES
 from infill_lsp.language_server import InfillServer
+from infill_lsp.next_edit import lsp as next_edit_lsp
 
 __all__ = ["InfillServer", "create_server", "main"]
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -33,6 +34,7 @@ def create_server(client_factory: ClientFactory = make_engine_client) -> InfillS
     server = InfillServer(client_factory)
     handlers.register(server)
     commands.register(server)
+    next_edit_lsp.register(server)
     return server
 
 

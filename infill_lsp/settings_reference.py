@@ -107,6 +107,14 @@ MEANINGS: dict[str, str] = {
     "or `confidence` (the denoiser's mean top probability).",
     "minConfidence": "The gate: show a fill only when the denoiser's confidence reaches this (0 to 1; 0 shows "
     "every fill that passes the checks).",
+    "nextEdit": "Suggest the follow-up edit near the cursor after a change (`textDocument/copilotInlineEdit`, "
+    "as Copilot's next edit suggestions): a rename repeated at the next use, an argument added at the next "
+    "call, or a line the model rewrites confidently.",
+    "nextEditDebounceMs": "How long after the last change the editors ask for a next edit (ms).",
+    "nextEditLinesBefore": "The region a next edit may touch: lines before the cursor's line.",
+    "nextEditLinesAfter": "The region a next edit may touch: lines after the cursor's line.",
+    "nextEditGate": "The least confidence (0 to 1) of the model's answer for a next edit to be shown; higher is "
+    "quieter.",
     "eventLog": "Keep accept/dismiss events (sizes, never text) in `$XDG_STATE_HOME/infill/events.jsonl` "
     "(default `~/.local/state/infill`); never sent anywhere.",
 }

@@ -9,7 +9,9 @@ the last ``FILL:`` marker up to the end of its line, with ``\\n`` standing for a
 - ``FILL: <<error>>``: the request raises EngineError (the request fails alone);
 - ``FILL: <<hang>>``: the request waits until cancelled (then ends with a CANCELLED result) or timed out.
 
-``FILL: a || b || c`` gives one candidate per alternative, up to the request's ``num_candidates``.
+``FILL: a || b || c`` gives one candidate per alternative, up to the request's ``num_candidates``. A request
+with a draft and no ``FILL:`` marker in its prefix gets its draft back (confidence 0.95): a model that keeps
+every draft.
 ``status()`` reports ``active`` (requests waiting), ``completed`` (requests answered or cancelled), and
 fixed cache counters (30 of 40 prompt tokens hit). With ``FAKE_ENGINE_LOG`` set, every request is
 appended to that file as a JSON line. ``make_dead_client`` returns a client whose start always fails.
@@ -110,6 +112,9 @@ class FakeEngineClient:
                 self.completed += 1
             return InfillResult(request.request_id, (), FinishReason.CANCELLED)
         self.completed += 1
+        if request.draft and not FILL_MARKER.search(request.prefix):  # a draft is kept, confidently
+            return InfillResult(request.request_id, (Candidate(request.draft, confidence=0.95),),
+                                FinishReason.CONVERGED, steps=3)
         candidates = []
         for text in script.split(" || ")[: max(1, request.num_candidates)]:
             text = text if text.startswith(request.pinned) else request.pinned + text

@@ -87,3 +87,14 @@ def test_direct_construction_validates_with_the_field_name():
         Settings(max_lines=0)
     with pytest.raises(ValueError, match="engine.factory is required"):
         EngineSettings(mode="factory")
+
+
+def test_a_copilot_clients_own_options_are_taken_quietly_and_its_next_edit_switch_is_read():
+    raw = {"editorInfo": {"name": "neovim", "version": "0.11.4"}, "editorPluginInfo": {"name": "copilot-lsp"},
+           "nextEditSuggestions": {"enabled": False}}
+    settings, warnings = parse_settings(raw)
+    assert warnings == [] and settings.next_edit is False
+    settings, _ = parse_settings({"nextEditSuggestions": {"enabled": False}, "nextEdit": True})
+    assert settings.next_edit is True  # our own setting wins
+    settings, warnings = parse_settings({"nextEditGate": 2})
+    assert settings.next_edit_gate == 0.9 and "next_edit_gate" in warnings[0]
