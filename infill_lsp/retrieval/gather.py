@@ -28,7 +28,7 @@ from infill_lsp.retrieval.packer import Packed, pack
 from infill_lsp.retrieval.similar import line_words, query_words, similar_windows
 from infill_lsp.retrieval.snippets import Snippet, by_priority
 from infill_lsp.syntax import enclosing_function
-from infill_lsp.workspace.definitions import Definition
+from infill_lsp.workspace.definitions import Definition, import_sources
 from infill_lsp.workspace.index import WorkspaceIndex
 
 RECENT_DOCUMENTS = 2  # other documents whose latest edit is shown
@@ -153,7 +153,9 @@ def _definitions(
         if function is not None:
             signature = target.text[function.start : function.body_start]
     own = frozenset(d.name for d in cache.definitions(target))
-    cursor = Cursor(own_path, target.text.split("\n"), line, signature, frozenset(names), frozenset(modules), own)
+    sources = import_sources(target.language, target.tree) if target.language and target.tree else {}
+    cursor = Cursor(own_path, target.text.split("\n"), line, signature, frozenset(names), frozenset(modules), own,
+                    sources)  # fmt: skip
     return definitions_near(cursor, lookup, deadline=deadline)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from infill_lsp.retrieval.snippets import Snippet
@@ -43,6 +43,7 @@ class Cursor:
     imported_names: frozenset[str] = frozenset()
     imported_modules: frozenset[str] = frozenset()
     own_names: frozenset[str] = frozenset()  # names the document defines itself
+    import_sources: dict[str, frozenset[str]] = field(default_factory=dict)  # name -> its import's words
 
 
 def names_near(cursor: Cursor) -> list[tuple[str, int]]:
@@ -64,8 +65,9 @@ def names_near(cursor: Cursor) -> list[tuple[str, int]]:
 
 
 def _rank(candidate: Candidate, name: str, cursor: Cursor) -> tuple[int, str, int]:
-    imports = cursor.imported_names | cursor.imported_modules
-    through_import = bool(candidate.module_names & imports)
+    through_module = bool(candidate.module_names & cursor.imported_modules)
+    through_name = bool(candidate.module_names & cursor.import_sources.get(name, frozenset()))
+    through_import = through_module or through_name
     same_folder = PurePosixPath(candidate.definition.path).parent == PurePosixPath(cursor.path).parent
     rank = 0 if through_import else 1 if same_folder else 2
     return rank, candidate.definition.path, candidate.definition.line

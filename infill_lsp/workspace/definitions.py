@@ -6,6 +6,7 @@ text, cut at a line boundary to ``DEFINITION_CHARS``, so context needs no file r
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import tree_sitter
@@ -14,6 +15,8 @@ from infill_lsp.languages import LanguageSupport
 from infill_lsp.syntax import captures, comment_ranges, matches, node_text, without_comments
 
 DEFINITION_CHARS = 2000
+WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+MAX_DEFINITIONS = 2000  # per file: a generated file of assignments stops here
 KINDS = (  # a definition node's type -> its kind, by the first word the type contains
     ("method", "method"),
     ("function", "function"),
@@ -77,11 +80,15 @@ def definitions_in(
     if language.definitions is None:
         return []
     found_at: dict[int, Definition] = {}
+    names: set[str] = set()
     lines = source.split(b"\n")
     for found in matches(language.definitions, tree.root_node):
         node, name = found.get("definition", [None])[0], found.get("name", [None])[0]
-        if node is None or name is None or node.start_byte in found_at:
-            continue
+        if node is None or name is None or node.start_byte in found_at or node_text(name) in names:
+            continue  # a name defined twice keeps its first definition
+        if len(found_at) >= MAX_DEFINITIONS:
+            break
+        names.add(node_text(name))
         comments = comment_ranges(language, node)
         text = without_comments(source, node.start_byte, node.end_byte, comments)
         row = name.start_point[0]
@@ -103,6 +110,20 @@ def imports_in(language: LanguageSupport, tree: tree_sitter.Tree) -> tuple[set[s
     for node in found.get("module", []):  # "./models.js", "github.com/x/pkg", "models" -> the last stem
         modules.add(node_text(node).strip("\"'`").rstrip("/").rsplit("/", 1)[-1].split(".")[0])
     return names, modules - {""}
+
+
+def import_sources(language: LanguageSupport, tree: tree_sitter.Tree) -> dict[str, frozenset[str]]:
+    """Each imported name with the words of the statement importing it (``from shop.billing import total``:
+    total -> {from, shop, billing, import, total}): where the name comes from, for any language."""
+    if language.imports is None:
+        return {}
+    out: dict[str, frozenset[str]] = {}
+    for node in captures(language.imports, tree.root_node).get("name", []):
+        statement = node
+        while statement.parent is not None and statement.parent.parent is not None:
+            statement = statement.parent
+        out[node_text(node)] = frozenset(WORD.findall(node_text(statement)))
+    return out
 
 
 def symbols_of(text: str, language: LanguageSupport, path: str) -> Symbols:

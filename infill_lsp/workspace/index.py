@@ -71,9 +71,9 @@ class WorkspaceIndex:
         """The definitions named ``name`` (in files of the language ``family``, when given), in path order."""
         with self._lock:
             found = self._by_name.get(name, ())
-            if family is None:
-                return list(found)
-            return [d for d in found if (f := self._files.get(Path(d.path))) is not None and f.family == family]
+            if family is not None:
+                found = [d for d in found if (f := self._files.get(Path(d.path))) is not None and f.family == family]
+            return sorted(found, key=lambda d: (d.path, d.line))
 
     def file(self, path: Path) -> IndexedFile | None:
         with self._lock:
@@ -120,18 +120,17 @@ class WorkspaceIndex:
         with self._lock:
             old = self._files.pop(path, None)
             if old is not None:
-                for definition in old.symbols.definitions:
-                    same = self._by_name.get(definition.name, [])
-                    same[:] = [d for d in same if d.path != definition.path]
-                    if not same:
-                        self._by_name.pop(definition.name, None)
+                for name in {d.name for d in old.symbols.definitions}:
+                    same = [d for d in self._by_name.get(name, []) if d.path != str(path)]
+                    if same:
+                        self._by_name[name] = same
+                    else:
+                        self._by_name.pop(name, None)
             if indexed is None:
                 return
             self._files[path] = indexed
             for definition in indexed.symbols.definitions:
-                same = self._by_name.setdefault(definition.name, [])
-                same.append(definition)
-                same.sort(key=lambda d: (d.path, d.line))
+                self._by_name.setdefault(definition.name, []).append(definition)
 
     def _index_text(self, root: Path, path: Path, relative: str, text: str) -> IndexedFile | None:
         name = self.registry.name_for("", path.as_uri())
