@@ -13,6 +13,7 @@ from typing import Any
 from infill_lsp.completion import Skip, plan_completion
 from infill_lsp.config import Settings
 from infill_lsp.context import Budgets
+from infill_lsp.crossfile import uri_path
 from infill_lsp.documents import Document
 from infill_lsp.positions import Position
 from infill_lsp.retrieval.gather import SourceCache, context_block
@@ -33,7 +34,7 @@ def describe(
 ) -> dict[str, Any]:
     """The prompt parts at ``position`` of ``document``, as JSON-ready data."""
     out: dict[str, Any] = {
-        "file": display(str(Path(document.uri.removeprefix("file://")))),
+        "file": display(str(uri_path(document.uri))),
         "line": position.line,
         "character": position.character,
         "language": document.language.name if document.language else "text",
