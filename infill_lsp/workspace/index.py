@@ -83,13 +83,15 @@ class WorkspaceIndex:
         with self._lock:
             return sorted(self._files.items())
 
-    def root_of(self, path: Path) -> Path | None:
+    def root_of(self, path: Path | str) -> Path | None:
         """The root ``path`` lies under (the deepest, for nested roots); None when it lies under none."""
+        path = Path(path)
         found = [root for root in self.roots if path == root or root in path.parents]
         return max(found, key=lambda r: len(r.parts)) if found else None
 
-    def relative(self, path: Path) -> str:
+    def relative(self, path: Path | str) -> str:
         """``path`` as the workspace shows it: relative to its root (with the root's name when there are several)."""
+        path = Path(path)
         root = self.root_of(path)
         if root is None:
             return path.name
