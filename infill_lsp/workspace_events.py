@@ -16,8 +16,9 @@ from urllib.parse import unquote, urlparse
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
-from infill_lsp.commands import _argument, _position, _unannotated
+from infill_lsp.convert import plain
 from infill_lsp.language_server import InfillServer
+from infill_lsp.positions import Position
 from infill_lsp.retrieval.report import describe
 from infill_lsp.workspace.index import WorkspaceIndex
 
@@ -100,8 +101,13 @@ def did_change_watched_files(ls: InfillServer, params: types.DidChangeWatchedFil
 
 async def show_context(ls: InfillServer, *args: Any) -> dict[str, Any]:
     """``infill.showContext`` {uri, position}: what the model would be given at that position (JSON)."""
-    value = _argument(args, SHOW_CONTEXT)
-    position = _position(value.get("position"), SHOW_CONTEXT)
+    value = plain(args[0]) if len(args) == 1 else None
+    where = value.get("position") if isinstance(value, dict) else None
+    if not isinstance(value, dict) or not isinstance(value.get("uri"), str) or not isinstance(where, dict) or not all(
+        isinstance(where.get(k), int) and not isinstance(where.get(k), bool) for k in ("line", "character")
+    ):
+        raise JsonRpcInvalidParams(f"{SHOW_CONTEXT} takes one argument {{uri, position: {{line, character}}}}")
+    position = Position(where["line"], where["character"])
     document = ls.documents.get(value["uri"])
     if document is None:
         raise JsonRpcInvalidParams(f"{SHOW_CONTEXT}: {value['uri']} is not open")
@@ -115,4 +121,8 @@ async def show_context(ls: InfillServer, *args: Any) -> dict[str, Any]:
 def register(server: InfillServer) -> None:
     server.feature(types.TEXT_DOCUMENT_DID_SAVE, types.SaveOptions(include_text=False))(did_save)
     server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)(did_change_watched_files)
-    server.command(SHOW_CONTEXT)(_unannotated(show_context))
+    server.command(SHOW_CONTEXT)(_show_context)
+
+
+async def _show_context(ls, *args):  # noqa: ANN001, ANN202  (pygls resolves annotations it cannot see)
+    return await show_context(ls, *args)

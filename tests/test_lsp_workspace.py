@@ -21,7 +21,10 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 ENGINE_LOG = Path(tempfile.mkdtemp(prefix="infill-fake-engine-")) / "requests.jsonl"
 WORKSPACE = Path(tempfile.mkdtemp(prefix="infill-workspace-")).resolve()
 BILLING = "def compute_invoice_total(items, tax_rate):\n    return sum(items) * (1 + tax_rate)\n"
-MAIN = "from shop.billing import compute_invoice_total\n\n\ndef pay(items):\n    total = compute_invoice_total(items, 0.2)\n    return \n"  # noqa: E501
+MAIN = (
+    "from shop.billing import compute_invoice_total\n\n\n"
+    "def pay(items):\n    total = compute_invoice_total(items, 0.2)\n    return \n"
+)
 
 
 @pytest_lsp.fixture(config=server_config(FAKE_ENGINE_LOG=str(ENGINE_LOG)), scope="module")
@@ -77,3 +80,9 @@ async def test_watched_file_events_keep_the_index_current(client: LanguageClient
     client.workspace_did_change_watched_files(types.DidChangeWatchedFilesParams(
         changes=[types.FileEvent(uri=added.as_uri(), type=types.FileChangeType.Deleted)]))
     await wait_for_status(client, lambda i: i["index"]["files"] == 2, timeout=30)
+
+
+async def test_show_context_refuses_bad_arguments(client: LanguageClient):
+    with pytest.raises(Exception, match="takes one argument"):
+        await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command="infill.showContext", arguments=[{"uri": "file:///x.py"}]))
