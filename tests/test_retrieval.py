@@ -166,3 +166,12 @@ def test_the_packer_drops_what_the_windows_show_and_repeats():
     assert packed.block == "# file: z.py\ndef high():\n    return 1\n\ndef other():\n    return 2\n\n"
     assert [r for _, r in packed.dropped] == ["repeats a snippet already chosen"]
     assert pack([high], budget=0, comment="#").block == "" and pack([high], budget=500, comment="").block == ""
+
+
+def test_the_context_measure_runs_on_a_generated_repository(tmp_path: Path):
+    from infill_tools.context_bench import generate, measure
+
+    generate(tmp_path, 6)
+    figures = measure(tmp_path, 5)
+    assert figures["files"] == 6 and figures["definitions"] == 6 * 9 and figures["requests"] == 5
+    assert figures["retrieval_ms_p95"] is not None and figures["build_s_per_10k_lines"] > 0
