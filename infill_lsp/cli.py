@@ -16,6 +16,7 @@ commands:
              (engine status | stop | restart: look after the running one)
   serve-ray  serve the engine's HTTP API from several engine replicas on Ray Serve (a team, GPUs, machines)
   complete   fill the hole(s) of a file through the engine and print the result
+  context    show what the model would be given at a position of a file (windows and repository context)
   demo       fill the holes of a sample file and show how to connect an editor
   eval       evaluate on a benchmark (humaneval-infilling)
   bench      measure the engine (latency, cache reuse, tokens per forward, backends)
@@ -63,6 +64,12 @@ def _doctor(argv: list[str]) -> int:
 
 def _complete(argv: list[str]) -> int:
     from infill_lsp.complete import main
+
+    return main(argv)
+
+
+def _context(argv: list[str]) -> int:
+    from infill_lsp.context_command import main
 
     return main(argv)
 
@@ -137,6 +144,7 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "engine": _engine,
     "serve-ray": _serve_ray,
     "complete": _complete,
+    "context": _context,
     "demo": _demo,
     "eval": _eval,
     "bench": _bench,

@@ -58,17 +58,21 @@ def language_of(path: Path) -> str:
     return entry.name if entry is not None else "text"
 
 
-async def fill_holes(client, text: str, language: str, marker: str, steps: int, on_fill=None) -> Filled:
+async def fill_holes(
+    client, text: str, language: str, marker: str, steps: int, on_fill=None, *, path: Path | None = None, workspace=None
+) -> Filled:
     """Fill every marker in ``text`` in order, as an editor's inline completion would, and return the result.
 
     A hole left unfilled keeps ``marker`` in the result; the holes after it see it as empty, as an editor
     would. ``on_fill(index, fill, reason, elapsed_ms, result)`` hears of each hole: ``fill`` is the text
-    written (None when every candidate was refused, with ``reason`` saying why).
+    written (None when every candidate was refused, with ``reason`` saying why). With a ``workspace`` index
+    (a ``WorkspaceIndex``) and the file's ``path``, each hole gets the repository context an editor's would.
     """
     from infill_lsp.completion import Skip, fills_from_result, plan_completion
     from infill_lsp.config import Settings
     from infill_lsp.documents import Document
     from infill_lsp.languages import LanguageRegistry
+    from infill_lsp.retrieval.gather import context_block
 
     support = LanguageRegistry().get(language)
     settings = Settings() if not steps else Settings(max_steps=steps)
@@ -78,11 +82,19 @@ async def fill_holes(client, text: str, language: str, marker: str, steps: int, 
     left: list[int] = []
     for index, piece in enumerate(pieces[1:], start=1):
         rest = "".join(pieces[index:])
-        document = Document(f"file:///complete/hole{index}", done + rest, language=support)
+        uri = path.resolve().as_uri() if path is not None else f"file:///complete/hole{index}"
+        document = Document(uri, done + rest, language=support)
         started = time.perf_counter()
         fill, reason, result = None, "", InfillResult(request_id="", candidates=(), finish_reason=0)
+        cross_file = ""
+        if workspace is not None:
+            packed, _ = context_block(document, len(done), [], settings, budget=settings.cross_file_chars,
+                                      prefix_chars=settings.prefix_chars, suffix_chars=settings.suffix_chars,
+                                      index=workspace, display=workspace.relative)  # fmt: skip
+            cross_file = packed.block
         try:
-            plan = plan_completion(document, document.index.position(len(done)), settings, request_id=new_id())
+            plan = plan_completion(document, document.index.position(len(done)), settings, request_id=new_id(),
+                                   cross_file=cross_file)  # fmt: skip
         except Skip as why:
             reason = str(why)
         else:
@@ -120,7 +132,9 @@ async def _run(args, text: str, language: str, report) -> tuple[Filled, Welcome]
                 "not the product's output.",
                 file=sys.stderr,
             )
-        filled = await fill_holes(client, text, language, args.marker, args.steps, report)
+        workspace = getattr(args, "index", None)
+        filled = await fill_holes(client, text, language, args.marker, args.steps, report, path=args.file,
+                                  workspace=workspace)
         return filled, welcome
     finally:
         await client.close()
@@ -157,6 +171,19 @@ def left_note(filled: Filled, marker: str) -> str:
             f"they keep their {marker} marker")
 
 
+def workspace_index(path: Path, workspace: Path | None):
+    """The index of ``workspace`` (default: the git work tree holding ``path``), built now; None without one."""
+    from infill_lsp.context_command import workspace_of
+    from infill_lsp.workspace import WorkspaceIndex
+
+    root = workspace if workspace is not None else workspace_of(path)
+    if workspace is None and not (root / ".git").exists():
+        return None
+    index = WorkspaceIndex([root])
+    index.build_now()
+    return index
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="infill complete", description=__doc__, epilog=EXIT_CODES,
@@ -165,10 +192,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("file", type=Path)
     parser.add_argument("--language", default=None,
                         help="the file's language, e.g. python (default: from its extension)")
+    parser.add_argument("--workspace", type=Path, default=None, metavar="DIR",
+                        help="index this folder for repository context (default: the git work tree holding FILE)")
+    parser.add_argument("--no-workspace", action="store_true", help="no repository context: the file alone")
     _add_common(parser)
     args, text = _parse(parser, argv)
     if text is None:
         return EXIT_USAGE
+    args.index = None if args.no_workspace else workspace_index(args.file, args.workspace)
     if args.marker not in text:
         print(f"infill complete: no {args.marker} marker in {args.file}", file=sys.stderr)
         return EXIT_USAGE

@@ -13,14 +13,16 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path, PurePosixPath
 
 from infill_lsp.completion import Plan, Skip, context_budgets, fills_from_result, plan_completion
 from infill_lsp.context import Budgets
-from infill_lsp.crossfile import cross_file_block, definitions, related_snippets, uri_path
 from infill_lsp.documents import Document
 from infill_lsp.fill import Fill
 from infill_lsp.fill_cache import AUTOMATIC, INVOKED, FillCache
 from infill_lsp.positions import Position
+from infill_lsp.retrieval.gather import SourceCache, context_block
+from infill_lsp.retrieval.packer import Packed
 from infill_lsp.session import Session
 from infill_lsp.tempo import TypingTempo, debounce_wait_ms
 
@@ -67,7 +69,7 @@ class Completer:
         self._inflight: dict[str, asyncio.Future[list[Fill]]] = {}
         self._speculation: dict[str, asyncio.Task[None]] = {}
         self._anchors: dict[str, int] = {}
-        self._definitions: dict[str, tuple[int, list[tuple[str, str]]]] = {}
+        self.sources = SourceCache()  # what the context sources derive per document text
 
     # ---- document events ------------------------------------------------------------------------
 
@@ -85,8 +87,8 @@ class Completer:
         task = self._speculation.pop(uri, None)
         if task is not None:
             task.cancel()
-        for table in (self._anchors, self._definitions):
-            table.pop(uri, None)
+        self._anchors.pop(uri, None)
+        self.sources.forget(uri)
         self.tempo.forget(uri)
         self.cache.forget(uri)
 
@@ -98,34 +100,38 @@ class Completer:
 
     # ---- context --------------------------------------------------------------------------------
 
-    def _definitions_of(self, document: Document) -> list[tuple[str, str]]:
-        cached = self._definitions.get(document.uri)
-        if cached is None or cached[0] != document.version:
-            cached = self._definitions[document.uri] = (document.version, definitions(document))
-        return cached[1]
-
     def budgets(self) -> tuple[Budgets, int]:
         """The context budgets in characters and the cross-file share, within the engine's token budgets."""
         link = self.session.link
         return context_budgets(self.session.settings, link.welcome if link else None)
 
-    def cross_file(self, document: Document, budget: int) -> str:
-        """The cross-file block for ``document`` (identical bytes while the other documents are unchanged)."""
-        comment = document.language.entry.line_comment if document.language else ""
-        if not comment or budget <= 0:
-            return ""
+    def context(self, document: Document, offset: int, budget: int, budgets: Budgets) -> Packed:
+        """The cross-file context for a cursor at ``offset`` (identical bytes for every cursor on one line
+        while the other files are unchanged)."""
         others = [d for d in self.session.documents.all() if d.uri != document.uri]
-        if not others:
-            return ""
-        imported_defs, recent = related_snippets(document, others, definitions_of=self._definitions_of)
-        return cross_file_block(imported_defs, recent, comment=comment, budget=budget, display=self.display)
+        packed, _ = context_block(
+            document,
+            offset,
+            others,
+            self.session.settings,
+            budget=budget,
+            prefix_chars=budgets.prefix_chars,
+            suffix_chars=budgets.suffix_chars,
+            index=self.session.index,
+            display=self.display,
+            cache=self.sources,
+        )
+        return packed
 
-    def display(self, uri: str) -> str:
-        path = uri_path(uri)
-        root = self.session.root
-        if root and path.is_relative_to(root):
-            return str(path.relative_to(root))
-        return path.name
+    def display(self, path: str) -> str:
+        """A file's path as the prompt shows it: relative to the workspace, else its name."""
+        index = self.session.index
+        if index is not None and index.root_of(Path(path)) is not None:
+            return index.relative(Path(path))
+        root, where = self.session.root, PurePosixPath(path)
+        if root and where.is_relative_to(root):
+            return str(where.relative_to(root))
+        return where.name
 
     def plan(
         self,
@@ -144,12 +150,17 @@ class Completer:
             request_id=link.next_request_id() if link else "",
             selected=selected,
             mode=mode,
-            cross_file=self.cross_file(document, cross_file_chars),
+            cross_file=self._cross_file(document, position, cross_file_chars, budgets),
             anchor=self._anchors.get(document.uri),
             budgets=budgets,
         )
         self._anchors[document.uri] = plan.context.prefix_start
         return plan
+
+    def _cross_file(self, document: Document, position: Position, budget: int, budgets: Budgets) -> str:
+        if not 0 <= position.line < document.index.line_count:
+            return ""  # plan_completion says why there is no completion
+        return self.context(document, document.index.offset(position), budget, budgets).block
 
     # ---- requests -------------------------------------------------------------------------------
 

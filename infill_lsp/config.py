@@ -23,6 +23,7 @@ from engine.host.launch import (
     EngineLaunch,
 )
 from infill_lsp.tempo import POLICIES
+from infill_lsp.workspace.files import DEFAULT_EXCLUDE, IndexLimits
 
 ENGINE_MODES = ("spawn", "connect", "inproc", "factory")
 # The waiting policy "auto" picks per engine kind: the per-user engine process that every editor window
@@ -139,7 +140,20 @@ class Settings:
     command_timeout_ms: int = 30_000  # edit commands (fill selection, complete body, docstring)
     prefix_chars: int = 4000
     suffix_chars: int = 1500
-    cross_file_chars: int = 1500  # taken from prefix_chars for snippets of other open documents
+    cross_file_chars: int = 1500  # taken from prefix_chars for snippets of other files (repository context)
+    # The context sources, each on or off with its time budget per request (ms).
+    context_definitions: bool = True  # definitions of the names near the cursor, and imported ones
+    context_definitions_ms: int = 10
+    context_similar: bool = True  # the windows of open files most like the code before the cursor
+    context_similar_ms: int = 10
+    context_recent: bool = True  # the latest edits in other open documents
+    context_recent_ms: int = 5
+    # The workspace index: built in the background from the workspace folders.
+    index_workspace: bool = True
+    index_max_files: int = 20_000
+    index_max_file_bytes: int = 1_000_000
+    index_max_bytes: int = 200_000_000
+    index_exclude: tuple[str, ...] = DEFAULT_EXCLUDE  # never read: glob patterns over names or relative paths
     languages: tuple[str, ...] = ()  # empty: every language, plain text included
     completion_fallback: bool = False  # offer textDocument/completion even to inline-capable clients
     speculative: bool = False  # after a fill is shown, prefetch the fill for the state after accepting it
@@ -187,6 +201,11 @@ class Settings:
         _check_range("prefix_chars", self.prefix_chars, 0, 1_000_000)
         _check_range("suffix_chars", self.suffix_chars, 0, 1_000_000)
         _check_range("cross_file_chars", self.cross_file_chars, 0, self.prefix_chars)
+        for name in ("context_definitions_ms", "context_similar_ms", "context_recent_ms"):
+            _check_range(name, getattr(self, name), 0, 1000)
+        _check_range("index_max_files", self.index_max_files, 0, 1_000_000)
+        _check_range("index_max_file_bytes", self.index_max_file_bytes, 0, 100_000_000)
+        _check_range("index_max_bytes", self.index_max_bytes, 0, 10_000_000_000)
 
     @property
     def waiting_policy(self) -> str:
@@ -203,6 +222,10 @@ class Settings:
     @property
     def command_timeout_s(self) -> float:
         return self.command_timeout_ms / 1000
+
+    def index_limits(self) -> IndexLimits:
+        return IndexLimits(max_files=self.index_max_files, max_file_bytes=self.index_max_file_bytes,
+                           max_total_bytes=self.index_max_bytes, exclude=self.index_exclude)  # fmt: skip
 
     def language_enabled(self, name: str | None) -> bool:
         return not self.languages or (name or "text") in self.languages

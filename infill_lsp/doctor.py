@@ -2,7 +2,8 @@
 
 Python and the packages, torch's build and the GPUs it sees (asked in a subprocess, so this module never
 imports torch), the model directory, the socket folder, a running engine, the grammars and the ``infill``
-command. Exit status 0 when nothing is wrong, 1 when something is.
+command; with ``--workspace``, the workspace index of a folder. Exit status 0 when nothing is wrong, 1 when
+something is.
 """
 
 from __future__ import annotations
@@ -259,6 +260,25 @@ def check_command() -> list[Finding]:
                     "server setting (VS Code infill.serverPath, Neovim setup{cmd = ...})")]
 
 
+def check_workspace(folder: Path) -> list[Finding]:
+    """Index ``folder`` as the language server would, and say what its workspace index holds."""
+    from infill_lsp.config import Settings
+    from infill_lsp.workspace import WorkspaceIndex
+
+    if not folder.is_dir():
+        return [Finding("workspace", PROBLEM, f"{folder} is not a folder", "give --workspace an existing folder")]
+    index = WorkspaceIndex([folder], Settings().index_limits())
+    index.build_now()
+    info = index.status()
+    skipped = ", ".join(f"{n} {why}" for why, n in info["skipped"].items()) or "none"  # type: ignore[union-attr]
+    message = (f"index of {folder}: {info['files']} files, {info['lines']} lines, {info['definitions']} definitions "
+               f"in {info['build_seconds']} s; skipped: {skipped}")
+    if info["capped"]:
+        return [Finding("workspace", NOTE, f"{message}; stopped at the {info['capped']} cap",
+                        "raise indexMaxFiles / indexMaxBytes, or git-ignore generated folders")]
+    return [Finding("workspace", OK, message)]
+
+
 def run_checks(model_dir: Path | None, socket_path: Path) -> list[Finding]:
     findings = [*check_python(), *check_packages(), *check_torch(), *check_model(model_dir),
                 *check_socket_folder(socket_path)]  # fmt: skip
@@ -290,9 +310,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="infill doctor", description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=None, metavar="DIR", help="model directory (default: embedded)")
     parser.add_argument("--socket", type=Path, default=None, help=f"socket path (default: {default_socket_path()})")
+    parser.add_argument("--workspace", type=Path, default=None, metavar="DIR",
+                        help="also index this folder as the language server would and report the index")
     parser.add_argument("--json", action="store_true", help="the findings as a JSON list")
     args = parser.parse_args(argv)
     with stdout_to_stderr(args.json):  # stdout holds the JSON alone
         findings = run_checks(args.model, args.socket if args.socket is not None else default_socket_path())
+        if args.workspace is not None:
+            findings += check_workspace(args.workspace)
     print(json.dumps([as_json(f) for f in findings], indent=2) if args.json else render(findings))
     return 1 if any(f.level == PROBLEM for f in findings) else 0

@@ -27,6 +27,7 @@ from infill_lsp.documents import DocumentStore
 from infill_lsp.fill_cache import AUTOMATIC, INVOKED
 from infill_lsp.language_server import InfillServer
 from infill_lsp.warming import MOVE_METHOD, cursor_from_params
+from infill_lsp.workspace_events import refresh, register_watcher, start_index, workspace_roots
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ def initialize(ls: InfillServer, params: types.InitializeParams) -> None:
     ls.documents = DocumentStore(encoding=encoding_from_lsp(ls.workspace.position_encoding))
     ls.session.root = ls.workspace.root_path
     ls.apply_settings(params.initialization_options, initial=True)
+    ls.workspace_roots = workspace_roots(params)
     text = params.capabilities.text_document
     inline = text is not None and text.inline_completion is not None
     if (not inline or ls.settings.completion_fallback) and types.TEXT_DOCUMENT_COMPLETION not in (
@@ -54,11 +56,15 @@ def initialize(ls: InfillServer, params: types.InitializeParams) -> None:
 def initialized(ls: InfillServer, params: types.InitializedParams) -> None:
     if ls.link is not None:
         ls.link.ensure_started()  # load the model while the user reads; completions wait for it
+    start_index(ls, ls.workspace_roots)  # in the background: requests never wait for it
+    asyncio.ensure_future(register_watcher(ls))
 
 
 async def shutdown(ls: InfillServer, params: None) -> None:
     ls.completer.cancel_all()
     ls.warmer.cancel()
+    if ls.session.index is not None:
+        ls.session.index.close()
     if ls.link is not None:
         await ls.link.close()
 
@@ -92,6 +98,7 @@ def did_close(ls: InfillServer, params: types.DidCloseTextDocumentParams) -> Non
     ls.completer.forget(params.text_document.uri)
     ls.warmer.forget(params.text_document.uri)
     ls.documents.close(params.text_document.uri)
+    refresh(ls, params.text_document.uri)  # its unsaved text is gone: the file on disk speaks for it again
 
 
 async def did_change_configuration(ls: InfillServer, params: types.DidChangeConfigurationParams) -> None:
@@ -105,7 +112,10 @@ async def did_change_configuration(ls: InfillServer, params: types.DidChangeConf
         except Exception as exc:  # a client that does not answer keeps the current settings
             log.warning("workspace/configuration failed: %s", exc)
             return
+    before = (ls.settings.index_workspace, ls.settings.index_limits())
     ls.apply_settings(settings)
+    if (ls.settings.index_workspace, ls.settings.index_limits()) != before:
+        start_index(ls, ls.workspace_roots)  # indexed again under the new caps and exclusions
 
 
 async def inline_completion(
@@ -167,6 +177,7 @@ async def status(ls: InfillServer, params: Any) -> dict[str, Any]:
         },
         "event_log": str(ls.events.path) if ls.events.path else None,
         "documents": len(ls.documents),
+        "index": ls.session.index.status() if ls.session.index is not None else None,
         "languages": {"loaded": ls.registry.loaded(), "failed": ls.registry.failures()},
         "heavy_modules_loaded": [m for m in HEAVY_MODULES if m in sys.modules],
         "pending_handlers": len(ls.protocol._request_futures),

@@ -15,6 +15,7 @@ import re
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from lsprotocol import types
@@ -184,6 +185,7 @@ class InfillServer(LanguageServer):
         self._shown: set[str] = set()
         self._progress_tokens = itertools.count(1)
         self._engine_settled: asyncio.Event | None = None
+        self.workspace_roots: list[Path] = []  # the folders the workspace index covers
 
     # The session's state, as the handlers read it.
     settings = _SessionPart[Settings]()

@@ -4,8 +4,8 @@ The state handlers share is ``language_server.InfillServer``; handlers live in `
 completions, settings, status, feedback) and ``commands`` (code actions and edit commands), glue around
 the pure core. Custom methods:
 ``infill/status`` (request), ``infill/accepted`` and ``infill/dismissed`` (notifications), and the
-commands ``infill.fillSelection``, ``infill.completeBody``, ``infill.writeDocstring`` and
-``infill.restartEngine``.
+commands ``infill.fillSelection``, ``infill.completeBody``, ``infill.writeDocstring``,
+``infill.restartEngine`` and ``infill.showContext``. The workspace index's events are in ``workspace_events``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.clients.remote import RemoteEngine
-from infill_lsp import commands, handlers
+from infill_lsp import commands, handlers, workspace_events
 from infill_lsp.config import EngineSettings, Settings
 from infill_lsp.engine_link import ClientFactory, make_engine_client
 from infill_lsp.framing import DEFAULT_MAX_BODY_BYTES
@@ -35,6 +35,7 @@ def create_server(client_factory: ClientFactory = make_engine_client) -> InfillS
     handlers.register(server)
     commands.register(server)
     next_edit_lsp.register(server)
+    workspace_events.register(server)
     return server
 
 

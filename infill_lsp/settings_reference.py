@@ -31,8 +31,9 @@ NEOVIM_BEGIN = "                Server settings (generated from infill_lsp/confi
 NEOVIM_END = "                Example: >lua"
 VSCODE_ONLY = ("infill.serverPath", "infill.serverArgs")
 # Where the remote engine is and how to authenticate: user settings only (VS Code scope "machine"), so a
-# folder's .vscode/settings.json cannot send its code, and the user's API key, to another server.
-USER_ONLY = ("engine.url", "engine.apiKeyEnv", "engine.apiKeyFile", "engine.caFile")
+# folder's .vscode/settings.json cannot send its code, and the user's API key, to another server (nor empty
+# the exclusion list that keeps secrets out of the context sent there).
+USER_ONLY = ("engine.url", "engine.apiKeyEnv", "engine.apiKeyFile", "engine.caFile", "indexExclude")
 
 MEANINGS: dict[str, str] = {
     "engine.mode": "`spawn`: start (or join) the shared per-user engine process on a Unix socket; `connect`: use "
@@ -91,7 +92,24 @@ MEANINGS: dict[str, str] = {
     "commandTimeoutMs": "Longest wait for an edit command (fill selection, complete body, write docstring).",
     "prefixChars": "Most characters of context before the cursor (the engine's token budget may cut more).",
     "suffixChars": "Most characters of context after the cursor.",
-    "crossFileChars": "Characters of `prefixChars` given to snippets of other open documents.",
+    "crossFileChars": "Characters of `prefixChars` given to repository context: snippets of other files, each "
+    "under a `file:` comment naming its workspace path (shrunk with the engine's token budget).",
+    "contextDefinitions": "Repository context: the definitions of the names near the cursor and in the enclosing "
+    "function's signature (through the file's imports first, then the workspace index by name), and what the "
+    "file imports from open documents.",
+    "contextDefinitionsMs": "Longest time the definitions source may take per request.",
+    "contextSimilar": "Repository context: the 60-line windows of open files of the same language most like the "
+    "code before the cursor.",
+    "contextSimilarMs": "Longest time the similar-windows source may take per request.",
+    "contextRecent": "Repository context: the lines around the latest edits in other open documents.",
+    "contextRecentMs": "Longest time the recent-edits source may take per request.",
+    "indexWorkspace": "Index the workspace folders in the background (definitions of every file of a known "
+    "language, git-ignored files skipped) so context can come from files that are not open.",
+    "indexMaxFiles": "Most files the workspace index reads.",
+    "indexMaxFileBytes": "Files larger than this are not indexed.",
+    "indexMaxBytes": "Most bytes the workspace index reads in all.",
+    "indexExclude": "Files never read into the index or context (glob patterns over file names or "
+    "workspace-relative paths): secrets, since context may travel to a remote engine.",
     "languages": "Languages to complete: the server's names (`python`, `javascript`, `typescript`, `tsx`, "
     "`go`, `rust`, `text`); in VS Code, its language ids. Empty: every language.",
     "completionFallback": "Also offer fills as `textDocument/completion` items to clients that show inline "

@@ -73,3 +73,23 @@ def test_demo_says_per_hole_whether_it_was_filled_or_left(picky_engine, tmp_path
     assert "hole 2:" in out and "-> left unfilled (every candidate was refused)" in out
     result = out[out.index("== result") :]
     assert "(1 of 2 holes left unfilled (hole 2): they keep their <FILL> marker)" in result
+
+
+def test_holes_get_repository_context_from_the_workspace(monkeypatch, tmp_path, capsys):
+    engine_core = pytest.importorskip("engine.core.engine_core")
+    monkeypatch.setattr(engine_core, "load_core", lambda model_dir, **options: FakeCore())
+    contexts: list[str] = []
+
+    def fill(request, brackets="[]"):
+        contexts.append(request.context)
+        return "1"
+
+    monkeypatch.setattr(fake_core, "fill_text", fill)
+    (tmp_path / "helpers.py").write_text("def scale_value(x, factor):\n    return x * factor\n")
+    source = tmp_path / "main.py"
+    source.write_text("from helpers import scale_value\n\n\ndef f(x):\n    y = scale_value(x, 2)\n    return <FILL>\n")
+    assert complete.main([str(source), "--workspace", str(tmp_path)]) == 0
+    assert contexts[-1] == "# file: helpers.py\ndef scale_value(x, factor):\n    return x * factor\n\n"
+    assert complete.main([str(source), "--no-workspace"]) == 0
+    assert contexts[-1] == ""
+    capsys.readouterr()

@@ -104,3 +104,14 @@ def test_a_running_engine_is_reported_with_its_settings(folder, monkeypatch):
     (finding,) = asyncio.run(scenario())
     assert finding.level == doctor.OK and "fake-model on cpu (fake, float32)" in finding.message
     assert "1 client(s)" in finding.message  # the test's own
+
+
+def test_the_doctor_reports_a_workspace_index(tmp_path):
+    (tmp_path / "a.py").write_text("def one():\n    pass\n")
+    (tmp_path / ".gitignore").write_text("b.py\n")
+    (tmp_path / "b.py").write_text("def two():\n    pass\n")
+    (finding,) = doctor.check_workspace(tmp_path)
+    assert finding.level == doctor.OK and "1 files" in finding.message and "1 definitions" in finding.message
+    assert "1 ignored" in finding.message
+    (missing,) = doctor.check_workspace(tmp_path / "nowhere")
+    assert missing.level == doctor.PROBLEM

@@ -8,13 +8,14 @@ import pytest
 
 from infill_lsp.config import Settings, parse_settings
 from infill_lsp.context import build_context, stable_anchor
-from infill_lsp.crossfile import cross_file_block, definitions, imported, related_snippets
+from infill_lsp.crossfile import definitions, imported
 from infill_lsp.documents import Document, TextChange
 from infill_lsp.events import EventLog, SessionStats, state_dir
 from infill_lsp.fill import Fill
 from infill_lsp.fill_cache import AUTOMATIC, INVOKED, FillCache, forward_fill
 from infill_lsp.languages import LanguageRegistry
 from infill_lsp.positions import Position
+from infill_lsp.retrieval.gather import context_block
 from infill_lsp.tempo import TypingTempo
 
 REGISTRY = LanguageRegistry()
@@ -56,14 +57,22 @@ def test_imports_per_language(language, text, names, modules):
     assert imported(doc(f"file:///w/main.{language}", text, language)) == (names, modules)
 
 
+OPEN_ONLY = Settings(context_similar=False)  # the open-document sources of these tests (similar: test_retrieval)
+
+
+def block_for(target, others, budget=1500, settings=OPEN_ONLY):
+    offset = len(target.text)
+    packed, _ = context_block(target, offset, others, settings, budget=budget, prefix_chars=4000, suffix_chars=1500)
+    return packed.block
+
+
 def test_the_block_holds_imported_definitions_and_recent_edits_under_file_markers():
     models = doc("file:///w/app/models.py", MODELS)
     util = doc("file:///w/app/util.py", "def tool():\n    return 1\n")
     notes = doc("file:///w/app/notes.py", "a = 1\nb = 2\n")
     target = doc("file:///w/app/main.py", "from app.models import User\nimport util\n\nu = User()\n")
     notes.apply([TextChange("c = 3\n", (Position(2, 0), Position(2, 0)))], 2)
-    imported_defs, recent = related_snippets(target, [notes, util, models])
-    block = cross_file_block(imported_defs, recent, comment="#", budget=1500)
+    block = block_for(target, [notes, util, models])
     assert block == (
         "# file: models.py\nclass User:\n    name: str\n\n    def greet(self):\n        return 'hi'\n\n"
         "# file: notes.py\na = 1\nb = 2\nc = 3\n\n"
@@ -71,24 +80,23 @@ def test_the_block_holds_imported_definitions_and_recent_edits_under_file_marker
     )
     assert "helper" not in block  # not imported
     # byte-identical when nothing changed, whatever order the documents come in
-    again = related_snippets(target, [models, util, notes])
-    assert cross_file_block(*again, comment="#", budget=1500) == block
+    assert block_for(target, [models, util, notes]) == block
 
 
 def test_the_block_stays_within_its_budget_and_needs_comment_syntax():
     models = doc("file:///w/app/models.py", MODELS)
     target = doc("file:///w/app/main.py", "import models\n")
-    snippets = related_snippets(target, [models])
-    block = cross_file_block(*snippets, comment="#", budget=60)
+    block = block_for(target, [models], budget=60)
     assert 0 < len(block) <= 60 and block.startswith("# file: models.py\nclass User:")
-    assert cross_file_block(*snippets, comment="", budget=1500) == ""
-    assert cross_file_block(*snippets, comment="#", budget=0) == ""
+    assert block_for(target, [models], budget=0) == ""
+    plain = doc("file:///w/app/notes.txt", "import models\n", None)
+    assert block_for(plain, [models]) == ""  # no comment syntax to write file markers in
 
 
 def test_documents_of_another_language_are_not_offered():
     js = doc("file:///w/models.js", "export function User() {}\n", "javascript")
     target = doc("file:///w/main.py", "from models import User\n")
-    assert related_snippets(target, [js]) == ([], [])
+    assert block_for(target, [js]) == ""
 
 
 def test_prefix_anchor_is_kept_while_it_is_a_line_start_within_the_budget():

@@ -1,0 +1,134 @@
+"""What one file offers and needs: its top-level definitions (definitions.scm) and what it imports (imports.scm).
+
+Pure: a syntax tree (or a text and its language) in, symbols out. A definition keeps its comment-free
+text, cut at a line boundary to ``DEFINITION_CHARS``, so context needs no file read at request time.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import tree_sitter
+
+from infill_lsp.languages import LanguageSupport
+from infill_lsp.syntax import captures, comment_ranges, matches, node_text, without_comments
+
+DEFINITION_CHARS = 2000
+WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+MAX_DEFINITIONS = 2000  # per file: a generated file of assignments stops here
+KINDS = (  # a definition node's type -> its kind, by the first word the type contains
+    ("method", "method"),
+    ("function", "function"),
+    ("class", "class"),
+    ("interface", "interface"),
+    ("struct", "type"),
+    ("enum", "type"),
+    ("trait", "type"),
+    ("type", "type"),
+    ("module", "module"),
+    ("impl", "impl"),
+    ("const", "constant"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Definition:
+    """One top-level definition: its name and kind, the line naming it, where it is, its text."""
+
+    name: str
+    kind: str
+    signature: str
+    path: str  # the file's absolute path (or URI for a document without a file)
+    line: int  # 0-based line of the definition's start
+    end_line: int  # 0-based line of its end
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Symbols:
+    """A file's definitions (in file order) and imports: imported names and modules (last path element)."""
+
+    definitions: tuple[Definition, ...] = ()
+    imported_names: frozenset[str] = frozenset()
+    imported_modules: frozenset[str] = frozenset()
+
+
+def kind_of(node: tree_sitter.Node) -> str:
+    """A definition's kind from its node type ("function_definition" -> function); decorations looked through."""
+    if node.type == "decorated_definition":
+        inner = node.child_by_field_name("definition")
+        node = inner if inner is not None else node
+    for word, kind in KINDS:
+        if word in node.type:
+            return kind
+    return "variable"
+
+
+def cut(text: str, limit: int = DEFINITION_CHARS) -> str:
+    """``text`` cut at the last line boundary within ``limit`` characters."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    return head.rsplit("\n", 1)[0] if "\n" in head else head
+
+
+def definitions_in(
+    language: LanguageSupport, tree: tree_sitter.Tree, source: bytes, path: str, *, limit: int = DEFINITION_CHARS
+) -> list[Definition]:
+    """The top-level definitions of a parsed file, in file order (each node once)."""
+    if language.definitions is None:
+        return []
+    found_at: dict[int, Definition] = {}
+    names: set[str] = set()
+    lines = source.split(b"\n")
+    for found in matches(language.definitions, tree.root_node):
+        node, name = found.get("definition", [None])[0], found.get("name", [None])[0]
+        if node is None or name is None or node.start_byte in found_at or node_text(name) in names:
+            continue  # a name defined twice keeps its first definition
+        if len(found_at) >= MAX_DEFINITIONS:
+            break
+        names.add(node_text(name))
+        comments = comment_ranges(language, node)
+        text = without_comments(source, node.start_byte, node.end_byte, comments)
+        row = name.start_point[0]
+        signature = lines[row].decode("utf-8", "replace").strip() if row < len(lines) else ""
+        start, end = node.start_point[0], node.end_point[0]
+        found_at[node.start_byte] = Definition(
+            node_text(name), kind_of(node), signature, path, start, end, cut(text, limit)
+        )
+    return [found_at[k] for k in sorted(found_at)]
+
+
+def imports_in(language: LanguageSupport, tree: tree_sitter.Tree) -> tuple[set[str], set[str]]:
+    """The names (``@name``) and modules (``@module``, its last path element) a parsed file imports."""
+    if language.imports is None:
+        return set(), set()
+    found = captures(language.imports, tree.root_node)
+    names = {node_text(n) for n in found.get("name", [])}
+    modules = set()
+    for node in found.get("module", []):  # "./models.js", "github.com/x/pkg", "models" -> the last stem
+        modules.add(node_text(node).strip("\"'`").rstrip("/").rsplit("/", 1)[-1].split(".")[0])
+    return names, modules - {""}
+
+
+def import_sources(language: LanguageSupport, tree: tree_sitter.Tree) -> dict[str, frozenset[str]]:
+    """Each imported name with the words of the statement importing it (``from shop.billing import total``:
+    total -> {from, shop, billing, import, total}): where the name comes from, for any language."""
+    if language.imports is None:
+        return {}
+    out: dict[str, frozenset[str]] = {}
+    for node in captures(language.imports, tree.root_node).get("name", []):
+        statement = node
+        while statement.parent is not None and statement.parent.parent is not None:
+            statement = statement.parent
+        out[node_text(node)] = frozenset(WORD.findall(node_text(statement)))
+    return out
+
+
+def symbols_of(text: str, language: LanguageSupport, path: str) -> Symbols:
+    """Parse ``text`` and return its symbols."""
+    source = text.encode("utf-8", "surrogatepass")
+    tree = language.parse(source)
+    names, modules = imports_in(language, tree)
+    return Symbols(tuple(definitions_in(language, tree, source, path)), frozenset(names), frozenset(modules))

@@ -1,0 +1,177 @@
+"""Context sources and the packer: the definition the cursor needs from a file never opened, similar
+windows, recent edits, priorities within the budget, and a block that holds still along a line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from infill_lsp.config import Settings
+from infill_lsp.documents import Document, TextChange
+from infill_lsp.languages import LanguageRegistry
+from infill_lsp.positions import Position
+from infill_lsp.retrieval.gather import context_block, gather
+from infill_lsp.retrieval.packer import pack, write_block
+from infill_lsp.retrieval.similar import best_window, query_words
+from infill_lsp.retrieval.snippets import Snippet
+from infill_lsp.workspace import WorkspaceIndex
+
+REGISTRY = LanguageRegistry()
+BILLING = '''"""Billing."""
+
+
+def compute_invoice_total(items, tax_rate):
+    # the sum of the items, with tax
+    subtotal = sum(item.price for item in items)
+    return round(subtotal * (1 + tax_rate), 2)
+
+
+def refund(invoice):
+    return -invoice.total
+'''
+OTHER_BILLING = "def compute_invoice_total():\n    raise NotImplementedError('the legacy one')\n"
+MAIN = '''from shop.billing import compute_invoice_total
+
+
+def checkout(cart):
+    rate = 0.2
+    total = compute_invoice_total(cart.items, rate)
+    return total
+'''
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    (tmp_path / "shop").mkdir()
+    (tmp_path / "legacy").mkdir()
+    (tmp_path / "shop" / "billing.py").write_text(BILLING)
+    (tmp_path / "legacy" / "aaa.py").write_text(OTHER_BILLING)  # same name, earlier by path, not imported
+    (tmp_path / "shop" / "main.py").write_text(MAIN)
+    return tmp_path
+
+
+def document(path: Path, text: str | None = None, language: str | None = "python") -> Document:
+    return Document(path.as_uri(), path.read_text() if text is None else text, language=REGISTRY.get(language))
+
+
+def relative_to(root: Path):
+    return lambda path: Path(path).relative_to(root.resolve()).as_posix()
+
+
+def cursor_at_end(doc: Document, line: int) -> int:
+    return doc.index.offset(Position(line, len(doc.index.line_text(line))))
+
+
+def test_the_definition_of_a_name_at_the_cursor_comes_from_a_file_never_opened(workspace: Path):
+    index = WorkspaceIndex([workspace])
+    index.build_now()
+    main = document(workspace / "shop" / "main.py")
+    packed, gathered = context_block(
+        main, cursor_at_end(main, 6), [], Settings(), budget=1500, prefix_chars=4000, suffix_chars=1500,
+        index=index, display=relative_to(workspace),
+    )  # fmt: skip
+    assert "# file: shop/billing.py\ndef compute_invoice_total(items, tax_rate):" in packed.block
+    assert "NotImplementedError" not in packed.block  # the imported one wins over the earlier path
+    assert "# the sum" not in packed.block  # comments are left out
+    assert "refund" not in packed.block  # not used near the cursor
+    [chosen] = packed.chosen
+    assert chosen.source == "definitions" and "compute_invoice_total" in chosen.why and "imported" in chosen.why
+    assert set(gathered.timings_ms) == {"definitions", "imports", "recent", "similar"}
+
+
+def test_an_open_document_speaks_for_its_file(workspace: Path):
+    index = WorkspaceIndex([workspace])
+    index.build_now()
+    live = document(workspace / "shop" / "billing.py", "def compute_invoice_total(items):\n    return 'live'\n")
+    main = document(workspace / "shop" / "main.py")
+    packed, _ = context_block(main, cursor_at_end(main, 6), [live], Settings(context_similar=False), budget=1500,
+                              prefix_chars=4000, suffix_chars=1500, index=index, display=relative_to(workspace))
+    assert "return 'live'" in packed.block and "tax_rate" not in packed.block
+
+
+def test_sources_can_be_turned_off(workspace: Path):
+    index = WorkspaceIndex([workspace])
+    index.build_now()
+    main = document(workspace / "shop" / "main.py")
+    off = Settings(context_definitions=False, context_similar=False, context_recent=False)
+    gathered = gather(main, cursor_at_end(main, 6), [], off, index=index)
+    assert gathered.snippets == [] and gathered.timings_ms == {}
+
+
+def test_the_block_is_the_same_for_every_cursor_on_a_line(workspace: Path):
+    index = WorkspaceIndex([workspace])
+    index.build_now()
+    main = document(workspace / "shop" / "main.py")
+    neighbour = document(workspace / "shop" / "cart.py", "def checkout_total(cart):\n    rate = 0.2\n" * 3)
+    blocks = set()
+    for character in range(len(main.index.line_text(5)) + 1):
+        packed, _ = context_block(main, main.index.offset(Position(5, character)), [neighbour], Settings(),
+                                  budget=1500, prefix_chars=4000, suffix_chars=1500, index=index)  # fmt: skip
+        blocks.add(packed.block)
+    assert len(blocks) == 1 and "compute_invoice_total" in blocks.pop()
+
+
+def test_similar_windows_follow_the_code_before_the_cursor():
+    words = [line.split() for line in ["alpha beta", "gamma", "x y z", "alpha beta gamma"]]
+    window = best_window(words, {"alpha", "beta", "gamma"}, size=2)
+    assert window is not None and (window.start, window.end) == (0, 2) and window.score == 1.0
+    assert best_window(words, set()) is None
+    lines = ["import os", "def f():", "    sock = open_socket(host, port)", "    cursor line"]
+    assert query_words(lines, 3) == {"import", "os", "def", "f", "sock", "open_socket", "host", "port"}
+    target = document(Path("/w/net/client.py"), "\n".join(lines[:3]) + "\n    \n")
+    near = document(Path("/w/net/server.py"), "x = 1\n" * 100 + "def g():\n    sock = open_socket(host, port)\n")
+    far = document(Path("/w/net/other.py"), "print('unrelated words entirely')\n")
+    gathered = gather(target, len(target.text) - 1, [far, near], Settings(context_definitions=False))
+    [similar] = [s for s in gathered.snippets if s.source == "similar"]
+    assert similar.path == "server.py" and "open_socket(host, port)" in similar.text
+    assert "similarity" in similar.why and similar.score > 0
+
+
+def test_recent_edits_of_other_documents_are_a_source():
+    target = document(Path("/w/a.py"), "x = 1\n")
+    other = document(Path("/w/b.py"), "a = 1\nb = 2\n")
+    other.apply([TextChange("c = 3\n", (Position(2, 0), Position(2, 0)))], 2)
+    gathered = gather(target, 0, [other], Settings(context_similar=False))
+    assert [(s.source, s.text) for s in gathered.snippets] == [("recent", "a = 1\nb = 2\nc = 3")]
+
+
+def snippet(source: str, path: str, line: int, text: str) -> Snippet:
+    return Snippet(source, path, line, line + text.count("\n"), text, "test")
+
+
+def test_the_packer_fills_the_budget_by_priority_and_writes_in_file_order():
+    low = snippet("similar", "a.py", 0, "low = 1\nlow = 2\nlow = 3")
+    high = snippet("definitions", "z.py", 10, "def high():\n    return 1")
+    mid = snippet("recent", "m.py", 3, "mid = 1")
+    packed = pack([low, mid, high], budget=200, comment="#")
+    assert [s.source for s in packed.chosen] == ["definitions", "recent", "similar"]
+    assert packed.block == write_block(packed.chosen, "#")
+    assert packed.block.index("# file: a.py") < packed.block.index("# file: m.py") < packed.block.index("# file: z.py")
+    tight = pack([low, mid, high], budget=len("# file: z.py\n") + len(high.text) + 2 + 20, comment="#")
+    assert [s.source for s in tight.chosen] == ["definitions"]  # what is left (20) holds no other whole
+    assert len(tight.block) <= len("# file: z.py\n") + len(high.text) + 22
+    assert {reason for _, reason in tight.dropped} == {"over the budget"}
+
+
+def test_the_packer_drops_what_the_windows_show_and_repeats():
+    shown = "def high():\n    return 1\n"
+    high = snippet("definitions", "z.py", 10, "def high():\n    return 1")
+    again = snippet("imports", "z.py", 10, "def high():\n    return 1")
+    other = snippet("imports", "z.py", 20, "def other():\n    return 2")
+    packed = pack([high, again, other], budget=500, comment="#", shown=shown)
+    assert [s.line for s in packed.chosen] == [20]
+    assert [r for _, r in packed.dropped] == ["the prefix or suffix window shows it"] * 2
+    packed = pack([high, again, other], budget=500, comment="#")
+    assert packed.block == "# file: z.py\ndef high():\n    return 1\n\ndef other():\n    return 2\n\n"
+    assert [r for _, r in packed.dropped] == ["repeats a snippet already chosen"]
+    assert pack([high], budget=0, comment="#").block == "" and pack([high], budget=500, comment="").block == ""
+
+
+def test_the_context_measure_runs_on_a_generated_repository(tmp_path: Path):
+    from infill_tools.context_bench import generate, measure
+
+    generate(tmp_path, 6)
+    figures = measure(tmp_path, 5)
+    assert figures["files"] == 6 and figures["definitions"] == 6 * 9 and figures["requests"] == 5
+    assert figures["retrieval_ms_p95"] is not None and figures["build_s_per_10k_lines"] > 0
