@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import re
 from pathlib import Path
 
 import tree_sitter
@@ -126,7 +127,7 @@ def count_real(core, real: RealFile, holes: int) -> dict:
             counts["shown"] += 1
             counts["exact"] += shown.strip() == removed.strip()
         else:
-            reasons[why.split(":")[0]] += 1
+            reasons[re.sub(r" into '.*'$", "", why.split(":")[0])] += 1  # not the word, so that reasons add up
     return {"language": real.language, "file": real.path.name, "model_tag": default_table()[real.language].model_tag,
             "holes": len(cut_holes), **{k: counts[k] for k in ("raw", "raw_parses", "shown", "exact")},
             "refused": dict(reasons.most_common())}
