@@ -29,6 +29,7 @@ class LanguageEntry:
     """One row of the language table."""
 
     name: str
+    title: str  # the name people write ("C++"); load_table fills in the table name
     language_ids: tuple[str, ...]
     extensions: tuple[str, ...]
     grammar_module: str
@@ -138,6 +139,9 @@ def _entry(name: str, row: object, root: Path) -> LanguageEntry:
     model_tag = row.get("model_tag", name)
     if not isinstance(model_tag, str) or not model_tag:
         raise GrammarTableError(f"language {name!r}: 'model_tag' must be a non-empty string")
+    title = row.get("title", name)
+    if not isinstance(title, str) or not title.strip() or title != title.strip() or "\n" in title:
+        raise GrammarTableError(f"language {name!r}: 'title' must be a non-empty one-line string")
     extensions = tuple(e.lower() for e in _strings(name, row, "extensions"))
     corpus_extensions = extensions
     if "corpus_extensions" in row:
@@ -146,6 +150,7 @@ def _entry(name: str, row: object, root: Path) -> LanguageEntry:
             raise GrammarTableError(f"language {name!r}: 'corpus_extensions' must be among 'extensions'")
     return LanguageEntry(
         name=name,
+        title=title,
         package_is_folder=package_is_folder,
         model_tag=model_tag,
         corpus_extensions=corpus_extensions,
@@ -180,6 +185,17 @@ def load_table(path: Path | None = None) -> dict[str, LanguageEntry]:
 def default_table() -> dict[str, LanguageEntry]:
     """The packaged language table, read once per process (treat it as read-only)."""
     return load_table()
+
+
+@functools.cache
+def _default_language_ids() -> dict[str, LanguageEntry]:
+    return {key: entry for entry in default_table().values() for key in entry.language_ids}
+
+
+def entry_for_language(language: str) -> LanguageEntry | None:
+    """The packaged table's language named ``language``, as a table name ("tsx") or an editor language id
+    ("typescriptreact"); None when neither."""
+    return default_table().get(language) or _default_language_ids().get(language)
 
 
 @functools.cache

@@ -1,7 +1,8 @@
 """The settings reference, generated from the typed settings, so the editors' copies cannot drift from it.
 
 ``infill_lsp.config`` (``Settings``, ``EngineSettings``) is the one source of the keys and defaults; this
-module adds what each setting means, and writes ``docs/SETTINGS.md``, the setting list of the Neovim help
+module adds what each setting means, and writes ``docs/SETTINGS.md`` (with the list of languages, from
+``grammars/languages.toml`` and ``grammars/batch_recipes.toml``), the setting list of the Neovim help
 (``editors/neovim/doc/infill.txt``) and the settings schema of the VS Code extension
 (``editors/vscode/package.json``). ``python -m infill_lsp.settings_reference`` rewrites the three;
 ``tests/test_settings_reference.py`` fails when one of them is out of date.
@@ -20,6 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from engine.host.launch import BACKENDS, DTYPES
+from engine.prompt.fim import TEXT_TAG
+from grammars import default_table
+from infill_lsp.batch.holes import load_recipes
 from infill_lsp.config import ENGINE_MODES, PICK_RULES, EngineSettings, Settings
 from infill_lsp.tempo import POLICIES
 
@@ -110,8 +114,9 @@ MEANINGS: dict[str, str] = {
     "indexMaxBytes": "Most bytes the workspace index reads in all.",
     "indexExclude": "Files never read into the index or context (glob patterns over file names or "
     "workspace-relative paths): secrets, since context may travel to a remote engine.",
-    "languages": "Languages to complete: the server's names (`python`, `javascript`, `typescript`, `tsx`, "
-    "`go`, `rust`, `text`); in VS Code, its language ids. Empty: every language.",
+    "languages": "Languages to complete: the server's names (the `name` column of the language list in "
+    "`docs/SETTINGS.md`, and `text` for files of any other language); in VS Code, its language ids. Empty: "
+    "every language.",
     "completionFallback": "Also offer fills as `textDocument/completion` items to clients that show inline "
     "completions.",
     "speculative": "After a suggestion is shown, prefetch the one for the text after accepting it.",
@@ -250,11 +255,54 @@ def render_markdown() -> str:
         "",
         *table(rows),
         "",
+        *render_languages(),
+        "",
         "## Development settings",
         "",
         *table(development),
         "",
     ])
+
+
+QUERY_COLUMNS = (("functions", "edit commands"), ("imports", "imports"), ("definitions", "cross-file definitions"))
+
+
+def render_languages() -> list[str]:
+    """The section listing every language of the table: names, how a file is recognised, what it supports."""
+    recipes = load_recipes()
+    lines = [
+        "## Languages",
+        "",
+        "<!-- Generated from grammars/languages.toml and grammars/batch_recipes.toml. -->",
+        "",
+        "The languages the server parses (`grammars/languages.toml`). A document is recognised by the language",
+        "id its editor sends, else by its file extension; `name` is what the `languages` setting takes. Each has",
+        "syntax-aware context and holes, and its fills' parse is checked. The optional queries add the edit",
+        "commands (fill selection, complete body, write docstring), the names a document imports, and top-level",
+        "definitions offered to other documents as cross-file context; `infill batch --recipe NAME` fills the",
+        "recipes listed. The model tag is how the embedded model reads the language: `text` means it was not",
+        "trained on it (the model reads the file as plain text; the parse checks still hold).",
+        "",
+        "| language | name | editor language ids | extensions | " + " | ".join(t for _, t in QUERY_COLUMNS)
+        + " | batch recipes | model tag |",
+        "| --- " * (6 + len(QUERY_COLUMNS)) + "|",
+    ]
+
+    def code(values: tuple[str, ...] | list[str]) -> str:
+        return ", ".join(f"`{v}`" for v in values) or "-"
+
+    for entry in default_table().values():
+        queries = ["yes" if entry.has_query(kind) else "-" for kind, _ in QUERY_COLUMNS]
+        batch = [name for name, recipe in recipes.items() if (entry.query_dir / recipe.query).is_file()]
+        lines.append(f"| {entry.title} | `{entry.name}` | {code(entry.language_ids)} | {code(entry.extensions)} | "
+                     + " | ".join(queries) + f" | {code(batch)} | `{entry.model_tag}` |")
+    lines += [
+        "",
+        f"Any other file is completed as plain text (`{TEXT_TAG}`): its context is cut at line boundaries, and a",
+        "fill goes through the checks that need no grammar (brackets it leaves unbalanced, control characters, a",
+        "word glued onto the one before the cursor) instead of a parse.",
+    ]
+    return lines
 
 
 # ---- the Neovim help ----------------------------------------------------------------------------------

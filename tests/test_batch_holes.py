@@ -85,6 +85,28 @@ def test_todo_bodies_recipe_finds_placeholder_bodies_only(language):
     assert [text[h.start : h.end] for h in holes] == expected
 
 
+@pytest.mark.parametrize("language", ["javascript", "typescript", "tsx", "php"])
+def test_a_todo_comment_is_a_hole_only_as_the_whole_body_of_a_function(language):
+    php = "<?php\n" if language == "php" else ""
+    fn = "function f($a) {\n" if language == "php" else "function f(a) {\n"
+    lone = f"{php}{fn}  // TODO\n}}\n"
+    assert [lone[h.start : h.end] for h in _todo_holes(language, lone)] == ["// TODO"]
+    not_alone = [
+        f"{php}{fn}  // TODO: check a\n  return 1;\n}}\n",  # a note above code, not a placeholder
+        f"{php}{fn}  // TODO\n  // and then\n}}\n",
+    ]
+    if language != "php":  # JavaScript: an if, loop or catch block is not a function's body
+        not_alone += ["function f(a) {\n  if (a) {\n    // TODO\n  }\n  return a;\n}\n",
+                      "try {\n  g();\n} catch (e) {\n  // TODO\n}\n"]
+    for text in not_alone:
+        assert _todo_holes(language, text) == [], text
+    if language != "php":
+        text = ("const o = {\n  m(a) {\n    // TODO\n  },\n};\nconst h = (a) => {\n  /* TODO */\n};\n"
+                "const k = function* () {\n  // TODO: yield\n};\n")
+        found = [text[h.start : h.end] for h in _todo_holes(language, text)]
+        assert found == ["// TODO", "/* TODO */", "// TODO: yield"]
+
+
 def test_python_todo_bodies_skip_bodies_with_real_statements():
     holes = _todo_holes("python", PYTHON)
     lines = sorted(PYTHON.count("\n", 0, h.start) + 1 for h in holes)

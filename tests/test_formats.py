@@ -94,6 +94,44 @@ def test_chat_prompt_keeps_what_typing_changes_last(gemma):
     assert bound.canvas_text(canvas)[0] == "a + b\n"
 
 
+def test_the_chat_instruction_names_the_language_as_people_write_it(gemma):
+    bound = choose_format(gemma, "chat").bind(gemma)
+
+    def text(language: str) -> str:
+        return gemma.template_backend.decode(bound.prompt([], [], language), skip_special_tokens=False)
+
+    cpp = text("cpp")
+    assert "You are completing C++ code at the cursor." in cpp and "```cpp\n" in cpp and "```C++" not in cpp
+    assert "You are completing C# code at the cursor." in text("csharp") and "```csharp\n" in text("csharp")
+    # An editor's language id names the same language as its table name.
+    assert "You are completing TSX code" in text("typescriptreact") and "```tsx\n" in text("typescriptreact")
+    assert "You are completing Bash code" in text("shellscript")
+    for unknown in ("text", ""):
+        plain = text(unknown)
+        assert "You are completing code at the cursor." in plain and "```\n" in plain, unknown
+        assert "text code" not in plain and "  " not in plain.split("\n")[1]
+    assert "You are completing cobol code" in text("cobol")  # a name the table does not know is said as given
+
+
+def test_every_table_language_has_a_title_and_bad_titles_are_refused(tmp_path):
+    from grammars import GrammarTableError, default_table, grammars_dir, load_table
+
+    table = default_table()
+    assert table["cpp"].title == "C++" and table["javascript"].title == "JavaScript"
+    assert all(entry.title.strip() for entry in table.values())
+    python = (grammars_dir() / "languages.toml").read_text().split("[javascript]")[0]
+    for bad in ('""', "3", '" Python"', '"Py\\nthon"'):
+        path = tmp_path / "languages.toml"
+        path.write_text(python.replace('title = "Python"', f"title = {bad}"))
+        (tmp_path / "python").mkdir(exist_ok=True)
+        for kind in ("boundaries", "holes"):
+            (tmp_path / "python" / f"{kind}.scm").write_text("")
+        with pytest.raises(GrammarTableError, match="'title' must be"):
+            load_table(path)
+    path.write_text(python.replace('title = "Python"\n', ""))
+    assert load_table(path)["python"].title == "python"  # the table name when no title is given
+
+
 def test_a_user_template_replaces_the_prompt(gemma):
     fmt = choose_format(gemma, "chat", "<bos>{suffix}<|turn>{prefix}")
     bound = fmt.bind(gemma)

@@ -55,3 +55,20 @@ def test_a_new_setting_without_a_meaning_is_refused(monkeypatch):
         assert "maxLines" in str(exc)
     else:
         raise AssertionError("a setting without a meaning went into the reference")
+
+
+def test_the_language_list_has_every_language_of_the_table_and_what_it_supports():
+    from grammars import default_table
+    from infill_lsp.settings_reference import render_languages
+
+    lines = render_languages()
+    rows = {line.split(" | ")[1].strip("`"): line for line in lines if line.startswith("| ") and " | `" in line}
+    table = default_table()
+    assert set(rows) == set(table)
+    assert rows["python"].startswith("| Python | `python` | `python` | `.py`, `.pyi` | yes | yes | yes |")
+    assert "`todo_bodies`, `missing_docstrings`" in rows["python"] and rows["python"].endswith("| `python` |")
+    assert rows["cpp"].startswith("| C++ | `cpp` |") and rows["cpp"].endswith("| `todo_bodies` | `text` |")
+    assert rows["json"].endswith("| - | - | - | - | `text` |")  # no edit commands, no recipes
+    assert rows["tsx"].endswith("| `typescript` |")
+    assert any("Any other file is completed as plain text" in line for line in lines)
+    assert "\n".join(lines) in SETTINGS_MD.read_text()

@@ -18,6 +18,7 @@ from typing import Any
 
 from engine.prompt.fim import TEXT_TAG, model_tag
 from engine.prompt.tokenizer import InfillTokenizer
+from grammars import entry_for_language
 
 FORMATS_FILE = Path(__file__).with_name("formats.toml")
 TEXT_PLACEHOLDERS = ("prefix", "suffix", "context")  # the request's text, encoded with specials as text
@@ -101,11 +102,12 @@ class BoundFormat:
         """The template for ``language`` cut at its text placeholders: (placeholder or "", literal ids)."""
         pieces = self._literals.get(language)
         if pieces is None:
-            tag = model_tag(language)
-            if self.tokenizer.token_id(f"<lang:{tag}>") is None:
-                tag = TEXT_TAG
-            names = {"language": language or TEXT_TAG, "tag": tag, "fence": language if language != TEXT_TAG else ""}
+            names = language_names(language)
+            if self.tokenizer.token_id(f"<lang:{names['tag']}>") is None:
+                names["tag"] = TEXT_TAG
             text = self.format.template
+            if not names["language"]:  # no language: "completing {language} code" reads "completing code"
+                text = text.replace("{language} ", "")
             for key, value in names.items():
                 text = text.replace("{" + key + "}", value)
             pieces = []
@@ -149,6 +151,17 @@ class BoundFormat:
             if stop in text:
                 text = text[: text.index(stop)]
         return text, length
+
+
+def language_names(language: str) -> dict[str, str]:
+    """What a template's name placeholders say for a request's ``language`` (a table name, an editor language
+    id, a model tag or anything else): ``language`` the name people write ("C++"; "" for text, or a file of no
+    known language), ``tag`` the model's tag, ``fence`` the code fence's name ("cpp"; "" for text)."""
+    entry = entry_for_language(language)
+    if entry is not None:
+        return {"language": entry.title, "tag": entry.model_tag, "fence": entry.name}
+    known = language not in ("", TEXT_TAG)
+    return {"language": language if known else "", "tag": model_tag(language), "fence": language if known else ""}
 
 
 @cache
