@@ -146,6 +146,9 @@ class Welcome(_Msg, tag=11):
     prompt_format: str = ""
     dtype: str = ""  # the weights' dtype ("float32", "bfloat16"...); "" from engines that do not say
     model_dir: str = ""  # the absolute model directory the engine serves; "" from engines that do not say
+    # The prompt format reads a next-edit request's context as the user's recent changes (unified diffs);
+    # otherwise the context is code from other files, as for a fill.
+    edit_prompt: bool = False
 
 
 class Candidate(msgspec.Struct, array_like=True, omit_defaults=True, gc=False, frozen=True):

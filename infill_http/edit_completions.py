@@ -85,7 +85,8 @@ async def edit_completion(api: Api, request: Request, client: str) -> Response:
     edits = await api.wait_or_disconnect(request, suggest(
         send, text, prompt.cursor, history_hunks(prompt.diffs, text, prompt.cursor),
         language=support.name if support else body.language, plan=plan, new_id=api.new_request_id,
-        document_key=f"http:{client}:{body.user or 'default'}:edit", client=client, context=prompt.snippets))
+        document_key=f"http:{client}:{body.user or 'default'}:edit", client=client,
+        context="\n".join(prompt.diffs) if backend.welcome.edit_prompt else prompt.snippets))
     edits = [edit for edit in edits if start <= edit.start and edit.end <= end]
     after = apply_edits(text, edits)
     if edits and support is not None and not keeps_parsing(support.parse, text, after):

@@ -12,7 +12,7 @@ from engine.core.config import EngineConfig
 from engine.core.kv import common_prefix_length
 from engine.model.checkpoint import default_model_dir
 from engine.prompt.fim import build_prompt
-from engine.prompt.formats import FormatError, choose_format, load_formats
+from engine.prompt.formats import FormatError, PromptFormat, choose_format, load_formats
 from engine.prompt.tokenizer import InfillTokenizer
 from engine.protocol import InfillRequest, InfillResult
 
@@ -208,3 +208,40 @@ def test_the_launch_carries_the_prompt_settings_to_the_core(chat_model_dir, tmp_
     assert argv[argv.index("--prompt-format") + 1] == "chat" and "--short-canvases" in argv
     native = EngineLaunch(model_dir=chat_model_dir, device="cpu", prompt_format="native").load_core()
     assert native.format.name == "native"
+
+
+def test_a_draft_gets_the_edit_prompt_in_the_chat_format_and_the_plain_one_in_fim(gemma, embedded):
+    bound = choose_format(gemma, "chat").bind(gemma)
+    prefix, suffix = gemma.encode("def area(width, size):\n"), gemma.encode("\n\nprint(area(2, 3))\n")
+    draft = gemma.encode("    return width * height")
+    diff = gemma.encode("@@ -1 +1 @@\n-def area(width, height):\n+def area(width, size):\n")
+    text = gemma.template_backend.decode(bound.prompt(prefix, suffix, "python", diff, draft), skip_special_tokens=False)
+    assert "You are helping edit Python code" in text and "The recent changes, oldest first:\n```diff\n@@" in text
+    assert ("def area(width, size):\n<|code_to_edit|>    return width * height<|/code_to_edit|>\n\nprint(area(2, 3))"
+            in text)
+    assert text.endswith("<|turn>model\n```python\n")  # the answer, seeded with the draft, is the region
+    plain = gemma.template_backend.decode(bound.prompt(prefix, suffix, "python", diff), skip_special_tokens=False)
+    assert "code_to_edit" not in plain and "Code from other files" in plain
+    fim = choose_format(embedded).bind(embedded)
+    ids = [embedded.encode(t) for t in ("a = ", "\n", "1")]
+    assert fim.prompt(ids[0], ids[1], "python", None, ids[2]) == fim.prompt(ids[0], ids[1], "python")
+    with pytest.raises(FormatError, match="edit_template must hold"):
+        PromptFormat(name="x", template="{prefix}", end=("<eos>",), edit_template="{prefix}{suffix}")
+    with pytest.raises(FormatError, match="only the edit_template"):
+        PromptFormat(name="x", template="{prefix}{draft}", end=("<eos>",))
+
+
+def test_a_chat_checkpoint_rewrites_a_draft_end_to_end(chat_model_dir):
+    """The chat-format edit path on a random-weight checkpoint: the edit prompt, the canvas seeded with the draft,
+    an answer (native too, where the suffix's start is not put on an edit's canvas)."""
+    from engine.core.engine_core import load_core
+
+    for name in ("chat", "native"):
+        core = load_core(chat_model_dir, device="cpu", config=EngineConfig(prompt_format=name))
+        core.add(InfillRequest("1", "def area(width, size):\n", "\n", language="python", draft="x = 1",
+                               context="@@ -1 +1 @@\n-a\n+b\n", max_steps=3))
+        job = core.jobs["1"]
+        assert "<|code_to_edit|>x = 1<|/code_to_edit|>" in core.tokenizer.decode(job.prompt)
+        assert job.tail_ids == [] and job.seed_ids == core.tokenizer.encode("x = 1")
+        result = _serve(core, InfillRequest("2", "def f():\n", "\n", language="python", draft="pass", max_steps=3))
+        assert result.candidates and core.welcome.edit_prompt

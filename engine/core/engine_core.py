@@ -101,6 +101,7 @@ class EngineCore:
             max_suffix_tokens=self.config.max_suffix_tokens,
             chars_per_token=tokenizer.chars_per_token(code_samples()),
             prompt_format=self.format.name,
+            edit_prompt=self.format.edits,
         )
 
     # ---- requests ---------------------------------------------------------------------------
@@ -141,7 +142,7 @@ class EngineCore:
         generator = torch.Generator().manual_seed(request_seed(request))
         job = Job(request, prompt, steps, widths, time.monotonic(), generator=generator)
         job.seed_ids = draft_ids or self._seed_for(request)
-        if self.format.suffix_on_canvas:
+        if self.format.suffix_on_canvas and not (draft_ids and self.format.edits):  # an edit's answer is the region
             k = self.format.suffix_on_canvas
             job.tail_ids = self.tokenizer.encode(request.suffix[: k * 8])[:k]
         if not request.warm and request.document_key:
@@ -231,7 +232,8 @@ class EngineCore:
             keeps_half = len(prefix) - drop >= cfg.max_prefix_tokens // 2
             prefix = prefix[drop:] if keeps_half else prefix[-cfg.max_prefix_tokens :]
         suffix = suffix[: cfg.max_suffix_tokens]
-        return self.format.prompt(prefix, suffix, request.language, context)
+        draft = self.tokenizer.encode(request.draft) if request.draft else None
+        return self.format.prompt(prefix, suffix, request.language, context, draft)
 
     # ---- the step ---------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from engine.prompt.tokenizer import InfillTokenizer
 from grammars import entry_for_language
 
 FORMATS_FILE = Path(__file__).with_name("formats.toml")
-TEXT_PLACEHOLDERS = ("prefix", "suffix", "context")  # the request's text, encoded with specials as text
+TEXT_PLACEHOLDERS = ("prefix", "suffix", "context", "draft")  # the request's text, encoded with specials as text
 NAME_PLACEHOLDERS = ("language", "tag", "fence")  # filled into the template before tokenizing
 CANVAS_MODES = ("hint", "config")
 _PLACEHOLDER = re.compile(r"\{(" + "|".join(TEXT_PLACEHOLDERS) + r")\}")
@@ -45,6 +45,8 @@ class PromptFormat:
     canvas: str = "hint"
     suffix_on_canvas: int = 0
     detect: tuple[str, ...] = ()
+    edit_template: str = ""  # the prompt of a request with a draft (next edit); "": the template
+    edit_context: str = "{context}"  # how {context} is written in it (the recent changes)
 
     def __post_init__(self) -> None:
         if "{prefix}" not in self.template:
@@ -55,9 +57,16 @@ class PromptFormat:
             raise FormatError(f"format {self.name!r}: 'canvas' must be one of {', '.join(CANVAS_MODES)}")
         if not 0 <= self.suffix_on_canvas <= 64:
             raise FormatError(f"format {self.name!r}: 'suffix_on_canvas' must be in [0, 64]")
-        unknown = set(re.findall(r"\{(\w+)\}", self.template)) - set(TEXT_PLACEHOLDERS) - set(NAME_PLACEHOLDERS)
-        if unknown:
-            raise FormatError(f"format {self.name!r}: unknown placeholders {', '.join(sorted(unknown))}")
+        for name, template in (("template", self.template), ("edit_template", self.edit_template)):
+            unknown = set(re.findall(r"\{(\w+)\}", template)) - set(TEXT_PLACEHOLDERS) - set(NAME_PLACEHOLDERS)
+            if unknown:
+                raise FormatError(f"format {self.name!r}: unknown placeholders in its {name}: "
+                                  f"{', '.join(sorted(unknown))}")
+        if "{draft}" in self.template:
+            raise FormatError(f"format {self.name!r}: only the edit_template holds {{draft}}")
+        missing = [p for p in ("{prefix}", "{suffix}", "{draft}") if self.edit_template and p not in self.edit_template]
+        if missing:
+            raise FormatError(f"format {self.name!r}: the edit_template must hold {', '.join(missing)}")
 
     def bind(self, tokenizer: InfillTokenizer) -> BoundFormat:
         """This format resolved against ``tokenizer``; FormatError names what the tokenizer lacks."""
@@ -98,14 +107,16 @@ class BoundFormat:
     def suffix_on_canvas(self) -> int:
         return self.format.suffix_on_canvas
 
-    def _pieces(self, language: str) -> list[tuple[str, list[int]]]:
-        """The template for ``language`` cut at its text placeholders: (placeholder or "", literal ids)."""
-        pieces = self._literals.get(language)
+    def _pieces(self, language: str, edit: bool = False) -> list[tuple[str, list[int]]]:
+        """The template (``edit``: the edit template) for ``language`` cut at its text placeholders:
+        (placeholder or "", literal ids)."""
+        key = ("edit:" if edit else "") + language
+        pieces = self._literals.get(key)
         if pieces is None:
             names = language_names(language)
             if self.tokenizer.token_id(f"<lang:{names['tag']}>") is None:
                 names["tag"] = TEXT_TAG
-            text = self.format.template
+            text = self.format.edit_template if edit else self.format.template
             if not names["language"]:  # no language: "completing {language} code" reads "completing code"
                 text = text.replace("{language} ", "")
             for key, value in names.items():
@@ -116,17 +127,26 @@ class BoundFormat:
                     pieces.append((part, []))
                 elif part:
                     pieces.append(("", self.tokenizer.encode_template(part)))
-            self._literals[language] = pieces
+            self._literals[key] = pieces
         return pieces
 
+    @property
+    def edits(self) -> bool:
+        """Whether this format has a prompt of its own for drafts (next edit)."""
+        return bool(self.format.edit_template)
+
     def prompt(
-        self, prefix: list[int], suffix: list[int], language: str, context: list[int] | None = None
+        self, prefix: list[int], suffix: list[int], language: str, context: list[int] | None = None,
+        draft: list[int] | None = None,
     ) -> list[int]:
-        """The prompt ids for a hole between ``prefix`` and ``suffix`` (already tokenized and trimmed)."""
-        context_ids = self._context_ids(context or [], language)
-        values = {"prefix": prefix, "suffix": suffix, "context": context_ids}
+        """The prompt ids for a hole between ``prefix`` and ``suffix`` (already tokenized and trimmed); with a
+        ``draft`` (the hole's current text) and an edit template, the next-edit prompt."""
+        edit = draft is not None and self.edits
+        wrapper = self.format.edit_context if edit else self.format.context
+        context_ids = self._context_ids(context or [], language, wrapper)
+        values = {"prefix": prefix, "suffix": suffix, "context": context_ids, "draft": draft or []}
         out: list[int] = []
-        for placeholder, ids in self._pieces(language):
+        for placeholder, ids in self._pieces(language, edit):
             out.extend(values[placeholder] if placeholder else ids)
         return out
 
@@ -136,10 +156,10 @@ class BoundFormat:
         index = next(i for i, (placeholder, _) in enumerate(pieces) if placeholder == "prefix")
         return sum(len(ids) for placeholder, ids in pieces[index + 1 :] if not placeholder)
 
-    def _context_ids(self, context: list[int], language: str) -> list[int]:
+    def _context_ids(self, context: list[int], language: str, wrapper: str | None = None) -> list[int]:
         if not context:
             return []
-        head, _, tail = self.format.context.partition("{context}")
+        head, _, tail = (self.format.context if wrapper is None else wrapper).partition("{context}")
         return [*self.tokenizer.encode_template(head), *context, *self.tokenizer.encode_template(tail)]
 
     def canvas_text(self, ids: list[int]) -> tuple[str, int]:

@@ -70,10 +70,14 @@ async def inline_edit(ls: InfillServer, params: Any) -> dict[str, Any]:
     plan = NextEditPlan(lines_before=settings.next_edit_lines_before, lines_after=settings.next_edit_lines_after,
                         gate=settings.next_edit_gate)
     link = ls.link
+    welcome = link.welcome
+    # A format with an edit prompt reads the recent changes; the others, nothing (their context is other files).
+    context = "\n".join(document.history.diffs(text)) if welcome is not None and welcome.edit_prompt else ""
     edits = await suggest(
         lambda request: link.infill(request, settings.request_timeout_s), text, cursor, hunks,
         language=document.language.name if document.language else "", plan=plan, new_id=link.next_request_id,
-        document_key=uri, max_prefix_chars=settings.prefix_chars, max_suffix_chars=settings.suffix_chars)
+        document_key=uri, context=context, max_prefix_chars=settings.prefix_chars,
+        max_suffix_chars=settings.suffix_chars)
     if document is not ls.documents.get(uri) or document.version != seen_version or document.text != text:
         book.counters["stale"] += 1  # the user typed while the engine thought: the edit may no longer fit
         return NONE
