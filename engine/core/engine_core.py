@@ -16,7 +16,6 @@ generators read only the low 32 bits, which this offset changes), so the first c
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections import OrderedDict
@@ -25,11 +24,12 @@ from pathlib import Path
 import msgspec
 import torch
 
+from engine.core.canvases import Canvases, advanced, kept, request_seed
 from engine.core.config import EngineConfig
 from engine.core.jobs import Job, Slot
 from engine.core.kv import KVStore, common_prefix_length
 from engine.core.runner import Runner
-from engine.core.sampler import GenerateConfig, denoise_step, generate_step, initial_canvas
+from engine.core.sampler import GenerateConfig, denoise_step, generate_step
 from engine.core.scheduler import PRIORITIES, StepPace, batch_share, client_load, prefill_order
 from engine.model.checkpoint import check_model_dir, default_model_dir, load_model, resolve_device
 from engine.prompt.formats import choose_format
@@ -90,6 +90,8 @@ class EngineCore:
         self.newline_ids = torch.tensor(tokenizer.newline_ids(), dtype=torch.long) if generation else None
         self.noise_low = self.format.noise_low
         self.trimmed_prompts = 0
+        self.canvases = Canvases(self.config, self.format, tokenizer, vocab_size=runner.vocab_size,
+                                 device=runner.device, canvas_length=canvas_length, generation=generation)
         self.welcome = Welcome(
             protocol_version=PROTOCOL_VERSION,
             model_name=model_name,
@@ -121,12 +123,12 @@ class EngineCore:
             raise ValueError(f"priority must be one of {', '.join(map(str, PRIORITIES))}, got {request.priority}")
         draft_ids = self.tokenizer.encode(request.draft) if request.draft else []
         widths = tuple(request.canvas_lengths) or (
-            self._draft_widths(len(draft_ids)) if draft_ids
+            self.canvases.draft_widths(len(draft_ids)) if draft_ids
             else cfg.single_line_canvases if request.single_line else cfg.multi_line_canvases
         )
         if any(not 2 <= w <= cfg.max_canvas for w in widths) or len(widths) > 4:
             raise ValueError(f"canvas_lengths must be 1-4 lengths in [2, {cfg.max_canvas}]")
-        widths = self._canvas_widths(widths)
+        widths = self.canvases.widths(widths)
         if len(request.alternatives) > 2 * cfg.max_candidates:
             raise ValueError(f"alternatives must be at most {2 * cfg.max_candidates} texts")
         if any(len(text) > 8 * cfg.max_canvas for text in request.alternatives):
@@ -158,32 +160,6 @@ class EngineCore:
             if (request.warm and not other.cancelled and request.document_key == job.request.document_key
                     and 2 * common_prefix_length(other.prompt, job.prompt) >= len(job.prompt)):
                 other.cancelled = True
-
-    def _canvas_widths(self, asked: tuple[int, ...]) -> tuple[int, ...]:
-        """The canvas lengths denoised for a request that asked for ``asked``.
-
-        A checkpoint trained on one canvas length gets that length (unless short canvases are allowed);
-        a format that puts the suffix's start on the canvas gets three fill lengths around the first ask,
-        each followed by that suffix start.
-        """
-        cfg = self.config
-        if self.format.format.canvas == "config" and self.canvas_length and not cfg.short_canvases:
-            asked = (min(self.canvas_length, cfg.max_canvas),)
-        k = self.format.suffix_on_canvas
-        if not k:
-            return asked
-        base = min(asked[0], cfg.max_canvas - k)
-        slots = sorted({max(2, base // 2), base, min(base * 2, cfg.max_canvas - k)})
-        return tuple(n + k for n in slots)
-
-    def _draft_widths(self, tokens: int) -> tuple[int, ...]:
-        """The canvas length for a draft of ``tokens``: the shortest configured length (then the next power
-        of two) with room for the draft, its end and a quarter more (at least 4) to grow into."""
-        cfg = self.config
-        need = tokens + 1 + max(4, tokens // 4)
-        lengths = sorted({*cfg.single_line_canvases, *cfg.multi_line_canvases})
-        width = next((n for n in lengths if n >= need), 0) or 1 << (need - 1).bit_length()
-        return (min(width, cfg.max_canvas),)
 
     def _seed_for(self, request: InfillRequest) -> list[int]:
         """Tokens to start the canvas from when the user typed the beginning of the document's last fill.
@@ -324,53 +300,7 @@ class EngineCore:
         job.encoded_at = time.monotonic()
         self.kv_store.store(job.request.document_key, job.kv)
         if not (job.request.warm or job.request.alternatives):  # those end here, their prompt in the cache
-            self._make_slots(job)
-
-    def _make_slots(self, job: Job) -> None:
-        pinned_ids = self.tokenizer.encode(job.request.pinned) if job.request.pinned else []
-        vocab = self.runner.vocab_size
-        tail = job.tail_ids
-        for width in job.widths:
-            for _ in range(job.request.num_candidates):
-                generator = None
-                if self.generation is None:
-                    canvas = torch.randint(self.noise_low, vocab, (width,), generator=job.generator)
-                else:
-                    generator = self._canvas_generator(job.request, len(job.slots))
-                    canvas = initial_canvas(width, vocab, generator)
-                pinned = torch.zeros(width, dtype=torch.bool, device=canvas.device)
-                if tail:  # the suffix's start closes the canvas, decided from the first step
-                    canvas[width - len(tail) :] = torch.tensor(tail)
-                    pinned[width - len(tail) :] = True
-                room = width - len(tail)  # the fill's slots
-                n = min(len(pinned_ids), room - 1)
-                if n:
-                    canvas[:n] = torch.tensor(pinned_ids[:n])
-                    pinned[:n] = True
-                seed = job.seed_ids[: room - n]
-                if seed:
-                    canvas[n : n + len(seed)] = torch.tensor(seed)
-                    if n + len(seed) < room:
-                        canvas[n + len(seed)] = self.format.end_ids[0]
-                no_end = torch.zeros(width, dtype=torch.bool, device=canvas.device)
-                no_end[n] = True  # the first free position: the fill is never empty
-                slot = Slot(width, canvas, pinned, no_end, canvas.clone(), tail=len(tail))
-                if job.request.draft:  # the draft and its end hold their places until decided
-                    slot.keep = torch.zeros(width, dtype=torch.bool, device=canvas.device)
-                    slot.keep[n : min(room, n + len(seed) + 1)] = True
-                    slot.draft = canvas.clone()
-                if generator is not None:
-                    slot.generator, slot.pinned = generator, pinned.clone()
-                    slot.history = torch.full((self.generation.stability_threshold, width), -1, dtype=torch.long,
-                                              device=canvas.device)
-                job.slots.append(slot)
-
-    def _canvas_generator(self, request: InfillRequest, index: int) -> torch.Generator:
-        """The generator of a request's ``index``-th canvas (generate policy), on the runner's device: seeded
-        with the request's seed (``request_seed``), plus ``index * 0x9E3779B9`` after the first canvas (an odd
-        step, so the low 32 bits, all a CPU generator reads, differ between a request's canvases)."""
-        seed = (request_seed(request) + index * 0x9E3779B9) % 2**64
-        return torch.Generator(device=self.runner.device).manual_seed(seed)
+            self.canvases.make_slots(job)
 
     def _denoise(self, out: list[Message], spent: float) -> None:
         """One denoising pass per canvas length over the step's share of canvases, within what is left of the
@@ -417,7 +347,7 @@ class EngineCore:
             generator=group[0][0].generator,
             # Each row re-noises from its own request's generator: a fill does not depend on its batch. A
             # draft's undecided positions go back to the draft, not to noise.
-            noise=torch.stack([_kept(s, torch.randint(self.noise_low, self.runner.vocab_size, (width,),
+            noise=torch.stack([kept(s, torch.randint(self.noise_low, self.runner.vocab_size, (width,),
                                                       generator=j.generator)) for j, s in group]),
         )
         for row, (job, slot) in enumerate(group):
@@ -425,7 +355,7 @@ class EngineCore:
             slot.decided = outcome.decided[row]
             slot.fill = outcome.fill[row]
             slot.sc_logits = outcome.logits[row]
-            _advanced(job, slot, float(outcome.confidence[row]), bool(outcome.done[row]))
+            advanced(job, slot, float(outcome.confidence[row]), bool(outcome.done[row]))
 
     def _generate_group(self, group: list[tuple[Job, Slot]], cfg: GenerateConfig) -> None:
         """One step of the generate policy over canvases of one length: the LM head on every position,
@@ -456,12 +386,12 @@ class EngineCore:
             newline_ids=self.newline_ids,
         )
         for row, (job, slot) in enumerate(group):
-            slot.canvas = _kept(slot, outcome.canvas[row], outcome.accepted[row])
+            slot.canvas = kept(slot, outcome.canvas[row], outcome.accepted[row])
             slot.decided = outcome.accepted[row]
             slot.fill, slot.argmax = outcome.fill[row], outcome.argmax[row]
             slot.history = outcome.history[row]
             slot.sc_logits = outcome.logits[row].to(self.runner.dtype)
-            _advanced(job, slot, float(outcome.confidence[row]), bool(outcome.done[row]))
+            advanced(job, slot, float(outcome.confidence[row]), bool(outcome.done[row]))
 
     def _finish(self, job: Job, reason: FinishReason) -> InfillResult:
         del self.jobs[job.request.request_id]
@@ -564,18 +494,6 @@ class EngineCore:
         )
 
 
-def request_seed(request: InfillRequest) -> int:
-    """The request's seed, or when it gives none (0) one derived from its own text: never from arrival order,
-    so the same request gives the same fill whatever came before it."""
-    if request.seed:
-        return request.seed
-    digest = hashlib.blake2b(digest_size=8)
-    for part in (request.prefix, request.suffix, request.context, request.language, request.pinned):
-        digest.update(part.encode("utf-8", "surrogatepass"))
-        digest.update(b"\0")
-    return int.from_bytes(digest.digest(), "little") or 1
-
-
 def code_samples() -> list[str]:
     """Code to measure a tokenizer's characters per token on: a fixed sample of Python (prompt/code_sample.txt)."""
     return [CODE_SAMPLE.read_text(encoding="utf-8")]
@@ -628,22 +546,3 @@ def read_generation_config(model_dir: Path) -> GenerateConfig | None:
     if not path.is_file():
         return None
     return GenerateConfig.from_generation_config(json.loads(path.read_text(encoding="utf-8")))
-
-
-def _advanced(job: Job, slot: Slot, confidence: float, converged: bool) -> None:
-    """Count one denoising step of ``slot``; it is done once converged or out of steps."""
-    slot.steps += 1
-    slot.forward_passes += 1
-    slot.confidence = confidence
-    slot.converged = converged
-    if converged or slot.steps >= job.max_steps:
-        slot.done = True
-        slot.sc_logits = None
-
-
-def _kept(slot: Slot, canvas: torch.Tensor, decided: torch.Tensor | None = None) -> torch.Tensor:
-    """``canvas`` (the next input of ``slot``) with a draft's undecided positions holding the draft's tokens."""
-    if slot.keep is None or slot.draft is None:
-        return canvas
-    keep = slot.keep if decided is None else slot.keep & ~decided
-    return torch.where(keep, slot.draft, canvas)
