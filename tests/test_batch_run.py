@@ -267,3 +267,26 @@ def test_a_named_file_that_cannot_be_processed_makes_the_exit_status_1(tmp_path,
     assert "binary file" in capsys.readouterr().err
     assert cli.main([str(tmp_path / "link.py"), "--no-progress", "--no-journal"]) == 1
     assert "no supported language" in capsys.readouterr().err  # the link is followed to what it names
+
+
+def test_each_hole_gets_the_repository_context_an_editor_would_and_no_context_turns_it_off(tmp_path):
+    """A hole in app.py that calls a helper defined in a file never named on the command line: the helper's
+    definition reaches the engine's request (the whole repository is indexed), and --no-context leaves it out."""
+    root = tmp_path / "repo"
+    (root / ".git").mkdir(parents=True)
+    (root / "lib").mkdir()
+    (root / "lib" / "helpers.py").write_text("def normalize_amount(value, currency):\n    return round(value, 2)\n")
+    (root / "app").mkdir()
+    (root / "app" / "main.py").write_text(
+        "from lib.helpers import normalize_amount\n\n\ndef total(values):\n"
+        "    amounts = [normalize_amount(v, 'EUR') for v in values]\n    <FILL>\n")
+    (root / ".env").write_text("SECRET_TOKEN=never-sent\n")
+    marked = FillSettings(marker="<FILL>")
+    _, client = _run(BatchConfig(paths=(str(root / "app"),), recipes=(), fill=marked))
+    (request,) = client.requests
+    assert "def normalize_amount(value, currency):" in request.context and "lib/helpers.py" in request.context
+    assert "never-sent" not in request.context
+    _, client = _run(BatchConfig(paths=(str(root / "app"),), recipes=(), fill=FillSettings(marker="<FILL>",
+                                                                                           context=False)))
+    assert client.requests[0].context == ""
+    assert cli.build_parser().parse_args([str(root), "--no-context"]).no_context

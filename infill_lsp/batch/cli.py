@@ -108,6 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--limit", type=int, default=0, help="stop after N holes this run (0: all); rerun to go on"
     )
     engine.add_argument(
+        "--no-context", action="store_true",
+        help="no repository context: each hole sees its own file only (default: definitions and code from the "
+             "repository's other files, as in an editor)",
+    )
+    engine.add_argument(
         "--bench",
         action="store_true",
         help="time the holes in batch mode and one at a time through the same engine; print both",
@@ -143,6 +148,7 @@ def _config(args: argparse.Namespace) -> BatchConfig:
                 args.seed,
                 args.wave_size,
                 _min_confidence(args),
+                *(["no-context"] if args.no_context else []),
                 *([args.remote.address] if args.remote is not None else []),
             )
         )
@@ -152,7 +158,7 @@ def _config(args: argparse.Namespace) -> BatchConfig:
         recipes=tuple(names),
         query_file=args.query,
         fill=FillSettings(steps=args.steps, seed=args.seed, wave_size=args.wave_size, marker=args.marker,
-                          min_confidence=_min_confidence(args)),
+                          min_confidence=_min_confidence(args), context=not args.no_context),
         write=args.write,
         journal=journal,
         max_file_bytes=args.max_file_bytes,

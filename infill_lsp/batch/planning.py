@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import tree_sitter
@@ -38,6 +39,7 @@ class FillSettings:
     wave_size: int = 64
     marker: str = ""
     min_confidence: float = 0.0  # the gate: a fill under this confidence is reported, not written
+    context: bool = True  # repository context: definitions and code from the repository's other files
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.min_confidence <= 1.0:
@@ -112,10 +114,11 @@ def hole_plan(
 
 def plan_file(
     source: SourceFile, language: LanguageSupport, holes: list[Hole], settings: FillSettings, first_id: int,
-    id_prefix: str = "batch-",
+    id_prefix: str = "batch-", context_at: Callable[[int], str] | None = None,
 ) -> FilePlan:
     """Turn the holes found in ``source`` into requests numbered from ``first_id`` (ids ``id_prefix`` + number:
-    a run gives a prefix of its own, so that runs sharing an engine never share an id)."""
+    a run gives a prefix of its own, so that runs sharing an engine never share an id); ``context_at`` gives
+    the repository context of a hole at an offset of the file."""
     kept, dropped = without_overlaps(holes)
     plan = FilePlan(source, dropped=len(dropped))
     parsed: list[tree_sitter.Tree] = []
@@ -133,6 +136,8 @@ def plan_file(
             plan.dropped += 1
             continue
         hole = dataclasses.replace(hole, start=fill_plan.start, end=fill_plan.end)
+        if context_at is not None:
+            fill_plan = dataclasses.replace(fill_plan, context=context_at(hole.start))
         request = fill_plan.request(
             f"{id_prefix}{first_id + len(plan.holes)}",
             max_steps=settings.steps,

@@ -119,6 +119,37 @@ def _line_of(text: str, offset: int) -> int:
     return text.count("\n", 0, offset) + 1
 
 
+def repository_index(roots: list[Path]):
+    """The workspace index of the repositories holding ``roots`` (each root's git work tree, else the root
+    itself), built now: the repository context of every hole."""
+    from infill_lsp.context_command import workspace_of
+    from infill_lsp.workspace import WorkspaceIndex
+
+    folders = sorted({workspace_of(root / "_" if root.is_dir() else root) for root in roots})
+    index = WorkspaceIndex(folders)
+    index.build_now()
+    return index
+
+
+def _context_at(index, path: Path, text: str, language: LanguageSupport) -> Callable[[int], str]:
+    """The repository context of a hole at an offset of the file at ``path`` (the file as read, not as the
+    index saw it), as an editor's fill there would get it."""
+    from infill_lsp.config import Settings
+    from infill_lsp.documents import Document
+    from infill_lsp.retrieval.gather import context_block
+
+    settings = Settings()
+    document = Document(path.resolve().as_uri(), text, language=language)
+
+    def at(offset: int) -> str:
+        packed, _ = context_block(document, offset, [], settings, budget=settings.cross_file_chars,
+                                  prefix_chars=settings.prefix_chars, suffix_chars=settings.suffix_chars,
+                                  index=index, display=index.relative)  # fmt: skip
+        return packed.block
+
+    return at
+
+
 def collect_plans(config: BatchConfig, registry: LanguageRegistry, finder: HoleFinder):
     """Return (file plans, skipped files) for the configured paths, holes numbered from 1."""
     roots, skipped = resolve_roots(config.paths)
@@ -126,6 +157,7 @@ def collect_plans(config: BatchConfig, registry: LanguageRegistry, finder: HoleF
     skipped += refused
     plans: list[FilePlan] = []
     next_id, id_prefix = 1, f"batch-{secrets.token_hex(4)}-"
+    index = repository_index(roots) if config.fill.context and found else None
     for path, name in found:
         source = read_source(path, name, max_bytes=config.max_file_bytes)
         if isinstance(source, Skipped):
@@ -140,7 +172,8 @@ def collect_plans(config: BatchConfig, registry: LanguageRegistry, finder: HoleF
         if isinstance(holes, str):
             skipped.append(Skipped(source.display, holes))
             continue
-        plan = plan_file(source, language, holes, config.fill, next_id, id_prefix)
+        context_at = None if index is None else _context_at(index, path, source.text, language)
+        plan = plan_file(source, language, holes, config.fill, next_id, id_prefix, context_at)
         next_id += len(plan.holes)
         plans.append(plan)
     return roots, plans, skipped
