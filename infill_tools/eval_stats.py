@@ -15,7 +15,8 @@ def wilson(hits: int, total: int, z: float = Z95) -> tuple[float, float]:
     denominator = 1 + z * z / total
     centre = (p + z * z / (2 * total)) / denominator
     half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
+    low, high = max(0.0, centre - half), min(1.0, centre + half)
+    return (0.0 if hits <= 0 else low), (1.0 if hits >= total else high)
 
 
 def rate(hits: int, total: int) -> dict:
