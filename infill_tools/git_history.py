@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grammars import LanguageEntry, entry_for_path
-from training.filters import content_reason, path_reason
+from training.filters import MIN_BYTES, content_reason, decode_text, path_reason
 
 NOT_CODE = frozenset({"markdown", "json", "yaml", "toml", "html", "css", "sql"})  # data and prose, not edits
 MAX_FILE_BYTES = 48 * 1024
@@ -109,10 +109,13 @@ def code_language(path: str) -> LanguageEntry | None:
     return entry
 
 
-def source_text(data: bytes | None, max_bytes: int = MAX_FILE_BYTES) -> str | None:
-    """The text of a file fit for a benchmark: not huge, binary, generated or minified; else None."""
+def source_text(data: bytes | None, max_bytes: int = MAX_FILE_BYTES, keep_small: bool = False) -> str | None:
+    """The text of a file fit for a benchmark: not huge, binary, generated or minified, and not tiny unless
+    ``keep_small`` (a short ``__init__.py`` still re-exports names); else None."""
     if data is None or len(data) > max_bytes:
         return None
+    if keep_small and len(data) < MIN_BYTES:
+        return decode_text(data)
     reason, text = content_reason(data)
     return text if reason is None else None
 

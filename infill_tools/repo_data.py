@@ -315,7 +315,7 @@ def read_workspace(repository: Repository, repo: str, max_file_bytes: int) -> Wo
     for path in repository.files(commit):
         entry = code_language(path)
         if entry is not None and entry.name == "python":
-            text = source_text(repository.blob(commit, path), max_file_bytes)
+            text = source_text(repository.blob(commit, path), max_file_bytes, keep_small=True)
             if text is not None:
                 files[path] = text
     return Workspace(repo, commit, spdx, files)
