@@ -171,9 +171,12 @@ class Filler:
         return fills[0].text if fills else ""
 
 
-async def run_config(provider: ContextProvider, cases: list[RepoCase], roots: dict[str, Path], filler) -> list[Outcome]:
+async def run_config(provider: ContextProvider, cases: list[RepoCase], roots: dict[str, Path], filler,
+                     name: str = "") -> list[Outcome]:
     outcomes = []
-    for case in cases:
+    for number, case in enumerate(cases, 1):
+        if sys.stderr.isatty() or number % 25 == 0:
+            print(f"\r{name}: {number}/{len(cases)} cases", end="", file=sys.stderr, flush=True)
         root = roots[case.repo]
         file = root / case.path
         original = file.read_text(encoding="utf-8")
@@ -224,7 +227,8 @@ async def evaluate(workspaces: dict[str, Workspace], cases: list[RepoCase], conf
                 workspace.write(roots[repo])
             reports = {}
             for config in configs:
-                outcomes = await run_config(CONTEXT_PROVIDERS[config](), cases, roots, filler)
+                outcomes = await run_config(CONTEXT_PROVIDERS[config](), cases, roots, filler, config)
+                print(file=sys.stderr)
                 reports[config] = {**summarize(outcomes), "outcomes": [asdict(o) for o in outcomes]}
         return {"model": welcome.model_name, "trained": welcome.trained, "configs": reports}
     finally:
