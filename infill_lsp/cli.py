@@ -18,7 +18,7 @@ commands:
   complete   fill the hole(s) of a file through the engine and print the result
   context    show what the model would be given at a position of a file (windows and repository context)
   demo       fill the holes of a sample file and show how to connect an editor
-  eval       evaluate on a benchmark (humaneval-infilling)
+  eval       evaluate on a benchmark (humaneval-infilling, next-edit, repo)
   bench      measure the engine (latency, cache reuse, tokens per forward, backends)
   batch      fill many holes across a repository (dry-run diff by default)
   train      build the corpus, the tokenizer, and train models (corpus | tokenizer | run)
@@ -84,17 +84,24 @@ EVAL_USAGE = """usage: infill eval BENCHMARK [ARGS...]
 
 benchmarks:
   humaneval-infilling  fill HumanEval's holes through the engine and score the fills by execution
+  next-edit            score next-edit predictors on edits taken from real commit histories
+  repo                 fill lines that need another file's definitions, per source of repository context
 
-Run 'infill eval humaneval-infilling --help' for its options; they are:
+Run 'infill eval BENCHMARK --help' for its options; humaneval-infilling's are:
 
 """
+EVAL_BENCHMARKS = {
+    "humaneval-infilling": "infill_tools.humaneval",
+    "next-edit": "infill_tools.next_edit_eval",
+    "repo": "infill_tools.repo_eval",
+}
 
 
 def _eval(argv: list[str]) -> int:
-    if argv and argv[0] == "humaneval-infilling":
-        from infill_tools.humaneval import main
+    import importlib
 
-        return main(argv[1:])
+    if argv and argv[0] in EVAL_BENCHMARKS:
+        return importlib.import_module(EVAL_BENCHMARKS[argv[0]]).main(argv[1:])
     from infill_tools.humaneval import build_parser
 
     helping = argv[:1] in (["-h"], ["--help"])

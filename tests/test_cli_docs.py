@@ -31,9 +31,10 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 # Every command of infill_lsp/cli.py and each of its subcommands.
 HELP_PATHS: list[tuple[str, ...]] = [
     ("serve",), ("engine",), ("engine", "status"), ("engine", "stop"), ("engine", "restart"),
-    ("serve-ray",), ("complete",), ("context",), ("demo",), ("eval",), ("eval", "humaneval-infilling"), ("bench",),
-    ("batch",), ("train",), ("train", "corpus"), ("train", "corpus", "fetch"), ("train", "corpus", "build"),
-    ("train", "tokenizer"), ("train", "run"), ("doctor",),
+    ("serve-ray",), ("complete",), ("context",), ("demo",), ("eval",), ("eval", "humaneval-infilling"),
+    ("eval", "next-edit"), ("eval", "repo"), ("bench",), ("batch",), ("train",), ("train", "corpus"),
+    ("train", "corpus", "fetch"), ("train", "corpus", "build"), ("train", "tokenizer"), ("train", "run"),
+    ("doctor",),
 ]  # fmt: skip
 USER_DOCS = [
     "README.md", "BENCHMARKS.md", "RELIABILITY.md", "docs/*.md", "editors/README.md", "editors/**/README.md",
