@@ -95,9 +95,16 @@ def repeat_last_edit(case: Case) -> list[Edit]:
     return []
 
 
+def _model() -> Predictor:
+    from infill_tools.next_edit_model import ModelPredictor
+
+    return ModelPredictor().predict
+
+
 PREDICTORS: dict[str, Callable[[], Predictor]] = {
     "no-edit": lambda: no_edit,
     "repeat-last-edit": lambda: repeat_last_edit,
+    "model": _model,  # the editors' predictor (infill_lsp.next_edit) on the engine in this process
 }
 
 
@@ -273,8 +280,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="cases, JSON lines (.gz or not; default: the vendored cases)")
     parser.add_argument("--predictor", action="append", default=None, metavar="NAME",
                         help=f"a predictor to score, repeatable or comma-separated: {', '.join(PREDICTORS)} "
-                             "(default: every one registered)")  # fmt: skip
+                             "(default: every one but model)")  # fmt: skip
     parser.add_argument("--limit", type=int, default=0, metavar="N", help="score the first N cases (0: all)")
+    parser.add_argument("--model", type=Path, default=None, metavar="DIR",
+                        help="the model of the `model` predictor (default: the embedded one)")
+    parser.add_argument("--device", default="auto", help="its device (default auto)")
+    parser.add_argument("--gates", default="", metavar="LIST",
+                        help="with the `model` predictor, also judge its answers at these gates (comma-separated, "
+                             "0-1): the quiet/exact curve")
     parser.add_argument("--json", action="store_true", help="print the JSON report (every case's outcome)")
     return parser
 
@@ -282,7 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    names = [n.strip() for given in args.predictor or [",".join(PREDICTORS)] for n in given.split(",") if n.strip()]
+    default = [name for name in PREDICTORS if name != "model"]  # the model only when asked: it takes minutes
+    names = [n.strip() for given in args.predictor or [",".join(default)] for n in given.split(",") if n.strip()]
     unknown = [n for n in names if n not in PREDICTORS]
     if unknown or not names:
         parser.error(f"unknown predictor {', '.join(unknown) or '(none)'}; known: {', '.join(PREDICTORS)}")
@@ -296,7 +310,23 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         print(f"error: cannot read the cases in {args.data}: {exc}", file=sys.stderr)
         return 2
-    reports = {name: evaluate(cases, PREDICTORS[name]()) for name in dict.fromkeys(names)}
+    try:
+        gates = [float(g) for g in args.gates.split(",") if g.strip()]
+    except ValueError:
+        parser.error(f"--gates must be numbers between 0 and 1, got {args.gates!r}")
+    if any(not 0 <= g <= 1 for g in gates):
+        parser.error(f"--gates must be numbers between 0 and 1, got {args.gates!r}")
+    reports: dict[str, dict] = {}
+    for name in dict.fromkeys(names):
+        if name != "model":
+            reports[name] = evaluate(cases, PREDICTORS[name]())
+            continue
+        from infill_tools.next_edit_model import ModelPredictor
+
+        model = ModelPredictor(args.model, args.device)
+        reports[name] = evaluate(cases, model.predict)
+        for gate in gates:  # the same answers judged again: latency here is the judging alone
+            reports[f"model@{gate:g}"] = evaluate(cases, model.judged(gate))
     if args.json:
         print(json.dumps({"data": args.data.name, "predictors": reports}, indent=2))
     else:
