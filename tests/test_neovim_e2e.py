@@ -340,6 +340,8 @@ end
 return #out > 0 and out or nil
 """
 
+SENT_COMMAND = ("for _, m in ipairs(_G.infill_test_sent) do if m.method == 'workspace/executeCommand'"
+                " and m.params.command == '{}' then return true end end")
 NORMAL_TAB = "local m = vim.fn.maparg('<Tab>', 'n', false, true) return next(m) ~= nil and m.buffer == 1"
 
 
@@ -373,11 +375,11 @@ def test_a_rename_shows_the_next_edit_and_tab_goes_to_it_then_applies_it(start_n
     nvim.wait_for("the hint to say apply", f"local m = (function() {NEXT_EDIT_MARKS} end)() "
                   "for _, x in ipairs(m or {}) do if x.virt:find('apply', 1, true) then return true end end")
     nvim.input("<Tab>")  # applies it
-    nvim.wait_for("the edit applied", "return vim.api.nvim_buf_get_lines(0, 1, 2, true)[1] == '    return width * size'")
+    nvim.wait_for("the edit applied",
+                  "return vim.api.nvim_buf_get_lines(0, 1, 2, true)[1] == '    return width * size'")
     assert nvim.lines() == ["def area(width, size):", "    return width * size", "", "", "print(area(2, 3))"]
     assert nvim.request("nvim_get_mode")["mode"] == "n"
-    nvim.wait_for("the accept command", "for _, m in ipairs(_G.infill_test_sent) do if m.method == "
-                  "'workspace/executeCommand' and m.params.command == 'infill.nextEdit.accept' then return true end end")
+    nvim.wait_for("the accept command", SENT_COMMAND.format("infill.nextEdit.accept"))
     assert ("infill.nextEdit.accept", offer) in commands_sent(nvim)
     assert nvim.lua(f"return (function() {NEXT_EDIT_MARKS} end)() == nil")
     assert not nvim.lua(NORMAL_TAB)  # <Tab> is the user's again
@@ -394,8 +396,7 @@ def test_a_next_edit_is_dismissed_with_esc_and_nothing_is_asked_when_next_edit_i
     before = nvim.lines()
     nvim.input("<Esc>")
     nvim.wait_for("the dismiss", f"return (function() {NEXT_EDIT_MARKS} end)() == nil")
-    nvim.wait_for("the dismiss command", "for _, m in ipairs(_G.infill_test_sent) do if m.method == "
-                  "'workspace/executeCommand' and m.params.command == 'infill.nextEdit.dismiss' then return true end end")
+    nvim.wait_for("the dismiss command", SENT_COMMAND.format("infill.nextEdit.dismiss"))
     assert ("infill.nextEdit.dismiss", offer) in commands_sent(nvim)
     assert nvim.lines() == before and not nvim.lua(NORMAL_TAB)
 

@@ -4,9 +4,9 @@
 playwright-core, the ``.vsix``; a no-op once done), this test starts code-server on a private profile, and
 ``editors/vscode/e2e/drive-vscode.cjs`` uses the editor as a person would: the status bar says "infill ready",
 typing shows a ghost text and Tab accepts it, renaming a parameter shows the next edit at its use (struck
-through, the new text beside it) and Tab goes there and then applies it, Show Status answers, Restart Engine starts a new engine
-process, Fill Selection replaces a selection. The language server is this checkout's ``infill`` and its
-engine the embedded model on the CPU, spawned on a private socket.
+through, the new text beside it) and Tab goes there and then applies it, Show Status answers, Restart Engine
+starts a new engine process, Fill Selection replaces a selection. The language server is this checkout's
+``infill`` and its engine the embedded model on the CPU, spawned on a private socket.
 """
 
 from __future__ import annotations

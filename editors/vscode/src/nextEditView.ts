@@ -227,11 +227,14 @@ export class NextEditView implements vscode.Disposable {
     if (vscode.window.activeTextEditor !== editor) return;
     const edit = readAnswer(answer, uri, version);
     if (!edit || !this.inDocument(document, edit)) return;
+    const where = `line ${edit.range.start.line + 1}:${edit.range.start.character + 1}`;
     if (showsAsGhostText(edit, editor.selection.active, document.lineAt(editor.selection.active.line).text)) {
+      this.host.log(`next edit at ${where} shown as ghost text: ${JSON.stringify(edit.text)}`);
       this.ghost = edit;
       await vscode.commands.executeCommand("editor.action.inlineSuggest.trigger");
       return;
     }
+    this.host.log(`next edit at ${where} shown: ${JSON.stringify(edit.text)}`);
     this.state.shown = edit;
     this.draw(editor, edit);
     this.didShow(edit);
