@@ -37,7 +37,8 @@ vim.api.nvim_create_autocmd('LspAttach', {
       return notify(self, method, params)
     end
     client.request = function(self, method, params, ...)
-      if method == 'textDocument/inlineCompletion' or method == 'workspace/executeCommand' then
+      if method == 'textDocument/inlineCompletion' or method == 'workspace/executeCommand'
+          or method == 'textDocument/copilotInlineEdit' then
         table.insert(_G.infill_test_sent, { method = method, params = params })
       end
       return request(self, method, params, ...)

@@ -323,3 +323,88 @@ def test_edit_commands_from_lua(start_nvim):
         "end": {"line": 7, "character": 16},
     }
     assert execute[-1]["arguments"][0]["instruction"] == "multiply the other way round"
+
+
+RENAME_DOCUMENT = "def area(width, height):\n    return width * height\n\n\nprint(area(2, 3))\n"
+
+NEXT_EDIT_MARKS = """
+local ns = require('infill.next_edit').ns
+local out = {}
+for _, m in ipairs(vim.api.nvim_buf_get_extmarks(0, ns, 0, -1, { details = true })) do
+  local d = m[4]
+  local virt = ''
+  for _, chunk in ipairs(d.virt_text or {}) do virt = virt .. chunk[1] end
+  out[#out + 1] = { row = m[2], col = m[3], end_row = d.end_row, end_col = d.end_col, hl = d.hl_group or '',
+                    virt = virt, pos = d.virt_text_pos or '', sign = vim.trim(d.sign_text or '') }
+end
+return #out > 0 and out or nil
+"""
+
+SENT_COMMAND = ("for _, m in ipairs(_G.infill_test_sent) do if m.method == 'workspace/executeCommand'"
+                " and m.params.command == '{}' then return true end end")
+NORMAL_TAB = "local m = vim.fn.maparg('<Tab>', 'n', false, true) return next(m) ~= nil and m.buffer == 1"
+
+
+def commands_sent(nvim: Nvim) -> list[tuple[str, list[Any]]]:
+    return [(m["command"], m.get("arguments", [])) for m in sent(nvim, "workspace/executeCommand")]
+
+
+def test_a_rename_shows_the_next_edit_and_tab_goes_to_it_then_applies_it(start_nvim):
+    nvim = start_nvim("area.py", RENAME_DOCUMENT, fake_setup(nextEditDebounceMs=50))
+    assert not nvim.lua(NORMAL_TAB)  # <Tab> is left alone while no next edit is pending
+    nvim.request("nvim_win_set_cursor", 0, [1, len("def area(width, ")])
+    nvim.input("cwsize<Esc>")  # the user renames the parameter height to size
+    marks = nvim.wait_for("the next edit drawn with extmarks", f"return (function() {NEXT_EDIT_MARKS} end)()")
+    struck = [m for m in marks if m["hl"] == "InfillNextEditDelete"]
+    added = [m for m in marks if m["pos"] == "inline"]
+    hint = [m for m in marks if m["sign"]]
+    assert [(m["row"], m["col"], m["end_row"], m["end_col"]) for m in struck] == [(1, 19, 1, 25)]  # "height"
+    assert [(m["row"], m["col"], m["virt"]) for m in added] == [(1, 25, "size")]  # the new text after it
+    assert hint and hint[0]["row"] == 1 and "<Tab>: go to the next edit" in hint[0]["virt"]
+    assert nvim.lua("return require('infill').next_edit_current().text") == "size"
+    shown = sent(nvim, "textDocument/didShowInlineEdit")
+    assert len(shown) == 1 and shown[0]["item"]["command"]["command"] == "infill.nextEdit.accept"
+    offer = shown[0]["item"]["command"]["arguments"]
+    assert nvim.lua(NORMAL_TAB)  # mapped while pending
+    assert nvim.lines()[1] == "    return width * height"
+
+    nvim.input("<Tab>")  # goes to the edit
+    nvim.wait_for("the jump", "return vim.api.nvim_win_get_cursor(0)[1] == 2")
+    assert nvim.lua("return vim.api.nvim_win_get_cursor(0)") == [2, 19]
+    assert nvim.lines()[1] == "    return width * height"  # not applied yet
+    nvim.wait_for("the hint to say apply", f"local m = (function() {NEXT_EDIT_MARKS} end)() "
+                  "for _, x in ipairs(m or {}) do if x.virt:find('apply', 1, true) then return true end end")
+    nvim.input("<Tab>")  # applies it
+    nvim.wait_for("the edit applied",
+                  "return vim.api.nvim_buf_get_lines(0, 1, 2, true)[1] == '    return width * size'")
+    assert nvim.lines() == ["def area(width, size):", "    return width * size", "", "", "print(area(2, 3))"]
+    assert nvim.request("nvim_get_mode")["mode"] == "n"
+    nvim.wait_for("the accept command", SENT_COMMAND.format("infill.nextEdit.accept"))
+    assert ("infill.nextEdit.accept", offer) in commands_sent(nvim)
+    assert nvim.lua(f"return (function() {NEXT_EDIT_MARKS} end)() == nil")
+    assert not nvim.lua(NORMAL_TAB)  # <Tab> is the user's again
+    nvim.input("<Tab>")  # and does its usual job: no error, no edit
+    assert nvim.lines()[1] == "    return width * size"
+
+
+def test_a_next_edit_is_dismissed_with_esc_and_nothing_is_asked_when_next_edit_is_off(start_nvim):
+    nvim = start_nvim("area.py", RENAME_DOCUMENT, fake_setup(nextEditDebounceMs=50))
+    nvim.request("nvim_win_set_cursor", 0, [1, len("def area(width, ")])
+    nvim.input("cwsize<Esc>")
+    nvim.wait_for("the next edit", f"return (function() {NEXT_EDIT_MARKS} end)()")
+    (offer,) = [s["item"]["command"]["arguments"] for s in sent(nvim, "textDocument/didShowInlineEdit")]
+    before = nvim.lines()
+    nvim.input("<Esc>")
+    nvim.wait_for("the dismiss", f"return (function() {NEXT_EDIT_MARKS} end)() == nil")
+    nvim.wait_for("the dismiss command", SENT_COMMAND.format("infill.nextEdit.dismiss"))
+    assert ("infill.nextEdit.dismiss", offer) in commands_sent(nvim)
+    assert nvim.lines() == before and not nvim.lua(NORMAL_TAB)
+
+    # nextEdit off (setup again): a change asks nothing
+    nvim.lua("local o = vim.deepcopy(require('infill').options) o.settings.nextEdit = false require('infill').setup(o)")
+    asked = len(sent(nvim, "textDocument/copilotInlineEdit"))
+    nvim.input("1G0cwdef<Esc>")
+    nvim.wait_for("the change", "return vim.api.nvim_buf_get_changedtick(0) > 0")
+    nvim.lua("vim.wait(300)")
+    assert len(sent(nvim, "textDocument/copilotInlineEdit")) == asked
+    assert nvim.lua(f"return (function() {NEXT_EDIT_MARKS} end)() == nil")

@@ -3,9 +3,10 @@
 ``editors/vscode/scripts/e2e-setup.sh`` installs what it takes (Debian packages, code-server and
 playwright-core, the ``.vsix``; a no-op once done), this test starts code-server on a private profile, and
 ``editors/vscode/e2e/drive-vscode.cjs`` uses the editor as a person would: the status bar says "infill ready",
-typing shows a ghost text and Tab accepts it, Show Status answers, Restart Engine starts a new engine
-process, Fill Selection replaces a selection. The language server is this checkout's ``infill`` and its
-engine the embedded model on the CPU, spawned on a private socket.
+typing shows a ghost text and Tab accepts it, renaming a parameter shows the next edit at its use (struck
+through, the new text beside it) and Tab goes there and then applies it, Show Status answers, Restart Engine
+starts a new engine process, Fill Selection replaces a selection. The language server is this checkout's
+``infill`` and its engine the embedded model on the CPU, spawned on a private socket.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ INFILL = Path(sys.executable).with_name("infill")  # the checkout's .venv/bin/in
 SETUP_TIMEOUT_S = 1200  # a first run installs code-server (scripts/test.sh runs the setup before pytest)
 DRIVE_TIMEOUT_S = 240
 
-# drive-vscode.cjs types "    return sum(values) / len(" on line 8 (the end of mean's body), selects the
-# expression on the last line and fills it.
+# drive-vscode.cjs types "    return sum(values) / len(" on line 8 (the end of mean's body), renames area's
+# parameter radius to r (the next edit renames its use on the last line), selects the expression on the last
+# line and fills it.
 SAMPLE = '''\
 import math
 
@@ -214,4 +216,4 @@ def test_the_extension_in_a_real_vscode(code_server: dict[str, str]):
     if result.returncode != 0:
         pytest.fail(f"drive-vscode.cjs failed:\n{result.stdout}{result.stderr}\n{logs(code_server)}")
     checks = [line for line in result.stdout.splitlines() if line.startswith("ok ")]
-    assert len(checks) == 8, f"drive-vscode.cjs makes 8 checks:\n{result.stdout}"
+    assert len(checks) == 9, f"drive-vscode.cjs makes 9 checks:\n{result.stdout}"

@@ -30,3 +30,13 @@ end, { desc = 'infill: show the engine state, model and latency' })
 command('InfillRestart', function()
   require('infill').restart()
 end, { desc = 'infill: restart the engine (or the language server when it is not running)' })
+
+command('InfillNextEdit', function()
+  if not require('infill').next_edit() then
+    vim.notify('infill: no next edit is pending', vim.log.levels.INFO)
+  end
+end, { desc = 'infill: go to the pending next edit, or apply it when the cursor is in it' })
+
+command('InfillNextEditDismiss', function()
+  require('infill').next_edit_dismiss()
+end, { desc = 'infill: dismiss the pending next edit (it is not offered again)' })

@@ -26,7 +26,10 @@ const CHROMIUM_FLAGS = [
 ];
 const TYPED = "    return sum(values) / len("; // the embedded model fills it (tests/test_vscode_e2e.py)
 const TYPED_LINE = 8; // 1-based: the empty line at the end of mean()'s body
-const SELECTED = "math.pi * radius ** 2";
+const RENAMED_LINE = 11; // 1-based: "def area(radius: float) -> float:"; radius is renamed to r there
+const NEXT_EDIT_LINE = 13; // "    return math.pi * radius ** 2": the next edit renames it there too
+const NEXT_EDIT_COLUMN = 22; // 1-based column of "radius" on that line
+const SELECTED = "math.pi * r ** 2"; // that line's expression once the next edit is applied
 
 function env(name) {
   const value = process.env[name];
@@ -118,6 +121,22 @@ async function shownText(page) {
   return plain(await page.locator(".monaco-editor .view-lines").first().innerText());
 }
 
+/** The texts VS Code shows struck through (the next edit's replaced text). */
+async function struckText(page) {
+  return page.evaluate(() =>
+    [...document.querySelectorAll(".monaco-editor .view-lines span")]
+      .filter((span) => span.children.length === 0 && getComputedStyle(span).textDecorationLine.includes("line-through"))
+      .map((span) => span.textContent.replace(/\u00a0/g, " ")),
+  );
+}
+
+/** The cursor's "Ln L, Col C" from the status bar. */
+async function cursorPosition(page) {
+  const texts = (await page.locator(".statusbar-item").allInnerTexts()).map(plain);
+  const match = texts.map((t) => /Ln (\d+), Col (\d+)/.exec(t)).find(Boolean);
+  return match ? { line: Number(match[1]), column: Number(match[2]) } : null;
+}
+
 async function notificationsText(page) {
   return (await page.locator(".notification-toast").allInnerTexts()).map(plain).join(" | ");
 }
@@ -176,7 +195,9 @@ async function main() {
     await page.keyboard.type(TYPED, { delay: 40 });
     const decoration = page.locator(".monaco-editor .ghost-text-decoration").first();
     await decoration.waitFor({ timeout: WAIT_MS });
-    ghost = plain(await decoration.textContent());
+    await new Promise((resolve) => setTimeout(resolve, 200)); // all of its parts drawn
+    // VS Code may draw the line's ghost text in parts (a fill starting with a space: " " then the rest)
+    ghost = plain((await page.locator(".monaco-editor .ghost-text-decoration").allTextContents()).join(""));
     if (!ghost.trim()) throw new Error(`the ghost text is blank: ${JSON.stringify(ghost)}`);
     await page.screenshot({ path: E2E.screenshot });
     console.log(`  ${JSON.stringify(TYPED)} + ${JSON.stringify(ghost)}`);
@@ -192,6 +213,43 @@ async function main() {
     lines[TYPED_LINE - 1] = want;
     const wanted = head(lines.join("\n"));
     await save(page, `line ${TYPED_LINE} of the file to be ${JSON.stringify(want)}`, (text) => head(text) === wanted);
+  });
+  await check("a rename shows the next edit, which Tab goes to and then applies", async () => {
+    await page.keyboard.press("Control+G");
+    await page.locator(".quick-input-widget input.input").fill(`:${RENAMED_LINE}:10`);
+    await page.keyboard.press("Enter");
+    await page.keyboard.press("Control+Shift+ArrowRight"); // selects "radius"
+    await page.keyboard.type("r");
+    // the server's answer, 500 ms after the change: "radius" struck through, "r" after it, a hint on the line
+    const struck = await until("the next edit's struck-through text", async () => {
+      const texts = await struckText(page);
+      return texts.includes("radius") ? texts : null;
+    });
+    const line = (await shownText(page)).split("\n").find((l) => l.includes("math.pi")) ?? "";
+    // VS Code draws an `after` decoration as injected text (in the line's DOM) or as a CSS ::after
+    const injected = await page.evaluate(() =>
+      [...document.querySelectorAll(".monaco-editor .view-lines span")].map((s) => getComputedStyle(s, "::after").content),
+    );
+    if (!line.includes("radiusr") && !injected.includes('"r"')) {
+      throw new Error(`the new text is not shown after the old: ${JSON.stringify(line)}`);
+    }
+    console.log(`  shown: ${JSON.stringify(line)} (struck through: ${JSON.stringify(struck)})`);
+    if (await page.locator(".monaco-editor .ghost-text-decoration").count()) {
+      await page.keyboard.press("Escape"); // a ghost text of the rename's own line takes Tab first
+      await page.locator(".monaco-editor .ghost-text-decoration").first().waitFor({ state: "detached" });
+    }
+    await page.keyboard.press("Tab"); // goes to the edit
+    const at = await until("the cursor at the next edit", async () => {
+      const position = await cursorPosition(page);
+      return position && position.line === NEXT_EDIT_LINE ? position : null;
+    }, 15_000);
+    if (at.column !== NEXT_EDIT_COLUMN) throw new Error(`Tab went to ${JSON.stringify(at)}`);
+    if (!(await struckText(page)).includes("radius")) throw new Error("the suggestion went away on the jump");
+    await page.keyboard.press("Tab"); // applies it
+    await until("the edit applied", async () => (await shownText(page)).includes(`return ${SELECTED}`), 15_000);
+    await until("the decorations cleared", async () => !(await struckText(page)).includes("radius"), 15_000);
+    const text = await save(page, "the renamed lines in the file", (t) => t.includes("def area(r: float)") && t.includes(`return ${SELECTED}`));
+    if (text.includes("radius")) throw new Error(`"radius" is left in the file:\n${text}`);
   });
   await check('"infill: Show Status" answers', async () => {
     await runCommand(page, "infill: Show Status");

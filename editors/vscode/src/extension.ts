@@ -36,12 +36,15 @@ import {
   toServerSettings,
   USER_ONLY_SETTINGS,
 } from "./settings";
+import type { NextEdit } from "./nextEdit";
+import { NextEditView } from "./nextEditView";
 import { type ServerStatus, statusLines, statusView, unavailableView } from "./status";
 
 const STATUS_POLL_MS = 3000;
 const STATUS_TIMEOUT_MS = 2500;
 const COMMAND_TIMEOUT_MS = 60_000;
 const ACCEPTED_COMMAND = "infill.action.accepted";
+const NEXT_EDIT_ACCEPTED_COMMAND = "infill.action.nextEditAccepted";
 
 let client: LanguageClient | undefined;
 let served: { scheme: string; language?: string }[] = [];
@@ -49,6 +52,7 @@ let moveTimer: NodeJS.Timeout | undefined;
 let output: vscode.LogOutputChannel;
 let statusItem: vscode.StatusBarItem;
 const tracker = new SuggestionTracker();
+let nextEdits: NextEditView | undefined;
 
 /** The settings the user set (any scope), mapped for the server; unset ones keep the server's defaults. */
 function serverSettings(): ServerSettings {
@@ -86,6 +90,19 @@ function createClient(): LanguageClient {
     outputChannel: output,
     middleware: {
       provideInlineCompletionItems: async (document, position, context, token, next) => {
+        const edit = nextEdits?.ghostFor(document, position);
+        if (edit) {
+          // a next edit on the cursor's line that extends what is typed: shown as this ghost text
+          const { start, end } = edit.range;
+          const range = new vscode.Range(start.line, start.character, end.line, end.character);
+          const item = new vscode.InlineCompletionItem(edit.text, range, {
+            command: NEXT_EDIT_ACCEPTED_COMMAND,
+            title: "infill: next edit accepted",
+            arguments: [edit],
+          });
+          nextEdits?.ghostShown(edit);
+          return [item];
+        }
         const result = await next(document, position, context, token);
         const items = Array.isArray(result) ? result : (result?.items ?? []);
         const uri = document.uri.toString();
@@ -132,6 +149,7 @@ async function startClient(): Promise<void> {
 }
 
 async function stopClient(): Promise<void> {
+  nextEdits?.clear();
   const old = client;
   client = undefined;
   if (old && old.state !== State.Stopped) {
@@ -278,6 +296,7 @@ async function acceptPart(builtin: string): Promise<void> {
 async function dismiss(): Promise<void> {
   await vscode.commands.executeCommand("editor.action.inlineSuggest.hide");
   const uri = vscode.window.activeTextEditor?.document.uri.toString();
+  if (uri && nextEdits?.dismissGhost(uri)) return;
   if (uri && tracker.settle(uri)) {
     notify(DISMISSED_NOTIFICATION, { uri });
   }
@@ -305,6 +324,7 @@ async function onConfigurationChanged(event: vscode.ConfigurationChangeEvent): P
     await startClient();
     return;
   }
+  if (event.affectsConfiguration("infill.nextEdit")) nextEdits?.clear();
   await runningClient()?.sendNotification(DidChangeConfigurationNotification.type, { settings: serverSettings() });
 }
 
@@ -314,7 +334,18 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   statusItem.command = "infill.action.showStatus";
   const timer = setInterval(() => void refreshStatus(), STATUS_POLL_MS);
   const register = (id: string, run: (...args: never[]) => unknown) => vscode.commands.registerCommand(id, run);
+  const view = new NextEditView({
+    client: runningClient,
+    serves: (document) => vscode.languages.match(served, document) > 0,
+    log: (message) => output.appendLine(message),
+  });
+  nextEdits = view;
   context.subscriptions.push(
+    view,
+    { dispose: () => (nextEdits = undefined) },
+    register("infill.action.nextEditTab", () => view.tab()),
+    register("infill.action.nextEditDismiss", () => view.dismiss()),
+    register(NEXT_EDIT_ACCEPTED_COMMAND, (edit: NextEdit) => view.ghostAccepted(edit)),
     output,
     statusItem,
     { dispose: () => clearInterval(timer) },

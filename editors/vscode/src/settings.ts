@@ -77,6 +77,11 @@ export const SERVER_SETTINGS: [string, Check][] = [
   ["warm", isBoolean],
   ["warmDelayMs", isInteger],
   ["eventLog", isBoolean],
+  ["nextEdit", isBoolean],
+  ["nextEditDebounceMs", isInteger],
+  ["nextEditLinesBefore", isInteger],
+  ["nextEditLinesAfter", isInteger],
+  ["nextEditGate", isFraction],
   ["pick", oneOf(PICK_RULES)],
   ["minConfidence", isFraction],
 ];

@@ -20,6 +20,8 @@ local M = {}
 ---@field prev? string|string[]|false
 ---@field dismiss? string|string[]|false
 ---@field suggest? string|string[]|false
+---@field next_edit? string|string[]|false Normal mode, only while a next edit is pending: go to it, then apply it
+---@field next_edit_dismiss? string|string[]|false Normal mode, only while a next edit is pending: dismiss it
 
 ---@class infill.Options
 ---@field cmd? string[] the server command (default: `infill serve` from PATH, else from the clone's .venv)
@@ -29,7 +31,7 @@ local M = {}
 ---@field settings? table initializationOptions (and workspace/didChangeConfiguration)
 ---@field debounce_ms? integer wait after the last keystroke before asking (0.11 ghost text)
 ---@field native? boolean|'auto' use vim.lsp.inline_completion ('auto': on Neovim 0.12+)
----@field keymaps? infill.Keymaps|false insert-mode keys; false: none
+---@field keymaps? infill.Keymaps|false insert-mode keys (and the next edit's Normal-mode ones); false: none
 
 ---@type infill.Options
 M.defaults = {
@@ -48,6 +50,8 @@ M.defaults = {
     prev = '<M-[>',
     dismiss = '<C-]>',
     suggest = '<M-\\>',
+    next_edit = '<Tab>', -- Normal mode, only while a next edit is pending
+    next_edit_dismiss = '<Esc>',
   },
 }
 
@@ -141,6 +145,21 @@ function M.current(buf)
   return backend ~= nil and backend.current(buf_or_current(buf)) or nil
 end
 
+--- Go to the pending next edit, or apply it when the cursor is in it. False when none is pending.
+function M.next_edit(buf)
+  return require('infill.next_edit').jump_or_apply(buf_or_current(buf))
+end
+
+--- Hide the pending next edit and tell the server it was turned down. False when none is pending.
+function M.next_edit_dismiss(buf)
+  return require('infill.next_edit').dismiss(buf_or_current(buf))
+end
+
+--- The pending next edit: { text, range (LSP), row, col, end_row, end_col (0-based, bytes) }, or nil.
+function M.next_edit_current(buf)
+  return require('infill.next_edit').current(buf_or_current(buf))
+end
+
 M.fill_selection = commands.fill_selection
 M.complete_body = function(on_done)
   commands.at_cursor(commands.COMMANDS.complete_body, on_done)
@@ -212,6 +231,7 @@ local function attach(buf, client)
   end
   backend.attach(buf, client.id)
   require('infill.cursor').attach(buf, client.id)
+  require('infill.next_edit').attach(buf, client.id)
   set_keymaps(buf, M.options.keymaps)
 end
 
@@ -233,6 +253,9 @@ local function set_highlights()
   end
   ghost_hl = api.nvim_get_hl(0, { name = 'InfillGhost' })
   api.nvim_set_hl(0, 'InfillHint', { link = 'NonText', default = true })
+  api.nvim_set_hl(0, 'InfillNextEditDelete', { strikethrough = true, ctermfg = 1, fg = '#e06c75', default = true })
+  api.nvim_set_hl(0, 'InfillNextEditAdd', { link = 'DiffAdd', default = true })
+  api.nvim_set_hl(0, 'InfillNextEditSign', { link = 'DiagnosticSignHint', default = true })
 end
 
 --- Start the server for `buf`, a file without a filetype (`vim.lsp.enable` starts servers on FileType).
@@ -257,6 +280,7 @@ function M.setup(opts)
   if backend.configure then
     backend.configure({ debounce_ms = o.debounce_ms })
   end
+  require('infill.next_edit').configure({ settings = o.settings, keys = o.keymaps })
   set_highlights()
   api.nvim_create_autocmd({ 'ColorScheme', 'OptionSet' }, {
     group = api.nvim_create_augroup('infill.highlights', { clear = true }),
@@ -295,6 +319,7 @@ function M.setup(opts)
       if client and client.name == commands.NAME and backend.attached(args.buf) then
         backend.detach(args.buf)
         require('infill.cursor').detach(args.buf)
+        require('infill.next_edit').detach(args.buf)
       end
     end,
   })
