@@ -149,6 +149,9 @@ class Welcome(_Msg, tag=11):
     # The prompt format reads a next-edit request's context as the user's recent changes (unified diffs);
     # otherwise the context is code from other files, as for a fill.
     edit_prompt: bool = False
+    # The model rewrites a region well enough to be asked on its own (trained on edits, or an instruction-tuned
+    # model given the edit prompt); otherwise next edits come from rules the model only confirms.
+    rewrites: bool = False
 
 
 class Candidate(msgspec.Struct, array_like=True, omit_defaults=True, gc=False, frozen=True):

@@ -73,9 +73,9 @@ async def edit_completion(api: Api, request: Request, client: str) -> Response:
     support = language_of(body.language, body.filename or prompt.path)
     start, end = prompt.region
     text = prompt.text
-    plan = NextEditPlan(lines_before=text.count("\n", start, prompt.cursor),
-                        lines_after=text.count("\n", prompt.cursor, end))
     backend = api.engine()
+    plan = NextEditPlan(lines_before=text.count("\n", start, prompt.cursor),
+                        lines_after=text.count("\n", prompt.cursor, end), rewrite=backend.welcome.rewrites)
 
     async def send(engine_request: InfillRequest) -> InfillResult | None:
         outcome = await run_fill(backend, engine_request, owner=("http", engine_request.request_id),

@@ -50,7 +50,7 @@ class ModelPredictor:
         from engine.core.engine_core import load_core
 
         self.core = load_core(model_dir, device=device)
-        self.plan = plan or NextEditPlan()
+        self.plan = plan or NextEditPlan(rewrite=self.core.welcome.rewrites)  # as the editors would ask it
         self.ids = RequestIds("eval")
         self.asked: dict[str, tuple[list[Probe], list[Answer | None]]] = {}
 
@@ -81,7 +81,7 @@ class ModelPredictor:
         """A predictor judging the answers ``predict`` already got at ``gate`` (it asks the engine only for a
         case ``predict`` did not see)."""
         plan = NextEditPlan(lines_before=self.plan.lines_before, lines_after=self.plan.lines_after,
-                            max_probes=self.plan.max_probes, gate=gate)
+                            max_probes=self.plan.max_probes, gate=gate, rewrite=self.plan.rewrite)
 
         def predict(case: Case) -> list[Edit]:
             if case.id not in self.asked:

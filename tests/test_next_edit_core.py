@@ -64,6 +64,8 @@ def test_probes_check_the_rules_edit_and_the_lines_at_the_cursor_and_after_the_e
     assert len(asked) == 2  # the line after the edit is the rule's already
     assert probes(text, len(text) + 5, [], NextEditPlan()) == []  # a cursor outside the text
     assert len(probes(text, 3, [(start, start + 4, "height")], NextEditPlan(max_probes=1))) == 1
+    rules_only = probes(text, start + 4, [(start, start + 4, "height")], NextEditPlan(rewrite=False))
+    assert [p.rule for p in rules_only] == [Edit(42, 48, "size")]  # a model that does not rewrite: the rule's
 
 
 def test_judge_shows_a_confirmed_rule_edit_or_a_confident_rewrite_and_nothing_else():
@@ -72,8 +74,9 @@ def test_judge_shows_a_confirmed_rule_edit_or_a_confident_rewrite_and_nothing_el
     own = Probe(0, 22, "def area(width, size):")
     plan = NextEditPlan(gate=0.9)
     assert judge(text, [rule, own], [Answer("    return width * size", 0.95), None], plan) == [Edit(42, 48, "size")]
-    assert judge(text, [rule, own], [Answer("    return width * size", 0.5), None], plan) == []  # below the gate
-    assert judge(text, [rule, own], [Answer("    return width", 0.99), None], plan) == []  # the model disagreed
+    assert judge(text, [rule, own], [Answer("    return width", 0.5), None], plan) == [Edit(42, 48, "size")]  # unsure
+    assert judge(text, [rule, own], [Answer("    return width", 0.99), None], plan) == []  # a confident veto
+    assert judge(text, [rule], [None], plan) == []  # the engine failed the probe
     rewrite = Answer("def area(width, height):", 0.97)
     assert judge(text, [rule, own], [None, rewrite], plan) == [Edit(16, 20, "height")]
     assert judge(text, [own], [Answer("def area(width, size):", 0.99)], plan) == []  # kept: no edit

@@ -61,7 +61,7 @@ class EngineCore:
 
     def __init__(self, runner: Runner, tokenizer: InfillTokenizer, config: EngineConfig | None = None,
                  model_name: str = "", trained: bool = True, canvas_length: int = 0,
-                 generation: GenerateConfig | None = None) -> None:
+                 generation: GenerateConfig | None = None, edit_trained: bool = False) -> None:
         self.runner = runner
         self.tokenizer = tokenizer
         self.config = config or EngineConfig()
@@ -104,6 +104,7 @@ class EngineCore:
             chars_per_token=tokenizer.chars_per_token(code_samples()),
             prompt_format=self.format.name,
             edit_prompt=self.format.edits,
+            rewrites=edit_trained or self.format.edits,
         )
 
     # ---- requests ---------------------------------------------------------------------------
@@ -536,6 +537,7 @@ def load_core(model_dir: str | Path | None = None, device: str = "auto", backend
         trained=bool(card.get("trained", True)),
         canvas_length=int(getattr(loaded.model.config, "canvas_length", 0) or 0),
         generation=read_generation_config(path),
+        edit_trained=float(card.get("train_config", {}).get("edit_fraction", 0) or 0) > 0,
     )
 
 

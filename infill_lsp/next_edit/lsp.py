@@ -67,10 +67,10 @@ async def inline_edit(ls: InfillServer, params: Any) -> dict[str, Any]:
         return NONE
     text, seen_version = document.text, document.version
     hunks = [(h.start, h.end, h.old) for h in document.history.hunks(time.monotonic())]
-    plan = NextEditPlan(lines_before=settings.next_edit_lines_before, lines_after=settings.next_edit_lines_after,
-                        gate=settings.next_edit_gate)
     link = ls.link
     welcome = link.welcome
+    plan = NextEditPlan(lines_before=settings.next_edit_lines_before, lines_after=settings.next_edit_lines_after,
+                        gate=settings.next_edit_gate, rewrite=welcome is not None and welcome.rewrites)
     # A format with an edit prompt reads the recent changes; the others, nothing (their context is other files).
     context = "\n".join(document.history.diffs(text)) if welcome is not None and welcome.edit_prompt else ""
     edits = await suggest(

@@ -5,11 +5,12 @@ the draft its canvas starts from); the caller sends each as an engine request (p
 after it, ``draft``) and hands the answers to ``judge``. Two kinds of probe:
 
 - the rule's: the repeat-the-last-edit rule proposes an edit; the probe's draft is its line with the edit
-  made, and the model confirms it by keeping that draft, confidently;
-- the model's own: the line at the cursor and the line after the last edit, drafted as they stand; the model
-  proposes an edit by rewriting one, confidently.
+  made, and the model may veto it: a confident rewrite of that draft (at or above the gate) turns it down;
+- the model's own (only for a model that rewrites well, ``NextEditPlan.rewrite``): the line at the cursor and
+  the line after the last edit, drafted as they stand; the model proposes an edit by rewriting one,
+  confidently.
 
-"No edit" is the common answer: a draft kept as it stands, or any answer below the gate.
+"No edit" is the common answer: no rule that applies, a draft kept as it stands, an answer below the gate.
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ class NextEditPlan:
     lines_before: int = 5  # the region the suggestion may touch: lines before the cursor's line
     lines_after: int = 10  # and after it
     max_probes: int = 4
-    gate: float = 0.9  # the least confidence an answer needs to become a suggestion
+    gate: float = 0.9  # the least confidence of a rewrite to become a suggestion (or to veto a rule's edit)
+    rewrite: bool = True  # ask the model for rewrites of its own (else it only vetoes the rule's edits)
 
     def __post_init__(self) -> None:
         for name in ("lines_before", "lines_after", "max_probes"):
@@ -92,8 +94,8 @@ def probes(text: str, cursor: int, hunks: list[tuple[int, int, str]], plan: Next
         spans.add((start, end))
         draft = text[start : edit.start] + edit.text + text[edit.end : end]
         out.append(Probe(start, end, draft, edit))
-    own = [line_span(text, cursor)]
-    if hunks:
+    own = [line_span(text, cursor)] if plan.rewrite else []
+    if hunks and plan.rewrite:
         after = text.find("\n", hunks[-1][1])
         if after >= 0 and after + 1 < len(text):
             own.append(line_span(text, after + 1))
@@ -105,14 +107,17 @@ def probes(text: str, cursor: int, hunks: list[tuple[int, int, str]], plan: Next
 
 
 def judge(text: str, asked: list[Probe], answers: list[Answer | None], plan: NextEditPlan) -> list[Edit]:
-    """The suggestion: the edits of the first probe whose answer passes (a rule's edit the model kept, or the
-    model's own confident rewrite of a span); [] for no edit."""
+    """The suggestion: the edits of the first probe whose answer passes (a rule's edit the model did not veto,
+    or the model's own confident rewrite of a span); [] for no edit. A probe without an answer (the engine
+    failed it) passes nothing."""
     for probe, answer in zip(asked, answers, strict=True):
-        if answer is None or answer.confidence < plan.gate:
+        if answer is None:
             continue
         if probe.rule is not None:
-            if answer.text == probe.draft:
+            if answer.text == probe.draft or answer.confidence < plan.gate:
                 return [probe.rule]
+            continue  # the model is sure the line reads otherwise: the rule does not apply here
+        if answer.confidence < plan.gate:
             continue
         if answer.text != probe.draft and "\n" not in answer.text:
             edits = minimal_edits(text[probe.start : probe.end], answer.text, probe.start)
