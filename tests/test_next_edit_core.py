@@ -74,9 +74,10 @@ def test_judge_shows_a_confirmed_rule_edit_or_a_confident_rewrite_and_nothing_el
     own = Probe(0, 22, "def area(width, size):")
     plan = NextEditPlan(gate=0.9)
     assert judge(text, [rule, own], [Answer("    return width * size", 0.95), None], plan) == [Edit(42, 48, "size")]
-    assert judge(text, [rule, own], [Answer("    return width", 0.5), None], plan) == [Edit(42, 48, "size")]  # unsure
-    assert judge(text, [rule, own], [Answer("    return width", 0.99), None], plan) == []  # a confident veto
+    assert judge(text, [rule, own], [Answer("    return w * h", 0.5), None], plan) == [Edit(42, 48, "size")]  # unsure
+    assert judge(text, [rule, own], [Answer("    return width * height", 0.99), None], plan) == []  # a veto
     assert judge(text, [rule], [None], plan) == []  # the engine failed the probe
+    assert judge(text, [rule], [Answer("    return width *\n", 0.99)], plan) == [Edit(42, 48, "size")]  # ended early
     rewrite = Answer("def area(width, height):", 0.97)
     assert judge(text, [rule, own], [None, rewrite], plan) == [Edit(16, 20, "height")]
     assert judge(text, [own], [Answer("def area(width, size):", 0.99)], plan) == []  # kept: no edit

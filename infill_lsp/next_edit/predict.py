@@ -5,7 +5,8 @@ the draft its canvas starts from); the caller sends each as an engine request (p
 after it, ``draft``) and hands the answers to ``judge``. Two kinds of probe:
 
 - the rule's: the repeat-the-last-edit rule proposes an edit; the probe's draft is its line with the edit
-  made, and the model may veto it: a confident rewrite of that draft (at or above the gate) turns it down;
+  made, and the model may veto it: a confident rewrite of that draft (at or above the gate; not merely
+  ending it early) turns it down;
 - the model's own (only for a model that rewrites well, ``NextEditPlan.rewrite``): the line at the cursor and
   the line after the last edit, drafted as they stand; the model proposes an edit by rewriting one,
   confidently.
@@ -114,7 +115,8 @@ def judge(text: str, asked: list[Probe], answers: list[Answer | None], plan: Nex
         if answer is None:
             continue
         if probe.rule is not None:
-            if answer.text == probe.draft or answer.confidence < plan.gate:
+            ended_early = probe.draft.startswith(answer.text.rstrip("\r\n"))  # no opinion on what it left out
+            if answer.text == probe.draft or ended_early or answer.confidence < plan.gate:
                 return [probe.rule]
             continue  # the model is sure the line reads otherwise: the rule does not apply here
         if answer.confidence < plan.gate:
