@@ -6,13 +6,14 @@
 #   bash training/gpu_train.sh train ar TIME_LIMIT_S STEPS        # the same-size AR baseline, same steps
 #   bash training/gpu_train.sh eval [LIMIT]         # HumanEval-Infilling for both, on this GPU
 #   bash training/gpu_train.sh profile [BATCH]      # time and profile the training step (~5 min)
+#   bash training/gpu_train.sh nextedit MODEL_DIR [LIMIT]  # next edit on a checkpoint (the published 26B-A4B-it)
 #   bash training/gpu_train.sh all [TRAIN_S]        # everything in one call (~9 min; 'session' is the same): the
 #        step's throughput, the diffusion run continued from the shipped weights, the 26B-A4B figures
 # train and eval need corpus/ (infill train corpus build) and runs/tokenizer/tokenizer.json (infill train
 # tokenizer); profile needs neither (synthetic batches of the longest prompts). All need, where the
 # machine's transformers predates DiffusionGemma, .gpu/transformers_slim.zip (see TRAINING.md).
 set -euo pipefail
-phase=${1:?train, eval, profile or all}
+phase=${1:?train, eval, nextedit, profile or all}
 out=${OUT:-$PWD/runs/gpu-out}
 mkdir -p "$out"
 export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True
@@ -103,6 +104,18 @@ eval)
   cp runs/gpu-ar/train_log.jsonl runs/gpu-eval/ar-train_log.jsonl 2>/dev/null || true
   tar -C runs -cf "$out/evals.tar" gpu-eval
   tar -C runs/gpu-ar -cf - model | split -b 15m -d - "$out/ar-model.tar.part-"
+  ;;
+nextedit)
+  # The next-edit benchmark on a model directory (the published DiffusionGemma-26B-A4B-it where one is on the
+  # machine: its chat format's edit prompt, the canvas seeded with the region), beside the two baselines, with
+  # the quiet/exact curve over gates: $out/next-edit.json and its table in $out/next-edit.log.
+  model=${2:?a model directory}
+  limit=${3:-0}
+  python3 -m infill_tools.next_edit_eval --predictor model,no-edit,repeat-last-edit --model "$model" --device cuda \
+    --gates 0.5,0.7,0.8,0.9,0.95 --limit "$limit" > "$out/next-edit.log" 2>&1 || echo "next-edit eval failed"
+  python3 -m infill_tools.next_edit_eval --predictor model --model "$model" --device cuda --limit "$limit" \
+    --json > "$out/next-edit.json" 2>> "$out/next-edit.log" || true
+  tail -n 12 "$out/next-edit.log" || true
   ;;
 profile)
   # Reference modules vs the default lean step, then the lean step with compiled layers (its warm-up
