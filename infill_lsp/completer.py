@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
@@ -55,6 +56,9 @@ class Waits:
         }
 
 
+CONTEXT_BLOCKS = 64  # context blocks remembered (Completer._blocks)
+
+
 class Completer:
     """The completion work of one server; everything runs on the event loop thread."""
 
@@ -70,6 +74,10 @@ class Completer:
         self._speculation: dict[str, asyncio.Task[None]] = {}
         self._anchors: dict[str, int] = {}
         self.sources = SourceCache()  # what the context sources derive per document text
+        # The last context blocks, by place (``_context_key``): the same place gets the same block while the other
+        # files and the index stay as they were, even where a source's time budget cut the first answer short,
+        # so a warm-up and the fill after it, and the keystrokes on one line, share one encoded prompt.
+        self._blocks: OrderedDict[tuple, Packed] = OrderedDict()
 
     # ---- document events ------------------------------------------------------------------------
 
@@ -89,6 +97,8 @@ class Completer:
             task.cancel()
         self._anchors.pop(uri, None)
         self.sources.forget(uri)
+        for key in [k for k in self._blocks if k[0] == uri]:
+            del self._blocks[key]
         self.tempo.forget(uri)
         self.cache.forget(uri)
 
@@ -109,6 +119,12 @@ class Completer:
         """The cross-file context for a cursor at ``offset`` (identical bytes for every cursor on one line
         while the other files are unchanged)."""
         others = [d for d in self.session.documents.all() if d.uri != document.uri]
+        index = self.session.index
+        key = (document.uri, document.index.line_of(offset), document.index.line_count, budget, budgets.prefix_chars,
+               budgets.suffix_chars, tuple((d.uri, d.version) for d in others), getattr(index, "generation", -1))
+        if (known := self._blocks.get(key)) is not None:
+            self._blocks.move_to_end(key)
+            return known
         packed, _ = context_block(
             document,
             offset,
@@ -121,6 +137,9 @@ class Completer:
             display=self.display,
             cache=self.sources,
         )
+        self._blocks[key] = packed
+        while len(self._blocks) > CONTEXT_BLOCKS:
+            self._blocks.popitem(last=False)
         return packed
 
     def display(self, path: str) -> str:

@@ -132,6 +132,9 @@ ALLOWED = {
     ("infill_lsp/cli.py", "import_module"): "subcommand modules from a fixed table",
     ("infill_lsp/doctor.py", "run"): "infill doctor asks a fresh interpreter about torch, with a fixed probe",
     ("infill_lsp/languages.py", "import_module"): "grammar modules named in the packaged language table",
+    ("infill_tools/git_history.py", "run"): "the benchmark builders read a git mirror: `git --git-dir DIR` with "
+    "fixed subcommands, no shell",
+    ("infill_tools/lsp_footprint.py", "Popen"): "the footprint figure starts `python -m infill_lsp.cli serve`",
     ("infill_lsp/engine_link.py", "import_module"): (
         "engine.factory / core_factory settings, honoured only with INFILL_ALLOW_CODE_SETTINGS=1"
     ),

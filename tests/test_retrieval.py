@@ -175,3 +175,27 @@ def test_the_context_measure_runs_on_a_generated_repository(tmp_path: Path):
     figures = measure(tmp_path, 5)
     assert figures["files"] == 6 and figures["definitions"] == 6 * 9 and figures["requests"] == 5
     assert figures["retrieval_ms_p95"] is not None and figures["build_s_per_10k_lines"] > 0
+
+
+def test_a_place_keeps_its_context_block_while_the_other_files_stay_as_they_were(monkeypatch):
+    """A source cut short by its time budget may answer otherwise the next time; the completer gives one place
+    the same block until another file or the index changes, so a warm-up and its fill share one prompt."""
+    from infill_lsp import completer as completer_module
+    from infill_lsp.completer import Completer
+    from infill_lsp.retrieval.packer import Packed
+    from infill_lsp.session import Session
+
+    answers = iter(["# file: a.py\nfirst\n", "# file: a.py\nsecond\n", "# file: a.py\nthird\n"])
+    monkeypatch.setattr(completer_module, "context_block",
+                        lambda *a, **k: (Packed(block=next(answers)), None))  # fmt: skip
+    session = Session()
+    session.documents.open("file:///w/t.py", "x = 1\ny = \n", language_id="python", version=1)
+    session.documents.open("file:///w/a.py", "def f(): ...\n", language_id="python", version=1)
+    completer = Completer(session)
+    target = session.documents.get("file:///w/t.py")
+    budgets, budget = completer.budgets()
+    first = completer.context(target, 10, budget, budgets).block
+    assert completer.context(target, 8, budget, budgets).block == first  # the same line: the same block
+    session.documents.change("file:///w/a.py", [], version=2)  # another file changed: asked again
+    assert completer.context(target, 10, budget, budgets).block == "# file: a.py\nsecond\n"
+    assert completer.context(target, 0, budget, budgets).block == "# file: a.py\nthird\n"  # another line

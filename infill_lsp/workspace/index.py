@@ -54,6 +54,7 @@ class WorkspaceIndex:
         self.state = IDLE
         self.report = WalkReport()
         self.built_at = 0.0  # clock() when the last build ended
+        self.generation = 0  # how many times a file entered, changed in or left the index
         self.build_seconds = 0.0
         self._files: dict[Path, IndexedFile] = {}
         self._by_name: dict[str, list[Definition]] = {}
@@ -120,6 +121,7 @@ class WorkspaceIndex:
 
     def _put(self, path: Path, indexed: IndexedFile | None) -> None:
         with self._lock:
+            self.generation += 1
             old = self._files.pop(path, None)
             if old is not None:
                 for name in {d.name for d in old.symbols.definitions}:
