@@ -235,6 +235,10 @@ def test_git_edits_are_one_hunk_rewrites_with_their_license(tmp_path):
     assert rows[0]["license"] == "MIT" and len(rows[0]["commit"]) == 40
     assert license_of_text("Apache License\nVersion 2.0, January 2004") == "Apache-2.0"
     assert license_of_text("Mozilla Public License Version 2.0") is None
+    bsd = "Redistribution and use in source and binary forms, with or without modification, are permitted"
+    assert license_of_text(bsd) == "BSD-2-Clause"
+    assert license_of_text(bsd + " The names of the contributors may not be used to endorse or\n promote") == (
+        "BSD-3-Clause")
     with pytest.raises(ValueError, match="kept out"):
         build([tmp_path / "pallets+flask" / "repo"], tmp_path / "x.jsonl.gz")
 

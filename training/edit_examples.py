@@ -64,13 +64,15 @@ def _replace_word(text: str, old: str, new: str) -> str:
 
 
 def mutated_name(name: str, rng: random.Random) -> str | None:
-    """A plausible earlier name of ``name``: a part dropped or added, a shortening, another case style."""
+    """A plausible earlier name of ``name``: a part dropped, a shortening, a suffix or a prefix added."""
     parts = [p for p in re.split(r"_|(?<=[a-z0-9])(?=[A-Z])", name) if p]
     options = []
     if len(parts) > 1:
-        keep = parts[:-1] if rng.random() < 0.5 else parts[1:]
-        options.append(("_" if "_" in name else "").join(keep) if "_" in name else keep[0] + "".join(
-            p[:1].upper() + p[1:] for p in keep[1:]))
+        keep = parts[:-1] if rng.random() < 0.5 else parts[1:]  # a part dropped
+        if "_" in name:
+            options.append("_".join(keep))
+        else:
+            options.append(keep[0] + "".join(p[:1].upper() + p[1:] for p in keep[1:]))
     if len(name) > 4:
         options.append(name[: max(2, len(name) // 2)])
     options.append(name + rng.choice(("_old", "2", "_", "s")) if name.islower() or "_" in name

@@ -44,7 +44,7 @@ def license_of_text(text: str) -> str | None:
     if "Permission is hereby granted, free of charge" in flat:
         return "MIT"
     if "Redistribution and use in source and binary forms" in flat:
-        return "BSD-3-Clause" if "Neither the name" in flat or "names of its contributors" in flat else "BSD-2-Clause"
+        return "BSD-3-Clause" if "endorse or promote" in flat else "BSD-2-Clause"  # the no-endorsement clause
     return None
 
 

@@ -396,6 +396,10 @@ def train(cfg: TrainConfig, corpus: Path, tokenizer_path: Path, out: Path, devic
     _log({"event": "start", "step": step, "params": params, "device": str(device), "config": asdict(cfg),
           "train_files": len(train_texts), "eval_files": len(eval_texts)}, log_file)
     objective = OBJECTIVES[cfg.objective]
+    if step == 0 and cfg.init_from:  # where the starting weights stand, for the run's figures to compare with
+        ev = evaluate(model, eval_batches, cfg, device, autocast, edit_eval_batches)
+        history.append({"step": 0, "tokens": 0, **ev})
+        _log({"event": "eval", "step": 0, **{k: round(v, 4) for k, v in ev.items()}}, log_file)
     model.train()
     started = time.monotonic()
     window_start, window_tokens, window_steps = started, 0, 0
