@@ -12,7 +12,7 @@ same code the engine serves with, and the middle is padded with the format's fir
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -33,6 +33,9 @@ class FimExample:
     prefix: tuple[int, ...] = ()
     suffix: tuple[int, ...] = ()
     language: str = ""
+    # An edit example's draft (``training.edit_examples``): the region before the edit, which the canvas starts
+    # from; the middle is the region after it. None for a fill.
+    draft: tuple[int, ...] | None = None
 
 
 @dataclass(slots=True, kw_only=True)
@@ -160,7 +163,7 @@ def trim_parts(example: FimExample, length: int, fmt: BoundFormat) -> FimExample
     prefix = example.prefix[from_prefix:]
     suffix = example.suffix[: max(0, len(example.suffix) - (excess - from_prefix))]
     prompt = fmt.prompt(list(prefix), list(suffix), example.language)
-    return FimExample(prompt, example.middle, example.kind, prefix, suffix, example.language)
+    return replace(example, prompt=prompt, prefix=prefix, suffix=suffix)
 
 
 def equal_length_batches(
@@ -175,7 +178,7 @@ def equal_length_batches(
         group = ordered[start : start + batch_size]
         length = len(group[0].prompt)
         if fmt is None:
-            batch = [FimExample(trim_prompt(e.prompt, length, special.fim_prefix), e.middle, e.kind) for e in group]
+            batch = [replace(e, prompt=trim_prompt(e.prompt, length, special.fim_prefix)) for e in group]
         else:
             batch = [trim_parts(e, length, fmt) for e in group]
         if len({len(e.prompt) for e in batch}) == 1:  # a template whose pieces cannot shrink: skip the group
@@ -192,10 +195,15 @@ class FimBatch:
     prompt_positions: torch.Tensor  # (B, L)
     canvas_ids: torch.Tensor  # (B, C) the clean middle + <eom> padding
     middle_lengths: torch.Tensor  # (B,)
+    # Edit rows (``--edit-fraction``): the draft + <eom> padding the canvas starts from, the clean canvas on
+    # rows without a draft; and each row's draft length, -1 on rows without one. None: no row has a draft.
+    draft_ids: torch.Tensor | None = None  # (B, C)
+    draft_lengths: torch.Tensor | None = None  # (B,)
 
     def to(self, device: torch.device | str) -> FimBatch:
-        return FimBatch(*(t.to(device, non_blocking=True) for t in (
-            self.prompt_ids, self.prompt_mask, self.prompt_positions, self.canvas_ids, self.middle_lengths
+        return FimBatch(*(None if t is None else t.to(device, non_blocking=True) for t in (
+            self.prompt_ids, self.prompt_mask, self.prompt_positions, self.canvas_ids, self.middle_lengths,
+            self.draft_ids, self.draft_lengths,
         )))
 
     @property
@@ -205,7 +213,8 @@ class FimBatch:
 
 
 def collate(examples: list[FimExample], canvas_length: int, pad_id: int, eom_id: int) -> FimBatch:
-    """Left-pad prompts to the longest one and pad middles with ``<eom>`` to ``canvas_length``."""
+    """Left-pad prompts to the longest one and pad middles (and edit rows' drafts) with ``<eom>`` to
+    ``canvas_length``."""
     width = max(len(e.prompt) for e in examples)
     batch = len(examples)
     prompt_ids = torch.full((batch, width), pad_id, dtype=torch.long)
@@ -220,4 +229,15 @@ def collate(examples: list[FimExample], canvas_length: int, pad_id: int, eom_id:
             canvas[row, : len(example.middle)] = torch.tensor(example.middle)
         lengths[row] = len(example.middle)
     positions = (prompt_mask.long().cumsum(-1) - 1).clamp(min=0)
-    return FimBatch(prompt_ids, prompt_mask, positions, canvas, lengths)
+    if all(e.draft is None for e in examples):
+        return FimBatch(prompt_ids, prompt_mask, positions, canvas, lengths)
+    drafts = canvas.clone()
+    draft_lengths = torch.full((batch,), -1, dtype=torch.long)
+    for row, example in enumerate(examples):
+        if example.draft is not None:
+            if len(example.draft) >= canvas_length:
+                raise ValueError(f"a draft of {len(example.draft)} tokens does not fit a canvas of {canvas_length}")
+            drafts[row] = eom_id
+            drafts[row, : len(example.draft)] = torch.tensor(example.draft, dtype=torch.long)
+            draft_lengths[row] = len(example.draft)
+    return FimBatch(prompt_ids, prompt_mask, positions, canvas, lengths, drafts, draft_lengths)

@@ -6,6 +6,10 @@ prompt, predicts the clean token at every canvas position. Half the examples get
 logits of a first, gradient-free pass are fed back, as at inference. The encoder also gets an
 autoregressive next-token loss on the prompt.
 
+Edit rows (``training.edit_examples``): the canvas starts from the draft, the region before an edit,
+instead of the clean canvas, and is noised at the same rate; the loss is toward the clean canvas, the
+region after the edit, at every position (``draft_start``).
+
 Autoregressive baseline: the encoder alone, trained causally on ``prompt + middle + <eom>``.
 """
 
@@ -98,7 +102,11 @@ def diffusion_loss(model, batch: FimBatch, cfg: ObjectiveConfig) -> tuple[torch.
     canvas = batch.canvas_ids
     rows, width = canvas.shape
     rate = torch.rand(rows, device=canvas.device) * (1 - cfg.min_noise) + cfg.min_noise
-    noised, noised_mask = noise_canvas(canvas, rate, cfg.noise_low_id, vocab)
+    start, free = draft_start(batch)
+    noised, noised_mask = noise_canvas(start, rate, cfg.noise_low_id, vocab)
+    if free is not None:  # an edit row's positions past its draft's end start as noise, as the engine serves them
+        noised = torch.where(free, torch.randint_like(noised, cfg.noise_low_id, vocab), noised)
+        noised_mask = noised_mask | free
     decoder_mask = None
     if not bool(batch.prompt_mask.all()):
         decoder_mask = torch.cat([batch.prompt_mask, torch.ones_like(canvas, dtype=torch.bool)], dim=-1)
@@ -138,8 +146,27 @@ def diffusion_loss(model, batch: FimBatch, cfg: ObjectiveConfig) -> tuple[torch.
     with torch.no_grad():
         correct = (predictions == canvas) & noised_mask
         stats["noised_acc"] = float(correct.sum() / noised_mask.sum().clamp(min=1))
+        if batch.draft_ids is not None:  # on edit rows, the positions whose draft token is wrong
+            stale = (batch.draft_ids != canvas) & (batch.draft_lengths >= 0)[:, None]
+            stats["stale_acc"] = float(((predictions == canvas) & stale).sum() / stale.sum().clamp(min=1))
     stats["loss"] = float(loss.detach())
     return loss, stats
+
+
+def draft_start(batch: FimBatch) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The canvas noising starts from, and the positions that start as noise whatever the rate (or None).
+
+    A fill starts from its clean canvas. An edit row starts from its draft (the region before the edit +
+    ``<eom>`` padding), so the positions noise leaves hold the draft's tokens, stale ones included, and the
+    model learns to rewrite them toward the clean canvas; past the draft and its end, the positions are the
+    free room the engine gives a draft to grow into, which holds noise there.
+    """
+    if batch.draft_ids is None or batch.draft_lengths is None:
+        return batch.canvas_ids, None
+    width = batch.canvas_ids.shape[1]
+    lengths = batch.draft_lengths[:, None]
+    free = (torch.arange(width, device=lengths.device)[None, :] > lengths) & (lengths >= 0)
+    return batch.draft_ids, free
 
 
 def autoregressive_loss(model, batch: FimBatch, cfg: ObjectiveConfig) -> tuple[torch.Tensor, dict[str, float]]:

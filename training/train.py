@@ -26,7 +26,9 @@ import torch
 
 from engine.model.architecture import SHAPES, ModelShape, count_parameters
 from engine.prompt.tokenizer import InfillTokenizer
+from training.edit_examples import EditSampler
 from training.fim_examples import FimBatch, FimRecipe, FimSampler, collate, equal_length_batches
+from training.git_edits import load_edit_cases
 from training.objectives import OBJECTIVES, ObjectiveConfig
 
 
@@ -56,6 +58,9 @@ class TrainConfig:
     compile: bool = False  # torch.compile each layer (kernels.compile_layers)
     prompt_format: str = "fim"  # a format of engine/prompt/formats.toml; "fim": the FIM layout of engine.prompt.fim
     init_from: str = ""  # a model directory whose weights the run starts from (same shape and vocabulary)
+    edit_fraction: float = 0.0  # share of rows that are edit examples (training.edit_examples); diffusion only
+    edit_data: str = ""  # real edits from git histories (training.git_edits), drawn for edit_data_share of edit rows
+    edit_data_share: float = 0.25
     recipe: FimRecipe = field(default_factory=FimRecipe)
     objective_cfg: ObjectiveConfig = field(default_factory=ObjectiveConfig)
 
@@ -66,6 +71,14 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.shape must be one of {sorted(SHAPES)}, got {self.shape!r}")
         if self.steps < 1 or self.batch_size < 1:
             raise ValueError("TrainConfig.steps and batch_size must be positive")
+        if not 0.0 <= self.edit_fraction <= 1.0:
+            raise ValueError(f"TrainConfig.edit_fraction must be in [0, 1], got {self.edit_fraction}")
+        if self.edit_fraction and self.objective != "diffusion":
+            raise ValueError("TrainConfig.edit_fraction needs the diffusion objective (the AR baseline has no canvas)")
+        if not 0.0 <= self.edit_data_share <= 1.0:
+            raise ValueError(f"TrainConfig.edit_data_share must be in [0, 1], got {self.edit_data_share}")
+        if self.edit_data and not self.edit_fraction:
+            raise ValueError("TrainConfig.edit_data needs an edit_fraction above 0")
 
 
 def load_corpus_texts(corpus_dir: Path, max_files: int = 0) -> list[tuple[str, str]]:
@@ -83,13 +96,20 @@ def load_corpus_texts(corpus_dir: Path, max_files: int = 0) -> list[tuple[str, s
 
 
 class FimBatches(torch.utils.data.IterableDataset):
-    """An endless stream of collated FIM batches; each worker draws with its own seed."""
+    """An endless stream of collated FIM batches; each worker draws with its own seed.
+
+    ``edit_fraction`` of the rows are edit examples (``training.edit_examples``): synthetic edits cut from the
+    same files, or, for ``edit_data_share`` of them, real edits from ``edit_cases`` ((EditCase, language) pairs).
+    """
 
     def __init__(
         self, texts, tokenizer_path: str, recipe: FimRecipe, batch_size: int, seed: int, buckets: int = 4,
-        prompt_format: str = "fim",
+        prompt_format: str = "fim", edit_fraction: float = 0.0, edit_cases=(), edit_data_share: float = 0.25,
     ) -> None:
         self.texts = texts
+        self.edit_fraction = edit_fraction
+        self.edit_cases = list(edit_cases)
+        self.edit_data_share = edit_data_share if self.edit_cases else 0.0
         self.prompt_format = prompt_format
         self.buckets = buckets
         self.tokenizer_path = tokenizer_path
@@ -112,6 +132,7 @@ class FimBatches(torch.utils.data.IterableDataset):
         tokenizer = InfillTokenizer.from_file(self.tokenizer_path)
         fmt = bind_training_format(tokenizer, self.prompt_format)
         sampler = FimSampler(tokenizer, self.recipe, fmt)
+        edits = EditSampler(tokenizer, self.recipe, fmt)
         if fmt is None:
             special, pad, end = tokenizer.special, tokenizer.special.pad, tokenizer.special.eom
         else:
@@ -120,14 +141,34 @@ class FimBatches(torch.utils.data.IterableDataset):
             canvas = rng.choice(self.recipe.canvas_lengths)
             examples = []
             while len(examples) < self.batch_size * self.buckets:
-                index = min(bisect.bisect_left(self.cumulative, rng.random()), len(self.texts) - 1)
-                text, language = self.texts[index]
-                example = sampler.sample(text, language, canvas, rng)
+                if self.edit_fraction and rng.random() < self.edit_fraction:
+                    if rng.random() < self.edit_data_share:
+                        case, language = rng.choice(self.edit_cases)
+                        example = edits.example(case, language, canvas)
+                    else:
+                        text, language = self._draw(rng, bisect)
+                        example = edits.sample(text, language, canvas, rng)
+                else:
+                    text, language = self._draw(rng, bisect)
+                    example = sampler.sample(text, language, canvas, rng)
                 if example is not None:
                     examples.append(example)
             # Batches of equal prompt length need no padding mask, so attention takes its fast kernels.
             for batch in equal_length_batches(examples, self.batch_size, special, fmt):
                 yield collate(batch, canvas, pad, end)
+
+
+    def _draw(self, rng: random.Random, bisect) -> tuple[str, str]:
+        index = min(bisect.bisect_left(self.cumulative, rng.random()), len(self.texts) - 1)
+        return self.texts[index]
+
+
+def split_corpus(texts: list[tuple[str, str]], seed: int) -> tuple[list, list]:
+    """The held-out and training files of a run with ``seed``: 1% (at least one file) held out."""
+    texts = list(texts)
+    random.Random(seed).shuffle(texts)
+    held_out = max(1, len(texts) // 100)
+    return texts[:held_out], texts[held_out:]
 
 
 def bind_training_format(tokenizer: InfillTokenizer, name: str):
@@ -277,16 +318,19 @@ def train_step(model, optimizer, objective, batch: FimBatch, cfg: TrainConfig, a
 
 
 @torch.no_grad()
-def evaluate(model, batches: list[FimBatch], cfg: TrainConfig, device, autocast) -> dict[str, float]:
+def evaluate(model, batches: list[FimBatch], cfg: TrainConfig, device, autocast,
+             edit_batches: list[FimBatch] = ()) -> dict[str, float]:
+    """Mean losses on the held-out fill batches, and on the held-out edit batches as ``edit_*``."""
     model.eval()
     totals: dict[str, float] = {}
     state = torch.get_rng_state()
     torch.manual_seed(1234)  # the same noise for every evaluation
-    for batch in batches:
-        with autocast():
-            _, stats = OBJECTIVES[cfg.objective](model, batch.to(device), cfg.objective_cfg)
-        for key, value in stats.items():
-            totals[key] = totals.get(key, 0.0) + value / len(batches)
+    for label, group in (("", batches), ("edit_", edit_batches)):
+        for batch in group:
+            with autocast():
+                _, stats = OBJECTIVES[cfg.objective](model, batch.to(device), cfg.objective_cfg)
+            for key, value in stats.items():
+                totals[label + key] = totals.get(label + key, 0.0) + value / len(group)
     torch.set_rng_state(state)
     model.train()
     return totals
@@ -323,16 +367,19 @@ def train(cfg: TrainConfig, corpus: Path, tokenizer_path: Path, out: Path, devic
 
     if cfg.steps_from:
         cfg.steps = _wait_for_plan(Path(cfg.steps_from))
-    texts = load_corpus_texts(corpus)
-    rng = random.Random(cfg.seed)
-    rng.shuffle(texts)
-    held_out = max(1, len(texts) // 100)
-    eval_texts, train_texts = texts[:held_out], texts[held_out:]
+    eval_texts, train_texts = split_corpus(load_corpus_texts(corpus), cfg.seed)
     eval_stream = iter(FimBatches(eval_texts, str(tokenizer_path), cfg.recipe, cfg.batch_size, seed=999,
                                   prompt_format=cfg.prompt_format))
     eval_batches = [next(eval_stream) for _ in range(cfg.eval_batches)]
+    edit_eval_batches = []
+    if cfg.edit_fraction:  # the held-out files' synthetic edits, scored apart from the fills
+        edit_stream = iter(FimBatches(eval_texts, str(tokenizer_path), cfg.recipe, cfg.batch_size, seed=998,
+                                      prompt_format=cfg.prompt_format, edit_fraction=1.0))
+        edit_eval_batches = [next(edit_stream) for _ in range(cfg.eval_batches)]
+    edit_cases = load_edit_cases(Path(cfg.edit_data)) if cfg.edit_data else []
     stream = FimBatches(train_texts, str(tokenizer_path), cfg.recipe, cfg.batch_size, seed=cfg.seed + step,
-                        prompt_format=cfg.prompt_format)
+                        prompt_format=cfg.prompt_format, edit_fraction=cfg.edit_fraction, edit_cases=edit_cases,
+                        edit_data_share=cfg.edit_data_share)
     loader = torch.utils.data.DataLoader(
         stream,
         batch_size=None,
@@ -349,6 +396,10 @@ def train(cfg: TrainConfig, corpus: Path, tokenizer_path: Path, out: Path, devic
     _log({"event": "start", "step": step, "params": params, "device": str(device), "config": asdict(cfg),
           "train_files": len(train_texts), "eval_files": len(eval_texts)}, log_file)
     objective = OBJECTIVES[cfg.objective]
+    if step == 0 and cfg.init_from:  # where the starting weights stand, for the run's figures to compare with
+        ev = evaluate(model, eval_batches, cfg, device, autocast, edit_eval_batches)
+        history.append({"step": 0, "tokens": 0, **ev})
+        _log({"event": "eval", "step": 0, **{k: round(v, 4) for k, v in ev.items()}}, log_file)
     model.train()
     started = time.monotonic()
     window_start, window_tokens, window_steps = started, 0, 0
@@ -390,12 +441,12 @@ def train(cfg: TrainConfig, corpus: Path, tokenizer_path: Path, out: Path, devic
                   **{k: round(v, 4) for k, v in stats.items()}}, log_file)
             window_start, window_tokens, window_steps = now, 0, 0
         if step % cfg.eval_every == 0:
-            ev = evaluate(model, eval_batches, cfg, device, autocast)
+            ev = evaluate(model, eval_batches, cfg, device, autocast, edit_eval_batches)
             history.append({"step": step, "tokens": tokens, **ev})
             _log({"event": "eval", "step": step, **{k: round(v, 4) for k, v in ev.items()}}, log_file)
         if step % cfg.save_every == 0:
             _save_state(state_path, model, optimizer, step, tokens, cfg, history)
-    final_eval = evaluate(model, eval_batches, cfg, device, autocast)
+    final_eval = evaluate(model, eval_batches, cfg, device, autocast, edit_eval_batches)
     history.append({"step": step, "tokens": tokens, **final_eval})
     _save_state(state_path, model, optimizer, step, tokens, cfg, history)
     summary = {"event": "done", "step": step, "tokens": tokens, "final_eval": final_eval,
@@ -409,7 +460,7 @@ def train(cfg: TrainConfig, corpus: Path, tokenizer_path: Path, out: Path, devic
     return summary
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="infill train run", description=__doc__)
     parser.add_argument("--corpus", type=Path, default=Path("corpus"))
     parser.add_argument("--tokenizer", type=Path, required=True)
@@ -440,8 +491,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reference-ops", action="store_true",
                         help="the model's own RMSNorm and full fp32 logits instead of the lean kernels")
     parser.add_argument("--compile", action="store_true", help="torch.compile each layer (minutes of warm-up)")
+    parser.add_argument("--edit-fraction", type=float, default=0.0,
+                        help="share of rows that are edit examples: the canvas starts from the text before an edit")
+    parser.add_argument("--edit-data", type=Path, help="real edits from `python -m training.git_edits build`")
+    parser.add_argument("--edit-data-share", type=float, default=0.25,
+                        help="share of edit rows drawn from --edit-data (the rest are synthetic)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
-    cfg = TrainConfig(
+    try:
+        cfg = _config_from(args)
+    except ValueError as exc:
+        parser.error(str(exc))
+    train(cfg, args.corpus, args.tokenizer, args.out, args.device)
+    return 0
+
+
+def _config_from(args: argparse.Namespace) -> TrainConfig:
+    return TrainConfig(
         objective=args.objective,
         shape=args.shape,
         steps=args.steps,
@@ -462,6 +532,9 @@ def main(argv: list[str] | None = None) -> int:
         compile=args.compile,
         prompt_format=args.format,
         init_from=str(args.init_from or ""),
+        edit_fraction=args.edit_fraction,
+        edit_data=str(args.edit_data or ""),
+        edit_data_share=args.edit_data_share,
         objective_cfg=ObjectiveConfig(fused_lm_loss=not args.reference_ops),
         recipe=FimRecipe(
             max_prefix_tokens=args.max_prefix_tokens,
@@ -469,8 +542,6 @@ def main(argv: list[str] | None = None) -> int:
             canvas_lengths=tuple(int(x) for x in args.canvas_lengths.split(",")),
         ),
     )
-    train(cfg, args.corpus, args.tokenizer, args.out, args.device)
-    return 0
 
 
 if __name__ == "__main__":
