@@ -147,6 +147,29 @@ def test_the_context_fraction_sets_how_many_batches_rows_carry_context(tokenizer
         FimRecipe(context_fraction=1.5)
 
 
+def test_held_out_holes_take_context_from_files_they_are_not_cut_from(tokenizer_path, monkeypatch):
+    from training.train import FimBatches
+
+    cut_from = []
+    real_sample = FimSampler.sample
+
+    def spy(self, text, language, canvas_length, rng, context=None):
+        cut_from.append(text)
+        return real_sample(self, text, language, canvas_length, rng, context)
+
+    monkeypatch.setattr(FimSampler, "sample", spy)
+    recipe = FimRecipe(max_prefix_tokens=200, max_suffix_tokens=50, canvas_lengths=(32,), context_fraction=1.0)
+    stream = FimBatches([(A, "python"), (B, "python")], str(tokenizer_path), recipe, 4, seed=0,
+                        places=[("shop==1", "a.py"), ("shop==1", "b.py")], sampled=1)  # fmt: skip
+    batches = iter(stream)
+    prompts = [row for _ in range(4) for row in next(batches).prompt_ids]  # one draw: 4 buckets of 4 rows
+    assert set(cut_from) == {A}
+    from engine.prompt.tokenizer import InfillTokenizer
+
+    decode = InfillTokenizer.from_file(tokenizer_path).decode
+    assert any("# file: b.py" in decode(row.tolist()) for row in prompts)
+
+
 def _write_corpus(root: Path, records: list[dict], *, manifest: bool = True) -> None:
     lines = [record_line(r) for r in records]
     write_shards(root, lines, plan_shards([len(x) for x in lines], 300))  # tiny shards: several of them

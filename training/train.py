@@ -97,17 +97,19 @@ class FimBatches(torch.utils.data.IterableDataset):
 
     def __init__(
         self, texts, tokenizer_path: str, recipe: FimRecipe, batch_size: int, seed: int, buckets: int = 4,
-        prompt_format: str = "fim", places: list[tuple[str, str]] | None = None,
+        prompt_format: str = "fim", places: list[tuple[str, str]] | None = None, sampled: int = 0,
     ) -> None:
         self.texts = texts
         self.places = places  # each text's (package key, path): context examples need them
+        # Holes are cut from the first ``sampled`` texts only (0: all); the others are repository context only.
+        sampled = sampled or len(texts)
         self.prompt_format = prompt_format
         self.buckets = buckets
         self.tokenizer_path = tokenizer_path
         self.recipe = recipe
         self.batch_size = batch_size
         self.seed = seed
-        weights = [min(len(t), 16000) for t, _ in texts]
+        weights = [min(len(t), 16000) for t, _ in texts[:sampled]]
         total = float(sum(weights))
         acc, self.cumulative = 0.0, []
         for w in weights:
@@ -132,7 +134,7 @@ class FimBatches(torch.utils.data.IterableDataset):
             canvas = rng.choice(self.recipe.canvas_lengths)
             examples = []
             while len(examples) < self.batch_size * self.buckets:
-                index = min(bisect.bisect_left(self.cumulative, rng.random()), len(self.texts) - 1)
+                index = min(bisect.bisect_left(self.cumulative, rng.random()), len(self.cumulative) - 1)
                 text, language = self.texts[index]
                 hook = None
                 if builder is not None and rng.random() < self.recipe.context_fraction:
@@ -356,10 +358,11 @@ def train(cfg: TrainConfig, corpus: Path, tokenizer_path: Path, out: Path, devic
     random.Random(cfg.seed).shuffle(order)
     texts, places = [texts[i] for i in order], [places[i] for i in order]
     held_out = max(1, len(texts) // 100)
-    # Each split's context comes from its own files: a held-out file is never context for a training example.
+    # A held-out file is never context for a training example (the encoder's loss reads the prompt); held-out
+    # holes take context from every file, so they carry it as often as training holes do.
     eval_texts, train_texts = texts[:held_out], texts[held_out:]
-    eval_stream = iter(FimBatches(eval_texts, str(tokenizer_path), cfg.recipe, cfg.batch_size, seed=999,
-                                  prompt_format=cfg.prompt_format, places=places[:held_out]))
+    eval_stream = iter(FimBatches(texts, str(tokenizer_path), cfg.recipe, cfg.batch_size, seed=999,
+                                  prompt_format=cfg.prompt_format, places=places, sampled=held_out))
     eval_batches = [next(eval_stream) for _ in range(cfg.eval_batches)]
     stream = FimBatches(train_texts, str(tokenizer_path), cfg.recipe, cfg.batch_size, seed=cfg.seed + step,
                         prompt_format=cfg.prompt_format, places=places[held_out:])
