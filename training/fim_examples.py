@@ -148,7 +148,7 @@ class FimSampler:
                 prompt = build_prompt(self.tokenizer.special, slot + prefix, suffix, language)
                 return FimExample(prompt=prompt, middle=middle, kind=kind, context=tuple(slot))
             prompt = self.format.prompt(prefix, suffix, language, slot)
-            return FimExample(prompt, middle, kind, tuple(prefix), tuple(suffix), language, tuple(slot))
+            return FimExample(prompt, middle, kind, tuple(prefix), tuple(suffix), language, context=tuple(slot))
         return None
 
 
@@ -184,7 +184,7 @@ def trim_parts(example: FimExample, length: int, fmt: BoundFormat) -> FimExample
     suffix = example.suffix[: len(example.suffix) - from_suffix]
     context = example.context[excess - from_prefix - from_suffix :]
     prompt = fmt.prompt(list(prefix), list(suffix), example.language, list(context))
-    return FimExample(prompt, example.middle, example.kind, prefix, suffix, example.language, context)
+    return FimExample(prompt, example.middle, example.kind, prefix, suffix, example.language, context=context)
 
 
 def equal_length_batches(
