@@ -126,6 +126,32 @@ def test_trimming_keeps_the_context_whole_while_the_prefix_or_suffix_can_give():
     assert [e.prompt for e in batch].count([2, 50, 8, 7, 70, 71, 72, 9]) == 2
 
 
+def test_under_a_prompt_format_the_block_fills_its_context_slot_and_survives_trimming(tokenizer_path, tmp_path):
+    from engine.prompt.tokenizer import InfillTokenizer
+    from infill_tools.chat_model import chat_tokenizer
+    from training.fim_examples import trim_parts
+    from training.train import bind_training_format
+
+    chat_tokenizer(tokenizer_path, tmp_path / "chat.json")
+    chat = InfillTokenizer.from_file(tmp_path / "chat.json")
+    fmt = bind_training_format(chat, "chat")
+    builder = _builder([(A, "python"), (B, "python")], [("shop==1", "a.py"), ("shop==1", "b.py")])
+    sampler = FimSampler(chat, FimRecipe(max_prefix_tokens=400, max_suffix_tokens=100), fmt)
+    rng = random.Random(1)
+    examples = [sampler.sample(A, "python", 32, rng, builder.hook(0, rng, chat.encode)) for _ in range(20)]
+    with_context = [e for e in examples if e.context]
+    assert len(with_context) > 10
+    for e in with_context:
+        assert e.prompt == fmt.prompt(list(e.prefix), list(e.suffix), "python", list(e.context))
+        assert "# file: b.py" in chat.decode(e.prompt)
+        cut = trim_parts(e, len(e.prompt) - len(e.prefix) - 1, fmt)  # all the prefix and one suffix token
+        if e.suffix:
+            assert cut.context == e.context and cut.prefix == () and cut.suffix == e.suffix[:-1]
+        else:  # nothing after the hole: the context's first token goes
+            assert cut.context == e.context[1:] and cut.prefix == ()
+        assert cut.prompt == fmt.prompt([], list(cut.suffix), "python", list(e.context))
+
+
 def test_the_context_fraction_sets_how_many_batches_rows_carry_context(tokenizer, tokenizer_path):
     from training.train import FimBatches
 
