@@ -149,7 +149,7 @@ def test_under_a_prompt_format_the_block_fills_its_context_slot_and_survives_tri
             assert cut.context == e.context and cut.prefix == () and cut.suffix == e.suffix[:-1]
         else:  # nothing after the hole: the context's first token goes
             assert cut.context == e.context[1:] and cut.prefix == ()
-        assert cut.prompt == fmt.prompt([], list(cut.suffix), "python", list(e.context))
+        assert cut.prompt == fmt.prompt([], list(cut.suffix), "python", list(cut.context))
 
 
 def test_the_context_fraction_sets_how_many_batches_rows_carry_context(tokenizer, tokenizer_path):
