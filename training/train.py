@@ -146,7 +146,6 @@ class FimBatches(torch.utils.data.IterableDataset):
             for batch in equal_length_batches(examples, self.batch_size, special, fmt):
                 yield collate(batch, canvas, pad, end)
 
-
     def _context_builder(self):
         """The repository-context builder over this stream's files; None when no example gets context."""
         if not self.places or self.recipe.context_fraction <= 0:
