@@ -297,3 +297,14 @@ def test_train_run_flag_is_validated_and_reaches_the_sampler(tmp_path, monkeypat
     assert log[0]["config"]["recipe"]["context_fraction"] == 1.0
     assert log[-1]["event"] == "done" and log[-1]["step"] == 3
 
+
+
+def test_the_context_probe_scores_the_same_holes_with_and_without_their_block(tiny_model_dir, capsys):
+    from infill_tools.context_probe import main
+
+    assert main([str(tiny_model_dir), "--holes", "4", "--prefix-tokens", "64", "--canvas", "16", "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)[str(tiny_model_dir)]
+    assert row["holes"] == 4 and row["pairs"] == 2  # one batch of 4 holes, two noise seeds
+    assert row["delta"] == pytest.approx(row["with_context"] - row["without"], abs=2e-4)
+    low, high = row["delta_95"]
+    assert low <= row["delta"] <= high
