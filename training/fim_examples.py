@@ -7,11 +7,16 @@ a fill ends.
 
 With a prompt format (``engine.prompt.formats``, for example ``chat``), the prompt is that format's, built by the
 same code the engine serves with, and the middle is padded with the format's first end token instead.
+
+A context hook (``training.context_examples``) gives a hole the repository context the language server would
+send with it; its tokens fill the prompt's context slot and come out of the prefix's token budget, as the
+engine counts them.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import torch
@@ -36,6 +41,7 @@ class FimExample:
     # An edit example's draft (``training.edit_examples``): the region before the edit, which the canvas starts
     # from; the middle is the region after it. None for a fill.
     draft: tuple[int, ...] | None = None
+    context: tuple[int, ...] = ()  # the context slot's tokens (code from other files), kept whole by trimming
 
 
 @dataclass(slots=True, kw_only=True)
@@ -44,12 +50,15 @@ class FimRecipe:
     max_suffix_tokens: int = 192
     canvas_lengths: tuple[int, ...] = (16, 32, 64)
     chars_per_token: float = 3.2
+    context_fraction: float = 0.5  # share of examples given repository context (training.context_examples)
 
     def __post_init__(self) -> None:
         if self.max_prefix_tokens < 1 or self.max_suffix_tokens < 0:
             raise ValueError("FimRecipe token budgets must be positive")
         if not self.canvas_lengths or min(self.canvas_lengths) < 2:
             raise ValueError("FimRecipe.canvas_lengths must hold lengths of at least 2")
+        if not 0.0 <= self.context_fraction <= 1.0:
+            raise ValueError(f"FimRecipe.context_fraction must lie in [0, 1], got {self.context_fraction}")
 
 
 def _line_bounds(text: str, rng: random.Random) -> tuple[int, int] | None:
@@ -113,8 +122,14 @@ class FimSampler:
         self._kinds = [k for k, _ in HOLE_KINDS]
         self._weights = [w for _, w in HOLE_KINDS]
 
-    def sample(self, text: str, language: str, canvas_length: int, rng: random.Random) -> FimExample | None:
-        """Return one example whose middle fits ``canvas_length - 1`` tokens, or None if none was found."""
+    def sample(
+        self, text: str, language: str, canvas_length: int, rng: random.Random,
+        context: Callable[[int, int], list[int]] | None = None,
+    ) -> FimExample | None:
+        """Return one example whose middle fits ``canvas_length - 1`` tokens, or None if none was found.
+
+        ``context`` maps the hole's character span to the context slot's tokens; they take at most half of
+        the prefix's token budget (the oldest dropped first, as the engine trims) and the prefix the rest."""
         recipe = self.recipe
         max_chars = int((canvas_length - 1) * recipe.chars_per_token)
         for _ in range(4):
@@ -128,42 +143,51 @@ class FimSampler:
                 continue
             prefix_text = text[max(0, start - int(recipe.max_prefix_tokens * recipe.chars_per_token * 1.5)) : start]
             suffix_text = text[end : end + int(recipe.max_suffix_tokens * recipe.chars_per_token * 1.5)]
-            prefix = self.tokenizer.encode(prefix_text)[-recipe.max_prefix_tokens :]
+            room = recipe.max_prefix_tokens // 2
+            slot = context(start, end)[-room:] if context and room else []
+            prefix = self.tokenizer.encode(prefix_text)[len(slot) - recipe.max_prefix_tokens :]
             suffix = self.tokenizer.encode(suffix_text)[: recipe.max_suffix_tokens]
-            if self.format is None:
-                prompt = build_prompt(self.tokenizer.special, prefix, suffix, language)
-                return FimExample(prompt=prompt, middle=middle, kind=kind)
-            prompt = self.format.prompt(prefix, suffix, language)
-            return FimExample(prompt, middle, kind, tuple(prefix), tuple(suffix), language)
+            if self.format is None:  # the fim layout's context slot sits just before the prefix
+                prompt = build_prompt(self.tokenizer.special, slot + prefix, suffix, language)
+                return FimExample(prompt=prompt, middle=middle, kind=kind, context=tuple(slot))
+            prompt = self.format.prompt(prefix, suffix, language, slot)
+            return FimExample(prompt, middle, kind, tuple(prefix), tuple(suffix), language, context=tuple(slot))
         return None
 
 
-def trim_prompt(prompt: list[int], length: int, fim_prefix: int) -> list[int]:
-    """Shorten a FIM prompt to ``length`` tokens: drop the oldest prefix tokens, then the suffix's end."""
+def trim_prompt(prompt: list[int], length: int, fim_prefix: int, context: int = 0) -> list[int]:
+    """Shorten a FIM prompt to ``length`` tokens: drop the oldest prefix tokens, then the suffix's end, then
+    the start of the ``context`` tokens that open the prefix part (kept whole while anything else can go)."""
     excess = len(prompt) - length
     if excess <= 0:
         return prompt
     split = prompt.index(fim_prefix)
-    prefix_len = len(prompt) - split - 2  # tokens between <fim_prefix> and <fim_middle>
-    from_prefix = min(excess, prefix_len)
-    prompt = prompt[: split + 1] + prompt[split + 1 + from_prefix :]
+    start = split + 1 + context  # the prefix's first token
+    from_prefix = min(excess, len(prompt) - start - 1)  # tokens between the context and <fim_middle>
+    prompt = prompt[:start] + prompt[start + from_prefix :]
     rest = excess - from_prefix
-    if rest:  # drop from the end of the suffix, which sits just before <fim_prefix>
-        prompt = prompt[: split - rest] + prompt[split:]
+    from_suffix = min(rest, split - 3) if context else rest  # the suffix sits after <bos> <lang> <fim_suffix>
+    if from_suffix:  # drop from the end of the suffix, which sits just before <fim_prefix>
+        prompt = prompt[: split - from_suffix] + prompt[split:]
+        split -= from_suffix
+    if rest - from_suffix:
+        prompt = prompt[: split + 1] + prompt[split + 1 + rest - from_suffix :]
     return prompt
 
 
 def trim_parts(example: FimExample, length: int, fmt: BoundFormat) -> FimExample:
     """Shorten a prompt built by ``fmt`` to ``length`` tokens: drop the oldest prefix tokens, then the end
-    of the suffix, and build the prompt anew from what is left."""
+    of the suffix, then the start of the context, and build the prompt anew from what is left."""
     excess = len(example.prompt) - length
     if excess <= 0:
         return example
     from_prefix = min(excess, len(example.prefix))
     prefix = example.prefix[from_prefix:]
-    suffix = example.suffix[: max(0, len(example.suffix) - (excess - from_prefix))]
-    prompt = fmt.prompt(list(prefix), list(suffix), example.language)
-    return replace(example, prompt=prompt, prefix=prefix, suffix=suffix)
+    from_suffix = min(excess - from_prefix, len(example.suffix))
+    suffix = example.suffix[: len(example.suffix) - from_suffix]
+    context = example.context[excess - from_prefix - from_suffix :]
+    prompt = fmt.prompt(list(prefix), list(suffix), example.language, list(context))
+    return replace(example, prompt=prompt, prefix=prefix, suffix=suffix, context=context)
 
 
 def equal_length_batches(
@@ -178,7 +202,8 @@ def equal_length_batches(
         group = ordered[start : start + batch_size]
         length = len(group[0].prompt)
         if fmt is None:
-            batch = [replace(e, prompt=trim_prompt(e.prompt, length, special.fim_prefix)) for e in group]
+            batch = [replace(e, prompt=trim_prompt(e.prompt, length, special.fim_prefix, len(e.context)))
+                     for e in group]
         else:
             batch = [trim_parts(e, length, fmt) for e in group]
         if len({len(e.prompt) for e in batch}) == 1:  # a template whose pieces cannot shrink: skip the group

@@ -29,7 +29,9 @@ all|session)
   # 1. the training step at batch 128 (lean, the default path): tokens/s, memory, the op table (~1 min);
   # 2. the diffusion run, continued from the shipped model's weights (a fresh optimizer, warm-up 50),
   #    for TRAIN_S seconds (default 300), its steps planned from the measured step time, a quarter of its
-  #    rows edit examples (--edit-fraction 0.25: canvases seeded with a region before an edit, TRAINING.md);
+  #    rows edit examples (--edit-fraction 0.25: canvases seeded with a region before an edit, TRAINING.md)
+  #    and half its fill examples carrying repository context from the other files of their package
+  #    (--context-fraction 0.5, TRAINING.md);
   # 3. the full DiffusionGemma-26B-A4B shape with random weights: fill latency and tokens/s (~2 min).
   # $out gets 8 files at most (what comes back): profile.txt, session.log (every step's own log),
   # train-diffusion.log, diffusion-model.tar.part-00..03 (the model, ~50 MB), gpu-bench.json.
@@ -48,7 +50,7 @@ all|session)
   python3 -m training.train --objective diffusion --out runs/gpu-diffusion --corpus corpus \
     --tokenizer engine/models/infill-small/tokenizer.json --init-from engine/models/infill-small --batch-size "$batch" \
     --workers 6 --lr 1.2e-3 --warmup 50 --eval-every 250 --save-every 2000 --log-every 50 --seed 4 \
-    --edit-fraction 0.25 \
+    --edit-fraction 0.25 --context-fraction 0.5 \
     --time-limit "$limit" --steps 1000000 --plan-from-time --plan-safety 0.9 \
     --plan-file runs/gpu-diffusion/plan.json > "$out/train-diffusion.log" 2>&1 || echo "diffusion run failed"
   tail -n 3 "$out/train-diffusion.log" | cut -c1-400 || true

@@ -8,6 +8,9 @@ self-describing model directory (fp16 safetensors shards, tokenizer, recipe, cor
 ``--format`` trains on another prompt format of ``engine/prompt/formats.toml`` (the engine's own prompt code builds
 the examples), and ``--init-from`` starts from a model directory's weights instead of random ones: together
 they adapt a trained model to a format, for example the embedded model to DiffusionGemma-it's chat turns.
+
+``--context-fraction`` is the share of examples whose prompt carries repository context built from the other
+files of the same package, as the language server builds it (``training.context_examples``).
 """
 
 from __future__ import annotations
@@ -83,16 +86,23 @@ class TrainConfig:
 
 def load_corpus_texts(corpus_dir: Path, max_files: int = 0) -> list[tuple[str, str]]:
     """Return (text, language) pairs of a corpus built by ``infill train corpus``."""
+    return load_corpus_files(corpus_dir, max_files)[0]
+
+
+def load_corpus_files(corpus_dir: Path, max_files: int = 0) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """Return the (text, language) pairs of a corpus and, in the same order, each file's (package key, path)."""
+    from training.context_examples import package_key
     from training.shards import iter_records
 
-    out = []
+    texts, places = [], []
     for record in iter_records(corpus_dir):
-        out.append((record["text"], record.get("language", "text")))
-        if max_files and len(out) >= max_files:
+        texts.append((record["text"], record.get("language", "text")))
+        places.append((package_key(record), record.get("path", "")))
+        if max_files and len(texts) >= max_files:
             break
-    if not out:
+    if not texts:
         raise ValueError(f"corpus at {corpus_dir} holds no files")
-    return out
+    return texts, places
 
 
 class FimBatches(torch.utils.data.IterableDataset):
@@ -105,18 +115,22 @@ class FimBatches(torch.utils.data.IterableDataset):
     def __init__(
         self, texts, tokenizer_path: str, recipe: FimRecipe, batch_size: int, seed: int, buckets: int = 4,
         prompt_format: str = "fim", edit_fraction: float = 0.0, edit_cases=(), edit_data_share: float = 0.25,
+        places: list[tuple[str, str]] | None = None, sampled: int = 0,
     ) -> None:
         self.texts = texts
         self.edit_fraction = edit_fraction
         self.edit_cases = list(edit_cases)
         self.edit_data_share = edit_data_share if self.edit_cases else 0.0
+        self.places = places  # each text's (package key, path): context examples need them
+        # Holes are cut from the first ``sampled`` texts only (0: all); the others are repository context only.
+        sampled = sampled or len(texts)
         self.prompt_format = prompt_format
         self.buckets = buckets
         self.tokenizer_path = tokenizer_path
         self.recipe = recipe
         self.batch_size = batch_size
         self.seed = seed
-        weights = [min(len(t), 16000) for t, _ in texts]
+        weights = [min(len(t), 16000) for t, _ in texts[:sampled]]
         total = float(sum(weights))
         acc, self.cumulative = 0.0, []
         for w in weights:
@@ -133,6 +147,7 @@ class FimBatches(torch.utils.data.IterableDataset):
         fmt = bind_training_format(tokenizer, self.prompt_format)
         sampler = FimSampler(tokenizer, self.recipe, fmt)
         edits = EditSampler(tokenizer, self.recipe, fmt)
+        builder = self._context_builder()
         if fmt is None:
             special, pad, end = tokenizer.special, tokenizer.special.pad, tokenizer.special.eom
         else:
@@ -146,21 +161,36 @@ class FimBatches(torch.utils.data.IterableDataset):
                         case, language = rng.choice(self.edit_cases)
                         example = edits.example(case, language, canvas)
                     else:
-                        text, language = self._draw(rng, bisect)
+                        _, (text, language) = self._draw(rng, bisect)
                         example = edits.sample(text, language, canvas, rng)
                 else:
-                    text, language = self._draw(rng, bisect)
-                    example = sampler.sample(text, language, canvas, rng)
+                    index, (text, language) = self._draw(rng, bisect)
+                    hook = None
+                    if builder is not None and rng.random() < self.recipe.context_fraction:
+                        hook = builder.hook(index, rng, tokenizer.encode)
+                    example = sampler.sample(text, language, canvas, rng, hook)
                 if example is not None:
                     examples.append(example)
             # Batches of equal prompt length need no padding mask, so attention takes its fast kernels.
             for batch in equal_length_batches(examples, self.batch_size, special, fmt):
                 yield collate(batch, canvas, pad, end)
 
+    def _context_builder(self):
+        """The repository-context builder over this stream's files; None when no example gets context."""
+        if not self.places or self.recipe.context_fraction <= 0:
+            return None
+        from training.context_examples import ContextBuilder, serving_budgets
 
-    def _draw(self, rng: random.Random, bisect) -> tuple[str, str]:
-        index = min(bisect.bisect_left(self.cumulative, rng.random()), len(self.texts) - 1)
-        return self.texts[index]
+        recipe = self.recipe
+        budget, prefix_chars, suffix_chars = serving_budgets(recipe.max_prefix_tokens, recipe.max_suffix_tokens,
+                                                             recipe.chars_per_token)  # fmt: skip
+        return ContextBuilder(self.texts, self.places, budget=budget, prefix_chars=prefix_chars,
+                              suffix_chars=suffix_chars)  # fmt: skip
+
+    def _draw(self, rng: random.Random, bisect) -> tuple[int, tuple[str, str]]:
+        """A text to cut a hole from (weighted by length, among the first ``sampled``), and its index."""
+        index = min(bisect.bisect_left(self.cumulative, rng.random()), len(self.cumulative) - 1)
+        return index, self.texts[index]
 
 
 def split_corpus(texts: list[tuple[str, str]], seed: int) -> tuple[list, list]:
@@ -367,9 +397,16 @@ def train(cfg: TrainConfig, corpus: Path, tokenizer_path: Path, out: Path, devic
 
     if cfg.steps_from:
         cfg.steps = _wait_for_plan(Path(cfg.steps_from))
-    eval_texts, train_texts = split_corpus(load_corpus_texts(corpus), cfg.seed)
-    eval_stream = iter(FimBatches(eval_texts, str(tokenizer_path), cfg.recipe, cfg.batch_size, seed=999,
-                                  prompt_format=cfg.prompt_format))
+    texts, places = load_corpus_files(corpus)
+    order = list(range(len(texts)))
+    random.Random(cfg.seed).shuffle(order)
+    texts, places = [texts[i] for i in order], [places[i] for i in order]
+    held_out = max(1, len(texts) // 100)
+    # A held-out file is never context for a training example (the encoder's loss reads the prompt); held-out
+    # holes take context from every file, so they carry it as often as training holes do.
+    eval_texts, train_texts = texts[:held_out], texts[held_out:]
+    eval_stream = iter(FimBatches(texts, str(tokenizer_path), cfg.recipe, cfg.batch_size, seed=999,
+                                  prompt_format=cfg.prompt_format, places=places, sampled=held_out))
     eval_batches = [next(eval_stream) for _ in range(cfg.eval_batches)]
     edit_eval_batches = []
     if cfg.edit_fraction:  # the held-out files' synthetic edits, scored apart from the fills
@@ -379,7 +416,7 @@ def train(cfg: TrainConfig, corpus: Path, tokenizer_path: Path, out: Path, devic
     edit_cases = load_edit_cases(Path(cfg.edit_data)) if cfg.edit_data else []
     stream = FimBatches(train_texts, str(tokenizer_path), cfg.recipe, cfg.batch_size, seed=cfg.seed + step,
                         prompt_format=cfg.prompt_format, edit_fraction=cfg.edit_fraction, edit_cases=edit_cases,
-                        edit_data_share=cfg.edit_data_share)
+                        edit_data_share=cfg.edit_data_share, places=places[held_out:])
     loader = torch.utils.data.DataLoader(
         stream,
         batch_size=None,
@@ -460,6 +497,16 @@ def train(cfg: TrainConfig, corpus: Path, tokenizer_path: Path, out: Path, devic
     return summary
 
 
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must lie in [0, 1], got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="infill train run", description=__doc__)
     parser.add_argument("--corpus", type=Path, default=Path("corpus"))
@@ -484,6 +531,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-prefix-tokens", type=int, default=640)
     parser.add_argument("--max-suffix-tokens", type=int, default=192)
     parser.add_argument("--canvas-lengths", default="16,32,64")
+    parser.add_argument("--context-fraction", type=_fraction, default=FimRecipe().context_fraction, metavar="X",
+                        help="share of examples whose prompt carries repository context from the other files of "
+                             "their package, built as the language server builds it (0 to 1; default %(default)s)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--format", default="fim", help="prompt format to train on (engine/prompt/formats.toml; fim: "
                         "the embedded model's layout)")
@@ -540,6 +590,7 @@ def _config_from(args: argparse.Namespace) -> TrainConfig:
             max_prefix_tokens=args.max_prefix_tokens,
             max_suffix_tokens=args.max_suffix_tokens,
             canvas_lengths=tuple(int(x) for x in args.canvas_lengths.split(",")),
+            context_fraction=args.context_fraction,
         ),
     )
 

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from infill_lsp.config import Settings
 from infill_lsp.crossfile import (
@@ -29,10 +30,16 @@ from infill_lsp.retrieval.similar import line_words, query_words, similar_window
 from infill_lsp.retrieval.snippets import Snippet, by_priority
 from infill_lsp.syntax import enclosing_function
 from infill_lsp.workspace.definitions import Definition, import_sources
-from infill_lsp.workspace.index import WorkspaceIndex
 
 RECENT_DOCUMENTS = 2  # other documents whose latest edit is shown
 SIMILAR_DOCUMENTS = 20  # open documents searched for similar windows, most recently edited first
+
+
+class DefinitionLookup(Protocol):
+    """What the definitions source asks of an index: the definitions named ``name`` in files of a language
+    family, in path order (``WorkspaceIndex``; the training corpus's table of a package's files)."""
+
+    def lookup(self, name: str, family: str | None = None) -> list[Definition]: ...
 
 
 @functools.lru_cache(maxsize=4096)
@@ -83,7 +90,7 @@ def gather(
     others: list[Document],
     settings: Settings,
     *,
-    index: WorkspaceIndex | None = None,
+    index: DefinitionLookup | None = None,
     display: Callable[[str], str] = lambda path: Path(path).name,
     cache: SourceCache | None = None,
     extra: list[Snippet] | None = None,
@@ -121,7 +128,7 @@ def _definitions(
     names: set[str],
     modules: set[str],
     kin: list[Document],
-    index: WorkspaceIndex | None,
+    index: DefinitionLookup | None,
     display: Callable[[str], str],
     cache: SourceCache,
     deadline: float,
@@ -222,7 +229,7 @@ def context_block(
     budget: int,
     prefix_chars: int,
     suffix_chars: int,
-    index: WorkspaceIndex | None = None,
+    index: DefinitionLookup | None = None,
     display: Callable[[str], str] = lambda path: Path(path).name,
     cache: SourceCache | None = None,
     extra: list[Snippet] | None = None,
