@@ -164,7 +164,7 @@ class Settings:
     next_edit: bool = True
     next_edit_debounce_ms: int = 500  # the editors ask this long after the last change
     next_edit_lines_before: int = 5  # the region a suggestion may touch, in lines around the cursor's line
-    next_edit_lines_after: int = 10
+    next_edit_lines_after: int = 30
     next_edit_gate: float = 0.9  # the least confidence of the model's answer for a suggestion to be shown
     # How several candidates are ordered: "likelihood" (the encoder's causal likelihood of each fill; on the
     # single-line split it picked 1.84% right against 1.74% by the denoiser's "confidence", BENCHMARKS.md).

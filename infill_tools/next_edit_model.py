@@ -10,25 +10,22 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.protocol import InfillRequest, InfillResult, RequestIds
+from infill_lsp.next_edit.diffs import shared_ends
 from infill_lsp.next_edit.minimal import Edit as TextEdit
 from infill_lsp.next_edit.predict import Answer, NextEditPlan, Probe, judge, probes
 from infill_tools.next_edit_data import Case, Edit
 
 
 def case_hunks(case: Case) -> list[tuple[int, int, str]]:
-    """The case's history as hunks of its current text, ``(start, end, old)``, each narrowed to what changed."""
+    """The case's history as hunks of its current text, ``(start, end, old)``, each narrowed to the words that
+    changed."""
     hunks = []
     for past in case.history:
         start = _line_start(case.text, past.start_line)
         old, new = past.old, past.new
         if case.text[start : start + len(new)] != new:
             continue  # a later edit of the history moved or rewrote it
-        head = 0
-        while head < min(len(old), len(new)) and old[head] == new[head]:
-            head += 1
-        tail = 0
-        while tail < min(len(old), len(new)) - head and old[len(old) - 1 - tail] == new[len(new) - 1 - tail]:
-            tail += 1
+        head, tail = shared_ends(old, new)
         hunks.append((start + head, start + len(new) - tail, old[head : len(old) - tail]))
     return hunks
 

@@ -116,3 +116,12 @@ def test_the_edit_prompt_reads_the_region_inside_or_after_the_file():
     with pytest.raises(EditPromptError, match="stray"):
         parse_edit_prompt("<|current_file_content|>\na<|cursor|>b\n<|code_to_edit|>x<|/code_to_edit|>"
                           "\n<|/current_file_content|>")
+
+
+def test_hunks_from_diffs_keep_whole_words():
+    from infill_lsp.next_edit.diffs import located_hunk, shared_ends
+
+    assert shared_ends("def f(cnt):", "def f(count):") == (6, 2)  # "cnt" -> "count", not "n" -> "oun"
+    assert shared_ends("foo(a)", "foo(a, ctx)") == (5, 1)
+    text = "def f(count):\n    return cnt\n"
+    assert located_hunk(text, "def f(cnt):", "def f(count):") == (6, 11, "cnt")

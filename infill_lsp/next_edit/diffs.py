@@ -33,15 +33,32 @@ def diff_hunks(diff: str) -> list[tuple[str, str]]:
     return [("\n".join(old), "\n".join(new)) for old, new in hunks if old != new]
 
 
-def located_hunk(text: str, old: str, new: str, near: int = 0) -> tuple[int, int, str] | None:
-    """Where the new side of a hunk stands in ``text`` (the occurrence nearest ``near``), narrowed to the
-    characters that changed: ``(start, end, old)``; None when the new side is not in the text."""
+def _word(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
+def shared_ends(old: str, new: str) -> tuple[int, int]:
+    """How many characters ``old`` and ``new`` share at their start and at their end, cut back to word
+    boundaries (so a hunk that renamed ``cnt`` to ``count`` keeps the whole words, not ``n`` and ``oun``)."""
     head = 0
     while head < min(len(old), len(new)) and old[head] == new[head]:
         head += 1
+    while 0 < head and _word(old[head - 1]) and (head < len(old) and _word(old[head]) or
+                                                  head < len(new) and _word(new[head])):
+        head -= 1
     tail = 0
     while tail < min(len(old), len(new)) - head and old[len(old) - 1 - tail] == new[len(new) - 1 - tail]:
         tail += 1
+    while 0 < tail and _word(old[len(old) - tail]) and (tail < len(old) - head and _word(old[len(old) - 1 - tail])
+                                                         or tail < len(new) - head and _word(new[len(new) - 1 - tail])):
+        tail -= 1
+    return head, tail
+
+
+def located_hunk(text: str, old: str, new: str, near: int = 0) -> tuple[int, int, str] | None:
+    """Where the new side of a hunk stands in ``text`` (the occurrence nearest ``near``), narrowed to the
+    words that changed: ``(start, end, old)``; None when the new side is not in the text."""
+    head, tail = shared_ends(old, new)
     if not new:
         return None
     places = [m.start() for m in re.finditer(re.escape(new), text)]

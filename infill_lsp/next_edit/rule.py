@@ -40,45 +40,75 @@ def _leading_space(parts: list[str]) -> int:
     return len(parts[0]) if parts and parts[0].isspace() else 0
 
 
+ANCHOR_TOKENS = 3  # an insertion repeats after the same few tokens that stood before it
+
+
+def token_changes(old: str, new: str) -> list[tuple[str, str, str]]:
+    """The changed token runs of ``old`` -> ``new``: (removed, inserted, the few tokens of ``old`` before it)."""
+    a, b = tokens(old), tokens(new)
+    return [("".join(a[i1:i2]), "".join(b[j1:j2]), "".join(a[max(0, i1 - ANCHOR_TOKENS) : i1]))
+            for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+            if tag != "equal"]
+
+
 def repeated_edits(text: str, cursor: int, hunks: list[tuple[int, int, str]], window: tuple[int, int]) -> list[Edit]:
     """Edits that repeat the newest of ``hunks`` (each ``(start, end, old)``: the current text's
     ``[start, end)`` held ``old`` before) within ``window`` (character offsets) of ``text``, the nearest after
-    ``cursor`` first, then those before it."""
+    ``cursor`` first, then those before it.
+
+    The newest hunk must make one change (or the same change several times) on one line: a word (or text
+    holding one) replaced or deleted repeats at the other whole-word occurrences of what it replaced; text
+    inserted repeats after the next occurrence of the few tokens it followed, or, where it followed a word of
+    its own (an argument), after any word at the same place on lines that start like the edited one."""
     if not hunks:
         return []
     start, end, old = hunks[-1]
-    change = change_of(old, text[start:end])
-    if change is None:
+    changes = token_changes(old, text[start:end])
+    if not changes or len({(removed, inserted) for removed, inserted, _ in changes}) != 1:
         return []
-    left, removed, inserted, right = change
-    if removed and inserted and _WORD.fullmatch(removed) and _WORD.fullmatch(inserted):
+    removed, inserted, anchor = changes[0]
+    if "\n" in removed + inserted:
+        return []
+    if removed and _WORD.search(removed):
         pattern = re.compile(rf"(?<!\w){re.escape(removed)}(?!\w)")
         found = [(m.start(), m.end(), inserted) for m in pattern.finditer(text, *window)]
-    elif left or right:
-        pattern = re.compile(re.escape(left + removed + right))
-        found = [(m.start() + len(left), m.end() - len(right), inserted) for m in pattern.finditer(text, *window)]
-        if len(found) <= 1 and _WORD.fullmatch(left.strip()):
-            # The left neighbour was a word of its own (an argument, a name): any word there will do, on lines
-            # that start like the edited one (the same call, the same kind of statement).
-            head = _WORD.search(_line_of(text, start))
-            pattern = re.compile(rf"(?<=\w){re.escape(left[len(left.rstrip()):] + removed + right)}")
-            found = [(m.start() + len(left) - len(left.rstrip()), m.end() - len(right), inserted)
-                     for m in pattern.finditer(text, *window)
-                     if head and re.search(rf"(?<!\w){re.escape(head.group())}(?!\w)", _line_of(text, m.start()))]
+    elif not removed and inserted and _WORD.search(anchor):
+        pattern = re.compile(rf"(?<!\w){re.escape(anchor)}")
+        found = [(m.end(), m.end(), inserted) for m in pattern.finditer(text, *window)]
+        if len(found) <= 1:
+            found += _after_any_word(text, start, old, text[start:end], window)
     else:
         return []
     taken = [(s, e) for s, e, _ in hunks]
     edits = [Edit(s, e, new) for s, e, new in found
-             if not any(s < he and e > hs or s == e == hs for hs, he in taken) and text[s:e] != new]
-    edits = [e for e in edits if not _already(text, e, left, inserted, right)]
-    return sorted(edits, key=lambda e: (e.start < cursor, abs(e.start - cursor)))
+             if not any(s < he and e > hs or s == e == hs or hs <= s <= he for hs, he in taken)
+             and text[s:e] != new and not _already(text, Edit(s, e, new), inserted)]
+    return sorted(dict.fromkeys(edits), key=lambda e: (e.start < cursor, abs(e.start - cursor)))
 
 
-def _already(text: str, edit: Edit, left: str, inserted: str, right: str) -> bool:
+def _after_any_word(text: str, start: int, old: str, new: str, window: tuple[int, int]) -> list[tuple[int, int, str]]:
+    """Where an insertion that followed a word of its own (an argument) goes on lines that start like the
+    edited one: after any word, before the same right neighbour."""
+    change = change_of(old, new)
+    if change is None:
+        return []
+    left, removed, inserted, right = change
+    if removed or not inserted or not _WORD.fullmatch(left.strip()) or not right:
+        return []
+    head = _WORD.search(_line_of(text, start))
+    if head is None:
+        return []
+    pattern = re.compile(rf"(?<=\w){re.escape(left[len(left.rstrip()):] + right)}")
+    starts_alike = re.compile(rf"(?<!\w){re.escape(head.group())}(?!\w)")
+    return [(m.start() + len(left) - len(left.rstrip()), m.start() + len(left) - len(left.rstrip()), inserted)
+            for m in pattern.finditer(text, *window) if starts_alike.search(_line_of(text, m.start()))]
+
+
+def _already(text: str, edit: Edit, inserted: str) -> bool:
     """Whether an insertion is already there (just before or just after the place)."""
     if edit.start != edit.end or not inserted:
         return False
-    return text.startswith(inserted + right, edit.start) or text.endswith(inserted, 0, edit.start)
+    return text.startswith(inserted, edit.start) or text.endswith(inserted, 0, edit.start)
 
 
 def _line_of(text: str, offset: int) -> str:
