@@ -14,7 +14,6 @@ an undo) is dropped. Hunks age out after ``max_age_s`` and beyond ``max_hunks``.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -139,6 +138,7 @@ def whole_text_edits(before: str, after: str) -> list[tuple[int, int, str]]:
     The common head and tail are trimmed; a changed span of a few hundred lines is split further by a
     line diff, so two edits far apart in one whole-document change become two edits.
     """
+    import difflib  # here, not at the top: the server starts faster
     limit = min(len(before), len(after))
     head = _shared_length(lambda n: before[:n] == after[:n], limit)
     tail = _shared_length(lambda n: before[len(before) - n :] == after[len(after) - n :], limit - head)
@@ -188,6 +188,7 @@ def render_hunk(
 ) -> str:
     """``hunk`` as a unified diff (``@@ -a,b +c,d @@`` in lines of the current text), ``context`` lines
     around it; at most ``max_lines`` body lines. Line ends (``\\n``, ``\\r\\n``) are not part of the lines."""
+    import difflib  # here, not at the top: the server starts faster
     start, end = max(0, min(hunk.start, len(text))), max(0, min(hunk.end, len(text)))
     first_line = text.count("\n", 0, start)
     window_start = text.rfind("\n", 0, start) + 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 
@@ -29,6 +28,7 @@ def tokens(text: str) -> list[str]:
 def minimal_edits(old: str, new: str, offset: int = 0) -> list[Edit]:
     """The edits that turn ``old`` into ``new``, word by word, at ``offset`` (where ``old`` starts in its
     text); edits that touch are merged. None when the two are equal."""
+    import difflib  # here, not at the top: the server starts faster
     if old == new:
         return []
     a, b = tokens(old), tokens(new)

@@ -8,7 +8,6 @@ after the cursor come first.
 
 from __future__ import annotations
 
-import difflib
 import re
 
 from infill_lsp.next_edit.minimal import Edit, tokens
@@ -19,6 +18,7 @@ _WORD = re.compile(r"\w+")
 def change_of(old: str, new: str) -> tuple[str, str, str, str] | None:
     """The single change from ``old`` to ``new`` as (left neighbour, removed, inserted, right neighbour);
     None when there are several changes, or none."""
+    import difflib  # here, not at the top: the server starts faster
     a, b = tokens(old), tokens(new)
     changes = [op for op in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes() if op[0] != "equal"]
     if len(changes) != 1:
@@ -45,6 +45,7 @@ ANCHOR_TOKENS = 3  # an insertion repeats after the same few tokens that stood b
 
 def token_changes(old: str, new: str) -> list[tuple[str, str, str]]:
     """The changed token runs of ``old`` -> ``new``: (removed, inserted, the few tokens of ``old`` before it)."""
+    import difflib  # here, not at the top: the server starts faster
     a, b = tokens(old), tokens(new)
     return [("".join(a[i1:i2]), "".join(b[j1:j2]), "".join(a[max(0, i1 - ANCHOR_TOKENS) : i1]))
             for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
