@@ -64,7 +64,11 @@ def repeated_edits(text: str, cursor: int, hunks: list[tuple[int, int, str]], wi
     if not hunks:
         return []
     start, end, old = hunks[-1]
-    changes = token_changes(old, text[start:end])
+    # The change read on whole lines, so an insertion knows the tokens it followed.
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    line_end = len(text) if line_end < 0 else line_end
+    changes = token_changes(text[line_start:start] + old + text[end:line_end], text[line_start:line_end])
     if not changes or len({(removed, inserted) for removed, inserted, _ in changes}) != 1:
         return []
     removed, inserted, anchor = changes[0]
