@@ -71,6 +71,17 @@ export const SERVER_SETTINGS: [string, Check][] = [
   ["prefixChars", isInteger],
   ["suffixChars", isInteger],
   ["crossFileChars", isInteger],
+  ["contextDefinitions", isBoolean],
+  ["contextDefinitionsMs", isInteger],
+  ["contextSimilar", isBoolean],
+  ["contextSimilarMs", isInteger],
+  ["contextRecent", isBoolean],
+  ["contextRecentMs", isInteger],
+  ["indexWorkspace", isBoolean],
+  ["indexMaxFiles", isInteger],
+  ["indexMaxFileBytes", isInteger],
+  ["indexMaxBytes", isInteger],
+  ["indexExclude", Array.isArray],
   ["languages", Array.isArray],
   ["completionFallback", isBoolean],
   ["speculative", isBoolean],
@@ -87,10 +98,11 @@ export const SERVER_SETTINGS: [string, Check][] = [
 ];
 
 /**
- * Where the remote engine is and how to authenticate to it: read from the user's settings only (package.json
- * gives them the "machine" scope), so a folder's settings cannot send its code and the user's API key elsewhere.
+ * Where the remote engine is and how to authenticate to it, and which files are never read into context: read
+ * from the user's settings only (package.json gives them the "machine" scope), so a folder's settings cannot
+ * send its code, its secrets or the user's API key elsewhere.
  */
-export const USER_ONLY_SETTINGS = ["engine.url", "engine.apiKeyEnv", "engine.apiKeyFile", "engine.caFile"];
+export const USER_ONLY_SETTINGS = ["engine.url", "engine.apiKeyEnv", "engine.apiKeyFile", "engine.caFile", "indexExclude"];
 
 /** VS Code language ids whose server-side language has another name (grammars/languages.toml). */
 const SERVER_LANGUAGE: Record<string, string> = {
