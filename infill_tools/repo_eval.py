@@ -64,6 +64,11 @@ class RepositoryContext:
         self.budget = budget or self.settings.cross_file_chars
         self.registry = LanguageRegistry()
         self._indexes: dict[Path, Any] = {}
+        # Open documents persist between cases, as in an editor, so what the sources derive from them is kept.
+        self._open: dict[Path, tuple[tuple[int, int], Any]] = {}
+        from infill_lsp.retrieval.gather import SourceCache
+
+        self.cache = SourceCache()
 
     def _index(self, root: Path):
         from infill_lsp.workspace import WorkspaceIndex
@@ -74,6 +79,7 @@ class RepositoryContext:
         return self._indexes[root]
 
     def _document(self, file: Path, uri: str):
+        """The open document of ``file``, read again only when the file changed."""
         from grammars import entry_for_path
         from infill_lsp.documents import Document
 
@@ -81,7 +87,13 @@ class RepositoryContext:
         support = self.registry.get(entry.name) if entry is not None else None
         if support is None:
             return None
-        return Document(uri, file.read_text(encoding="utf-8", errors="replace"), language=support)
+        stat = file.stat()
+        key = (stat.st_mtime_ns, stat.st_size)
+        known = self._open.get(file)
+        if known is None or known[0] != key:
+            known = self._open[file] = (key, Document(uri, file.read_text(encoding="utf-8", errors="replace"),
+                                                      language=support))
+        return known[1]
 
     def __call__(self, workspace_dir: Path, path: str, prefix: str, suffix: str) -> str:
         from grammars import entry_for_path
@@ -106,7 +118,8 @@ class RepositoryContext:
                     others.append(d)
         packed, _ = context_block(target, len(prefix), others, self.settings, budget=self.budget,
                                   prefix_chars=self.settings.prefix_chars, suffix_chars=self.settings.suffix_chars,
-                                  index=index, display=lambda p: Path(p).resolve().relative_to(root).as_posix())
+                                  index=index, display=lambda p: Path(p).resolve().relative_to(root).as_posix(),
+                                  cache=self.cache)
         return packed.block
 
 

@@ -106,10 +106,22 @@ def imports_in(language: LanguageSupport, tree: tree_sitter.Tree) -> tuple[set[s
         return set(), set()
     found = captures(language.imports, tree.root_node)
     names = {node_text(n) for n in found.get("name", [])}
-    modules = set()
-    for node in found.get("module", []):  # "./models.js", "github.com/x/pkg", "models" -> the last stem
-        modules.add(node_text(node).strip("\"'`").rstrip("/").rsplit("/", 1)[-1].split(".")[0])
+    modules = {module_stem(node_text(node)) for node in found.get("module", [])}
     return names, modules - {""}
+
+
+SOURCE_SUFFIXES = frozenset(("js", "mjs", "cjs", "jsx", "ts", "mts", "cts", "tsx", "py", "rs", "go", "rb", "php",
+                             "lua", "ex", "exs", "hs", "ml", "jl", "zig", "sol", "scala", "kt", "swift", "h", "hpp"))
+
+
+def module_stem(text: str) -> str:
+    """The module an import names, as its file's stem: "./models.js", "github.com/x/pkg", "shop.models" and the
+    relative ".models" -> "models" / "pkg"."""
+    last = text.strip("\"'`<>").rstrip("/").rsplit("/", 1)[-1]
+    parts = [part for part in last.split(".") if part]
+    if len(parts) > 1 and parts[-1].lower() in SOURCE_SUFFIXES:
+        return parts[-2]
+    return parts[-1] if parts else ""
 
 
 def import_sources(language: LanguageSupport, tree: tree_sitter.Tree) -> dict[str, frozenset[str]]:
