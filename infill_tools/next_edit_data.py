@@ -284,3 +284,14 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def line_start(text: str, line: int) -> int:
+    """The offset where 0-based ``line`` starts (the text's end past the last line)."""
+    at = 0
+    for _ in range(line):
+        found = text.find("\n", at)
+        if found < 0:
+            return len(text)
+        at = found + 1
+    return at

@@ -40,7 +40,7 @@ from functools import cache
 from pathlib import Path
 
 from infill_tools.eval_stats import latency, rate, shown_rate
-from infill_tools.next_edit_data import DEFAULT_DATA, NEAR_LINES, Case, Edit, load_cases
+from infill_tools.next_edit_data import DEFAULT_DATA, NEAR_LINES, Case, Edit, line_start, load_cases
 
 Predictor = Callable[[Case], list[Edit]]
 REGION_LINES = 30
@@ -135,17 +135,6 @@ def apply_edits(text: str, edits: list[Edit]) -> str:
 
 def line_of(text: str, offset: int) -> int:
     return text.count("\n", 0, offset)
-
-
-def line_start(text: str, line: int) -> int:
-    """The offset where 0-based ``line`` starts (the text's end past the last line)."""
-    at = 0
-    for _ in range(line):
-        found = text.find("\n", at)
-        if found < 0:
-            return len(text)
-        at = found + 1
-    return at
 
 
 def region(case: Case) -> tuple[int, int]:

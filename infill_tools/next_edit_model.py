@@ -13,7 +13,7 @@ from engine.protocol import InfillRequest, InfillResult, RequestIds
 from infill_lsp.next_edit.diffs import shared_ends
 from infill_lsp.next_edit.minimal import Edit as TextEdit
 from infill_lsp.next_edit.predict import Answer, NextEditPlan, Probe, judge, probes
-from infill_tools.next_edit_data import Case, Edit
+from infill_tools.next_edit_data import Case, Edit, line_start
 
 
 def case_hunks(case: Case) -> list[tuple[int, int, str]]:
@@ -21,23 +21,13 @@ def case_hunks(case: Case) -> list[tuple[int, int, str]]:
     changed."""
     hunks = []
     for past in case.history:
-        start = _line_start(case.text, past.start_line)
+        start = line_start(case.text, past.start_line)
         old, new = past.old, past.new
         if case.text[start : start + len(new)] != new:
             continue  # a later edit of the history moved or rewrote it
         head, tail = shared_ends(old, new)
         hunks.append((start + head, start + len(new) - tail, old[head : len(old) - tail]))
     return hunks
-
-
-def _line_start(text: str, line: int) -> int:
-    offset = 0
-    for _ in range(line):
-        newline = text.find("\n", offset)
-        if newline < 0:
-            return len(text)
-        offset = newline + 1
-    return offset
 
 
 class ModelPredictor:

@@ -21,6 +21,7 @@ from infill_lsp.next_edit.predict import NextEditPlan, keeps_parsing
 from infill_lsp.next_edit.run import suggest
 from infill_lsp.next_edit.shown import suggestion_key
 from infill_lsp.positions import PositionError
+from infill_lsp.warming import cursor_from_params
 
 if TYPE_CHECKING:
     from infill_lsp.language_server import InfillServer
@@ -34,28 +35,14 @@ DISMISS_COMMAND = "infill.nextEdit.dismiss"
 NONE: dict[str, list[Any]] = {"edits": []}
 
 
-def _where(value: Any) -> tuple[str, int | None, int, int] | None:
-    """(uri, version, line, character) of copilotInlineEdit's params; None when malformed."""
-    if not isinstance(value, dict):
-        return None
-    document, position = value.get("textDocument"), value.get("position")
-    if not isinstance(document, dict) or not isinstance(position, dict):
-        return None
-    uri, version = document.get("uri"), document.get("version")
-    line, character = position.get("line"), position.get("character")
-    if not isinstance(uri, str) or not all(type(n) is int and n >= 0 for n in (line, character)):
-        return None
-    return uri, version if type(version) is int else None, line, character
-
-
 async def inline_edit(ls: InfillServer, params: Any) -> dict[str, Any]:
     book = ls.next_edits
     book.counters["asked"] += 1
-    where = _where(plain(params))
+    where = cursor_from_params(plain(params))  # the same {textDocument: {uri, version}, position} as a move's
     settings = ls.settings
     if where is None or not settings.next_edit or ls.link is None:
         return NONE
-    uri, version, line, character = where
+    uri, version, (line, character) = where
     document = ls.documents.get(uri)
     book.passed_over(uri)
     if document is None or (version is not None and version != document.version):
