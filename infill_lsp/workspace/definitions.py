@@ -106,7 +106,7 @@ def imports_in(language: LanguageSupport, tree: tree_sitter.Tree) -> tuple[set[s
         return set(), set()
     found = captures(language.imports, tree.root_node)
     names = {node_text(n) for n in found.get("name", [])}
-    modules = {module_stem(node_text(node)) for node in found.get("module", [])}
+    modules = {stem for node in found.get("module", []) for stem in module_stems(node_text(node))}
     return names, modules - {""}
 
 
@@ -114,14 +114,15 @@ SOURCE_SUFFIXES = frozenset(("js", "mjs", "cjs", "jsx", "ts", "mts", "cts", "tsx
                              "lua", "ex", "exs", "hs", "ml", "jl", "zig", "sol", "scala", "kt", "swift", "h", "hpp"))
 
 
-def module_stem(text: str) -> str:
-    """The module an import names, as its file's stem: "./models.js", "github.com/x/pkg", "shop.models" and the
-    relative ".models" -> "models" / "pkg"."""
+def module_stems(text: str) -> set[str]:
+    """The files an import may name, as stems: "./models.js" and "github.com/x/pkg" -> the last path element
+    ("models", "pkg"); a dotted name -> its first and last parts (Python's "shop.models" is shop/models.py, Lua's
+    "json.util" json/util.lua; a relative ".models" -> "models")."""
     last = text.strip("\"'`<>").rstrip("/").rsplit("/", 1)[-1]
     parts = [part for part in last.split(".") if part]
     if len(parts) > 1 and parts[-1].lower() in SOURCE_SUFFIXES:
-        return parts[-2]
-    return parts[-1] if parts else ""
+        parts = parts[:-1]
+    return {parts[0], parts[-1]} if parts else set()
 
 
 def import_sources(language: LanguageSupport, tree: tree_sitter.Tree) -> dict[str, frozenset[str]]:
