@@ -80,6 +80,79 @@ def test_the_definition_of_a_name_at_the_cursor_comes_from_a_file_never_opened(w
     assert set(gathered.timings_ms) == {"definitions", "imports", "recent", "similar"}
 
 
+STORE = "class Store:\n" + "".join(
+    f"    def op_{i}(self, key, value=None):\n        self.data[key] = value\n        return self.data.get(key, {i})\n\n"
+    for i in range(30)
+)
+CORE = "def is_json(mimetype):\n    return mimetype == 'application/json'\n\n\ndef parse_json(s):\n    return s\n"
+TESTS = """import json
+from shop import Store, make_store
+from shop import core
+
+
+def test_make():
+    store = make_store()
+    assert store
+
+
+def test_json():
+    assert core.parse_json("1") == "1"
+    payload = json.dumps({})
+    # the line a fill is asked for follows, after a few more
+    x = 1
+    y = 2
+    z = 3
+    w = 4
+
+"""
+
+
+@pytest.fixture
+def far_workspace(tmp_path: Path) -> Path:
+    (tmp_path / "shop").mkdir()
+    (tmp_path / "other").mkdir()
+    (tmp_path / "shop" / "stock.py").write_text(STORE + "\n\ndef make_store():\n    return Store()\n")
+    (tmp_path / "shop" / "core.py").write_text(CORE)
+    (tmp_path / "other" / "aaa.py").write_text("def parse_json(s):\n    raise NotImplementedError\n\n\n"
+                                               "class Store:\n    pass\n")  # same names, not imported
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_shop.py").write_text(TESTS)
+    return tmp_path
+
+
+def test_what_the_file_imports_reaches_the_block_when_the_lines_around_the_cursor_do_not_name_it(far_workspace):
+    """The cursor's line names nothing (a fill is about to write it): the imported names used elsewhere in the
+    file, and the attributes of an imported module (core.parse_json), are looked up through their imports, a
+    package's files included (``from shop import Store`` with Store in shop/stock.py); a long class is shown
+    as its outline, so several definitions fit the block."""
+    index = WorkspaceIndex([far_workspace])
+    index.build_now()
+    test = document(far_workspace / "tests" / "test_shop.py")
+    packed, _ = context_block(test, len(test.text), [], Settings(context_similar=False), budget=1500,
+                              prefix_chars=4000, suffix_chars=1500, index=index, display=relative_to(far_workspace))
+    block = packed.block
+    assert "class Store:\n    def op_0(self, key, value=None):\n        ...\n    def op_1(" in block  # the outline
+    assert "self.data[key] = value" not in block and "    ..." in block
+    assert "def make_store():" in block and "def parse_json(s):\n    return s" in block
+    assert "NotImplementedError" not in block and "# file: other/aaa.py" not in block
+    assert len(block) <= 1500
+    whys = {s.why for s in packed.chosen}
+    assert any("'parse_json'" in why and "imported" in why for why in whys)
+    assert any("'make_store'" in why and "imported from its package" in why for why in whys)
+
+
+def test_an_outline_keeps_a_short_definition_whole_and_a_long_ones_signatures():
+    from infill_lsp.retrieval.outline import outline
+
+    assert outline("def f(x):\n    return x\n", "def f(x):", 100) == "def f(x):\n    return x"
+    rust = "impl Store {\n" + "".join(f"    pub fn op_{i}(&self) -> u32 {{\n        {i}\n    }}\n" for i in range(20)) + "}"
+    shown = outline(rust, "impl Store {", 400, "// ...")
+    assert shown.startswith("impl Store {\n    pub fn op_0(&self) -> u32 {\n        // ...\n")
+    assert shown.endswith("}") and len(shown) <= 400 and "        0\n" not in shown
+    lone = outline("x = [\n" + "    1,\n" * 400 + "]", "x = [", 200)
+    assert lone.startswith("x = [\n    1,") and lone.endswith("    ...\n]") and len(lone) <= 200
+
+
 def test_an_open_document_speaks_for_its_file(workspace: Path):
     index = WorkspaceIndex([workspace])
     index.build_now()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from engine.core.config import EngineConfig
+from engine.core.engine_core import MIN_PREFILL_SLICE
 from engine.core.scheduler import StepPace, batch_share, class_rank, fair_quotas, prefill_order
 from engine.protocol import InfillRequest, InfillResult, Priority
 
@@ -126,11 +127,33 @@ def test_on_a_cpu_a_client_gets_at_most_twice_the_lightest_clients_canvases_a_st
 def test_on_a_cpu_a_heavy_clients_prompts_encode_a_chunk_a_step_while_a_light_client_works(small_core):
     core = small_core
     core.add(InfillRequest("heavy", HEAVY_PREFIX, "\n", document_key="h", client="key:a", max_steps=4))
-    core.add(InfillRequest("light", "x = ", "\n", document_key="l", client="key:b", canvas_lengths=(8,), max_steps=8))
+    core.add(InfillRequest("light", "x = ", "\n", document_key="l", client="key:b", canvas_lengths=(32,),
+                           num_candidates=2, max_steps=8))
     core.step()
     heavy, light = core.jobs["heavy"], core.jobs["light"]
     assert light.encoded and light.slots  # the light prompt is encoded at once
-    assert 0 < len(heavy.kv.ids) <= 2 * (len(light.prompt) + 8)  # the heavy one by twice the light one's tokens
+    share = 2 * (len(light.prompt) + 64)
+    assert MIN_PREFILL_SLICE <= share
+    assert 0 < len(heavy.kv.ids) <= share  # the heavy one by twice the light one's tokens
+    while core.has_work():
+        core.step()
+
+
+def test_on_a_cpu_a_heavy_prompt_waits_while_a_light_request_smaller_than_a_pass_runs(small_core):
+    """Twice a one-canvas fill's tokens is less than a pass is worth (an encoder pass over a few tokens costs
+    about as much as over MIN_PREFILL_SLICE): the heavy client's prompt waits for the light request's few
+    steps, which then cost what they cost alone, and is encoded in the next."""
+    core = small_core
+    core.add(InfillRequest("heavy", HEAVY_PREFIX, "\n", document_key="h", client="key:a", max_steps=4))
+    core.add(InfillRequest("light", "x = ", "\n", document_key="l", client="key:b", canvas_lengths=(8,),
+                           max_steps=8))
+    assert 2 * (len(core.jobs["light"].prompt) + 8) < MIN_PREFILL_SLICE
+    heavy = core.jobs["heavy"]
+    while "light" in core.jobs:
+        core.step()
+        assert not heavy.kv.ids
+    core.step()
+    assert heavy.kv.ids
     while core.has_work():
         core.step()
 

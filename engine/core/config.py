@@ -38,7 +38,7 @@ class EngineConfig:
     step_share: str = "auto"
     # About how long one step may take, in seconds: its prompt tokens and canvases are chosen to fit, from what
     # past steps cost per token. A request that arrives waits for the step in flight, so this bounds that wait
-    # when another client has a lot of work queued. "auto": 0.2 on a CPU (a step's cost grows with its tokens),
+    # when another client has a lot of work queued. "auto": 0.1 on a CPU (a step's cost grows with its tokens),
     # no bound elsewhere (a GPU step costs about the same at any batch size); 0: no bound.
     step_seconds: float | str = "auto"
     sampler: SamplerConfig = field(default_factory=SamplerConfig)

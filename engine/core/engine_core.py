@@ -53,7 +53,9 @@ Message = Partial | InfillResult | ErrorReply
 
 # A step's time target on a CPU (EngineConfig.step_seconds "auto"): a request that arrives waits about this
 # long for the step in flight, and a batch of a few canvases still fits one step.
-CPU_STEP_SECONDS = 0.2
+CPU_STEP_SECONDS = 0.1
+# The fewest prompt tokens a heavier client encodes in a step a lighter client's request shares with it.
+MIN_PREFILL_SLICE = 64
 
 
 class EngineCore:
@@ -250,7 +252,9 @@ class EngineCore:
         load = client_load(self.jobs.values())
         # Equal share (a CPU): while several clients have work, the least loaded one's prompts take the budget and
         # the others' encode at most twice the tokens the lightest has in this step (its prompt left to encode
-        # and its canvases), so a light request does not wait on a heavy client's encoding, nor stalls it.
+        # and its canvases), so a light request does not wait on a heavy client's encoding, nor stalls it. A pass's
+        # cost is mostly fixed (the layers, attention over the cache) below MIN_PREFILL_SLICE tokens: a share
+        # smaller than that is not taken, as a heavy canvas wider than the share waits (``batch_share``).
         lightest = None
         if self._equalize and len(load) > 1:
             work: dict[str, int] = {}
@@ -262,7 +266,12 @@ class EngineCore:
             light = [job for job in self.jobs.values() if job.request.client == lightest]
             tokens = sum(len(job.prompt) - len(job.kv.ids) for job in light if not job.encoded)
             tokens += sum(slot.width for job in light for slot in job.slots if not slot.done)
-            others = max(1, int(self._equalize * tokens))
+            # and the canvases of its prompts not yet encoded (denoised in this step once they are)
+            tokens += sum(sum(self.canvases.widths(job.request.canvas_lengths)) * job.request.num_candidates
+                          for job in light if not job.slots and not (job.request.warm or job.request.alternatives))
+            others = int(self._equalize * tokens)
+            if others < MIN_PREFILL_SLICE:
+                others = 0  # a slice that small costs a whole pass: the heavier clients' prompts wait this step
         order = prefill_order(waiting, load)
         order.sort(key=lambda job: job.request.client != lightest)  # stable: the lightest client's prompts first
         for job in order:

@@ -118,7 +118,7 @@ class EngineLaunch:
         if process:
             parser.add_argument("--step-seconds", default="auto", metavar="SECONDS",
                                 help="about how long one denoising step may take, so a request that arrives never "
-                                     "waits long for the step in flight (default auto: 0.2 on a CPU, no bound on a "
+                                     "waits long for the step in flight (default auto: 0.1 on a CPU, no bound on a "
                                      "GPU; 0: no bound)")
             parser.add_argument("--idle-exit", type=float, default=0.0, metavar="SECONDS",
                                 help="exit after this long with no clients (0: never)")

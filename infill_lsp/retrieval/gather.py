@@ -24,12 +24,13 @@ from infill_lsp.crossfile import (
     uri_path,
 )
 from infill_lsp.documents import Document
-from infill_lsp.retrieval.nearby import Candidate, Cursor, definitions_near
+from infill_lsp.retrieval.nearby import OUTLINE_CHARS, Candidate, Cursor, definitions_near
+from infill_lsp.retrieval.outline import outline
 from infill_lsp.retrieval.packer import Packed, pack
 from infill_lsp.retrieval.similar import line_words, query_words, similar_windows
 from infill_lsp.retrieval.snippets import Snippet, by_priority
 from infill_lsp.syntax import enclosing_function
-from infill_lsp.workspace.definitions import Definition, import_sources
+from infill_lsp.workspace.definitions import Definition, defined_names, import_sources
 
 RECENT_DOCUMENTS = 2  # other documents whose latest edit is shown
 SIMILAR_DOCUMENTS = 20  # open documents searched for similar windows, most recently edited first
@@ -40,6 +41,13 @@ class DefinitionLookup(Protocol):
     family, in path order (``WorkspaceIndex``; the training corpus's table of a package's files)."""
 
     def lookup(self, name: str, family: str | None = None) -> list[Definition]: ...
+
+
+@functools.lru_cache(maxsize=4096)
+def candidate_names(path: str, package_is_folder: bool) -> tuple[frozenset[str], str]:
+    """The names an import may use for the file at ``path`` (``module_names_of``), and its folder's name: a
+    package re-exports what its files define (``from shop import Cart`` with ``Cart`` in shop/cart.py)."""
+    return frozenset(module_names_of(path, package_is_folder)), Path(path).parent.name
 
 
 @functools.lru_cache(maxsize=4096)
@@ -115,7 +123,7 @@ def gather(
     run("definitions", settings.context_definitions and family is not None, settings.context_definitions_ms,
         lambda deadline: _definitions(target, line, names, modules, kin, index, display, cache, deadline))
     run("imports", settings.context_definitions and family is not None, settings.context_definitions_ms,
-        lambda deadline: _imports(names, modules, kin, display, cache))
+        lambda deadline: _imports(names, modules, kin, display, cache, elided_body(target)))
     run("recent", settings.context_recent, settings.context_recent_ms, lambda deadline: _recent(others, display))
     run("similar", settings.context_similar and family is not None, settings.context_similar_ms,
         lambda deadline: _similar(target, line, kin, display, cache, deadline))  # fmt: skip
@@ -141,17 +149,17 @@ def _definitions(
     live: dict[str, list[Candidate]] = {}
     for document in kin:
         path = real_path(str(uri_path(document.uri)))
-        shown, modules_of = display(path), frozenset(module_names_of(path, folder))
+        shown, names_of = display(path), candidate_names(path, folder)
         for definition in cache.definitions(document):
-            live.setdefault(definition.name, []).append(Candidate(definition, shown, modules_of))
+            live.setdefault(definition.name, []).append(Candidate(definition, shown, *names_of))
 
     def lookup(name: str) -> list[Candidate]:
         found = list(live.get(name, ()))
         if index is not None and family is not None:
             for definition in index.lookup(name, family):
                 if definition.path not in open_paths:
-                    modules_of = frozenset(module_names_of(definition.path, folder))
-                    found.append(Candidate(definition, display(definition.path), modules_of))
+                    names_of = candidate_names(definition.path, folder)
+                    found.append(Candidate(definition, display(definition.path), *names_of))
         return found
 
     signature = ""
@@ -159,15 +167,25 @@ def _definitions(
         function = enclosing_function(target.language, target.tree, target.text, target.index.starts[line])
         if function is not None:
             signature = target.text[function.start : function.body_start]
-    own = frozenset(d.name for d in cache.definitions(target))
-    sources = import_sources(target.language, target.tree) if target.language and target.tree else {}
+    own = defined_names(target.language, target.tree) if target.language and target.tree else frozenset()
+    sources, rows = (import_sources(target.language, target.tree) if target.language and target.tree
+                     else ({}, frozenset()))  # fmt: skip
     cursor = Cursor(own_path, target.text.split("\n"), line, signature, frozenset(names), frozenset(modules), own,
-                    sources)  # fmt: skip
-    return definitions_near(cursor, lookup, deadline=deadline)
+                    sources, rows)  # fmt: skip
+    return definitions_near(cursor, lookup, deadline=deadline, ellipsis=elided_body(target))
+
+
+def elided_body(document: Document) -> str:
+    """The line an outline puts for an elided body: Python's ``...``, else a comment saying so."""
+    entry = document.language.entry if document.language else None
+    if entry is None or entry.name == "python" or not entry.line_comment:
+        return "..."
+    return f"{entry.line_comment} ..."
 
 
 def _imports(
-    names: set[str], modules: set[str], kin: list[Document], display: Callable[[str], str], cache: SourceCache
+    names: set[str], modules: set[str], kin: list[Document], display: Callable[[str], str], cache: SourceCache,
+    ellipsis: str = "...",
 ) -> list[Snippet]:
     """Definitions the document imports from open documents (a module imported whole gives all of its)."""
     out: list[Snippet] = []
@@ -179,7 +197,8 @@ def _imports(
             if whole or definition.name in names:
                 why = f"{definition.kind} {definition.name!r}: " + ("its module is imported" if whole else "imported")
                 d = definition
-                out.append(Snippet("imports", display(path), d.line, d.end_line, d.text, why))
+                text = outline(d.text, d.signature, OUTLINE_CHARS, ellipsis)
+                out.append(Snippet("imports", display(path), d.line, d.end_line, text, why))
     return out
 
 

@@ -8,19 +8,24 @@ path. Pure: the look-up of definitions by name is passed in.
 
 from __future__ import annotations
 
+import bisect
 import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from infill_lsp.retrieval.outline import outline
 from infill_lsp.retrieval.snippets import Snippet
 from infill_lsp.workspace.definitions import Definition
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 LINES_AROUND = 3  # lines above and below the cursor's line whose names are looked up
 MAX_NAMES = 24  # names looked up per request, nearest first
+MAX_IMPORTED = 16  # then imported names used further away
+USE_LINES = 200  # how far from the cursor a use of an imported name is looked for
 PER_NAME = 1  # definitions shown per name
+OUTLINE_CHARS = 600  # a longer definition is shown as its outline
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +35,7 @@ class Candidate:
     definition: Definition
     shown_path: str
     module_names: frozenset[str]
+    package: str = ""  # the folder holding its file (a package an import may name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,10 +50,13 @@ class Cursor:
     imported_modules: frozenset[str] = frozenset()
     own_names: frozenset[str] = frozenset()  # names the document defines itself
     import_sources: dict[str, frozenset[str]] = field(default_factory=dict)  # name -> its import's words
+    import_rows: frozenset[int] = frozenset()  # the lines of the import statements
 
 
-def names_near(cursor: Cursor) -> list[tuple[str, int]]:
-    """The names to look up with their distance in lines (-1: the signature), nearest first, each once."""
+def names_near(cursor: Cursor) -> list[tuple[str, int, frozenset[str]]]:
+    """The names to look up with their distance in lines and the modules that qualify them where they are used
+    (``core`` for ``core.is_json``), nearest first, each once: the names of the lines around the cursor and
+    of the enclosing signature (distance ``LINES_AROUND + 1``; imported names first), then ``imported_in_use``."""
     seen: dict[str, int] = {}
     order = [cursor.line]
     for step in range(1, LINES_AROUND + 1):
@@ -61,38 +70,90 @@ def names_near(cursor: Cursor) -> list[tuple[str, int]]:
     names = [(n, d) for n, d in seen.items() if n not in cursor.own_names and len(n) > 1]
     imported = cursor.imported_names | cursor.imported_modules
     names.sort(key=lambda item: (item[0] not in imported, item[1]))  # stable: line order within a distance
-    return names[:MAX_NAMES]
+    near = [(name, distance, frozenset[str]()) for name, distance in names[:MAX_NAMES]]
+    taken = {name for name, _ in names[:MAX_NAMES]}
+    return near + [use for use in imported_in_use(cursor) if use[0] not in taken][:MAX_IMPORTED]
 
 
-def _rank(candidate: Candidate, name: str, cursor: Cursor) -> tuple[int, str, int]:
-    through_module = bool(candidate.module_names & cursor.imported_modules)
-    through_name = bool(candidate.module_names & cursor.import_sources.get(name, frozenset()))
-    through_import = through_module or through_name
+def imported_in_use(cursor: Cursor) -> list[tuple[str, int, frozenset[str]]]:
+    """What the document imports, as names to look up: each imported name, and each attribute it or an
+    imported module is used with (``core.is_json``: is_json, qualified by core), by the distance from the
+    cursor's line to the nearest use within ``USE_LINES`` lines (import statements are not uses); then the
+    imported names without such a use, in import order. Distances start past the lines around the cursor.
+    The line a fill is asked for may well use a name the lines around it do not: what the document imports
+    is what its code calls."""
+    names = [n for n in cursor.import_sources or sorted(cursor.imported_names)
+             if len(n) > 1 and n not in cursor.own_names]  # fmt: skip
+    qualifiers = sorted({*names, *(m for m in cursor.imported_modules if len(m) > 1)})
+    if not qualifiers:
+        return []
+    low, high = max(0, cursor.line - USE_LINES), min(len(cursor.lines), cursor.line + USE_LINES + 1)
+    rows = [row for row in range(low, high) if row not in cursor.import_rows]
+    text = "\n".join(cursor.lines[row] for row in rows)
+    starts = [0]
+    for row in rows[:-1]:
+        starts.append(starts[-1] + len(cursor.lines[row]) + 1)
+    nearest: dict[str, int] = {}
+    via: dict[str, set[str]] = {}
+    wanted = set(names)
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, qualifiers)) + r")\b(?:(?:\.|::)([A-Za-z_]\w*))?")
+    for found in pattern.finditer(text):
+        name, attribute = found.group(1), found.group(2)
+        distance = abs(rows[bisect.bisect_right(starts, found.start()) - 1] - cursor.line)
+        if attribute and attribute not in cursor.own_names and len(attribute) > 1:
+            via.setdefault(attribute, set()).add(name)
+            nearest[attribute] = min(nearest.get(attribute, distance), distance)
+        if name in wanted:
+            nearest[name] = min(nearest.get(name, distance), distance)
+    far = LINES_AROUND + 2
+    used = sorted(nearest.items(), key=lambda item: (item[1], item[0]))
+    unused = [n for n in names if n not in nearest]
+    return ([(n, far + d, frozenset(via.get(n, ()))) for n, d in used]
+            + [(n, far + USE_LINES + 1, frozenset[str]()) for n in unused])
+
+
+def _rank(candidate: Candidate, name: str, cursor: Cursor, via: frozenset[str] = frozenset()) -> tuple[int, str, int]:
+    """0: the import names the definition's module; 1: its package (a folder re-exporting its files); 2: its
+    file is in the document's folder; 3: found by name alone."""
+    words = cursor.import_sources.get(name, frozenset()) | via
+    through_module = bool(candidate.module_names & (cursor.imported_modules | words))
+    through_package = bool(candidate.package) and candidate.package in cursor.imported_modules | words
     same_folder = PurePosixPath(candidate.definition.path).parent == PurePosixPath(cursor.path).parent
-    rank = 0 if through_import else 1 if same_folder else 2
+    rank = 0 if through_module else 1 if through_package else 2 if same_folder else 3
     return rank, candidate.definition.path, candidate.definition.line
 
 
 def definitions_near(
-    cursor: Cursor, lookup: Callable[[str], list[Candidate]], *, deadline: float = float("inf")
+    cursor: Cursor, lookup: Callable[[str], list[Candidate]], *, deadline: float = float("inf"),
+    limit: int = OUTLINE_CHARS, ellipsis: str = "...",
 ) -> list[Snippet]:
-    """One snippet per name near the cursor that another file defines, nearest (and imported) names first."""
+    """One snippet per name near the cursor that another file defines, nearest (and imported) names first; a
+    name imported but used further away only when it resolves through the import. A definition longer than
+    ``limit`` characters is shown as its outline (``ellipsis``: the language's elided-body line)."""
     out: list[Snippet] = []
     taken: set[tuple[str, int]] = set()
-    for name, distance in names_near(cursor):
+    for name, distance, via in names_near(cursor):
         if time.perf_counter() > deadline:
             break
         found = [c for c in lookup(name) if c.definition.path != cursor.path]
-        found.sort(key=lambda c: _rank(c, name, cursor))
+        found.sort(key=lambda c: _rank(c, name, cursor, via))
         for candidate in found[:PER_NAME]:
             definition = candidate.definition
-            if (definition.path, definition.line) in taken:
+            rank = _rank(candidate, name, cursor, via)[0]
+            if (definition.path, definition.line) in taken or (distance > LINES_AROUND + 1 and rank > 1):
                 continue
             taken.add((definition.path, definition.line))
-            rank = _rank(candidate, name, cursor)[0]
-            how = ("imported" if rank == 0 else "same folder" if rank == 1 else "by name")
-            where = "the enclosing signature" if distance > LINES_AROUND else f"{distance} line(s) from the cursor"
-            why = f"{definition.kind} {name!r} used {where}; resolved {how}"
+            how = ("imported", "imported from its package", "same folder", "by name")[rank]
+            if distance <= LINES_AROUND:
+                where = f"used {distance} line(s) from the cursor"
+            elif distance == LINES_AROUND + 1:
+                where = "used in the enclosing signature"
+            elif distance - LINES_AROUND - 2 <= USE_LINES:
+                where = f"used {distance - LINES_AROUND - 2} lines from the cursor"
+            else:
+                where = "imported, not used elsewhere yet"
+            why = f"{definition.kind} {name!r} {where}; resolved {how}"
             d = definition
-            out.append(Snippet("definitions", candidate.shown_path, d.line, d.end_line, d.text, why))
+            text = outline(d.text, d.signature, limit, ellipsis)
+            out.append(Snippet("definitions", candidate.shown_path, d.line, d.end_line, text, why))
     return out
