@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from infill_lsp.next_edit.minimal import Edit, apply_edits, minimal_edits
 from infill_lsp.next_edit.predict import Answer, NextEditPlan, Probe, judge, line_span, probes, region
-from infill_lsp.next_edit.rule import change_of, repeated_edits
+from infill_lsp.next_edit.rule import carried_over, change_of, repeated_edits
 
 
 def test_minimal_edits_are_word_sized_and_merge_when_they_touch():
@@ -84,6 +84,37 @@ def test_judge_shows_a_confirmed_rule_edit_or_a_confident_rewrite_and_nothing_el
     assert judge(text, [own], [Answer("def area(\n", 0.99)], plan) == []  # a line break: not a line's rewrite
     with pytest.raises(ValueError, match="gate"):
         NextEditPlan(gate=1.5)
+    # A model not trained on edits vetoes only when nearly sure: at 0.97 the rule's edit stands.
+    untrained = NextEditPlan(gate=0.9, rewrite=False)
+    assert untrained.veto_gate == 0.99 and plan.veto_gate == 0.9
+    assert judge(text, [rule], [Answer("    return width * height", 0.97)], untrained) == [Edit(42, 48, "size")]
+    assert judge(text, [rule], [Answer("    return width * height", 0.995)], untrained) == []
+
+
+def test_a_line_changed_in_several_places_is_changed_alike_on_the_lines_most_like_it():
+    """``Path(x)`` -> ``Path(str(x))`` is two insertions, which the one-change rule does not repeat: the lines
+    most like the edited one get the same changes where the same tokens surround them; a line unlike it, or
+    one the changes cannot be placed on, is left alone."""
+    before = "    a = Path(dist.locate_file(path))\n"
+    text = ("    a = Path(str(dist.locate_file(path)))\n"
+            "    print('unrelated line here')\n"
+            "    b = Path(dist.locate_file(entry)).resolve()\n")
+    start = text.index("    a")
+    line_end = text.index("\n")
+    hunks = [(start, line_end, before.rstrip("\n"))]
+    [edit] = repeated_edits(text, line_end, hunks, (0, len(text)))
+    assert edit.applied(text).endswith("    b = Path(str(dist.locate_file(entry))).resolve()\n")
+    assert carried_over("f(x)", "f(x, 1)", "totally different text here") is None  # not alike
+    assert carried_over("run('a', 'b')", "run('a', 'b', '--strict')", "run('a', 'c')") == "run('a', 'c', '--strict')"
+    assert carried_over(") -> typing.NoReturn:", ') -> "typing.NoReturn":', ") -> typing.NoReturn:") == (
+        ') -> "typing.NoReturn":')
+
+
+def test_a_version_bump_is_not_repeated():
+    text = 'version = "3.0.1"\nother = "2.0.0"\n'
+    assert repeated_edits(text, 17, [(0, 17, 'version = "3.0.0"')], (0, len(text))) == []
+    text = "time.sleep(1)\ntime.sleep(0.75)\n"  # a whole number replaced is a change like any other
+    assert repeated_edits(text, 13, [(0, 13, "time.sleep(0.75)")], (0, len(text))) == [Edit(25, 29, "1")]
 
 
 def test_unified_diffs_become_hunks_of_the_current_text():

@@ -5,8 +5,8 @@ the draft its canvas starts from); the caller sends each as an engine request (p
 after it, ``draft``) and hands the answers to ``judge``. Two kinds of probe:
 
 - the rule's: the repeat-the-last-edit rule proposes an edit; the probe's draft is its line with the edit
-  made, and the model may veto it: a confident rewrite of that draft (at or above the gate; not merely
-  ending it early) turns it down;
+  made, and the model may veto it: a confident rewrite of that draft (at or above the gate, or
+  ``UNTRAINED_VETO`` for a model not trained on edits; not merely ending it early) turns it down;
 - the model's own (only for a model that rewrites well, ``NextEditPlan.rewrite``): the line at the cursor and
   the line after the last edit, drafted as they stand; the model proposes an edit by rewriting one,
   confidently.
@@ -41,6 +41,9 @@ class Answer:
     confidence: float
 
 
+UNTRAINED_VETO = 0.99
+
+
 @dataclass(slots=True, kw_only=True)
 class NextEditPlan:
     lines_before: int = 5  # the region the suggestion may touch: lines before the cursor's line
@@ -48,6 +51,14 @@ class NextEditPlan:
     max_probes: int = 4
     gate: float = 0.9  # the least confidence of a rewrite to become a suggestion (or to veto a rule's edit)
     rewrite: bool = True  # ask the model for rewrites of its own (else it only vetoes the rule's edits)
+
+    @property
+    def veto_gate(self) -> float:
+        """The least confidence of a rewrite that turns a rule's edit down: the gate, or for a model not trained
+        on edits (``rewrite`` off) at least ``UNTRAINED_VETO`` — its rewrites of a line are weak evidence
+        against an edit (on the next-edit benchmark, at 0.9 the embedded model's vetoes cost two right edits
+        for each wrong one they stop)."""
+        return self.gate if self.rewrite else max(self.gate, UNTRAINED_VETO)
 
     def __post_init__(self) -> None:
         for name in ("lines_before", "lines_after", "max_probes"):
@@ -116,7 +127,7 @@ def judge(text: str, asked: list[Probe], answers: list[Answer | None], plan: Nex
             continue
         if probe.rule is not None:
             ended_early = probe.draft.startswith(answer.text.rstrip("\r\n"))  # no opinion on what it left out
-            if answer.text == probe.draft or ended_early or answer.confidence < plan.gate:
+            if answer.text == probe.draft or ended_early or answer.confidence < plan.veto_gate:
                 return [probe.rule]
             continue  # the model is sure the line reads otherwise: the rule does not apply here
         if answer.confidence < plan.gate:

@@ -2,15 +2,18 @@
 
 A rename (one word replaced by another) repeats at the other whole-word occurrences of the old word; any
 other single change (an argument added, a call wrapped, a word deleted) repeats where the same text stands
-between the same neighbours. Occurrences inside the edited hunks themselves are left alone, and the nearest
-after the cursor come first.
+between the same neighbours. Where neither finds a place, a line changed in several places (``Path(x)`` to
+``Path(str(x))``, an argument added before ``)``) is changed alike on the lines most like it: its changes
+carried over token by token wherever the tokens around each one stand the same. A change to a part of a
+version number (``3.0.0`` to ``3.0.1``) is not repeated: bumps are one-off. Occurrences inside the edited
+hunks themselves are left alone, and the nearest after the cursor come first.
 """
 
 from __future__ import annotations
 
 import re
 
-from infill_lsp.next_edit.minimal import Edit, tokens
+from infill_lsp.next_edit.minimal import Edit, minimal_edits, tokens
 
 _WORD = re.compile(r"\w+")
 
@@ -68,9 +71,12 @@ def repeated_edits(text: str, cursor: int, hunks: list[tuple[int, int, str]], wi
     line_start = text.rfind("\n", 0, start) + 1
     line_end = text.find("\n", end)
     line_end = len(text) if line_end < 0 else line_end
-    changes = token_changes(text[line_start:start] + old + text[end:line_end], text[line_start:line_end])
-    if not changes or len({(removed, inserted) for removed, inserted, _ in changes}) != 1:
+    before, after = text[line_start:start] + old + text[end:line_end], text[line_start:line_end]
+    if _bumps_a_version(before, after):
         return []
+    changes = token_changes(before, after)
+    if not changes or len({(removed, inserted) for removed, inserted, _ in changes}) != 1:
+        return _alike_lines(text, cursor, hunks, window, before, after)
     removed, inserted, anchor = changes[0]
     if "\n" in removed + inserted:
         return []
@@ -83,12 +89,94 @@ def repeated_edits(text: str, cursor: int, hunks: list[tuple[int, int, str]], wi
         if len(found) <= 1:
             found += _after_any_word(text, start, old, text[start:end], window)
     else:
-        return []
+        return _alike_lines(text, cursor, hunks, window, before, after)
     taken = [(s, e) for s, e, _ in hunks]
     edits = [Edit(s, e, new) for s, e, new in found
              if not any(s < he and e > hs or s == e == hs or hs <= s <= he for hs, he in taken)
              and text[s:e] != new and not _already(text, Edit(s, e, new), inserted)]
+    return _nearest_first(edits, cursor) or _alike_lines(text, cursor, hunks, window, before, after)
+
+
+def _nearest_first(edits: list[Edit], cursor: int) -> list[Edit]:
     return sorted(dict.fromkeys(edits), key=lambda e: (e.start < cursor, abs(e.start - cursor)))
+
+
+ALIKE = 0.7  # how alike (difflib's ratio over tokens) a line must be to the edited one to be changed alike
+_VERSION = re.compile(r"\d+(?:\.\d+)+")
+
+
+def _bumps_a_version(before: str, after: str) -> bool:
+    """Whether every change of ``before`` -> ``after`` (one line) rewrites digits inside a dotted number."""
+    import difflib  # here, not at the top: the server starts faster
+    a, b = tokens(before), tokens(after)
+    starts = [0]
+    for token in a:
+        starts.append(starts[-1] + len(token))
+    versions = [m.span() for m in _VERSION.finditer(before)]
+    ops = [op for op in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes() if op[0] != "equal"]
+    return bool(ops) and all(
+        i2 > i1 and "".join(a[i1:i2]).isdigit() and "".join(b[j1:j2]).replace(".", "").isdigit()
+        and any(low <= starts[i1] and starts[i2] <= high for low, high in versions)
+        for _, i1, i2, j1, j2 in ops
+    )
+
+
+def _alike_lines(text: str, cursor: int, hunks: list[tuple[int, int, str]], window: tuple[int, int], before: str,
+                 after: str) -> list[Edit]:
+    """The edited line's changes (``before`` -> ``after``, one line each) carried over to the lines of
+    ``window`` most like it, each as one edit from its first change to its last, the nearest first."""
+    if "\n" in before or "\n" in after or not before.strip() or before.strip() == after.strip():
+        return []
+    out: list[Edit] = []
+    at = window[0]
+    while at <= window[1]:
+        end = text.find("\n", at)
+        end = len(text) if end < 0 else end
+        line = text[at:end].rstrip("\r")
+        if (line.strip() and line.strip() != after.strip()
+                and not any(at <= hs <= end or at <= he <= end for hs, he, _ in hunks)):
+            changed = carried_over(before, after, line)
+            if changed is not None and changed != line:
+                edits = minimal_edits(line, changed, at)
+                if edits:
+                    first, last = edits[0].start, edits[-1].end
+                    out.append(Edit(first, last, changed[first - at : len(changed) - (len(line) - (last - at))]))
+        at = end + 1
+    return _nearest_first(out, cursor)
+
+
+def carried_over(before: str, after: str, line: str) -> str | None:
+    """``line`` changed as ``before`` was changed into ``after``, or None: when ``line`` is less than ``ALIKE``
+    like ``before``, or a change cannot be placed (a replaced token that ``line`` does not have at that place;
+    an insertion whose neighbouring tokens in ``before`` are not the same in ``line``)."""
+    import difflib  # here, not at the top: the server starts faster
+    a, b, mine = tokens(before), tokens(after), tokens(line)
+    ops = [op for op in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes() if op[0] != "equal"]
+    alike = difflib.SequenceMatcher(None, a, mine, autojunk=False)
+    if not ops or alike.ratio() < ALIKE:
+        return None
+    where = {i + k: j + k for i, j, size in alike.get_matching_blocks() for k in range(size)}
+    spans: list[tuple[int, int, str]] = []  # token spans of ``line`` and what they become
+    for _, i1, i2, j1, j2 in ops:
+        new = "".join(b[j1:j2])
+        if i2 > i1:  # replaced or deleted tokens: the same tokens, side by side, in ``line``
+            if any(k not in where for k in range(i1, i2)) or where[i2 - 1] - where[i1] != i2 - 1 - i1:
+                return None
+            spans.append((where[i1], where[i2 - 1] + 1, new))
+        elif i1 - 1 in where and (i1 == len(a) or i1 in where):  # an insertion between two placed tokens
+            spans.append((where[i1 - 1] + 1, where[i1 - 1] + 1, new))
+        elif i1 == 0 and i1 in where:  # at the start, before a placed token
+            spans.append((where[0], where[0], new))
+        else:
+            return None
+    out: list[str] = []
+    done = 0
+    for start, end, new in sorted(spans):
+        if start < done:
+            return None
+        out += mine[done:start] + [new]
+        done = end
+    return "".join(out + mine[done:])
 
 
 def _after_any_word(text: str, start: int, old: str, new: str, window: tuple[int, int]) -> list[tuple[int, int, str]]:
