@@ -1,8 +1,9 @@
 """LSP glue for the workspace index: built after ``initialized``, kept current from saves, closes and watched
 file events, shown in the status; and the ``infill.showContext`` command (what the model sees at a cursor).
 
-The index is built from the ``initialize`` request's workspace folders (else its root URI); a session with
-neither has no index, and context comes from open documents alone.
+The index is built from the ``initialize`` request's workspace folders (else its root URI), and again when the
+client adds or removes folders (``workspace/didChangeWorkspaceFolders``); a session with neither has no index,
+and context comes from open documents alone.
 """
 
 from __future__ import annotations
@@ -81,6 +82,18 @@ def refresh(ls: InfillServer, uri: str) -> None:
         index.refresh(path)
 
 
+def did_change_folders(ls: InfillServer, params: types.DidChangeWorkspaceFoldersParams) -> None:
+    """Folders added to or removed from the workspace: the index starts again over the new set (a client that
+    opens a folder after ``initialize``, as a multi-root editor does, gets its index then)."""
+    removed = {path.resolve() for folder in params.event.removed or [] if (path := file_path(folder.uri))}
+    added = [path.resolve() for folder in params.event.added or [] if (path := file_path(folder.uri))]
+    current = list(ls.session.index.roots) if ls.session.index is not None else []  # resolved
+    roots = [root for root in current if root not in removed]
+    roots += [path for path in dict.fromkeys(added) if path.is_dir() and path not in roots]
+    if roots != current:
+        start_index(ls, roots)
+
+
 def did_save(ls: InfillServer, params: types.DidSaveTextDocumentParams) -> None:
     refresh(ls, params.text_document.uri)
 
@@ -121,6 +134,7 @@ async def show_context(ls: InfillServer, *args: Any) -> dict[str, Any]:
 def register(server: InfillServer) -> None:
     server.feature(types.TEXT_DOCUMENT_DID_SAVE, types.SaveOptions(include_text=False))(did_save)
     server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)(did_change_watched_files)
+    server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)(did_change_folders)
     server.command(SHOW_CONTEXT)(_show_context)
 
 

@@ -86,3 +86,19 @@ async def test_show_context_refuses_bad_arguments(client: LanguageClient):
     with pytest.raises(Exception, match="takes one argument"):
         await client.workspace_execute_command_async(
             types.ExecuteCommandParams(command="infill.showContext", arguments=[{"uri": "file:///x.py"}]))
+
+
+async def test_a_folder_added_after_initialize_is_indexed_and_a_removed_one_dropped(client: LanguageClient):
+    other = Path(tempfile.mkdtemp(prefix="infill-workspace-added-")).resolve()
+    (other / "geo.py").write_text("def distance_between(a, b):\n    return abs(a - b)\n")
+    added = types.WorkspaceFolder(uri=other.as_uri(), name="geo")
+    client.workspace_did_change_workspace_folders(types.DidChangeWorkspaceFoldersParams(
+        event=types.WorkspaceFoldersChangeEvent(added=[added], removed=[])))
+    info = await wait_for_status(client, lambda i: len(i["index"]["roots"]) == 2 and i["index"]["state"] == "ready",
+                                 timeout=30)
+    assert info["index"]["files"] == 3  # shop's two and geo.py
+    client.workspace_did_change_workspace_folders(types.DidChangeWorkspaceFoldersParams(
+        event=types.WorkspaceFoldersChangeEvent(added=[], removed=[added])))
+    info = await wait_for_status(client, lambda i: i["index"]["roots"] == [str(WORKSPACE)] and
+                                 i["index"]["state"] == "ready", timeout=30)
+    assert info["index"]["files"] == 2
