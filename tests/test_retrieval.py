@@ -81,7 +81,8 @@ def test_the_definition_of_a_name_at_the_cursor_comes_from_a_file_never_opened(w
 
 
 STORE = "class Store:\n" + "".join(
-    f"    def op_{i}(self, key, value=None):\n        self.data[key] = value\n        return self.data.get(key, {i})\n\n"
+    f"    def op_{i}(self, key, value=None):\n        self.data[key] = value\n"
+    f"        return self.data.get(key, {i})\n\n"
     for i in range(30)
 )
 CORE = "def is_json(mimetype):\n    return mimetype == 'application/json'\n\n\ndef parse_json(s):\n    return s\n"
@@ -145,7 +146,8 @@ def test_an_outline_keeps_a_short_definition_whole_and_a_long_ones_signatures():
     from infill_lsp.retrieval.outline import outline
 
     assert outline("def f(x):\n    return x\n", "def f(x):", 100) == "def f(x):\n    return x"
-    rust = "impl Store {\n" + "".join(f"    pub fn op_{i}(&self) -> u32 {{\n        {i}\n    }}\n" for i in range(20)) + "}"
+    rust = "impl Store {\n" + "".join(f"    pub fn op_{i}(&self) -> u32 {{\n        {i}\n    }}\n"
+                                      for i in range(20)) + "}"
     shown = outline(rust, "impl Store {", 400, "// ...")
     assert shown.startswith("impl Store {\n    pub fn op_0(&self) -> u32 {\n        // ...\n")
     assert shown.endswith("}") and len(shown) <= 400 and "        0\n" not in shown
