@@ -127,12 +127,12 @@ async def inline_completion(
     selected = selected_from_lsp(context.selected_completion_info if context else None)
     uri, forwarded, position = params.text_document.uri, ls.counters["forwarded"], position_from_lsp(params.position)
     asked = ls.documents.get(uri)
+    version = asked.version if asked is not None and selected is None else None  # a document changes in place
     ls.warmer.requested(uri, position)
     answer = await ls.completer.complete(uri, position, selected, INVOKED if invoked else AUTOMATIC)
     document = ls.documents.get(uri)
     if answer is None or document is None or not answer[1]:  # no fill: a next edit on the cursor's line, maybe
-        no_fill = selected is None and asked is not None
-        items = await next_edit_lsp.where_no_fill(ls, uri, asked.version, position) if no_fill else []
+        items = await next_edit_lsp.where_no_fill(ls, uri, version, position) if version is not None else []
         return types.InlineCompletionList(items=items)
     plan, fills = answer
     fills = fills if invoked else fills[: ls.settings.num_candidates]

@@ -171,6 +171,18 @@ async def test_a_change_while_the_edit_is_asked_gives_no_item_and_cancels_the_en
     assert info["next_edit"]["offered"] == 0
 
 
+async def test_a_request_whose_document_changed_before_it_was_answered_gets_no_item(client):
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={
+        "debouncePolicy": "fixed", "debounceMs": 300}))
+    await asyncio.sleep(0.2)
+    asked = asyncio.ensure_future(complete(client, URI, *BEFORE_HEIGHT))  # at version 1, before the rename
+    await asyncio.sleep(0.1)  # the fill waits out its debounce
+    rename_parameter(client)  # version 2: the fill is cancelled, and version 2 is not what was asked about
+    assert await asked == []
+    assert (await status(client))["next_edit"]["asked"] == 0
+    assert len(await complete(client, URI, *BEFORE_HEIGHT)) == 1  # asked at version 2, it is there
+
+
 async def test_a_stale_request_and_a_closed_document_get_no_item(client):
     rename_parameter(client)
     assert await complete(client, "file:///work/app/closed.py", 1, 19) == []
