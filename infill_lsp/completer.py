@@ -13,8 +13,9 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path, PurePosixPath
+from typing import Any, TypeVar
 
 from infill_lsp.completion import Plan, Skip, context_budgets, fills_from_result, plan_completion
 from infill_lsp.context import Budgets
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 
 COUNTERS = ("requests", "answered", "empty", "superseded", "cancelled", "cached", "forwarded", "speculative")
 ENGINE_WORK = ("results", "forward_passes", "prompt_tokens", "cached_tokens")
+T = TypeVar("T")
 
 
 class Waits:
@@ -70,7 +72,7 @@ class Completer:
         self.waits = Waits()
         self.engine_work = dict.fromkeys(ENGINE_WORK, 0)  # summed over the engine results this server used
         self.cache = FillCache()
-        self._inflight: dict[str, asyncio.Future[list[Fill]]] = {}
+        self._inflight: dict[str, asyncio.Future[Any]] = {}  # the newest work per document
         self._speculation: dict[str, asyncio.Task[None]] = {}
         self._anchors: dict[str, int] = {}
         self.sources = SourceCache()  # what the context sources derive per document text
@@ -89,6 +91,11 @@ class Completer:
         work = self._inflight.pop(uri, None)
         if work is not None and not work.done():
             work.cancel()
+
+    def busy(self, uri: str) -> bool:
+        """Whether work for ``uri`` is in flight (a newer request's, when asked by an older one)."""
+        work = self._inflight.get(uri)
+        return work is not None and not work.done()
 
     def forget(self, uri: str) -> None:
         self.cancel_stale(uri)
@@ -211,10 +218,21 @@ class Completer:
             self.tempo.answered(uri)
             self._maybe_speculate(document, plan, fills)
             return plan, fills
+        fills = await self.latest(uri, self._run(plan, document))
+        if fills is None:
+            return None
+        self.counters["answered" if fills else "empty"] += 1
+        self.tempo.answered(uri)  # superseded and cancelled requests are never answered before the next edit
+        self._maybe_speculate(document, plan, fills)
+        return plan, fills
+
+    async def latest(self, uri: str, work: Coroutine[Any, Any, T]) -> T | None:
+        """Run ``work`` as the document's newest: it cancels the work in flight there, and a keystroke or a
+        newer request cancels it in turn (None then). Cancelling the request itself cancels ``work`` too."""
         self.cancel_stale(uri)
-        work = self._inflight[uri] = asyncio.ensure_future(self._run(plan, document))
+        running = self._inflight[uri] = asyncio.ensure_future(work)
         try:
-            fills = await work
+            return await running
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if task is not None and task.cancelling():
@@ -223,12 +241,8 @@ class Completer:
             self.counters["superseded"] += 1
             return None
         finally:
-            if self._inflight.get(uri) is work:
+            if self._inflight.get(uri) is running:
                 del self._inflight[uri]
-        self.counters["answered" if fills else "empty"] += 1
-        self.tempo.answered(uri)  # superseded and cancelled requests are never answered before the next edit
-        self._maybe_speculate(document, plan, fills)
-        return plan, fills
 
     def _cached(self, document: Document, plan: Plan) -> list[Fill] | None:
         before = self.cache.forwarded

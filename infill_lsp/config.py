@@ -166,6 +166,9 @@ class Settings:
     next_edit_lines_before: int = 5  # the region a suggestion may touch, in lines around the cursor's line
     next_edit_lines_after: int = 30
     next_edit_gate: float = 0.9  # the least confidence of the model's answer for a suggestion to be shown
+    # A next edit on the cursor's line also as a textDocument/inlineCompletion item where no fill is offered
+    # (for clients without copilotInlineEdit; editors that show next edits themselves turn it off).
+    next_edit_inline_completion: bool = True
     # How several candidates are ordered: "likelihood" (the encoder's causal likelihood of each fill; on the
     # single-line split it picked 1.84% right against 1.74% by the denoiser's "confidence", BENCHMARKS.md).
     pick: str = "likelihood"

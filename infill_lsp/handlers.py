@@ -26,6 +26,7 @@ from infill_lsp.convert import (
 from infill_lsp.documents import DocumentStore
 from infill_lsp.fill_cache import AUTOMATIC, INVOKED
 from infill_lsp.language_server import InfillServer
+from infill_lsp.next_edit import lsp as next_edit_lsp
 from infill_lsp.warming import MOVE_METHOD, cursor_from_params
 from infill_lsp.workspace_events import refresh, register_watcher, start_index, workspace_roots
 
@@ -124,14 +125,15 @@ async def inline_completion(
     context = params.context
     invoked = context is not None and context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
     selected = selected_from_lsp(context.selected_completion_info if context else None)
-    uri, forwarded = params.text_document.uri, ls.counters["forwarded"]
-    ls.warmer.requested(uri, position_from_lsp(params.position))
-    answer = await ls.completer.complete(
-        uri, position_from_lsp(params.position), selected, INVOKED if invoked else AUTOMATIC
-    )
+    uri, forwarded, position = params.text_document.uri, ls.counters["forwarded"], position_from_lsp(params.position)
+    asked = ls.documents.get(uri)
+    version = asked.version if asked is not None and selected is None else None  # a document changes in place
+    ls.warmer.requested(uri, position)
+    answer = await ls.completer.complete(uri, position, selected, INVOKED if invoked else AUTOMATIC)
     document = ls.documents.get(uri)
-    if answer is None or document is None:
-        return types.InlineCompletionList(items=[])
+    if answer is None or document is None or not answer[1]:  # no fill: a next edit on the cursor's line, maybe
+        items = await next_edit_lsp.where_no_fill(ls, uri, version, position) if version is not None else []
+        return types.InlineCompletionList(items=items)
     plan, fills = answer
     fills = fills if invoked else fills[: ls.settings.num_candidates]
     if fills and ls.counters["forwarded"] == forwarded:

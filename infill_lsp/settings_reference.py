@@ -37,6 +37,9 @@ VSCODE_ONLY = ("infill.serverPath", "infill.serverArgs")
 # Where the remote engine is and how to authenticate: user settings only (VS Code scope "machine"), so a
 # folder's .vscode/settings.json cannot send its code, and the user's API key, to another server (nor empty
 # the exclusion list that keeps secrets out of the context sent there).
+# Settings the VS Code extension sets itself rather than offering them: it shows same-line next edits as ghost
+# text of its own, so it always sends nextEditInlineCompletion false.
+EXTENSION_SET = ("nextEditInlineCompletion",)
 USER_ONLY = ("engine.url", "engine.apiKeyEnv", "engine.apiKeyFile", "engine.caFile", "indexExclude")
 
 MEANINGS: dict[str, str] = {
@@ -139,6 +142,10 @@ MEANINGS: dict[str, str] = {
     "nextEditLinesAfter": "The region a next edit may touch: lines after the cursor's line.",
     "nextEditGate": "The least confidence (0 to 1) of the model's answer for a next edit to be shown; higher is "
     "quieter.",
+    "nextEditInlineCompletion": "Where no fill is offered at the cursor (mid-line, say), answer "
+    "`textDocument/inlineCompletion` with a next edit on the cursor's line that extends what is typed there, as an "
+    "item with a replacing `range` and the accept command, so editors that speak only the standard request show "
+    "it as ghost text. The VS Code extension and the Neovim plugin show next edits themselves and turn this off.",
     "eventLog": "Keep accept/dismiss events (sizes, never text) in `$XDG_STATE_HOME/infill/events.jsonl` "
     "(default `~/.local/state/infill`); never sent anywhere.",
 }
@@ -337,7 +344,7 @@ def vscode_properties(current: dict[str, Any]) -> dict[str, Any]:
     setting with the server's default and choices (what the file says beyond those is kept)."""
     properties = {key: current[key] for key in VSCODE_ONLY if key in current}
     for s in settings():
-        if s.development:
+        if s.development or s.key in EXTENSION_SET:
             continue
         key = f"infill.{s.key}"
         entry = dict(current.get(key, {}))

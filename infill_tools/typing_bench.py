@@ -216,9 +216,10 @@ async def replay(sock: str, trace: Trace, *, kind: str, policy: str, debounce_ms
                           "--log-file", os.devnull, **place)
     editor = Editor(client, kind, speed, timeout_s, language_id)
     try:
+        # next_edit_inline_completion: off, as the VS Code and Neovim clients this replays as send it
         options = {"engine": {"mode": "connect", "socket": sock}, "debounce_policy": policy,
                    "debounce_ms": debounce_ms, "request_timeout_ms": int(timeout_s * 1000), "event_log": False,
-                   **(settings or {})}
+                   "next_edit_inline_completion": False, **(settings or {})}
         capabilities = types.ClientCapabilities(text_document=types.TextDocumentClientCapabilities(
             inline_completion=types.InlineCompletionClientCapabilities()))
         await asyncio.wait_for(client.initialize_async(
@@ -333,7 +334,8 @@ async def replay_jumps(sock: str, documents: dict[str, str], places: list[tuple]
     shown = errors = 0
     try:
         options = {"engine": {"mode": "connect", "socket": sock}, "debounce_policy": "none",
-                   "request_timeout_ms": int(timeout_s * 1000), "event_log": False, "warm": warm, **(settings or {})}
+                   "request_timeout_ms": int(timeout_s * 1000), "event_log": False, "warm": warm,
+                   "next_edit_inline_completion": False, **(settings or {})}  # as the editors send it
         capabilities = types.ClientCapabilities(text_document=types.TextDocumentClientCapabilities(
             inline_completion=types.InlineCompletionClientCapabilities()))
         await asyncio.wait_for(client.initialize_async(

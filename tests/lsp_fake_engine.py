@@ -11,7 +11,7 @@ the last ``FILL:`` marker up to the end of its line, with ``\\n`` standing for a
 
 ``FILL: a || b || c`` gives one candidate per alternative, up to the request's ``num_candidates``. A request
 with a draft and no ``FILL:`` marker in its prefix gets its draft back (confidence 0.95): a model that keeps
-every draft.
+every draft; one whose draft holds ``<<hang>>`` waits as ``FILL: <<hang>>`` does.
 ``status()`` reports ``active`` (requests waiting), ``completed`` (requests answered or cancelled), and
 fixed cache counters (30 of 40 prompt tokens hit). With ``FAKE_ENGINE_LOG`` set, every request is
 appended to that file as a JSON line. ``make_dead_client`` returns a client whose start always fails.
@@ -96,6 +96,8 @@ class FakeEngineClient:
         self.requests.append(request)
         log_request(request)
         script = scripted_fill(request)
+        if request.draft and HANG in request.draft and not FILL_MARKER.search(request.prefix):
+            script = HANG
         if script == UNAVAILABLE:
             self.dead = True
             raise EngineUnavailable("fake engine crashed")

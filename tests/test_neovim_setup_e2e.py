@@ -119,7 +119,8 @@ def test_default_settings_draw_no_warning_from_the_server(start_nvim):
     settle(nvim)
     shown = messages(nvim)
     assert "setting ignored" not in shown and "unknown setting" not in shown, shown
-    assert nvim.lua("return vim.json.encode(vim.lsp.get_clients({ name = 'infill' })[1].config.init_options)") == "{}"
+    init_options = nvim.lua("return vim.json.encode(vim.lsp.get_clients({ name = 'infill' })[1].config.init_options)")
+    assert init_options == '{"nextEditInlineCompletion":false}'  # the plugin shows next edits itself
 
     # setup() again with settings: they reach the running server flat, as VS Code sends them
     nvim.lua("require('infill').setup({ cmd = ..., settings = { engine = {}, maxLines = 3 } })",

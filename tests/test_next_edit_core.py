@@ -7,7 +7,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from infill_lsp.next_edit.minimal import Edit, apply_edits, minimal_edits
-from infill_lsp.next_edit.predict import Answer, NextEditPlan, Probe, judge, line_span, probes, region
+from infill_lsp.next_edit.predict import (
+    Answer,
+    NextEditPlan,
+    Probe,
+    judge,
+    line_span,
+    probes,
+    reads_as_ghost_text,
+    region,
+)
 from infill_lsp.next_edit.rule import carried_over, change_of, repeated_edits
 
 
@@ -156,3 +165,25 @@ def test_hunks_from_diffs_keep_whole_words():
     assert shared_ends("foo(a)", "foo(a, ctx)") == (5, 1)
     text = "def f(count):\n    return cnt\n"
     assert located_hunk(text, "def f(cnt):", "def f(count):") == (6, 11, "cnt")
+
+
+def test_an_edit_reads_as_ghost_text_where_it_extends_what_is_typed_on_the_cursors_line():
+    text = "x = 1\nsum = add(a, \ny = 2\n"
+    start = len("x = 1\n")
+    cursor = start + len("sum = add(a, ")  # the end of line 1
+
+    def edit(a: int, b: int, new: str) -> Edit:
+        return Edit(start + a, start + b, new)
+
+    assert reads_as_ghost_text(text, cursor, edit(13, 13, "b)"))  # an insertion at the cursor
+    assert reads_as_ghost_text(text, cursor, edit(6, 13, "add(a, b)"))  # keeps "add(a, "
+    assert not reads_as_ghost_text(text, cursor, edit(6, 9, "sum"))  # before the cursor
+    assert not reads_as_ghost_text(text, cursor, edit(6, 13, "sum(a, b)"))  # rewrites what is typed
+    assert not reads_as_ghost_text(text, cursor, Edit(0, 1, "z"))  # another line
+    assert not reads_as_ghost_text(text, cursor, edit(13, 13, "b\n"))  # more than one line
+    assert not reads_as_ghost_text(text, cursor, edit(13, 13, ""))  # changes nothing after the cursor
+    mid = "return width * height"  # mid-line: the cursor before `height`
+    assert reads_as_ghost_text(mid, 15, Edit(15, 21, "size"))
+    assert not reads_as_ghost_text(mid, 17, Edit(15, 21, "size"))  # "he" is typed: not a start of "size"
+    assert not reads_as_ghost_text(mid, 15, Edit(15, 21, "height"))  # the same text
+    assert not reads_as_ghost_text("a\r\nb", 1, Edit(1, 3, "x"))  # over the line end

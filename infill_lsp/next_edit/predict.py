@@ -139,6 +139,18 @@ def judge(text: str, asked: list[Probe], answers: list[Answer | None], plan: Nex
     return []
 
 
+def reads_as_ghost_text(text: str, cursor: int, edit: Edit) -> bool:
+    """Whether an editor can show ``edit`` as the ghost text of an inline completion at ``cursor``: one line
+    of new text replacing part of the cursor's line around the cursor, the replaced text before the cursor a
+    start of the new text (what is typed is kept), and a change after the cursor."""
+    start, end = line_span(text, cursor)
+    if not start <= edit.start <= cursor <= edit.end <= end or "\n" in edit.text or "\r" in edit.text:
+        return False
+    typed = text[edit.start : cursor]
+    rest = edit.text[len(typed) :]
+    return edit.text.startswith(typed) and rest != "" and rest != text[cursor : edit.end]
+
+
 def keeps_parsing(parse, before: str, after: str) -> bool:
     """Whether ``after`` parses as well as ``before`` did: an edit may not break a file that parses
     (``parse``: text to a tree-sitter tree; a file already broken is not held to it)."""

@@ -36,8 +36,9 @@ def suggestion_key(uri: str, text: str, start: int, end: int, new_text: str) -> 
 class OfferBook:
     offers: OrderedDict[str, Offer] = field(default_factory=OrderedDict)
     dismissed: OrderedDict[tuple[str, str, str, str], None] = field(default_factory=OrderedDict)
+    # "inline": offers made as inline completions (the rest went out as copilotInlineEdit answers)
     counters: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
-        ("asked", "offered", "shown", "accepted", "dismissed", "quiet", "stale"), 0))
+        ("asked", "offered", "inline", "shown", "accepted", "dismissed", "quiet", "stale"), 0))
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     def was_dismissed(self, key: tuple[str, str, str, str]) -> bool:

@@ -133,7 +133,9 @@ def module_stems(text: str) -> set[str]:
     return {parts[0], parts[-1]} if parts else set()
 
 
-def import_sources(language: LanguageSupport, tree: tree_sitter.Tree) -> tuple[dict[str, frozenset[str]], frozenset[int]]:
+def import_sources(
+    language: LanguageSupport, tree: tree_sitter.Tree
+) -> tuple[dict[str, frozenset[str]], frozenset[int]]:
     """Each imported name with the words of the statement importing it (``from shop.billing import total``:
     total -> {from, shop, billing, import, total}): where the name comes from, for any language; and the rows
     those statements span (where a name's occurrence is its import, not a use)."""

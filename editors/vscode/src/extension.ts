@@ -29,11 +29,11 @@ import {
 } from "./commands";
 import {
   documentSelector,
+  forServer,
   languageIds,
   needsRestart,
   resolveServerCommand,
   type ServerSettings,
-  toServerSettings,
   USER_ONLY_SETTINGS,
 } from "./settings";
 import type { NextEdit } from "./nextEdit";
@@ -54,10 +54,13 @@ let statusItem: vscode.StatusBarItem;
 const tracker = new SuggestionTracker();
 let nextEdits: NextEditView | undefined;
 
-/** The settings the user set (any scope), mapped for the server; unset ones keep the server's defaults. */
+/**
+ * The settings the user set (any scope), mapped for the server, and the extension's own; unset ones keep the
+ * server's defaults.
+ */
 function serverSettings(): ServerSettings {
   const config = vscode.workspace.getConfiguration("infill");
-  return toServerSettings((key) => {
+  return forServer((key) => {
     const value = config.inspect(key);
     if (USER_ONLY_SETTINGS.includes(key)) return value?.globalValue;
     return value?.workspaceFolderValue ?? value?.workspaceValue ?? value?.globalValue;

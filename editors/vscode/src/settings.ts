@@ -151,6 +151,18 @@ export function toServerSettings(get: SettingGetter): ServerSettings {
   return out;
 }
 
+/**
+ * Server settings the extension sets itself, whatever the user set: it shows a next edit on the cursor's line as
+ * ghost text of its own (extension.ts), so the server is not to offer it as an inline completion as well.
+ * Not contributed in package.json.
+ */
+export const EXTENSION_SETTINGS: ServerSettings = { nextEditInlineCompletion: false };
+
+/** What goes to the server: the settings the user set (`toServerSettings`) and the extension's own. */
+export function forServer(get: SettingGetter): ServerSettings {
+  return { ...toServerSettings(get), ...EXTENSION_SETTINGS };
+}
+
 export interface ServerCommand {
   command: string;
   args: string[];

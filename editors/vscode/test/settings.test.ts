@@ -3,8 +3,10 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import {
+  EXTENSION_SETTINGS,
   SERVER_SETTINGS,
   documentSelector,
+  forServer,
   languageIds,
   needsRestart,
   resolveServerCommand,
@@ -89,6 +91,18 @@ test("the extension passes on every server setting its package.json contributes,
     .filter((key) => key !== "infill.serverPath" && key !== "infill.serverArgs")
     .map((key) => key.slice("infill.".length));
   assert.deepEqual(SERVER_SETTINGS.map(([key]) => key).sort(), contributed.sort());
+});
+
+test("the server is told not to offer next edits as inline completions: the extension shows them itself", () => {
+  assert.deepEqual(forServer(from({})), { nextEditInlineCompletion: false });
+  assert.deepEqual(forServer(from({ maxLines: 4, nextEditInlineCompletion: true })), {
+    maxLines: 4,
+    nextEditInlineCompletion: false,
+  });
+  const packageJson = JSON.parse(readFileSync(join(__dirname, "..", "..", "package.json"), "utf8"));
+  for (const key of Object.keys(EXTENSION_SETTINGS)) {
+    assert.equal(packageJson.contributes.configuration.properties[`infill.${key}`], undefined, key);
+  }
 });
 
 test("the remote engine's address and key come from the user's settings only", () => {

@@ -96,17 +96,20 @@ function M.serves(buf, filetypes)
   return type(filetypes) ~= 'table' or vim.tbl_contains(filetypes, vim.bo[buf].filetype)
 end
 
---- `settings` as they go to the server (initializationOptions, workspace/didChangeConfiguration): an
---- object even when empty (Neovim sends an empty Lua table as a JSON list), and so is `engine`.
+--- `settings` as they go to the server (initializationOptions, workspace/didChangeConfiguration): `engine` an
+--- object even when empty (Neovim sends an empty Lua table as a JSON list), and `nextEditInlineCompletion`
+--- false unless set: the plugin shows next edits itself (`infill.next_edit`), and its ghost text would draw a
+--- replacing next edit as an insertion.
 ---@param settings? table
 ---@return table
 function M.wire_settings(settings)
   local out = vim.deepcopy(settings or {})
+  local own = type(out.infill) == 'table' and out.infill or out -- the server reads an `infill` section alone
+  if own.nextEditInlineCompletion == nil and own.next_edit_inline_completion == nil then
+    own.nextEditInlineCompletion = false
+  end
   if type(out.engine) == 'table' and vim.tbl_isempty(out.engine) then
     out.engine = vim.empty_dict()
-  end
-  if vim.tbl_isempty(out) then
-    return vim.empty_dict()
   end
   return out
 end
