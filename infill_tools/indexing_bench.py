@@ -30,7 +30,7 @@ from engine.host.launch import EngineLaunch
 from infill_tools.bench import engine_socket
 from infill_tools.context_bench import generate
 from infill_tools.loadgen import close_client
-from infill_tools.typing_bench import AUTOMATIC, WARMUP, Editor, _status, jump_places, percentiles
+from infill_tools.typing_bench import AUTOMATIC, WARMUP, Editor, jump_places, percentiles, server_status
 from infill_tools.typing_traces import default_sources
 
 
@@ -73,11 +73,11 @@ async def session(sock: str, documents: dict[str, str], places: list[tuple], *, 
             await asyncio.wait_for(
                 client.protocol.send_request_async(types.TEXT_DOCUMENT_INLINE_COMPLETION, params), timeout_s)
             elapsed = (time.perf_counter() - sent) * 1000
-            index = (await _status(client)).get("index") or {}
+            index = (await server_status(client)).get("index") or {}
             (during if folder and index.get("state") == "building" else after).append(elapsed)
         if folder:
             for _ in range(int(timeout_s * 10)):
-                index = (await _status(client)).get("index") or {}
+                index = (await server_status(client)).get("index") or {}
                 if index.get("state") != "building":
                     break
                 await asyncio.sleep(0.1)

@@ -184,7 +184,7 @@ class Editor:
             await asyncio.wait(set(self._tasks), timeout=timeout_s)
 
 
-async def _status(client: BaseLanguageClient) -> dict[str, Any]:
+async def server_status(client: BaseLanguageClient) -> dict[str, Any]:
     return plain(await asyncio.wait_for(client.protocol.send_request_async("infill/status", {}), 10))
 
 
@@ -245,7 +245,7 @@ async def replay(sock: str, trace: Trace, *, kind: str, policy: str, debounce_ms
         await asyncio.sleep(max(0.0, start + trace.end_ms / 1000 - loop.time()))
         await editor.settle(timeout_s)
         after = await _engine_figures(sock)
-        server = await _status(client)
+        server = await server_status(client)
     finally:
         await close_client(client)
     tally = editor.tally
@@ -349,7 +349,7 @@ async def replay_jumps(sock: str, documents: dict[str, str], places: list[tuple]
         await editor.settle(timeout_s)
         for uri, text in documents.items():
             editor.open(uri, text)
-        before = await _status(client)
+        before = await server_status(client)
         for uri, line, character in places:
             await asyncio.sleep(MOVE_DEBOUNCE_MS / 1000)
             client.protocol.notify("infill/didMoveCursor", {"textDocument": {"uri": uri, "version": 1},
@@ -368,7 +368,7 @@ async def replay_jumps(sock: str, documents: dict[str, str], places: list[tuple]
             latencies.append((time.perf_counter() - sent) * 1000)
             items = answer.items if isinstance(answer, types.InlineCompletionList) else (answer or [])
             shown += bool(items)
-        after = await _status(client)
+        after = await server_status(client)
     finally:
         await close_client(client)
     work = {k: after["engine_work"][k] - before["engine_work"][k] for k in ENGINE_WORK}
