@@ -59,16 +59,18 @@ def language_of(path: Path) -> str:
 
 
 async def fill_holes(
-    client, text: str, language: str, marker: str, steps: int, on_fill=None, *, path: Path | None = None, workspace=None
+    client, text: str, language: str, marker: str, steps: int, on_fill=None, *, path: Path | None = None,
+    workspace=None, welcome: Welcome | None = None,
 ) -> Filled:
     """Fill every marker in ``text`` in order, as an editor's inline completion would, and return the result.
 
     A hole left unfilled keeps ``marker`` in the result; the holes after it see it as empty, as an editor
     would. ``on_fill(index, fill, reason, elapsed_ms, result)`` hears of each hole: ``fill`` is the text
     written (None when every candidate was refused, with ``reason`` saying why). With a ``workspace`` index
-    (a ``WorkspaceIndex``) and the file's ``path``, each hole gets the repository context an editor's would.
+    (a ``WorkspaceIndex``) and the file's ``path``, each hole gets the repository context an editor's would. The
+    engine's ``welcome`` sets the prompt budgets, as in the editor.
     """
-    from infill_lsp.completion import Skip, fills_from_result, plan_completion
+    from infill_lsp.completion import Skip, context_budgets, fills_from_result, plan_completion
     from infill_lsp.config import Settings
     from infill_lsp.documents import Document
     from infill_lsp.languages import LanguageRegistry
@@ -76,6 +78,7 @@ async def fill_holes(
 
     support = LanguageRegistry().get(language)
     settings = Settings() if not steps else Settings(max_steps=steps)
+    budgets, cross_file_chars = context_budgets(settings, welcome)
     pieces = split_holes(text, marker)
     new_id = RequestIds("complete")
     done = shown = pieces[0]  # the text so far as the engine sees it, and as the output shows it
@@ -88,13 +91,13 @@ async def fill_holes(
         fill, reason, result = None, "", InfillResult(request_id="", candidates=(), finish_reason=0)
         cross_file = ""
         if workspace is not None:
-            packed, _ = context_block(document, len(done), [], settings, budget=settings.cross_file_chars,
-                                      prefix_chars=settings.prefix_chars, suffix_chars=settings.suffix_chars,
+            packed, _ = context_block(document, len(done), [], settings, budget=cross_file_chars,
+                                      prefix_chars=budgets.prefix_chars, suffix_chars=budgets.suffix_chars,
                                       index=workspace, display=workspace.relative)  # fmt: skip
             cross_file = packed.block
         try:
             plan = plan_completion(document, document.index.position(len(done)), settings, request_id=new_id(),
-                                   cross_file=cross_file)  # fmt: skip
+                                   cross_file=cross_file, budgets=budgets)  # fmt: skip
         except Skip as why:
             reason = str(why)
         else:
@@ -134,7 +137,7 @@ async def _run(args, text: str, language: str, report) -> tuple[Filled, Welcome]
             )
         workspace = getattr(args, "index", None)
         filled = await fill_holes(client, text, language, args.marker, args.steps, report, path=args.file,
-                                  workspace=workspace)
+                                  workspace=workspace, welcome=welcome)
         return filled, welcome
     finally:
         await client.close()

@@ -1,14 +1,16 @@
 """Fills while the workspace index builds, beside the same fills without a workspace.
 
-``python -m infill_tools.indexing_bench [--files N] [--fills N] [--pause-ms MS] [--repo DIR]`` starts one engine
-process (the embedded model), generates a repository of ``--files`` Python modules (about 52 lines each;
-2,000 files is about 100k lines; or indexes ``--repo DIR``), and runs two fresh ``infill serve`` sessions
-against the engine: the first opened without workspace folders, the second with the repository as its one
-folder, its fills starting as soon as it is initialized, while the index builds in the background. Each
-session opens the same files of this project (outside the repository) and asks for an automatic inline
-completion at ``--fills`` places, ``--pause-ms`` apart; the second tags each fill with whether the index was
-still building when it was answered. Prints one JSON object: fill latency p50/p95 without a workspace, during
-indexing and after it, their ratios, and the build time. A measure, not a test: run it alone on the machine.
+``python -m infill_tools.indexing_bench [--files N] [--fills N] [--pause-ms MS] [--repo DIR] [--once]`` starts
+one engine process (the embedded model), generates a repository of ``--files`` Python modules (about 52 lines
+each; 2,000 files is about 100k lines; or indexes ``--repo DIR``), and runs two fresh ``infill serve``
+sessions against the engine: the first without workspace folders, the second given the repository as its
+folder once it is up, its fills going on while the index builds in the background. Each session opens the
+same files of this project (outside the repository) and asks for an automatic inline completion at
+``--fills`` places, ``--pause-ms`` apart; the second tags each fill with whether the index was still
+building when it was answered, and starts the build again (the folder removed and added) whenever it has
+ended, so most of its fills meet one (``--once``: build once, as a session does). Prints one JSON object:
+fill latency p50/p95 without a workspace, during indexing and after it, their ratios, and the build time. A
+measure, not a test: run it alone on the machine.
 """
 
 from __future__ import annotations
@@ -35,8 +37,9 @@ from infill_tools.typing_traces import default_sources
 
 
 async def session(sock: str, documents: dict[str, str], places: list[tuple], *, folder: Path | None,
-                  pause_ms: float, timeout_s: float = 60.0) -> dict[str, Any]:
-    """One fresh language server: fills at ``places``; with ``folder``, tagged by the index's state."""
+                  pause_ms: float, rebuild: bool = True, timeout_s: float = 60.0) -> dict[str, Any]:
+    """One fresh language server: fills at ``places``; with ``folder``, tagged by the index's state (``rebuild``:
+    a build that has ended is started again before the next fill)."""
     client = BaseLanguageClient("infill-indexing-bench", "1")
     await client.start_io(sys.executable, "-m", "infill_lsp.server", "--log-level", "warning",
                           "--log-file", os.devnull)
@@ -66,6 +69,12 @@ async def session(sock: str, documents: dict[str, str], places: list[tuple], *, 
                 event=types.WorkspaceFoldersChangeEvent(added=folders, removed=[])))
         for uri, line, character in places:
             await asyncio.sleep(pause_ms / 1000)
+            if folders and rebuild and ((await server_status(client)).get("index") or {}).get("state") == "ready":
+                # built already: the folder removed and added again, so this fill too meets a build
+                for event in (types.WorkspaceFoldersChangeEvent(added=[], removed=folders),
+                              types.WorkspaceFoldersChangeEvent(added=folders, removed=[])):
+                    client.workspace_did_change_workspace_folders(types.DidChangeWorkspaceFoldersParams(event=event))
+                await asyncio.sleep(0.05)
             params = types.InlineCompletionParams(
                 context=types.InlineCompletionContext(trigger_kind=AUTOMATIC),
                 text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line, character))
@@ -98,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repo", type=Path, default=None, metavar="DIR", help="index DIR instead")
     parser.add_argument("--fills", type=int, default=30, help="fills per session")
     parser.add_argument("--pause-ms", type=float, default=150.0, help="rest before each fill")
+    parser.add_argument("--once", action="store_true", help="build the index once, not again for each fill")
     args = parser.parse_args(argv)
     if args.fills < 1 or args.files < 1 or args.pause_ms < 0:
         parser.error("--fills and --files must be >= 1, --pause-ms >= 0")
@@ -113,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
                 root = f"file:///indexing/{name}-{time.time_ns()}"
                 documents, places = jump_places(sources, root, jumps=args.fills, seed=0)
                 report[name] = asyncio.run(session(str(sock), documents, places, folder=folder,
-                                                   pause_ms=args.pause_ms))
+                                                   pause_ms=args.pause_ms, rebuild=not args.once))
                 print(f"  {name}: {report[name]}", file=sys.stderr)
     base = report["no_workspace"]["fills"]
     for when in ("during_indexing", "after_indexing"):

@@ -7,8 +7,9 @@ A context source implements::
 It is called for each case with the case's repository written under ``workspace_dir`` (its file ``path``,
 relative to it, holds ``prefix + suffix``: the line is blanked) and answers the block of code put before
 the prefix, as the language server's cross-file block is (``# file: models.py`` headers, comment syntax
-of the file's language). The runner cuts the block to the cross-file budget at a line boundary, as the
-server does, and the fill goes through the editor's path (``plan_completion``, the engine in-process,
+of the file's language). The runner cuts a block longer than the cross-file budget the editor would give
+the model (the language server's own sources pack to that budget) at a line boundary, and the fill goes
+through the editor's path (``plan_completion``, the engine in-process,
 the fill layer's checks). Register a source by name with a factory, called once per run (build an index
 there, or lazily per workspace)::
 
@@ -265,7 +266,10 @@ async def evaluate(workspaces: dict[str, Workspace], cases: list[RepoCase], conf
                 workspace.write(roots[repo])
             reports = {}
             for config in configs:
-                outcomes = await run_config(CONTEXT_PROVIDERS[config](), cases, roots, filler, config)
+                provider = CONTEXT_PROVIDERS[config]()
+                if isinstance(provider, RepositoryContext):
+                    provider.budget = filler.cross_file_budget  # packed to the budget the editor would give it
+                outcomes = await run_config(provider, cases, roots, filler, config)
                 print(file=sys.stderr)
                 reports[config] = {**summarize(outcomes), "outcomes": [asdict(o) for o in outcomes]}
         return {"model": welcome.model_name, "trained": welcome.trained, "configs": reports}

@@ -212,3 +212,20 @@ def test_gitignore_negation_depth_and_comments(tmp_path: Path):
     assert ignore.ignored("sub/important.log")  # the deeper file has the last word
     assert ignore.ignored("logs/x.py") and ignore.ignored("logs", is_dir=True)
     assert not ignore.ignored("src/x.py")
+
+
+@pytest.mark.skipif(not hasattr(os, "setpriority"), reason="per-thread priorities are a POSIX feature")
+def test_the_background_build_runs_at_the_lowest_cpu_priority(repo: Path):
+    """Indexing takes the cores only when fills and the engine leave them idle: its thread's nice is raised
+    (Linux gives each thread its own), the server's own threads keep theirs."""
+    import threading
+
+    index = WorkspaceIndex([repo])
+    own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    try:
+        index.start().result(timeout=30)
+        worker = index._worker.submit(lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        assert worker.result(timeout=30) == 19
+        assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == own
+    finally:
+        index.close()

@@ -32,6 +32,7 @@ from infill_lsp.retrieval.snippets import Snippet, by_priority
 from infill_lsp.syntax import enclosing_function
 from infill_lsp.workspace.definitions import Definition, defined_names, import_sources
 
+MIN_OUTLINE_CHARS = 160
 RECENT_DOCUMENTS = 2  # other documents whose latest edit is shown
 SIMILAR_DOCUMENTS = 20  # open documents searched for similar windows, most recently edited first
 
@@ -102,8 +103,10 @@ def gather(
     display: Callable[[str], str] = lambda path: Path(path).name,
     cache: SourceCache | None = None,
     extra: list[Snippet] | None = None,
+    outline_chars: int = OUTLINE_CHARS,
 ) -> Gathered:
-    """Every source's snippets for the cursor at ``offset`` of ``target`` (``others``: the other open documents)."""
+    """Every source's snippets for the cursor at ``offset`` of ``target`` (``others``: the other open documents);
+    a definition longer than ``outline_chars`` is given as its outline."""
     cache = cache or SourceCache()
     family = _family(target)
     others = [d for d in sorted(others, key=lambda d: d.uri) if d.uri != target.uri]
@@ -121,9 +124,10 @@ def gather(
     names, modules = imported(target) if family is not None else (set(), set())
     line = target.index.line_of(offset)
     run("definitions", settings.context_definitions and family is not None, settings.context_definitions_ms,
-        lambda deadline: _definitions(target, line, names, modules, kin, index, display, cache, deadline))
+        lambda deadline: _definitions(target, line, names, modules, kin, index, display, cache, deadline,
+                                      outline_chars))
     run("imports", settings.context_definitions and family is not None, settings.context_definitions_ms,
-        lambda deadline: _imports(names, modules, kin, display, cache, elided_body(target)))
+        lambda deadline: _imports(names, modules, kin, display, cache, elided_body(target), outline_chars))
     run("recent", settings.context_recent, settings.context_recent_ms, lambda deadline: _recent(others, display))
     run("similar", settings.context_similar and family is not None, settings.context_similar_ms,
         lambda deadline: _similar(target, line, kin, display, cache, deadline))  # fmt: skip
@@ -140,6 +144,7 @@ def _definitions(
     display: Callable[[str], str],
     cache: SourceCache,
     deadline: float,
+    outline_chars: int = OUTLINE_CHARS,
 ) -> list[Snippet]:
     entry = target.language.entry if target.language else None
     folder = bool(entry and entry.package_is_folder)
@@ -172,7 +177,7 @@ def _definitions(
                      else ({}, frozenset()))  # fmt: skip
     cursor = Cursor(own_path, target.text.split("\n"), line, signature, frozenset(names), frozenset(modules), own,
                     sources, rows)  # fmt: skip
-    return definitions_near(cursor, lookup, deadline=deadline, ellipsis=elided_body(target))
+    return definitions_near(cursor, lookup, deadline=deadline, limit=outline_chars, ellipsis=elided_body(target))
 
 
 def elided_body(document: Document) -> str:
@@ -186,6 +191,7 @@ def elided_body(document: Document) -> str:
 def _imports(
     names: set[str], modules: set[str], kin: list[Document], display: Callable[[str], str], cache: SourceCache,
     ellipsis: str = "...",
+    outline_chars: int = OUTLINE_CHARS,
 ) -> list[Snippet]:
     """Definitions the document imports from open documents (a module imported whole gives all of its)."""
     out: list[Snippet] = []
@@ -197,7 +203,7 @@ def _imports(
             if whole or definition.name in names:
                 why = f"{definition.kind} {definition.name!r}: " + ("its module is imported" if whole else "imported")
                 d = definition
-                text = outline(d.text, d.signature, OUTLINE_CHARS, ellipsis)
+                text = outline(d.text, d.signature, outline_chars, ellipsis)
                 out.append(Snippet("imports", display(path), d.line, d.end_line, text, why))
     return out
 
@@ -230,6 +236,12 @@ def _similar(
     return similar_windows(query, files, deadline=deadline)
 
 
+def outline_share(budget: int) -> int:
+    """The longest definition given whole in a block of ``budget`` characters: a third of it (at least
+    ``MIN_OUTLINE_CHARS``), so a block holds a few definitions rather than one."""
+    return max(MIN_OUTLINE_CHARS, budget // 3)
+
+
 def shown_windows(text: str, offset: int, prefix_chars: int, suffix_chars: int) -> str:
     """The text the prefix and suffix windows can show for a cursor at ``offset``: measured from the cursor's
     line start and end, so it is the same for every cursor position on one line."""
@@ -260,6 +272,7 @@ def context_block(
     comment = target.language.entry.line_comment if target.language else ""
     if not comment or budget <= 0:
         return Packed(), Gathered([])
-    gathered = gather(target, offset, others, settings, index=index, display=display, cache=cache, extra=extra)
+    gathered = gather(target, offset, others, settings, index=index, display=display, cache=cache, extra=extra,
+                      outline_chars=outline_share(budget))
     shown = shown_windows(target.text, offset, max(0, prefix_chars - budget), suffix_chars)
     return pack(gathered.snippets, budget=budget, comment=comment, shown=shown), gathered

@@ -25,7 +25,7 @@ MAX_NAMES = 24  # names looked up per request, nearest first
 MAX_IMPORTED = 16  # then imported names used further away
 USE_LINES = 200  # how far from the cursor a use of an imported name is looked for
 PER_NAME = 1  # definitions shown per name
-OUTLINE_CHARS = 600  # a longer definition is shown as its outline
+OUTLINE_CHARS = 500  # a longer definition is shown as its outline (the packer passes a third of its budget)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ to read or swap one file's entry. ``build_now`` does the same work on the caller
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +24,16 @@ from infill_lsp.workspace.gitignore import IGNORE_FILE, GitIgnore
 log = logging.getLogger(__name__)
 
 IDLE, BUILDING, READY, CLOSED = "idle", "building", "ready", "closed"
+BACKGROUND_NICE = 19
+
+
+def lower_priority() -> None:
+    """Give the calling thread the lowest CPU priority (Linux: a thread has its own nice value), so indexing
+    takes the cores only when fills and the engine leave them idle; elsewhere, nothing."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
+    except (AttributeError, OSError):
+        pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +207,8 @@ class WorkspaceIndex:
         if self._closed.is_set():
             return None
         if self._worker is None:
-            self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="infill-index")
+            self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="infill-index",
+                                              initializer=lower_priority)
         return self._worker.submit(self._guarded, work, *args)
 
     def _guarded(self, work: Callable[..., None], *args: object) -> None:
