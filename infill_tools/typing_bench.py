@@ -331,6 +331,9 @@ async def replay_jumps(sock: str, documents: dict[str, str], places: list[tuple]
     await client.start_io(sys.executable, "-m", "infill_lsp.server", "--log-level", "warning",
                           "--log-file", os.devnull)
     latencies: list[float] = []
+    keystroke: list[float] = []  # the same place after one typed character
+    keystroke_work: dict[str, int] = {}
+    versions: dict[str, int] = {}
     shown = errors = 0
     try:
         options = {"engine": {"mode": "connect", "socket": sock}, "debounce_policy": "none",
@@ -368,13 +371,37 @@ async def replay_jumps(sock: str, documents: dict[str, str], places: list[tuple]
             latencies.append((time.perf_counter() - sent) * 1000)
             items = answer.items if isinstance(answer, types.InlineCompletionList) else (answer or [])
             shown += bool(items)
+            # One keystroke at the place ("r", which may or may not agree with the fill), then the same ask; its
+            # engine work is kept out of the jump fills' figures.
+            ahead = (await server_status(client))["engine_work"]
+            versions[uri] = versions.get(uri, 1) + 1
+            client.text_document_did_change(types.DidChangeTextDocumentParams(
+                types.VersionedTextDocumentIdentifier(uri=uri, version=versions[uri]),
+                [types.TextDocumentContentChangePartial(range=types.Range(types.Position(line, character),
+                                                                          types.Position(line, character)),
+                                                        text="r")]))
+            params = types.InlineCompletionParams(
+                context=types.InlineCompletionContext(trigger_kind=AUTOMATIC),
+                text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line, character + 1))
+            sent = time.perf_counter()
+            try:
+                await asyncio.wait_for(
+                    client.protocol.send_request_async(types.TEXT_DOCUMENT_INLINE_COMPLETION, params), timeout_s)
+            except Exception:  # noqa: BLE001 - counted
+                errors += 1
+                continue
+            keystroke.append((time.perf_counter() - sent) * 1000)
+            behind = (await server_status(client))["engine_work"]
+            for k in ENGINE_WORK:
+                keystroke_work[k] = keystroke_work.get(k, 0) + behind[k] - ahead[k]
         after = await server_status(client)
     finally:
         await close_client(client)
-    work = {k: after["engine_work"][k] - before["engine_work"][k] for k in ENGINE_WORK}
+    work = {k: after["engine_work"][k] - before["engine_work"][k] - keystroke_work.get(k, 0) for k in ENGINE_WORK}
     encoded = work["prompt_tokens"] - work["cached_tokens"]
     warming = after.get("warming", {})
     return {"warm": warm, "pause_ms": pause_ms, "jumps": len(places), "first_fill_ms": percentiles(latencies),
+            "after_keystroke_ms": percentiles(keystroke),
             "shown": shown, "errors": errors,
             "fill_encoded_tokens_mean": round(encoded / max(1, work["results"]), 1),
             "fill_cached_fraction": round(work["cached_tokens"] / max(1, work["prompt_tokens"]), 3),
