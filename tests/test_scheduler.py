@@ -199,24 +199,49 @@ def test_step_pace_learns_what_a_token_costs_and_bounds_the_step_to_its_target()
         EngineConfig(step_seconds=-0.5)
 
 
-def test_on_a_cpu_a_heavy_step_is_cut_to_the_time_target(tiny_model_dir):
-    """Once the core has learnt that a canvas token costs 10 ms, a 0.2 s step denoises 20 tokens' worth (one
-    32-token canvas: at least one) and encodes at most the prompt share, however much one client queued."""
+def _heavy_core(tiny_model_dir, clients: tuple[str, ...]):
+    """A core (steps' time target 0.2 s, batches filled, no equal share) with 4 heavy requests encoded, their
+    clients taken in turn from ``clients``, and the costs fixed at 1 ms a prompt token, 10 ms a canvas token."""
     from engine.core.engine_core import load_core
 
-    core = load_core(tiny_model_dir, config=EngineConfig(step_seconds=0.2))
+    core = load_core(tiny_model_dir, config=EngineConfig(step_seconds=0.2, step_share="fill"))
     assert core.pace.seconds == 0.2
     for rid in range(4):
-        core.add(InfillRequest(f"h{rid}", HEAVY_PREFIX + f"# {rid}\n", "\n", document_key=f"h{rid}", client="key:a",
-                               canvas_lengths=(32,), num_candidates=8, max_steps=50))
+        core.add(InfillRequest(f"h{rid}", HEAVY_PREFIX + f"# {rid}\n", "\n", document_key=f"h{rid}",
+                               client=clients[rid % len(clients)], canvas_lengths=(32,), num_candidates=8,
+                               max_steps=50))  # fmt: skip
     while not any(job.slots for job in core.jobs.values()):
         core.step()
     core.pace.per_token = {"prompt": 0.001, "canvas": 0.01}
     core.pace.observed = lambda kind, tokens, seconds: None  # keep the costs fixed for the test
+    return core
+
+
+def _one_step(core) -> tuple[int, int]:
+    """Canvases advanced and prompt tokens encoded by one step."""
     before = {id(slot): slot.steps for job in core.jobs.values() for slot in job.slots}
     encoded = sum(len(job.kv.ids) for job in core.jobs.values())
     core.step()
     advanced = [slot for job in core.jobs.values() for slot in job.slots if slot.steps > before.get(id(slot), 0)]
-    assert len(advanced) == 1
-    assert sum(len(job.kv.ids) for job in core.jobs.values()) - encoded <= max(100, StepPace.LEAST_PROMPT_TOKENS)
+    return len(advanced), sum(len(job.kv.ids) for job in core.jobs.values()) - encoded
+
+
+def test_on_a_cpu_a_heavy_step_is_cut_to_the_time_target(tiny_model_dir):
+    """While two clients have work, a 0.2 s step denoises 20 tokens' worth at 10 ms a canvas token (one 32-token
+    canvas: at least one) and encodes at most the prompt share, however much either queued."""
+    advanced, encoded = _one_step(_heavy_core(tiny_model_dir, ("key:a", "key:b")))
+    assert advanced == 1
+    assert encoded <= max(100, StepPace.LEAST_PROMPT_TOKENS)
+
+
+def test_one_clients_steps_are_not_cut(tiny_model_dir):
+    """A client alone waits only on its own work: its steps take the whole batch (cutting them would only add
+    passes, and a fill would wait on its own warm-up's steps the same)."""
+    advanced, _ = _one_step(_heavy_core(tiny_model_dir, ("key:a",)))
+    assert advanced > 1
+
+
+def test_a_step_time_target_of_zero_is_no_bound(tiny_model_dir):
+    from engine.core.engine_core import load_core
+
     assert load_core(tiny_model_dir, config=EngineConfig(step_seconds=0)).pace.seconds == 0

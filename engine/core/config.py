@@ -36,10 +36,11 @@ class EngineConfig:
     # smallest client's want, so a light request's steps stay short on a CPU, where a step's cost grows with
     # its batch; "auto": equal on a CPU, fill elsewhere.
     step_share: str = "auto"
-    # About how long one step may take, in seconds: its prompt tokens and canvases are chosen to fit, from what
-    # past steps cost per token. A request that arrives waits for the step in flight, so this bounds that wait
-    # when another client has a lot of work queued. "auto": 0.1 on a CPU (a step's cost grows with its tokens),
-    # no bound elsewhere (a GPU step costs about the same at any batch size); 0: no bound.
+    # About how long one step may take while several clients have work, in seconds: its prompt tokens and
+    # canvases are chosen to fit, from what past steps cost per token. A request that arrives waits for the step
+    # in flight, so this bounds that wait when another client has a lot of work queued. "auto": 0.1 on a CPU (a
+    # step's cost grows with its tokens), no bound elsewhere (a GPU step costs about the same at any batch size);
+    # 0: no bound.
     step_seconds: float | str = "auto"
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
 

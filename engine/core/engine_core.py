@@ -231,6 +231,12 @@ class EngineCore:
             out.append(self._finish(job, FinishReason.STEP_CAP if capped else FinishReason.CONVERGED))
         return out
 
+    def _shared(self) -> bool:
+        """Whether steps are cut to the time target now: while several clients have work in the engine (one
+        client's requests wait on its own steps either way, and cutting them would only add passes)."""
+        clients = {job.request.client for job in self.jobs.values()}
+        return len(clients) > 1
+
     def _pending_canvases(self) -> list[tuple[Job, list[Slot]]]:
         """Each encoded, live job (in arrival order) with its canvases not yet done."""
         return [(job, [s for s in job.slots if not s.done]) for job in self.jobs.values()
@@ -246,7 +252,8 @@ class EngineCore:
         if not waiting:
             return
         canvases_waiting = any(slots for _, slots in self._pending_canvases())
-        budget = self.pace.prompt_tokens(self.config.prefill_tokens_per_step, canvases_waiting=canvases_waiting)
+        limit = self.config.prefill_tokens_per_step
+        budget = self.pace.prompt_tokens(limit, canvases_waiting=canvases_waiting) if self._shared() else limit
         planned, started = budget, time.perf_counter()
         short: list[Job] = []
         load = client_load(self.jobs.values())
@@ -315,8 +322,9 @@ class EngineCore:
     def _denoise(self, out: list[Message], spent: float) -> None:
         """One denoising pass per canvas length over the step's share of canvases, within what is left of the
         step's time target after ``spent`` seconds of encoding."""
+        room = self.pace.canvas_tokens(spent) if self._shared() else None
         active = batch_share(self._pending_canvases(), self.config.max_batch_canvases, equalize=self._equalize,
-                             size=lambda slot: slot.width, tokens=self.pace.canvas_tokens(spent))
+                             size=lambda slot: slot.width, tokens=room)
         started = time.perf_counter()
         by_width: dict[int, list[tuple[Job, Slot]]] = {}
         for pair in active:

@@ -117,9 +117,9 @@ class EngineLaunch:
                             "and confident (default), or once the whole canvas is, as transformers' generate()")
         if process:
             parser.add_argument("--step-seconds", default="auto", metavar="SECONDS",
-                                help="about how long one denoising step may take, so a request that arrives never "
-                                     "waits long for the step in flight (default auto: 0.1 on a CPU, no bound on a "
-                                     "GPU; 0: no bound)")
+                                help="about how long one denoising step may take while several clients have work, "
+                                     "so a request that arrives never waits long for another's step in flight "
+                                     "(default auto: 0.1 on a CPU, no bound on a GPU; 0: no bound)")
             parser.add_argument("--idle-exit", type=float, default=0.0, metavar="SECONDS",
                                 help="exit after this long with no clients (0: never)")
             # Tests only: build the core with this function instead of engine.core.engine_core.load_core.
