@@ -234,11 +234,20 @@ def test_on_a_cpu_a_heavy_step_is_cut_to_the_time_target(tiny_model_dir):
     assert encoded <= max(100, StepPace.LEAST_PROMPT_TOKENS)
 
 
-def test_one_clients_steps_are_not_cut(tiny_model_dir):
-    """A client alone waits only on its own work: its steps take the whole batch (cutting them would only add
-    passes, and a fill would wait on its own warm-up's steps the same)."""
+def test_one_clients_steps_are_not_cut_unless_it_has_a_backlog(tiny_model_dir):
+    """A client alone with a few requests waits only on its own work: its steps take the whole batch (cutting
+    them would only add passes). With a backlog (more than UNPACED_JOBS requests) another's request could come
+    in behind it: then its steps are cut too."""
+    from engine.core.engine_core import UNPACED_JOBS
+
+    assert UNPACED_JOBS >= 4
     advanced, _ = _one_step(_heavy_core(tiny_model_dir, ("key:a",)))
     assert advanced > 1
+    core = _heavy_core(tiny_model_dir, ("key:a",))
+    for rid in range(UNPACED_JOBS):
+        core.add(InfillRequest(f"more{rid}", "x = ", "\n", document_key=f"m{rid}", client="key:a", max_steps=50))
+    advanced, _ = _one_step(core)
+    assert advanced == 1
 
 
 def test_a_step_time_target_of_zero_is_no_bound(tiny_model_dir):

@@ -54,6 +54,8 @@ Message = Partial | InfillResult | ErrorReply
 # A step's time target on a CPU (EngineConfig.step_seconds "auto"): a request that arrives waits about this
 # long for the step in flight, and a batch of a few canvases still fits one step.
 CPU_STEP_SECONDS = 0.1
+# A client alone with at most this many requests in the engine is not paced (``EngineCore._shared``).
+UNPACED_JOBS = 4
 # The fewest prompt tokens a heavier client encodes in a step a lighter client's request shares with it.
 MIN_PREFILL_SLICE = 64
 
@@ -232,10 +234,12 @@ class EngineCore:
         return out
 
     def _shared(self) -> bool:
-        """Whether steps are cut to the time target now: while several clients have work in the engine (one
-        client's requests wait on its own steps either way, and cutting them would only add passes)."""
+        """Whether steps are cut to the time target now: while several clients have work in the engine, or one
+        has a backlog (more than ``UNPACED_JOBS`` requests) another's request could arrive behind. A client with
+        a few requests alone waits on its own steps either way: cutting them (a cold prompt's encoding into
+        several passes) would only slow it."""
         clients = {job.request.client for job in self.jobs.values()}
-        return len(clients) > 1
+        return len(clients) > 1 or len(self.jobs) > UNPACED_JOBS
 
     def _pending_canvases(self) -> list[tuple[Job, list[Slot]]]:
         """Each encoded, live job (in arrival order) with its canvases not yet done."""
