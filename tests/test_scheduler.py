@@ -234,20 +234,25 @@ def test_on_a_cpu_a_heavy_step_is_cut_to_the_time_target(tiny_model_dir):
     assert encoded <= max(100, StepPace.LEAST_PROMPT_TOKENS)
 
 
-def test_one_clients_steps_are_not_cut_unless_it_has_a_backlog(tiny_model_dir):
-    """A client alone with a few requests waits only on its own work: its steps take the whole batch (cutting
-    them would only add passes). With a backlog (more than UNPACED_JOBS requests) another's request could come
-    in behind it: then its steps are cut too."""
-    from engine.core.engine_core import UNPACED_JOBS
+def test_a_lone_clients_prompt_is_encoded_whole_unless_it_has_a_backlog(tiny_model_dir):
+    """A client alone with a few requests waits only on its own work: its cold prompt is encoded in one step
+    (more passes would only slow it). With a backlog (more than UNPACED_JOBS requests) another's request could
+    come in behind it: then its encoding is cut to the step's share too."""
+    from engine.core.engine_core import UNPACED_JOBS, load_core
 
-    assert UNPACED_JOBS >= 4
-    advanced, _ = _one_step(_heavy_core(tiny_model_dir, ("key:a",)))
-    assert advanced > 1
-    core = _heavy_core(tiny_model_dir, ("key:a",))
-    for rid in range(UNPACED_JOBS):
-        core.add(InfillRequest(f"more{rid}", "x = ", "\n", document_key=f"m{rid}", client="key:a", max_steps=50))
-    advanced, _ = _one_step(core)
-    assert advanced == 1
+    def first_step(extra: int) -> int:
+        core = load_core(tiny_model_dir, config=EngineConfig(step_seconds=0.2))
+        core.pace.per_token = {"prompt": 0.001, "canvas": 0.01}  # 0.2 s: 200 prompt tokens
+        core.pace.observed = lambda kind, tokens, seconds: None
+        core.add(InfillRequest("cold", HEAVY_PREFIX, "\n", document_key="cold", client="key:a"))
+        for rid in range(extra):
+            core.add(InfillRequest(f"more{rid}", "x = ", "\n", document_key=f"m{rid}", client="key:a"))
+        assert len(core.jobs["cold"].prompt) > 400
+        core.step()
+        return len(core.jobs["cold"].kv.ids)
+
+    assert first_step(0) == first_step(UNPACED_JOBS - 1) > 400  # whole
+    assert first_step(UNPACED_JOBS) <= 200
 
 
 def test_a_step_time_target_of_zero_is_no_bound(tiny_model_dir):
