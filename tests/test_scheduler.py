@@ -235,10 +235,10 @@ def test_on_a_cpu_a_heavy_step_is_cut_to_the_time_target(tiny_model_dir):
 
 
 def test_a_lone_clients_prompt_is_encoded_whole_unless_it_has_a_backlog(tiny_model_dir):
-    """A client alone with a few requests waits only on its own work: its cold prompt is encoded in one step
-    (more passes would only slow it). With a backlog (more than UNPACED_JOBS requests) another's request could
-    come in behind it: then its encoding is cut to the step's share too."""
-    from engine.core.engine_core import UNPACED_JOBS, load_core
+    """A client alone with a little work waits only on its own steps: its cold prompt is encoded in one step
+    (more passes would only slow it). With a backlog (more than UNPACED_JOBS requests, or UNPACED_CANVASES
+    canvases) another's request could come in behind it: then its encoding is cut to the step's share."""
+    from engine.core.engine_core import UNPACED_CANVASES, UNPACED_JOBS, load_core
 
     def first_step(extra: int) -> int:
         core = load_core(tiny_model_dir, config=EngineConfig(step_seconds=0.2))
@@ -253,6 +253,14 @@ def test_a_lone_clients_prompt_is_encoded_whole_unless_it_has_a_backlog(tiny_mod
 
     assert first_step(0) == first_step(UNPACED_JOBS - 1) > 400  # whole
     assert first_step(UNPACED_JOBS) <= 200
+    core = load_core(tiny_model_dir, config=EngineConfig(step_seconds=0.2))
+    core.pace.per_token = {"prompt": 0.001, "canvas": 0.01}
+    core.pace.observed = lambda kind, tokens, seconds: None
+    core.add(InfillRequest("cold", HEAVY_PREFIX, "\n", document_key="cold", client="key:a",
+                           canvas_lengths=(16, 32, 64), num_candidates=8))
+    assert len(core.canvases.widths((16, 32, 64))) * 8 > UNPACED_CANVASES
+    core.step()
+    assert len(core.jobs["cold"].kv.ids) <= 200  # many canvases to come: paced
 
 
 def test_a_step_time_target_of_zero_is_no_bound(tiny_model_dir):

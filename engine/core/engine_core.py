@@ -54,8 +54,9 @@ Message = Partial | InfillResult | ErrorReply
 # A step's time target on a CPU (EngineConfig.step_seconds "auto"): a request that arrives waits about this
 # long for the step in flight, and a batch of a few canvases still fits one step.
 CPU_STEP_SECONDS = 0.1
-# A client alone with at most this many requests in the engine has its prompts encoded unpaced (``_shared``).
+# A client alone with at most this many requests and canvases in the engine is not paced (``EngineCore._shared``).
 UNPACED_JOBS = 4
+UNPACED_CANVASES = 16
 # The fewest prompt tokens a heavier client encodes in a step a lighter client's request shares with it.
 MIN_PREFILL_SLICE = 64
 
@@ -234,13 +235,16 @@ class EngineCore:
         return out
 
     def _shared(self) -> bool:
-        """Whether a step's encoding is cut to the time target now: while several clients have work in the
-        engine, or one has a backlog (more than ``UNPACED_JOBS`` requests) another's request could arrive behind.
-        A client with a few requests alone waits on its own steps either way: cutting a cold prompt's encoding
-        into several passes would only slow it. (Denoising is always cut: on a CPU a step of many canvases is
-        slower per canvas than several small ones.)"""
-        clients = {job.request.client for job in self.jobs.values()}
-        return len(clients) > 1 or len(self.jobs) > UNPACED_JOBS
+        """Whether steps are cut to the time target now: while several clients have work in the engine, or one
+        has a backlog another's request could arrive behind (more than ``UNPACED_JOBS`` requests, or more than
+        ``UNPACED_CANVASES`` canvases to denoise). A client alone with a little work waits only on its own steps:
+        cutting them (a cold prompt's encoding into several passes) would only slow it."""
+        if len(self.jobs) > UNPACED_JOBS or len({job.request.client for job in self.jobs.values()}) > 1:
+            return True
+        canvases = sum(1 for job in self.jobs.values() for slot in job.slots if not slot.done)
+        canvases += sum(len(self.canvases.widths(job.request.canvas_lengths)) * job.request.num_candidates
+                        for job in self.jobs.values() if not job.slots)
+        return canvases > UNPACED_CANVASES
 
     def _pending_canvases(self) -> list[tuple[Job, list[Slot]]]:
         """Each encoded, live job (in arrival order) with its canvases not yet done."""
@@ -327,7 +331,7 @@ class EngineCore:
     def _denoise(self, out: list[Message], spent: float) -> None:
         """One denoising pass per canvas length over the step's share of canvases, within what is left of the
         step's time target after ``spent`` seconds of encoding."""
-        room = self.pace.canvas_tokens(spent)
+        room = self.pace.canvas_tokens(spent) if self._shared() else None
         active = batch_share(self._pending_canvases(), self.config.max_batch_canvases, equalize=self._equalize,
                              size=lambda slot: slot.width, tokens=room)
         started = time.perf_counter()

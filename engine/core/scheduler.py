@@ -11,9 +11,10 @@ Two orderings, one after the other:
   dozens of heavy ones is encoded and denoised in the first step after it arrives.
 
 A request that arrives waits for the step in flight. On a CPU a step's cost grows with the tokens it encodes and
-denoises, so ``StepPace`` bounds each step's work to about a time target, learnt from what past steps cost per
-token: the wait of a newcomer is then about one target, whatever the others asked for. A client alone with a few
-requests has its prompts encoded whole: it waits only on its own work, which more passes would only slow.
+denoises, so while several clients have work, or one has a backlog, ``StepPace`` bounds each step's work to about
+a time target, learnt from what past steps cost per token: the wait of a newcomer is then about one target,
+whatever the others asked for. A client alone with a little work is not paced: it waits only on its own steps,
+which more passes would only slow.
 
 Pure: no torch, no IO. The core hands in its jobs in arrival order.
 """
