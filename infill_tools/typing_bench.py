@@ -355,8 +355,9 @@ async def replay_jumps(sock: str, documents: dict[str, str], places: list[tuple]
         before = await server_status(client)
         for uri, line, character in places:
             await asyncio.sleep(MOVE_DEBOUNCE_MS / 1000)
-            client.protocol.notify("infill/didMoveCursor", {"textDocument": {"uri": uri, "version": versions.get(uri, 1)},
-                                                            "position": {"line": line, "character": character}})
+            moved = {"textDocument": {"uri": uri, "version": versions.get(uri, 1)},
+                     "position": {"line": line, "character": character}}
+            client.protocol.notify("infill/didMoveCursor", moved)
             await asyncio.sleep(max(0.0, pause_ms - MOVE_DEBOUNCE_MS) / 1000)
             params = types.InlineCompletionParams(
                 context=types.InlineCompletionContext(trigger_kind=AUTOMATIC),
