@@ -151,6 +151,9 @@ def test_an_outline_keeps_a_short_definition_whole_and_a_long_ones_signatures():
     shown = outline(rust, "impl Store {", 400, "// ...")
     assert shown.startswith("impl Store {\n    pub fn op_0(&self) -> u32 {\n        // ...\n")
     assert shown.endswith("}") and len(shown) <= 400 and "        0\n" not in shown
+    fields = "class Plan:\n    request: Request\n    start: int = 0\n" + "    def run(self):\n        pass\n" * 40
+    assert outline(fields, "class Plan:", 120, kind="class").startswith(
+        "class Plan:\n    request: Request\n    start: int = 0\n    def run(self):\n        ...")
     lone = outline("x = [\n" + "    1,\n" * 400 + "]", "x = [", 200)
     assert lone.startswith("x = [\n    1,") and lone.endswith("    ...\n]") and len(lone) <= 200
 

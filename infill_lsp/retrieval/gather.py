@@ -203,7 +203,7 @@ def _imports(
             if whole or definition.name in names:
                 why = f"{definition.kind} {definition.name!r}: " + ("its module is imported" if whole else "imported")
                 d = definition
-                text = outline(d.text, d.signature, outline_chars, ellipsis)
+                text = outline(d.text, d.signature, outline_chars, ellipsis, d.kind)
                 out.append(Snippet("imports", display(path), d.line, d.end_line, text, why))
     return out
 

@@ -154,6 +154,6 @@ def definitions_near(
                 where = "imported, not used elsewhere yet"
             why = f"{definition.kind} {name!r} {where}; resolved {how}"
             d = definition
-            text = outline(d.text, d.signature, limit, ellipsis)
+            text = outline(d.text, d.signature, limit, ellipsis, d.kind)
             out.append(Snippet("definitions", candidate.shown_path, d.line, d.end_line, text, why))
     return out

@@ -22,9 +22,12 @@ DECLARATION = re.compile(
     r"def|defp|defmacro|fn|func|function|fun|let|val|var|impl|module|object|record|protocol|extension|init|"
     r"get|set|constructor|operator|data|case)\b)"
 )
-HEAD_LINES = 3  # lines kept after the naming line when a signature spans lines (until its body opens)
+HEAD_LINES = 12  # lines kept after the naming line when a signature spans lines (until its body opens)
 LONE_HEAD_LINES = 6  # a long definition without member lines: this many of its first lines
 CLOSER = re.compile(r"^(?:[})\]];?|end)$")
+# In a type (a class, struct, interface...), a field is a member too: ``name: Type``, ``name = value``, ``Type name;``.
+FIELD = re.compile(r"^[A-Za-z_]\w*\s*(?::(?!:)|=(?!=))|^[A-Za-z_][\w<>\[\], ?*&]*\s+[A-Za-z_]\w*\s*[;=]")
+TYPE_KINDS = frozenset(("class", "type", "interface", "impl", "module", "constant"))
 SIGNATURE_END = re.compile(r"(?::|\{|=>?|\bdo|\bwhere|\bthen|\bbegin)\s*$")
 
 
@@ -32,10 +35,10 @@ def _indent(line: str) -> int:
     return len(line) - len(line.lstrip())
 
 
-def outline(text: str, signature: str = "", limit: int = 600, ellipsis: str = "...") -> str:
+def outline(text: str, signature: str = "", limit: int = 600, ellipsis: str = "...", kind: str = "") -> str:
     """``text`` if it fits ``limit`` characters, else its outline (see the module's doc), itself cut to
     ``limit`` at a line boundary. ``signature`` is the line naming the definition (the head ends at or after
-    it)."""
+    it); ``kind`` the definition's (``Definition.kind``): a type's fields are members too."""
     text = text.strip("\n")
     if len(text) <= limit:
         return text
@@ -56,7 +59,9 @@ def outline(text: str, signature: str = "", limit: int = 600, ellipsis: str = ".
     if member is not None:
         elided = False
         for line in body:
-            if line.strip() and _indent(line) == member and DECLARATION.match(line.strip()):
+            stripped = line.strip()
+            if stripped and _indent(line) == member and (
+                    DECLARATION.match(stripped) or kind in TYPE_KINDS and FIELD.match(stripped)):
                 kept.append(line)
                 members += 1
                 elided = False
