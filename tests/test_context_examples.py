@@ -157,7 +157,7 @@ def test_the_context_fraction_sets_how_many_batches_rows_carry_context(tokenizer
 
     texts = [(A, "python"), (B, "python")] * 4
     places = [("shop==1", "a.py"), ("shop==1", "b.py")] * 4
-    places = [(p, f"{i}/{path}") if i >= 2 else (p, path) for i, (p, path) in enumerate(places)]
+    places = [(p, f"{i // 2}/{path}") if i >= 2 else (p, path) for i, (p, path) in enumerate(places)]
 
     def rows_with_context(fraction: float, places) -> int:
         recipe = FimRecipe(max_prefix_tokens=200, max_suffix_tokens=50, canvas_lengths=(32,),

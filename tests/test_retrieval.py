@@ -277,3 +277,24 @@ def test_a_place_keeps_its_context_block_while_the_other_files_stay_as_they_were
     session.documents.change("file:///w/a.py", [], version=2)  # another file changed: asked again
     assert completer.context(target, 10, budget, budgets).block == "# file: a.py\nsecond\n"
     assert completer.context(target, 0, budget, budgets).block == "# file: a.py\nthird\n"  # another line
+
+
+def test_locals_attributes_and_built_ins_do_not_pull_in_strangers_by_name(tmp_path: Path):
+    """In a file that imports what it uses, a lower-case name it does not import (a local, a parameter, a
+    built-in like ``str``) and an attribute (``self.session``) are not looked up by name across the workspace;
+    a capitalized name still is (a type some languages import by namespace)."""
+    (tmp_path / "app").mkdir()
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "helpers.py").write_text(
+        "def document():\n    return 'a stranger'\n\n\ndef session():\n    return 'another'\n\n\n"
+        "def str(x):\n    return 'shadowed'\n\n\nclass Widget:\n    size = 1\n")
+    main = tmp_path / "app" / "main.py"
+    main.write_text("import json\n\n\ndef handle(document):\n    self.session = str(document)\n"
+                    "    w = Widget()\n    return json.dumps(w)\n")
+    index = WorkspaceIndex([tmp_path])
+    index.build_now()
+    doc = document(main)
+    packed, _ = context_block(doc, cursor_at_end(doc, 5), [], Settings(context_similar=False), budget=1500,
+                              prefix_chars=4000, suffix_chars=1500, index=index, display=relative_to(tmp_path))
+    assert "class Widget:" in packed.block
+    assert "stranger" not in packed.block and "another" not in packed.block and "shadowed" not in packed.block

@@ -20,6 +20,10 @@ from infill_lsp.retrieval.snippets import Snippet
 from infill_lsp.workspace.definitions import Definition
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# A name the lines around the cursor use, not an attribute (``obj.name``, ``Type::name``, ``ptr->name``): an
+# attribute is a member of something, never a top-level definition found by its name alone (an imported
+# module's attributes are looked up through the module: ``imported_in_use``).
+NAME_NEAR = re.compile(r"(?<![.\w])(?<!::)(?<!->)[A-Za-z_][A-Za-z0-9_]*")
 LINES_AROUND = 3  # lines above and below the cursor's line whose names are looked up
 MAX_NAMES = 24  # names looked up per request, nearest first
 MAX_IMPORTED = 16  # then imported names used further away
@@ -63,9 +67,9 @@ def names_near(cursor: Cursor) -> list[tuple[str, int, frozenset[str]]]:
         order += [cursor.line - step, cursor.line + step]
     for row in order:
         if 0 <= row < len(cursor.lines):
-            for name in IDENTIFIER.findall(cursor.lines[row]):
+            for name in NAME_NEAR.findall(cursor.lines[row]):
                 seen.setdefault(name, abs(row - cursor.line))
-    for name in IDENTIFIER.findall(cursor.signature):
+    for name in NAME_NEAR.findall(cursor.signature):
         seen.setdefault(name, LINES_AROUND + 1)
     names = [(n, d) for n, d in seen.items() if n not in cursor.own_names and len(n) > 1]
     imported = cursor.imported_names | cursor.imported_modules
@@ -132,6 +136,10 @@ def definitions_near(
     ``limit`` characters is shown as its outline (``ellipsis``: the language's elided-body line)."""
     out: list[Snippet] = []
     taken: set[tuple[str, int]] = set()
+    # In a file that imports what it uses from other files, a lower-case name it neither imports nor finds in
+    # its own folder is a local, a parameter or a built-in: a definition elsewhere with that name is a stranger.
+    # (A capitalized one is a type, which some languages import by namespace rather than by file.)
+    explicit = bool(cursor.imported_names or cursor.imported_modules)
     for name, distance, via in names_near(cursor):
         if time.perf_counter() > deadline:
             break
@@ -140,7 +148,8 @@ def definitions_near(
         for candidate in found[:PER_NAME]:
             definition = candidate.definition
             rank = _rank(candidate, name, cursor, via)[0]
-            if (definition.path, definition.line) in taken or (distance > LINES_AROUND + 1 and rank > 1):
+            if (definition.path, definition.line) in taken or (distance > LINES_AROUND + 1 and rank > 1) or (
+                    rank == 3 and explicit and not name[:1].isupper()):
                 continue
             taken.add((definition.path, definition.line))
             how = ("imported", "imported from its package", "same folder", "by name")[rank]
