@@ -242,8 +242,7 @@ class EngineCore:
         if len(self.jobs) > UNPACED_JOBS or len({job.request.client for job in self.jobs.values()}) > 1:
             return True
         canvases = sum(1 for job in self.jobs.values() for slot in job.slots if not slot.done)
-        canvases += sum(len(job.widths) * job.request.num_candidates for job in self.jobs.values()
-                        if not job.slots and not (job.request.warm or job.request.alternatives))
+        canvases += sum(len(job.canvases_to_come()) for job in self.jobs.values())
         return canvases > UNPACED_CANVASES
 
     def _pending_canvases(self) -> list[tuple[Job, list[Slot]]]:
@@ -283,8 +282,7 @@ class EngineCore:
             tokens = sum(len(job.prompt) - len(job.kv.ids) for job in light if not job.encoded)
             tokens += sum(slot.width for job in light for slot in job.slots if not slot.done)
             # and the canvases of its prompts not yet encoded (denoised in this step once they are)
-            tokens += sum(sum(job.widths) * job.request.num_candidates
-                          for job in light if not job.slots and not (job.request.warm or job.request.alternatives))
+            tokens += sum(sum(job.canvases_to_come()) for job in light)
             others = int(self._equalize * tokens)
             if others < MIN_PREFILL_SLICE:
                 others = 0  # a slice that small costs a whole pass: the heavier clients' prompts wait this step

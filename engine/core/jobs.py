@@ -56,3 +56,10 @@ class Job:
     @property
     def encoded(self) -> bool:
         return len(self.kv.ids) == len(self.prompt)
+
+    def canvases_to_come(self) -> list[int]:
+        """The widths of the canvases this job will denoise once encoded ([] once it has them, and for a
+        warm-up or a scoring of alternatives, which denoise none)."""
+        if self.slots or self.request.warm or self.request.alternatives:
+            return []
+        return list(self.widths) * self.request.num_candidates

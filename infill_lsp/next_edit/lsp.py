@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 
 from infill_lsp.convert import lsp_range, plain
-from infill_lsp.next_edit.minimal import Edit, apply_edits
+from infill_lsp.next_edit.minimal import Edit, spanning_edit
 from infill_lsp.next_edit.predict import NextEditPlan, keeps_parsing, reads_as_ghost_text
 from infill_lsp.next_edit.run import suggest
 from infill_lsp.next_edit.shown import suggestion_key
@@ -90,7 +90,7 @@ async def offer_next_edit(ls: InfillServer, uri: str, version: int | None, posit
     if document is not ls.documents.get(uri) or document.version != seen_version or document.text != text:
         book.counters["stale"] += 1  # the user typed while the engine thought: the edit may no longer fit
         return None
-    edit = _one_edit(text, edits)
+    edit = spanning_edit(text, edits)
     if (edit is None or ghost_text and not reads_as_ghost_text(text, cursor, edit)
             or document.language is not None and not keeps_parsing(document.language.parse, text, edit.applied(text))
             or book.was_dismissed(key := suggestion_key(uri, text, edit.start, edit.end, edit.text))):
@@ -147,15 +147,6 @@ async def where_no_fill(ls: InfillServer, uri: str, version: int | None, positio
         return []
     item = await ls.completer.latest(uri, inline_completion_item(ls, uri, version, position))
     return [item] if item is not None else []
-
-
-def _one_edit(text: str, edits: list[Edit]) -> Edit | None:
-    """The suggestion's edits as one: from the first one's start to the last one's end."""
-    if not edits:
-        return None
-    start, end = min(e.start for e in edits), max(e.end for e in edits)
-    after = apply_edits(text, edits)
-    return Edit(start, end, after[start : end + len(after) - len(text)])
 
 
 def _json_range(value: Any) -> dict[str, Any]:

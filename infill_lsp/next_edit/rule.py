@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from infill_lsp.next_edit.minimal import Edit, minimal_edits, tokens
+from infill_lsp.next_edit.minimal import Edit, minimal_edits, spanning_edit, token_ops, tokens
 
 _WORD = re.compile(r"\w+")
 
@@ -21,9 +21,8 @@ _WORD = re.compile(r"\w+")
 def change_of(old: str, new: str) -> tuple[str, str, str, str] | None:
     """The single change from ``old`` to ``new`` as (left neighbour, removed, inserted, right neighbour);
     None when there are several changes, or none."""
-    import difflib  # here, not at the top: the server starts faster
     a, b = tokens(old), tokens(new)
-    changes = [op for op in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes() if op[0] != "equal"]
+    changes = token_ops(a, b)
     if len(changes) != 1:
         return None
     _, i1, i2, j1, j2 = changes[0]
@@ -48,11 +47,9 @@ ANCHOR_TOKENS = 3  # an insertion repeats after the same few tokens that stood b
 
 def token_changes(old: str, new: str) -> list[tuple[str, str, str]]:
     """The changed token runs of ``old`` -> ``new``: (removed, inserted, the few tokens of ``old`` before it)."""
-    import difflib  # here, not at the top: the server starts faster
     a, b = tokens(old), tokens(new)
     return [("".join(a[i1:i2]), "".join(b[j1:j2]), "".join(a[max(0, i1 - ANCHOR_TOKENS) : i1]))
-            for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
-            if tag != "equal"]
+            for _, i1, i2, j1, j2 in token_ops(a, b)]
 
 
 def repeated_edits(text: str, cursor: int, hunks: list[tuple[int, int, str]], window: tuple[int, int]) -> list[Edit]:
@@ -107,13 +104,12 @@ _VERSION = re.compile(r"\d+(?:\.\d+)+")
 
 def _bumps_a_version(before: str, after: str) -> bool:
     """Whether every change of ``before`` -> ``after`` (one line) rewrites digits inside a dotted number."""
-    import difflib  # here, not at the top: the server starts faster
     a, b = tokens(before), tokens(after)
     starts = [0]
     for token in a:
         starts.append(starts[-1] + len(token))
     versions = [m.span() for m in _VERSION.finditer(before)]
-    ops = [op for op in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes() if op[0] != "equal"]
+    ops = token_ops(a, b)
     return bool(ops) and all(
         i2 > i1 and "".join(a[i1:i2]).isdigit() and "".join(b[j1:j2]).replace(".", "").isdigit()
         and any(low <= starts[i1] and starts[i2] <= high for low, high in versions)
@@ -137,10 +133,9 @@ def _alike_lines(text: str, cursor: int, hunks: list[tuple[int, int, str]], wind
                 and not any(at <= hs <= end or at <= he <= end for hs, he, _ in hunks)):
             changed = carried_over(before, after, line)
             if changed is not None and changed != line:
-                edits = minimal_edits(line, changed, at)
-                if edits:
-                    first, last = edits[0].start, edits[-1].end
-                    out.append(Edit(first, last, changed[first - at : len(changed) - (len(line) - (last - at))]))
+                edit = spanning_edit(text, minimal_edits(line, changed, at))
+                if edit is not None:
+                    out.append(edit)
         at = end + 1
     return _nearest_first(out, cursor)
 
@@ -151,7 +146,7 @@ def carried_over(before: str, after: str, line: str) -> str | None:
     an insertion whose neighbouring tokens in ``before`` are not the same in ``line``)."""
     import difflib  # here, not at the top: the server starts faster
     a, b, mine = tokens(before), tokens(after), tokens(line)
-    ops = [op for op in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes() if op[0] != "equal"]
+    ops = token_ops(a, b)
     alike = difflib.SequenceMatcher(None, a, mine, autojunk=False)
     if not ops or alike.ratio() < ALIKE:
         return None

@@ -19,7 +19,6 @@ from infill_lsp.retrieval.outline import outline
 from infill_lsp.retrieval.snippets import Snippet
 from infill_lsp.workspace.definitions import Definition
 
-IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # A name the lines around the cursor use, not an attribute (``obj.name``, ``Type::name``, ``ptr->name``): an
 # attribute is a member of something, never a top-level definition found by its name alone (an imported
 # module's attributes are looked up through the module: ``imported_in_use``).
@@ -143,11 +142,10 @@ def definitions_near(
     for name, distance, via in names_near(cursor):
         if time.perf_counter() > deadline:
             break
-        found = [c for c in lookup(name) if c.definition.path != cursor.path]
-        found.sort(key=lambda c: _rank(c, name, cursor, via))
-        for candidate in found[:PER_NAME]:
+        ranked = sorted(((_rank(c, name, cursor, via), c) for c in lookup(name) if c.definition.path != cursor.path),
+                        key=lambda pair: pair[0])
+        for (rank, _, _), candidate in ranked[:PER_NAME]:
             definition = candidate.definition
-            rank = _rank(candidate, name, cursor, via)[0]
             if (definition.path, definition.line) in taken or (distance > LINES_AROUND + 1 and rank > 1) or (
                     rank == 3 and explicit and not name[:1].isupper()):
                 continue
