@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 import tempfile
 import time
@@ -26,13 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
-from pygls.lsp.client import BaseLanguageClient
 
 from engine.host.launch import EngineLaunch
 from infill_tools.bench import engine_socket
 from infill_tools.context_bench import generate
 from infill_tools.loadgen import close_client
-from infill_tools.typing_bench import AUTOMATIC, WARMUP, Editor, jump_places, percentiles, server_status
+from infill_tools.typing_bench import jump_places, percentiles, server_status, start_session, timed_fill
 from infill_tools.typing_traces import default_sources
 
 
@@ -40,30 +38,14 @@ async def session(sock: str, documents: dict[str, str], places: list[tuple], *, 
                   pause_ms: float, rebuild: bool = True, timeout_s: float = 60.0) -> dict[str, Any]:
     """One fresh language server: fills at ``places``; with ``folder``, tagged by the index's state (``rebuild``:
     a build that has ended is started again before the next fill)."""
-    client = BaseLanguageClient("infill-indexing-bench", "1")
-    await client.start_io(sys.executable, "-m", "infill_lsp.server", "--log-level", "warning",
-                          "--log-file", os.devnull)
+    # The engine's first request and the handshake happen before the folder is given, outside the figures.
+    client = await start_session("infill-indexing-bench", sock, documents, timeout_s=timeout_s,
+                                 settings={"warm": False})
+    folders = [types.WorkspaceFolder(uri=folder.as_uri(), name=folder.name)] if folder else None
     during: list[float] = []
     after: list[float] = []
-    build_s = None
+    build_s = files = None
     try:
-        options = {"engine": {"mode": "connect", "socket": sock}, "debounce_policy": "none",
-                   "request_timeout_ms": int(timeout_s * 1000), "event_log": False, "warm": False}
-        capabilities = types.ClientCapabilities(text_document=types.TextDocumentClientCapabilities(
-            inline_completion=types.InlineCompletionClientCapabilities()))
-        folders = [types.WorkspaceFolder(uri=folder.as_uri(), name=folder.name)] if folder else None
-        editor = Editor(client, "vscode", 1.0, timeout_s)
-        # The engine's first request and the handshake happen before the folder is given, outside the figures.
-        await asyncio.wait_for(client.initialize_async(types.InitializeParams(
-            capabilities=capabilities, initialization_options=options, workspace_folders=None)), timeout_s)
-        client.initialized(types.InitializedParams())
-        warmup = f"{next(iter(documents)).rsplit('/', 1)[0]}/warmup.py"
-        editor.open(warmup, WARMUP)
-        editor.cursor = (warmup, WARMUP.count("\n"), 4)
-        editor.ask(AUTOMATIC)
-        await editor.settle(timeout_s)
-        for uri, text in documents.items():
-            editor.open(uri, text)
         if folders:  # the folder arrives now: the index starts building in the background
             client.workspace_did_change_workspace_folders(types.DidChangeWorkspaceFoldersParams(
                 event=types.WorkspaceFoldersChangeEvent(added=folders, removed=[])))
@@ -75,13 +57,7 @@ async def session(sock: str, documents: dict[str, str], places: list[tuple], *, 
                               types.WorkspaceFoldersChangeEvent(added=folders, removed=[])):
                     client.workspace_did_change_workspace_folders(types.DidChangeWorkspaceFoldersParams(event=event))
                 await asyncio.sleep(0.05)
-            params = types.InlineCompletionParams(
-                context=types.InlineCompletionContext(trigger_kind=AUTOMATIC),
-                text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line, character))
-            sent = time.perf_counter()
-            await asyncio.wait_for(
-                client.protocol.send_request_async(types.TEXT_DOCUMENT_INLINE_COMPLETION, params), timeout_s)
-            elapsed = (time.perf_counter() - sent) * 1000
+            elapsed, _ = await timed_fill(client, uri, line, character, timeout_s)
             index = (await server_status(client)).get("index") or {}
             (during if folder and index.get("state") == "building" else after).append(elapsed)
         if folder:

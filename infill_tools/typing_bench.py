@@ -323,21 +323,17 @@ def jump_places(sources: list[Path], root: str, *, jumps: int, seed: int) -> tup
     return documents, places
 
 
-async def replay_jumps(sock: str, documents: dict[str, str], places: list[tuple], *, warm: bool, pause_ms: float,
-                       timeout_s: float = 30.0, settings: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A fresh ``infill serve`` (warming on or off); per place: jump there, report the move as the editors do
-    (``MOVE_DEBOUNCE_MS`` after it), rest ``pause_ms``, then ask an automatic inline completion there."""
-    client = BaseLanguageClient("infill-jump-bench", "1")
+async def start_session(name: str, sock: str, documents: dict[str, str], *, timeout_s: float,
+                        settings: dict[str, Any] | None = None) -> BaseLanguageClient:
+    """A fresh ``infill serve`` on ``sock``'s engine, initialized as the editors do (no debounce, the event log
+    off, ``settings`` on top), its first fill (the engine's first request and the server's handshake) done on a
+    file of its own outside the figures, and ``documents`` (uri -> text) open."""
+    client = BaseLanguageClient(name, "1")
     await client.start_io(sys.executable, "-m", "infill_lsp.server", "--log-level", "warning",
                           "--log-file", os.devnull)
-    latencies: list[float] = []
-    keystroke: list[float] = []  # the same place after one typed character
-    keystroke_work: dict[str, int] = {}
-    versions: dict[str, int] = {}
-    shown = errors = 0
     try:
         options = {"engine": {"mode": "connect", "socket": sock}, "debounce_policy": "none",
-                   "request_timeout_ms": int(timeout_s * 1000), "event_log": False, "warm": warm,
+                   "request_timeout_ms": int(timeout_s * 1000), "event_log": False,
                    "next_edit_inline_completion": False, **(settings or {})}  # as the editors send it
         capabilities = types.ClientCapabilities(text_document=types.TextDocumentClientCapabilities(
             inline_completion=types.InlineCompletionClientCapabilities()))
@@ -348,10 +344,41 @@ async def replay_jumps(sock: str, documents: dict[str, str], places: list[tuple]
         warmup = f"{next(iter(documents)).rsplit('/', 1)[0]}/warmup.py"
         editor.open(warmup, WARMUP)
         editor.cursor = (warmup, WARMUP.count("\n"), 4)
-        editor.ask(AUTOMATIC)  # the engine's first request and the server's handshake, outside the figures
+        editor.ask(AUTOMATIC)
         await editor.settle(timeout_s)
         for uri, text in documents.items():
             editor.open(uri, text)
+    except BaseException:
+        await close_client(client)
+        raise
+    return client
+
+
+async def timed_fill(client: BaseLanguageClient, uri: str, line: int, character: int, timeout_s: float
+                     ) -> tuple[float, list]:
+    """An automatic inline completion at (``line``, ``character``) of ``uri``: its milliseconds and items."""
+    params = types.InlineCompletionParams(
+        context=types.InlineCompletionContext(trigger_kind=AUTOMATIC),
+        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line, character))
+    sent = time.perf_counter()
+    answer = await asyncio.wait_for(
+        client.protocol.send_request_async(types.TEXT_DOCUMENT_INLINE_COMPLETION, params), timeout_s)
+    elapsed = (time.perf_counter() - sent) * 1000
+    return elapsed, answer.items if isinstance(answer, types.InlineCompletionList) else list(answer or [])
+
+
+async def replay_jumps(sock: str, documents: dict[str, str], places: list[tuple], *, warm: bool, pause_ms: float,
+                       timeout_s: float = 30.0, settings: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A fresh ``infill serve`` (warming on or off); per place: jump there, report the move as the editors do
+    (``MOVE_DEBOUNCE_MS`` after it), rest ``pause_ms``, then ask an automatic inline completion there."""
+    client = await start_session("infill-jump-bench", sock, documents, timeout_s=timeout_s,
+                                 settings={"warm": warm, **(settings or {})})
+    latencies: list[float] = []
+    keystroke: list[float] = []  # the same place after one typed character
+    keystroke_work: dict[str, int] = {}
+    versions: dict[str, int] = {}
+    shown = errors = 0
+    try:
         before = await server_status(client)
         for uri, line, character in places:
             await asyncio.sleep(MOVE_DEBOUNCE_MS / 1000)
@@ -359,18 +386,12 @@ async def replay_jumps(sock: str, documents: dict[str, str], places: list[tuple]
                      "position": {"line": line, "character": character}}
             client.protocol.notify("infill/didMoveCursor", moved)
             await asyncio.sleep(max(0.0, pause_ms - MOVE_DEBOUNCE_MS) / 1000)
-            params = types.InlineCompletionParams(
-                context=types.InlineCompletionContext(trigger_kind=AUTOMATIC),
-                text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line, character))
-            sent = time.perf_counter()
             try:
-                answer = await asyncio.wait_for(
-                    client.protocol.send_request_async(types.TEXT_DOCUMENT_INLINE_COMPLETION, params), timeout_s)
+                elapsed, items = await timed_fill(client, uri, line, character, timeout_s)
             except Exception:  # noqa: BLE001 - counted
                 errors += 1
                 continue
-            latencies.append((time.perf_counter() - sent) * 1000)
-            items = answer.items if isinstance(answer, types.InlineCompletionList) else (answer or [])
+            latencies.append(elapsed)
             shown += bool(items)
             # One keystroke at the place ("r", which may or may not agree with the fill), then the same ask; its
             # engine work is kept out of the jump fills' figures.
@@ -381,17 +402,12 @@ async def replay_jumps(sock: str, documents: dict[str, str], places: list[tuple]
                 [types.TextDocumentContentChangePartial(range=types.Range(types.Position(line, character),
                                                                           types.Position(line, character)),
                                                         text="r")]))
-            params = types.InlineCompletionParams(
-                context=types.InlineCompletionContext(trigger_kind=AUTOMATIC),
-                text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line, character + 1))
-            sent = time.perf_counter()
             try:
-                await asyncio.wait_for(
-                    client.protocol.send_request_async(types.TEXT_DOCUMENT_INLINE_COMPLETION, params), timeout_s)
+                elapsed, _ = await timed_fill(client, uri, line, character + 1, timeout_s)
             except Exception:  # noqa: BLE001 - counted
                 errors += 1
                 continue
-            keystroke.append((time.perf_counter() - sent) * 1000)
+            keystroke.append(elapsed)
             behind = (await server_status(client))["engine_work"]
             for k in ENGINE_WORK:
                 keystroke_work[k] = keystroke_work.get(k, 0) + behind[k] - ahead[k]
