@@ -158,7 +158,7 @@ class Settings:
     completion_fallback: bool = False  # offer textDocument/completion even to inline-capable clients
     speculative: bool = False  # after a fill is shown, prefetch the fill for the state after accepting it
     warm: bool = True  # encode the prompt of the place the cursor rests at before a fill is asked there
-    warm_delay_ms: int = 100  # how long a reported cursor rests at a new place before it is warmed
+    warm_delay_ms: int = 30  # how long a reported cursor rests at a new place before it is warmed
     event_log: bool = True  # keep accept/dismiss events in a local JSON-lines file (never sent anywhere)
     # Next edit (textDocument/copilotInlineEdit): the follow-up edit near the cursor.
     next_edit: bool = True

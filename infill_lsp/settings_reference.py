@@ -129,7 +129,8 @@ MEANINGS: dict[str, str] = {
     "`infill/didMoveCursor` notification; other editors: the place of the last change). Warm-ups run below "
     "real requests; turn off to save the engine's time on a shared machine.",
     "warmDelayMs": "How long a reported cursor rests at a new place before its prompt is warmed (ms); the editors "
-    "report a move once the cursor stood still 100 ms, so a place is warmed about 200 ms after the cursor stops.",
+    "report a move once the cursor stood still 100 ms, so a place is warmed about 130 ms after the cursor stops. "
+    "Raise it on a shared engine to warm fewer places the cursor only passes through.",
     "pick": "How several candidates are ordered: `likelihood` (the encoder's causal likelihood of each fill) "
     "or `confidence` (the denoiser's mean top probability).",
     "minConfidence": "The gate: show a fill only when the denoiser's confidence reaches this (0 to 1; 0 shows "

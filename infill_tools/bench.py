@@ -8,7 +8,9 @@
 6. ``typing`` (only when named in ``--only``: it replays minutes of typing per run): the latency from the
    last keystroke before a pause to the suggestion, per editor client and waiting policy
    (``infill_tools/typing_bench.py``), and the first fill after a cursor jump and a pause with warming off and on
-   (``--jumps``); ``anchor``: the engine cache's share of the prompt when the cursor moves;
+   (``--jumps``); ``anchor``: the engine cache's share of the prompt when the cursor moves; ``carry`` (only
+   when named): typed text carried on the canvas vs encoded, paired on the same holes
+   (``infill_tools/carry_bench.py``);
 7. ``replicas`` (only when named: it starts a local Ray cluster; the ``serve`` extra): the HTTP API on Ray
    Serve with 2 engine replicas vs 1 under the same load (``infill_tools/ray_bench.py``).
 
@@ -36,6 +38,7 @@ import engine.core.engine_core
 from engine.host.launch import ONNX_EXTRA_MISSING, EngineLaunch, onnx_available
 from engine.protocol import InfillRequest, InfillResult
 from infill_lsp.json_stdout import stdout_to_stderr
+from infill_tools.carry_bench import bench_carry
 from infill_tools.typing_bench import bench_anchor, bench_jumps, bench_typing
 from infill_tools.typing_traces import default_sources
 
@@ -477,6 +480,9 @@ def _run_parts(args: argparse.Namespace, launch: EngineLaunch) -> dict:
     if "anchor" in parts:
         report["cursor_moves"] = bench_anchor(core, sources, samples=max(4, args.repeats * 2), seed=args.seed)
         print(f"  anchor: {report['cursor_moves']}", file=sys.stderr)
+    if "carry" in parts:
+        report["carry"] = bench_carry(core, limit=args.carry_holes)
+        print(f"  carry: {report['carry']}", file=sys.stderr)
     if "typing" in parts:
         with engine_socket(launch) as sock:
             report["typing"] = bench_typing(
@@ -510,7 +516,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--http-clients", type=int, default=16, help="http part: concurrent HTTP clients")
     parser.add_argument("--problems", type=int, default=40, help="benchmark problems per split (0 to skip)")
     parser.add_argument("--only", default="", help="comma list of parts: generate,keystroke,burst,parallelism,lsp,http,"
-                        "backends,dtypes,anchor,typing,replicas (http, typing and replicas run only when named)")
+                        "backends,dtypes,anchor,carry,typing,replicas (http, carry, typing and replicas run only when "
+                        "named)")
+    parser.add_argument("--carry-holes", type=int, default=100,
+                        help="carry part: single-line holes typed into, carried vs encoded (default 100)")
     typing = parser.add_argument_group("typing and anchor parts")
     typing.add_argument("--policies", default="none,fixed,adaptive",
                         help="waiting policies to compare (empty: no typing replay, only the jumps)")

@@ -58,6 +58,8 @@ def loads(monkeypatch) -> list[tuple[object, dict]]:
         ({"step_seconds": "-1"}, "step_seconds"),
         ({"step_seconds": "inf"}, "step_seconds"),
         ({"step_seconds": "soon"}, "step_seconds"),
+        ({"carry_chars": -1}, "carry_chars"),
+        ({"carry_chars": 2.5}, "carry_chars"),
     ],
 )
 def test_a_bad_launch_is_refused_naming_its_field(fields, name):
@@ -70,13 +72,14 @@ def test_to_argv_round_trips_through_the_engine_command_line(tmp_path):
 
     launch = EngineLaunch(model_dir=tmp_path / "m", device="cuda:1", backend="onnx", dtype="float32",
                           idle_exit=2.5, core_factory="fake_core:make_core", stop_rule="canvas",
-                          step_seconds="0.05")  # fmt: skip
+                          step_seconds="0.05", carry_chars=0)  # fmt: skip
     if not launch_module.onnx_available():
         launch = dataclasses.replace(launch, backend="torch")
     args, parsed, http = _parse_args(["--socket", "/tmp/x.sock", *launch.to_argv()])
     assert parsed == launch and args.socket == Path("/tmp/x.sock") and http == []  # no front asked for
     assert EngineLaunch().to_argv() == []
-    assert launch.engine_config().step_seconds == 0.05
+    assert launch.engine_config().step_seconds == 0.05 and launch.engine_config().carry_chars == 0
+    assert EngineLaunch().engine_config().carry_chars == 16  # the engine's default
     relative = EngineLaunch(model_dir=Path("models/m")).to_argv()
     assert relative == ["--model", str(Path("models/m").absolute())]
 

@@ -93,3 +93,17 @@ async def test_jumps_report_the_first_fill_with_warming_off_and_on(tiny_engine: 
     assert cold["warm_ups"]["sent"] == 0 and warmed["warm_ups"]["warmed"] == 3
     assert warmed["fill_cached_fraction"] == 1.0 > cold["fill_cached_fraction"]
     assert warmed["fill_encoded_tokens_mean"] == 0 < cold["fill_encoded_tokens_mean"]
+
+
+def test_the_carry_bench_pairs_carried_and_encoded_keystrokes_on_the_same_holes(tiny_model_dir: Path):
+    from infill_tools.carry_bench import bench_carry
+
+    core = EngineLaunch(model_dir=tiny_model_dir, device="cpu").load_core()
+    report = bench_carry(core, limit=3, stride=40, typed=(1, 2))
+    assert report["holes"] == 3 and core.config.carry_chars == 16  # the setting is put back
+    for k in (1, 2):
+        row = report[f"typed_{k}"]
+        carried, encoded = row["carried"], row["encoded"]
+        assert carried["holes"] == encoded["holes"] == 3
+        assert carried["encoded_tokens_mean"] == 0 < encoded["encoded_tokens_mean"]
+        assert 0 <= row["same_fill"] <= 1 and row["carried_closer"] + row["carried_farther"] <= 3

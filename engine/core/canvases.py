@@ -46,6 +46,15 @@ class Canvases:
         slots = sorted({max(2, base // 2), base, min(base * 2, cfg.max_canvas - k)})
         return tuple(n + k for n in slots)
 
+    def carrying(self, widths: tuple[int, ...], tokens: int) -> tuple[int, ...]:
+        """``widths`` grown to hold ``tokens`` of carried text before the fill (in steps of 8, so requests
+        carrying a little more or less text still share a step), unless the checkpoint denoises one length."""
+        cfg = self.config
+        if not tokens or (self.format.format.canvas == "config" and self.canvas_length and not cfg.short_canvases):
+            return widths
+        extra = -(-tokens // 8) * 8
+        return tuple(min(cfg.max_canvas, width + extra) for width in widths)
+
     def draft_widths(self, tokens: int) -> tuple[int, ...]:
         """The canvas length for a draft of ``tokens``: the shortest configured length (then the next power
         of two) with room for the draft, its end and a quarter more (at least 4) to grow into."""
@@ -56,7 +65,8 @@ class Canvases:
         return (min(width, cfg.max_canvas),)
 
     def make_slots(self, job: Job) -> None:
-        pinned_ids = self.tokenizer.encode(job.request.pinned) if job.request.pinned else []
+        carried = job.carry.ids if job.carry is not None else []
+        pinned_ids = carried + (self.tokenizer.encode(job.request.pinned) if job.request.pinned else [])
         vocab = self.vocab_size
         tail = job.tail_ids
         for width in job.widths:
@@ -83,7 +93,7 @@ class Canvases:
                         canvas[n + len(seed)] = self.format.end_ids[0]
                 no_end = torch.zeros(width, dtype=torch.bool, device=canvas.device)
                 no_end[n] = True  # the first free position: the fill is never empty
-                slot = Slot(width, canvas, pinned, no_end, canvas.clone(), tail=len(tail))
+                slot = Slot(width, canvas, pinned, no_end, canvas.clone(), tail=len(tail), carry=job.carry)
                 if job.request.draft:  # the draft and its end hold their places until decided
                     slot.keep = torch.zeros(width, dtype=torch.bool, device=canvas.device)
                     slot.keep[n : min(room, n + len(seed) + 1)] = True
@@ -131,3 +141,19 @@ def kept(slot: Slot, canvas: torch.Tensor, decided: torch.Tensor | None = None) 
         return canvas
     keep = slot.keep if decided is None else slot.keep & ~decided
     return torch.where(keep, slot.draft, canvas)
+
+
+def healed(logits: torch.Tensor, slots: list[Slot], decided: torch.Tensor | None = None) -> None:
+    """Hold each carrying canvas's healed position (the one after its carried tokens) to the tokens whose text
+    begins with the healed text: the other logits there go to -inf, in place. A decided position is left be."""
+    for row, slot in enumerate(slots):
+        carry = slot.carry
+        if carry is None:
+            continue
+        position = slot.carried
+        if decided is not None and bool(decided[row, position]):
+            continue
+        allowed = carry.allowed.to(logits.device)
+        kept_logits = logits[row, position, allowed]
+        logits[row, position] = float("-inf")
+        logits[row, position, allowed] = kept_logits

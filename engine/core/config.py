@@ -42,6 +42,11 @@ class EngineConfig:
     # step's cost grows with its tokens), no bound elsewhere (a GPU step costs about the same at any batch size);
     # 0: no bound.
     step_seconds: float | str = "auto"
+    # A request whose prefix is the document's last encoded prefix plus at most this many characters typed on
+    # its line (the same suffix and context) reuses that encoding whole: the typed text starts the canvas,
+    # fixed, as text the fill must begin with, so a keystroke costs denoising steps and no encoder pass. 0: off
+    # (every request's own prompt is encoded, a keystroke's few new tokens included).
+    carry_chars: int = 16
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
 
     def __post_init__(self) -> None:
@@ -66,6 +71,8 @@ class EngineConfig:
             isinstance(self.step_seconds, (str, bool)) or not 0 <= self.step_seconds < float("inf")
         ):
             raise ValueError(f"EngineConfig.step_seconds must be auto or seconds >= 0, got {self.step_seconds!r}")
+        if self.carry_chars < 0:
+            raise ValueError(f"EngineConfig.carry_chars must be >= 0, got {self.carry_chars}")
         if self.max_suffix_tokens < 0:
             raise ValueError("EngineConfig.max_suffix_tokens must be >= 0")
         for name in ("single_line_canvases", "multi_line_canvases"):

@@ -17,6 +17,7 @@ generators read only the low 32 bits, which this offset changes), so the first c
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections import OrderedDict
 from pathlib import Path
@@ -24,9 +25,9 @@ from pathlib import Path
 import msgspec
 import torch
 
-from engine.core.canvases import Canvases, advanced, kept, request_seed
+from engine.core.canvases import Canvases, advanced, healed, kept, request_seed
 from engine.core.config import EngineConfig
-from engine.core.jobs import Job, Slot
+from engine.core.jobs import Carry, Job, Slot
 from engine.core.kv import KVStore, common_prefix_length
 from engine.core.runner import Runner
 from engine.core.sampler import GenerateConfig, denoise_step, generate_step
@@ -46,6 +47,8 @@ from engine.protocol import (
     StatusReply,
     Welcome,
 )
+
+log = logging.getLogger(__name__)
 
 CODE_SAMPLE = Path(__file__).resolve().parents[1] / "prompt" / "code_sample.txt"
 
@@ -87,6 +90,10 @@ class EngineCore:
         # Per document: the prefix and best fill of its last finished request, to seed the next canvas.
         self.last_fills: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self.seeded = 0
+        # Per document: the prefix, suffix, context and language of its last request whose own prompt was encoded
+        # (its anchor); a request that only typed a little after that prefix carries the typed text (``_carried``).
+        self.anchors: OrderedDict[str, tuple[str, str, str, str]] = OrderedDict()
+        self.carried = 0
         # Never sampled: the special tokens (but those that end a fill) and control characters.
         banned = sorted({*self.format.never_generated, *tokenizer.control_ids()})
         self.banned = torch.tensor(banned, dtype=torch.long)
@@ -144,18 +151,77 @@ class EngineCore:
         if draft_ids and len(draft_ids) + 1 > room:
             raise ValueError(f"draft is {len(draft_ids)} tokens, more than its canvas holds ({room - 1}): "
                              "send a smaller region")
-        prompt = self._prompt(request)
+        typed = self._carried(request)
+        carry = self._carry(typed) if typed else None
+        if carry is not None:
+            widths = self.canvases.carrying(widths, len(carry.ids) + 1)
+            if len(carry.ids) + 2 > min(widths) - self.format.suffix_on_canvas:
+                carry = None
+        if carry is not None:
+            self.carried += 1
+            prompt = self._prompt(msgspec.structs.replace(request, prefix=request.prefix[: -len(typed)]))
+        else:
+            prompt = self._prompt(request)
+            if request.document_key and not (draft_ids or request.alternatives):
+                self._anchor(request)
         default_steps = cfg.default_steps if self.generation is None else self.generation.max_steps
         steps = min(request.max_steps or default_steps, cfg.max_steps_cap)
         generator = torch.Generator().manual_seed(request_seed(request))
         job = Job(request, prompt, steps, widths, time.monotonic(), generator=generator)
-        job.seed_ids = draft_ids or self._seed_for(request)
+        job.carry = carry
+        job.seed_ids = draft_ids or self._seed(request, carry)
         if self.format.suffix_on_canvas and not (draft_ids and self.format.edits):  # an edit's answer is the region
             k = self.format.suffix_on_canvas
             job.tail_ids = self.tokenizer.encode(request.suffix[: k * 8])[:k]
         if not request.warm and request.document_key:
             self._take_over_warm_ups(job)
         self.jobs[request.request_id] = job
+
+    def _anchor(self, request: InfillRequest) -> None:
+        """Make ``request``'s prompt the one its document's next requests may carry typed text after."""
+        key = request.document_key
+        self.anchors[key] = (request.prefix, request.suffix, request.context, request.language)
+        self.anchors.move_to_end(key)
+        while len(self.anchors) > 256:
+            self.anchors.popitem(last=False)
+
+    def _carried(self, request: InfillRequest) -> str:
+        """The text typed after the document's anchor, when ``request`` may carry it on its canvas ("" if not).
+
+        That is: the anchor's prefix plus at most ``carry_chars`` characters of one line, with the anchor's
+        suffix, context and language. The anchor's prompt (encoded, or being encoded, for the document) is then
+        the request's prompt as it is, and the typed text starts each canvas, fixed: the denoiser reads it as the
+        beginning of the fill, as it reads the positions it decided itself, so the encoder has nothing to encode.
+        A draft, a scoring, a warm-up, and a request pinning text of its own are encoded as sent.
+        """
+        limit = self.config.carry_chars
+        if not limit or not request.document_key or request.draft or request.alternatives or request.warm \
+                or request.score or request.pinned:
+            return ""
+        anchor = self.anchors.get(request.document_key)
+        if anchor is None:
+            return ""
+        prefix, suffix, context, language = anchor
+        if (len(request.prefix) <= len(prefix) or len(request.prefix) - len(prefix) > limit
+                or (request.suffix, request.context, request.language) != (suffix, context, language)
+                or not request.prefix.startswith(prefix)):
+            return ""
+        typed = request.prefix[len(prefix) :]
+        return "" if "\n" in typed or "\r" in typed else typed
+
+    def _carry(self, typed: str) -> Carry | None:
+        """How ``typed`` rides on a canvas: its tokens but the last fixed, the last healed (``Carry``); None
+        where its tokens would not stand the same whatever follows (text that is not ASCII)."""
+        if not typed.isascii():
+            return None
+        ids = self.tokenizer.encode(typed)
+        healed = self.tokenizer.token_texts[ids[-1]] if ids else ""
+        if not healed or not typed.endswith(healed):
+            return None
+        allowed = self.tokenizer.ids_starting_with(healed)
+        if ids[-1] not in allowed:
+            return None
+        return Carry(ids[:-1], healed, torch.tensor(allowed, dtype=torch.long))
 
     def _take_over_warm_ups(self, job: Job) -> None:
         """A fill takes over the warm-ups of its place (same document, at least half its prompt shared) still
@@ -167,11 +233,13 @@ class EngineCore:
                     and 2 * common_prefix_length(other.prompt, job.prompt) >= len(job.prompt)):
                 other.cancelled = True
 
-    def _seed_for(self, request: InfillRequest) -> list[int]:
-        """Tokens to start the canvas from when the user typed the beginning of the document's last fill.
+    def _seed(self, request: InfillRequest, carry: Carry | None) -> list[int]:
+        """Tokens to start the canvas from (after any carried text) when the user typed the beginning of the
+        document's last fill.
 
         The rest of that fill seeds the canvas (undecided, so the model still judges every token): where
-        it still fits, it is decided in a step or two; where the new text conflicts, it is re-denoised.
+        it still fits, it is decided in a step or two; where the new text conflicts, it is re-denoised. After
+        carried text the seed starts with the healed token's text, as the canvas does.
         """
         last = self.last_fills.get(request.document_key) if request.document_key else None
         if last is None or request.pinned:
@@ -182,8 +250,15 @@ class EngineCore:
         typed = request.prefix[len(old_prefix) :]
         if not typed or not old_fill.startswith(typed) or len(typed) >= len(old_fill):
             return []
+        rest = old_fill[len(typed) :]
+        if carry is None:
+            self.seeded += 1
+            return self.tokenizer.encode(rest)
+        ids = self.tokenizer.encode(carry.healed + rest)
+        if not ids or not bool((carry.allowed == ids[0]).any()):
+            return []
         self.seeded += 1
-        return self.tokenizer.encode(old_fill[len(typed) :])
+        return ids
 
     def cancel(self, request_id: str) -> None:
         job = self.jobs.get(request_id)
@@ -358,6 +433,7 @@ class EngineCore:
             sc = sc.to(self.runner.device, self.runner.dtype)
         decided = torch.stack([s.decided for _, s in group])
         logits = self.runner.denoise(canvases, [j.kv for j, _ in group], sc, decided).float().cpu()
+        healed(logits, [slot for _, slot in group], decided)
         outcome = denoise_step(
             canvases,
             logits,
@@ -394,6 +470,7 @@ class EngineCore:
             sc = torch.stack([s.sc_logits if s.sc_logits is not None else torch.zeros_like(like) for _, s in group])
             sc_rows = None if bool(has_sc.all()) else has_sc
         logits = self.runner.denoise(canvases, [j.kv for j, _ in group], sc, None, sc_rows).to(canvases.device)
+        healed(logits, [slot for _, slot in group])
         outcome = generate_step(
             canvases,
             logits,
@@ -430,7 +507,7 @@ class EngineCore:
                 text, tokens = self._fill_text(slot, slot.fill)
                 if text not in candidates:
                     candidates[text] = Candidate(text, round(slot.confidence, 4), tokens, slot.width)
-                    token_ids[text] = slot.fill[:tokens].tolist()
+                    token_ids[text] = slot.fill[slot.carried : slot.carried + tokens].tolist()
             if job.request.alternatives and job.encoded:  # weighed, not generated: each non-empty one, in order
                 token_ids = {text: ids for text in job.request.alternatives if (ids := self.tokenizer.encode(text))}
                 candidates = {text: Candidate(text, 0.0, len(ids), 0) for text, ids in token_ids.items()}
@@ -445,7 +522,7 @@ class EngineCore:
                 self.last_fills.popitem(last=False)
         now = time.monotonic()
         started = job.started or now
-        return InfillResult(
+        result = InfillResult(
             request_id=job.request.request_id,
             candidates=tuple(candidates.values()),
             finish_reason=int(reason),
@@ -457,6 +534,10 @@ class EngineCore:
             elapsed_ms=round((now - job.arrived) * 1000, 2),
             encode_ms=round((job.encoded_at - started) * 1000, 2) if job.encoded_at else 0.0,
         )
+        log.debug("%s: %s, %d steps, %d/%d prompt tokens cached, queue %.1f ms, encode %.1f ms, elapsed %.1f ms",
+                  result.request_id, reason.name.lower(), result.steps, result.cached_tokens, result.prompt_tokens,
+                  result.queue_ms, result.encode_ms, result.elapsed_ms)
+        return result
 
     def _scored(self, job: Job, candidates: dict[str, Candidate], token_ids: dict[str, list[int]]):
         """The candidates with the encoder's likelihood of each as a continuation of the prefix."""
@@ -474,12 +555,15 @@ class EngineCore:
         The generate policy samples every id, so there a special or control-character token (other than
         pinned text) ends the fill too, as the format's end tokens do.
         """
-        ids = tokens[: slot.width - slot.tail]
+        ids = tokens[slot.carried : slot.width - slot.tail]
         if slot.pinned is not None:
-            banned = torch.isin(ids, self.banned.to(ids.device)) & ~slot.pinned[: len(ids)]
+            banned = torch.isin(ids, self.banned.to(ids.device)) & ~slot.pinned[slot.carried : slot.carried + len(ids)]
             if bool(banned.any()):
                 ids = ids[: int(banned.nonzero()[0])]
-        return self.format.canvas_text(ids.tolist())
+        text, count = self.format.canvas_text(ids.tolist())
+        if slot.carry is not None:  # the healed token's text was typed already
+            text = text[len(slot.carry.healed) :] if text.startswith(slot.carry.healed) else ""
+        return text, count
 
     def _decided_text(self, job: Job) -> str:
         """The text a cancelled job had already decided (its leading decided tokens), to seed the next one."""

@@ -10,6 +10,20 @@ from engine.core.kv import PromptKV
 from engine.protocol import InfillRequest
 
 
+@dataclass(frozen=True, slots=True)
+class Carry:
+    """Text typed after the prompt's prefix, carried at the start of each canvas (``EngineCore._carried``).
+
+    ``ids`` are fixed: the typed text's tokens but its last. That last token is healed: ``healed`` is its
+    text, and the position after ``ids`` may take only a token whose text begins with it (``allowed``), so the
+    typed text and what follows it are tokenized as the model saw text tokenized in training.
+    """
+
+    ids: list[int]
+    healed: str
+    allowed: torch.Tensor
+
+
 @dataclass(slots=True)
 class Slot:
     """One canvas being denoised: a (request, candidate, canvas length) triple."""
@@ -20,6 +34,7 @@ class Slot:
     no_end: torch.Tensor
     fill: torch.Tensor
     tail: int = 0  # positions at the end holding the start of the suffix (not part of the fill)
+    carry: Carry | None = None  # typed text held at the canvas's start (not part of the fill)
     sc_logits: torch.Tensor | None = None
     steps: int = 0
     done: bool = False
@@ -34,6 +49,11 @@ class Slot:
     # A draft's (InfillRequest.draft): its tokens on the canvas, and the positions they hold until decided.
     draft: torch.Tensor | None = None
     keep: torch.Tensor | None = None
+
+    @property
+    def carried(self) -> int:
+        """How many positions at the start hold carried text (fixed)."""
+        return len(self.carry.ids) if self.carry is not None else 0
 
 
 @dataclass(slots=True)
@@ -52,6 +72,7 @@ class Job:
     generator: torch.Generator | None = None
     seed_ids: list[int] = field(default_factory=list)
     tail_ids: list[int] = field(default_factory=list)  # the suffix's start, fixed at each canvas's end
+    carry: Carry | None = None  # typed text riding on each canvas's start
 
     @property
     def encoded(self) -> bool:

@@ -56,6 +56,7 @@ class EngineLaunch:
     short_canvases: bool = False  # let a model trained on one canvas length denoise shorter ones
     stop_rule: str = "shown"  # generate policy: stop on what is shown, or on the whole canvas as generate()
     step_seconds: str = "auto"  # a step's time target (EngineConfig.step_seconds): "auto" or seconds
+    carry_chars: int | None = None  # typed characters carried on the canvas (EngineConfig.carry_chars); None: default
     core_factory: str = ""  # TESTING ONLY: "module:function" building the core instead of load_core
 
     def __post_init__(self) -> None:
@@ -77,6 +78,9 @@ class EngineLaunch:
             raise ValueError(f"stop_rule must be one of {', '.join(STOP_RULES)}, got {self.stop_rule!r}")
         if self.step_seconds != "auto" and not _seconds(self.step_seconds) >= 0:
             raise ValueError(f"step_seconds must be auto or seconds >= 0, got {self.step_seconds!r}")
+        if self.carry_chars is not None and (isinstance(self.carry_chars, bool) or not isinstance(self.carry_chars, int)
+                                             or self.carry_chars < 0):
+            raise ValueError(f"carry_chars must be a whole number >= 0, got {self.carry_chars!r}")
         if not re.fullmatch(r"[a-z_]+", self.prompt_format):
             raise ValueError(
                 f"prompt_format must name a format of engine/prompt/formats.toml or auto, got {self.prompt_format!r}"
@@ -115,6 +119,10 @@ class EngineLaunch:
         parser.add_argument("--stop-rule", choices=STOP_RULES, default="shown",
                             help="when a canvas of the generate() sampler is done: once what the user sees is stable "
                             "and confident (default), or once the whole canvas is, as transformers' generate()")
+        parser.add_argument("--carry-chars", type=int, default=None, metavar="N",
+                            help="a request that only adds up to N characters on its line to the document's last "
+                                 "encoded prompt reuses that encoding whole, the typed text held at the start of "
+                                 "the canvas (default 16; 0: encode every request's own prompt)")
         if process:
             parser.add_argument("--step-seconds", default="auto", metavar="SECONDS",
                                 help="about how long one denoising step may take while several clients have work, "
@@ -141,6 +149,7 @@ class EngineLaunch:
                 short_canvases=getattr(args, "short_canvases", False),
                 stop_rule=getattr(args, "stop_rule", "shown"),
                 step_seconds=getattr(args, "step_seconds", "auto"),
+                carry_chars=getattr(args, "carry_chars", None),
                 core_factory=getattr(args, "core_factory", "") or "",
             )
             if parser is not None and launch.prompt_template is not None and not launch.prompt_template.is_file():
@@ -175,6 +184,8 @@ class EngineLaunch:
             argv += ["--stop-rule", self.stop_rule]
         if self.step_seconds != "auto":
             argv += ["--step-seconds", self.step_seconds]
+        if self.carry_chars is not None:
+            argv += ["--carry-chars", str(self.carry_chars)]
         if self.core_factory:
             argv += ["--core-factory", self.core_factory]
         return argv
@@ -225,7 +236,7 @@ class EngineLaunch:
         load = self._core_loader()
         options: dict[str, Any] = {"device": self.device, "backend": self.backend, "dtype": self.dtype}
         if (config is not None or self.prompt_format != "auto" or self.prompt_template or self.short_canvases
-                or self.stop_rule != "shown" or self.step_seconds != "auto"):
+                or self.stop_rule != "shown" or self.step_seconds != "auto" or self.carry_chars is not None):
             options["config"] = self.engine_config(config)
         return load(self.model_dir, **options)
 
@@ -234,7 +245,10 @@ class EngineLaunch:
         from engine.core.config import EngineConfig
 
         template = self.prompt_template.read_text(encoding="utf-8") if self.prompt_template else ""
-        return dataclasses.replace(base or EngineConfig(), prompt_format=self.prompt_format,
+        base = base or EngineConfig()
+        if self.carry_chars is not None:
+            base = dataclasses.replace(base, carry_chars=self.carry_chars)
+        return dataclasses.replace(base, prompt_format=self.prompt_format,
                                    prompt_template=template, short_canvases=self.short_canvases,
                                    stop_rule=self.stop_rule,
                                    step_seconds=self.step_seconds if self.step_seconds == "auto"

@@ -7,6 +7,7 @@ encoded with them recognised.
 
 from __future__ import annotations
 
+import bisect
 from functools import cached_property
 from pathlib import Path
 
@@ -79,6 +80,20 @@ class InfillTokenizer:
     def token_texts(self) -> list[str]:
         """The text of every id alone (special tokens as empty text)."""
         return self.backend.decode_batch([[i] for i in range(self.vocab_size)], skip_special_tokens=True)
+
+    @cached_property
+    def _by_text(self) -> tuple[list[str], list[int]]:
+        pairs = sorted((text, i) for i, text in enumerate(self.token_texts) if text)
+        return [text for text, _ in pairs], [i for _, i in pairs]
+
+    def ids_starting_with(self, text: str) -> list[int]:
+        """Ids of the tokens whose text begins with ``text`` (not empty)."""
+        texts, ids = self._by_text
+        start = bisect.bisect_left(texts, text)
+        end = start
+        while end < len(texts) and texts[end].startswith(text):
+            end += 1
+        return ids[start:end]
 
     def control_ids(self) -> list[int]:
         """Ids of the tokens whose text holds a control character other than tab and newline.
