@@ -374,7 +374,8 @@ async def replay_jumps(sock: str, documents: dict[str, str], places: list[tuple]
     client = await start_session("infill-jump-bench", sock, documents, timeout_s=timeout_s,
                                  settings={"warm": warm, **(settings or {})})
     latencies: list[float] = []
-    keystroke: list[float] = []  # the same place after one typed character
+    keystroke: list[float] = []  # the same place after one typed character ("r")
+    agreeing: list[float] = []  # the same place after typing the first character of the fill shown there
     keystroke_work: dict[str, int] = {}
     versions: dict[str, int] = {}
     shown = errors = 0
@@ -393,15 +394,20 @@ async def replay_jumps(sock: str, documents: dict[str, str], places: list[tuple]
                 continue
             latencies.append(elapsed)
             shown += bool(items)
-            # One keystroke at the place ("r", which may or may not agree with the fill), then the same ask; its
-            # engine work is kept out of the jump fills' figures.
+            # One keystroke at the place, then the same ask; its engine work is kept out of the jump fills' figures.
+            # Where a fill was shown, first its own first character (the user accepting it as they type), undone
+            # again; then "r", which may or may not agree with the fill.
             ahead = (await server_status(client))["engine_work"]
-            versions[uri] = versions.get(uri, 1) + 1
-            client.text_document_did_change(types.DidChangeTextDocumentParams(
-                types.VersionedTextDocumentIdentifier(uri=uri, version=versions[uri]),
-                [types.TextDocumentContentChangePartial(range=types.Range(types.Position(line, character),
-                                                                          types.Position(line, character)),
-                                                        text="r")]))
+            first = _inserted(items, line, character)[:1]
+            if first and first != "\n":
+                _type(client, uri, versions, line, character, first)
+                try:
+                    elapsed, _ = await timed_fill(client, uri, line, character + 1, timeout_s)
+                    agreeing.append(elapsed)
+                except Exception:  # noqa: BLE001 - counted
+                    errors += 1
+                _type(client, uri, versions, line, character, "", delete=1)
+            _type(client, uri, versions, line, character, "r")
             try:
                 elapsed, _ = await timed_fill(client, uri, line, character + 1, timeout_s)
             except Exception:  # noqa: BLE001 - counted
@@ -418,11 +424,34 @@ async def replay_jumps(sock: str, documents: dict[str, str], places: list[tuple]
     encoded = work["prompt_tokens"] - work["cached_tokens"]
     warming = after.get("warming", {})
     return {"warm": warm, "pause_ms": pause_ms, "jumps": len(places), "first_fill_ms": percentiles(latencies),
-            "after_keystroke_ms": percentiles(keystroke),
+            "after_keystroke_ms": percentiles(keystroke), "after_agreeing_keystroke_ms": percentiles(agreeing),
             "shown": shown, "errors": errors,
             "fill_encoded_tokens_mean": round(encoded / max(1, work["results"]), 1),
             "fill_cached_fraction": round(work["cached_tokens"] / max(1, work["prompt_tokens"]), 3),
             "warm_ups": {k: warming.get(k, 0) for k in ("sent", "warmed", "cancelled", "encoded_tokens")}}
+
+
+def _inserted(items: list, line: int, character: int) -> str:
+    """The text the first inline completion item inserts at (``line``, ``character``) ("" for none, or for
+    an item replacing text elsewhere)."""
+    if not items:
+        return ""
+    item = items[0]
+    if item.range is not None and (item.range.start.line, item.range.start.character) != (line, character):
+        return ""
+    text = item.insert_text
+    return text if isinstance(text, str) else getattr(text, "value", "")
+
+
+def _type(client: BaseLanguageClient, uri: str, versions: dict[str, int], line: int, character: int, text: str,
+          *, delete: int = 0) -> None:
+    """Send the change of typing ``text`` at (``line``, ``character``) of ``uri`` (or deleting ``delete``
+    characters there), as the next version."""
+    versions[uri] = versions.get(uri, 1) + 1
+    end = types.Position(line, character + delete)
+    client.text_document_did_change(types.DidChangeTextDocumentParams(
+        types.VersionedTextDocumentIdentifier(uri=uri, version=versions[uri]),
+        [types.TextDocumentContentChangePartial(range=types.Range(types.Position(line, character), end), text=text)]))
 
 
 def bench_jumps(sock: str, sources: list[Path], *, jumps: int = 20, pause_ms: float = 300.0, seed: int = 0,

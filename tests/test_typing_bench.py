@@ -93,6 +93,9 @@ async def test_jumps_report_the_first_fill_with_warming_off_and_on(tiny_engine: 
     assert cold["warm_ups"]["sent"] == 0 and warmed["warm_ups"]["warmed"] == 3
     assert warmed["fill_cached_fraction"] == 1.0 > cold["fill_cached_fraction"]
     assert warmed["fill_encoded_tokens_mean"] == 0 < cold["fill_encoded_tokens_mean"]
+    for run in runs:  # a keystroke after each fill; one agreeing with the fill only where one was shown
+        assert run["after_keystroke_ms"]["count"] == 3
+        assert run["after_agreeing_keystroke_ms"]["count"] <= run["shown"]
 
 
 def test_the_carry_bench_pairs_carried_and_encoded_keystrokes_on_the_same_holes(tiny_model_dir: Path):
