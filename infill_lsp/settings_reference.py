@@ -103,8 +103,9 @@ MEANINGS: dict[str, str] = {
     "under a `file:` comment naming its workspace path (shrunk with the engine's token budget).",
     "contextDefinitions": "Repository context: the definitions of the names near the cursor and in the enclosing "
     "function's signature (through the file's imports first, then the workspace index by name), then of the "
-    "names the file imports and uses further away (`core.parse_json` too), and what the file imports from open "
-    "documents; a long definition as its outline.",
+    "names the file imports and uses further away (`core.parse_json` too), what the file imports from open "
+    "documents, and the outline (each definition's first line) of the modules it imports from other files; a long "
+    "definition as its outline.",
     "contextDefinitionsMs": "Longest time the definitions source may take per request.",
     "contextSimilar": "Repository context: the 60-line windows of open files of the same language most like the "
     "code before the cursor.",

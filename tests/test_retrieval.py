@@ -77,7 +77,7 @@ def test_the_definition_of_a_name_at_the_cursor_comes_from_a_file_never_opened(w
     assert "refund" not in packed.block  # not used near the cursor
     [chosen] = packed.chosen
     assert chosen.source == "definitions" and "compute_invoice_total" in chosen.why and "imported" in chosen.why
-    assert set(gathered.timings_ms) == {"definitions", "imports", "recent", "similar"}
+    assert set(gathered.timings_ms) == {"definitions", "imports", "outlines", "recent", "similar"}
 
 
 STORE = "class Store:\n" + "".join(
@@ -298,3 +298,99 @@ def test_locals_attributes_and_built_ins_do_not_pull_in_strangers_by_name(tmp_pa
                               prefix_chars=4000, suffix_chars=1500, index=index, display=relative_to(tmp_path))
     assert "class Widget:" in packed.block
     assert "stranger" not in packed.block and "another" not in packed.block and "shadowed" not in packed.block
+
+
+GEOMETRY = """import math
+
+
+def area_of_circle(radius):
+    return math.pi * radius ** 2
+
+
+def _scale(value, factor):
+    return value * factor
+
+
+class Polygon:
+    def __init__(self, points):
+        self.points = points
+
+
+def perimeter(points):
+    return sum(1 for _ in points)
+"""
+REPORT = """from shapes import geometry
+
+
+def describe(circle_radius, points):
+    label = "shape"
+
+    return label
+"""
+
+
+def test_an_imported_module_that_is_not_open_is_shown_as_its_outline(tmp_path: Path):
+    """The line being written is the only one that would name ``geometry.area_of_circle``: the module the file
+    imports is given as the first lines of its definitions, those sharing words with the lines around the cursor
+    first (``circle``), then the public ones, then the rest; an open module from its live text; never the
+    document's own file."""
+    (tmp_path / "shapes").mkdir()
+    (tmp_path / "shapes" / "geometry.py").write_text(GEOMETRY)
+    (tmp_path / "report.py").write_text(REPORT)
+    index = WorkspaceIndex([tmp_path])
+    index.build_now()
+    assert [path for path, _ in index.module_files("geometry", "python")] == [
+        str((tmp_path / "shapes" / "geometry.py").resolve())]
+    assert index.module_files("shapes", "python") and not index.module_files("geometry", "rust")
+    report = document(tmp_path / "report.py")
+    settings = Settings(context_similar=False, context_recent=False)
+    packed, gathered = context_block(report, cursor_at_end(report, 5), [], settings, budget=1500, prefix_chars=4000,
+                                     suffix_chars=1500, index=index, display=relative_to(tmp_path))
+    outlines = [s for s in packed.chosen if s.source == "outlines"]
+    assert [s.path for s in outlines] == ["shapes/geometry.py"]
+    assert outlines[0].text.split("\n") == ["def area_of_circle(radius):", "class Polygon:", "def perimeter(points):",
+                                            "def _scale(value, factor):"]
+    assert "outline of module 'geometry'" in outlines[0].why and "return math.pi" not in packed.block
+    # Open, the module is outlined from its live text (and the imports source adds its definitions whole).
+    geometry = document(tmp_path / "shapes" / "geometry.py", GEOMETRY + "\n\ndef volume_of_sphere(radius):\n"
+                        "    return 4 / 3 * math.pi * radius ** 3\n")
+    packed, _ = context_block(report, cursor_at_end(report, 5), [geometry], settings, budget=1500,
+                              prefix_chars=4000, suffix_chars=1500, index=index, display=relative_to(tmp_path))
+    [outline] = [s for s in packed.chosen if s.source == "outlines"]
+    assert "def volume_of_sphere(radius):" in outline.text.split("\n")
+    assert "return math.pi * radius ** 2" in packed.block
+    # Renamed away, the module is no longer offered.
+    (tmp_path / "shapes" / "geometry.py").rename(tmp_path / "shapes" / "shapes_old.py")
+    index.refresh_now(tmp_path / "shapes" / "geometry.py")
+    assert not index.module_files("geometry", "python")
+
+
+def test_modules_used_nearest_the_cursor_are_outlined_first():
+    from infill_lsp.retrieval.modules import imported_modules, module_outlines, subwords
+
+    lines = ["import far, near, unused", "", "x = far.thing()", *[""] * 10, "y = near.other()", "", "z = 1"]
+    ranked = imported_modules(["far", "near", "unused", "x"], lines, line=15, import_rows=frozenset({0}))
+    assert [(m.word, m.distance) for m in ranked] == [("near", 2), ("far", 13), ("unused", 201)]
+    assert subwords("parse_URLQuery2") == {"parse", "url", "query", "2"} and subwords("parseUrl") == {"parse", "url"}
+    files = {"near": [("/w/near.py", ())], "far": [("/w/far.py", _definitions("/w/far.py", "thing"))],
+             "unused": [("/w/unused.py", _definitions("/w/unused.py", "helper"))]}
+    snippets = module_outlines(["far", "near", "unused"], lines, 15, frozenset({0}), lambda w: files.get(w, []),
+                               is_module=lambda word, path: True, skip={"/w/unused.py"}, display=str)
+    assert [s.path for s in snippets] == ["/w/far.py"]  # near.py defines nothing, unused.py is skipped
+
+
+def _definitions(path: str, *names: str):
+    from infill_lsp.workspace.definitions import Definition
+
+    return tuple(Definition(n, "function", f"def {n}():", path, i * 3, i * 3 + 1, f"def {n}():\n    pass")
+                 for i, n in enumerate(names))
+
+
+def test_an_outline_neither_blocks_nor_is_blocked_by_the_definitions_it_lists():
+    outline = Snippet("outlines", "shop/core.py", 0, 0, "def is_json(mimetype):\ndef parse_json(s):", "outline")
+    body = Snippet("used", "shop/core.py", 0, 4, "def is_json(mimetype):\n    return mimetype == 'json'", "used")
+    other = Snippet("used", "shop/core.py", 1, 4, "def is_json(mimetype):\n    return mimetype == 'json'", "again")
+    packed = pack([body, outline, other], budget=1000, comment="#")
+    assert [s.why for s in packed.chosen] == ["outline", "used"]  # by priority; the repeat of a body is dropped
+    assert [why for _, why in packed.dropped] == ["repeats a snippet already chosen"]
+    assert packed.block.index("def parse_json(s):") < packed.block.index("    return mimetype")

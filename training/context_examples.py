@@ -38,6 +38,7 @@ from infill_lsp.languages import LanguageRegistry, LanguageSupport
 from infill_lsp.retrieval.gather import SourceCache, context_block, shown_windows
 from infill_lsp.retrieval.packer import pack
 from infill_lsp.workspace.definitions import Definition, symbols_of
+from infill_lsp.workspace.index import module_keys
 
 ROOT = "/infill-corpus"  # packages are laid out under it, one folder each (a path nothing on disk has)
 OPEN_FILES = 8  # other files of the hole's folder taken as open documents
@@ -72,23 +73,34 @@ class PackageDefinitions:
         self.root = root
         self.files = files  # path in the package -> (text, language)
         self._by_family: dict[str | None, dict[str, list[Definition]]] = {}
+        self._modules: dict[str | None, dict[str, list[tuple[str, tuple[Definition, ...]]]]] = {}
 
     def lookup(self, name: str, family: str | None = None) -> list[Definition]:
-        by_name = self._by_family.get(family)
-        if by_name is None:
-            by_name = self._by_family[family] = self._build(family)
-        return list(by_name.get(name, ()))
+        if family not in self._by_family:
+            self._build(family)
+        return list(self._by_family[family].get(name, ()))
 
-    def _build(self, family: str | None) -> dict[str, list[Definition]]:
+    def module_files(self, name: str, family: str | None = None) -> list[tuple[str, tuple[Definition, ...]]]:
+        """The files an import naming ``name`` may mean, with their definitions (``WorkspaceIndex.module_files``)."""
+        if family not in self._modules:
+            self._build(family)
+        return list(self._modules[family].get(name, ()))
+
+    def _build(self, family: str | None) -> None:
         by_name: dict[str, list[Definition]] = {}
+        modules: dict[str, list[tuple[str, tuple[Definition, ...]]]] = {}
         for path in sorted(self.files):
             text, support = self.files[path]
             if family is None or support.entry.query_dir.name == family:
-                for definition in symbols_of(text, support, f"{self.root}/{path}").definitions:
+                full = f"{self.root}/{path}"
+                definitions = symbols_of(text, support, full).definitions
+                for definition in definitions:
                     by_name.setdefault(definition.name, []).append(definition)
+                for key in module_keys(PurePosixPath(full)):
+                    modules.setdefault(key, []).append((full, definitions))
         for found in by_name.values():
             found.sort(key=lambda d: (d.path, d.line))
-        return by_name
+        self._by_family[family], self._modules[family] = by_name, modules
 
 
 class _Package:

@@ -24,6 +24,7 @@ from infill_lsp.crossfile import (
     uri_path,
 )
 from infill_lsp.documents import Document
+from infill_lsp.retrieval.modules import module_outlines
 from infill_lsp.retrieval.nearby import OUTLINE_CHARS, Candidate, Cursor, definitions_near
 from infill_lsp.retrieval.outline import outline
 from infill_lsp.retrieval.packer import Packed, pack
@@ -128,6 +129,8 @@ def gather(
                                       outline_chars))
     run("imports", settings.context_definitions and family is not None, settings.context_definitions_ms,
         lambda deadline: _imports(names, modules, kin, display, cache, elided_body(target), outline_chars))
+    run("outlines", settings.context_definitions and family is not None, settings.context_definitions_ms,
+        lambda deadline: _outlines(target, line, names | modules, kin, index, display, cache))
     run("recent", settings.context_recent, settings.context_recent_ms, lambda deadline: _recent(others, display))
     run("similar", settings.context_similar and family is not None, settings.context_similar_ms,
         lambda deadline: _similar(target, line, kin, display, cache, deadline))  # fmt: skip
@@ -178,6 +181,28 @@ def _definitions(
     cursor = Cursor(own_path, target.text.split("\n"), line, signature, frozenset(names), frozenset(modules), own,
                     sources, rows)  # fmt: skip
     return definitions_near(cursor, lookup, deadline=deadline, limit=outline_chars, ellipsis=elided_body(target))
+
+
+def _outlines(target: Document, line: int, words: set[str], kin: list[Document], index, display,
+              cache: SourceCache) -> list[Snippet]:
+    """The outlines of the modules ``target`` imports: from open documents (their live text) and from the
+    index's other files."""
+    entry = target.language.entry if target.language else None
+    folder = bool(entry and entry.package_is_folder)
+    family = _family(target)
+    open_files = {real_path(str(uri_path(d.uri))): d for d in kin}
+    module_files = getattr(index, "module_files", None)
+
+    def files(word: str) -> list[tuple[str, tuple[Definition, ...]]]:
+        found = [(path, tuple(cache.definitions(d))) for path, d in open_files.items()
+                 if word in candidate_names(path, folder)[0]]
+        indexed = module_files(word, family) if module_files is not None else []
+        return found + [(path, definitions) for path, definitions in indexed if path not in open_files]
+
+    rows = import_sources(target.language, target.tree)[1] if target.language and target.tree else frozenset()
+    return module_outlines(words, target.text.split("\n"), line, rows, files,
+                           is_module=lambda word, path: word in candidate_names(path, folder)[0],
+                           skip={real_path(str(uri_path(target.uri)))}, display=display)
 
 
 def elided_body(document: Document) -> str:

@@ -162,5 +162,6 @@ def definitions_near(
             why = f"{definition.kind} {name!r} {where}; resolved {how}"
             d = definition
             text = outline(d.text, d.signature, limit, ellipsis, d.kind)
-            out.append(Snippet("definitions", candidate.shown_path, d.line, d.end_line, text, why))
+            source = "definitions" if distance <= LINES_AROUND + 1 else "used"
+            out.append(Snippet(source, candidate.shown_path, d.line, d.end_line, text, why))
     return out

@@ -2,8 +2,9 @@
 
 Snippets are taken by priority until the budget is spent (one that does not fit whole is cut at a line
 boundary when enough of it fits); a snippet whose lines the prefix or suffix window already shows, or that
-repeats one already taken, is dropped. The block is written in file order, each file once under a marker
-line in the document's comment syntax (``# file: app/models.py``), its snippets in line order: the same
+repeats one already taken, is dropped (a module's outline, which lists first lines only, repeats none). The
+block is written in file order, each file once under a marker line in the document's comment syntax
+(``# file: app/models.py``), its snippets in line order: the same
 snippets always give the same bytes, whatever order the sources found them in, so the engine keeps its
 encoder cache for the prompt's start.
 """
@@ -17,6 +18,9 @@ from infill_lsp.retrieval.snippets import Snippet, by_priority
 SHOWN_SHARE = 0.8  # a snippet is "already shown" when this share of its lines are in the windows
 OVERLAP_SHARE = 0.5  # a snippet repeats chosen ones when this share of its file lines are theirs
 MIN_CUT_LINES = 2  # a cut snippet keeps at least this many lines, or is left out
+# Sources whose snippets list the first lines of a file's definitions: they repeat no body, so they neither
+# count as the file lines they name nor are dropped for them.
+LISTINGS = frozenset({"outlines"})
 
 
 @dataclass(slots=True)
@@ -49,9 +53,10 @@ def overlap(snippet: Snippet, ranges: list[tuple[int, int]]) -> float:
 
 
 def write_block(chosen: list[Snippet], comment: str) -> str:
-    """The block of ``chosen``: files in path order, each under one marker, snippets in line order."""
+    """The block of ``chosen``: files in path order, each under one marker, snippets in line order (a file's
+    outline before a definition at its line)."""
     files: dict[str, list[Snippet]] = {}
-    for snippet in sorted(chosen, key=lambda s: (s.path, s.line, s.text)):
+    for snippet in sorted(chosen, key=lambda s: (s.path, s.line, s.source not in LISTINGS, s.text)):
         files.setdefault(snippet.path, []).append(snippet)
     return "".join(marker(comment, path) + "\n\n".join(s.text for s in group) + "\n\n" for path, group in files.items())
 
@@ -75,7 +80,8 @@ def pack(snippets: list[Snippet], *, budget: int, comment: str, shown: str = "")
         if already_shown(text, shown_lines):
             packed.dropped.append((snippet, "the prefix or suffix window shows it"))
             continue
-        if overlap(snippet, taken.get(snippet.path, [])) >= OVERLAP_SHARE:
+        listing = snippet.source in LISTINGS
+        if not listing and overlap(snippet, taken.get(snippet.path, [])) >= OVERLAP_SHARE:
             packed.dropped.append((snippet, "repeats a snippet already chosen"))
             continue
         header = 0 if snippet.path in headed else len(marker(comment, snippet.path))
@@ -89,7 +95,8 @@ def pack(snippets: list[Snippet], *, budget: int, comment: str, shown: str = "")
         end_line = snippet.end_line if text == snippet.text.strip("\n") else snippet.line + text.count("\n")
         chosen = Snippet(snippet.source, snippet.path, snippet.line, end_line, text, snippet.why, snippet.score)
         packed.chosen.append(chosen)
-        taken.setdefault(snippet.path, []).append((snippet.line, end_line))
+        if not listing:
+            taken.setdefault(snippet.path, []).append((snippet.line, end_line))
         headed.add(snippet.path)
         used += header + len(text) + 2
     packed.block = write_block(packed.chosen, comment)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # Highest priority first: what the client sent, definitions of the names at the cursor, definitions the
-# document imports from open documents, the latest edits elsewhere, windows like the code before the cursor.
-SOURCES = ("extra", "definitions", "imports", "recent", "similar")
+# document imports from open documents, outlines of the modules it imports from other files, the latest edits
+# elsewhere, windows like the code before the cursor.
+SOURCES = ("extra", "definitions", "outlines", "used", "imports", "recent", "similar")
 PRIORITY = {name: rank for rank, name in enumerate(SOURCES)}
 
 

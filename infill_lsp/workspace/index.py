@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from infill_lsp.languages import LanguageRegistry
 from infill_lsp.workspace.definitions import Definition, Symbols, symbols_of
@@ -69,6 +69,7 @@ class WorkspaceIndex:
         self.build_seconds = 0.0
         self._files: dict[Path, IndexedFile] = {}
         self._by_name: dict[str, list[Definition]] = {}
+        self._by_module: dict[str, set[Path]] = {}  # a name an import may use for a file -> those files
         self._ignores = {root: GitIgnore(root) for root in self.roots}
         self._lock = threading.Lock()
         self._worker: ThreadPoolExecutor | None = None
@@ -86,6 +87,14 @@ class WorkspaceIndex:
             if family is not None:
                 found = [d for d in found if (f := self._files.get(Path(d.path))) is not None and f.family == family]
             return sorted(found, key=lambda d: (d.path, d.line))
+
+    def module_files(self, name: str, family: str | None = None) -> list[tuple[str, tuple[Definition, ...]]]:
+        """The files an import naming ``name`` may mean (their stem or their folder is ``name``, or ``name``
+        capitalized), in files of the language ``family`` when given: each path with its definitions, in path
+        order."""
+        with self._lock:
+            found = [(path, self._files[path]) for path in self._by_module.get(name, ()) if path in self._files]
+        return sorted((str(path), f.symbols.definitions) for path, f in found if family is None or f.family == family)
 
     def file(self, path: Path) -> IndexedFile | None:
         with self._lock:
@@ -134,6 +143,8 @@ class WorkspaceIndex:
         with self._lock:
             self.generation += 1
             old = self._files.pop(path, None)
+            for name in module_keys(path):
+                self._by_module.get(name, set()).discard(path)
             if old is not None:
                 for name in {d.name for d in old.symbols.definitions}:
                     same = [d for d in self._by_name.get(name, []) if d.path != str(path)]
@@ -146,6 +157,8 @@ class WorkspaceIndex:
             self._files[path] = indexed
             for definition in indexed.symbols.definitions:
                 self._by_name.setdefault(definition.name, []).append(definition)
+            for name in module_keys(path):
+                self._by_module.setdefault(name, set()).add(path)
 
     def _index_text(self, root: Path, path: Path, relative: str, text: str) -> IndexedFile | None:
         name = self.registry.name_for("", path.as_uri())
@@ -241,3 +254,10 @@ class WorkspaceIndex:
         self.state = CLOSED
         if self._worker is not None:
             self._worker.shutdown(wait=False, cancel_futures=True)
+
+
+def module_keys(path: PurePath) -> set[str]:
+    """The names an import may use for the file at ``path``, whatever its language's convention: its stem and
+    its folder's name, each also capitalized (``crossfile.module_names_of`` says which one a language uses)."""
+    names = {path.stem, path.parent.name} - {""}
+    return names | {name[:1].upper() + name[1:] for name in names}
