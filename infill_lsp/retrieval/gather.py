@@ -64,11 +64,21 @@ class SourceCache:
     def __init__(self) -> None:
         self._definitions: dict[str, tuple[str, list[Definition]]] = {}
         self._words: dict[str, tuple[str, list[list[str]]]] = {}
+        self._imports: dict[str, tuple[str, tuple[dict[str, frozenset[str]], frozenset[int]]]] = {}
 
     def definitions(self, document: Document) -> list[Definition]:
         cached = self._definitions.get(document.uri)
         if cached is None or cached[0] is not document.text:  # text objects are replaced on every edit
             cached = self._definitions[document.uri] = (document.text, document_definitions(document))
+        return cached[1]
+
+    def imports(self, document: Document) -> tuple[dict[str, frozenset[str]], frozenset[int]]:
+        """``import_sources`` of the document: each imported name's import words, and the import lines."""
+        cached = self._imports.get(document.uri)
+        if cached is None or cached[0] is not document.text:
+            found = (import_sources(document.language, document.tree) if document.language and document.tree
+                     else ({}, frozenset()))  # fmt: skip
+            cached = self._imports[document.uri] = (document.text, found)
         return cached[1]
 
     def words(self, document: Document) -> list[list[str]]:
@@ -80,6 +90,7 @@ class SourceCache:
     def forget(self, uri: str) -> None:
         self._definitions.pop(uri, None)
         self._words.pop(uri, None)
+        self._imports.pop(uri, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,8 +187,7 @@ def _definitions(
         if function is not None:
             signature = target.text[function.start : function.body_start]
     own = defined_names(target.language, target.tree) if target.language and target.tree else frozenset()
-    sources, rows = (import_sources(target.language, target.tree) if target.language and target.tree
-                     else ({}, frozenset()))  # fmt: skip
+    sources, rows = cache.imports(target)
     cursor = Cursor(own_path, target.text.split("\n"), line, signature, frozenset(names), frozenset(modules), own,
                     sources, rows)  # fmt: skip
     return definitions_near(cursor, lookup, deadline=deadline, limit=outline_chars, ellipsis=elided_body(target))
@@ -199,7 +209,7 @@ def _outlines(target: Document, line: int, words: set[str], kin: list[Document],
         indexed = module_files(word, family) if module_files is not None else []
         return found + [(path, definitions) for path, definitions in indexed if path not in open_files]
 
-    rows = import_sources(target.language, target.tree)[1] if target.language and target.tree else frozenset()
+    rows = cache.imports(target)[1]
     return module_outlines(words, target.text.split("\n"), line, rows, files,
                            is_module=lambda word, path: word in candidate_names(path, folder)[0],
                            skip={real_path(str(uri_path(target.uri)))}, display=display)
