@@ -394,3 +394,21 @@ def test_an_outline_neither_blocks_nor_is_blocked_by_the_definitions_it_lists():
     assert [s.why for s in packed.chosen] == ["outline", "used"]  # by priority; the repeat of a body is dropped
     assert [why for _, why in packed.dropped] == ["repeats a snippet already chosen"]
     assert packed.block.index("def parse_json(s):") < packed.block.index("    return mimetype")
+
+
+def test_a_name_imported_from_a_module_is_not_taken_for_a_file_of_that_name_capitalized(tmp_path: Path):
+    """``from app.config import Settings`` imports a class: settings.py elsewhere is not its module (a capitalized
+    module name is OCaml's ``open Bi_share``, an import of a module, not of a name)."""
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "config.py").write_text("class Settings:\n    debug = False\n")
+    (tmp_path / "tools").mkdir()
+    (tmp_path / "tools" / "settings.py").write_text("def unrelated():\n    return 1\n")
+    (tmp_path / "main.py").write_text("from app.config import Settings\n\n\ndef run():\n    s = Settings()\n\n")
+    index = WorkspaceIndex([tmp_path])
+    index.build_now()
+    main = document(tmp_path / "main.py")
+    packed, _ = context_block(main, cursor_at_end(main, 5), [], Settings(context_similar=False), budget=1500,
+                              prefix_chars=4000, suffix_chars=1500, index=index, display=relative_to(tmp_path))
+    assert "tools/settings.py" not in packed.block and "def unrelated" not in packed.block
+    assert not [s for s in packed.chosen if s.source == "outlines"]
+    assert "# file: app/config.py\nclass Settings:" in packed.block  # the name itself, from its module

@@ -11,7 +11,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Protocol
 
 from infill_lsp.config import Settings
@@ -141,7 +141,7 @@ def gather(
     run("imports", settings.context_definitions and family is not None, settings.context_definitions_ms,
         lambda deadline: _imports(names, modules, kin, display, cache, elided_body(target), outline_chars))
     run("outlines", settings.context_definitions and family is not None, settings.context_definitions_ms,
-        lambda deadline: _outlines(target, line, names | modules, kin, index, display, cache))
+        lambda deadline: _outlines(target, line, names, modules, kin, index, display, cache))
     run("recent", settings.context_recent, settings.context_recent_ms, lambda deadline: _recent(others, display))
     run("similar", settings.context_similar and family is not None, settings.context_similar_ms,
         lambda deadline: _similar(target, line, kin, display, cache, deadline))  # fmt: skip
@@ -193,8 +193,8 @@ def _definitions(
     return definitions_near(cursor, lookup, deadline=deadline, limit=outline_chars, ellipsis=elided_body(target))
 
 
-def _outlines(target: Document, line: int, words: set[str], kin: list[Document], index, display,
-              cache: SourceCache) -> list[Snippet]:
+def _outlines(target: Document, line: int, names: set[str], modules: set[str], kin: list[Document], index,
+              display, cache: SourceCache) -> list[Snippet]:
     """The outlines of the modules ``target`` imports: from open documents (their live text) and from the
     index's other files."""
     entry = target.language.entry if target.language else None
@@ -203,16 +203,20 @@ def _outlines(target: Document, line: int, words: set[str], kin: list[Document],
     open_files = {real_path(str(uri_path(d.uri))): d for d in kin}
     module_files = getattr(index, "module_files", None)
 
+    def is_module(word: str, path: str) -> bool:
+        """Whether ``word`` names the file at ``path``: its stem (or folder) as written; capitalized (OCaml's
+        ``Bi_share`` for bi_share.ml) only where the import names a module, not a name (``Settings`` imported
+        from somewhere is a class, not settings.py)."""
+        exact = PurePosixPath(path).parent.name if folder else PurePosixPath(path).stem
+        return word == exact or (word in modules and word in candidate_names(path, folder)[0])
+
     def files(word: str) -> list[tuple[str, tuple[Definition, ...]]]:
-        found = [(path, tuple(cache.definitions(d))) for path, d in open_files.items()
-                 if word in candidate_names(path, folder)[0]]
+        found = [(path, tuple(cache.definitions(d))) for path, d in open_files.items() if is_module(word, path)]
         indexed = module_files(word, family) if module_files is not None else []
         return found + [(path, definitions) for path, definitions in indexed if path not in open_files]
 
-    rows = cache.imports(target)[1]
-    return module_outlines(words, target.text.split("\n"), line, rows, files,
-                           is_module=lambda word, path: word in candidate_names(path, folder)[0],
-                           skip={real_path(str(uri_path(target.uri)))}, display=display)
+    return module_outlines(names | modules, target.text.split("\n"), line, cache.imports(target)[1], files,
+                           is_module=is_module, skip={real_path(str(uri_path(target.uri)))}, display=display)
 
 
 def elided_body(document: Document) -> str:
