@@ -26,6 +26,7 @@ import msgspec
 import torch
 
 from engine.core.canvases import Canvases, advanced, healed, kept, request_seed
+from engine.core.carry import Anchors, carry_of
 from engine.core.config import EngineConfig
 from engine.core.jobs import Carry, Job, Slot
 from engine.core.kv import KVStore, common_prefix_length
@@ -90,9 +91,8 @@ class EngineCore:
         # Per document: the prefix and best fill of its last finished request, to seed the next canvas.
         self.last_fills: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self.seeded = 0
-        # Per document: the prefix, suffix, context and language of its last request whose own prompt was encoded
-        # (its anchor); a request that only typed a little after that prefix carries the typed text (``_carried``).
-        self.anchors: OrderedDict[str, tuple[str, str, str, str]] = OrderedDict()
+        # Per document, the prompt typed text may be carried after (``engine.core.carry``).
+        self.anchors = Anchors()
         self.carried = 0
         # Never sampled: the special tokens (but those that end a fill) and control characters.
         banned = sorted({*self.format.never_generated, *tokenizer.control_ids()})
@@ -151,8 +151,8 @@ class EngineCore:
         if draft_ids and len(draft_ids) + 1 > room:
             raise ValueError(f"draft is {len(draft_ids)} tokens, more than its canvas holds ({room - 1}): "
                              "send a smaller region")
-        typed = self._carried(request)
-        carry = self._carry(typed) if typed else None
+        typed = self.anchors.typed(request, cfg.carry_chars)
+        carry = carry_of(self.tokenizer, typed)
         if carry is not None:
             widths = self.canvases.carrying(widths, len(carry.ids) + 1)
             if len(carry.ids) + 2 > min(widths) - self.format.suffix_on_canvas:
@@ -163,7 +163,7 @@ class EngineCore:
         else:
             prompt = self._prompt(request)
             if request.document_key and not (draft_ids or request.alternatives):
-                self._anchor(request)
+                self.anchors.set(request)
         default_steps = cfg.default_steps if self.generation is None else self.generation.max_steps
         steps = min(request.max_steps or default_steps, cfg.max_steps_cap)
         generator = torch.Generator().manual_seed(request_seed(request))
@@ -176,52 +176,6 @@ class EngineCore:
         if not request.warm and request.document_key:
             self._take_over_warm_ups(job)
         self.jobs[request.request_id] = job
-
-    def _anchor(self, request: InfillRequest) -> None:
-        """Make ``request``'s prompt the one its document's next requests may carry typed text after."""
-        key = request.document_key
-        self.anchors[key] = (request.prefix, request.suffix, request.context, request.language)
-        self.anchors.move_to_end(key)
-        while len(self.anchors) > 256:
-            self.anchors.popitem(last=False)
-
-    def _carried(self, request: InfillRequest) -> str:
-        """The text typed after the document's anchor, when ``request`` may carry it on its canvas ("" if not).
-
-        That is: the anchor's prefix plus at most ``carry_chars`` characters of one line, with the anchor's
-        suffix, context and language. The anchor's prompt (encoded, or being encoded, for the document) is then
-        the request's prompt as it is, and the typed text starts each canvas, fixed: the denoiser reads it as the
-        beginning of the fill, as it reads the positions it decided itself, so the encoder has nothing to encode.
-        A draft, a scoring, a warm-up, and a request pinning text of its own are encoded as sent.
-        """
-        limit = self.config.carry_chars
-        if not limit or not request.document_key or request.draft or request.alternatives or request.warm \
-                or request.score or request.pinned:
-            return ""
-        anchor = self.anchors.get(request.document_key)
-        if anchor is None:
-            return ""
-        prefix, suffix, context, language = anchor
-        if (len(request.prefix) <= len(prefix) or len(request.prefix) - len(prefix) > limit
-                or (request.suffix, request.context, request.language) != (suffix, context, language)
-                or not request.prefix.startswith(prefix)):
-            return ""
-        typed = request.prefix[len(prefix) :]
-        return "" if "\n" in typed or "\r" in typed else typed
-
-    def _carry(self, typed: str) -> Carry | None:
-        """How ``typed`` rides on a canvas: its tokens but the last fixed, the last healed (``Carry``); None
-        where its tokens would not stand the same whatever follows (text that is not ASCII)."""
-        if not typed.isascii():
-            return None
-        ids = self.tokenizer.encode(typed)
-        healed = self.tokenizer.token_texts[ids[-1]] if ids else ""
-        if not healed or not typed.endswith(healed):
-            return None
-        allowed = self.tokenizer.ids_starting_with(healed)
-        if ids[-1] not in allowed:
-            return None
-        return Carry(ids[:-1], healed, torch.tensor(allowed, dtype=torch.long))
 
     def _take_over_warm_ups(self, job: Job) -> None:
         """A fill takes over the warm-ups of its place (same document, at least half its prompt shared) still

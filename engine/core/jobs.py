@@ -12,7 +12,7 @@ from engine.protocol import InfillRequest
 
 @dataclass(frozen=True, slots=True)
 class Carry:
-    """Text typed after the prompt's prefix, carried at the start of each canvas (``EngineCore._carried``).
+    """Text typed after the prompt's prefix, carried at the start of each canvas (``engine.core.carry``).
 
     ``ids`` are fixed: the typed text's tokens but its last. That last token is healed: ``healed`` is its
     text, and the position after ``ids`` may take only a token whose text begins with it (``allowed``), so the
