@@ -354,11 +354,15 @@ def test_an_imported_module_that_is_not_open_is_shown_as_its_outline(tmp_path: P
     # Open, the module is outlined from its live text (and the imports source adds its definitions whole).
     geometry = document(tmp_path / "shapes" / "geometry.py", GEOMETRY + "\n\ndef volume_of_sphere(radius):\n"
                         "    return 4 / 3 * math.pi * radius ** 3\n")
-    packed, _ = context_block(report, cursor_at_end(report, 5), [geometry], settings, budget=1500,
+    packed, _ = context_block(report, cursor_at_end(report, 5), [geometry], settings, budget=200,
                               prefix_chars=4000, suffix_chars=1500, index=index, display=relative_to(tmp_path))
     [outline] = [s for s in packed.chosen if s.source == "outlines"]
     assert "def volume_of_sphere(radius):" in outline.text.split("\n")
-    assert "return math.pi * radius ** 2" in packed.block
+    # With room for every definition whole, the outline would only repeat their first lines: left out.
+    packed, _ = context_block(report, cursor_at_end(report, 5), [geometry], settings, budget=1500,
+                              prefix_chars=4000, suffix_chars=1500, index=index, display=relative_to(tmp_path))
+    assert not [s for s in packed.chosen if s.source == "outlines"]
+    assert "return math.pi * radius ** 2" in packed.block and "return 4 / 3 * math.pi" in packed.block
     # Renamed away, the module is no longer offered.
     (tmp_path / "shapes" / "geometry.py").rename(tmp_path / "shapes" / "shapes_old.py")
     index.refresh_now(tmp_path / "shapes" / "geometry.py")
@@ -412,3 +416,11 @@ def test_a_name_imported_from_a_module_is_not_taken_for_a_file_of_that_name_capi
     assert "tools/settings.py" not in packed.block and "def unrelated" not in packed.block
     assert not [s for s in packed.chosen if s.source == "outlines"]
     assert "# file: app/config.py\nclass Settings:" in packed.block  # the name itself, from its module
+
+
+def test_an_outline_whose_definitions_are_all_shown_whole_is_left_out():
+    outline = Snippet("outlines", "util.py", 0, 0, "def tool():", "outline")
+    whole = Snippet("imports", "util.py", 0, 1, "def tool():\n    return 1", "imported")
+    packed = pack([outline, whole], budget=1000, comment="#")
+    assert packed.block == "# file: util.py\ndef tool():\n    return 1\n\n"
+    assert [why for _, why in packed.dropped] == ["the definitions it lists are shown whole"]

@@ -2,11 +2,11 @@
 
 Snippets are taken by priority until the budget is spent (one that does not fit whole is cut at a line
 boundary when enough of it fits); a snippet whose lines the prefix or suffix window already shows, or that
-repeats one already taken, is dropped (a module's outline, which lists first lines only, repeats none). The
-block is written in file order, each file once under a marker line in the document's comment syntax
-(``# file: app/models.py``), its snippets in line order: the same
-snippets always give the same bytes, whatever order the sources found them in, so the engine keeps its
-encoder cache for the prompt's start.
+repeats one already taken, is dropped (a module's outline, which lists first lines only, repeats none, but is
+dropped in the end when every definition it lists is shown whole). The block is written in file order, each
+file once under a marker line in the document's comment syntax (``# file: app/models.py``), its snippets in
+line order: the same snippets always give the same bytes, whatever order the sources found them in, so the
+engine keeps its encoder cache for the prompt's start.
 """
 
 from __future__ import annotations
@@ -99,5 +99,11 @@ def pack(snippets: list[Snippet], *, budget: int, comment: str, shown: str = "")
             taken.setdefault(snippet.path, []).append((snippet.line, end_line))
         headed.add(snippet.path)
         used += header + len(text) + 2
+    for listing in [s for s in packed.chosen if s.source in LISTINGS]:  # a listing whose every line is shown whole
+        shown_whole = {line for s in packed.chosen if s.path == listing.path and s.source not in LISTINGS
+                       for line in _lines(s.text)}
+        if set(_lines(listing.text)) <= shown_whole:
+            packed.chosen.remove(listing)
+            packed.dropped.append((listing, "the definitions it lists are shown whole"))
     packed.block = write_block(packed.chosen, comment)
     return packed
