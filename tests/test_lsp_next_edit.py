@@ -163,7 +163,7 @@ async def test_a_change_while_the_edit_is_asked_gives_no_item_and_cancels_the_en
     change_document(client, uri, 2, types.TextDocumentContentChangePartial(range=types.Range(start, end),
                                                                            text="size"))
     asked = asyncio.ensure_future(complete(client, uri, *BEFORE_HEIGHT))
-    await wait_for_status(client, lambda info: info["engine"]["active"] == 1)  # the probe of line 1 waits
+    await wait_for_status(client, lambda info: info["engine"].get("active") == 1)  # the probe of line 1 waits
     type_text(client, uri, 3, 0, 0, "#")
     assert await asked == []
     info = await status(client)
