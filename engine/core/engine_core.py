@@ -205,11 +205,8 @@ class EngineCore:
         if not typed or not old_fill.startswith(typed) or len(typed) >= len(old_fill):
             return []
         rest = old_fill[len(typed) :]
-        if carry is None:
-            self.seeded += 1
-            return self.tokenizer.encode(rest)
-        ids = self.tokenizer.encode(carry.healed + rest)
-        if not ids or not bool((carry.allowed == ids[0]).any()):
+        ids = self.tokenizer.encode(rest if carry is None else carry.healed + rest)
+        if carry is not None and not (ids and bool((carry.allowed == ids[0]).any())):
             return []
         self.seeded += 1
         return ids
