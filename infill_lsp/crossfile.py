@@ -11,7 +11,7 @@ from urllib.parse import unquote, urlparse
 
 from infill_lsp.documents import Document, encode_source
 from infill_lsp.syntax import comment_ranges, without_comments
-from infill_lsp.workspace.definitions import Definition, definitions_in, imports_in
+from infill_lsp.workspace.definitions import Definition, definitions_in, imports_in, module_names_of
 
 RECENT_RADIUS = 4  # lines either side of a document's latest edit
 
@@ -24,14 +24,6 @@ def module_names(document: Document) -> set[str]:
     """Names an import uses for ``document``: its file stem, or its folder where packages are folders."""
     return module_names_of(str(uri_path(document.uri)), document.language is not None
                            and document.language.entry.package_is_folder)  # fmt: skip
-
-
-def module_names_of(path: str, package_is_folder: bool) -> set[str]:
-    """Names an import uses for the file at ``path``: its stem (or folder), and that name capitalized (OCaml's
-    module of ``bi_share.ml`` is ``Bi_share``)."""
-    where = PurePosixPath(path)
-    name = where.parent.name if package_is_folder else where.stem
-    return {name, name[:1].upper() + name[1:]} - {""}
 
 
 def imported(document: Document) -> tuple[set[str], set[str]]:

@@ -379,7 +379,7 @@ def test_modules_used_nearest_the_cursor_are_outlined_first():
     files = {"near": [("/w/near.py", ())], "far": [("/w/far.py", _definitions("/w/far.py", "thing"))],
              "unused": [("/w/unused.py", _definitions("/w/unused.py", "helper"))]}
     snippets = module_outlines(["far", "near", "unused"], lines, 15, frozenset({0}), lambda w: files.get(w, []),
-                               is_module=lambda word, path: True, skip={"/w/unused.py"}, display=str)
+                               skip={"/w/unused.py"}, display=str)
     assert [s.path for s in snippets] == ["/w/far.py"]  # near.py defines nothing, unused.py is skipped
 
 

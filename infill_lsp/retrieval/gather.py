@@ -65,6 +65,13 @@ class SourceCache:
         self._definitions: dict[str, tuple[str, list[Definition]]] = {}
         self._words: dict[str, tuple[str, list[list[str]]]] = {}
         self._imports: dict[str, tuple[str, tuple[dict[str, frozenset[str]], frozenset[int]]]] = {}
+        self._lines: dict[str, tuple[str, list[str]]] = {}
+
+    def lines(self, document: Document) -> list[str]:
+        cached = self._lines.get(document.uri)
+        if cached is None or cached[0] is not document.text:
+            cached = self._lines[document.uri] = (document.text, document.text.split("\n"))
+        return cached[1]
 
     def definitions(self, document: Document) -> list[Definition]:
         cached = self._definitions.get(document.uri)
@@ -91,6 +98,7 @@ class SourceCache:
         self._definitions.pop(uri, None)
         self._words.pop(uri, None)
         self._imports.pop(uri, None)
+        self._lines.pop(uri, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +196,7 @@ def _definitions(
             signature = target.text[function.start : function.body_start]
     own = defined_names(target.language, target.tree) if target.language and target.tree else frozenset()
     sources, rows = cache.imports(target)
-    cursor = Cursor(own_path, target.text.split("\n"), line, signature, frozenset(names), frozenset(modules), own,
+    cursor = Cursor(own_path, cache.lines(target), line, signature, frozenset(names), frozenset(modules), own,
                     sources, rows)  # fmt: skip
     return definitions_near(cursor, lookup, deadline=deadline, limit=outline_chars, ellipsis=elided_body(target))
 
@@ -211,12 +219,15 @@ def _outlines(target: Document, line: int, names: set[str], modules: set[str], k
         return word == exact or (word in modules and word in candidate_names(path, folder)[0])
 
     def files(word: str) -> list[tuple[str, tuple[Definition, ...]]]:
+        """The files ``word`` names: open documents (their live text) first, then the index's other files."""
         found = [(path, tuple(cache.definitions(d))) for path, d in open_files.items() if is_module(word, path)]
-        indexed = module_files(word, family) if module_files is not None else []
-        return found + [(path, definitions) for path, definitions in indexed if path not in open_files]
+        if module_files is not None:
+            found += [(path, definitions) for path, definitions in module_files(word, family)
+                      if path not in open_files and is_module(word, path)]
+        return found
 
-    return module_outlines(names | modules, target.text.split("\n"), line, cache.imports(target)[1], files,
-                           is_module=is_module, skip={real_path(str(uri_path(target.uri)))}, display=display)
+    return module_outlines(names | modules, cache.lines(target), line, cache.imports(target)[1], files,
+                           skip={real_path(str(uri_path(target.uri)))}, display=display)
 
 
 def elided_body(document: Document) -> str:
@@ -268,7 +279,7 @@ def _similar(
     cache: SourceCache,
     deadline: float,
 ) -> list[Snippet]:
-    query = query_words(target.text.split("\n"), line)
+    query = query_words(cache.lines(target), line)
     recent = sorted(kin, key=lambda d: d.edited_at, reverse=True)[:SIMILAR_DOCUMENTS]
     files = [(display(real_path(str(uri_path(d.uri)))), d.text, cache.words(d))
              for d in sorted(recent, key=lambda d: d.uri)]  # fmt: skip

@@ -1,4 +1,4 @@
-"""Source (a'): the outline of each module the document imports from a file that is not open.
+"""Source (a'): the outline of each module the document imports.
 
 A line that calls ``utils.parse(...)`` may be the only one that names ``parse``: while the user writes it, no
 name near the cursor leads to that definition. What the document imports does: the module's outline (the
@@ -72,18 +72,17 @@ def module_outlines(
     import_rows: frozenset[int],
     module_files: ModuleFiles,
     *,
-    is_module: Callable[[str, str], bool],
     skip: set[str],
     display: Callable[[str], str],
 ) -> list[Snippet]:
-    """One snippet per file a word the document imports names (``is_module(word, path)``), not in ``skip``
-    (open documents, the document itself): the outline of its definitions, modules used nearest first."""
+    """One snippet per file a word the document imports names (``module_files(word)``), not in ``skip`` (the
+    document itself): the outline of its definitions, modules used nearest first."""
     near = {w for row in lines[max(0, line - AROUND) : line + AROUND + 1] for w in subwords(row)}
     out: list[Snippet] = []
     seen: set[str] = set()
     for module in imported_modules(words, lines, line, import_rows):
         for path, definitions in module_files(module.word):
-            if path in skip or path in seen or not definitions or not is_module(module.word, path):
+            if path in skip or path in seen or not definitions:
                 continue
             seen.add(path)
             where = (f"used {module.distance} line(s) from the cursor" if module.distance <= USE_LINES

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
 import tree_sitter
 
@@ -158,3 +159,11 @@ def symbols_of(text: str, language: LanguageSupport, path: str) -> Symbols:
     tree = language.parse(source)
     names, modules = imports_in(language, tree)
     return Symbols(tuple(definitions_in(language, tree, source, path)), frozenset(names), frozenset(modules))
+
+
+def module_names_of(path: str, package_is_folder: bool) -> set[str]:
+    """Names an import uses for the file at ``path``: its stem (or folder), and that name capitalized (OCaml's
+    module of ``bi_share.ml`` is ``Bi_share``)."""
+    where = PurePosixPath(path)
+    name = where.parent.name if package_is_folder else where.stem
+    return {name, name[:1].upper() + name[1:]} - {""}

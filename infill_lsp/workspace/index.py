@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 
 from infill_lsp.languages import LanguageRegistry
-from infill_lsp.workspace.definitions import Definition, Symbols, symbols_of
+from infill_lsp.workspace.definitions import Definition, Symbols, module_names_of, symbols_of
 from infill_lsp.workspace.files import IndexLimits, WalkReport, admit, read_code, walk
 from infill_lsp.workspace.gitignore import IGNORE_FILE, GitIgnore
 
@@ -257,7 +257,6 @@ class WorkspaceIndex:
 
 
 def module_keys(path: PurePath) -> set[str]:
-    """The names an import may use for the file at ``path``, whatever its language's convention: its stem and
-    its folder's name, each also capitalized (``crossfile.module_names_of`` says which one a language uses)."""
-    names = {path.stem, path.parent.name} - {""}
-    return names | {name[:1].upper() + name[1:] for name in names}
+    """The names an import may use for the file at ``path``, whatever its language's convention: both of
+    ``module_names_of``'s (its stem, and its folder's name for languages that import folders)."""
+    return module_names_of(str(path), False) | module_names_of(str(path), True)
