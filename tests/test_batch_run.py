@@ -290,3 +290,75 @@ def test_each_hole_gets_the_repository_context_an_editor_would_and_no_context_tu
                                                                                            context=False)))
     assert client.requests[0].context == ""
     assert cli.build_parser().parse_args([str(root), "--no-context"]).no_context
+
+
+class BudgetedClient(ScriptedClient):
+    """A scripted engine announcing small prompt budgets (tokens, with its characters-per-token figure)."""
+
+    def __init__(self, prefix_tokens: int, suffix_tokens: int, chars_per_token: float = 3.0) -> None:
+        super().__init__()
+        self.welcome = Welcome(1, "scripted", "cpu", "none", trained=False, max_prefix_tokens=prefix_tokens,
+                               max_suffix_tokens=suffix_tokens, chars_per_token=chars_per_token)
+
+    async def start(self) -> Welcome:
+        return self.welcome
+
+
+def _budgeted_factory(client: BudgetedClient):
+    async def make():
+        return LocalWaveRunner(client, 10.0, welcome=await client.start()), "scripted", client.close
+
+    return make
+
+
+def _long_module(functions: int) -> str:
+    return "".join(f"def helper_{n}(value):\n    total = value * {n}\n    return total + {n}\n\n\n"
+                   for n in range(functions))
+
+
+def test_a_hole_deep_in_a_long_file_gets_its_context_within_the_engines_budget(tmp_path):
+    """The engine drops the repository context first when a prompt is over its budget: a hole 40 KB into a
+    file is sent cut to the announced budgets (context first, then the prefix from a line's start, as the
+    language server cuts it, and the suffix to a line's end), so the context reaches the model and the engine
+    has nothing to trim."""
+    root = tmp_path / "repo"
+    (root / ".git").mkdir(parents=True)
+    (root / "lib").mkdir()
+    (root / "lib" / "money.py").write_text("def normalize_amount(value, currency):\n    return round(value, 2)\n")
+    body = _long_module(400)
+    text = ("from lib.money import normalize_amount\n\n\n" + body + "def total(values):\n"
+            "    amounts = [normalize_amount(v, 'EUR') for v in values]\n    <FILL>\n\n\n" + body)
+    (root / "app.py").write_text(text)
+    client = BudgetedClient(prefix_tokens=400, suffix_tokens=100)
+    report = asyncio.run(run_batch(BatchConfig(paths=(str(root / "app.py"),), recipes=(),
+                                               fill=FillSettings(marker="<FILL>")), _budgeted_factory(client)))
+    assert report.files[0].holes[0].status == "filled"
+    (request,) = client.requests
+    assert "def normalize_amount(value, currency):" in request.context and "lib/money.py" in request.context
+    assert len(request.context) + len(request.prefix) <= 400 * 3 and len(request.suffix) <= 100 * 3
+    assert request.prefix.endswith("for v in values]\n    ") and len(request.prefix) > 400
+    start = text.index(request.prefix + "<FILL>" + request.suffix)  # cut from the file, not changed
+    assert start > 0 and text[start - 1] == "\n" and text[start + len(request.prefix) + 6 + len(request.suffix)] == "\n"
+
+
+def test_holes_are_cut_to_the_settings_budgets_when_the_engine_announces_none(tmp_path):
+    """An engine without budgets in its handshake (or a run with no context): the editors' default budgets."""
+    from infill_lsp.config import Settings
+
+    path = tmp_path / "long.py"
+    path.write_text(_long_module(300) + "def last(value):\n    <FILL>\n\n\n" + _long_module(300))
+    _, client = _run(BatchConfig(paths=(str(path),), recipes=(), fill=FillSettings(marker="<FILL>", context=False)))
+    (request,) = client.requests
+    settings = Settings()
+    assert request.context == ""
+    assert 0 < len(request.prefix) <= settings.prefix_chars and 0 < len(request.suffix) <= settings.suffix_chars
+    assert request.prefix.endswith("def last(value):\n    ") and request.suffix.startswith("\n")
+    assert path.read_text().index(request.prefix) > 0
+
+
+def test_the_prompt_of_a_short_file_is_the_whole_file(tmp_path):
+    path = tmp_path / "short.py"
+    path.write_text("import os\n\n\ndef here():\n    <FILL>\n\n\nprint(here())\n")
+    _, client = _run(BatchConfig(paths=(str(path),), recipes=(), fill=FillSettings(marker="<FILL>")))
+    (request,) = client.requests
+    assert request.prefix == "import os\n\n\ndef here():\n    " and request.suffix == "\n\n\nprint(here())\n"

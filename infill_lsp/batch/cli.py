@@ -26,7 +26,7 @@ from infill_lsp.batch.holes import RecipeError, load_recipes
 from infill_lsp.batch.journal import default_journal_path
 from infill_lsp.batch.planning import FillSettings
 from infill_lsp.batch.report import summary, to_json
-from infill_lsp.batch.run import DEFAULT_RECIPES, BatchConfig, HoleFinder, collect_plans, run_batch
+from infill_lsp.batch.run import DEFAULT_RECIPES, BatchConfig, HoleFinder, collect_plans, fitted_to, run_batch
 from infill_lsp.json_stdout import stdout_to_stderr
 
 # 1: not everything asked for was done: a write refused, a hole the engine failed on, or a file named on
@@ -195,7 +195,7 @@ def local_runner_factory(args: argparse.Namespace):
         welcome = await client.start()
         note = "" if welcome.trained else " (UNTRAINED: fills are noise)"
         return (
-            LocalWaveRunner(client, args.timeout),
+            LocalWaveRunner(client, args.timeout, welcome=welcome),
             f"{welcome.model_name} on {welcome.device}{note}",
             client.close,
         )
@@ -236,11 +236,13 @@ async def _bench(args: argparse.Namespace, config: BatchConfig) -> int:
     from infill_lsp.batch.driving import bench
     from infill_lsp.batch.planning import waves
 
-    _, plans, skipped = collect_plans(config, _registry(), HoleFinder(config))
+    registry = _registry()
+    roots, plans, skipped = collect_plans(config, registry, HoleFinder(config))
     holes = [p for plan in plans for p in plan.holes][: config.limit or None]
     client = _client(args)
     welcome = await client.start()
     try:
+        holes = fitted_to(welcome, config, roots, holes, registry)
         figures = await bench(client, waves(holes, config.fill.wave_size), args.timeout)
     finally:
         await client.close()

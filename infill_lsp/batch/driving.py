@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from engine.clients.interface import EngineClient, EngineError, EngineUnavailable
-from engine.protocol import FinishReason, InfillRequest, InfillResult
+from engine.protocol import FinishReason, InfillRequest, InfillResult, Welcome
 from infill_lsp.batch.planning import PlannedHole
 
 Answer = InfillResult | Exception
@@ -26,6 +26,7 @@ class WaveRunner(Protocol):
     """Sends a wave of requests and calls ``on_answer`` once per request, in any order."""
 
     slots: int  # how many waves it can run at once
+    welcome: Welcome | None  # the engine's handshake: the prompt budgets requests are fitted to (None: unknown)
 
     async def run_wave(self, requests: Sequence[InfillRequest], on_answer: OnAnswer) -> None: ...
 
@@ -37,6 +38,7 @@ class LocalWaveRunner:
     client: EngineClient
     timeout: float = 300.0
     slots: int = 1
+    welcome: Welcome | None = None
 
     async def run_wave(self, requests: Sequence[InfillRequest], on_answer: OnAnswer) -> None:
         async def one(index: int, request: InfillRequest) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import tree_sitter
@@ -114,11 +113,11 @@ def hole_plan(
 
 def plan_file(
     source: SourceFile, language: LanguageSupport, holes: list[Hole], settings: FillSettings, first_id: int,
-    id_prefix: str = "batch-", context_at: Callable[[int], str] | None = None,
+    id_prefix: str = "batch-",
 ) -> FilePlan:
     """Turn the holes found in ``source`` into requests numbered from ``first_id`` (ids ``id_prefix`` + number:
-    a run gives a prefix of its own, so that runs sharing an engine never share an id); ``context_at`` gives
-    the repository context of a hole at an offset of the file."""
+    a run gives a prefix of its own, so that runs sharing an engine never share an id). The requests hold the
+    whole file around each hole and no repository context until ``fitting.fit_holes`` cuts them to an engine."""
     kept, dropped = without_overlaps(holes)
     plan = FilePlan(source, dropped=len(dropped))
     parsed: list[tree_sitter.Tree] = []
@@ -136,8 +135,6 @@ def plan_file(
             plan.dropped += 1
             continue
         hole = dataclasses.replace(hole, start=fill_plan.start, end=fill_plan.end)
-        if context_at is not None:
-            fill_plan = dataclasses.replace(fill_plan, context=context_at(hole.start))
         request = fill_plan.request(
             f"{id_prefix}{first_id + len(plan.holes)}",
             max_steps=settings.steps,

@@ -17,11 +17,12 @@ import msgspec
 
 from engine.clients.interface import EngineError
 from engine.host.launch import EngineLaunch
-from engine.protocol import ErrorReply, InfillRequest, InfillResult
+from engine.protocol import ErrorReply, InfillRequest, InfillResult, Welcome
 from infill_lsp.batch.driving import OnAnswer
 
 _requests_decoder = msgspec.msgpack.Decoder(list[InfillRequest])
 _answers_decoder = msgspec.msgpack.Decoder(list[InfillResult | ErrorReply])
+_welcome_decoder = msgspec.msgpack.Decoder(Welcome)
 _encoder = msgspec.msgpack.Encoder()
 
 
@@ -38,6 +39,10 @@ class EngineActorBody:
 
     def model(self) -> str:
         return f"{self.welcome.model_name} ({self.welcome.device})"
+
+    def handshake(self) -> bytes:
+        """The engine's Welcome, msgpack-encoded."""
+        return _encoder.encode(self.welcome)
 
     def fill(self, wave: bytes) -> bytes:
         """Fill a wave of msgpack-encoded InfillRequests; return msgpack InfillResult | ErrorReply per request."""
@@ -85,6 +90,7 @@ class RayWaveRunner:
     ray: object
     handles: list
     slots: int = 0
+    welcome: Welcome | None = None  # the first actor's (every actor loads the same launch)
     _free: asyncio.Queue | None = field(default=None)
 
     @classmethod
@@ -103,6 +109,8 @@ class RayWaveRunner:
         return cls(ray, handles, slots=len(handles))
 
     async def model(self) -> str:
+        """Who fills the waves; also learns the engines' prompt budgets (``welcome``)."""
+        self.welcome = _welcome_decoder.decode(await self.handles[0].handshake.remote())
         names = await asyncio.gather(*[h.model.remote() for h in self.handles])
         return ", ".join(sorted(set(names))) + f" on {len(self.handles)} Ray actors"
 

@@ -15,7 +15,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.protocol import Welcome
 from infill_lsp.batch.driving import Answer, WaveRunner, answer_text, drive
+from infill_lsp.batch.fitting import fit_holes
 from infill_lsp.batch.holes import (
     Recipe,
     RecipeError,
@@ -119,6 +121,14 @@ def _line_of(text: str, offset: int) -> int:
     return text.count("\n", 0, offset) + 1
 
 
+def fitted_to(welcome: Welcome | None, config: BatchConfig, roots: list[Path], holes: list[PlannedHole],
+              registry: LanguageRegistry) -> list[PlannedHole]:
+    """``holes`` with their requests fitted to the engine that announced ``welcome``, with the repository
+    context unless the run turned it off (the repositories' index is built here, once an engine is there)."""
+    index = repository_index(roots) if config.fill.context and holes else None
+    return fit_holes(holes, registry, welcome, index)
+
+
 def repository_index(roots: list[Path]):
     """The workspace index of the repositories holding ``roots`` (each root's git work tree, else the root
     itself), built now: the repository context of every hole."""
@@ -131,33 +141,14 @@ def repository_index(roots: list[Path]):
     return index
 
 
-def _context_at(index, path: Path, text: str, language: LanguageSupport) -> Callable[[int], str]:
-    """The repository context of a hole at an offset of the file at ``path`` (the file as read, not as the
-    index saw it), as an editor's fill there would get it."""
-    from infill_lsp.config import Settings
-    from infill_lsp.documents import Document
-    from infill_lsp.retrieval.gather import context_block
-
-    settings = Settings()
-    document = Document(path.resolve().as_uri(), text, language=language)
-
-    def at(offset: int) -> str:
-        packed, _ = context_block(document, offset, [], settings, budget=settings.cross_file_chars,
-                                  prefix_chars=settings.prefix_chars, suffix_chars=settings.suffix_chars,
-                                  index=index, display=index.relative)  # fmt: skip
-        return packed.block
-
-    return at
-
-
 def collect_plans(config: BatchConfig, registry: LanguageRegistry, finder: HoleFinder):
-    """Return (file plans, skipped files) for the configured paths, holes numbered from 1."""
+    """Return (roots, file plans, skipped files) for the configured paths, holes numbered from 1. The
+    requests are not yet fitted to an engine (``fitted_to``)."""
     roots, skipped = resolve_roots(config.paths)
     found, refused = find_files(roots, lambda p: registry.name_for("", p.as_uri()))
     skipped += refused
     plans: list[FilePlan] = []
     next_id, id_prefix = 1, f"batch-{secrets.token_hex(4)}-"
-    index = repository_index(roots) if config.fill.context and found else None
     for path, name in found:
         source = read_source(path, name, max_bytes=config.max_file_bytes)
         if isinstance(source, Skipped):
@@ -172,8 +163,7 @@ def collect_plans(config: BatchConfig, registry: LanguageRegistry, finder: HoleF
         if isinstance(holes, str):
             skipped.append(Skipped(source.display, holes))
             continue
-        context_at = None if index is None else _context_at(index, path, source.text, language)
-        plan = plan_file(source, language, holes, config.fill, next_id, id_prefix, context_at)
+        plan = plan_file(source, language, holes, config.fill, next_id, id_prefix)
         next_id += len(plan.holes)
         plans.append(plan)
     return roots, plans, skipped
@@ -209,7 +199,7 @@ async def run_batch(
     interrupted = False
     if pending:
         interrupted, seconds, model = await _fill(
-            config, make_runner, pending, records, errors, progress, stop, registry, report
+            config, make_runner, roots, pending, records, errors, progress, stop, registry, report
         )
         report.engine_seconds = round(seconds, 3)
         report.model = model
@@ -226,7 +216,7 @@ async def run_batch(
     return report
 
 
-async def _fill(config, make_runner, pending, records, errors, progress, stop, registry, report):
+async def _fill(config, make_runner, roots, pending, records, errors, progress, stop, registry, report):
     journal = None
     if config.journal is not None:
         try:
@@ -234,6 +224,11 @@ async def _fill(config, make_runner, pending, records, errors, progress, stop, r
         except JournalError as exc:  # the fills still count: go on without resuming
             report.journal_error = str(exc)
     runner, model, close = await make_runner()
+    try:
+        pending = fitted_to(getattr(runner, "welcome", None), config, roots, pending, registry)
+    except BaseException:
+        await close()
+        raise
     started = time.perf_counter()
     progress.start(len(pending))
 
