@@ -176,13 +176,15 @@ def left_note(filled: Filled, marker: str) -> str:
 
 def workspace_index(path: Path, workspace: Path | None):
     """The index of ``workspace`` (default: the git work tree holding ``path``), built now; None without one."""
+    from infill_lsp.config import Settings
     from infill_lsp.context_command import workspace_of
     from infill_lsp.workspace import WorkspaceIndex
+    from infill_lsp.workspace.cache import cache_if
 
     root = workspace if workspace is not None else workspace_of(path)
     if workspace is None and not (root / ".git").exists():
         return None
-    index = WorkspaceIndex([root])
+    index = WorkspaceIndex([root], cache=cache_if(Settings().index_cache))
     index.build_now()
     return index
 

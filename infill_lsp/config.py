@@ -154,6 +154,7 @@ class Settings:
     index_max_file_bytes: int = 1_000_000
     index_max_bytes: int = 200_000_000
     index_exclude: tuple[str, ...] = DEFAULT_EXCLUDE  # never read: glob patterns over names or relative paths
+    index_cache: bool = True  # keep the index on disk between runs ($XDG_CACHE_HOME/infill/index)
     languages: tuple[str, ...] = ()  # empty: every language, plain text included
     completion_fallback: bool = False  # offer textDocument/completion even to inline-capable clients
     speculative: bool = False  # after a fill is shown, prefetch the fill for the state after accepting it

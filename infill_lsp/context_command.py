@@ -65,11 +65,13 @@ def context_report(path: Path, text: str, line: int, character: int, workspace: 
     from infill_lsp.positions import Position
     from infill_lsp.retrieval.report import describe
     from infill_lsp.workspace import WorkspaceIndex
+    from infill_lsp.workspace.cache import cache_if
 
     settings = Settings()
     registry = LanguageRegistry()
     root = (workspace or workspace_of(path)).resolve()
-    index = WorkspaceIndex([root], settings.index_limits(), registry) if settings.index_workspace else None
+    index = (WorkspaceIndex([root], settings.index_limits(), registry, cache=cache_if(settings.index_cache))
+             if settings.index_workspace else None)  # fmt: skip
     if index is not None:
         index.build_now()
     real = path.resolve()

@@ -264,15 +264,17 @@ def check_workspace(folder: Path) -> list[Finding]:
     """Index ``folder`` as the language server would, and say what its workspace index holds."""
     from infill_lsp.config import Settings
     from infill_lsp.workspace import WorkspaceIndex
+    from infill_lsp.workspace.cache import cache_if
 
     if not folder.is_dir():
         return [Finding("workspace", PROBLEM, f"{folder} is not a folder", "give --workspace an existing folder")]
-    index = WorkspaceIndex([folder], Settings().index_limits())
+    settings = Settings()
+    index = WorkspaceIndex([folder], settings.index_limits(), cache=cache_if(settings.index_cache))
     index.build_now()
     info = index.status()
     skipped = ", ".join(f"{n} {why}" for why, n in info["skipped"].items()) or "none"  # type: ignore[union-attr]
     message = (f"index of {folder}: {info['files']} files, {info['lines']} lines, {info['definitions']} definitions "
-               f"in {info['build_seconds']} s; skipped: {skipped}")
+               f"in {info['build_seconds']} s ({info['from_cache']} unchanged, from the cache); skipped: {skipped}")
     if info["capped"]:
         return [Finding("workspace", NOTE, f"{message}; stopped at the {info['capped']} cap",
                         "raise indexMaxFiles / indexMaxBytes, or git-ignore generated folders")]

@@ -113,9 +113,9 @@ async def did_change_configuration(ls: InfillServer, params: types.DidChangeConf
         except Exception as exc:  # a client that does not answer keeps the current settings
             log.warning("workspace/configuration failed: %s", exc)
             return
-    before = (ls.settings.index_workspace, ls.settings.index_limits())
+    before = (ls.settings.index_workspace, ls.settings.index_limits(), ls.settings.index_cache)
     ls.apply_settings(settings)
-    if (ls.settings.index_workspace, ls.settings.index_limits()) != before:
+    if (ls.settings.index_workspace, ls.settings.index_limits(), ls.settings.index_cache) != before:
         start_index(ls, ls.workspace_roots)  # indexed again under the new caps and exclusions
 
 

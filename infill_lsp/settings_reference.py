@@ -119,6 +119,8 @@ MEANINGS: dict[str, str] = {
     "indexMaxBytes": "Most bytes the workspace index reads in all.",
     "indexExclude": "Files never read into the index or context (glob patterns over file names or "
     "workspace-relative paths): secrets, since context may travel to a remote engine.",
+    "indexCache": "Keep the workspace index on disk between runs (`$XDG_CACHE_HOME/infill/index`, readable by "
+    "you only), so a restarted server has it at once and reads only the files changed since.",
     "languages": "Languages to complete: the server's names (the `name` column of the language list in "
     "`docs/SETTINGS.md`, and `text` for files of any other language); in VS Code, its language ids. Empty: "
     "every language.",

@@ -21,6 +21,7 @@ from infill_lsp.convert import plain
 from infill_lsp.language_server import InfillServer
 from infill_lsp.positions import Position
 from infill_lsp.retrieval.report import describe
+from infill_lsp.workspace.cache import cache_if
 from infill_lsp.workspace.index import WorkspaceIndex
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,8 @@ def start_index(ls: InfillServer, roots: list[Path]) -> None:
     settings = ls.settings
     if not roots or not settings.index_workspace:
         return
-    ls.session.index = WorkspaceIndex(roots, settings.index_limits(), ls.registry)
+    ls.session.index = WorkspaceIndex(roots, settings.index_limits(), ls.registry,
+                                      cache=cache_if(settings.index_cache))  # fmt: skip
     ls.session.index.start()
 
 

@@ -1,4 +1,5 @@
-"""Indicative figures for repository context: index build time and memory per 10k lines, retrieval time.
+"""Indicative figures for repository context: index build time and memory per 10k lines, a restart from the
+index's on-disk cache, retrieval time.
 
 ``python -m infill_tools.context_bench [DIR] [--requests N]`` indexes DIR (default: a generated repository
 of ``--files`` Python files), then asks for the context at ``--requests`` random lines of its files as the
@@ -22,6 +23,7 @@ from infill_lsp.documents import Document
 from infill_lsp.languages import LanguageRegistry
 from infill_lsp.retrieval.gather import SourceCache, context_block
 from infill_lsp.workspace import WorkspaceIndex
+from infill_lsp.workspace.cache import IndexCache
 
 
 def generate(root: Path, files: int, seed: int = 0) -> None:
@@ -51,6 +53,7 @@ def measure(root: Path, requests: int, seed: int = 0) -> dict[str, object]:
     memory = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
     info = index.status()
+    restart = restarted(root, registry)
     lines = max(1, int(info["lines"]))  # type: ignore[call-overload]
     rng = random.Random(seed)
     files = [path for path, _ in index.files()]
@@ -73,10 +76,27 @@ def measure(root: Path, requests: int, seed: int = 0) -> dict[str, object]:
         "build_s": round(build, 3),
         "build_s_per_10k_lines": round(build * 10_000 / lines, 3),
         "index_mib_per_10k_lines": round(memory / 2**20 * 10_000 / lines, 2),
+        **restart,
         "retrieval_ms_p50": round(statistics.median(timings), 2) if timings else None,
         "retrieval_ms_p95": round(timings[int(0.95 * (len(timings) - 1))], 2) if timings else None,
         "requests": len(timings),
     }
+
+
+def restarted(root: Path, registry: LanguageRegistry) -> dict[str, object]:
+    """A build that writes the on-disk cache, then a new index's build from it (a restarted server): its time,
+    the files it took from the cache unread, the cache's size."""
+    with tempfile.TemporaryDirectory(prefix="infill-context-bench-cache-") as folder:
+        started = time.perf_counter()
+        WorkspaceIndex([root], Settings().index_limits(), registry, cache=IndexCache(Path(folder))).build_now()
+        writing = time.perf_counter() - started
+        again = WorkspaceIndex([root], Settings().index_limits(), registry, cache=IndexCache(Path(folder)))
+        started = time.perf_counter()
+        again.build_now()
+        seconds = time.perf_counter() - started
+        size = sum(path.stat().st_size for path in Path(folder).iterdir())
+    return {"build_s_writing_cache": round(writing, 3), "restart_s_from_cache": round(seconds, 3),
+            "restart_files_from_cache": again.from_cache, "cache_mib": round(size / 2**20, 2)}
 
 
 def main(argv: list[str] | None = None) -> int:

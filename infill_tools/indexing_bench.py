@@ -40,7 +40,7 @@ async def session(sock: str, documents: dict[str, str], places: list[tuple], *, 
     a build that has ended is started again before the next fill)."""
     # The engine's first request and the handshake happen before the folder is given, outside the figures.
     client = await start_session("infill-indexing-bench", sock, documents, timeout_s=timeout_s,
-                                 settings={"warm": False})
+                                 settings={"warm": False, "index_cache": False})  # every build reads the files
     folders = [types.WorkspaceFolder(uri=folder.as_uri(), name=folder.name)] if folder else None
     during: list[float] = []
     after: list[float] = []

@@ -38,6 +38,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 # Exact-equivalence tests compare fp32 results; bf16 (the default on CPUs with bf16 dot products) has
 # its own tests that ask for it by name.
 os.environ.setdefault("INFILL_DTYPE", "float32")
+# The workspace index's cache (and any other) goes to a folder of this test session, not the user's.
+if not os.environ.get("XDG_CACHE_HOME"):
+    os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="infill-test-cache-")
 
 
 def pytest_configure(config: pytest.Config) -> None:

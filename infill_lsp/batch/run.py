@@ -132,11 +132,13 @@ def fitted_to(welcome: Welcome | None, config: BatchConfig, roots: list[Path], h
 def repository_index(roots: list[Path]):
     """The workspace index of the repositories holding ``roots`` (each root's git work tree, else the root
     itself), built now: the repository context of every hole."""
+    from infill_lsp.config import Settings
     from infill_lsp.context_command import workspace_of
     from infill_lsp.workspace import WorkspaceIndex
+    from infill_lsp.workspace.cache import cache_if
 
     folders = sorted({workspace_of(root / "_" if root.is_dir() else root) for root in roots})
-    index = WorkspaceIndex(folders)
+    index = WorkspaceIndex(folders, cache=cache_if(Settings().index_cache))
     index.build_now()
     return index
 

@@ -46,6 +46,7 @@ class FoundFile:
     relative: str
     language: LanguageEntry
     size: int
+    mtime_ns: int = 0
 
 
 @dataclass(slots=True)
@@ -153,10 +154,11 @@ def walk(root: Path, limits: IndexLimits, report: WalkReport | None = None) -> I
                 report.skipped["ignored"] += 1
                 continue
             try:
-                size = entry.stat().st_size
+                stat = entry.stat()
             except OSError:
                 report.skipped["unreadable"] += 1
                 continue
+            size = stat.st_size
             if size > limits.max_file_bytes:
                 report.skipped["too-large"] += 1
                 continue
@@ -167,7 +169,7 @@ def walk(root: Path, limits: IndexLimits, report: WalkReport | None = None) -> I
                 report.capped = "max_total_bytes"
                 return
             files, total = files + 1, total + size
-            yield FoundFile(path, relative, language, size)
+            yield FoundFile(path, relative, language, size, stat.st_mtime_ns)
         stack.extend(reversed(below))
 
 

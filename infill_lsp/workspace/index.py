@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 
 from infill_lsp.languages import LanguageRegistry
+from infill_lsp.workspace.cache import CachedFile, IndexCache, symbols_from, to_cached
 from infill_lsp.workspace.definitions import Definition, Symbols, module_names_of, symbols_of
 from infill_lsp.workspace.files import IndexLimits, WalkReport, admit, read_code, walk
 from infill_lsp.workspace.gitignore import IGNORE_FILE, GitIgnore
@@ -46,6 +47,8 @@ class IndexedFile:
     family: str  # the query folder's name: languages that share queries (tsx, typescript) share a family
     lines: int
     symbols: Symbols
+    mtime_ns: int = 0  # the file's when it was read (0: not from a file on disk)
+    size: int = 0
 
 
 class WorkspaceIndex:
@@ -57,6 +60,7 @@ class WorkspaceIndex:
         limits: IndexLimits | None = None,
         registry: LanguageRegistry | None = None,
         clock: Callable[[], float] = time.time,
+        cache: IndexCache | None = None,
     ) -> None:
         self.roots = [root.resolve() for root in roots]
         self.limits = limits or IndexLimits()
@@ -67,6 +71,8 @@ class WorkspaceIndex:
         self.built_at = 0.0  # clock() when the last build ended
         self.generation = 0  # how many times a file entered, changed in or left the index
         self.build_seconds = 0.0
+        self.cache = cache  # the index kept on disk between runs (None: none)
+        self.from_cache = 0  # files the last build took from it unread
         self._files: dict[Path, IndexedFile] = {}
         self._by_name: dict[str, list[Definition]] = {}
         self._by_module: dict[str, set[Path]] = {}  # a name an import may use for a file -> those files
@@ -132,6 +138,7 @@ class WorkspaceIndex:
             "lines": lines,
             "definitions": definitions,
             "build_seconds": round(self.build_seconds, 3),
+            "from_cache": self.from_cache,
             "age_seconds": age,
             "capped": self.report.capped,
             "skipped": dict(sorted(self.report.skipped.items())),
@@ -160,40 +167,74 @@ class WorkspaceIndex:
             for name in module_keys(path):
                 self._by_module.setdefault(name, set()).add(path)
 
-    def _index_text(self, root: Path, path: Path, relative: str, text: str) -> IndexedFile | None:
+    def _index_text(self, root: Path, path: Path, relative: str, text: str, mtime_ns: int = 0,
+                    size: int = 0) -> IndexedFile | None:
         name = self.registry.name_for("", path.as_uri())
         support = self.registry.get(name)
         if support is None:
             return None
         symbols = symbols_of(text, support, str(path))
-        return IndexedFile(root, relative, support.name, support.entry.query_dir.name, text.count("\n") + 1, symbols)
+        return IndexedFile(root, relative, support.name, support.entry.query_dir.name, text.count("\n") + 1, symbols,
+                           mtime_ns, size)  # fmt: skip
 
-    def _index_file(self, root: Path, path: Path, relative: str) -> None:
+    def _index_file(self, root: Path, path: Path, relative: str, mtime_ns: int = 0, size: int = 0) -> None:
         text = read_code(path, self.limits.max_file_bytes)
         if text is None:
             self.report.skipped["binary-or-unreadable"] += 1
             self._put(path, None)
             return
-        self._put(path, self._index_text(root, path, relative, text))
+        self._put(path, self._index_text(root, path, relative, text, mtime_ns, size))
+
+    def _from_cache(self, root: Path, cached: CachedFile) -> IndexedFile:
+        path = root / cached.relative
+        return IndexedFile(root, cached.relative, cached.language, cached.family, cached.lines,
+                           symbols_from(cached, str(path)), cached.mtime_ns, cached.size)  # fmt: skip
+
+    def _save(self, root: Path) -> None:
+        if self.cache is None:
+            return
+        entries = [to_cached(f.relative, f.mtime_ns, f.size, f.language, f.family, f.lines, f.symbols)
+                   for _, f in self.files() if f.root == root and f.mtime_ns]  # fmt: skip
+        self.cache.save(root, entries)
 
     def build_now(self) -> None:
-        """Index every root from scratch, on this thread."""
+        """Index every root from scratch, on this thread. With a cache, a first build puts the cached files in
+        the index at once, then reads only the files whose size or modification time changed since, and
+        writes the cache anew when anything changed."""
         self.state = BUILDING
         started = time.perf_counter()
         report = WalkReport()
         seen: set[Path] = set()
+        taken = 0
         for root in self.roots:
             self._ignores[root] = GitIgnore(root)
+            cached = self.cache.load(root) if self.cache is not None else {}
+            first = cached and not any(f.root == root for _, f in self.files())
+            if first:  # look-ups answer from the cache while the walk checks it
+                for entry in cached.values():
+                    self._put(root / entry.relative, self._from_cache(root, entry))
+            before = self.generation
             for found in walk(root, self.limits, report):
                 if self._closed.is_set():
                     return
                 path = found.path.absolute()
                 seen.add(path)
                 self.report = report
-                self._index_file(root, path, found.relative)
+                hit = cached.get(found.relative)
+                if hit is not None and (hit.mtime_ns, hit.size) == (found.mtime_ns, found.size):
+                    taken += 1
+                    if not first:  # a first build put it in already
+                        self._put(path, self._from_cache(root, hit))
+                    if taken % 64:
+                        continue
+                else:
+                    self._index_file(root, path, found.relative, found.mtime_ns, found.size)
                 time.sleep(0)  # let the event loop's thread have the interpreter between files
-        for gone in [path for path, _ in self.files() if path not in seen]:
-            self._put(gone, None)
+            for gone in [path for path, f in self.files() if f.root == root and path not in seen]:
+                self._put(gone, None)
+            if self.generation != before or len(cached) != sum(f.root == root for _, f in self.files()):
+                self._save(root)
+        self.from_cache = taken
         self.report = report
         self.build_seconds = time.perf_counter() - started
         self.built_at = self.clock()
@@ -212,7 +253,12 @@ class WorkspaceIndex:
         if why:
             self._put(path, None)
             return
-        self._index_file(root, path, path.relative_to(root).as_posix())
+        try:
+            stat = path.stat()
+        except OSError:
+            self._put(path, None)
+            return
+        self._index_file(root, path, path.relative_to(root).as_posix(), stat.st_mtime_ns, stat.st_size)
 
     # ---- the background worker ------------------------------------------------------------------
 

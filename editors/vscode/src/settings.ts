@@ -82,6 +82,7 @@ export const SERVER_SETTINGS: [string, Check][] = [
   ["indexMaxFileBytes", isInteger],
   ["indexMaxBytes", isInteger],
   ["indexExclude", Array.isArray],
+  ["indexCache", isBoolean],
   ["languages", Array.isArray],
   ["completionFallback", isBoolean],
   ["speculative", isBoolean],
