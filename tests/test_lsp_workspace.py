@@ -4,7 +4,9 @@ never opened; the index follows watched-file events; ``infill.showContext`` and 
 from __future__ import annotations
 
 import json
+import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -102,3 +104,30 @@ async def test_a_folder_added_after_initialize_is_indexed_and_a_removed_one_drop
     info = await wait_for_status(client, lambda i: i["index"]["roots"] == [str(WORKSPACE)] and
                                  i["index"]["state"] == "ready", timeout=30)
     assert info["index"]["files"] == 2
+
+
+async def test_a_folder_indexed_before_comes_back_from_the_index_cache(client: LanguageClient):
+    """The index of a folder is kept on disk: the same folder added again (as a restarted server would build
+    it) takes its unchanged files from the cache, unread, and finds the same definitions."""
+    other = Path(tempfile.mkdtemp(prefix="infill-workspace-cached-")).resolve()
+    for name in ("rates.py", "units.py"):
+        (other / name).write_text(f"def convert_{name[:-3]}(value):\n    return value * 2\n")
+        os.utime(other / name, (time.time() - 3600, time.time() - 3600))  # written long before any cache
+    folder = types.WorkspaceFolder(uri=other.as_uri(), name="units")
+
+    def change(added, removed):
+        client.workspace_did_change_workspace_folders(types.DidChangeWorkspaceFoldersParams(
+            event=types.WorkspaceFoldersChangeEvent(added=added, removed=removed)))
+
+    change([folder], [])
+    first = await wait_for_status(client, lambda i: len(i["index"]["roots"]) == 2 and i["index"]["state"] == "ready",
+                                  timeout=30)
+    change([], [folder])
+    await wait_for_status(client, lambda i: len(i["index"]["roots"]) == 1 and i["index"]["state"] == "ready", timeout=30)
+    change([folder], [])
+    again = await wait_for_status(client, lambda i: len(i["index"]["roots"]) == 2 and i["index"]["state"] == "ready",
+                                  timeout=30)
+    assert again["index"]["from_cache"] >= first["index"]["from_cache"] + 2  # both of its files, at least
+    assert again["index"]["files"] == first["index"]["files"] == 4
+    change([], [folder])
+    await wait_for_status(client, lambda i: len(i["index"]["roots"]) == 1 and i["index"]["state"] == "ready", timeout=30)
