@@ -123,11 +123,13 @@ async def test_a_folder_indexed_before_comes_back_from_the_index_cache(client: L
     first = await wait_for_status(client, lambda i: len(i["index"]["roots"]) == 2 and i["index"]["state"] == "ready",
                                   timeout=30)
     change([], [folder])
-    await wait_for_status(client, lambda i: len(i["index"]["roots"]) == 1 and i["index"]["state"] == "ready", timeout=30)
+    await wait_for_status(client, lambda i: len(i["index"]["roots"]) == 1 and i["index"]["state"] == "ready",
+                          timeout=30)
     change([folder], [])
     again = await wait_for_status(client, lambda i: len(i["index"]["roots"]) == 2 and i["index"]["state"] == "ready",
                                   timeout=30)
     assert again["index"]["from_cache"] >= first["index"]["from_cache"] + 2  # both of its files, at least
     assert again["index"]["files"] == first["index"]["files"] == 4
     change([], [folder])
-    await wait_for_status(client, lambda i: len(i["index"]["roots"]) == 1 and i["index"]["state"] == "ready", timeout=30)
+    await wait_for_status(client, lambda i: len(i["index"]["roots"]) == 1 and i["index"]["state"] == "ready",
+                          timeout=30)
