@@ -56,5 +56,28 @@ eq('typed something else', text.advance(s, 'x'), nil)
 eq('typed all of it', text.advance(s, 'compute(1)'), nil)
 eq('only the replaced tail is left', text.advance({ ghost = '1)', replace = ')', text = '1)' }, '1'), nil)
 
+-- the workspace index in :InfillStatus (commands.lua)
+local commands = require('infill.commands')
+eq('no index', commands.index_line(nil), nil)
+eq('index building', commands.index_line({ state = 'building', files = 1200 }), 'index: building, 1,200 files so far')
+eq(
+  'index ready from the cache',
+  commands.index_line({
+    state = 'ready', files = 407, lines = 92081, definitions = 3970, build_seconds = 0.055, from_cache = 407,
+    age_seconds = 12.4,
+  }),
+  'index: 407 files, 92,081 lines, 3,970 definitions; built in 0.1 s (407 files unchanged, from the cache), 12 s ago'
+)
+eq(
+  'index capped',
+  commands.index_line({
+    state = 'ready', files = 20000, lines = 10, definitions = 0, build_seconds = 4, age_seconds = 600, capped = 'max_files',
+  }),
+  'index: 20,000 files, 10 lines, 0 definitions; built in 4.0 s, 10 min ago; stopped at the max_files cap'
+)
+local with_index = commands.status_lines({ engine = { state = 'ready' }, index = { state = 'ready', files = 2, lines = 9,
+  definitions = 3, build_seconds = 0.01, age_seconds = 1 } })
+eq('status shows the index', with_index[#with_index], 'index: 2 files, 9 lines, 3 definitions; built in 0.0 s, 1 s ago')
+
 io.stdout:write(('%d checks, %d failures\n'):format(checks, failures))
 os.exit(failures == 0 and 0 or 1)

@@ -26,11 +26,24 @@ export interface EngineStatus {
   completed?: number;
 }
 
+/** The workspace index (null: no workspace folders, or indexing off). */
+export interface IndexStatus {
+  state?: string;
+  files?: number;
+  lines?: number;
+  definitions?: number;
+  build_seconds?: number;
+  from_cache?: number;
+  age_seconds?: number | null;
+  capped?: string;
+}
+
 export interface ServerStatus {
   version?: string;
   engine?: EngineStatus;
   requests?: Record<string, number>;
   documents?: number;
+  index?: IndexStatus | null;
 }
 
 export interface StatusView {
@@ -72,6 +85,27 @@ export function unavailableView(reason: string): StatusView {
   return { text: "$(error) infill off", tooltip: `infill: ${reason}`, level: "error" };
 }
 
+/** "12 s", "5 min", "2 h": an age in a few characters. */
+export function formatAge(seconds: number): string {
+  if (seconds < 90) return `${Math.round(seconds)} s`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
+  return `${Math.round(seconds / 3600)} h`;
+}
+
+/** The workspace index in one line; "" when there is none. */
+export function indexLine(index: IndexStatus | null | undefined): string {
+  if (!index) return "";
+  const count = (n: number | undefined) => (n ?? 0).toLocaleString("en-US");
+  if (index.state === "building") return `index: building, ${count(index.files)} files so far`;
+  if (index.state !== "ready") return `index: ${index.state ?? "unknown"}`;
+  let line = `index: ${count(index.files)} files, ${count(index.lines)} lines, ${count(index.definitions)} definitions`;
+  line += `; built in ${(index.build_seconds ?? 0).toFixed(1)} s`;
+  if (index.from_cache) line += ` (${count(index.from_cache)} files unchanged, from the cache)`;
+  if (index.age_seconds !== undefined && index.age_seconds !== null) line += `, ${formatAge(index.age_seconds)} ago`;
+  if (index.capped) line += `; stopped at the ${index.capped} cap`;
+  return line;
+}
+
 /** A plain-text report of the status, one fact per line (tooltip and the Show Status command). */
 export function statusLines(status: ServerStatus): string[] {
   const engine = status.engine ?? {};
@@ -100,6 +134,8 @@ export function statusLines(status: ServerStatus): string[] {
           .join(", "),
     );
   }
+  const index = indexLine(status.index);
+  if (index) lines.push(index);
   if (engine.failures) {
     lines.push(`${engine.failures} consecutive failures, ${engine.restarts ?? 0} restarts`);
   }

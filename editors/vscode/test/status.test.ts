@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { formatMs, statusLines, statusView, unavailableView } from "../src/status";
+import { formatMs, indexLine, statusLines, statusView, unavailableView } from "../src/status";
 
 const READY = {
   version: "0.1.0",
@@ -61,4 +61,20 @@ test("an unreachable server is an error", () => {
   const view = unavailableView("the language server is not running");
   assert.equal(view.level, "error");
   assert.match(view.tooltip, /not running/);
+});
+
+test("the workspace index shows in one line: building, ready (with the cache), capped, or not at all", () => {
+  assert.equal(indexLine(null), "");
+  assert.equal(indexLine({ state: "building", files: 1200 }), "index: building, 1,200 files so far");
+  assert.equal(
+    indexLine({ state: "ready", files: 407, lines: 92081, definitions: 3970, build_seconds: 0.055, from_cache: 407, age_seconds: 12.4 }),
+    "index: 407 files, 92,081 lines, 3,970 definitions; built in 0.1 s (407 files unchanged, from the cache), 12 s ago",
+  );
+  assert.equal(
+    indexLine({ state: "ready", files: 20000, lines: 10, definitions: 0, build_seconds: 4, age_seconds: 600, capped: "max_files" }),
+    "index: 20,000 files, 10 lines, 0 definitions; built in 4.0 s, 10 min ago; stopped at the max_files cap",
+  );
+  const lines = statusLines({ ...READY, index: { state: "ready", files: 2, lines: 9, definitions: 3, build_seconds: 0.01, age_seconds: 1 } });
+  assert.ok(lines.includes("index: 2 files, 9 lines, 3 definitions; built in 0.0 s, 1 s ago"));
+  assert.ok(!statusLines(READY).some((line) => line.startsWith("index:")));
 });

@@ -147,6 +147,52 @@ local function ms(value)
 end
 
 --- The status as lines of text.
+--- "12 s", "5 min", "2 h": an age in a few characters.
+---@param seconds number
+---@return string
+function M.format_age(seconds)
+  if seconds < 90 then
+    return ('%d s'):format(math.floor(seconds + 0.5))
+  elseif seconds < 5400 then
+    return ('%d min'):format(math.floor(seconds / 60 + 0.5))
+  end
+  return ('%d h'):format(math.floor(seconds / 3600 + 0.5))
+end
+
+--- The workspace index in one line (nil when there is none: no workspace folders, or indexing off).
+---@param index table|nil
+---@return string|nil
+function M.index_line(index)
+  if type(index) ~= 'table' then
+    return nil
+  end
+  local function count(n)
+    local s = tostring(math.floor(tonumber(n) or 0))
+    return (s:reverse():gsub('(%d%d%d)', '%1,'):reverse():gsub('^,', ''))
+  end
+  if index.state == 'building' then
+    return ('index: building, %s files so far'):format(count(index.files))
+  elseif index.state ~= 'ready' then
+    return 'index: ' .. tostring(index.state or 'unknown')
+  end
+  local line = ('index: %s files, %s lines, %s definitions; built in %.1f s'):format(
+    count(index.files),
+    count(index.lines),
+    count(index.definitions),
+    tonumber(index.build_seconds) or 0
+  )
+  if (tonumber(index.from_cache) or 0) > 0 then
+    line = line .. (' (%s files unchanged, from the cache)'):format(count(index.from_cache))
+  end
+  if type(index.age_seconds) == 'number' then
+    line = line .. (', %s ago'):format(M.format_age(index.age_seconds))
+  end
+  if type(index.capped) == 'string' and index.capped ~= '' then
+    line = line .. ('; stopped at the %s cap'):format(index.capped)
+  end
+  return line
+end
+
 ---@param status table
 ---@return string[]
 function M.status_lines(status)
@@ -182,6 +228,10 @@ function M.status_lines(status)
       end
     end
     lines[#lines + 1] = 'requests: ' .. table.concat(parts, ', ')
+  end
+  local index = M.index_line(status.index)
+  if index then
+    lines[#lines + 1] = index
   end
   if type(engine.last_error) == 'string' and engine.last_error ~= '' then
     lines[#lines + 1] = 'last error: ' .. engine.last_error
