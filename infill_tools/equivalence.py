@@ -160,7 +160,7 @@ def engine_canvases(core, requests: list[InfillRequest]) -> dict[str, EngineAnsw
 
 
 def main(argv: list[str] | None = None) -> int:
-    from engine.core.engine_core import load_core
+    from engine.core.loading import load_core
 
     parser = argparse.ArgumentParser(prog="python -m infill_tools.equivalence", description=__doc__.split("\n")[0])
     parser.add_argument("model")

@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             parser.error(f"--languages: no real file for {', '.join(sorted(unknown))}")
         files = [real for real in files if real.language in wanted]
-    from engine.core.engine_core import load_core
+    from engine.core.loading import load_core
 
     core = load_core(args.model)
     if args.real_files:

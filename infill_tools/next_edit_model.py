@@ -34,7 +34,7 @@ class ModelPredictor:
     """Asks an engine core about each case's probes (the model: ``model_dir``, default the embedded one)."""
 
     def __init__(self, model_dir: Path | None = None, device: str = "auto", plan: NextEditPlan | None = None) -> None:
-        from engine.core.engine_core import load_core
+        from engine.core.loading import load_core
 
         self.core = load_core(model_dir, device=device)
         self.plan = plan or NextEditPlan(rewrite=self.core.welcome.rewrites)  # as the editors would ask it

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 
-from engine.core.engine_core import load_core
+from engine.core.loading import load_core
 
 
 def make_core(model_dir=None, **options):

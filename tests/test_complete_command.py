@@ -14,8 +14,8 @@ SOURCE = "def mean(values):\n    return <FILL>\n\n\ndef is_prime(n):\n    if <FI
 @pytest.fixture
 def picky_engine(monkeypatch):
     """An in-process engine that answers `len(values)` after `return ` and an unparsable fill elsewhere."""
-    engine_core = pytest.importorskip("engine.core.engine_core")
-    monkeypatch.setattr(engine_core, "load_core", lambda model_dir, **options: FakeCore())
+    loading = pytest.importorskip("engine.core.loading")
+    monkeypatch.setattr(loading, "load_core", lambda model_dir, **options: FakeCore())
     monkeypatch.setattr(
         fake_core,
         "fill_text",
@@ -76,8 +76,8 @@ def test_demo_says_per_hole_whether_it_was_filled_or_left(picky_engine, tmp_path
 
 
 def test_holes_get_repository_context_from_the_workspace(monkeypatch, tmp_path, capsys):
-    engine_core = pytest.importorskip("engine.core.engine_core")
-    monkeypatch.setattr(engine_core, "load_core", lambda model_dir, **options: FakeCore())
+    loading = pytest.importorskip("engine.core.loading")
+    monkeypatch.setattr(loading, "load_core", lambda model_dir, **options: FakeCore())
     contexts: list[str] = []
 
     def fill(request, brackets="[]"):

@@ -26,14 +26,14 @@ def test_the_note_names_the_embedded_model_and_an_untrained_one_only():
 
 
 def test_demo_prints_the_note_for_the_embedded_model(monkeypatch, capsys):
-    engine_core = pytest.importorskip("engine.core.engine_core")
+    loading = pytest.importorskip("engine.core.loading")
 
     def embedded_core(model_dir, **options):
         core = FakeCore(model_name="infill-small")
         core.welcome = msgspec.structs.replace(core.welcome, trained=True)
         return core
 
-    monkeypatch.setattr(engine_core, "load_core", embedded_core)
+    monkeypatch.setattr(loading, "load_core", embedded_core)
     assert complete.demo([]) == 0
     out = capsys.readouterr().out
     assert "NOTE: these fills come from infill-small, the small model embedded" in out
@@ -41,8 +41,8 @@ def test_demo_prints_the_note_for_the_embedded_model(monkeypatch, capsys):
 
 
 def _demo_output(monkeypatch, capsys) -> str:
-    engine_core = pytest.importorskip("engine.core.engine_core")
-    monkeypatch.setattr(engine_core, "load_core", lambda model_dir, **options: FakeCore(model_name="infill-small"))
+    loading = pytest.importorskip("engine.core.loading")
+    monkeypatch.setattr(loading, "load_core", lambda model_dir, **options: FakeCore(model_name="infill-small"))
     assert complete.demo([]) == 0
     return capsys.readouterr().out
 

@@ -14,7 +14,7 @@ from engine.protocol import FinishReason, InfillRequest, InfillResult, Partial
 
 @pytest.fixture(scope="module")
 def core(tiny_model_dir):
-    from engine.core.engine_core import load_core
+    from engine.core.loading import load_core
 
     return load_core(tiny_model_dir)
 
@@ -424,7 +424,7 @@ def _raw_canvases(loop, request: InfillRequest) -> tuple:
 
 def test_the_same_request_gives_the_same_canvas_alone_after_others_and_after_a_restart(tiny_model_dir):
     """No seed given: the noise comes from the request's own text, never from what the engine served before."""
-    from engine.core.engine_core import load_core
+    from engine.core.loading import load_core
     from engine.host.loop import EngineLoop
 
     def asked(request_id: str) -> InfillRequest:
@@ -485,7 +485,7 @@ def test_a_draft_that_its_canvas_cannot_hold_is_refused(core):
 
 def test_the_embedded_model_keeps_a_draft_it_would_write_itself():
     """No edit is an answer: a region already as the model would write it comes back unchanged."""
-    from engine.core.engine_core import load_core
+    from engine.core.loading import load_core
 
     embedded = load_core()
     embedded.add(InfillRequest("1", "def add(a, b):\n    return ", "\n\n\ndef sub(a, b):\n    return a - b\n",
@@ -513,7 +513,7 @@ WARM_PREFIX = "".join(f"def helper_{i}(x):\n    return x * {i}\n\n" for i in ran
 
 @pytest.fixture(scope="module")
 def slow_prefill_core(tiny_model_dir):
-    from engine.core.engine_core import load_core
+    from engine.core.loading import load_core
 
     return load_core(tiny_model_dir, config=EngineConfig(prefill_tokens_per_step=16))
 

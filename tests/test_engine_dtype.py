@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine.core.engine_core import load_core
+from engine.core.loading import load_core
 from engine.model import checkpoint as checkpoint_module
 from engine.model.checkpoint import preferred_dtype, resolve_device, resolve_dtype
 from engine.protocol import InfillRequest, InfillResult

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-import engine.core.engine_core
+import engine.core.loading
 from engine.host import launch as launch_module
 from engine.host.launch import ONNX_EXTRA_MISSING, EngineLaunch
 
@@ -30,14 +30,14 @@ class _Stop(Exception):
 
 @pytest.fixture
 def loads(monkeypatch) -> list[tuple[object, dict]]:
-    """Replace ``engine.core.engine_core.load_core`` by a recorder of its arguments that stops the command there."""
+    """Replace ``engine.core.loading.load_core`` by a recorder of its arguments that stops the command there."""
     calls: list[tuple[object, dict]] = []
 
     def record(model_dir, **options):
         calls.append((model_dir, options))
         raise _Stop
 
-    monkeypatch.setattr(engine.core.engine_core, "load_core", record)
+    monkeypatch.setattr(engine.core.loading, "load_core", record)
     return calls
 
 
@@ -222,13 +222,13 @@ def test_infill_complete_in_process_serves_the_dtype_it_was_given(tiny_model_dir
 
     from infill_lsp import complete
 
-    real, cores = engine.core.engine_core.load_core, []
+    real, cores = engine.core.loading.load_core, []
 
     def keep(model_dir, **options):
         cores.append(real(model_dir, **options))
         return cores[-1]
 
-    monkeypatch.setattr(engine.core.engine_core, "load_core", keep)
+    monkeypatch.setattr(engine.core.loading, "load_core", keep)
     source = tmp_path / "a.py"
     source.write_text("def f(x):\n    return <FILL>\n")
     # an untrained model's fill may be refused: then the hole keeps its marker and the status says so

@@ -164,7 +164,7 @@ def _serve(core, request: InfillRequest) -> InfillResult:
 
 
 def test_a_chat_checkpoint_is_served_with_its_canvas_length(chat_model_dir):
-    from engine.core.engine_core import load_core
+    from engine.core.loading import load_core
 
     core = load_core(chat_model_dir, device="cpu")
     assert core.welcome.prompt_format == "chat" and core.canvas_length == 12
@@ -177,7 +177,7 @@ def test_a_chat_checkpoint_is_served_with_its_canvas_length(chat_model_dir):
 
 
 def test_native_format_fixes_the_suffix_start_at_the_end_of_each_canvas(chat_model_dir):
-    from engine.core.engine_core import load_core
+    from engine.core.loading import load_core
 
     core = load_core(chat_model_dir, device="cpu", config=EngineConfig(prompt_format="native"))
     k = core.format.suffix_on_canvas
@@ -234,7 +234,7 @@ def test_a_draft_gets_the_edit_prompt_in_the_chat_format_and_the_plain_one_in_fi
 def test_a_chat_checkpoint_rewrites_a_draft_end_to_end(chat_model_dir):
     """The chat-format edit path on a random-weight checkpoint: the edit prompt, the canvas seeded with the draft,
     an answer (native too, where the suffix's start is not put on an edit's canvas)."""
-    from engine.core.engine_core import load_core
+    from engine.core.loading import load_core
 
     for name in ("chat", "native"):
         core = load_core(chat_model_dir, device="cpu", config=EngineConfig(prompt_format=name))

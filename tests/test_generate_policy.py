@@ -24,7 +24,7 @@ def published_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def core(published_dir):
     from engine.core.config import EngineConfig
-    from engine.core.engine_core import load_core
+    from engine.core.loading import load_core
 
     # generate()'s stop rule, so whole canvases compare with transformers'; no time target, so the batches
     # the tests expect are not cut by how long this machine's steps take.
@@ -49,7 +49,7 @@ def test_the_defaults_are_generates_own():
 
 
 def test_a_generation_config_selects_the_policy_and_gives_its_values(published_dir):
-    from engine.core.engine_core import read_generation_config
+    from engine.core.loading import read_generation_config
     from engine.model.checkpoint import default_model_dir
 
     # The embedded model's file sets no sampling value (transformers writes nulls): the engine's policy.
@@ -69,7 +69,7 @@ def test_a_generation_config_selects_the_policy_and_gives_its_values(published_d
 
 
 def test_the_tiny_model_keeps_the_engine_policy(tiny_model_dir):
-    from engine.core.engine_core import read_generation_config
+    from engine.core.loading import read_generation_config
 
     assert read_generation_config(tiny_model_dir) is None
 
@@ -328,8 +328,8 @@ def test_the_onnx_runner_serves_the_generate_policy(published_dir, core, tmp_pat
     and a request's canvas matches the torch backend's (fp32 on both)."""
     pytest.importorskip("onnxruntime")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    from engine.core.engine_core import load_core
     from engine.core.kv import PromptKV
+    from engine.core.loading import load_core
     from engine.model.onnx_runner import OnnxRunner
 
     onnx_core = load_core(published_dir, device="cpu", backend="onnx")

@@ -10,7 +10,7 @@ from engine.protocol import InfillRequest, InfillResult
 
 def test_onnx_step_matches_torch_and_serves(tiny_model_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    from engine.core.engine_core import load_core
+    from engine.core.loading import load_core
     from engine.model.onnx_export import onnx_path_for
     from engine.model.onnx_runner import OnnxDenoiser, OnnxRunner
 

@@ -155,7 +155,7 @@ def test_the_vision_tower_never_reaches_the_gpu(published_dir):
 
 
 def test_load_core_serves_the_published_directory(published_dir):
-    from engine.core.engine_core import load_core
+    from engine.core.loading import load_core
 
     core = load_core(published_dir, device="cpu", dtype="float32")
     assert core.welcome.model_name == PUBLISHED_NAME and core.welcome.trained
@@ -432,7 +432,7 @@ def test_generate_policy_on_the_engine_runner_over_the_published_48_steps(loaded
 @pytest.fixture(scope="module")
 def core(published_dir):
     from engine.core.config import EngineConfig
-    from engine.core.engine_core import load_core
+    from engine.core.loading import load_core
 
     # generate()'s stop rule, so whole canvases compare with transformers'.
     return load_core(published_dir, device="cpu", dtype="float32", config=EngineConfig(stop_rule="canvas"))

@@ -81,7 +81,7 @@ def test_engine_memory_comes_back_after_each_batch_run(tmp_path: Path, monkeypat
     after_mib: list[float] = []
     peak_mib: list[float] = []
     with short_socket_dir() as socket_path:
-        engine = EngineProcess(socket_path, core="engine.core.engine_core:load_core").start()  # the embedded model
+        engine = EngineProcess(socket_path, core="engine.core.loading:load_core").start()  # the embedded model
         try:
             asyncio.run(engine.wait_listening())
             start_mib = idle_rss_kib(engine) / 1024

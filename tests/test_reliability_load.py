@@ -159,7 +159,7 @@ def test_kv_cache_budget_holds_under_many_documents(tiny_model_dir: Path) -> Non
 
 def _kv_budget_check(tiny_model_dir: Path) -> None:
     from engine.core.config import EngineConfig
-    from engine.core.engine_core import load_core
+    from engine.core.loading import load_core
     from engine.host.loop import EngineLoop
 
     budget = 320 * 1024  # a few documents' prompt caches, far fewer than 48

@@ -257,7 +257,7 @@ def test_a_pickle_only_model_directory_is_refused(tiny_model_dir: Path, tmp_path
 
 
 def test_custom_modeling_code_and_auto_map_are_ignored(tiny_model_dir: Path, tmp_path: Path) -> None:
-    from engine.core.engine_core import load_core
+    from engine.core.loading import load_core
 
     sentinel = tmp_path / "remote-code-ran"
     model = tmp_path / "evil"

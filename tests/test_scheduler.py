@@ -60,7 +60,7 @@ def test_the_batch_is_shared_between_clients_and_classes_come_first():
 
 @pytest.fixture
 def small_core(tiny_model_dir):
-    from engine.core.engine_core import load_core
+    from engine.core.loading import load_core
 
     # A batch of 16 canvases and 96 prompt tokens a step: one heavy client can fill either many times over.
     return load_core(tiny_model_dir, config=EngineConfig(max_batch_canvases=16, prefill_tokens_per_step=96))
@@ -202,7 +202,7 @@ def test_step_pace_learns_what_a_token_costs_and_bounds_the_step_to_its_target()
 def _heavy_core(tiny_model_dir, clients: tuple[str, ...]):
     """A core (steps' time target 0.2 s, batches filled, no equal share) with 4 heavy requests encoded, their
     clients taken in turn from ``clients``, and the costs fixed at 1 ms a prompt token, 10 ms a canvas token."""
-    from engine.core.engine_core import load_core
+    from engine.core.loading import load_core
 
     core = load_core(tiny_model_dir, config=EngineConfig(step_seconds=0.2, step_share="fill"))
     assert core.pace.seconds == 0.2
@@ -238,7 +238,8 @@ def test_a_lone_clients_prompt_is_encoded_whole_unless_it_has_a_backlog(tiny_mod
     """A client alone with a little work waits only on its own steps: its cold prompt is encoded in one step
     (more passes would only slow it). With a backlog (more than UNPACED_JOBS requests, or UNPACED_CANVASES
     canvases) another's request could come in behind it: then its encoding is cut to the step's share."""
-    from engine.core.engine_core import UNPACED_CANVASES, UNPACED_JOBS, load_core
+    from engine.core.engine_core import UNPACED_CANVASES, UNPACED_JOBS
+    from engine.core.loading import load_core
 
     def first_step(extra: int) -> int:
         core = load_core(tiny_model_dir, config=EngineConfig(step_seconds=0.2))
@@ -264,6 +265,6 @@ def test_a_lone_clients_prompt_is_encoded_whole_unless_it_has_a_backlog(tiny_mod
 
 
 def test_a_step_time_target_of_zero_is_no_bound(tiny_model_dir):
-    from engine.core.engine_core import load_core
+    from engine.core.loading import load_core
 
     assert load_core(tiny_model_dir, config=EngineConfig(step_seconds=0)).pace.seconds == 0

@@ -83,7 +83,7 @@ def answer(core, case: EditCase, language: str, request_id: str) -> str | None:
 
 def measure(model_dir: str, cases: list[tuple[EditCase, str]]) -> dict:
     """Per kind: cases, exactly fixed (answer == after), kept (answer == before), with 95% intervals."""
-    from engine.core.engine_core import load_core
+    from engine.core.loading import load_core
 
     core = load_core(model_dir, device="cpu")
     tallies: dict[str, list[int]] = {}

@@ -16,7 +16,6 @@ generators read only the low 32 bits, which this offset changes), so the first c
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections import OrderedDict
@@ -25,15 +24,15 @@ from pathlib import Path
 import msgspec
 import torch
 
-from engine.core.canvases import Canvases, advanced, healed, kept, request_seed
+from engine.core.canvases import Canvases, request_seed
 from engine.core.carry import Anchors, carry_of
 from engine.core.config import EngineConfig
+from engine.core.denoising import Denoiser
 from engine.core.jobs import Carry, Job, Slot
 from engine.core.kv import KVStore, common_prefix_length
 from engine.core.runner import Runner
-from engine.core.sampler import GenerateConfig, denoise_step, generate_step
+from engine.core.sampler import GenerateConfig
 from engine.core.scheduler import PRIORITIES, StepPace, batch_share, client_load, prefill_order
-from engine.model.checkpoint import check_model_dir, default_model_dir, load_model, resolve_device
 from engine.prompt.formats import choose_format
 from engine.prompt.tokenizer import InfillTokenizer
 from engine.protocol import (
@@ -94,13 +93,8 @@ class EngineCore:
         # Per document, the prompt typed text may be carried after (``engine.core.carry``).
         self.anchors = Anchors()
         self.carried = 0
-        # Never sampled: the special tokens (but those that end a fill) and control characters.
-        banned = sorted({*self.format.never_generated, *tokenizer.control_ids()})
-        self.banned = torch.tensor(banned, dtype=torch.long)
-        self.end_ids = torch.tensor(self.format.end_ids, dtype=torch.long)
-        # Where a single-line fill ends (the generate policy's stop rule "shown" judges up to there).
-        self.newline_ids = torch.tensor(tokenizer.newline_ids(), dtype=torch.long) if generation else None
-        self.noise_low = self.format.noise_low
+        self.denoiser = Denoiser(runner, tokenizer, self.format, generation)
+        self.banned, self.noise_low = self.denoiser.banned, self.format.noise_low
         self.trimmed_prompts = 0
         self.canvases = Canvases(self.config, self.format, tokenizer, vocab_size=runner.vocab_size,
                                  device=runner.device, canvas_length=canvas_length, generation=generation)
@@ -363,88 +357,13 @@ class EngineCore:
         for pair in active:
             by_width.setdefault(pair[1].width, []).append(pair)
         for width, group in by_width.items():
-            self._denoise_group(width, group)
+            self.denoiser.run(width, group, self.config)
         self.pace.observed("canvas", sum(slot.width for _, slot in active), time.perf_counter() - started)
         for job in {id(j): j for j, _ in active}.values():
             if job.request.stream and job.slots:
                 best = max(job.slots, key=lambda s: s.confidence)
                 text, _ = self._fill_text(best, best.fill)
                 out.append(Partial(job.request.request_id, text, max(s.steps for s in job.slots)))
-
-    def _denoise_group(self, width: int, group: list[tuple[Job, Slot]]) -> None:
-        if self.generation is not None:
-            self._generate_group(group, self.generation)
-            return
-        canvases = torch.stack([s.canvas for _, s in group])
-        has_sc = [s.sc_logits is not None for _, s in group]
-        sc = None
-        if any(has_sc):
-            vocab = self.runner.vocab_size
-            sc = torch.stack([s.sc_logits if s.sc_logits is not None else torch.zeros(width, vocab) for _, s in group])
-            sc = sc.to(self.runner.device, self.runner.dtype)
-        decided = torch.stack([s.decided for _, s in group])
-        logits = self.runner.denoise(canvases, [j.kv for j, _ in group], sc, decided).float().cpu()
-        healed(logits, [slot for _, slot in group], decided)
-        outcome = denoise_step(
-            canvases,
-            logits,
-            decided=decided,
-            no_end=torch.stack([s.no_end for _, s in group]),
-            step=torch.tensor([s.steps for _, s in group]),
-            max_steps=torch.tensor([j.max_steps for j, _ in group]),
-            banned=self.banned,
-            noise_low=self.noise_low,
-            end_ids=self.end_ids,
-            cfg=self.config.sampler,
-            generator=group[0][0].generator,
-            # Each row re-noises from its own request's generator: a fill does not depend on its batch. A
-            # draft's undecided positions go back to the draft, not to noise.
-            noise=torch.stack([kept(s, torch.randint(self.noise_low, self.runner.vocab_size, (width,),
-                                                      generator=j.generator)) for j, s in group]),
-        )
-        for row, (job, slot) in enumerate(group):
-            slot.canvas = outcome.canvas[row]
-            slot.decided = outcome.decided[row]
-            slot.fill = outcome.fill[row]
-            slot.sc_logits = outcome.logits[row]
-            advanced(job, slot, float(outcome.confidence[row]), bool(outcome.done[row]))
-
-    def _generate_group(self, group: list[tuple[Job, Slot]], cfg: GenerateConfig) -> None:
-        """One step of the generate policy over canvases of one length: the LM head on every position,
-        each row self-conditioned on its own last tempered logits (none at its first step), sampled with
-        its own generator, on the runner's device."""
-        canvases = torch.stack([s.canvas for _, s in group])
-        has_sc = torch.tensor([s.sc_logits is not None for _, s in group])
-        sc, sc_rows = None, None
-        if bool(has_sc.any()):
-            like = next(s.sc_logits for _, s in group if s.sc_logits is not None)
-            sc = torch.stack([s.sc_logits if s.sc_logits is not None else torch.zeros_like(like) for _, s in group])
-            sc_rows = None if bool(has_sc.all()) else has_sc
-        logits = self.runner.denoise(canvases, [j.kv for j, _ in group], sc, None, sc_rows).to(canvases.device)
-        healed(logits, [slot for _, slot in group])
-        outcome = generate_step(
-            canvases,
-            logits,
-            pinned=torch.stack([s.pinned for _, s in group]),
-            no_end=torch.stack([s.no_end for _, s in group]),
-            step=torch.tensor([s.steps for _, s in group]),
-            max_steps=torch.tensor([j.max_steps for j, _ in group]),
-            history=torch.stack([s.history for _, s in group]),
-            generators=[s.generator for _, s in group],
-            banned=self.banned,
-            end_ids=self.end_ids,
-            cfg=cfg,
-            judge_shown=self.config.stop_rule == "shown",
-            line_rows=torch.tensor([j.request.single_line for j, _ in group]),
-            newline_ids=self.newline_ids,
-        )
-        for row, (job, slot) in enumerate(group):
-            slot.canvas = kept(slot, outcome.canvas[row], outcome.accepted[row])
-            slot.decided = outcome.accepted[row]
-            slot.fill, slot.argmax = outcome.fill[row], outcome.argmax[row]
-            slot.history = outcome.history[row]
-            slot.sc_logits = outcome.logits[row].to(self.runner.dtype)
-            advanced(job, slot, float(outcome.confidence[row]), bool(outcome.done[row]))
 
     def _finish(self, job: Job, reason: FinishReason) -> InfillResult:
         del self.jobs[job.request.request_id]
@@ -557,53 +476,3 @@ class EngineCore:
 def code_samples() -> list[str]:
     """Code to measure a tokenizer's characters per token on: a fixed sample of Python (prompt/code_sample.txt)."""
     return [CODE_SAMPLE.read_text(encoding="utf-8")]
-
-
-
-def load_core(model_dir: str | Path | None = None, device: str = "auto", backend: str = "torch",
-              config: EngineConfig | None = None, dtype: str | torch.dtype | None = "auto") -> EngineCore:
-    """Load a model directory (default: the embedded model) and return a core serving it.
-
-    ``dtype``: ``auto`` (bf16 where the device multiplies it natively, else fp32), or a dtype name.
-    """
-    path = Path(model_dir) if model_dir else default_model_dir()
-    if backend not in ("torch", "onnx", "auto"):
-        raise ValueError(f"backend must be torch, onnx or auto, got {backend!r}")
-    if backend == "onnx" and dtype in (None, "", "auto"):
-        dtype = "float32"  # the exported graphs are fp32; torch's batched work must match their caches
-    check_model_dir(path)
-    tokenizer = InfillTokenizer.from_file(path)
-    config = config or EngineConfig()
-    choose_format(tokenizer, config.prompt_format, config.prompt_template).bind(tokenizer)  # refuse before loading
-    loaded = load_model(path, device=resolve_device(device), dtype=dtype, config=config)
-    card = loaded.card
-    # "auto" is torch everywhere: on this project's 2-core CPU its step measured at or below ONNX Runtime's
-    # (`infill bench --only backends`); ONNX stays a flag until a measurement says otherwise.
-    runner: Runner
-    if backend == "onnx":
-        from engine.model.onnx_runner import OnnxRunner  # needs the onnx extra
-
-        runner = OnnxRunner(loaded)
-    else:
-        from engine.model.torch_runner import TorchRunner
-
-        runner = TorchRunner(loaded)
-    return EngineCore(
-        runner,
-        tokenizer,
-        config,
-        model_name=card.get("name", path.name),
-        trained=bool(card.get("trained", True)),
-        canvas_length=int(getattr(loaded.model.config, "canvas_length", 0) or 0),
-        generation=read_generation_config(path),
-        edit_trained=float(card.get("train_config", {}).get("edit_fraction", 0) or 0) > 0,
-    )
-
-
-def read_generation_config(model_dir: Path) -> GenerateConfig | None:
-    """The generate policy's settings from a model directory's ``generation_config.json``; None when it has
-    none or sets no sampling value (the engine's own policy then runs)."""
-    path = model_dir / "generation_config.json"
-    if not path.is_file():
-        return None
-    return GenerateConfig.from_generation_config(json.loads(path.read_text(encoding="utf-8")))

@@ -2,7 +2,7 @@
 
 Two implementations: ``engine.model.torch_runner.TorchRunner`` (transformers' model class) and
 ``engine.model.onnx_runner.OnnxRunner`` (ONNX Runtime for single-canvas work, torch for batches).
-``engine.core.engine_core.load_core`` picks one by backend.
+``engine.core.loading.load_core`` picks one by backend.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from engine.host.loop import EngineCore
     from engine.protocol import StatusReply, Welcome
 
-BACKENDS = ("auto", "torch", "onnx")  # auto is torch everywhere (see engine.core.engine_core.load_core)
+BACKENDS = ("auto", "torch", "onnx")  # auto is torch everywhere (see engine.core.loading.load_core)
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 FACTORY_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -130,7 +130,7 @@ class EngineLaunch:
                                      "(default auto: 0.1 on a CPU, no bound on a GPU; 0: no bound)")
             parser.add_argument("--idle-exit", type=float, default=0.0, metavar="SECONDS",
                                 help="exit after this long with no clients (0: never)")
-            # Tests only: build the core with this function instead of engine.core.engine_core.load_core.
+            # Tests only: build the core with this function instead of engine.core.loading.load_core.
             parser.add_argument("--core-factory", default="", metavar="MODULE:FUNCTION", help=argparse.SUPPRESS)
 
     @classmethod
@@ -255,7 +255,7 @@ class EngineLaunch:
                                    else _seconds(self.step_seconds))
 
     def _core_loader(self) -> Callable[..., EngineCore]:
-        module_name, _, name = (self.core_factory or "engine.core.engine_core:load_core").partition(":")
+        module_name, _, name = (self.core_factory or "engine.core.loading:load_core").partition(":")
         return getattr(importlib.import_module(module_name), name)
 
 
