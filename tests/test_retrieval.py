@@ -424,3 +424,22 @@ def test_an_outline_whose_definitions_are_all_shown_whole_is_left_out():
     packed = pack([outline, whole], budget=1000, comment="#")
     assert packed.block == "# file: util.py\ndef tool():\n    return 1\n\n"
     assert [why for _, why in packed.dropped] == ["the definitions it lists are shown whole"]
+
+
+def test_a_go_import_path_is_not_a_use_of_its_package():
+    """Go imports packages by path only: the path's line names the package but does not use it, so a package
+    used nowhere else ranks as unused, after one used far from the cursor."""
+    from infill_lsp.retrieval.modules import imported_modules
+    from infill_lsp.workspace.definitions import import_sources, imports_in
+
+    go = LanguageRegistry().get("go")
+    assert go is not None
+    text = ('package main\n\nimport (\n\t"example.com/shop/billing"\n\t"example.com/shop/geo"\n)\n\n'
+            "func main() {\n\tgeo.Distance(1, 2)\n" + "\t_ = 1\n" * 30 + "\t\n}\n")
+    tree = go.parse(text.encode())
+    _, rows = import_sources(go, tree)
+    assert {2, 3, 4, 5} <= rows
+    _, modules = imports_in(go, tree)
+    lines = text.split("\n")
+    ranked = imported_modules(modules, lines, line=len(lines) - 3, import_rows=rows)
+    assert [(m.word, m.distance > 200) for m in ranked] == [("geo", False), ("billing", True)]

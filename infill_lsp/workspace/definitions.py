@@ -144,12 +144,15 @@ def import_sources(
         return {}, frozenset()
     out: dict[str, frozenset[str]] = {}
     rows: set[int] = set()
-    for node in captures(language.imports, tree.root_node).get("name", []):
-        statement = node
-        while statement.parent is not None and statement.parent.parent is not None:
-            statement = statement.parent
-        out[node_text(node)] = frozenset(WORD.findall(node_text(statement)))
-        rows.update(range(statement.start_point[0], statement.end_point[0] + 1))
+    found = captures(language.imports, tree.root_node)
+    for capture in ("name", "module"):  # a language may import modules only (Go's import paths)
+        for node in found.get(capture, []):
+            statement = node
+            while statement.parent is not None and statement.parent.parent is not None:
+                statement = statement.parent
+            if capture == "name":
+                out[node_text(node)] = frozenset(WORD.findall(node_text(statement)))
+            rows.update(range(statement.start_point[0], statement.end_point[0] + 1))
     return out, frozenset(rows)
 
 
