@@ -34,7 +34,8 @@ def test_budgets_shrink_to_the_engine_token_budgets():
 
 
 def test_the_embedded_model_announces_its_budgets():
-    from engine.core.engine_core import code_samples, default_model_dir
+    from engine.core.engine_core import code_samples
+    from engine.model.checkpoint import default_model_dir
     from engine.prompt.tokenizer import InfillTokenizer
 
     tokenizer = InfillTokenizer.from_file(default_model_dir())

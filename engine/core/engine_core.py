@@ -94,7 +94,7 @@ class EngineCore:
         self.anchors = Anchors()
         self.carried = 0
         self.denoiser = Denoiser(runner, tokenizer, self.format, generation)
-        self.banned, self.noise_low = self.denoiser.banned, self.format.noise_low
+        self.banned, self.end_ids, self.noise_low = self.denoiser.banned, self.denoiser.end_ids, self.format.noise_low
         self.trimmed_prompts = 0
         self.canvases = Canvases(self.config, self.format, tokenizer, vocab_size=runner.vocab_size,
                                  device=runner.device, canvas_length=canvas_length, generation=generation)
