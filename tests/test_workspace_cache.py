@@ -140,6 +140,12 @@ def test_a_broken_foreign_or_stale_cache_is_ignored_and_replaced(repo, tmp_path,
     assert built(other, IndexCache(tmp_path / "cache")).from_cache == 0
 
 
+def test_a_cache_file_over_the_size_cap_is_not_read(repo, tmp_path, monkeypatch):
+    built(repo, IndexCache(tmp_path / "cache"))
+    monkeypatch.setattr(cache_module, "MAX_CACHE_BYTES", 100)
+    assert IndexCache(tmp_path / "cache").load(repo.resolve()) == {}
+
+
 def test_an_unwritable_cache_folder_leaves_the_index_whole(repo, tmp_path, caplog):
     blocked = tmp_path / "file-not-folder"
     blocked.write_text("")

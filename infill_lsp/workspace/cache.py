@@ -34,6 +34,7 @@ CACHE_NAME = "index"
 # A file modified this close to the cache's writing may have changed again within the same timestamp tick
 # after it was read (git's "racy" entries): such an entry is not trusted.
 RACY_NS = 2_000_000_000
+MAX_CACHE_BYTES = 1 << 30
 
 
 class CachedDefinition(msgspec.Struct, array_like=True, frozen=True):
@@ -114,6 +115,9 @@ class IndexCache:
         """The cached files of ``root`` by relative path; empty when there is no usable cache."""
         path = self.path_for(root)
         try:
+            if path.stat().st_size > MAX_CACHE_BYTES:  # not one this index wrote: its caps keep it far smaller
+                log.info("the index cache %s is over %d bytes: ignored", path, MAX_CACHE_BYTES)
+                return {}
             data = path.read_bytes()
         except OSError:
             return {}
