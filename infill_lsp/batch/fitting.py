@@ -33,15 +33,14 @@ def fit_holes(
     workspace ``index``, given the repository context; in the order given."""
     settings = Settings()
     budgets, cross_file_chars = context_budgets(settings, welcome)
-    fitters: dict[str, Callable[[PlannedHole], PlannedHole]] = {}
-    out = []
+    out: list[PlannedHole] = []
+    key, fit = "", None  # one file's fitter at a time (plans come file by file): one parse kept, not all
     for planned in holes:
-        key = str(planned.file.path)
-        fit = fitters.get(key)
-        if fit is None:
+        if fit is None or str(planned.file.path) != key:
             language = registry.get(planned.file.language)
             assert language is not None  # plans exist only for languages that compiled
-            fit = fitters[key] = _file_fitter(planned, language, settings, budgets, cross_file_chars, index)
+            key, fit = str(planned.file.path), _file_fitter(planned, language, settings, budgets, cross_file_chars,
+                                                            index)  # fmt: skip
         out.append(fit(planned))
     return out
 
@@ -49,18 +48,29 @@ def fit_holes(
 def _file_fitter(
     first: PlannedHole, language: LanguageSupport, settings: Settings, budgets: Budgets, cross_file_chars: int, index
 ) -> Callable[[PlannedHole], PlannedHole]:
-    """A function fitting the holes of ``first``'s file (parsed once, its context looked up per hole)."""
+    """A function fitting the holes of ``first``'s file: parsed once (lazily without an index), its
+    repository context looked up per hole, as an editor's fill there would get it (the file as read, not as
+    the index saw it)."""
+    from infill_lsp.documents import Document
+    from infill_lsp.retrieval.gather import context_block
+
     source = first.file
+    document = None if index is None else Document(source.path.resolve().as_uri(), source.text, language=language)
     parsed: list[tree_sitter.Tree] = []
-    context_at = None if index is None else _context_at(index, source, language, settings, budgets, cross_file_chars)
 
     def tree() -> tree_sitter.Tree:
         if not parsed:
-            parsed.append(language.parse(source.text.encode("utf-8", "surrogatepass")))
+            known = document.tree if document is not None else None
+            parsed.append(known or language.parse(source.text.encode("utf-8", "surrogatepass")))
         return parsed[0]
 
     def fit(planned: PlannedHole) -> PlannedHole:
-        block = context_at(planned.hole.start) if context_at is not None else ""
+        block = ""
+        if document is not None:
+            packed, _ = context_block(document, planned.hole.start, [], settings, budget=cross_file_chars,
+                                      prefix_chars=budgets.prefix_chars, suffix_chars=budgets.suffix_chars,
+                                      index=index, display=index.relative)  # fmt: skip
+            block = packed.block
         request = fitted_request(planned, language, tree, budgets, block)
         # As in the editor, the context's names count as names in reach when the fill is judged.
         plan = dataclasses.replace(planned.plan, context=request.context,
@@ -68,22 +78,6 @@ def _file_fitter(
         return dataclasses.replace(planned, request=request, plan=plan)
 
     return fit
-
-
-def _context_at(index, source, language: LanguageSupport, settings: Settings, budgets: Budgets, chars: int):
-    """The repository context of a hole at an offset of ``source`` (the file as read, not as the index saw
-    it), as an editor's fill there would get it."""
-    from infill_lsp.documents import Document
-    from infill_lsp.retrieval.gather import context_block
-
-    document = Document(source.path.resolve().as_uri(), source.text, language=language)
-
-    def at(offset: int) -> str:
-        packed, _ = context_block(document, offset, [], settings, budget=chars, prefix_chars=budgets.prefix_chars,
-                                  suffix_chars=budgets.suffix_chars, index=index, display=index.relative)  # fmt: skip
-        return packed.block
-
-    return at
 
 
 def fitted_request(
