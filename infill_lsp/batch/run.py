@@ -227,7 +227,7 @@ async def _fill(config, make_runner, roots, pending, records, errors, progress, 
             report.journal_error = str(exc)
     runner, model, close = await make_runner()
     try:
-        pending = fitted_to(getattr(runner, "welcome", None), config, roots, pending, registry)
+        pending = fitted_to(runner.welcome, config, roots, pending, registry)
     except BaseException:
         await close()
         raise
